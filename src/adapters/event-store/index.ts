@@ -1,0 +1,10 @@
+import type pg from 'pg'
+import type { Config } from '../../config.ts'
+import type { EventStore } from '../../events/event-store.ts'
+import { KurrentDbEventStore } from './kurrentdb.ts'
+import { PostgresEventStore, type PostgresEventStoreOptions } from './postgres.ts'
+
+export function createEventStore(config: Config, pool: pg.Pool, options: PostgresEventStoreOptions = {}): EventStore {
+  if (config.EVENT_STORE === 'kurrentdb') return new KurrentDbEventStore(config.KURRENTDB_CONNECTION_STRING!)
+  return new PostgresEventStore(pool, options)
+}

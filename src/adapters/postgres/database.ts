@@ -1,0 +1,58 @@
+import path from 'node:path'
+import { promises as fs } from 'node:fs'
+import { Kysely, PostgresDialect } from 'kysely'
+import { FileMigrationProvider, Migrator } from 'kysely/migration'
+import pg from 'pg'
+import type { Database } from '../../projections/database.ts'
+
+// int8 stays a string (positions, counts); numeric stays a string too. Money is never a JS number.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v)
+
+export type Db = Kysely<Database>
+
+export function createPool(databaseUrl: string, max = 10): pg.Pool {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, connectionTimeoutMillis: 5000 })
+  // An idle client losing its server must not crash the process; the next query reports it.
+  pool.on('error', () => undefined)
+  return pool
+}
+
+export function createDb(pool: pg.Pool): Db {
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+}
+
+/** Creates the database named in the URL when it does not exist yet. */
+export async function ensureDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl)
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''))
+  if (!name) throw new Error('DATABASE_URL names no database')
+  const probe = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 })
+  try {
+    await probe.connect()
+    return
+  } catch (err) {
+    if ((err as { code?: string }).code !== '3D000') throw err
+  } finally {
+    await probe.end().catch(() => undefined)
+  }
+  url.pathname = '/postgres'
+  const admin = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 5000 })
+  await admin.connect()
+  try {
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`)
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42P04') throw err // created meanwhile by another process
+  } finally {
+    await admin.end()
+  }
+}
+
+export const migrationFolder = path.join(import.meta.dirname, 'migrations')
+
+/** Runs every pending migration (Kysely's Migrator); throws on the first failure. */
+export async function migrate(db: Db): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder }) })
+  const { error, results } = await migrator.migrateToLatest()
+  if (error) throw error instanceof Error ? error : new Error(String(error))
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}

@@ -1,0 +1,72 @@
+import { z } from 'zod'
+
+/** Thrown when the environment does not describe a runnable service; the message names the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const apiKeyEntry = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+:(backend|auditor|admin):[0-9a-f]{64}$/, 'expected name:role:sha256hex')
+
+const decimalAmount = z.string().regex(/^\d+(\.\d{1,6})?$/, 'expected a decimal amount such as "1000000.00"')
+
+const schema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/circle_ledger'),
+    NATS_URL: z.string().regex(/^(nats|tls|ws|wss):\/\/\S+$/, 'expected nats://host:port').default('nats://127.0.0.1:4222'),
+    EVENT_STORE: z.enum(['postgres', 'kurrentdb']).default('postgres'),
+    KURRENTDB_CONNECTION_STRING: z.string().regex(/^(kurrentdb|esdb|kdb|kurrent)(\+discover)?:\/\//, 'expected kurrentdb://...').optional(),
+    CIRCLE_API_KEY: z.string().min(1).optional(),
+    CIRCLE_BASE_URL: z.url().optional(),
+    API_KEYS: z
+      .string()
+      .optional()
+      .transform((value, ctx) => {
+        if (value === undefined || value.trim() === '') return undefined
+        const entries = value.split(',').map((s) => s.trim())
+        for (const entry of entries) {
+          const parsed = apiKeyEntry.safeParse(entry)
+          if (!parsed.success) {
+            ctx.addIssue({ code: 'custom', message: `bad entry "${entry.split(':')[0]}": expected name:role:sha256hex` })
+            return z.NEVER
+          }
+        }
+        return entries.map((entry) => {
+          const [name, role, sha256] = entry.split(':') as [string, 'backend' | 'auditor' | 'admin', string]
+          return { name, role, sha256 }
+        })
+      }),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    MAX_AMOUNT: decimalAmount.default('1000000'),
+    IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),
+    RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(600),
+    RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(60_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.EVENT_STORE === 'kurrentdb' && !env.KURRENTDB_CONNECTION_STRING) {
+      ctx.addIssue({ code: 'custom', path: ['KURRENTDB_CONNECTION_STRING'], message: 'required when EVENT_STORE=kurrentdb' })
+    }
+    if (env.CIRCLE_API_KEY && !env.CIRCLE_BASE_URL) {
+      ctx.addIssue({ code: 'custom', path: ['CIRCLE_BASE_URL'], message: 'required when CIRCLE_API_KEY is set' })
+    }
+    if (env.NODE_ENV === 'production' && !env.API_KEYS) {
+      ctx.addIssue({ code: 'custom', path: ['API_KEYS'], message: 'required in production (development keys are refused)' })
+    }
+  })
+
+export type Config = z.infer<typeof schema>
+
+/** Reads and validates the environment; a bad value throws a ConfigError naming each variable at fault. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = schema.safeParse(present)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`)
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`)
+  }
+  return parsed.data
+}

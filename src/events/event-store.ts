@@ -1,0 +1,180 @@
+/**
+ * The event store port. Adapters: postgres (default), memory (unit tests), kurrentdb.
+ *
+ * Positions are opaque strings owned by the adapter: totally ordered, and a reader resuming
+ * after any position it was given neither repeats nor skips an event. Revisions are 0-based and
+ * contiguous per stream.
+ */
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
+export type JsonObject = { [key: string]: JsonValue }
+
+/** Who did it and why; set by the command handler from the command's metadata. */
+export interface EventMetadata {
+  /** The operation id the event belongs to. */
+  correlationId: string
+  /** Id of the command or event that caused this event. */
+  causationId: string
+  /** API key name, `circle-webhook`, `process-manager` or `reconciliation`. */
+  actor: string
+  requestId?: string
+  idempotencyKey?: string
+  /** ISO-8601 time the command was accepted. */
+  occurredAt: string
+}
+
+export interface NewEvent<Type extends string = string, Data extends JsonObject = JsonObject> {
+  /** Caller-chosen UUID; re-appending the same ids to the same stream is an idempotent no-op. */
+  id: string
+  type: Type
+  data: Data
+  metadata: EventMetadata
+}
+
+export interface RecordedEvent<Type extends string = string, Data extends JsonObject = JsonObject>
+  extends NewEvent<Type, Data> {
+  stream: string
+  revision: number
+  position: Position
+  /** ISO-8601 time the store committed the event. */
+  recordedAt: string
+}
+
+export type Position = string
+
+export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | number
+
+export interface AppendResult {
+  stream: string
+  /** Revision of the last event of the stream after the append. */
+  revision: number
+  /** Position of the last event written (or of the original write, for an idempotent replay). */
+  position: Position
+}
+
+export interface StreamAppend {
+  stream: string
+  events: NewEvent[]
+  expected: ExpectedRevision
+}
+
+export interface EventFilter {
+  /** Keep events whose stream starts with one of these prefixes, e.g. `mint-`. */
+  streamPrefixes?: readonly string[]
+  /** Keep events of these types. */
+  types?: readonly string[]
+}
+
+export interface ReadAllOptions {
+  /** Exclusive; omitted = from the beginning. */
+  after?: Position | undefined
+  maxCount?: number
+  filter?: EventFilter | undefined
+}
+
+export interface ReadAllResult {
+  events: RecordedEvent[]
+  /** Position a reader may resume after: at least the last event's, further when the filter skipped events. */
+  checkpoint: Position | undefined
+}
+
+export interface ReadStreamOptions {
+  direction?: 'forwards' | 'backwards'
+  /** Inclusive start revision (forwards: lowest, backwards: highest). */
+  fromRevision?: number
+  maxCount?: number
+}
+
+export interface SubscribeOptions {
+  after?: Position | undefined
+  filter?: EventFilter | undefined
+  signal?: AbortSignal
+  batchSize?: number
+}
+
+/**
+ * A subscription yields batches: the matching events in position order, and the checkpoint to store
+ * once they are handled. A batch may hold no events when the filter skipped everything it scanned,
+ * so a filtered consumer still advances.
+ */
+export interface SubscriptionBatch {
+  events: RecordedEvent[]
+  checkpoint: Position
+}
+
+export interface EventStore {
+  readonly kind: 'postgres' | 'memory' | 'kurrentdb'
+  append(stream: string, events: NewEvent[], options: { expected: ExpectedRevision }): Promise<AppendResult>
+  /** All or nothing across streams. */
+  appendMulti(appends: StreamAppend[]): Promise<AppendResult[]>
+  /** Events of one stream; an unknown stream reads as empty. */
+  readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>
+  readAll(options?: ReadAllOptions): Promise<ReadAllResult>
+  /** Catch-up then live, until the signal aborts. */
+  subscribe(options?: SubscribeOptions): AsyncIterable<SubscriptionBatch>
+  /** Position of the last committed event, undefined when the store is empty. */
+  head(): Promise<Position | undefined>
+  /** Number of events between two positions when the adapter can tell (used for lag). */
+  distance(from: Position | undefined, to: Position | undefined): number | undefined
+  close(): Promise<void>
+}
+
+/** Optimistic concurrency failure; `actual` is the stream's current revision (-1 = no stream). */
+export class WrongExpectedVersion extends Error {
+  override name = 'WrongExpectedVersion'
+  readonly stream: string
+  readonly expected: ExpectedRevision
+  readonly actual: number
+  constructor(stream: string, expected: ExpectedRevision, actual: number) {
+    super(`stream ${stream}: expected revision ${String(expected)}, actual ${actual}`)
+    this.stream = stream
+    this.expected = expected
+    this.actual = actual
+  }
+}
+
+/** Some but not all of an append's event ids were already written, or written to another stream. */
+export class EventIdConflict extends Error {
+  override name = 'EventIdConflict'
+  readonly eventIds: string[]
+  constructor(message: string, eventIds: string[]) {
+    super(message)
+    this.eventIds = eventIds
+  }
+}
+
+/** The store could not be reached or failed; the caller may retry. */
+export class EventStoreUnavailable extends Error {
+  override name = 'EventStoreUnavailable'
+}
+
+export function matchesFilter(event: { stream: string; type: string }, filter: EventFilter | undefined): boolean {
+  if (!filter) return true
+  if (filter.streamPrefixes && !filter.streamPrefixes.some((p) => event.stream.startsWith(p))) return false
+  if (filter.types && !filter.types.includes(event.type)) return false
+  return true
+}
+
+/** Checks an expectation against the stream's current revision (-1 = no stream). */
+export function checkExpected(stream: string, expected: ExpectedRevision, actual: number): void {
+  const ok =
+    expected === 'any' ||
+    (expected === 'no_stream' && actual === -1) ||
+    (expected === 'stream_exists' && actual >= 0) ||
+    (typeof expected === 'number' && expected === actual)
+  if (!ok) throw new WrongExpectedVersion(stream, expected, actual)
+}
+
+export function assertAppendable(appends: StreamAppend[]): void {
+  const seenStreams = new Set<string>()
+  const seenIds = new Set<string>()
+  for (const a of appends) {
+    if (seenStreams.has(a.stream)) throw new TypeError(`stream ${a.stream} appears twice in one append`)
+    seenStreams.add(a.stream)
+    if (a.events.length === 0) throw new TypeError(`append to ${a.stream} has no events`)
+    for (const e of a.events) {
+      if (seenIds.has(e.id)) throw new TypeError(`event id ${e.id} appears twice in one append`)
+      seenIds.add(e.id)
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+
+export type HealthCheck = () => Promise<void>
+
+const check = z.object({ status: z.enum(['ok', 'failed']), error: z.string().optional() })
+const healthBody = z.object({
+  status: z.enum(['ok', 'failed']),
+  checks: z.record(z.string(), check),
+})
+
+/** `GET /health`: open, 200 when every dependency answers, 503 naming those that do not. */
+export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, HealthCheck>; timeoutMs?: number }> = async (app, opts) => {
+  app.get(
+    '/health',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness and dependency checks',
+        response: { 200: healthBody, 503: healthBody },
+      },
+    },
+    async (_request, reply) => {
+      const entries = await Promise.all(
+        Object.entries(opts.checks).map(async ([name, run]) => {
+          try {
+            await withTimeout(run(), opts.timeoutMs ?? 2000)
+            return [name, { status: 'ok' as const }] as const
+          } catch (err) {
+            return [name, { status: 'failed' as const, error: err instanceof Error ? err.message || err.name : 'unavailable' }] as const
+          }
+        }),
+      )
+      const checks = Object.fromEntries(entries)
+      const ok = entries.every(([, c]) => c.status === 'ok')
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'failed', checks })
+    },
+  )
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+    promise.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e: unknown) => (clearTimeout(timer), reject(e instanceof Error ? e : new Error(String(e)))),
+    )
+  })
+}

@@ -1,0 +1,208 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Transaction } from 'kysely'
+import pg from 'pg'
+import type { Logger } from 'pino'
+import type { EventFilter, EventStore, Position, RecordedEvent } from '../events/event-store.ts'
+import type { Db } from '../adapters/postgres/database.ts'
+import type { Database } from '../projections/database.ts'
+
+/** Another instance moved the checkpoint under us: this instance lost its lease. */
+export class CheckpointMoved extends Error {
+  override name = 'CheckpointMoved'
+}
+
+type Handler =
+  | {
+      /** Read-model writes and the checkpoint commit in one transaction (exactly once). */
+      mode: 'transactional'
+      handle: (trx: Transaction<Database>, events: RecordedEvent[]) => Promise<void>
+    }
+  | {
+      /** Side effects outside Postgres (Circle, NATS): the checkpoint moves after the handler; handlers are idempotent. */
+      mode: 'after'
+      handle: (events: RecordedEvent[]) => Promise<void>
+    }
+
+export type SubscriberOptions = Handler & {
+  name: string
+  store: EventStore
+  db: Db
+  /** Pool for the lease connection; omit to run without a lease (tests, single process by construction). */
+  leasePool?: pg.Pool
+  filter?: EventFilter
+  batchSize?: number
+  logger?: Logger
+  /** First and maximum delay before a failed batch is retried (ms). */
+  retryDelayMs?: { first: number; max: number }
+  leaseRetryMs?: number
+}
+
+export interface SubscriberStatus {
+  name: string
+  active: boolean
+  checkpoint: Position | undefined
+  lag: number | undefined
+}
+
+/**
+ * Runs one named subscriber: resumes from its stored checkpoint, hands batches to its handler and
+ * advances the checkpoint. With a lease pool, a Postgres advisory lock keeps a single active instance.
+ */
+export class Subscriber {
+  readonly name: string
+  private readonly options: SubscriberOptions
+  private controller = new AbortController()
+  private running: Promise<void> | undefined
+  private active = false
+  private position: Position | undefined
+  private readonly waiters = new Set<() => void>()
+
+  constructor(options: SubscriberOptions) {
+    this.name = options.name
+    this.options = options
+  }
+
+  start(): void {
+    if (this.running) return
+    this.controller = new AbortController()
+    this.running = this.loop(this.controller.signal)
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort()
+    await this.running
+    this.running = undefined
+  }
+
+  get checkpoint(): Position | undefined {
+    return this.position
+  }
+
+  async status(): Promise<SubscriberStatus> {
+    const head = await this.options.store.head()
+    return { name: this.name, active: this.active, checkpoint: this.position, lag: this.options.store.distance(this.position, head) }
+  }
+
+  /** Resolves once the checkpoint has reached `position` (tests and read-your-writes waits). */
+  async caughtUp(position: Position, timeoutMs = 10_000): Promise<void> {
+    const reached = () => this.position !== undefined && (this.options.store.distance(position, this.position) ?? 0) >= 0
+    if (reached()) return
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!reached()) return
+        clearTimeout(timer)
+        this.waiters.delete(check)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        this.waiters.delete(check)
+        reject(new Error(`${this.name} did not reach ${position} within ${timeoutMs} ms (at ${this.position})`))
+      }, timeoutMs)
+      this.waiters.add(check)
+    })
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
+    const { first, max } = this.options.retryDelayMs ?? { first: 200, max: 30_000 }
+    let delay = first
+    while (!signal.aborted) {
+      let lease: pg.Client | undefined
+      // Aborted by stop() or by losing the lease connection, whichever comes first.
+      const run = new AbortController()
+      const forward = () => run.abort()
+      signal.addEventListener('abort', forward, { once: true })
+      try {
+        lease = await this.acquireLease(signal, run)
+        if (signal.aborted) break
+        this.active = true
+        await this.consume(run.signal)
+        delay = first
+      } catch (err) {
+        if (signal.aborted) break
+        this.options.logger?.error({ err, subscriber: this.name }, 'subscriber failed; retrying')
+        await sleep(delay + Math.random() * delay, undefined, { signal }).catch(() => undefined)
+        delay = Math.min(delay * 2, max)
+      } finally {
+        signal.removeEventListener('abort', forward)
+        this.active = false
+        await lease?.end().catch(() => undefined)
+      }
+    }
+  }
+
+  private async acquireLease(signal: AbortSignal, run: AbortController): Promise<pg.Client | undefined> {
+    const pool = this.options.leasePool
+    if (!pool) return undefined
+    while (!signal.aborted) {
+      const client = new pg.Client(pool.options)
+      client.on('error', () => undefined)
+      await client.connect()
+      const res = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [
+        `subscriber:${this.name}`,
+      ])
+      if (res.rows[0]?.locked) {
+        // Losing the lease connection must stop this instance before another takes over.
+        client.on('end', () => run.abort(new CheckpointMoved('lease connection lost')))
+        return client
+      }
+      await client.end()
+      await sleep(this.options.leaseRetryMs ?? 2000, undefined, { signal }).catch(() => undefined)
+    }
+    return undefined
+  }
+
+  private async consume(signal: AbortSignal): Promise<void> {
+    const { db, store } = this.options
+    this.setPosition(await readCheckpoint(db, this.name))
+    const batches = store.subscribe({ after: this.position, filter: this.options.filter, batchSize: this.options.batchSize ?? 200, signal })
+    for await (const batch of batches) {
+      if (signal.aborted) throw signal.reason ?? new Error('aborted')
+      if (this.options.mode === 'transactional') {
+        const handle = this.options.handle
+        await db.transaction().execute(async (trx) => {
+          if (batch.events.length > 0) await handle(trx, batch.events)
+          await saveCheckpoint(trx, this.name, this.position, batch.checkpoint)
+        })
+      } else {
+        if (batch.events.length > 0) await this.options.handle(batch.events)
+        await saveCheckpoint(db, this.name, this.position, batch.checkpoint)
+      }
+      this.setPosition(batch.checkpoint)
+    }
+  }
+
+  private setPosition(position: Position | undefined): void {
+    this.position = position
+    for (const waiter of [...this.waiters]) waiter()
+  }
+}
+
+export async function readCheckpoint(db: Db, name: string): Promise<Position | undefined> {
+  const row = await db.selectFrom('checkpoints').select('position').where('name', '=', name).executeTakeFirst()
+  return row?.position ?? undefined
+}
+
+/** Compare-and-set: moves the checkpoint only from the position this instance read. */
+export async function saveCheckpoint(
+  db: Db | Transaction<Database>,
+  name: string,
+  from: Position | undefined,
+  to: Position,
+): Promise<void> {
+  if (from === undefined) {
+    const inserted = await db
+      .insertInto('checkpoints')
+      .values({ name, position: to, updated_at: new Date() })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ position: to, updated_at: new Date() }).where('checkpoints.position', 'is', null))
+      .executeTakeFirst()
+    if (inserted.numInsertedOrUpdatedRows === 0n) throw new CheckpointMoved(`checkpoint ${name} was set by another instance`)
+    return
+  }
+  const updated = await db
+    .updateTable('checkpoints')
+    .set({ position: to, updated_at: new Date() })
+    .where('name', '=', name)
+    .where('position', '=', from)
+    .executeTakeFirst()
+  if (updated.numUpdatedRows === 0n) throw new CheckpointMoved(`checkpoint ${name} moved away from ${from}`)
+}

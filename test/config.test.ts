@@ -1,0 +1,41 @@
+import t from 'tap'
+import { ConfigError, loadConfig } from '../src/config.ts'
+
+t.test('the defaults describe the embedded local setup', async (t) => {
+  const config = loadConfig({})
+  t.equal(config.PORT, 3000)
+  t.equal(config.EVENT_STORE, 'postgres')
+  t.equal(config.NATS_URL, 'nats://127.0.0.1:4222')
+  t.match(config.DATABASE_URL, /^postgres:\/\/.*127\.0\.0\.1:5432\//)
+  t.equal(config.CIRCLE_API_KEY, undefined, 'no key means the embedded simulator')
+  t.equal(config.API_KEYS, undefined)
+})
+
+t.test('a bad value is refused with a message naming the variable', async (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ PORT: 'abc' }, /PORT/],
+    [{ PORT: '70000' }, /PORT/],
+    [{ DATABASE_URL: 'not a url' }, /DATABASE_URL/],
+    [{ EVENT_STORE: 'mysql' }, /EVENT_STORE/],
+    [{ EVENT_STORE: 'kurrentdb' }, /KURRENTDB_CONNECTION_STRING/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ API_KEYS: 'ci:backend:nothex' }, /API_KEYS/],
+    [{ API_KEYS: 'ci:root:' + 'a'.repeat(64) }, /API_KEYS/],
+    [{ NODE_ENV: 'production' }, /API_KEYS: required in production/],
+    [{ CIRCLE_API_KEY: 'SAND_KEY' }, /CIRCLE_BASE_URL/],
+    [{ MAX_AMOUNT: '1e6' }, /MAX_AMOUNT/],
+  ]
+  for (const [env, message] of cases) {
+    t.throws(() => loadConfig(env), ConfigError, `${JSON.stringify(env)} is refused`)
+    t.throws(() => loadConfig(env), { message }, `${JSON.stringify(env)} names the variable`)
+  }
+})
+
+t.test('API keys parse into name, role and hash', async (t) => {
+  const hash = 'ab'.repeat(32)
+  const config = loadConfig({ API_KEYS: `mirror:backend:${hash}, audit:auditor:${hash}` })
+  t.same(config.API_KEYS, [
+    { name: 'mirror', role: 'backend', sha256: hash },
+    { name: 'audit', role: 'auditor', sha256: hash },
+  ])
+})

@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import type { Test } from 'tap'
+import { createDb, createPool, ensureDatabase, migrate, type Db } from '../../src/adapters/postgres/database.ts'
+
+/** The server the tests use; DATABASE_URL names the run's database, test files make their own beside it. */
+export const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/circle_ledger_test'
+
+export interface TestDatabase {
+  url: string
+  pool: pg.Pool
+  db: Db
+}
+
+/** A fresh, migrated database for one test file, dropped at teardown so files run in parallel. */
+export async function testDatabase(t: Test): Promise<TestDatabase> {
+  const url = new URL(baseUrl)
+  const name = `${url.pathname.slice(1) || 'circle_ledger'}_${process.pid}_${randomBytes(3).toString('hex')}`
+  url.pathname = `/${name}`
+  await ensureDatabase(url.toString())
+  const pool = createPool(url.toString(), 20)
+  const db = createDb(pool)
+  await migrate(db)
+  t.teardown(async () => {
+    await db.destroy()
+    const admin = new URL(baseUrl)
+    admin.pathname = '/postgres'
+    const client = new pg.Client({ connectionString: admin.toString() })
+    await client.connect()
+    await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)
+    await client.end()
+  })
+  return { url: url.toString(), pool, db }
+}

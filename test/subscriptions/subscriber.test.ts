@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { sql } from 'kysely'
+import t from 'tap'
+import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
+import { CheckpointMoved, readCheckpoint, saveCheckpoint, Subscriber } from '../../src/subscriptions/subscriber.ts'
+import { testDatabase } from '../helpers/database.ts'
+import { newEvent, newEvents } from '../helpers/events.ts'
+
+const { db, pool } = await testDatabase(t)
+const store = new PostgresEventStore(pool, { pollIntervalMs: 100 })
+t.teardown(() => store.close())
+await sql`CREATE TABLE seen (event_id uuid NOT NULL, subscriber text NOT NULL, PRIMARY KEY (event_id, subscriber))`.execute(db)
+
+const seenBy = async (name: string) =>
+  (await sql<{ n: string }>`SELECT count(*) AS n FROM seen WHERE subscriber = ${name}`.execute(db)).rows[0]!.n
+
+t.test('a transactional subscriber writes and checkpoints together, and resumes without repeats', async (t) => {
+  const name = `proj-${randomUUID()}`
+  const make = () =>
+    new Subscriber({
+      name,
+      store,
+      db,
+      mode: 'transactional',
+      batchSize: 7,
+      handle: async (trx, events) => {
+        for (const e of events) await sql`INSERT INTO seen VALUES (${e.id}, ${name})`.execute(trx)
+      },
+    })
+  const first = make()
+  const written = await store.append(`sub-${randomUUID()}`, newEvents(20), { expected: 'no_stream' })
+  first.start()
+  await first.caughtUp(written.position)
+  await first.stop()
+  t.equal(await seenBy(name), '20')
+  t.equal(await readCheckpoint(db, name), written.position, 'the checkpoint is the last event')
+  const more = await store.append(`sub-${randomUUID()}`, newEvents(5), { expected: 'no_stream' })
+  const second = make()
+  second.start()
+  await second.caughtUp(more.position)
+  t.equal((await second.status()).lag, 0, 'lag is zero once caught up')
+  await second.stop()
+  t.equal(await seenBy(name), '25', 'a restart resumes after the checkpoint (a repeat would violate the primary key)')
+})
+
+t.test('a failing handler rolls back its writes and is retried from the same checkpoint', async (t) => {
+  const name = `flaky-${randomUUID()}`
+  let failures = 2
+  const sub = new Subscriber({
+    name,
+    store,
+    db,
+    mode: 'transactional',
+    retryDelayMs: { first: 10, max: 20 },
+    handle: async (trx, events) => {
+      for (const e of events) await sql`INSERT INTO seen VALUES (${e.id}, ${name})`.execute(trx)
+      if (failures-- > 0) throw new Error('boom')
+    },
+  })
+  const head = (await store.head())!
+  sub.start()
+  await sub.caughtUp(head)
+  await sub.stop()
+  t.equal(failures, -1, 'the handler failed twice, then succeeded')
+  t.equal(await seenBy(name), String(store.distance(undefined, head)), 'each event exactly once')
+})
+
+t.test('only one instance holding the lease runs; the standby takes over when it stops', async (t) => {
+  const name = `lease-${randomUUID()}`
+  const handled: string[] = []
+  const make = (tag: string) =>
+    new Subscriber({
+      name,
+      store,
+      db,
+      leasePool: pool,
+      leaseRetryMs: 100,
+      mode: 'after',
+      handle: async (events) => void handled.push(...events.map(() => tag)),
+    })
+  const a = make('a')
+  const b = make('b')
+  a.start()
+  await sleep(200)
+  b.start()
+  const first = await store.append(`lease-${randomUUID()}`, [newEvent()], { expected: 'no_stream' })
+  await a.caughtUp(first.position)
+  t.equal((await a.status()).active, true)
+  t.equal((await b.status()).active, false, 'the second instance waits')
+  await a.stop()
+  const second = await store.append(`lease-${randomUUID()}`, [newEvent()], { expected: 'no_stream' })
+  await b.caughtUp(second.position)
+  await b.stop()
+  t.ok(handled.filter((x) => x === 'b').length >= 1, 'the standby took over')
+  t.equal(await readCheckpoint(db, name), second.position)
+})
+
+t.test('a checkpoint moves only from the position the instance read', async (t) => {
+  const name = `cas-${randomUUID()}`
+  await saveCheckpoint(db, name, undefined, '5')
+  await t.rejects(saveCheckpoint(db, name, undefined, '6'), CheckpointMoved, 'a second first-write loses')
+  await t.rejects(saveCheckpoint(db, name, '4', '7'), CheckpointMoved, 'a stale from loses')
+  await saveCheckpoint(db, name, '5', '8')
+  t.equal(await readCheckpoint(db, name), '8')
+})
