@@ -24,6 +24,11 @@ import { findReplay } from './replay.ts'
 const CHANNEL = 'ledger_events'
 const UNIQUE_VIOLATION = '23505'
 
+/** The append lost: a version mismatch, or (error undefined) an event id already written. */
+interface Conflict {
+  error: WrongExpectedVersion | undefined
+}
+
 interface EventRow {
   position: string
   stream: string
@@ -79,7 +84,7 @@ export class PostgresEventStore implements EventStore {
     // A fixed lock order keeps two multi-stream appends from deadlocking.
     const ordered = [...appends].sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0))
     const client = await this.connect()
-    let outcome: AppendResult[] | 'conflict'
+    let outcome: AppendResult[] | Conflict
     try {
       outcome = await this.tryAppend(client, ordered)
     } catch (err) {
@@ -88,14 +93,15 @@ export class PostgresEventStore implements EventStore {
       if (isConnectionError(err)) throw new EventStoreUnavailable('event store unreachable', { cause: err })
       throw err
     }
+    // Released before the replay check, which needs a connection of its own.
     client.release()
-    if (outcome === 'conflict') return this.replayOrThrow(appends, undefined)
+    if (!Array.isArray(outcome)) return this.replayOrThrow(appends, outcome.error)
     this.onAppend?.((performance.now() - started) / 1000)
     const byStream = new Map(outcome.map((r) => [r.stream, r]))
     return appends.map((a) => byStream.get(a.stream)!)
   }
 
-  private async tryAppend(client: pg.PoolClient, appends: StreamAppend[]): Promise<AppendResult[] | 'conflict'> {
+  private async tryAppend(client: pg.PoolClient, appends: StreamAppend[]): Promise<AppendResult[] | Conflict> {
     await client.query('BEGIN')
     const rows: { stream: string; revision: number; ev: NewEvent }[] = []
     for (const a of appends) {
@@ -110,7 +116,7 @@ export class PostgresEventStore implements EventStore {
       const actual = res.rows[0]!.revision - n
       if (!expectationHolds(a.expected, actual)) {
         await client.query('ROLLBACK')
-        return this.replayOrThrow(appends, new WrongExpectedVersion(a.stream, a.expected, actual))
+        return { error: new WrongExpectedVersion(a.stream, a.expected, actual) }
       }
       a.events.forEach((ev, i) => rows.push({ stream: a.stream, revision: actual + 1 + i, ev }))
     }
@@ -137,7 +143,7 @@ export class PostgresEventStore implements EventStore {
     } catch (err) {
       if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
         await client.query('ROLLBACK')
-        return 'conflict'
+        return { error: undefined }
       }
       throw err
     }
