@@ -1,0 +1,147 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { v5 as uuidv5 } from 'uuid'
+import { WrongExpectedVersion, type EventMetadata, type EventStore, type JsonObject, type NewEvent, type StreamAppend } from '../events/event-store.ts'
+import type { Event, StreamType } from '../events/event.ts'
+import { ConcurrencyConflict } from './errors.ts'
+
+/** Namespace of every id this service derives (event ids, Circle idempotency keys). */
+export const LEDGER_NAMESPACE = 'b3f0c8f2-5d0e-4f7a-9a51-3c2d1f0e6a77'
+
+export type AnyEvent = Event<string, JsonObject>
+
+/** Who asked, when, and why; time and ids come in here, never from inside `decide`. */
+export interface CommandMetadata {
+  /** Unique per command; event ids derive from it, so re-running one command cannot write twice. */
+  commandId: string
+  actor: string
+  /** ISO-8601. */
+  occurredAt: string
+  /** Defaults to the operation id the command names. */
+  correlationId?: string
+  /** Defaults to the command id. */
+  causationId?: string
+  requestId?: string
+  idempotencyKey?: string
+}
+
+// The state types differ per key; the deciders give them back their precise types.
+export type StreamRef = { type: StreamType<any, any>; id: string }
+export type StreamRefs = Record<string, StreamRef | null>
+
+/** Events to append, per stream key of the decider. */
+export type Decision = Record<string, AnyEvent[] | undefined>
+
+export interface Decider<C, S> {
+  /** Streams to read before deciding, by key; null = not needed for this command (initial state). */
+  streams(command: C): StreamRefs
+  /** Streams named by what was read (e.g. the wallet of a mint). */
+  related?(command: C, state: Partial<S>): StreamRefs
+  decide(command: C, state: S): Decision
+  /** The operation id the events correlate to. */
+  correlationId(command: C): string
+}
+
+export interface ExecuteResult<S> {
+  /** Events appended, per stream (empty when the command was a no-op repeat). */
+  appended: { stream: string; events: NewEvent[] }[]
+  /** State of every stream read, after the appended events. */
+  state: S
+  /** Position of the last event written, when anything was written. */
+  position: string | undefined
+}
+
+export interface ExecuteOptions {
+  maxAttempts?: number
+}
+
+/**
+ * Reads the streams a command needs, folds them, decides, and appends everything in one atomic
+ * multi-stream append with the revisions it read. A lost race re-reads and re-decides, a bounded
+ * number of times, then surfaces ConcurrencyConflict.
+ */
+export async function execute<C, S>(
+  store: EventStore,
+  decider: Decider<C, S>,
+  command: C,
+  metadata: CommandMetadata,
+  options: ExecuteOptions = {},
+): Promise<ExecuteResult<S>> {
+  const maxAttempts = options.maxAttempts ?? 30
+  let lastConflict = ''
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const refs: StreamRefs = { ...decider.streams(command) }
+    const loaded = await load(store, refs)
+    if (decider.related) {
+      const extra = decider.related(command, loaded.state as Partial<S>)
+      const more = await load(store, extra)
+      Object.assign(refs, extra)
+      Object.assign(loaded.state, more.state)
+      Object.assign(loaded.revisions, more.revisions)
+    }
+    const state = loaded.state as S
+    const decision = decider.decide(command, state)
+    const eventMetadata: EventMetadata = {
+      correlationId: metadata.correlationId ?? decider.correlationId(command),
+      causationId: metadata.causationId ?? metadata.commandId,
+      actor: metadata.actor,
+      occurredAt: metadata.occurredAt,
+    }
+    if (metadata.requestId !== undefined) eventMetadata.requestId = metadata.requestId
+    if (metadata.idempotencyKey !== undefined) eventMetadata.idempotencyKey = metadata.idempotencyKey
+    const appends: StreamAppend[] = []
+    const newState = { ...(state as Record<string, unknown>) }
+    for (const [key, events] of Object.entries(decision)) {
+      const ref = refs[key]
+      if (!events || events.length === 0) continue
+      if (!ref) throw new Error(`decider appended to stream key ${key} it did not read`)
+      const stream = ref.type.streamName(ref.id)
+      const revision = loaded.revisions[key]!
+      appends.push({
+        stream,
+        expected: revision === -1 ? 'no_stream' : revision,
+        events: events.map((e, i) => ({
+          id: uuidv5(`${metadata.commandId}/${stream}/${i}`, LEDGER_NAMESPACE),
+          type: e.type,
+          data: e.data,
+          metadata: eventMetadata,
+        })),
+      })
+      newState[key] = events.reduce((s, e) => ref.type.evolve(s, e), newState[key])
+    }
+    if (appends.length === 0) return { appended: [], state, position: undefined }
+    try {
+      const results = await store.appendMulti(appends)
+      return {
+        appended: appends.map((a) => ({ stream: a.stream, events: a.events })),
+        state: newState as S,
+        position: results.reduce((last, r) => ((store.distance(last, r.position) ?? 0) > 0 ? r.position : last), results[0]!.position),
+      }
+    } catch (err) {
+      if (!(err instanceof WrongExpectedVersion)) throw err
+      lastConflict = err.stream
+      // Jittered exponential backoff spreads contenders for a hot wallet stream.
+      await sleep(Math.random() * Math.min(2 ** attempt, 50))
+    }
+  }
+  throw new ConcurrencyConflict(lastConflict, maxAttempts)
+}
+
+async function load(store: EventStore, refs: StreamRefs) {
+  const state: Record<string, unknown> = {}
+  const revisions: Record<string, number> = {}
+  await Promise.all(
+    Object.entries(refs).map(async ([key, ref]) => {
+      if (!ref) return
+      const events = await store.readStream(ref.type.streamName(ref.id))
+      state[key] = events.reduce((s, e) => ref.type.evolve(s, e as AnyEvent), ref.type.initialState)
+      revisions[key] = events.length - 1
+    }),
+  )
+  return { state, revisions }
+}
+
+/** Folds one stream (reads, tests, read-your-writes before read models). */
+export async function fold<S>(store: EventStore, type: StreamType<S, AnyEvent>, id: string): Promise<{ state: S; revision: number }> {
+  const events = await store.readStream(type.streamName(id))
+  return { state: events.reduce((s, e) => type.evolve(s, e as AnyEvent), type.initialState), revision: events.length - 1 }
+}

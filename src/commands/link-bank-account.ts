@@ -1,0 +1,33 @@
+import { z } from 'zod'
+import { bankAccount, type BankAccountEvent, type BankAccountLinkRequested, type BankAccountState } from '../events/bank-account.ts'
+import type { Decider } from './handler.ts'
+import { id, requireNew } from './rules.ts'
+
+/** Only the last 4 digits reach the domain; the full number goes to Circle and nowhere else. */
+export const schema = z.object({
+  bankAccountId: id,
+  ownerId: z.string().min(1).max(128),
+  accountType: z.enum(['us', 'iban']),
+  last4: z.string().regex(/^[0-9A-Z]{4}$/),
+  holderName: z.string().min(1).max(255),
+  bankName: z.string().max(255).optional(),
+  country: z.string().regex(/^[A-Z]{2}$/),
+  description: z.string().max(255).optional(),
+})
+export type LinkBankAccount = z.infer<typeof schema>
+type State = { bankAccount: BankAccountState }
+
+export function decide(command: LinkBankAccount, state: State): { bankAccount: BankAccountEvent[] } {
+  requireNew(state.bankAccount.status, 'bank account', command.bankAccountId)
+  const { bankAccountId, ownerId, accountType, last4, holderName, country } = command
+  const data: BankAccountLinkRequested['data'] = { bankAccountId, ownerId, accountType, last4, holderName, country }
+  if (command.bankName !== undefined) data.bankName = command.bankName
+  if (command.description !== undefined) data.description = command.description
+  return { bankAccount: [{ type: 'BankAccountLinkRequested', data }] }
+}
+
+export const linkBankAccount: Decider<LinkBankAccount, State> = {
+  streams: (c) => ({ bankAccount: { type: bankAccount, id: c.bankAccountId } }),
+  decide,
+  correlationId: (c) => c.bankAccountId,
+}

@@ -1,0 +1,58 @@
+import { z } from 'zod'
+import { card, type CardEvent, type CardState, type CardStatusChanged } from '../events/card.ts'
+import { DomainError } from './errors.ts'
+import type { Decider } from './handler.ts'
+import { failure, id, requireExisting } from './rules.ts'
+
+export const schema = z.object({
+  cardId: id,
+  outcome: z.discriminatedUnion('type', [
+    z.object({
+      type: z.literal('issued'),
+      issuerCardId: z.string().min(1).max(64),
+      last4: z.string().regex(/^[0-9]{4}$/),
+      expMonth: z.number().int().min(1).max(12),
+      expYear: z.number().int().min(2000).max(2100),
+      network: z.string().min(1).max(32),
+    }),
+    z.object({ type: z.literal('failed'), failure }),
+    z.object({ type: z.literal('status_changed'), status: z.enum(['active', 'frozen', 'closed']), reason: z.string().max(255).optional() }),
+  ]),
+})
+export type RecordCardOutcome = z.infer<typeof schema>
+type State = { card: CardState }
+
+export function decide(command: RecordCardOutcome, state: State): { card: CardEvent[] } {
+  const { cardId, outcome } = command
+  const s = state.card
+  requireExisting(s.status, 'card', cardId)
+  const conflict = () => new DomainError('outcome_conflict', `card ${cardId} is ${s.status}; ${outcome.type} contradicts it`)
+  switch (outcome.type) {
+    case 'issued': {
+      if (s.status === 'pending') {
+        const { issuerCardId, last4, expMonth, expYear, network } = outcome
+        return { card: [{ type: 'CardIssued', data: { cardId, issuerCardId, last4, expMonth, expYear, network } }] }
+      }
+      if (s.issuerCardId === outcome.issuerCardId) return { card: [] }
+      throw conflict()
+    }
+    case 'failed':
+      if (s.status === 'failed') return { card: [] }
+      if (s.status !== 'pending') throw conflict()
+      return { card: [{ type: 'CardIssueFailed', data: { cardId, failure: outcome.failure } }] }
+    case 'status_changed': {
+      if (s.status === outcome.status) return { card: [] }
+      if (s.status === 'pending') throw new DomainError('invalid_transition', `card ${cardId} has not been issued yet`)
+      if (s.status === 'closed' || s.status === 'failed') throw conflict()
+      const data: CardStatusChanged['data'] = { cardId, status: outcome.status }
+      if (outcome.reason !== undefined) data.reason = outcome.reason
+      return { card: [{ type: 'CardStatusChanged', data }] }
+    }
+  }
+}
+
+export const recordCardOutcome: Decider<RecordCardOutcome, State> = {
+  streams: (c) => ({ card: { type: card, id: c.cardId } }),
+  decide,
+  correlationId: (c) => c.cardId,
+}

@@ -1,0 +1,56 @@
+import { z } from 'zod'
+import { mint, type MintEvent, type MintState } from '../events/mint.ts'
+import { toMicros } from '../events/money.ts'
+import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
+import { DomainError } from './errors.ts'
+import type { Decider } from './handler.ts'
+import { failure, id, requireExisting } from './rules.ts'
+
+const circleTransferId = z.string().min(1).max(64)
+export const schema = z.object({
+  mintId: id,
+  outcome: z.discriminatedUnion('type', [
+    z.object({ type: z.literal('submitted'), circleTransferId }),
+    z.object({ type: z.literal('completed'), circleTransferId }),
+    z.object({ type: z.literal('failed'), failure }),
+  ]),
+})
+export type RecordMintOutcome = z.infer<typeof schema>
+type State = { mint: MintState; wallet: WalletState }
+
+/** Completion credits the wallet in the same append; a repeated outcome appends nothing. */
+export function decide(command: RecordMintOutcome, state: State): { mint: MintEvent[]; wallet?: WalletEvent[] } {
+  const { mintId, outcome } = command
+  const s = state.mint
+  requireExisting(s.status, 'mint', mintId)
+  if (outcome.type !== 'failed' && s.circleTransferId !== undefined && s.circleTransferId !== outcome.circleTransferId) {
+    throw new DomainError('outcome_conflict', `mint ${mintId} is bound to Circle transfer ${s.circleTransferId}`)
+  }
+  const conflict = () => new DomainError('outcome_conflict', `mint ${mintId} is already ${s.status}`)
+  switch (outcome.type) {
+    case 'submitted':
+      if (s.status === 'failed') throw conflict()
+      if (s.status !== 'pending') return { mint: [] }
+      return { mint: [{ type: 'MintSubmitted', data: { mintId, circleTransferId: outcome.circleTransferId } }] }
+    case 'completed': {
+      if (s.status === 'completed') return { mint: [] }
+      if (s.status === 'failed') throw conflict()
+      const credit: WalletEvent[] =
+        state.wallet.settled[mintId] === undefined
+          ? [{ type: 'FundsCredited', data: { walletId: s.walletId!, operationId: mintId, amount: toMicros(s.amount!), source: 'mint' } }]
+          : []
+      return { mint: [{ type: 'MintCompleted', data: { mintId, circleTransferId: outcome.circleTransferId } }], wallet: credit }
+    }
+    case 'failed':
+      if (s.status === 'failed') return { mint: [] }
+      if (s.status === 'completed') throw conflict()
+      return { mint: [{ type: 'MintFailed', data: { mintId, failure: outcome.failure } }] }
+  }
+}
+
+export const recordMintOutcome: Decider<RecordMintOutcome, State> = {
+  streams: (c) => ({ mint: { type: mint, id: c.mintId } }),
+  related: (_c, s) => ({ wallet: s.mint?.walletId ? { type: wallet, id: s.mint.walletId } : null }),
+  decide: (c, s) => decide(c, { ...s, wallet: s.wallet ?? wallet.initialState }),
+  correlationId: (c) => c.mintId,
+}

@@ -1,0 +1,25 @@
+import { z } from 'zod'
+import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
+import { isSupportedChain, SUPPORTED_CHAINS } from './chains.ts'
+import { DomainError } from './errors.ts'
+import type { Decider } from './handler.ts'
+import { id, requireActiveWallet } from './rules.ts'
+
+export const schema = z.object({ walletId: id, addressId: id, chain: z.string().min(1).max(16) })
+export type RequestDepositAddress = z.infer<typeof schema>
+type State = { wallet: WalletState }
+
+export function decide(command: RequestDepositAddress, state: State): { wallet: WalletEvent[] } {
+  requireActiveWallet(state.wallet, command.walletId)
+  if (!isSupportedChain(command.chain)) {
+    throw new DomainError('unsupported_chain', `chain ${command.chain} is not supported (supported: ${SUPPORTED_CHAINS.join(', ')})`)
+  }
+  if (state.wallet.addresses[command.addressId]) throw new DomainError('already_exists', `address ${command.addressId} already exists`)
+  return { wallet: [{ type: 'DepositAddressRequested', data: { walletId: command.walletId, addressId: command.addressId, chain: command.chain } }] }
+}
+
+export const requestDepositAddress: Decider<RequestDepositAddress, State> = {
+  streams: (c) => ({ wallet: { type: wallet, id: c.walletId } }),
+  decide,
+  correlationId: (c) => c.addressId,
+}

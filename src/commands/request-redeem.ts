@@ -1,0 +1,40 @@
+import { z } from 'zod'
+import { bankAccount, type BankAccountState } from '../events/bank-account.ts'
+import { toMicros } from '../events/money.ts'
+import { redeem, type RedeemEvent, type RedeemState } from '../events/redeem.ts'
+import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
+import { DomainError } from './errors.ts'
+import type { Decider } from './handler.ts'
+import { amount, id, requireActiveWallet, requireFunds, requireNew } from './rules.ts'
+
+export const schema = z.object({ redeemId: id, walletId: id, bankAccountId: id, amount })
+export type RequestRedeem = z.infer<typeof schema>
+type State = { redeem: RedeemState; wallet: WalletState; bankAccount: BankAccountState }
+
+/** Reserves the amount on the wallet in the same atomic append that opens the redeem. */
+export function decide(command: RequestRedeem, state: State): { redeem: RedeemEvent[]; wallet: WalletEvent[] } {
+  requireNew(state.redeem.status, 'redeem', command.redeemId)
+  requireActiveWallet(state.wallet, command.walletId)
+  const bank = state.bankAccount
+  if (bank.status === 'none') throw new DomainError('bank_account_not_found', `bank account ${command.bankAccountId} does not exist`)
+  if (bank.status !== 'active') throw new DomainError('bank_account_not_linked', `bank account ${command.bankAccountId} is ${bank.status}, not linked`)
+  if (bank.ownerId !== state.wallet.ownerId) {
+    throw new DomainError('bank_account_owner_mismatch', `bank account ${command.bankAccountId} does not belong to the wallet's owner`)
+  }
+  requireFunds(state.wallet, command.walletId, command.amount)
+  const amountMicros = toMicros(command.amount)
+  return {
+    redeem: [{ type: 'RedeemRequested', data: { redeemId: command.redeemId, walletId: command.walletId, bankAccountId: command.bankAccountId, amount: amountMicros } }],
+    wallet: [{ type: 'FundsReserved', data: { walletId: command.walletId, operationId: command.redeemId, amount: amountMicros } }],
+  }
+}
+
+export const requestRedeem: Decider<RequestRedeem, State> = {
+  streams: (c) => ({
+    redeem: { type: redeem, id: c.redeemId },
+    wallet: { type: wallet, id: c.walletId },
+    bankAccount: { type: bankAccount, id: c.bankAccountId },
+  }),
+  decide,
+  correlationId: (c) => c.redeemId,
+}

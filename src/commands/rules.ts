@@ -1,0 +1,46 @@
+import { z } from 'zod'
+import { available, type WalletState } from '../events/wallet.ts'
+import { formatAmount } from '../events/money.ts'
+import { isTerminal, type Failure, type OperationStatus } from '../events/event.ts'
+import { DomainError } from './errors.ts'
+
+export const id = z.uuid()
+export const amount = z.bigint().positive()
+export const failure = z.object({ code: z.string().min(1).max(100), message: z.string().max(1000) })
+
+export function requireActiveWallet(state: WalletState, walletId: string): void {
+  if (state.status === 'none') throw new DomainError('wallet_not_found', `wallet ${walletId} does not exist`)
+  if (state.status !== 'active') throw new DomainError('wallet_not_active', `wallet ${walletId} is ${state.status}, not active`)
+}
+
+export function requireFunds(state: WalletState, walletId: string, wanted: bigint): void {
+  const free = available(state)
+  if (free < wanted) {
+    throw new DomainError('insufficient_funds', `wallet ${walletId} has ${formatAmount(free)} available, ${formatAmount(wanted)} needed`, {
+      available: formatAmount(free),
+      requested: formatAmount(wanted),
+    })
+  }
+}
+
+export function requireNew(status: string, what: string, id: string): void {
+  if (status !== 'none') throw new DomainError('already_exists', `${what} ${id} already exists`)
+}
+
+export function requireExisting(status: string, what: string, id: string): void {
+  if (status === 'none') throw new DomainError('not_found', `${what} ${id} not found`)
+}
+
+/** A terminal operation accepts only a repeat of its own outcome (answered with no events). */
+export function terminalOutcome(
+  what: string,
+  id: string,
+  status: OperationStatus | 'none',
+  repeats: boolean,
+): 'repeat' | 'open' {
+  if (!isTerminal(status)) return 'open'
+  if (repeats) return 'repeat'
+  throw new DomainError('outcome_conflict', `${what} ${id} is already ${status}; the reported outcome contradicts it`)
+}
+
+export const sameFailure = (a: Failure | undefined, b: Failure) => a?.code === b.code

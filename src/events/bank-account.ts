@@ -1,0 +1,59 @@
+import type { Event, Failure, StreamType } from './event.ts'
+
+/**
+ * A wire bank account linked for redeem payouts. The full account number or IBAN never enters an
+ * event: Circle holds it; we keep Circle's id and the last 4 digits.
+ */
+export type BankAccountLinkRequested = Event<
+  'BankAccountLinkRequested',
+  {
+    bankAccountId: string
+    ownerId: string
+    accountType: 'us' | 'iban'
+    last4: string
+    holderName: string
+    bankName?: string
+    country: string
+    description?: string
+  }
+>
+/** Circle accepted the wire account; it is not usable until Circle marks it complete. */
+export type BankAccountSubmitted = Event<'BankAccountSubmitted', { bankAccountId: string; circleWireId: string }>
+export type BankAccountLinked = Event<'BankAccountLinked', { bankAccountId: string; circleWireId: string }>
+export type BankAccountLinkFailed = Event<'BankAccountLinkFailed', { bankAccountId: string; failure: Failure }>
+
+export type BankAccountEvent = BankAccountLinkRequested | BankAccountSubmitted | BankAccountLinked | BankAccountLinkFailed
+
+export type BankAccountStatus = 'none' | 'pending' | 'active' | 'failed'
+
+export interface BankAccountState {
+  status: BankAccountStatus
+  bankAccountId?: string
+  ownerId?: string
+  last4?: string
+  circleWireId?: string
+  failure?: Failure
+}
+
+export const initialState: BankAccountState = { status: 'none' }
+
+export function evolve(state: BankAccountState, event: BankAccountEvent): BankAccountState {
+  switch (event.type) {
+    case 'BankAccountLinkRequested':
+      return { status: 'pending', bankAccountId: event.data.bankAccountId, ownerId: event.data.ownerId, last4: event.data.last4 }
+    case 'BankAccountSubmitted':
+      return { ...state, circleWireId: event.data.circleWireId }
+    case 'BankAccountLinked':
+      return { ...state, status: 'active', circleWireId: event.data.circleWireId }
+    case 'BankAccountLinkFailed':
+      return { ...state, status: 'failed', failure: event.data.failure }
+    default: {
+      const _exhaustive: never = event
+      return state
+    }
+  }
+}
+
+export const category = 'bankaccount'
+export const streamName = (id: string) => `bankaccount-${id}`
+export const bankAccount: StreamType<BankAccountState, BankAccountEvent> = { category, streamName, initialState, evolve }

@@ -1,0 +1,37 @@
+import type { Event, StreamType } from './event.ts'
+import { fromMicros } from './money.ts'
+
+/**
+ * An inbound on-chain deposit to one of our addresses, keyed by Circle's transfer id. Recorded with
+ * the wallet's FundsCredited. Amount in micro-units.
+ */
+export type DepositCompleted = Event<
+  'DepositCompleted',
+  { depositId: string; walletId: string; circleTransferId: string; amount: string; chain?: string; txHash?: string }
+>
+
+export type DepositEvent = DepositCompleted
+
+export interface DepositState {
+  status: 'none' | 'completed'
+  walletId?: string
+  amount?: bigint
+}
+
+export const initialState: DepositState = { status: 'none' }
+
+export function evolve(state: DepositState, event: DepositEvent): DepositState {
+  switch (event.type) {
+    case 'DepositCompleted':
+      return { status: 'completed', walletId: event.data.walletId, amount: fromMicros(event.data.amount) }
+    default: {
+      const _exhaustive: never = event.type
+      return state
+    }
+  }
+}
+
+export const category = 'deposit'
+/** Keyed by Circle's transfer id, so a repeated notification lands on the same stream. */
+export const streamName = (circleTransferId: string) => `deposit-${circleTransferId}`
+export const deposit: StreamType<DepositState, DepositEvent> = { category, streamName, initialState, evolve }

@@ -1,0 +1,43 @@
+import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
+import { fromMicros } from './money.ts'
+
+/** Fiat -> USDC: Circle moves USDC from the master (treasury) wallet to the user's wallet. Amount in micro-units. */
+export type MintRequested = Event<'MintRequested', { mintId: string; walletId: string; amount: string }>
+export type MintSubmitted = Event<'MintSubmitted', { mintId: string; circleTransferId: string }>
+/** Recorded together with the wallet's FundsCredited. */
+export type MintCompleted = Event<'MintCompleted', { mintId: string; circleTransferId: string }>
+export type MintFailed = Event<'MintFailed', { mintId: string; failure: Failure }>
+
+export type MintEvent = MintRequested | MintSubmitted | MintCompleted | MintFailed
+
+export interface MintState {
+  status: OperationStatus | 'none'
+  mintId?: string
+  walletId?: string
+  amount?: bigint
+  circleTransferId?: string
+  failure?: Failure
+}
+
+export const initialState: MintState = { status: 'none' }
+
+export function evolve(state: MintState, event: MintEvent): MintState {
+  switch (event.type) {
+    case 'MintRequested':
+      return { status: 'pending', mintId: event.data.mintId, walletId: event.data.walletId, amount: fromMicros(event.data.amount) }
+    case 'MintSubmitted':
+      return { ...state, status: 'processing', circleTransferId: event.data.circleTransferId }
+    case 'MintCompleted':
+      return { ...state, status: 'completed', circleTransferId: event.data.circleTransferId }
+    case 'MintFailed':
+      return { ...state, status: 'failed', failure: event.data.failure }
+    default: {
+      const _exhaustive: never = event
+      return state
+    }
+  }
+}
+
+export const category = 'mint'
+export const streamName = (id: string) => `mint-${id}`
+export const mint: StreamType<MintState, MintEvent> = { category, streamName, initialState, evolve }

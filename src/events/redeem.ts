@@ -1,0 +1,79 @@
+import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
+import { fromMicros } from './money.ts'
+
+/**
+ * USDC -> fiat wire, in two Circle steps: (1) transfer user wallet -> master wallet, (2) business
+ * payout to the linked wire account. If the payout fails after step 1, the USDC is transferred back
+ * (compensation) before the redeem fails. Recorded with the wallet's FundsReserved at request,
+ * FundsDebited at completion, ReservationReleased at failure. Amount in micro-units.
+ */
+export type RedeemRequested = Event<'RedeemRequested', { redeemId: string; walletId: string; bankAccountId: string; amount: string }>
+export type RedeemTransferSubmitted = Event<'RedeemTransferSubmitted', { redeemId: string; circleTransferId: string }>
+export type RedeemTransferCompleted = Event<'RedeemTransferCompleted', { redeemId: string; circleTransferId: string }>
+export type RedeemPayoutSubmitted = Event<'RedeemPayoutSubmitted', { redeemId: string; circlePayoutId: string }>
+export type RedeemCompleted = Event<'RedeemCompleted', { redeemId: string; circlePayoutId: string }>
+/** The payout failed after step 1 moved the USDC: a transfer back is due. */
+export type RedeemPayoutFailed = Event<'RedeemPayoutFailed', { redeemId: string; failure: Failure }>
+export type RedeemCompensationSubmitted = Event<'RedeemCompensationSubmitted', { redeemId: string; circleTransferId: string }>
+/** Terminal. `compensated`: the USDC came back from the master wallet first. */
+export type RedeemFailed = Event<'RedeemFailed', { redeemId: string; failure: Failure; compensated: boolean }>
+
+export type RedeemEvent =
+  | RedeemRequested
+  | RedeemTransferSubmitted
+  | RedeemTransferCompleted
+  | RedeemPayoutSubmitted
+  | RedeemCompleted
+  | RedeemPayoutFailed
+  | RedeemCompensationSubmitted
+  | RedeemFailed
+
+export type RedeemPhase = 'none' | 'requested' | 'transferring' | 'transferred' | 'paying_out' | 'compensation_due' | 'compensating' | 'completed' | 'failed'
+
+export interface RedeemState {
+  status: OperationStatus | 'none'
+  phase: RedeemPhase
+  redeemId?: string
+  walletId?: string
+  bankAccountId?: string
+  amount?: bigint
+  circleTransferId?: string
+  circlePayoutId?: string
+  compensationTransferId?: string
+  /** Step 1 moved the USDC to the master wallet: a failure from here on needs the transfer back. */
+  transferCompleted: boolean
+  failure?: Failure
+}
+
+export const initialState: RedeemState = { status: 'none', phase: 'none', transferCompleted: false }
+
+export function evolve(state: RedeemState, event: RedeemEvent): RedeemState {
+  switch (event.type) {
+    case 'RedeemRequested': {
+      const { redeemId, walletId, bankAccountId, amount } = event.data
+      return { status: 'pending', phase: 'requested', redeemId, walletId, bankAccountId, amount: fromMicros(amount), transferCompleted: false }
+    }
+    case 'RedeemTransferSubmitted':
+      return { ...state, status: 'processing', phase: 'transferring', circleTransferId: event.data.circleTransferId }
+    case 'RedeemTransferCompleted':
+      return { ...state, status: 'processing', phase: 'transferred', transferCompleted: true, circleTransferId: event.data.circleTransferId }
+    case 'RedeemPayoutSubmitted':
+      return { ...state, status: 'processing', phase: 'paying_out', circlePayoutId: event.data.circlePayoutId }
+    case 'RedeemCompleted':
+      return { ...state, status: 'completed', phase: 'completed', circlePayoutId: event.data.circlePayoutId }
+    case 'RedeemPayoutFailed':
+      return { ...state, phase: 'compensation_due', failure: event.data.failure }
+    case 'RedeemCompensationSubmitted':
+      return { ...state, phase: 'compensating', compensationTransferId: event.data.circleTransferId }
+    case 'RedeemFailed':
+      return { ...state, status: 'failed', phase: 'failed', failure: event.data.failure }
+    default: {
+      const _exhaustive: never = event
+      return state
+    }
+  }
+}
+
+export const category = 'redeem'
+export const streamName = (id: string) => `redeem-${id}`
+export const redeem: StreamType<RedeemState, RedeemEvent> = { category, streamName, initialState, evolve }

@@ -1,0 +1,59 @@
+import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
+import { fromMicros } from './money.ts'
+
+/** Where a transfer goes: one of our wallets (off-chain at Circle) or a blockchain address. */
+export type TransferDestination =
+  | { type: 'wallet'; walletId: string }
+  | { type: 'blockchain'; chain: string; address: string; addressTag?: string }
+
+/** Recorded with the source wallet's FundsReserved. Amount in micro-units. */
+export type TransferRequested = Event<
+  'TransferRequested',
+  { transferId: string; sourceWalletId: string; destination: TransferDestination; amount: string }
+>
+export type TransferSubmitted = Event<'TransferSubmitted', { transferId: string; circleTransferId: string }>
+/** Recorded with the source's FundsDebited and, for an internal transfer, the destination's FundsCredited. */
+export type TransferCompleted = Event<'TransferCompleted', { transferId: string; circleTransferId: string; txHash?: string }>
+/** Recorded with the source's ReservationReleased. */
+export type TransferFailed = Event<'TransferFailed', { transferId: string; failure: Failure }>
+
+export type TransferEvent = TransferRequested | TransferSubmitted | TransferCompleted | TransferFailed
+
+export interface TransferState {
+  status: OperationStatus | 'none'
+  transferId?: string
+  sourceWalletId?: string
+  destination?: TransferDestination
+  amount?: bigint
+  circleTransferId?: string
+  txHash?: string
+  failure?: Failure
+}
+
+export const initialState: TransferState = { status: 'none' }
+
+export function evolve(state: TransferState, event: TransferEvent): TransferState {
+  switch (event.type) {
+    case 'TransferRequested': {
+      const { transferId, sourceWalletId, destination, amount } = event.data
+      return { status: 'pending', transferId, sourceWalletId, destination, amount: fromMicros(amount) }
+    }
+    case 'TransferSubmitted':
+      return { ...state, status: 'processing', circleTransferId: event.data.circleTransferId }
+    case 'TransferCompleted': {
+      const next: TransferState = { ...state, status: 'completed', circleTransferId: event.data.circleTransferId }
+      if (event.data.txHash !== undefined) next.txHash = event.data.txHash
+      return next
+    }
+    case 'TransferFailed':
+      return { ...state, status: 'failed', failure: event.data.failure }
+    default: {
+      const _exhaustive: never = event
+      return state
+    }
+  }
+}
+
+export const category = 'transfer'
+export const streamName = (id: string) => `transfer-${id}`
+export const transfer: StreamType<TransferState, TransferEvent> = { category, streamName, initialState, evolve }

@@ -1,0 +1,126 @@
+import type { Event, Failure, StreamType } from './event.ts'
+import { fromMicros } from './money.ts'
+
+/** Amounts in wallet events are micro-unit integer strings (see money.ts). */
+export type WalletCreationRequested = Event<'WalletCreationRequested', { walletId: string; ownerId: string; description?: string }>
+export type WalletCreated = Event<'WalletCreated', { walletId: string; circleWalletId: string }>
+export type WalletCreationFailed = Event<'WalletCreationFailed', { walletId: string; failure: Failure }>
+export type DepositAddressRequested = Event<'DepositAddressRequested', { walletId: string; addressId: string; chain: string }>
+export type DepositAddressCreated = Event<
+  'DepositAddressCreated',
+  { walletId: string; addressId: string; chain: string; address: string; addressTag?: string }
+>
+export type DepositAddressFailed = Event<'DepositAddressFailed', { walletId: string; addressId: string; chain: string; failure: Failure }>
+/** Funds set aside for an operation (redeem, transfer); they leave `available` but stay in `total`. */
+export type FundsReserved = Event<'FundsReserved', { walletId: string; operationId: string; amount: string }>
+/** A reservation given back after its operation failed. */
+export type ReservationReleased = Event<'ReservationReleased', { walletId: string; operationId: string; amount: string }>
+/** A reservation consumed: the funds left the wallet. */
+export type FundsDebited = Event<'FundsDebited', { walletId: string; operationId: string; amount: string }>
+/** Funds arrived: a mint, an inbound deposit or an internal transfer. */
+export type FundsCredited = Event<
+  'FundsCredited',
+  { walletId: string; operationId: string; amount: string; source: 'mint' | 'deposit' | 'transfer' }
+>
+
+export type WalletEvent =
+  | WalletCreationRequested
+  | WalletCreated
+  | WalletCreationFailed
+  | DepositAddressRequested
+  | DepositAddressCreated
+  | DepositAddressFailed
+  | FundsReserved
+  | ReservationReleased
+  | FundsDebited
+  | FundsCredited
+
+export type WalletStatus = 'none' | 'pending' | 'active' | 'failed'
+export type AddressStatus = 'pending' | 'active' | 'failed'
+
+export interface DepositAddress {
+  addressId: string
+  chain: string
+  status: AddressStatus
+  address?: string
+  addressTag?: string
+  failure?: Failure
+}
+
+export interface WalletState {
+  status: WalletStatus
+  walletId?: string
+  ownerId?: string
+  circleWalletId?: string
+  failure?: Failure
+  addresses: Record<string, DepositAddress>
+  /** Everything ever credited, in micro-units. */
+  credited: bigint
+  /** Everything ever debited (consumed reservations). */
+  debited: bigint
+  /** Open reservations by operation id. */
+  reservations: Record<string, bigint>
+  /** Operations already credited or debited, so a repeated outcome is recognised. */
+  settled: Record<string, 'credited' | 'debited' | 'released'>
+}
+
+export const initialState: WalletState = { status: 'none', addresses: {}, credited: 0n, debited: 0n, reservations: {}, settled: {} }
+
+export const reserved = (s: WalletState): bigint => Object.values(s.reservations).reduce((a, b) => a + b, 0n)
+/** credited - debited - open reservations; never below zero by construction of the deciders. */
+export const available = (s: WalletState): bigint => s.credited - s.debited - reserved(s)
+
+export function evolve(state: WalletState, event: WalletEvent): WalletState {
+  switch (event.type) {
+    case 'WalletCreationRequested':
+      return { ...state, status: 'pending', walletId: event.data.walletId, ownerId: event.data.ownerId }
+    case 'WalletCreated':
+      return { ...state, status: 'active', circleWalletId: event.data.circleWalletId }
+    case 'WalletCreationFailed':
+      return { ...state, status: 'failed', failure: event.data.failure }
+    case 'DepositAddressRequested':
+      return {
+        ...state,
+        addresses: { ...state.addresses, [event.data.addressId]: { addressId: event.data.addressId, chain: event.data.chain, status: 'pending' } },
+      }
+    case 'DepositAddressCreated': {
+      const { addressId, chain, address, addressTag } = event.data
+      const entry: DepositAddress = { addressId, chain, status: 'active', address }
+      if (addressTag !== undefined) entry.addressTag = addressTag
+      return { ...state, addresses: { ...state.addresses, [addressId]: entry } }
+    }
+    case 'DepositAddressFailed': {
+      const { addressId, chain, failure } = event.data
+      return { ...state, addresses: { ...state.addresses, [addressId]: { addressId, chain, status: 'failed', failure } } }
+    }
+    case 'FundsReserved':
+      return { ...state, reservations: { ...state.reservations, [event.data.operationId]: fromMicros(event.data.amount) } }
+    case 'ReservationReleased': {
+      const { [event.data.operationId]: _released, ...rest } = state.reservations
+      return { ...state, reservations: rest, settled: { ...state.settled, [event.data.operationId]: 'released' } }
+    }
+    case 'FundsDebited': {
+      const { [event.data.operationId]: _consumed, ...rest } = state.reservations
+      return {
+        ...state,
+        reservations: rest,
+        debited: state.debited + fromMicros(event.data.amount),
+        settled: { ...state.settled, [event.data.operationId]: 'debited' },
+      }
+    }
+    case 'FundsCredited':
+      return {
+        ...state,
+        credited: state.credited + fromMicros(event.data.amount),
+        settled: { ...state.settled, [event.data.operationId]: 'credited' },
+      }
+    default: {
+      const _exhaustive: never = event
+      return state
+    }
+  }
+}
+
+export const category = 'wallet'
+export const streamName = (walletId: string) => `wallet-${walletId}`
+export const wallet: StreamType<WalletState, WalletEvent> = { category, streamName, initialState, evolve }

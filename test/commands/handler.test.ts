@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import { MemoryEventStore } from '../../src/adapters/event-store/memory.ts'
+import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
+import { createWallet } from '../../src/commands/create-wallet.ts'
+import { ConcurrencyConflict, DomainError } from '../../src/commands/errors.ts'
+import { execute, fold } from '../../src/commands/handler.ts'
+import { recordMintOutcome } from '../../src/commands/record-mint-outcome.ts'
+import { recordWalletOutcome } from '../../src/commands/record-wallet-outcome.ts'
+import { requestMint } from '../../src/commands/request-mint.ts'
+import { requestTransfer } from '../../src/commands/request-transfer.ts'
+import { WrongExpectedVersion, type EventStore } from '../../src/events/event-store.ts'
+import { parseAmount } from '../../src/events/money.ts'
+import { available, reserved, wallet } from '../../src/events/wallet.ts'
+import { meta } from '../helpers/commands.ts'
+import { testDatabase } from '../helpers/database.ts'
+
+/** Creates an active wallet holding `balance` through the real commands. */
+async function fundedWallet(store: EventStore, balance: string): Promise<string> {
+  const walletId = randomUUID()
+  await execute(store, createWallet, { walletId, ownerId: 'owner-1' }, meta())
+  await execute(store, recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: `cw-${walletId}` } }, meta({ actor: 'process-manager' }))
+  const mintId = randomUUID()
+  await execute(store, requestMint, { mintId, walletId, amount: parseAmount(balance) }, meta())
+  await execute(store, recordMintOutcome, { mintId, outcome: { type: 'completed', circleTransferId: `ct-${mintId}` } }, meta({ actor: 'process-manager' }))
+  return walletId
+}
+
+t.test('a command appends to every stream it decided on, with metadata from the command', async (t) => {
+  const store = new MemoryEventStore()
+  const walletId = await fundedWallet(store, '100')
+  const m = meta({ requestId: 'req-7', idempotencyKey: 'idem-7' })
+  const transferId = randomUUID()
+  const result = await execute(
+    store,
+    requestTransfer,
+    { transferId, sourceWalletId: walletId, destination: { type: 'blockchain', chain: 'ETH', address: '0x52908400098527886E0F7030069857D2E4169EE7' }, amount: parseAmount('30') },
+    m,
+  )
+  t.same(result.appended.map((a) => a.stream).sort(), [`transfer-${transferId}`, `wallet-${walletId}`].sort())
+  const [event] = await store.readStream(`transfer-${transferId}`)
+  t.same(event?.metadata, { correlationId: transferId, causationId: m.commandId, actor: 'test-backend', occurredAt: m.occurredAt, requestId: 'req-7', idempotencyKey: 'idem-7' })
+  t.equal(available(result.state.source), parseAmount('70'), 'the returned state includes the new events')
+  t.ok(result.position)
+})
+
+t.test('re-running the same command id writes nothing twice', async (t) => {
+  const store = new MemoryEventStore()
+  const walletId = randomUUID()
+  const m = meta()
+  await execute(store, createWallet, { walletId, ownerId: 'o' }, m)
+  const again = await execute(store, createWallet, { walletId, ownerId: 'o' }, m).catch((e: unknown) => e)
+  t.ok(again instanceof DomainError && again.code === 'already_exists', 'the decider sees the wallet exists')
+  const outcome = { walletId, outcome: { type: 'created' as const, circleWalletId: 'cw' } }
+  const pm = meta({ actor: 'process-manager' })
+  await execute(store, recordWalletOutcome, outcome, pm)
+  const repeat = await execute(store, recordWalletOutcome, outcome, pm)
+  t.same(repeat.appended, [], 'a duplicate outcome appends nothing')
+  t.equal((await store.readStream(`wallet-${walletId}`)).length, 2)
+})
+
+t.test('a lost race is retried against fresh state; endless races end in ConcurrencyConflict', async (t) => {
+  const inner = new MemoryEventStore()
+  let conflicts = 2
+  const flaky: EventStore = Object.assign(Object.create(inner) as EventStore, {
+    appendMulti: async (appends: Parameters<EventStore['appendMulti']>[0]) => {
+      if (conflicts-- > 0) throw new WrongExpectedVersion(appends[0]!.stream, appends[0]!.expected, 0)
+      return inner.appendMulti(appends)
+    },
+  })
+  const walletId = randomUUID()
+  await execute(flaky, createWallet, { walletId, ownerId: 'o' }, meta())
+  t.equal((await inner.readStream(`wallet-${walletId}`)).length, 1, 'written after two lost races')
+  conflicts = Infinity
+  await t.rejects(execute(flaky, createWallet, { walletId: randomUUID(), ownerId: 'o' }, meta(), { maxAttempts: 3 }), ConcurrencyConflict)
+})
+
+t.test('50 concurrent transfers of 10.00 from a wallet holding 100.00 on Postgres: exactly 10 succeed', async (t) => {
+  const { pool } = await testDatabase(t)
+  const store = new PostgresEventStore(pool)
+  t.teardown(() => store.close())
+  const walletId = await fundedWallet(store, '100.00')
+  const destination = await fundedWallet(store, '0.000001')
+  const before = (await store.readStream(`wallet-${walletId}`)).length
+  const results = await Promise.allSettled(
+    Array.from({ length: 50 }, () =>
+      execute(store, requestTransfer, { transferId: randomUUID(), sourceWalletId: walletId, destination: { type: 'wallet', walletId: destination }, amount: parseAmount('10.00') }, meta()),
+    ),
+  )
+  const ok = results.filter((r) => r.status === 'fulfilled')
+  const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+  t.equal(ok.length, 10, '10 succeed')
+  t.equal(refused.length, 40, '40 fail')
+  t.ok(refused.every((r) => r.reason instanceof DomainError && r.reason.code === 'insufficient_funds'), 'every failure is insufficient_funds')
+  const { state, revision } = await fold(store, wallet, walletId)
+  t.equal(reserved(state), parseAmount('100'), '100.00 reserved')
+  t.equal(available(state), 0n, '0 available')
+  const events = await store.readStream(`wallet-${walletId}`)
+  t.equal(events.length - before, 10, 'exactly one reservation per successful transfer')
+  t.equal(revision, events.length - 1)
+  t.equal(new Set(events.map((e) => e.id)).size, events.length, 'no duplicated event')
+  const transfers = await store.readAll({ filter: { types: ['TransferRequested'] }, maxCount: 1000 })
+  t.equal(transfers.events.length, 10, 'one transfer stream per success, none lost')
+})
