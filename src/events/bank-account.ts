@@ -31,6 +31,7 @@ export interface BankAccountState {
   bankAccountId?: string
   ownerId?: string
   last4?: string
+  description?: string
   circleWireId?: string
   failure?: Failure
 }
@@ -39,8 +40,10 @@ export const initialState: BankAccountState = { status: 'none' }
 
 export function evolve(state: BankAccountState, event: BankAccountEvent): BankAccountState {
   switch (event.type) {
-    case 'BankAccountLinkRequested':
-      return { status: 'pending', bankAccountId: event.data.bankAccountId, ownerId: event.data.ownerId, last4: event.data.last4 }
+    case 'BankAccountLinkRequested': {
+      const { bankAccountId, ownerId, last4, description } = event.data
+      return description === undefined ? { status: 'pending', bankAccountId, ownerId, last4 } : { status: 'pending', bankAccountId, ownerId, last4, description }
+    }
     case 'BankAccountSubmitted':
       return { ...state, circleWireId: event.data.circleWireId }
     case 'BankAccountLinked':

@@ -51,6 +51,7 @@ export interface WalletState {
   status: WalletStatus
   walletId?: string
   ownerId?: string
+  description?: string
   circleWalletId?: string
   failure?: Failure
   addresses: Record<string, DepositAddress>
@@ -73,7 +74,7 @@ export const available = (s: WalletState): bigint => s.credited - s.debited - re
 export function evolve(state: WalletState, event: WalletEvent): WalletState {
   switch (event.type) {
     case 'WalletCreationRequested':
-      return { ...state, status: 'pending', walletId: event.data.walletId, ownerId: event.data.ownerId }
+      return { ...state, status: 'pending', ...event.data }
     case 'WalletCreated':
       return { ...state, status: 'active', circleWalletId: event.data.circleWalletId }
     case 'WalletCreationFailed':

@@ -1,16 +1,54 @@
 import { randomUUID } from 'node:crypto'
+import rateLimit from '@fastify/rate-limit'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
-import { errorsPlugin } from './plugins/errors.ts'
+import type { CirclePort } from '../adapters/circle/port.ts'
+import type { Db } from '../adapters/postgres/database.ts'
+import { DomainError } from '../commands/errors.ts'
+import type { EventStore } from '../events/event-store.ts'
+import type { Metrics } from '../metrics.ts'
+import { authPlugin, type ApiKey } from './plugins/auth.ts'
+import { errorsPlugin, registerErrorMapper } from './plugins/errors.ts'
+import { idempotencyPlugin } from './plugins/idempotency.ts'
+import { metricsPlugin } from './plugins/metrics.ts'
+import { addressRoutes } from './routes/addresses.ts'
+import { bankAccountRoutes } from './routes/bank-accounts.ts'
+import { cardRoutes } from './routes/cards.ts'
 import { healthRoutes, type HealthCheck } from './routes/health.ts'
+import { mintRoutes } from './routes/mints.ts'
+import { redeemRoutes } from './routes/redeems.ts'
+import { transferRoutes } from './routes/transfers.ts'
+import { walletRoutes } from './routes/wallets.ts'
 
 export interface AppDeps {
   logger: Logger
   health: Record<string, HealthCheck>
+  store: EventStore
+  db: Db
+  metrics: Metrics
+  circle: Pick<CirclePort, 'createWireAccount'>
+  apiKeys: ApiKey[]
+  /** Largest amount one operation may move, micro-units. */
+  maxAmount: bigint
+  idempotencyTtlHours: number
+  rateLimit: { max: number; windowMs: number }
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+registerErrorMapper((err) =>
+  err instanceof DomainError
+    ? {
+        status: err.kind === 'not_found' ? 404 : err.kind === 'conflict' ? 409 : 422,
+        code: err.code,
+        message: err.message,
+        ...(err.details === undefined ? {} : { details: err.details }),
+      }
+    : undefined,
+)
 
 /** Builds the HTTP app without listening, ready for `inject()`; main.ts listens. */
 export async function buildApp(deps: AppDeps) {
@@ -21,7 +59,7 @@ export async function buildApp(deps: AppDeps) {
       const given = req.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
-    bodyLimit: 256 * 1024,
+    bodyLimit: 64 * 1024,
     return503OnClosing: true,
   }).withTypeProvider<ZodTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
@@ -29,8 +67,53 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id)
   })
+
   await app.register(errorsPlugin)
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Circle Ledger',
+        version: '1.0.0',
+        description:
+          'Event-sourced ledger running every Circle operation for backendMirror. Amounts are decimal strings in USD (= USDC). ' +
+          'Creating POSTs require an Idempotency-Key and answer 202 with the resource; poll its Location or send `Prefer: wait=N`.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API key: Authorization: Bearer <key>' } } },
+      security: [{ apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
+  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger())
+
+  await app.register(metricsPlugin, { metrics: deps.metrics })
+  await app.register(authPlugin, { keys: deps.apiKeys, publicPrefixes: ['/docs'] })
+  await app.register(rateLimit, {
+    global: true,
+    max: deps.rateLimit.max,
+    timeWindow: deps.rateLimit.windowMs,
+    hook: 'preParsing',
+    keyGenerator: (request) => request.principal?.name ?? request.ip,
+    allowList: (request) => request.routeOptions.config.public === true,
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      code: 'rate_limited',
+      message: `rate limit of ${context.max} requests per ${context.after} exceeded`,
+    }),
+  })
+  await app.register(idempotencyPlugin, { db: deps.db, ttlHours: deps.idempotencyTtlHours })
+
   await app.register(healthRoutes, { checks: deps.health })
+  const { store, maxAmount } = deps
+  await app.register(walletRoutes, { store })
+  await app.register(addressRoutes, { store })
+  await app.register(bankAccountRoutes, { store, circle: deps.circle })
+  await app.register(mintRoutes, { store, maxAmount })
+  await app.register(redeemRoutes, { store, maxAmount })
+  await app.register(transferRoutes, { store, maxAmount })
+  await app.register(cardRoutes, { store })
   return app
 }
 

@@ -1,22 +1,12 @@
 import pg from 'pg'
-import pino from 'pino'
 import t from 'tap'
 import { sql } from 'kysely'
 import { createDb } from '../../../src/adapters/postgres/database.ts'
 import { PostgresEventStore } from '../../../src/adapters/event-store/postgres.ts'
-import { buildApp } from '../../../src/http/app.ts'
-import { testDatabase } from '../../helpers/database.ts'
+import { testApp } from '../../helpers/app.ts'
 
-const logger = pino({ level: 'silent' })
-
-t.test('health is 200 with every check ok against a live database', async (t) => {
-  const { db, pool } = await testDatabase(t)
-  const store = new PostgresEventStore(pool)
-  const app = await buildApp({
-    logger,
-    health: { database: async () => void (await sql`SELECT 1`.execute(db)), eventStore: async () => void (await store.head()) },
-  })
-  t.teardown(() => app.close())
+t.test('health is 200 with every check ok against a live database, without a key', async (t) => {
+  const { app } = await testApp(t)
   const res = await app.inject({ method: 'GET', url: '/health' })
   t.equal(res.statusCode, 200)
   t.same(res.json(), { status: 'ok', checks: { database: { status: 'ok' }, eventStore: { status: 'ok' } } })
@@ -28,14 +18,10 @@ t.test('health is 503 naming the database when it is down', async (t) => {
   pool.on('error', () => undefined)
   const db = createDb(pool)
   const store = new PostgresEventStore(pool)
-  const app = await buildApp({
-    logger,
+  const { app } = await testApp(t, {
     health: { database: async () => void (await sql`SELECT 1`.execute(db)), eventStore: async () => void (await store.head()) },
   })
-  t.teardown(async () => {
-    await app.close()
-    await db.destroy()
-  })
+  t.teardown(() => db.destroy())
   const res = await app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'probe-1' } })
   t.equal(res.statusCode, 503)
   const body = res.json()
@@ -46,8 +32,7 @@ t.test('health is 503 naming the database when it is down', async (t) => {
 })
 
 t.test('a check that hangs fails after the timeout instead of hanging health', async (t) => {
-  const app = await buildApp({ logger, health: { nats: () => new Promise(() => undefined) } })
-  t.teardown(() => app.close())
+  const { app } = await testApp(t, { health: { nats: () => new Promise(() => undefined) } })
   const started = Date.now()
   const res = await app.inject({ method: 'GET', url: '/health' })
   t.equal(res.statusCode, 503)

@@ -1,0 +1,96 @@
+/**
+ * What the ledger needs from Circle (Core API). Implemented on `@circle-fin/circle-sdk`; the same
+ * SDK talks to Circle or to our simulator. Amounts are micro-units here; the adapter converts.
+ */
+
+/** Circle's resource statuses ('running' = broadcast, waiting for confirmations). */
+export type CircleStatus = 'pending' | 'running' | 'complete' | 'failed'
+
+export interface BillingDetails {
+  name: string
+  line1: string
+  line2?: string
+  city: string
+  postalCode: string
+  country: string
+  district?: string
+}
+export interface BankAddress {
+  bankName?: string
+  line1?: string
+  line2?: string
+  city?: string
+  country: string
+  district?: string
+}
+/** Wire account details; they pass through to Circle and are never stored by us. */
+export type WireAccountDetails =
+  | { accountNumber: string; routingNumber: string; billingDetails: BillingDetails; bankAddress: BankAddress }
+  | { iban: string; billingDetails: BillingDetails; bankAddress: BankAddress }
+
+export interface CircleWireAccount {
+  id: string
+  status: 'pending' | 'complete' | 'failed'
+  description?: string
+}
+export interface CircleWallet {
+  walletId: string
+  /** USD (= USDC) balance in micro-units. */
+  balance: bigint
+}
+export interface CircleAddress {
+  address: string
+  addressTag?: string
+  chain: string
+}
+export type CircleDestination = { type: 'wallet'; id: string } | { type: 'blockchain'; chain: string; address: string; addressTag?: string }
+export interface CircleTransfer {
+  id: string
+  status: CircleStatus
+  amount: bigint
+  sourceWalletId?: string
+  /** Set for inbound deposits (source blockchain). */
+  sourceChain?: string
+  destination: CircleDestination
+  txHash?: string
+  errorCode?: string
+}
+export interface CirclePayout {
+  id: string
+  status: 'pending' | 'complete' | 'failed'
+  amount: bigint
+  errorCode?: string
+}
+
+export interface CirclePort {
+  masterWalletId(): Promise<string>
+  createWallet(request: { idempotencyKey: string; description?: string }): Promise<CircleWallet>
+  getWallet(walletId: string): Promise<CircleWallet>
+  createDepositAddress(walletId: string, request: { idempotencyKey: string; chain: string }): Promise<CircleAddress>
+  createWireAccount(request: { idempotencyKey: string; details: WireAccountDetails }): Promise<CircleWireAccount>
+  getWireAccount(id: string): Promise<CircleWireAccount>
+  /** Available USD (= USDC) in the business account, micro-units. */
+  treasuryBalance(): Promise<bigint>
+  createTransfer(request: { idempotencyKey: string; sourceWalletId: string; destination: CircleDestination; amount: bigint }): Promise<CircleTransfer>
+  getTransfer(id: string): Promise<CircleTransfer>
+  createPayout(request: { idempotencyKey: string; wireAccountId: string; amount: bigint }): Promise<CirclePayout>
+  getPayout(id: string): Promise<CirclePayout>
+}
+
+/**
+ * A Circle call that failed. `transient` (timeout, network, 429, 5xx, code -1) may be retried with
+ * the same idempotency key; otherwise Circle refused the request and the operation fails with
+ * Circle's code and message.
+ */
+export class CircleError extends Error {
+  override name = 'CircleError'
+  readonly transient: boolean
+  readonly status: number | undefined
+  readonly code: number | string
+  constructor(message: string, options: { transient: boolean; status?: number; code: number | string; cause?: unknown }) {
+    super(message, { cause: options.cause })
+    this.transient = options.transient
+    this.status = options.status
+    this.code = options.code
+  }
+}

@@ -1,0 +1,201 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Circle } from '@circle-fin/circle-sdk'
+import type { Logger } from 'pino'
+import { z } from 'zod'
+import { formatAmount, parseCircleAmount } from '../../events/money.ts'
+import {
+  CircleError,
+  type CircleAddress,
+  type CircleDestination,
+  type CirclePayout,
+  type CirclePort,
+  type CircleTransfer,
+  type CircleWallet,
+  type CircleWireAccount,
+  type WireAccountDetails,
+} from './port.ts'
+import { TokenBucket } from './rate-limiter.ts'
+
+export interface CircleSdkOptions {
+  apiKey: string
+  baseUrl: string
+  /** Per-call timeout; the SDK's default is none. */
+  timeoutMs?: number
+  /** Attempts per call for transient failures, all with the same idempotency key. */
+  maxAttempts?: number
+  backoff?: { baseMs: number; maxMs: number }
+  /** Client-side limit on calls per second (Circle publishes none; sandbox throttles after a few). */
+  ratePerSecond?: number
+  logger?: Logger
+}
+
+// Circle's payloads, validated here because the SDK's types are loose and its enums stale.
+const money = z.object({ amount: z.string(), currency: z.string() })
+const walletSchema = z.object({ walletId: z.string().min(1), balances: z.array(money).default([]) })
+const addressSchema = z.object({ address: z.string().min(1), addressTag: z.string().optional(), chain: z.string() })
+const wireSchema = z.object({ id: z.string().min(1), status: z.enum(['pending', 'complete', 'failed']), description: z.string().optional() })
+const statusSchema = z.enum(['pending', 'running', 'complete', 'failed'])
+const transferSchema = z.object({
+  id: z.string().min(1),
+  source: z.object({ type: z.string(), id: z.string().optional(), chain: z.string().optional() }),
+  destination: z.object({ type: z.string(), id: z.string().optional(), address: z.string().optional(), addressTag: z.string().optional(), chain: z.string().optional() }),
+  amount: money,
+  transactionHash: z.string().optional(),
+  status: statusSchema,
+  errorCode: z.string().optional(),
+})
+const payoutSchema = z.object({ id: z.string().min(1), amount: money, status: z.enum(['pending', 'complete', 'failed']), errorCode: z.string().optional() })
+const balancesSchema = z.object({ available: z.array(money), unsettled: z.array(money).default([]) })
+const configSchema = z.object({ payments: z.object({ masterWalletId: z.string().min(1) }) })
+
+const usd = (balances: { amount: string; currency: string }[]) =>
+  balances.filter((b) => b.currency === 'USD').reduce((sum, b) => sum + parseCircleAmount(b.amount), 0n)
+
+export function toTransfer(t: z.infer<typeof transferSchema>): CircleTransfer {
+  const destination: CircleDestination =
+    t.destination.type === 'wallet'
+      ? { type: 'wallet', id: t.destination.id ?? '' }
+      : { type: 'blockchain', chain: t.destination.chain ?? '', address: t.destination.address ?? '', ...(t.destination.addressTag ? { addressTag: t.destination.addressTag } : {}) }
+  const out: CircleTransfer = { id: t.id, status: t.status, amount: parseCircleAmount(t.amount.amount), destination }
+  if (t.source.type === 'wallet' && t.source.id) out.sourceWalletId = t.source.id
+  if (t.source.type === 'blockchain' && t.source.chain) out.sourceChain = t.source.chain
+  if (t.transactionHash) out.txHash = t.transactionHash
+  if (t.errorCode) out.errorCode = t.errorCode
+  return out
+}
+
+/**
+ * CirclePort on the official SDK. Every call has a timeout, waits for the client-side rate limiter,
+ * and retries transient failures (timeout, network, 429, 5xx, code -1) with exponential backoff and
+ * full jitter, always with the same idempotency key. Refusals (other 4xx) throw at once with
+ * Circle's code and message.
+ */
+export class CircleSdkAdapter implements CirclePort {
+  private readonly sdk: Circle
+  private readonly timeoutMs: number
+  private readonly maxAttempts: number
+  private readonly backoff: { baseMs: number; maxMs: number }
+  private readonly limiter: TokenBucket
+  private readonly logger: Logger | undefined
+  private master: Promise<string> | undefined
+
+  constructor(options: CircleSdkOptions) {
+    this.sdk = new Circle(options.apiKey, options.baseUrl)
+    this.timeoutMs = options.timeoutMs ?? 10_000
+    this.maxAttempts = options.maxAttempts ?? 6
+    this.backoff = options.backoff ?? { baseMs: 200, maxMs: 10_000 }
+    this.limiter = new TokenBucket(options.ratePerSecond ?? 8)
+    this.logger = options.logger
+  }
+
+  masterWalletId(): Promise<string> {
+    this.master ??= this.call('getAccountConfig', (o) => this.sdk.management.getAccountConfig(o), configSchema).then((c) => c.payments.masterWalletId)
+    this.master.catch(() => (this.master = undefined))
+    return this.master
+  }
+
+  async createWallet(request: { idempotencyKey: string; description?: string }): Promise<CircleWallet> {
+    const w = await this.call('createWallet', (o) => this.sdk.wallets.createWallet({ idempotencyKey: request.idempotencyKey, description: request.description ?? '' }, o), walletSchema)
+    return { walletId: w.walletId, balance: usd(w.balances) }
+  }
+
+  async getWallet(walletId: string): Promise<CircleWallet> {
+    const w = await this.call('getWallet', (o) => this.sdk.wallets.getWallet(walletId, o), walletSchema)
+    return { walletId: w.walletId, balance: usd(w.balances) }
+  }
+
+  async createDepositAddress(walletId: string, request: { idempotencyKey: string; chain: string }): Promise<CircleAddress> {
+    const a = await this.call(
+      'generateAddress',
+      (o) => this.sdk.wallets.generateAddress(walletId, { idempotencyKey: request.idempotencyKey, currency: 'USD', chain: request.chain as never }, o),
+      addressSchema,
+    )
+    return a.addressTag ? { address: a.address, addressTag: a.addressTag, chain: a.chain } : { address: a.address, chain: a.chain }
+  }
+
+  async createWireAccount(request: { idempotencyKey: string; details: WireAccountDetails }): Promise<CircleWireAccount> {
+    const body = { idempotencyKey: request.idempotencyKey, ...request.details }
+    const w = await this.call('createBusinessWireAccount', (o) => this.sdk.wires.createBusinessWireAccount(body as never, o), wireSchema)
+    return w.description === undefined ? { id: w.id, status: w.status } : { id: w.id, status: w.status, description: w.description }
+  }
+
+  async getWireAccount(id: string): Promise<CircleWireAccount> {
+    const w = await this.call('getBusinessWireAccount', (o) => this.sdk.wires.getBusinessWireAccount(id, o), wireSchema)
+    return { id: w.id, status: w.status }
+  }
+
+  async treasuryBalance(): Promise<bigint> {
+    const b = await this.call('listBusinessBalances', (o) => this.sdk.balances.listBusinessBalances(o), balancesSchema)
+    return usd(b.available)
+  }
+
+  async createTransfer(request: { idempotencyKey: string; sourceWalletId: string; destination: CircleDestination; amount: bigint }): Promise<CircleTransfer> {
+    const destination =
+      request.destination.type === 'wallet'
+        ? { type: 'wallet', id: request.destination.id }
+        : { type: 'blockchain', address: request.destination.address, chain: request.destination.chain, ...(request.destination.addressTag ? { addressTag: request.destination.addressTag } : {}) }
+    const body = {
+      idempotencyKey: request.idempotencyKey,
+      source: { type: 'wallet', id: request.sourceWalletId },
+      destination,
+      amount: { amount: formatAmount(request.amount), currency: 'USD' },
+    }
+    return toTransfer(await this.call('createTransfer', (o) => this.sdk.transfers.createTransfer(body as never, o), transferSchema))
+  }
+
+  async getTransfer(id: string): Promise<CircleTransfer> {
+    return toTransfer(await this.call('getTransfer', (o) => this.sdk.transfers.getTransfer(id, undefined, o), transferSchema))
+  }
+
+  async createPayout(request: { idempotencyKey: string; wireAccountId: string; amount: bigint }): Promise<CirclePayout> {
+    const body = { idempotencyKey: request.idempotencyKey, destination: { type: 'wire', id: request.wireAccountId }, amount: { amount: formatAmount(request.amount), currency: 'USD' } }
+    return toPayout(await this.call('createBusinessPayout', (o) => this.sdk.payouts.createBusinessPayout(body as never, o), payoutSchema))
+  }
+
+  async getPayout(id: string): Promise<CirclePayout> {
+    return toPayout(await this.call('getBusinessPayout', (o) => this.sdk.payouts.getBusinessPayout(id, o), payoutSchema))
+  }
+
+  private async call<T>(operation: string, send: (options: { timeout: number }) => Promise<{ data: unknown }>, schema: z.ZodType<T>): Promise<T> {
+    let last: CircleError | undefined
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      await this.limiter.take()
+      try {
+        const res = await send({ timeout: this.timeoutMs })
+        const parsed = schema.safeParse((res.data as { data?: unknown } | undefined)?.data)
+        if (parsed.success) return parsed.data
+        // A 2xx without the expected resource is not success; treated as transient so it is retried and seen.
+        last = new CircleError(`${operation}: unexpected response from Circle`, { transient: true, code: 'invalid_response', cause: parsed.error })
+      } catch (err) {
+        last = classify(operation, err)
+        if (!last.transient) throw last
+      }
+      if (attempt < this.maxAttempts) {
+        const cap = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** (attempt - 1))
+        const delay = Math.random() * cap
+        this.logger?.warn({ operation, attempt, delayMs: Math.round(delay), code: last.code, status: last.status }, 'Circle call failed; retrying with the same key')
+        await sleep(delay)
+      }
+    }
+    throw last!
+  }
+}
+
+function toPayout(p: z.infer<typeof payoutSchema>): CirclePayout {
+  const out: CirclePayout = { id: p.id, status: p.status, amount: parseCircleAmount(p.amount.amount) }
+  if (p.errorCode) out.errorCode = p.errorCode
+  return out
+}
+
+/** Timeouts, network errors, 429, 5xx and Circle's code -1 are transient; any other answer is Circle's refusal. */
+export function classify(operation: string, err: unknown): CircleError {
+  const e = err as { response?: { status?: number; data?: { code?: unknown; message?: unknown } }; code?: string; message?: string }
+  const status = e.response?.status
+  if (status === undefined) {
+    return new CircleError(`${operation}: ${e.code ?? 'network error'} ${e.message ?? ''}`.trim(), { transient: true, code: e.code ?? 'network', cause: err })
+  }
+  const code = typeof e.response?.data?.code === 'number' ? e.response.data.code : status
+  const message = typeof e.response?.data?.message === 'string' ? e.response.data.message : `HTTP ${status}`
+  const transient = status === 429 || status >= 500 || code === -1
+  return new CircleError(`${operation}: ${message}`, { transient, status, code, cause: err })
+}

@@ -1,0 +1,77 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyRequest } from 'fastify'
+import { v5 as uuidv5 } from 'uuid'
+import { DomainError } from '../commands/errors.ts'
+import { execute, LEDGER_NAMESPACE, type AnyEvent, type CommandMetadata, type Decider } from '../commands/handler.ts'
+import type { EventStore } from '../events/event-store.ts'
+import type { StreamType } from '../events/event.ts'
+import { InvalidAmount, parseAmount } from '../events/money.ts'
+import { HttpError } from './errors.ts'
+
+/**
+ * Ids of created resources derive from the caller's key and Idempotency-Key, so a retry after a
+ * crash (before the answer was stored) names the same resource instead of creating a second one.
+ */
+export function derivedId(request: FastifyRequest, scope: string): string {
+  const key = request.headers['idempotency-key']
+  return uuidv5(`${request.principal?.name ?? 'anonymous'}/${String(key)}/${scope}`, LEDGER_NAMESPACE)
+}
+
+export function commandMetadata(request: FastifyRequest, commandId: string): CommandMetadata {
+  const metadata: CommandMetadata = { commandId, actor: request.principal?.name ?? 'anonymous', occurredAt: new Date().toISOString(), requestId: request.id }
+  const key = request.headers['idempotency-key']
+  if (typeof key === 'string') metadata.idempotencyKey = key
+  return metadata
+}
+
+/** Runs a creating command; the resource already existing under its derived id means this request ran before. */
+export async function create<C, S>(store: EventStore, decider: Decider<C, S>, command: C, request: FastifyRequest, id: string): Promise<void> {
+  try {
+    await execute(store, decider, command, commandMetadata(request, id))
+  } catch (err) {
+    if (err instanceof DomainError && err.code === 'already_exists') return
+    throw err
+  }
+}
+
+/** The edge's decimal string to micro-units, with the configured maximum; refusals are 400s naming the field. */
+export function money(value: string, max: bigint, field = 'amount'): bigint {
+  try {
+    return parseAmount(value, max)
+  } catch (err) {
+    if (err instanceof InvalidAmount) throw new HttpError(400, 'validation_failed', err.message, { details: [{ field, message: err.message }] })
+    throw err
+  }
+}
+
+export interface Resource<S> {
+  state: S
+  createdAt: string
+  updatedAt: string
+}
+
+/** Folds one stream for a read; undefined when it has no events. */
+export async function read<S>(store: EventStore, type: StreamType<S, AnyEvent>, id: string): Promise<Resource<S> | undefined> {
+  const events = await store.readStream(type.streamName(id))
+  if (events.length === 0) return undefined
+  return {
+    state: events.reduce((s, e) => type.evolve(s, e as AnyEvent), type.initialState),
+    createdAt: events[0]!.metadata.occurredAt,
+    updatedAt: events.at(-1)!.metadata.occurredAt,
+  }
+}
+
+/** `Prefer: wait=N`: re-reads until `done` or N seconds pass, then answers with what it has. */
+export async function waitIfAsked<S>(request: FastifyRequest, current: Resource<S>, reread: () => Promise<Resource<S> | undefined>, done: (s: S) => boolean): Promise<Resource<S>> {
+  const prefer = request.headers.prefer
+  const seconds = typeof prefer === 'string' ? Number(/wait=(\d+)/.exec(prefer)?.[1] ?? 0) : 0
+  const deadline = Date.now() + Math.min(seconds, 30) * 1000
+  let resource = current
+  let delay = 50
+  while (!done(resource.state) && Date.now() < deadline) {
+    await sleep(Math.min(delay, deadline - Date.now()))
+    delay = Math.min(delay * 2, 500)
+    resource = (await reread()) ?? resource
+  }
+  return resource
+}

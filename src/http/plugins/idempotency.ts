@@ -1,0 +1,146 @@
+import { createHash } from 'node:crypto'
+import fp from 'fastify-plugin'
+import { sql } from 'kysely'
+import type { Db } from '../../adapters/postgres/database.ts'
+import { HttpError } from '../errors.ts'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A creating POST: requires Idempotency-Key and replays its stored answer. */
+    idempotent?: boolean
+  }
+  interface FastifyRequest {
+    idempotency?: { principal: string; key: string }
+  }
+}
+
+export interface IdempotencyOptions {
+  db: Db
+  /** How long a key and its answer are kept. */
+  ttlHours: number
+  /** After this long an in-flight key is taken to be abandoned (its process died) and may be retried. */
+  inFlightLockSeconds?: number
+}
+
+/** Answers that must not be replayed: the client should be able to retry them with the same key. */
+const retryable = (status: number) => status >= 500 || status === 409 || status === 429
+
+/** Key order does not change the hash: `{"a":1,"b":2}` and `{"b":2,"a":1}` are one request. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
+
+/**
+ * Idempotency-Key on creating POSTs, stored with the principal, a hash of the request and the
+ * answer. Same key + same body -> the original status and body (`Idempotent-Replayed: true`);
+ * same key + another body -> 422 idempotency_key_reused; same key while the first is in flight ->
+ * 409 idempotency_key_in_use.
+ */
+export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
+  const { db } = opts
+  const lockSeconds = opts.inFlightLockSeconds ?? 60
+  app.decorateRequest('idempotency', undefined)
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (!request.routeOptions.config.idempotent) return
+    const key = request.headers['idempotency-key']
+    if (typeof key !== 'string') throw new HttpError(400, 'validation_failed', 'the Idempotency-Key header is required')
+    const principal = request.principal?.name ?? 'anonymous'
+    const hash = createHash('sha256')
+      .update(`${request.method} ${request.routeOptions.url ?? ''} ${canonicalJson(request.params)}\n${canonicalJson(request.body)}`)
+      .digest('hex')
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const inserted = await db
+        .insertInto('idempotency_keys')
+        .values({
+          principal,
+          key,
+          request_hash: hash,
+          state: 'in_flight',
+          response_status: null,
+          response_body: null,
+          response_headers: null,
+          locked_until: sql<Date>`now() + make_interval(secs => ${lockSeconds})`,
+          expires_at: sql<Date>`now() + make_interval(hours => ${opts.ttlHours})`,
+        })
+        .onConflict((oc) => oc.columns(['principal', 'key']).doNothing())
+        .returning('key')
+        .executeTakeFirst()
+      if (inserted) {
+        request.idempotency = { principal, key }
+        return
+      }
+      const row = await db
+        .selectFrom('idempotency_keys')
+        .select(['request_hash', 'state', 'response_status', 'response_body', 'response_headers', sql<boolean>`expires_at < now()`.as('expired'), sql<boolean>`locked_until < now()`.as('abandoned')])
+        .where('principal', '=', principal)
+        .where('key', '=', key)
+        .executeTakeFirst()
+      if (!row) continue
+      if (row.expired) {
+        await db.deleteFrom('idempotency_keys').where('principal', '=', principal).where('key', '=', key).where('expires_at', '<', sql<Date>`now()`).execute()
+        continue
+      }
+      if (row.request_hash !== hash) {
+        throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with another request; use a new key')
+      }
+      if (row.state === 'done') {
+        return reply
+          .code(row.response_status!)
+          .headers({ ...(row.response_headers ?? {}), 'idempotent-replayed': 'true', 'content-type': 'application/json; charset=utf-8' })
+          .send(JSON.stringify(row.response_body))
+      }
+      if (!row.abandoned) throw new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
+      // The first attempt's process died; resource ids derive from the key, so running again is safe.
+      const taken = await db
+        .updateTable('idempotency_keys')
+        .set({ locked_until: sql<Date>`now() + make_interval(secs => ${lockSeconds})` })
+        .where('principal', '=', principal)
+        .where('key', '=', key)
+        .where('state', '=', 'in_flight')
+        .where('locked_until', '<', sql<Date>`now()`)
+        .executeTakeFirst()
+      if (taken.numUpdatedRows === 0n) throw new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
+      request.idempotency = { principal, key }
+      return
+    }
+    throw new HttpError(409, 'idempotency_key_in_use', 'the Idempotency-Key is contended; retry shortly')
+  })
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const held = request.idempotency
+    if (!held) return payload
+    request.idempotency = undefined
+    const where = db.deleteFrom('idempotency_keys').where('principal', '=', held.principal).where('key', '=', held.key)
+    if (retryable(reply.statusCode) || typeof payload !== 'string') {
+      await where.execute()
+      return payload
+    }
+    const location = reply.getHeader('location')
+    await db
+      .updateTable('idempotency_keys')
+      .set({
+        state: 'done',
+        response_status: reply.statusCode,
+        response_body: sql`${payload}::jsonb`,
+        response_headers: typeof location === 'string' ? { location } : {},
+      })
+      .where('principal', '=', held.principal)
+      .where('key', '=', held.key)
+      .execute()
+    return payload
+  })
+})
+
+/** Deletes keys past their retention; run periodically by the API role. */
+export async function purgeExpiredIdempotencyKeys(db: Db): Promise<number> {
+  const res = await db.deleteFrom('idempotency_keys').where('expires_at', '<', sql<Date>`now()`).executeTakeFirst()
+  return Number(res.numDeletedRows)
+}

@@ -1,0 +1,78 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { requestDepositAddress } from '../../commands/request-deposit-address.ts'
+import type { EventStore } from '../../events/event-store.ts'
+import { wallet, type DepositAddress } from '../../events/wallet.ts'
+import { notFound } from '../errors.ts'
+import { create, derivedId, read, waitIfAsked } from '../operations.ts'
+import { chain, commandErrors, readErrors, errorBody, failure, id, idempotencyHeaders } from '../schemas.ts'
+
+export const addressBody = z
+  .object({
+    id: z.uuid(),
+    walletId: z.uuid(),
+    chain: z.string(),
+    status: z.enum(['pending', 'active', 'failed']),
+    address: z.string().optional(),
+    addressTag: z.string().optional(),
+    failure: failure.optional(),
+  })
+  .meta({ id: 'DepositAddress' })
+
+export function toAddress(walletId: string, a: DepositAddress): z.infer<typeof addressBody> {
+  const body: z.infer<typeof addressBody> = { id: a.addressId, walletId, chain: a.chain, status: a.status }
+  if (a.address !== undefined) body.address = a.address
+  if (a.addressTag !== undefined) body.addressTag = a.addressTag
+  if (a.failure !== undefined) body.failure = a.failure
+  return body
+}
+
+/** Deposit addresses: requested here, generated at Circle by the process manager, listed in the wallet. */
+export const addressRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async (app, { store }) => {
+  const readAddress = async (walletId: string, addressId: string) => {
+    const r = await read(store, wallet, walletId)
+    const address = r?.state.addresses[addressId]
+    return r && address ? { ...r, state: address } : undefined
+  }
+
+  app.post(
+    '/wallets/address',
+    {
+      config: { roles: ['backend'], idempotent: true },
+      schema: {
+        tags: ['wallets'],
+        summary: 'Request a deposit address for a wallet on a chain',
+        headers: idempotencyHeaders,
+        body: z.strictObject({ walletId: id, chain }),
+        response: { 202: addressBody, ...commandErrors },
+      },
+    },
+    async (request, reply) => {
+      const addressId = derivedId(request, 'address')
+      const { walletId, chain } = request.body
+      await create(store, requestDepositAddress, { walletId, addressId, chain }, request, addressId)
+      const created = (await readAddress(walletId, addressId))!
+      const resource = await waitIfAsked(request, created, () => readAddress(walletId, addressId), (a) => a.status !== 'pending')
+      return reply.code(202).header('location', `/wallets/${walletId}/addresses/${addressId}`).send(toAddress(walletId, resource.state))
+    },
+  )
+
+  app.get(
+    '/wallets/:walletId/addresses/:addressId',
+    {
+      config: { roles: ['backend', 'auditor'] },
+      schema: {
+        tags: ['wallets'],
+        summary: 'One deposit address of a wallet',
+        params: z.object({ walletId: id, addressId: id }),
+        response: { 200: addressBody, ...readErrors },
+      },
+    },
+    async (request) => {
+      const { walletId, addressId } = request.params
+      const resource = await readAddress(walletId, addressId)
+      if (!resource) throw notFound('address', addressId)
+      return toAddress(walletId, resource.state)
+    },
+  )
+}

@@ -1,0 +1,102 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { closeCard } from '../../commands/close-card.ts'
+import { freezeCard } from '../../commands/freeze-card.ts'
+import { execute, type Decider } from '../../commands/handler.ts'
+import { issueCard } from '../../commands/issue-card.ts'
+import { unfreezeCard } from '../../commands/unfreeze-card.ts'
+import { card, type CardState } from '../../events/card.ts'
+import type { EventStore } from '../../events/event-store.ts'
+import { notFound } from '../errors.ts'
+import { commandMetadata, create, derivedId, read, waitIfAsked, type Resource } from '../operations.ts'
+import { commandErrors, readErrors, errorBody, failure, id, idempotencyHeaders, idParams } from '../schemas.ts'
+import { randomUUID } from 'node:crypto'
+
+export const cardBody = z
+  .object({
+    id: z.uuid(),
+    walletId: z.uuid(),
+    status: z.enum(['pending', 'active', 'frozen', 'closed', 'failed']),
+    last4: z.string().optional(),
+    expMonth: z.number().int().optional(),
+    expYear: z.number().int().optional(),
+    network: z.string().optional(),
+    failure: failure.optional(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Card', description: 'A virtual card. The full card number never leaves the issuer; we keep the last 4 digits.' })
+
+export function toCard(id: string, r: Resource<CardState>): z.infer<typeof cardBody> {
+  const s = r.state
+  const body: z.infer<typeof cardBody> = { id, walletId: s.walletId!, status: s.status === 'none' ? 'pending' : s.status, createdAt: r.createdAt, updatedAt: r.updatedAt }
+  if (s.last4 !== undefined) body.last4 = s.last4
+  if (s.expMonth !== undefined) body.expMonth = s.expMonth
+  if (s.expYear !== undefined) body.expYear = s.expYear
+  if (s.network !== undefined) body.network = s.network
+  if (s.failure !== undefined) body.failure = s.failure
+  return body
+}
+
+const reasonBody = z.strictObject({ reason: z.string().max(255).optional() }).nullish()
+
+/** Virtual cards, issued through the CardIssuer port (Circle has no card issuing). */
+export const cardRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async (app, { store }) => {
+  app.post(
+    '/cards',
+    {
+      config: { roles: ['backend'], idempotent: true },
+      schema: {
+        tags: ['cards'],
+        summary: 'Issue a virtual card for a wallet',
+        headers: idempotencyHeaders,
+        body: z.strictObject({ walletId: id, cardholderName: z.string().min(1).max(100).meta({ example: 'Ada Lovelace' }) }),
+        response: { 202: cardBody, ...commandErrors },
+      },
+    },
+    async (request, reply) => {
+      const cardId = derivedId(request, 'card')
+      await create(store, issueCard, { cardId, walletId: request.body.walletId, cardholderName: request.body.cardholderName }, request, cardId)
+      const reread = () => read(store, card, cardId)
+      const resource = await waitIfAsked(request, (await reread())!, reread, (s) => s.status !== 'pending')
+      return reply.code(202).header('location', `/cards/${cardId}`).send(toCard(cardId, resource))
+    },
+  )
+
+  app.get(
+    '/cards/:id',
+    {
+      config: { roles: ['backend', 'auditor'] },
+      schema: { tags: ['cards'], summary: 'A card and its status', params: idParams, response: { 200: cardBody, ...readErrors } },
+    },
+    async (request) => {
+      const resource = await read(store, card, request.params.id)
+      if (!resource) throw notFound('card', request.params.id)
+      return toCard(request.params.id, resource)
+    },
+  )
+
+  const manage = (action: 'freeze' | 'unfreeze' | 'close', decider: Decider<{ cardId: string; reason?: string }, { card: CardState }>, summary: string) =>
+    app.post(
+      `/cards/:id/${action}`,
+      {
+        config: { roles: ['backend'] },
+        schema: {
+          tags: ['cards'],
+          summary,
+          params: idParams,
+          body: reasonBody,
+          response: { 200: cardBody, ...commandErrors, 404: errorBody.describe("Not found") },
+        },
+      },
+      async (request) => {
+        const cardId = request.params.id
+        const command = request.body?.reason === undefined ? { cardId } : { cardId, reason: request.body.reason }
+        await execute(store, decider, command, commandMetadata(request, randomUUID()))
+        return toCard(cardId, (await read(store, card, cardId))!)
+      },
+    )
+  manage('freeze', freezeCard, 'Freeze a card (no-op when already frozen)')
+  manage('unfreeze', unfreezeCard, 'Unfreeze a frozen card (no-op when already active)')
+  manage('close', closeCard, 'Close a card for good (no-op when already closed)')
+}

@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto'
+import type { Test } from 'tap'
+import { execute } from '../../src/commands/handler.ts'
+import { recordWalletOutcome } from '../../src/commands/record-wallet-outcome.ts'
+import { recordMintOutcome } from '../../src/commands/record-mint-outcome.ts'
+import type { AppDeps } from '../../src/http/app.ts'
+import { auth, testApp } from './app.ts'
+import { meta } from './commands.ts'
+import { contractClient } from './openapi.ts'
+
+/** The app, a client checking every answer against /openapi.json, and shortcuts for common setups. */
+export async function httpHarness(t: Test, overrides: Partial<AppDeps> = {}) {
+  const h = await testApp(t, overrides)
+  const client = await contractClient(t, h.app)
+  const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+    client.call({ method: 'POST', url, payload: body as object, headers: { ...auth.backend, 'idempotency-key': randomUUID(), ...headers } })
+  const get = (url: string, headers: Record<string, string> = auth.backend) => client.call({ method: 'GET', url, headers })
+
+  /** A wallet made active the way the process manager would, optionally funded by a completed mint. */
+  async function activeWallet(ownerId = 'owner-1', funds?: string): Promise<string> {
+    const res = await post('/wallets', { ownerId })
+    const walletId = res.json().id as string
+    await execute(h.store, recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: `cw-${walletId.slice(0, 8)}` } }, meta({ actor: 'process-manager' }))
+    if (funds) {
+      const mint = (await post('/mint', { walletId, amount: funds })).json()
+      await execute(h.store, recordMintOutcome, { mintId: mint.id, outcome: { type: 'completed', circleTransferId: `ct-${mint.id}` } }, meta({ actor: 'process-manager' }))
+    }
+    return walletId
+  }
+  return { ...h, client, post, get, activeWallet }
+}

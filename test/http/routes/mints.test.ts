@@ -1,0 +1,68 @@
+import t from 'tap'
+import { execute } from '../../../src/commands/handler.ts'
+import { recordMintOutcome } from '../../../src/commands/record-mint-outcome.ts'
+import { parseAmount } from '../../../src/events/money.ts'
+import { auth } from '../../helpers/app.ts'
+import { meta } from '../../helpers/commands.ts'
+import { httpHarness } from '../../helpers/http.ts'
+
+t.test('POST /mint answers 202 pending; GET reads it; completion shows in the wallet', async (t) => {
+  const { post, get, store, activeWallet } = await httpHarness(t)
+  const walletId = await activeWallet()
+  const res = await post('/mint', { walletId, amount: '10.50', currency: 'USD' })
+  t.equal(res.statusCode, 202)
+  const mint = res.json()
+  t.match(mint, { walletId, amount: '10.50', currency: 'USD', status: 'pending' })
+  t.equal(res.headers.location, `/mints/${mint.id}`)
+  t.same((await get(`/mints/${mint.id}`)).json(), mint)
+  await execute(store, recordMintOutcome, { mintId: mint.id, outcome: { type: 'completed', circleTransferId: 'ct-1' } }, meta())
+  t.match((await get(`/mints/${mint.id}`)).json(), { status: 'completed', circleTransferId: 'ct-1' })
+  t.equal((await get(`/wallets/${walletId}`)).json().balances.available, '10.50')
+})
+
+t.test('Prefer: wait=N holds the answer until the mint is terminal', async (t) => {
+  const { post, store, activeWallet } = await httpHarness(t)
+  const walletId = await activeWallet()
+  // Stand in for the process manager finishing the mint while the POST waits.
+  const finisher = setInterval(async () => {
+    const mints = await store.readAll({ filter: { types: ['MintRequested'] } })
+    for (const e of mints.events) {
+      await execute(store, recordMintOutcome, { mintId: e.data.mintId as string, outcome: { type: 'completed', circleTransferId: 'ct-w' } }, meta()).catch(() => undefined)
+    }
+  }, 100)
+  t.teardown(() => clearInterval(finisher))
+  const res = await post('/mint', { walletId, amount: '1' }, { prefer: 'wait=5' })
+  t.equal(res.statusCode, 202)
+  t.equal(res.json().status, 'completed')
+})
+
+t.test('business rules: unknown and inactive wallets are 422', async (t) => {
+  const { post } = await httpHarness(t)
+  const unknown = await post('/mint', { walletId: '00000000-0000-4000-8000-000000000000', amount: '1.00' })
+  t.equal(unknown.statusCode, 422)
+  t.equal(unknown.json().error.code, 'wallet_not_found')
+  const pending = (await post('/wallets', { ownerId: 'o' })).json()
+  const inactive = await post('/mint', { walletId: pending.id, amount: '1.00' })
+  t.equal(inactive.statusCode, 422)
+  t.equal(inactive.json().error.code, 'wallet_not_active')
+})
+
+t.test('malformed amounts and amounts above the maximum are 400 and change nothing', async (t) => {
+  const { post, store, activeWallet } = await httpHarness(t, { maxAmount: parseAmount('1000') })
+  const walletId = await activeWallet()
+  const before = await store.head()
+  for (const amount of ['1e3', '-1', '0', '0.00', '1.1234567', ' 1', 10.5, 10, '1000.000001', null, '']) {
+    const res = await post('/mint', { walletId, amount })
+    t.equal(res.statusCode, 400, `amount ${JSON.stringify(amount)} is refused`)
+    t.equal(res.json().error.code, 'validation_failed')
+  }
+  t.equal(await store.head(), before, 'no event was written')
+  t.equal((await post('/mint', { walletId, amount: '1000' })).statusCode, 202, 'the maximum itself is allowed')
+  t.equal((await post('/mint', { walletId, amount: '1', currency: 'EUR' })).statusCode, 400, 'only USD')
+})
+
+t.test('GET /mints: 404 for an unknown id; auditors may read', async (t) => {
+  const { get, client } = await httpHarness(t)
+  t.equal((await get('/mints/00000000-0000-4000-8000-000000000000')).statusCode, 404)
+  t.equal((await client.call({ method: 'GET', url: '/mints/00000000-0000-4000-8000-000000000000', headers: auth.auditor })).statusCode, 404)
+})
