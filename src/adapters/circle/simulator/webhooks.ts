@@ -1,0 +1,133 @@
+import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export interface WebhookSubscriber {
+  id: string
+  url: string
+  version: 'v1' | 'v2'
+}
+
+export interface WebhookFaults {
+  /** Share of notifications never delivered. */
+  dropRate: number
+  /** Share of notifications delivered twice. */
+  duplicateRate: number
+  /** Random delay (ms) before each delivery, so later transitions may overtake earlier ones. */
+  reorderMs: number
+}
+
+export interface Delivery {
+  subscriber: string
+  notificationType: string
+  resourceId: string
+  status: string
+  attempts: number
+  delivered: boolean
+}
+
+/** The test-only certificate and key the simulator signs SNS (v1) envelopes with. */
+export const snsTestCertificate = readFileSync(new URL('./sns-test-cert.pem', import.meta.url), 'utf8')
+const snsTestKey = readFileSync(new URL('./sns-test-key.pem', import.meta.url), 'utf8')
+export const SNS_TOPIC_ARN = 'arn:aws:sns:us-east-1:908968368384:sandbox_platform-notifications-topic'
+
+/** The canonical string SNS signs for a Notification (keys in this order, Subject only when present). */
+export function snsCanonicalNotification(m: Record<string, string | undefined>): string {
+  return ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type']
+    .filter((k) => m[k] !== undefined)
+    .map((k) => `${k}\n${m[k]}\n`)
+    .join('')
+}
+
+/**
+ * Signs and delivers Circle notifications: v2 as ECDSA P-256 over the raw body (`X-Circle-Signature`,
+ * `X-Circle-Key-Id`), v1 as an SNS envelope signed SHA256withRSA with the test certificate.
+ * Non-2xx answers are retried with backoff.
+ */
+export class WebhookDispatcher {
+  readonly keyId = randomUUID()
+  readonly publicKeyDer: string
+  private readonly privateKey: KeyObject
+  readonly subscribers: WebhookSubscriber[] = []
+  readonly deliveries: Delivery[] = []
+  faults: WebhookFaults = { dropRate: 0, duplicateRate: 0, reorderMs: 0 }
+  private readonly pending = new Set<Promise<void>>()
+  private closed = false
+  private readonly retries: number
+  private readonly retryDelayMs: number
+  certUrl = ''
+
+  constructor(options: { retries?: number; retryDelayMs?: number } = {}) {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+    this.privateKey = privateKey
+    this.publicKeyDer = publicKey.export({ format: 'der', type: 'spki' }).toString('base64')
+    this.retries = options.retries ?? 5
+    this.retryDelayMs = options.retryDelayMs ?? 200
+  }
+
+  notify(notificationType: string, resourceKey: string, resource: { id: string; status?: string }): void {
+    for (const subscriber of this.subscribers) {
+      if (Math.random() < this.faults.dropRate) {
+        this.deliveries.push({ subscriber: subscriber.id, notificationType, resourceId: resource.id, status: String(resource.status), attempts: 0, delivered: false })
+        continue
+      }
+      const copies = Math.random() < this.faults.duplicateRate ? 2 : 1
+      const { body, headers } = subscriber.version === 'v2' ? this.v2(subscriber, notificationType, resource) : this.v1(notificationType, resourceKey, resource)
+      for (let i = 0; i < copies; i++) {
+        const job = this.deliver(subscriber, body, headers, notificationType, resource).finally(() => this.pending.delete(job))
+        this.pending.add(job)
+      }
+    }
+  }
+
+  private v2(subscriber: WebhookSubscriber, notificationType: string, resource: object) {
+    const body = JSON.stringify({ subscriptionId: subscriber.id, notificationId: randomUUID(), notificationType, notification: resource, timestamp: new Date().toISOString(), version: 2 })
+    const signature = sign('sha256', Buffer.from(body), this.privateKey).toString('base64')
+    return { body, headers: { 'content-type': 'application/json', 'x-circle-signature': signature, 'x-circle-key-id': this.keyId } }
+  }
+
+  private v1(notificationType: string, resourceKey: string, resource: object) {
+    const message = JSON.stringify({ clientId: 'simulator-client', notificationType, version: 1, customAttributes: { clientId: 'simulator-client' }, [resourceKey]: resource })
+    const envelope: Record<string, string> = {
+      Type: 'Notification',
+      MessageId: randomUUID(),
+      TopicArn: SNS_TOPIC_ARN,
+      Message: message,
+      Timestamp: new Date().toISOString(),
+      SignatureVersion: '2',
+      SigningCertURL: this.certUrl,
+      UnsubscribeURL: `${this.certUrl.replace(/\/sns\/cert\.pem$/, '')}/sns/unsubscribe`,
+    }
+    envelope.Signature = sign('sha256', Buffer.from(snsCanonicalNotification(envelope)), snsTestKey).toString('base64')
+    return { body: JSON.stringify(envelope), headers: { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'Notification' } }
+  }
+
+  private async deliver(subscriber: WebhookSubscriber, body: string, headers: Record<string, string>, notificationType: string, resource: { id: string; status?: string }) {
+    const record: Delivery = { subscriber: subscriber.id, notificationType, resourceId: resource.id, status: String(resource.status), attempts: 0, delivered: false }
+    this.deliveries.push(record)
+    if (this.faults.reorderMs > 0) await sleep(Math.random() * this.faults.reorderMs)
+    for (let attempt = 0; attempt <= this.retries && !this.closed; attempt++) {
+      record.attempts++
+      try {
+        const res = await fetch(subscriber.url, { method: 'POST', body, headers, signal: AbortSignal.timeout(5000) })
+        await res.arrayBuffer()
+        if (res.ok) {
+          record.delivered = true
+          return
+        }
+      } catch {
+        // unreachable subscriber: retried like a non-2xx answer
+      }
+      await sleep(this.retryDelayMs * 2 ** attempt)
+    }
+  }
+
+  /** Waits for deliveries in flight (tests). */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending])
+  }
+
+  close(): void {
+    this.closed = true
+  }
+}

@@ -1,0 +1,112 @@
+import { createRequire } from 'node:module'
+import { randomUUID } from 'node:crypto'
+import t, { type Test } from 'tap'
+import { CircleError } from '../../../src/adapters/circle/port.ts'
+import { CircleSdkAdapter, classify } from '../../../src/adapters/circle/sdk.ts'
+import { createCircleSimulator } from '../../../src/adapters/circle/simulator/simulator.ts'
+import { parseAmount } from '../../../src/events/money.ts'
+
+async function setup(t: Test, adapter: Partial<ConstructorParameters<typeof CircleSdkAdapter>[0]> = {}) {
+  const sim = await createCircleSimulator({ settleMs: 30, treasury: '1000' })
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const circle = new CircleSdkAdapter({ apiKey: 'SIM_KEY', baseUrl: url, timeoutMs: 2000, backoff: { baseMs: 5, maxMs: 50 }, ratePerSecond: 1000, ...adapter })
+  return { sim, circle }
+}
+const settled = () => new Promise((r) => setTimeout(r, 120))
+
+t.test('the SDK pins axios 1.6.0; our override brings a current 1.x with the SSRF fixes', async (t) => {
+  const require = createRequire(require_resolve())
+  const { version } = require('axios/package.json') as { version: string }
+  const [major, minor] = version.split('.').map(Number)
+  t.equal(major, 1)
+  t.ok(minor! >= 8, `axios ${version} >= 1.8.2`)
+})
+function require_resolve() {
+  return createRequire(import.meta.url).resolve('@circle-fin/circle-sdk')
+}
+
+t.test('every port operation works against the simulator through the real SDK', async (t) => {
+  const { circle, sim } = await setup(t)
+  t.equal(await circle.masterWalletId(), sim.masterWalletId)
+  t.equal(await circle.treasuryBalance(), parseAmount('1000'))
+  const wallet = await circle.createWallet({ idempotencyKey: randomUUID(), description: 'user-1' })
+  t.equal(wallet.balance, 0n)
+  const address = await circle.createDepositAddress(wallet.walletId, { idempotencyKey: randomUUID(), chain: 'SOL' })
+  t.equal(address.chain, 'SOL')
+  const wire = await circle.createWireAccount({
+    idempotencyKey: randomUUID(),
+    details: { accountNumber: '12340010', routingNumber: '121000248', billingDetails: { name: 'Ada', line1: '1 Main', city: 'Boston', postalCode: '02201', country: 'US' }, bankAddress: { bankName: 'WF', country: 'US' } },
+  })
+  t.equal(wire.status, 'pending')
+  const mint = await circle.createTransfer({ idempotencyKey: randomUUID(), sourceWalletId: sim.masterWalletId, destination: { type: 'wallet', id: wallet.walletId }, amount: parseAmount('100.25') })
+  t.match(mint, { status: 'pending', amount: parseAmount('100.25'), sourceWalletId: sim.masterWalletId })
+  await settled()
+  t.equal((await circle.getTransfer(mint.id)).status, 'complete')
+  t.equal((await circle.getWallet(wallet.walletId)).balance, parseAmount('100.25'))
+  t.equal((await circle.getWireAccount(wire.id)).status, 'complete')
+  const chain = await circle.createTransfer({ idempotencyKey: randomUUID(), sourceWalletId: wallet.walletId, destination: { type: 'blockchain', chain: 'ETH', address: '0x52908400098527886E0F7030069857D2E4169EE7' }, amount: parseAmount('0.25') })
+  await settled()
+  const done = await circle.getTransfer(chain.id)
+  t.equal(done.status, 'complete')
+  t.ok(done.txHash)
+  const payout = await circle.createPayout({ idempotencyKey: randomUUID(), wireAccountId: wire.id, amount: parseAmount('10') })
+  await settled()
+  t.equal((await circle.getPayout(payout.id)).status, 'complete')
+  t.equal(await circle.treasuryBalance(), parseAmount('889.75'))
+})
+
+t.test('a refusal is a permanent CircleError with Circle’s code and message, not retried', async (t) => {
+  const { circle, sim } = await setup(t)
+  const err = await circle.createTransfer({ idempotencyKey: randomUUID(), sourceWalletId: 'nope', destination: { type: 'wallet', id: sim.masterWalletId }, amount: 1n }).catch((e: unknown) => e)
+  t.ok(err instanceof CircleError)
+  t.match(err, { transient: false, status: 400, code: 1088, message: /Invalid source account/ })
+  t.equal(sim.received.filter((r) => r.path === '/v1/transfers').length, 1, 'sent once')
+  const missing = await circle.getTransfer(randomUUID()).catch((e: unknown) => e)
+  t.match(missing, { transient: false, status: 404 })
+})
+
+t.test('a timeout is retried with the same key and yields exactly one resource', async (t) => {
+  const { circle, sim } = await setup(t, { timeoutMs: 300 })
+  sim.setFaults({ timeoutRate: 1, hangMs: 1000 })
+  const key = randomUUID()
+  setTimeout(() => sim.setFaults({}), 500)
+  const wallet = await circle.createWallet({ idempotencyKey: key })
+  t.ok(wallet.walletId)
+  const creations = sim.creations.filter((c) => c.idempotencyKey === key)
+  t.equal(creations.length, 1, 'one wallet')
+  t.ok(creations[0]!.requests >= 2, `the key was sent ${creations[0]!.requests} times`)
+})
+
+t.test('429s and 500s back off and retry with the same key; exhausted retries stay transient', async (t) => {
+  const { circle, sim } = await setup(t, { maxAttempts: 4 })
+  sim.setFaults({ rate429: 1 })
+  const started = Date.now()
+  const err = await circle.createWallet({ idempotencyKey: randomUUID() }).catch((e: unknown) => e)
+  t.match(err, { transient: true, status: 429 })
+  t.equal(sim.received.length, 0, '429s are answered before the resource is touched')
+  t.ok(Date.now() - started >= 0)
+  sim.setFaults({ errorRate: 1 })
+  const key = randomUUID()
+  setTimeout(() => sim.setFaults({}), 60)
+  const wallet = await circle.createWallet({ idempotencyKey: key }).catch((e: unknown) => e)
+  if (wallet instanceof CircleError) t.equal(wallet.transient, true)
+  else t.equal(sim.creations.filter((c) => c.idempotencyKey === key).length, 1, 'one wallet despite failures after processing')
+})
+
+t.test('errors are classified: network, timeout, 429, 5xx and code -1 are transient', async (t) => {
+  t.equal(classify('x', { code: 'ECONNREFUSED', message: 'refused' }).transient, true)
+  t.equal(classify('x', { code: 'ECONNABORTED', message: 'timeout' }).transient, true)
+  t.equal(classify('x', { response: { status: 429, data: { code: 429, message: 'Too many requests.' } } }).transient, true)
+  t.equal(classify('x', { response: { status: 503, data: {} } }).transient, true)
+  t.equal(classify('x', { response: { status: 400, data: { code: -1, message: 'Something went wrong.' } } }).transient, true)
+  t.match(classify('x', { response: { status: 400, data: { code: 2, message: 'Invalid entity.' } } }), { transient: false, code: 2 })
+  t.match(classify('x', { response: { status: 409, data: { code: 1083, message: 'bound' } } }), { transient: false, code: 1083 })
+})
+
+t.test('the client-side rate limiter spaces calls', async (t) => {
+  const { circle } = await setup(t, { ratePerSecond: 20 })
+  const started = Date.now()
+  await Promise.all(Array.from({ length: 30 }, () => circle.treasuryBalance()))
+  t.ok(Date.now() - started >= 400, `30 calls at 20/s with a burst of 20 take at least 0.5 s (${Date.now() - started} ms)`)
+})
