@@ -45,6 +45,13 @@ const schema = z
     IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),
     RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(600),
     RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(60_000),
+    CIRCLE_POLL_INTERVAL_MS: z.coerce.number().int().min(10).default(5000),
+    CIRCLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    CIRCLE_RATE_PER_SECOND: z.coerce.number().positive().default(8),
+    CARD_ISSUER_URL: z.url().optional(),
+    CARD_ISSUER_API_KEY: z.string().min(1).optional(),
+    SIMULATOR_SETTLE_MS: z.coerce.number().int().min(0).default(1000),
+    SIMULATOR_TREASURY: decimalAmount.default('1000000.00'),
   })
   .superRefine((env, ctx) => {
     if (env.EVENT_STORE === 'kurrentdb' && !env.KURRENTDB_CONNECTION_STRING) {
@@ -52,6 +59,9 @@ const schema = z
     }
     if (env.CIRCLE_API_KEY && !env.CIRCLE_BASE_URL) {
       ctx.addIssue({ code: 'custom', path: ['CIRCLE_BASE_URL'], message: 'required when CIRCLE_API_KEY is set' })
+    }
+    if (env.CARD_ISSUER_URL && !env.CARD_ISSUER_API_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['CARD_ISSUER_API_KEY'], message: 'required when CARD_ISSUER_URL is set' })
     }
     if (env.NODE_ENV === 'production' && !env.API_KEYS) {
       ctx.addIssue({ code: 'custom', path: ['API_KEYS'], message: 'required in production (development keys are refused)' })

@@ -1,20 +1,25 @@
 import type { Logger } from 'pino'
 import { sql } from 'kysely'
 import type { Config } from './config.ts'
-import { createDb, createPool, ensureDatabase, migrate } from './adapters/postgres/database.ts'
-import { createEventStore } from './adapters/event-store/index.ts'
+import { HttpCardIssuer } from './adapters/card-issuer/http.ts'
 import { CircleSdkAdapter } from './adapters/circle/sdk.ts'
+import { createCircleSimulator } from './adapters/circle/simulator/simulator.ts'
+import { createEventStore } from './adapters/event-store/index.ts'
+import { createDb, createPool, ensureDatabase, migrate } from './adapters/postgres/database.ts'
 import { parseAmount } from './events/money.ts'
 import { buildApp } from './http/app.ts'
 import { developmentApiKeys, DEVELOPMENT_KEYS } from './http/plugins/auth.ts'
 import { purgeExpiredIdempotencyKeys } from './http/plugins/idempotency.ts'
 import { Metrics } from './metrics.ts'
+import { ProcessManager } from './process-manager/process-manager.ts'
 
-export const ROLES = ['api'] as const
+export const ROLES = ['api', 'process-manager'] as const
 export type Role = (typeof ROLES)[number]
 
 export interface RunningService {
   url: string | undefined
+  /** Base URL of the embedded Circle simulator, when no Circle key is configured. */
+  simulatorUrl: string | undefined
   stop(): Promise<void>
 }
 
@@ -27,9 +32,36 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied')
   const metrics = new Metrics({ defaultMetrics: true })
   const store = createEventStore(config, pool, { onAppend: (s) => metrics.appendDuration.observe(s) })
+  // Stopped in reverse order of start: the API first, the simulator (a dependency) last.
   const stops: (() => Promise<void>)[] = []
 
-  const circle = new CircleSdkAdapter({ apiKey: config.CIRCLE_API_KEY ?? 'simulator', baseUrl: config.CIRCLE_BASE_URL ?? 'http://127.0.0.1:0', logger })
+  let simulatorUrl: string | undefined
+  let circleBaseUrl = config.CIRCLE_BASE_URL
+  if (!config.CIRCLE_API_KEY) {
+    const simulator = await createCircleSimulator({ settleMs: config.SIMULATOR_SETTLE_MS, treasury: config.SIMULATOR_TREASURY })
+    simulatorUrl = await simulator.listen(0, '127.0.0.1')
+    circleBaseUrl = simulatorUrl
+    stops.unshift(() => simulator.close())
+    logger.warn({ simulatorUrl }, 'CIRCLE_API_KEY is unset: using the embedded Circle simulator')
+  }
+  const circle = new CircleSdkAdapter({
+    apiKey: config.CIRCLE_API_KEY ?? 'SIMULATOR',
+    baseUrl: circleBaseUrl!,
+    timeoutMs: config.CIRCLE_TIMEOUT_MS,
+    ratePerSecond: config.CIRCLE_RATE_PER_SECOND,
+    logger,
+  })
+  // Circle has no card issuing: the issuer is its own service, by default the simulator's issuing routes.
+  const issuerUrl = config.CARD_ISSUER_URL ?? simulatorUrl
+  if (!issuerUrl) throw new Error('CARD_ISSUER_URL is required when CIRCLE_API_KEY is set (Circle has no card issuing)')
+  const issuer = new HttpCardIssuer({ baseUrl: issuerUrl, apiKey: config.CARD_ISSUER_API_KEY ?? 'SIMULATOR', timeoutMs: config.CIRCLE_TIMEOUT_MS, logger })
+
+  if (roles.includes('process-manager')) {
+    const pm = new ProcessManager({ store, db, pool, circle, issuer, logger, pollMs: config.CIRCLE_POLL_INTERVAL_MS })
+    metrics.trackLag('process-manager', () => pm.lag)
+    pm.start()
+    stops.unshift(() => pm.stop())
+  }
 
   let url: string | undefined
   if (roles.includes('api')) {
@@ -53,7 +85,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     url = await app.listen({ port: config.PORT, host: config.HOST })
     const purge = setInterval(() => void purgeExpiredIdempotencyKeys(db).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed')), 3_600_000)
     purge.unref()
-    stops.push(async () => {
+    stops.unshift(async () => {
       clearInterval(purge)
       await app.close()
     })
@@ -62,8 +94,9 @@ export async function startService(config: Config, roles: Role[], logger: Logger
 
   return {
     url,
+    simulatorUrl,
     async stop() {
-      // Stop accepting first, then drain the workers, then close the pools they used.
+      // Stop accepting first, then drain the workers, then the simulator, then close the pools.
       for (const stop of stops) await stop()
       await store.close()
       await db.destroy()

@@ -10,6 +10,7 @@ const circleTransferId = z.string().min(1).max(64)
 export const schema = z.object({
   mintId: id,
   outcome: z.discriminatedUnion('type', [
+    z.object({ type: z.literal('treasury_checked'), treasuryAvailable: z.bigint().nonnegative() }),
     z.object({ type: z.literal('submitted'), circleTransferId }),
     z.object({ type: z.literal('completed'), circleTransferId }),
     z.object({ type: z.literal('failed'), failure }),
@@ -23,11 +24,15 @@ export function decide(command: RecordMintOutcome, state: State): { mint: MintEv
   const { mintId, outcome } = command
   const s = state.mint
   requireExisting(s.status, 'mint', mintId)
-  if (outcome.type !== 'failed' && s.circleTransferId !== undefined && s.circleTransferId !== outcome.circleTransferId) {
+  if ((outcome.type === 'submitted' || outcome.type === 'completed') && s.circleTransferId !== undefined && s.circleTransferId !== outcome.circleTransferId) {
     throw new DomainError('outcome_conflict', `mint ${mintId} is bound to Circle transfer ${s.circleTransferId}`)
   }
   const conflict = () => new DomainError('outcome_conflict', `mint ${mintId} is already ${s.status}`)
   switch (outcome.type) {
+    case 'treasury_checked':
+      if (s.status !== 'pending') throw new DomainError('invalid_transition', `mint ${mintId} is ${s.status}; the treasury check comes first`)
+      if (s.treasuryChecked) return { mint: [] }
+      return { mint: [{ type: 'MintTreasuryChecked', data: { mintId, treasuryAvailable: toMicros(outcome.treasuryAvailable) } }] }
     case 'submitted':
       if (s.status === 'failed') throw conflict()
       if (s.status !== 'pending') return { mint: [] }

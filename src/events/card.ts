@@ -24,6 +24,7 @@ export interface CardState {
   status: CardStatus
   cardId?: string
   walletId?: string
+  cardholderName?: string
   issuerCardId?: string
   last4?: string
   expMonth?: number
@@ -37,7 +38,7 @@ export const initialState: CardState = { status: 'none' }
 export function evolve(state: CardState, event: CardEvent): CardState {
   switch (event.type) {
     case 'CardRequested':
-      return { status: 'pending', cardId: event.data.cardId, walletId: event.data.walletId }
+      return { status: 'pending', ...event.data }
     case 'CardIssued': {
       const { issuerCardId, last4, expMonth, expYear, network } = event.data
       return { ...state, status: 'active', issuerCardId, last4, expMonth, expYear, network }

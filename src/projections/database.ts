@@ -21,8 +21,25 @@ export interface IdempotencyKeysTable {
   expires_at: Date
 }
 
+/** The process manager's work queue: one row per operation stream that may need a Circle call. */
+export interface PmTasksTable {
+  stream: string
+  kind: string
+  entity_id: string
+  /** Bumped by every event, so a worker that read an older version does not mark newer work done. */
+  version: ColumnType<number, number | undefined, number>
+  due_at: ColumnType<Date, Date | undefined, Date>
+  locked_until: Date | null
+  attempts: ColumnType<number, number | undefined, number>
+  last_error: string | null
+  done: ColumnType<boolean, boolean | undefined, boolean>
+  created_at: ColumnType<Date, Date | undefined, never>
+  updated_at: ColumnType<Date, Date | undefined, Date>
+}
+
 /** Every table the service reads or writes through Kysely; projections add their read models here. */
 export interface Database {
   checkpoints: CheckpointsTable
   idempotency_keys: IdempotencyKeysTable
+  pm_tasks: PmTasksTable
 }

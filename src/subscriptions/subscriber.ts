@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Transaction } from 'kysely'
-import pg from 'pg'
+import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { EventFilter, EventStore, Position, RecordedEvent } from '../events/event-store.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { Database } from '../projections/database.ts'
+import { acquireLease, type Lease } from './lease.ts'
 
 /** Another instance moved the checkpoint under us: this instance lost its lease. */
 export class CheckpointMoved extends Error {
@@ -106,13 +107,16 @@ export class Subscriber {
     const { first, max } = this.options.retryDelayMs ?? { first: 200, max: 30_000 }
     let delay = first
     while (!signal.aborted) {
-      let lease: pg.Client | undefined
+      let lease: Lease | undefined
       // Aborted by stop() or by losing the lease connection, whichever comes first.
       const run = new AbortController()
       const forward = () => run.abort()
       signal.addEventListener('abort', forward, { once: true })
       try {
-        lease = await this.acquireLease(signal, run)
+        if (this.options.leasePool) {
+          lease = await acquireLease(this.options.leasePool, `subscriber:${this.name}`, { signal, retryMs: this.options.leaseRetryMs ?? 2000 })
+          lease?.lost.addEventListener('abort', forward, { once: true })
+        }
         if (signal.aborted) break
         this.active = true
         await this.consume(run.signal)
@@ -125,30 +129,9 @@ export class Subscriber {
       } finally {
         signal.removeEventListener('abort', forward)
         this.active = false
-        await lease?.end().catch(() => undefined)
+        await lease?.release()
       }
     }
-  }
-
-  private async acquireLease(signal: AbortSignal, run: AbortController): Promise<pg.Client | undefined> {
-    const pool = this.options.leasePool
-    if (!pool) return undefined
-    while (!signal.aborted) {
-      const client = new pg.Client(pool.options)
-      client.on('error', () => undefined)
-      await client.connect()
-      const res = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [
-        `subscriber:${this.name}`,
-      ])
-      if (res.rows[0]?.locked) {
-        // Losing the lease connection must stop this instance before another takes over.
-        client.on('end', () => run.abort(new CheckpointMoved('lease connection lost')))
-        return client
-      }
-      await client.end()
-      await sleep(this.options.leaseRetryMs ?? 2000, undefined, { signal }).catch(() => undefined)
-    }
-    return undefined
   }
 
   private async consume(signal: AbortSignal): Promise<void> {

@@ -44,3 +44,14 @@ t.test('an outcome contradicting a terminal state is rejected, never applied', a
   thenRejects(t, () => decide({ mintId, outcome: { type: 'completed', circleTransferId: 'ct-other' } }, at(submitted)), 'outcome_conflict', 'another Circle transfer')
   thenRejects(t, () => decide({ mintId, outcome: { type: 'submitted', circleTransferId: 'ct-1' } }, at([])), 'not_found')
 })
+
+t.test('the treasury check is recorded once, before submission', async (t) => {
+  t.same(decide({ mintId, outcome: { type: 'treasury_checked', treasuryAvailable: usd('500') } }, at(requested)).mint, [
+    { type: 'MintTreasuryChecked', data: { mintId, treasuryAvailable: '500000000' } },
+  ])
+  const checked: MintEvent[] = [...requested, { type: 'MintTreasuryChecked', data: { mintId, treasuryAvailable: '500000000' } }]
+  t.equal(given(mint, checked).treasuryChecked, true)
+  t.equal(given(mint, checked).status, 'pending')
+  t.same(decide({ mintId, outcome: { type: 'treasury_checked', treasuryAvailable: usd('1') } }, at(checked)).mint, [], 'a repeat appends nothing')
+  thenRejects(t, () => decide({ mintId, outcome: { type: 'treasury_checked', treasuryAvailable: usd('1') } }, at(submitted)), 'invalid_transition')
+})

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Circle } from '@circle-fin/circle-sdk'
 import type { Logger } from 'pino'
 import { z } from 'zod'
@@ -14,6 +13,7 @@ import {
   type CircleWireAccount,
   type WireAccountDetails,
 } from './port.ts'
+import { withRetries } from '../retry.ts'
 import { TokenBucket } from './rate-limiter.ts'
 
 export interface CircleSdkOptions {
@@ -156,28 +156,23 @@ export class CircleSdkAdapter implements CirclePort {
     return toPayout(await this.call('getBusinessPayout', (o) => this.sdk.payouts.getBusinessPayout(id, o), payoutSchema))
   }
 
-  private async call<T>(operation: string, send: (options: { timeout: number }) => Promise<{ data: unknown }>, schema: z.ZodType<T>): Promise<T> {
-    let last: CircleError | undefined
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      await this.limiter.take()
-      try {
-        const res = await send({ timeout: this.timeoutMs })
+  private call<T>(operation: string, send: (options: { timeout: number }) => Promise<{ data: unknown }>, schema: z.ZodType<T>): Promise<T> {
+    return withRetries(
+      operation,
+      async () => {
+        let res
+        try {
+          res = await send({ timeout: this.timeoutMs })
+        } catch (err) {
+          throw classify(operation, err)
+        }
         const parsed = schema.safeParse((res.data as { data?: unknown } | undefined)?.data)
         if (parsed.success) return parsed.data
-        // A 2xx without the expected resource is not success; treated as transient so it is retried and seen.
-        last = new CircleError(`${operation}: unexpected response from Circle`, { transient: true, code: 'invalid_response', cause: parsed.error })
-      } catch (err) {
-        last = classify(operation, err)
-        if (!last.transient) throw last
-      }
-      if (attempt < this.maxAttempts) {
-        const cap = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** (attempt - 1))
-        const delay = Math.random() * cap
-        this.logger?.warn({ operation, attempt, delayMs: Math.round(delay), code: last.code, status: last.status }, 'Circle call failed; retrying with the same key')
-        await sleep(delay)
-      }
-    }
-    throw last!
+        // A 2xx without the expected resource is not success; transient, so it is retried and seen.
+        throw new CircleError(`${operation}: unexpected response from Circle`, { transient: true, code: 'invalid_response', cause: parsed.error })
+      },
+      { maxAttempts: this.maxAttempts, backoff: this.backoff, beforeAttempt: () => this.limiter.take(), logger: this.logger },
+    )
   }
 }
 

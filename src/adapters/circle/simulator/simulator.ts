@@ -128,7 +128,7 @@ function fakeAddress(chain: string): { address: string; addressTag?: string } {
  * a delay, signed webhooks, and faults on demand.
  */
 export async function createCircleSimulator(options: SimulatorOptions = {}) {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 })
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true })
   const settleMs = options.settleMs ?? 200
   const masterWalletId = '1000000001'
   const wallets = new Map<string, Wallet>([[masterWalletId, { walletId: masterWalletId, entityId: randomUUID(), type: 'merchant', description: 'Master Wallet', balance: parseCircleAmount(options.treasury ?? '1000000.00') }]])
@@ -142,6 +142,9 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   const timers = new Set<NodeJS.Timeout>()
   const received: { method: string; path: string; idempotencyKey?: string; at: number }[] = []
   let faults = noFaults()
+  // Held answers and latency end when the simulator closes, so close() never waits on them.
+  const closing = new AbortController()
+  const pause = (ms: number) => sleep(ms, undefined, { signal: closing.signal }).catch(() => undefined)
   let nextWallet = 1000000100
   const webhooks = new WebhookDispatcher({ ...(options.webhookRetries === undefined ? {} : { retries: options.webhookRetries }), ...(options.webhookRetryDelayMs === undefined ? {} : { retryDelayMs: options.webhookRetryDelayMs }) })
 
@@ -170,7 +173,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   app.addHook('onRequest', async (request, reply) => {
     if (!isApi(request.url)) return
     if (!/^Bearer \S+$/.test(request.headers.authorization ?? '')) return reply.code(401).send({ code: 1, message: 'Malformed authorization.' })
-    if (faults.latencyMs > 0) await sleep(faults.latencyMs)
+    if (faults.latencyMs > 0) await pause(faults.latencyMs)
     if (Math.random() < faults.rate429) return reply.code(429).send({ code: 429, message: 'Too many requests.' })
     if (Math.random() < faults.errorRate) {
       if (Math.random() < 0.5) return reply.code(500).send({ code: -1, message: 'Something went wrong.' })
@@ -186,8 +189,8 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   })
   app.addHook('onSend', async (request, reply, payload) => {
     const r = request as FastifyRequest & { failAfter?: boolean; hang?: boolean; holdMs?: number }
-    if (r.hang) await sleep(faults.hangMs)
-    if (r.holdMs) await sleep(r.holdMs)
+    if (r.hang) await pause(faults.hangMs)
+    if (r.holdMs) await pause(r.holdMs)
     if (r.failAfter) {
       reply.code(500)
       return JSON.stringify({ code: -1, message: 'Something went wrong.' })
@@ -482,6 +485,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     },
     async close(): Promise<void> {
       for (const timer of timers) clearTimeout(timer)
+      closing.abort()
       webhooks.close()
       await app.close()
     },

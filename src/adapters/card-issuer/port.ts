@@ -1,0 +1,35 @@
+/**
+ * Virtual card issuing. Circle's SDK has no card-issuing API, so cards go through this port; the
+ * bundled implementation talks to the simulator's issuing routes. A production issuer (Marqeta,
+ * Lithic, ...) implements the same five calls. The full card number never crosses this port.
+ */
+export interface IssuedCard {
+  id: string
+  status: 'pending' | 'active' | 'frozen' | 'closed' | 'failed'
+  last4: string
+  expMonth: number
+  expYear: number
+  network: string
+}
+
+export interface CardIssuer {
+  issue(request: { idempotencyKey: string; walletId: string; cardholderName: string }): Promise<IssuedCard>
+  get(cardId: string): Promise<IssuedCard>
+  freeze(cardId: string): Promise<IssuedCard>
+  unfreeze(cardId: string): Promise<IssuedCard>
+  close(cardId: string): Promise<IssuedCard>
+}
+
+/** Same classification as Circle's errors: transient ones may be retried with the same key. */
+export class CardIssuerError extends Error {
+  override name = 'CardIssuerError'
+  readonly transient: boolean
+  readonly status: number | undefined
+  readonly code: number | string
+  constructor(message: string, options: { transient: boolean; status?: number; code: number | string; cause?: unknown }) {
+    super(message, { cause: options.cause })
+    this.transient = options.transient
+    this.status = options.status
+    this.code = options.code
+  }
+}

@@ -1,0 +1,54 @@
+import type { Logger } from 'pino'
+import { v5 as uuidv5 } from 'uuid'
+import type { CardIssuer } from '../adapters/card-issuer/port.ts'
+import type { CirclePort } from '../adapters/circle/port.ts'
+import { DomainError } from '../commands/errors.ts'
+import { execute, LEDGER_NAMESPACE, type Decider } from '../commands/handler.ts'
+import type { Failure } from '../events/event.ts'
+import type { EventStore } from '../events/event-store.ts'
+import type { Outcome } from './tasks.ts'
+
+export interface StepContext {
+  store: EventStore
+  circle: CirclePort
+  issuer: CardIssuer
+  /** How long an operation may stay processing at Circle before we ask Circle for it again. */
+  pollMs: number
+  logger: Logger
+}
+
+export type Step = (ctx: StepContext, id: string) => Promise<Outcome>
+
+/** Circle idempotency key for one step of one operation: the same after any restart. */
+export const circleKey = (operationId: string, step: string) => uuidv5(`${operationId}/${step}`, LEDGER_NAMESPACE)
+
+/**
+ * Records an outcome as the process manager. The command id derives from the stream and the
+ * outcome, so replaying the same step appends nothing new; an outcome that contradicts the
+ * recorded state is logged, never applied.
+ */
+export async function record<C, S>(ctx: StepContext, decider: Decider<C, S>, command: C, stream: string, outcome: string): Promise<void> {
+  const commandId = uuidv5(`${stream}/${outcome}`, LEDGER_NAMESPACE)
+  try {
+    await execute(ctx.store, decider, command, { commandId, actor: 'process-manager', occurredAt: new Date().toISOString() })
+  } catch (err) {
+    if (err instanceof DomainError && (err.code === 'outcome_conflict' || err.code === 'invalid_transition')) {
+      ctx.logger.error({ err, stream, outcome }, 'Circle reported an outcome that contradicts the ledger; not applied')
+      return
+    }
+    throw err
+  }
+}
+
+/** A refusal from Circle or the issuer becomes the operation's failure, with their code. */
+export function failureOf(err: { code: number | string; message: string }, prefix = 'circle'): Failure {
+  return { code: `${prefix}_${err.code}`, message: err.message }
+}
+
+/** Permanent errors (Circle refused) are handled by the step; transient ones propagate and are retried. */
+export function isRefusal(err: unknown): err is { code: number | string; message: string; transient: false } {
+  return typeof err === 'object' && err !== null && (err as { transient?: unknown }).transient === false
+}
+
+export const poll = (ctx: StepContext): Outcome => ({ next: 'poll', inMs: ctx.pollMs })
+export const done: Outcome = { next: 'done' }

@@ -1,0 +1,197 @@
+import { EventEmitter, once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type pg from 'pg'
+import type { Logger } from 'pino'
+import type { CardIssuer } from '../adapters/card-issuer/port.ts'
+import type { CirclePort } from '../adapters/circle/port.ts'
+import type { Db } from '../adapters/postgres/database.ts'
+import type { EventStore } from '../events/event-store.ts'
+import { acquireLease } from '../subscriptions/lease.ts'
+import { Subscriber } from '../subscriptions/subscriber.ts'
+import type { Step, StepContext } from './context.ts'
+import { bankAccountStep } from './steps/bank-account.ts'
+import { cardStep } from './steps/card.ts'
+import { mintStep } from './steps/mint.ts'
+import { redeemStep } from './steps/redeem.ts'
+import { transferStep } from './steps/transfer.ts'
+import { walletStep } from './steps/wallet.ts'
+import { claimDue, releaseClaims, settle, wake, type Task, type TaskKind } from './tasks.ts'
+
+const steps: Record<TaskKind, Step> = {
+  wallet: walletStep,
+  bankaccount: bankAccountStep,
+  mint: mintStep,
+  redeem: redeemStep,
+  transfer: transferStep,
+  card: cardStep,
+}
+
+/** Events after which an operation may need a call to Circle or the card issuer. */
+export const ACTIONABLE_EVENTS = [
+  'WalletCreationRequested',
+  'DepositAddressRequested',
+  'BankAccountSubmitted',
+  'MintRequested',
+  'MintTreasuryChecked',
+  'MintSubmitted',
+  'RedeemRequested',
+  'RedeemTransferSubmitted',
+  'RedeemTransferCompleted',
+  'RedeemPayoutSubmitted',
+  'RedeemPayoutFailed',
+  'RedeemCompensationSubmitted',
+  'TransferRequested',
+  'TransferSubmitted',
+  'CardRequested',
+  'CardFrozen',
+  'CardUnfrozen',
+  'CardClosed',
+]
+
+export interface ProcessManagerOptions {
+  store: EventStore
+  db: Db
+  /** For the lease that keeps one active instance across processes. */
+  pool: pg.Pool
+  circle: CirclePort
+  issuer: CardIssuer
+  logger: Logger
+  /** How long an operation stays processing at Circle before we ask Circle again (ms). */
+  pollMs?: number
+  /** Idle pause between looks for due work (ms). */
+  tickMs?: number
+  concurrency?: number
+  /** A claimed task is retaken after this long if its worker died (s). */
+  claimSeconds?: number
+  retry?: { baseMs: number; maxMs: number }
+  leaseRetryMs?: number
+}
+
+/**
+ * Runs every operation against Circle. A transactional subscriber turns actionable events into due
+ * tasks (exactly once, with its checkpoint); a worker takes due tasks and performs the next step
+ * from the operation's folded state, recording the outcome as events. State-driven steps and
+ * deterministic Circle keys make a crash at any point safe: the same request is sent again and
+ * Circle answers with the original resource.
+ */
+export class ProcessManager {
+  private readonly options: ProcessManagerOptions
+  private readonly ctx: StepContext
+  private readonly subscriber: Subscriber
+  private readonly wakeup = new EventEmitter()
+  private controller = new AbortController()
+  private running: Promise<void> | undefined
+  active = false
+
+  constructor(options: ProcessManagerOptions) {
+    this.options = options
+    this.ctx = { store: options.store, circle: options.circle, issuer: options.issuer, pollMs: options.pollMs ?? 5000, logger: options.logger }
+    this.subscriber = new Subscriber({
+      name: 'process-manager',
+      store: options.store,
+      db: options.db,
+      filter: { types: ACTIONABLE_EVENTS },
+      logger: options.logger,
+      mode: 'transactional',
+      handle: async (trx, events) => {
+        for (const e of events) {
+          const dash = e.stream.indexOf('-')
+          await wake(trx, e.stream, e.stream.slice(0, dash) as TaskKind, e.stream.slice(dash + 1))
+        }
+        setImmediate(() => this.wakeup.emit('work'))
+      },
+    })
+  }
+
+  get lag() {
+    return this.subscriber.status().then((s) => s.lag)
+  }
+
+  start(): void {
+    if (this.running) return
+    this.controller = new AbortController()
+    this.running = this.loop(this.controller.signal)
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort()
+    this.wakeup.emit('work')
+    await this.running
+    this.running = undefined
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const lease = await acquireLease(this.options.pool, 'process-manager', { signal, retryMs: this.options.leaseRetryMs ?? 2000 })
+      if (!lease) break
+      this.active = true
+      // Holding the lease makes this the only instance: claims left by a dead one can go.
+      await releaseClaims(this.options.db).catch((err: unknown) => this.options.logger.warn({ err }, 'could not release stale claims'))
+      this.options.logger.info('process manager active')
+      const run = AbortSignal.any([signal, lease.lost])
+      this.subscriber.start()
+      try {
+        await this.work(run)
+      } finally {
+        await this.subscriber.stop()
+        this.active = false
+        await lease.release()
+      }
+    }
+  }
+
+  /** Keeps up to `concurrency` tasks in flight; one slow Circle call never holds up the others. */
+  private async work(signal: AbortSignal): Promise<void> {
+    const { db } = this.options
+    const concurrency = this.options.concurrency ?? 8
+    const claimSeconds = this.options.claimSeconds ?? 120
+    const inFlight = new Set<Promise<void>>()
+    while (!signal.aborted) {
+      let tasks: Task[] = []
+      if (inFlight.size < concurrency) {
+        try {
+          tasks = await claimDue(db, concurrency - inFlight.size, claimSeconds)
+        } catch (err) {
+          this.options.logger.error({ err }, 'could not claim process-manager tasks')
+        }
+      }
+      for (const task of tasks) {
+        const running: Promise<void> = this.runTask(task).finally(() => {
+          inFlight.delete(running)
+          this.wakeup.emit('work')
+        })
+        inFlight.add(running)
+      }
+      if (tasks.length === 0) await this.idle(signal)
+    }
+    await Promise.allSettled([...inFlight])
+  }
+
+  /** Until new work is announced, the tick passes, or the run stops. */
+  private async idle(signal: AbortSignal): Promise<void> {
+    const done = new AbortController()
+    const either = AbortSignal.any([signal, done.signal])
+    await Promise.race([
+      once(this.wakeup, 'work', { signal: either }).catch(() => undefined),
+      sleep(this.options.tickMs ?? 250, undefined, { signal: either }).catch(() => undefined),
+    ])
+    done.abort()
+  }
+
+  private async runTask(task: Task): Promise<void> {
+    const { baseMs, maxMs } = this.options.retry ?? { baseMs: 500, maxMs: 60_000 }
+    let outcome
+    try {
+      outcome = await steps[task.kind](this.ctx, task.entityId)
+    } catch (err) {
+      const inMs = Math.random() * Math.min(maxMs, baseMs * 2 ** task.attempts)
+      this.options.logger.warn({ err, stream: task.stream, attempts: task.attempts + 1 }, 'operation step failed; will retry')
+      outcome = { next: 'retry' as const, inMs, error: err instanceof Error ? err.message : String(err) }
+    }
+    try {
+      await settle(this.options.db, task, outcome)
+    } catch (err) {
+      this.options.logger.error({ err, stream: task.stream }, 'could not settle a task; its claim will expire')
+    }
+  }
+}

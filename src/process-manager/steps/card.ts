@@ -1,0 +1,38 @@
+import { fold } from '../../commands/handler.ts'
+import { recordCardOutcome } from '../../commands/record-card-outcome.ts'
+import { card } from '../../events/card.ts'
+import type { IssuedCard } from '../../adapters/card-issuer/port.ts'
+import { circleKey, done, failureOf, isRefusal, poll, record, type Step } from '../context.ts'
+
+/** Issues requested cards through the CardIssuer, and brings the issuer in line with freeze/unfreeze/close. */
+export const cardStep: Step = async (ctx, cardId) => {
+  const stream = card.streamName(cardId)
+  const { state } = await fold(ctx.store, card, cardId)
+  if (state.status === 'pending') {
+    let issued: IssuedCard
+    try {
+      const created = await ctx.issuer.issue({ idempotencyKey: circleKey(cardId, 'issue'), walletId: state.walletId!, cardholderName: state.cardholderName! })
+      issued = created.status === 'pending' ? await ctx.issuer.get(created.id) : created
+    } catch (err) {
+      if (!isRefusal(err)) throw err
+      await record(ctx, recordCardOutcome, { cardId, outcome: { type: 'failed', failure: failureOf(err, 'issuer') } }, stream, 'failed')
+      return done
+    }
+    if (issued.status === 'pending') return poll(ctx)
+    if (issued.status === 'failed') {
+      await record(ctx, recordCardOutcome, { cardId, outcome: { type: 'failed', failure: { code: 'issuer_failed', message: 'the issuer could not issue the card' } } }, stream, 'failed')
+      return done
+    }
+    const { id: issuerCardId, last4, expMonth, expYear, network } = issued
+    await record(ctx, recordCardOutcome, { cardId, outcome: { type: 'issued', issuerCardId, last4, expMonth, expYear, network } }, stream, 'issued')
+    return done
+  }
+  if (state.status === 'active' || state.status === 'frozen' || state.status === 'closed') {
+    const current = await ctx.issuer.get(state.issuerCardId!)
+    if (current.status === state.status || current.status === 'closed') return done
+    if (state.status === 'frozen') await ctx.issuer.freeze(current.id)
+    else if (state.status === 'active') await ctx.issuer.unfreeze(current.id)
+    else await ctx.issuer.close(current.id)
+  }
+  return done
+}

@@ -1,0 +1,102 @@
+import { fold } from '../../commands/handler.ts'
+import { recordRedeemOutcome, type RecordRedeemOutcome } from '../../commands/record-redeem-outcome.ts'
+import { bankAccount } from '../../events/bank-account.ts'
+import { redeem, type RedeemState } from '../../events/redeem.ts'
+import { wallet } from '../../events/wallet.ts'
+import { circleKey, done, failureOf, isRefusal, poll, record, type Step, type StepContext } from '../context.ts'
+
+type Outcome = RecordRedeemOutcome['outcome']
+
+/**
+ * Redeem, one Circle step per phase: (1) user wallet -> master wallet, (2) business payout to the
+ * wire account; a payout failure after (1) sends the USDC back before the redeem fails.
+ */
+export const redeemStep: Step = async (ctx, redeemId) => {
+  const { state } = await fold(ctx.store, redeem, redeemId)
+  const save = (outcome: Outcome, name: string = outcome.type) => record(ctx, recordRedeemOutcome, { redeemId, outcome }, redeem.streamName(redeemId), name)
+  const userWallet = async () => (await fold(ctx.store, wallet, state.walletId!)).state.circleWalletId!
+
+  switch (state.phase) {
+    case 'requested': {
+      try {
+        const t = await ctx.circle.createTransfer({
+          idempotencyKey: circleKey(redeemId, 'to-master'),
+          sourceWalletId: await userWallet(),
+          destination: { type: 'wallet', id: await ctx.circle.masterWalletId() },
+          amount: state.amount!,
+        })
+        await save({ type: 'transfer_submitted', circleTransferId: t.id })
+        if (t.status === 'complete') await save({ type: 'transfer_completed', circleTransferId: t.id })
+        if (t.status === 'failed') await save({ type: 'transfer_failed', failure: { code: t.errorCode ?? 'transfer_failed', message: 'Circle failed the transfer to the master wallet' } })
+      } catch (err) {
+        if (!isRefusal(err)) throw err
+        await save({ type: 'transfer_failed', failure: failureOf(err) })
+      }
+      return again(ctx, redeemId)
+    }
+    case 'transferring': {
+      const t = await ctx.circle.getTransfer(state.circleTransferId!)
+      if (t.status === 'complete') await save({ type: 'transfer_completed', circleTransferId: t.id })
+      else if (t.status === 'failed') await save({ type: 'transfer_failed', failure: { code: t.errorCode ?? 'transfer_failed', message: 'Circle failed the transfer to the master wallet' } })
+      else return poll(ctx)
+      return again(ctx, redeemId)
+    }
+    case 'transferred': {
+      const wire = (await fold(ctx.store, bankAccount, state.bankAccountId!)).state.circleWireId!
+      try {
+        const p = await ctx.circle.createPayout({ idempotencyKey: circleKey(redeemId, 'payout'), wireAccountId: wire, amount: state.amount! })
+        await save({ type: 'payout_submitted', circlePayoutId: p.id })
+        if (p.status === 'complete') await save({ type: 'payout_completed', circlePayoutId: p.id })
+        if (p.status === 'failed') await save(payoutFailed(p.errorCode))
+      } catch (err) {
+        if (!isRefusal(err)) throw err
+        await save({ type: 'payout_failed', failure: failureOf(err) })
+      }
+      return again(ctx, redeemId)
+    }
+    case 'paying_out': {
+      const p = await ctx.circle.getPayout(state.circlePayoutId!)
+      if (p.status === 'complete') await save({ type: 'payout_completed', circlePayoutId: p.id })
+      else if (p.status === 'failed') await save(payoutFailed(p.errorCode))
+      else return poll(ctx)
+      return again(ctx, redeemId)
+    }
+    case 'compensation_due': {
+      const t = await ctx.circle.createTransfer({
+        idempotencyKey: circleKey(redeemId, 'compensation'),
+        sourceWalletId: await ctx.circle.masterWalletId(),
+        destination: { type: 'wallet', id: await userWallet() },
+        amount: state.amount!,
+      })
+      await save({ type: 'compensation_submitted', circleTransferId: t.id })
+      return compensation(ctx, state, t.id, t.status)
+    }
+    case 'compensating': {
+      const t = await ctx.circle.getTransfer(state.compensationTransferId!)
+      return compensation(ctx, state, t.id, t.status)
+    }
+    default:
+      return done
+  }
+}
+
+const payoutFailed = (errorCode: string | undefined): Outcome => ({
+  type: 'payout_failed',
+  failure: { code: errorCode ?? 'payout_failed', message: 'Circle failed the wire payout' },
+})
+
+/** After a recorded step the next phase may be actionable at once. */
+const again = async (ctx: StepContext, redeemId: string) => redeemStep(ctx, redeemId)
+
+async function compensation(ctx: StepContext, state: RedeemState, transferId: string, status: string) {
+  const redeemId = state.redeemId!
+  if (status === 'complete') {
+    await record(ctx, recordRedeemOutcome, { redeemId, outcome: { type: 'compensation_completed', circleTransferId: transferId } }, redeem.streamName(redeemId), 'compensation_completed')
+    return done
+  }
+  if (status === 'failed') {
+    // The USDC sits in the master wallet and the transfer back failed: a person must look.
+    ctx.logger.error({ redeemId, transferId }, 'redeem compensation transfer failed; funds remain in the master wallet')
+  }
+  return poll(ctx)
+}

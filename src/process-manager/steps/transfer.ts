@@ -1,0 +1,46 @@
+import { fold } from '../../commands/handler.ts'
+import { recordTransferOutcome } from '../../commands/record-transfer-outcome.ts'
+import { transfer } from '../../events/transfer.ts'
+import { wallet } from '../../events/wallet.ts'
+import type { CircleDestination, CircleTransfer } from '../../adapters/circle/port.ts'
+import { circleKey, done, failureOf, isRefusal, poll, record, type Step, type StepContext } from '../context.ts'
+
+/** Transfer: send from the source wallet to our wallet or a blockchain address, then follow it. */
+export const transferStep: Step = async (ctx, transferId) => {
+  const stream = transfer.streamName(transferId)
+  const { state } = await fold(ctx.store, transfer, transferId)
+  if (state.status === 'pending') {
+    const source = (await fold(ctx.store, wallet, state.sourceWalletId!)).state
+    const d = state.destination!
+    const destination: CircleDestination =
+      d.type === 'wallet'
+        ? { type: 'wallet', id: (await fold(ctx.store, wallet, d.walletId)).state.circleWalletId! }
+        : { type: 'blockchain', chain: d.chain, address: d.address, ...(d.addressTag === undefined ? {} : { addressTag: d.addressTag }) }
+    let sent: CircleTransfer
+    try {
+      sent = await ctx.circle.createTransfer({ idempotencyKey: circleKey(transferId, 'transfer'), sourceWalletId: source.circleWalletId!, destination, amount: state.amount! })
+    } catch (err) {
+      if (!isRefusal(err)) throw err
+      await record(ctx, recordTransferOutcome, { transferId, outcome: { type: 'failed', failure: failureOf(err) } }, stream, 'failed')
+      return done
+    }
+    await record(ctx, recordTransferOutcome, { transferId, outcome: { type: 'submitted', circleTransferId: sent.id } }, stream, 'submitted')
+    return settleTransfer(ctx, transferId, sent)
+  }
+  if (state.status === 'processing') return settleTransfer(ctx, transferId, await ctx.circle.getTransfer(state.circleTransferId!))
+  return done
+}
+
+async function settleTransfer(ctx: StepContext, transferId: string, t: CircleTransfer) {
+  const stream = transfer.streamName(transferId)
+  if (t.status === 'complete') {
+    const outcome = t.txHash === undefined ? { type: 'completed' as const, circleTransferId: t.id } : { type: 'completed' as const, circleTransferId: t.id, txHash: t.txHash }
+    await record(ctx, recordTransferOutcome, { transferId, outcome }, stream, 'completed')
+    return done
+  }
+  if (t.status === 'failed') {
+    await record(ctx, recordTransferOutcome, { transferId, outcome: { type: 'failed', failure: { code: t.errorCode ?? 'transfer_failed', message: 'Circle failed the transfer' } } }, stream, 'failed')
+    return done
+  }
+  return poll(ctx)
+}

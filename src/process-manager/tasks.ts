@@ -1,0 +1,65 @@
+import { sql, type Transaction } from 'kysely'
+import type { Db } from '../adapters/postgres/database.ts'
+import type { Database } from '../projections/database.ts'
+
+export type TaskKind = 'wallet' | 'bankaccount' | 'mint' | 'redeem' | 'transfer' | 'card'
+
+export interface Task {
+  stream: string
+  kind: TaskKind
+  entityId: string
+  version: number
+  attempts: number
+}
+
+/** An event on `stream` makes its task due now (and not done, whatever it was). */
+export async function wake(trx: Transaction<Database> | Db, stream: string, kind: TaskKind, entityId: string): Promise<void> {
+  await trx
+    .insertInto('pm_tasks')
+    .values({ stream, kind, entity_id: entityId, due_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
+    .onConflict((oc) =>
+      oc.column('stream').doUpdateSet({ version: sql<number>`pm_tasks.version + 1`, due_at: sql<Date>`now()`, done: false, attempts: 0, updated_at: sql<Date>`now()` }),
+    )
+    .execute()
+}
+
+/** Claims up to `limit` due tasks for `leaseSeconds`; a crashed worker's claims expire and are retaken. */
+export async function claimDue(db: Db, limit: number, leaseSeconds: number): Promise<Task[]> {
+  const rows = await sql<{ stream: string; kind: TaskKind; entity_id: string; version: number; attempts: number }>`
+    UPDATE pm_tasks SET locked_until = now() + make_interval(secs => ${leaseSeconds})
+    WHERE stream IN (
+      SELECT stream FROM pm_tasks
+      WHERE NOT done AND due_at <= now() AND (locked_until IS NULL OR locked_until < now())
+      ORDER BY due_at LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    )
+    RETURNING stream, kind, entity_id, version, attempts`.execute(db)
+  return rows.rows.map((r) => ({ stream: r.stream, kind: r.kind, entityId: r.entity_id, version: r.version, attempts: r.attempts }))
+}
+
+export type Outcome = { next: 'done' } | { next: 'poll'; inMs: number } | { next: 'retry'; inMs: number; error: string }
+
+/** Records how a claimed task went; a newer event since the claim keeps it due now. */
+export async function settle(db: Db, task: Task, outcome: Outcome): Promise<void> {
+  const done = outcome.next === 'done'
+  const inMs = outcome.next === 'done' ? 0 : outcome.inMs
+  await sql`
+    UPDATE pm_tasks SET
+      done = CASE WHEN version = ${task.version} THEN ${done} ELSE false END,
+      due_at = CASE WHEN version = ${task.version} THEN now() + make_interval(secs => ${inMs / 1000}) ELSE now() END,
+      attempts = CASE WHEN ${outcome.next === 'retry'} THEN attempts + 1 ELSE 0 END,
+      last_error = ${outcome.next === 'retry' ? outcome.error.slice(0, 1000) : null},
+      locked_until = NULL,
+      updated_at = now()
+    WHERE stream = ${task.stream}`.execute(db)
+}
+
+/** Tasks not yet done, for status and tests. */
+export async function openTasks(db: Db): Promise<{ stream: string; attempts: number; last_error: string | null }[]> {
+  return db.selectFrom('pm_tasks').select(['stream', 'attempts', 'last_error']).where('done', '=', false).execute()
+}
+
+/** Frees every claim; only safe for the instance holding the process-manager lease. */
+export async function releaseClaims(db: Db): Promise<void> {
+  await db.updateTable('pm_tasks').set({ locked_until: null }).where('locked_until', 'is not', null).execute()
+}
