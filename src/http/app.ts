@@ -110,9 +110,9 @@ export async function buildApp(deps: AppDeps) {
   await app.register(walletRoutes, { store })
   await app.register(addressRoutes, { store })
   await app.register(bankAccountRoutes, { store, circle: deps.circle })
-  await app.register(mintRoutes, { store, maxAmount })
-  await app.register(redeemRoutes, { store, maxAmount })
-  await app.register(transferRoutes, { store, maxAmount })
+  await app.register(mintRoutes(maxAmount), { store })
+  await app.register(redeemRoutes(maxAmount), { store })
+  await app.register(transferRoutes(maxAmount), { store })
   await app.register(cardRoutes, { store })
   return app
 }

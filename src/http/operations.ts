@@ -4,8 +4,8 @@ import { v5 as uuidv5 } from 'uuid'
 import { DomainError } from '../commands/errors.ts'
 import { execute, LEDGER_NAMESPACE, type AnyEvent, type CommandMetadata, type Decider } from '../commands/handler.ts'
 import type { EventStore } from '../events/event-store.ts'
-import type { StreamType } from '../events/event.ts'
-import { InvalidAmount, parseAmount } from '../events/money.ts'
+import type { Failure, OperationStatus, StreamType } from '../events/event.ts'
+import { formatAmount, InvalidAmount, parseAmount } from '../events/money.ts'
 import { HttpError } from './errors.ts'
 
 /**
@@ -58,6 +58,19 @@ export async function read<S>(store: EventStore, type: StreamType<S, AnyEvent>, 
     state: events.reduce((s, e) => type.evolve(s, e as AnyEvent), type.initialState),
     createdAt: events[0]!.metadata.occurredAt,
     updatedAt: events.at(-1)!.metadata.occurredAt,
+  }
+}
+
+/** The operation fields of an answer; a failure shows once the operation has failed. */
+export function operationView(r: Resource<{ status: OperationStatus | 'none'; amount?: bigint; failure?: Failure }>) {
+  const status = r.state.status === 'none' ? 'pending' : r.state.status
+  return {
+    amount: formatAmount(r.state.amount!),
+    currency: 'USD' as const,
+    status,
+    ...(status === 'failed' && r.state.failure ? { failure: r.state.failure } : {}),
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
   }
 }
 

@@ -17,6 +17,16 @@ export const chain = z.string().min(1).max(16).meta({ description: `One of ${SUP
 export const failure = z.object({ code: z.string(), message: z.string() }).meta({ description: 'Why the operation failed' })
 export const operationStatus = z.enum(['pending', 'processing', 'completed', 'failed'])
 
+/** Fields every asynchronous money operation answers with (mint, redeem, transfer). */
+export const operationFields = {
+  amount: z.string().meta({ example: '10.50', description: 'Decimal string, USD (= USDC)' }),
+  currency,
+  status: operationStatus,
+  failure: failure.optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+}
+
 export const errorBody = z
   .object({
     error: z.object({

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { v5 as uuidv5 } from 'uuid'
 import type { CardIssuer } from '../adapters/card-issuer/port.ts'
 import type { CirclePort } from '../adapters/circle/port.ts'
+import { UpstreamError } from '../adapters/upstream-error.ts'
 import { DomainError } from '../commands/errors.ts'
 import { execute, LEDGER_NAMESPACE, type Decider } from '../commands/handler.ts'
 import type { Failure } from '../events/event.ts'
@@ -46,8 +47,8 @@ export function failureOf(err: { code: number | string; message: string }, prefi
 }
 
 /** Permanent errors (Circle refused) are handled by the step; transient ones propagate and are retried. */
-export function isRefusal(err: unknown): err is { code: number | string; message: string; transient: false } {
-  return typeof err === 'object' && err !== null && (err as { transient?: unknown }).transient === false
+export function isRefusal(err: unknown): err is UpstreamError {
+  return err instanceof UpstreamError && !err.transient
 }
 
 export const poll = (ctx: StepContext): Outcome => ({ next: 'poll', inMs: ctx.pollMs })

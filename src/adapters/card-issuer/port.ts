@@ -1,3 +1,5 @@
+import { UpstreamError } from '../upstream-error.ts'
+
 /**
  * Virtual card issuing. Circle's SDK has no card-issuing API, so cards go through this port; the
  * bundled implementation talks to the simulator's issuing routes. A production issuer (Marqeta,
@@ -20,16 +22,7 @@ export interface CardIssuer {
   close(cardId: string): Promise<IssuedCard>
 }
 
-/** Same classification as Circle's errors: transient ones may be retried with the same key. */
-export class CardIssuerError extends Error {
+/** A failed issuer call, classified like Circle's. */
+export class CardIssuerError extends UpstreamError {
   override name = 'CardIssuerError'
-  readonly transient: boolean
-  readonly status: number | undefined
-  readonly code: number | string
-  constructor(message: string, options: { transient: boolean; status?: number; code: number | string; cause?: unknown }) {
-    super(message, { cause: options.cause })
-    this.transient = options.transient
-    this.status = options.status
-    this.code = options.code
-  }
 }

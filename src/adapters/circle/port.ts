@@ -1,3 +1,5 @@
+import { UpstreamError } from '../upstream-error.ts'
+
 /**
  * What the ledger needs from Circle (Core API). Implemented on `@circle-fin/circle-sdk`; the same
  * SDK talks to Circle or to our simulator. Amounts are micro-units here; the adapter converts.
@@ -77,20 +79,7 @@ export interface CirclePort {
   getPayout(id: string): Promise<CirclePayout>
 }
 
-/**
- * A Circle call that failed. `transient` (timeout, network, 429, 5xx, code -1) may be retried with
- * the same idempotency key; otherwise Circle refused the request and the operation fails with
- * Circle's code and message.
- */
-export class CircleError extends Error {
+/** A failed Circle call; see UpstreamError for transient versus refused. */
+export class CircleError extends UpstreamError {
   override name = 'CircleError'
-  readonly transient: boolean
-  readonly status: number | undefined
-  readonly code: number | string
-  constructor(message: string, options: { transient: boolean; status?: number; code: number | string; cause?: unknown }) {
-    super(message, { cause: options.cause })
-    this.transient = options.transient
-    this.status = options.status
-    this.code = options.code
-  }
 }

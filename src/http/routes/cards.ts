@@ -7,9 +7,9 @@ import { issueCard } from '../../commands/issue-card.ts'
 import { unfreezeCard } from '../../commands/unfreeze-card.ts'
 import { card, type CardState } from '../../events/card.ts'
 import type { EventStore } from '../../events/event-store.ts'
-import { notFound } from '../errors.ts'
-import { commandMetadata, create, derivedId, read, waitIfAsked, type Resource } from '../operations.ts'
-import { commandErrors, readErrors, errorBody, failure, id, idempotencyHeaders, idParams } from '../schemas.ts'
+import { operationRoutes } from '../operation-routes.ts'
+import { commandMetadata, create, read, type Resource } from '../operations.ts'
+import { commandErrors, errorBody, failure, id, idParams } from '../schemas.ts'
 import { randomUUID } from 'node:crypto'
 
 export const cardBody = z
@@ -40,41 +40,23 @@ export function toCard(id: string, r: Resource<CardState>): z.infer<typeof cardB
 
 const reasonBody = z.strictObject({ reason: z.string().max(255).optional() }).nullish()
 
+const issueRoutes = operationRoutes({
+  tag: 'cards',
+  name: 'card',
+  createPath: '/cards',
+  readPath: '/cards',
+  summaries: { create: 'Issue a virtual card for a wallet', read: 'A card and its status' },
+  body: z.strictObject({ walletId: id, cardholderName: z.string().min(1).max(100).meta({ example: 'Ada Lovelace' }) }),
+  response: cardBody,
+  type: card,
+  create: (store, request, body, cardId) => create(store, issueCard, { cardId, walletId: body.walletId, cardholderName: body.cardholderName }, request, cardId),
+  toResponse: toCard,
+  settled: (s) => s.status !== 'pending',
+})
+
 /** Virtual cards, issued through the CardIssuer port (Circle has no card issuing). */
 export const cardRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async (app, { store }) => {
-  app.post(
-    '/cards',
-    {
-      config: { roles: ['backend'], idempotent: true },
-      schema: {
-        tags: ['cards'],
-        summary: 'Issue a virtual card for a wallet',
-        headers: idempotencyHeaders,
-        body: z.strictObject({ walletId: id, cardholderName: z.string().min(1).max(100).meta({ example: 'Ada Lovelace' }) }),
-        response: { 202: cardBody, ...commandErrors },
-      },
-    },
-    async (request, reply) => {
-      const cardId = derivedId(request, 'card')
-      await create(store, issueCard, { cardId, walletId: request.body.walletId, cardholderName: request.body.cardholderName }, request, cardId)
-      const reread = () => read(store, card, cardId)
-      const resource = await waitIfAsked(request, (await reread())!, reread, (s) => s.status !== 'pending')
-      return reply.code(202).header('location', `/cards/${cardId}`).send(toCard(cardId, resource))
-    },
-  )
-
-  app.get(
-    '/cards/:id',
-    {
-      config: { roles: ['backend', 'auditor'] },
-      schema: { tags: ['cards'], summary: 'A card and its status', params: idParams, response: { 200: cardBody, ...readErrors } },
-    },
-    async (request) => {
-      const resource = await read(store, card, request.params.id)
-      if (!resource) throw notFound('card', request.params.id)
-      return toCard(request.params.id, resource)
-    },
-  )
+  await app.register(issueRoutes, { store })
 
   const manage = (action: 'freeze' | 'unfreeze' | 'close', decider: Decider<{ cardId: string; reason?: string }, { card: CardState }>, summary: string) =>
     app.post(

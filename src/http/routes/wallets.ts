@@ -1,12 +1,10 @@
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { createWallet } from '../../commands/create-wallet.ts'
-import type { EventStore } from '../../events/event-store.ts'
 import { formatAmount } from '../../events/money.ts'
 import { available, reserved, wallet, type WalletState } from '../../events/wallet.ts'
-import { notFound } from '../errors.ts'
-import { create, derivedId, read, waitIfAsked, type Resource } from '../operations.ts'
-import { commandErrors, readErrors, currency, errorBody, failure, idempotencyHeaders, idParams } from '../schemas.ts'
+import { operationRoutes } from '../operation-routes.ts'
+import { create, type Resource } from '../operations.ts'
+import { currency, failure } from '../schemas.ts'
 import { addressBody, toAddress } from './addresses.ts'
 
 export const walletBody = z
@@ -49,42 +47,18 @@ export function toWallet(id: string, r: Resource<WalletState>): z.infer<typeof w
   return body
 }
 
-export const readWallet = (store: EventStore, id: string) => read(store, wallet, id)
-
 /** Custodial wallets: created at Circle by the process manager, so POST answers 202 pending. */
-export const walletRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async (app, { store }) => {
-  app.post(
-    '/wallets',
-    {
-      config: { roles: ['backend'], idempotent: true },
-      schema: {
-        tags: ['wallets'],
-        summary: 'Create a custodial wallet',
-        headers: idempotencyHeaders,
-        body: z.strictObject({ ownerId: z.string().min(1).max(128).meta({ example: 'user-42' }), description: z.string().max(255).optional() }),
-        response: { 202: walletBody, ...commandErrors },
-      },
-    },
-    async (request, reply) => {
-      const walletId = derivedId(request, 'wallet')
-      const command = { walletId, ownerId: request.body.ownerId, ...(request.body.description === undefined ? {} : { description: request.body.description }) }
-      await create(store, createWallet, command, request, walletId)
-      const created = await readWallet(store, walletId)
-      const resource = await waitIfAsked(request, created!, () => readWallet(store, walletId), (s) => s.status !== 'pending')
-      return reply.code(202).header('location', `/wallets/${walletId}`).send(toWallet(walletId, resource))
-    },
-  )
-
-  app.get(
-    '/wallets/:id',
-    {
-      config: { roles: ['backend', 'auditor'] },
-      schema: { tags: ['wallets'], summary: 'A wallet with its addresses and balances', params: idParams, response: { 200: walletBody, ...readErrors } },
-    },
-    async (request) => {
-      const resource = await readWallet(store, request.params.id)
-      if (!resource) throw notFound('wallet', request.params.id)
-      return toWallet(request.params.id, resource)
-    },
-  )
-}
+export const walletRoutes = operationRoutes({
+  tag: 'wallets',
+  name: 'wallet',
+  createPath: '/wallets',
+  readPath: '/wallets',
+  summaries: { create: 'Create a custodial wallet', read: 'A wallet with its addresses and balances' },
+  body: z.strictObject({ ownerId: z.string().min(1).max(128).meta({ example: 'user-42' }), description: z.string().max(255).optional() }),
+  response: walletBody,
+  type: wallet,
+  create: (store, request, body, walletId) =>
+    create(store, createWallet, { walletId, ownerId: body.ownerId, ...(body.description === undefined ? {} : { description: body.description }) }, request, walletId),
+  toResponse: toWallet,
+  settled: (s) => s.status !== 'pending',
+})
