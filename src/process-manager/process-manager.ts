@@ -129,6 +129,7 @@ export class ProcessManager {
       await releaseClaims(this.options.db).catch((err: unknown) => this.options.logger.warn({ err }, 'could not release stale claims'))
       this.options.logger.info('process manager active')
       const run = AbortSignal.any([signal, lease.lost])
+      lease.lost.addEventListener('abort', () => this.options.logger.warn('process manager lost its lease; waiting to take it again'), { once: true })
       this.subscriber.start()
       try {
         await this.work(run)
