@@ -94,6 +94,18 @@ t.test('429s and 500s back off and retry with the same key; exhausted retries st
   else t.equal(sim.creations.filter((c) => c.idempotencyKey === key).length, 1, 'one wallet despite failures after processing')
 })
 
+t.test('a run of 429s is waited out with backoff, then the call succeeds with one resource', async (t) => {
+  const { circle, sim } = await setup(t, { backoff: { baseMs: 20, maxMs: 100 }, maxAttempts: 10 })
+  sim.setFaults({ rate429: 1 })
+  setTimeout(() => sim.setFaults({}), 150)
+  const key = randomUUID()
+  const started = Date.now()
+  const wallet = await circle.createWallet({ idempotencyKey: key })
+  t.ok(wallet.walletId)
+  t.ok(Date.now() - started >= 100, 'it backed off while Circle answered 429')
+  t.equal(sim.creations.filter((c) => c.idempotencyKey === key).length, 1)
+})
+
 t.test('errors are classified: network, timeout, 429, 5xx and code -1 are transient', async (t) => {
   t.equal(classify('x', { code: 'ECONNREFUSED', message: 'refused' }).transient, true)
   t.equal(classify('x', { code: 'ECONNABORTED', message: 'timeout' }).transient, true)
