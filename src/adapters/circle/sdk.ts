@@ -182,15 +182,19 @@ function toPayout(p: z.infer<typeof payoutSchema>): CirclePayout {
   return out
 }
 
-/** Timeouts, network errors, 429, 5xx and Circle's code -1 are transient; any other answer is Circle's refusal. */
+/**
+ * Timeouts, network errors, 429, 5xx and Circle's code -1 are transient; any other answer is
+ * Circle's refusal. The axios error is not kept as the cause: it carries the request body (a wire
+ * account's full number) and would put it in every log line that records the error.
+ */
 export function classify(operation: string, err: unknown): CircleError {
   const e = err as { response?: { status?: number; data?: { code?: unknown; message?: unknown } }; code?: string; message?: string }
   const status = e.response?.status
   if (status === undefined) {
-    return new CircleError(`${operation}: ${e.code ?? 'network error'} ${e.message ?? ''}`.trim(), { transient: true, code: e.code ?? 'network', cause: err })
+    return new CircleError(`${operation}: ${e.code ?? 'network error'} ${e.message ?? ''}`.trim(), { transient: true, code: e.code ?? 'network' })
   }
   const code = typeof e.response?.data?.code === 'number' ? e.response.data.code : status
   const message = typeof e.response?.data?.message === 'string' ? e.response.data.message : `HTTP ${status}`
   const transient = status === 429 || status >= 500 || code === -1
-  return new CircleError(`${operation}: ${message}`, { transient, status, code, cause: err })
+  return new CircleError(`${operation}: ${message}`, { transient, status, code })
 }

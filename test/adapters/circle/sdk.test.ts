@@ -116,6 +116,23 @@ t.test('errors are classified: network, timeout, 429, 5xx and code -1 are transi
   t.match(classify('x', { response: { status: 409, data: { code: 1083, message: 'bound' } } }), { transient: false, code: 1083 })
 })
 
+t.test('a Circle error keeps nothing of the request: no account number reaches a log line', async (t) => {
+  const { circle, sim } = await setup(t, { maxAttempts: 1 })
+  sim.setFaults({ errorRate: 1 })
+  const err = await circle
+    .createWireAccount({
+      idempotencyKey: randomUUID(),
+      details: { accountNumber: '987654321012', routingNumber: '121000248', billingDetails: { name: 'A', line1: 'l', city: 'c', postalCode: '1', country: 'US' }, bankAddress: { country: 'US' } },
+    })
+    .catch((e: unknown) => e)
+  t.ok(err instanceof CircleError)
+  const logged: string[] = []
+  const logger = (await import('pino')).default({ level: 'info' }, { write: (line: string) => void logged.push(line) })
+  logger.error({ err }, 'circle failed')
+  t.notMatch(logged.join(''), /987654321012/, 'the serialized error does not contain the account number')
+  t.equal((err as Error).cause, undefined)
+})
+
 t.test('the client-side rate limiter spaces calls', async (t) => {
   const { circle } = await setup(t, { ratePerSecond: 20 })
   const started = Date.now()
