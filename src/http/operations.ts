@@ -9,12 +9,14 @@ import { formatAmount, InvalidAmount, parseAmount } from '../events/money.ts'
 import { HttpError } from './errors.ts'
 
 /**
- * Ids of created resources derive from the caller's key and Idempotency-Key, so a retry after a
- * crash (before the answer was stored) names the same resource instead of creating a second one.
+ * Ids of created resources derive from the caller, the Idempotency-Key and the request's content,
+ * so a retry after a crash (before the answer was stored) names the same resource instead of
+ * creating a second one, while a key reused after it expired, for another request, does not.
  */
 export function derivedId(request: FastifyRequest, scope: string): string {
-  const key = request.headers['idempotency-key']
-  return uuidv5(`${request.principal?.name ?? 'anonymous'}/${String(key)}/${scope}`, LEDGER_NAMESPACE)
+  const held = request.idempotency
+  if (!held) throw new Error(`derivedId needs an idempotent route (${request.routeOptions.url})`)
+  return uuidv5(`${held.principal}/${held.key}/${held.hash}/${scope}`, LEDGER_NAMESPACE)
 }
 
 export function commandMetadata(request: FastifyRequest, commandId: string): CommandMetadata {

@@ -10,7 +10,8 @@ declare module 'fastify' {
     idempotent?: boolean
   }
   interface FastifyRequest {
-    idempotency?: { principal: string; key: string }
+    /** Set while this request holds its Idempotency-Key; `hash` identifies the request's content. */
+    idempotency?: { principal: string; key: string; hash: string }
   }
 }
 
@@ -74,7 +75,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
         .returning('key')
         .executeTakeFirst()
       if (inserted) {
-        request.idempotency = { principal, key }
+        request.idempotency = { principal, key, hash }
         return
       }
       const row = await db
@@ -108,7 +109,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
         .where('locked_until', '<', sql<Date>`now()`)
         .executeTakeFirst()
       if (taken.numUpdatedRows === 0n) throw new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
-      request.idempotency = { principal, key }
+      request.idempotency = { principal, key, hash }
       return
     }
     throw new HttpError(409, 'idempotency_key_in_use', 'the Idempotency-Key is contended; retry shortly')

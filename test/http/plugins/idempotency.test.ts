@@ -78,6 +78,10 @@ t.test('an abandoned in-flight key can be retried; expired keys are purged', asy
   t.equal(retried.statusCode, 202)
   t.equal(retried.json().id, first.json().id, 'the retry names the same wallet (ids derive from the key)')
   await sql`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'crashed'`.execute(db)
+  const reused = await post('/wallets', { ownerId: 'someone-else' }, { 'idempotency-key': 'crashed' })
+  t.equal(reused.statusCode, 202, 'an expired key may be used again')
+  t.not(reused.json().id, first.json().id, 'and a new request under it creates a new wallet, not the old one')
+  await sql`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'crashed'`.execute(db)
   t.equal(await purgeExpiredIdempotencyKeys(db), 1)
 })
 
