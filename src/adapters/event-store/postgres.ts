@@ -253,26 +253,24 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async connectListener(): Promise<void> {
-    while (!this.closed) {
-      const client = new pg.Client(this.pool.options)
-      try {
-        await client.connect()
-        client.on('notification', () => this.wake.emit('append'))
-        client.on('error', () => undefined)
-        client.on('end', () => {
-          if (this.listener === client) this.listener = undefined
-          if (!this.closed) {
-            this.listening = undefined
-            void sleep(this.pollIntervalMs).then(() => (this.closed ? undefined : this.listen()))
-          }
-        })
-        await client.query(`LISTEN ${CHANNEL}`)
-        this.listener = client
-        return
-      } catch {
-        await client.end().catch(() => undefined)
-        return // subscribers fall back to polling; the next subscribe tries again
-      }
+    const client = new pg.Client(this.pool.options)
+    try {
+      await client.connect()
+      client.on('notification', () => this.wake.emit('append'))
+      client.on('error', () => undefined)
+      client.on('end', () => {
+        if (this.listener === client) this.listener = undefined
+        if (!this.closed) {
+          this.listening = undefined
+          void sleep(this.pollIntervalMs).then(() => (this.closed ? undefined : this.listen()))
+        }
+      })
+      await client.query(`LISTEN ${CHANNEL}`)
+      this.listener = client
+    } catch {
+      await client.end().catch(() => undefined)
+      // Subscribers fall back to polling meanwhile; the next subscribe tries again.
+      this.listening = undefined
     }
   }
 
