@@ -40,6 +40,8 @@ import {
 
 /** How far back a rejected append looks for its own event ids before calling it a conflict. */
 const REPLAY_WINDOW = 1000
+/** How many events one readAll scans at most. */
+const SCAN_WINDOW = 10_000
 
 /**
  * KurrentDB (EventStoreDB successor) adapter. Positions are `commit/prepare`, each zero-padded to
@@ -123,14 +125,18 @@ export class KurrentDbEventStore implements EventStore {
     return out
   }
 
+  /**
+   * Reads user events after a position. The filter is applied here, over a bounded scan, so the
+   * checkpoint moves past events the filter skips (a server-side filter would not say how far it read).
+   */
   async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {
     const max = options.maxCount ?? 1000
     const events: RecordedEvent[] = []
     let checkpoint = options.after
     const iterator = this.client.readAll({
       fromPosition: options.after === undefined ? START : decodePosition(options.after),
-      maxCount: max + 1,
-      filter: serverFilter(options.filter),
+      maxCount: SCAN_WINDOW,
+      filter: excludeSystemEvents(),
     })
     for await (const resolved of iterator) {
       const e = fromResolved(resolved)
