@@ -23,12 +23,25 @@ export async function testDatabase(t: Test): Promise<TestDatabase> {
   await migrate(db)
   t.teardown(async () => {
     await db.destroy()
-    const admin = new URL(baseUrl)
-    admin.pathname = '/postgres'
-    const client = new pg.Client({ connectionString: admin.toString() })
-    await client.connect()
-    await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)
-    await client.end()
+    await dropDatabase(name)
   })
   return { url: url.toString(), pool, db }
+}
+
+/** A URL for a database beside the run's that does not exist yet, dropped at teardown (start-up and CLI tests create it). */
+export function freshDatabaseUrl(t: Test, prefix: string): string {
+  const url = new URL(baseUrl)
+  const name = `${prefix}_${randomBytes(4).toString('hex')}`
+  url.pathname = `/${name}`
+  t.teardown(() => dropDatabase(name))
+  return url.toString()
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  const admin = new URL(baseUrl)
+  admin.pathname = '/postgres'
+  const client = new pg.Client({ connectionString: admin.toString() })
+  await client.connect()
+  await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)
+  await client.end()
 }
