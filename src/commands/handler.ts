@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { v5 as uuidv5 } from 'uuid'
-import { WrongExpectedVersion, type EventMetadata, type EventStore, type JsonObject, type NewEvent, type StreamAppend } from '../events/event-store.ts'
+import { WrongExpectedVersion, type EventMetadata, type EventStore, type JsonObject, type NewEvent, type RecordedEvent, type StreamAppend } from '../events/event-store.ts'
 import type { Event, StreamType } from '../events/event.ts'
 import { ConcurrencyConflict } from './errors.ts'
 
@@ -132,16 +132,20 @@ async function load(store: EventStore, refs: StreamRefs) {
   await Promise.all(
     Object.entries(refs).map(async ([key, ref]) => {
       if (!ref) return
-      const events = await store.readStream(ref.type.streamName(ref.id))
-      state[key] = events.reduce((s, e) => ref.type.evolve(s, e as AnyEvent), ref.type.initialState)
-      revisions[key] = events.length - 1
+      const folded = await fold(store, ref.type, ref.id)
+      state[key] = folded.state
+      revisions[key] = folded.revision
     }),
   )
   return { state, revisions }
 }
 
-/** Folds one stream (reads, tests, read-your-writes before read models). */
+/** Folds recorded events of one stream into its state. */
+export const foldEvents = <S>(type: StreamType<S, AnyEvent>, events: RecordedEvent[]): S =>
+  events.reduce((s, e) => type.evolve(s, e as AnyEvent), type.initialState)
+
+/** Reads and folds one stream; revision -1 when it has no events. */
 export async function fold<S>(store: EventStore, type: StreamType<S, AnyEvent>, id: string): Promise<{ state: S; revision: number }> {
   const events = await store.readStream(type.streamName(id))
-  return { state: events.reduce((s, e) => type.evolve(s, e as AnyEvent), type.initialState), revision: events.length - 1 }
+  return { state: foldEvents(type, events), revision: events.length - 1 }
 }

@@ -1,7 +1,6 @@
 import { z } from 'zod'
 import { available, type WalletState } from '../events/wallet.ts'
 import { formatAmount } from '../events/money.ts'
-import { isTerminal, type Failure, type OperationStatus } from '../events/event.ts'
 import { DomainError } from './errors.ts'
 
 export const id = z.uuid()
@@ -30,17 +29,3 @@ export function requireNew(status: string, what: string, id: string): void {
 export function requireExisting(status: string, what: string, id: string): void {
   if (status === 'none') throw new DomainError('not_found', `${what} ${id} not found`)
 }
-
-/** A terminal operation accepts only a repeat of its own outcome (answered with no events). */
-export function terminalOutcome(
-  what: string,
-  id: string,
-  status: OperationStatus | 'none',
-  repeats: boolean,
-): 'repeat' | 'open' {
-  if (!isTerminal(status)) return 'open'
-  if (repeats) return 'repeat'
-  throw new DomainError('outcome_conflict', `${what} ${id} is already ${status}; the reported outcome contradicts it`)
-}
-
-export const sameFailure = (a: Failure | undefined, b: Failure) => a?.code === b.code

@@ -51,7 +51,7 @@ export function evolve(state: BankAccountState, event: BankAccountEvent): BankAc
     case 'BankAccountLinkFailed':
       return { ...state, status: 'failed', failure: event.data.failure }
     default: {
-      const _exhaustive: never = event
+      event satisfies never
       return state
     }
   }

@@ -54,13 +54,11 @@ export function evolve(state: CardState, event: CardEvent): CardState {
     case 'CardStatusChanged':
       return { ...state, status: event.data.status }
     default: {
-      const _exhaustive: never = event
+      event satisfies never
       return state
     }
   }
 }
-
-export const isCardTerminal = (status: CardStatus) => status === 'closed' || status === 'failed'
 
 export const category = 'card'
 export const streamName = (id: string) => `card-${id}`

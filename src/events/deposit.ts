@@ -25,7 +25,7 @@ export function evolve(state: DepositState, event: DepositEvent): DepositState {
     case 'DepositCompleted':
       return { status: 'completed', walletId: event.data.walletId, amount: fromMicros(event.data.amount) }
     default: {
-      const _exhaustive: never = event.type
+      event.type satisfies never
       return state
     }
   }

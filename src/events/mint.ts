@@ -40,7 +40,7 @@ export function evolve(state: MintState, event: MintEvent): MintState {
     case 'MintFailed':
       return { ...state, status: 'failed', failure: event.data.failure }
     default: {
-      const _exhaustive: never = event
+      event satisfies never
       return state
     }
   }

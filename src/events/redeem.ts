@@ -47,28 +47,47 @@ export interface RedeemState {
 
 export const initialState: RedeemState = { status: 'none', phase: 'none', transferCompleted: false }
 
+/** The operation status each phase shows; status is never set apart from the phase. */
+const statusOf: Record<RedeemPhase, RedeemState['status']> = {
+  none: 'none',
+  requested: 'pending',
+  transferring: 'processing',
+  transferred: 'processing',
+  paying_out: 'processing',
+  compensation_due: 'processing',
+  compensating: 'processing',
+  completed: 'completed',
+  failed: 'failed',
+}
+
 export function evolve(state: RedeemState, event: RedeemEvent): RedeemState {
+  const next = apply(state, event)
+  return next === state ? state : { ...next, status: statusOf[next.phase] }
+}
+
+/** The phase change of one event; `evolve` derives the status from the phase. */
+function apply(state: RedeemState, event: RedeemEvent): RedeemState {
   switch (event.type) {
     case 'RedeemRequested': {
       const { redeemId, walletId, bankAccountId, amount } = event.data
       return { status: 'pending', phase: 'requested', redeemId, walletId, bankAccountId, amount: fromMicros(amount), transferCompleted: false }
     }
     case 'RedeemTransferSubmitted':
-      return { ...state, status: 'processing', phase: 'transferring', circleTransferId: event.data.circleTransferId }
+      return { ...state, phase: 'transferring', circleTransferId: event.data.circleTransferId }
     case 'RedeemTransferCompleted':
-      return { ...state, status: 'processing', phase: 'transferred', transferCompleted: true, circleTransferId: event.data.circleTransferId }
+      return { ...state, phase: 'transferred', transferCompleted: true, circleTransferId: event.data.circleTransferId }
     case 'RedeemPayoutSubmitted':
-      return { ...state, status: 'processing', phase: 'paying_out', circlePayoutId: event.data.circlePayoutId }
+      return { ...state, phase: 'paying_out', circlePayoutId: event.data.circlePayoutId }
     case 'RedeemCompleted':
-      return { ...state, status: 'completed', phase: 'completed', circlePayoutId: event.data.circlePayoutId }
+      return { ...state, phase: 'completed', circlePayoutId: event.data.circlePayoutId }
     case 'RedeemPayoutFailed':
       return { ...state, phase: 'compensation_due', failure: event.data.failure }
     case 'RedeemCompensationSubmitted':
       return { ...state, phase: 'compensating', compensationTransferId: event.data.circleTransferId }
     case 'RedeemFailed':
-      return { ...state, status: 'failed', phase: 'failed', failure: event.data.failure }
+      return { ...state, phase: 'failed', failure: event.data.failure }
     default: {
-      const _exhaustive: never = event
+      event satisfies never
       return state
     }
   }

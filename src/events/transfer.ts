@@ -48,7 +48,7 @@ export function evolve(state: TransferState, event: TransferEvent): TransferStat
     case 'TransferFailed':
       return { ...state, status: 'failed', failure: event.data.failure }
     default: {
-      const _exhaustive: never = event
+      event satisfies never
       return state
     }
   }

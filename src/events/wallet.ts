@@ -116,7 +116,7 @@ export function evolve(state: WalletState, event: WalletEvent): WalletState {
         settled: { ...state.settled, [event.data.operationId]: 'credited' },
       }
     default: {
-      const _exhaustive: never = event
+      event satisfies never
       return state
     }
   }

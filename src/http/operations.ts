@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyRequest } from 'fastify'
 import { v5 as uuidv5 } from 'uuid'
 import { DomainError } from '../commands/errors.ts'
-import { execute, LEDGER_NAMESPACE, type AnyEvent, type CommandMetadata, type Decider } from '../commands/handler.ts'
+import { execute, foldEvents, LEDGER_NAMESPACE, type AnyEvent, type CommandMetadata, type Decider } from '../commands/handler.ts'
 import type { EventStore } from '../events/event-store.ts'
 import type { Failure, OperationStatus, StreamType } from '../events/event.ts'
 import { formatAmount, InvalidAmount, parseAmount } from '../events/money.ts'
@@ -57,7 +57,7 @@ export async function read<S>(store: EventStore, type: StreamType<S, AnyEvent>, 
   const events = await store.readStream(type.streamName(id))
   if (events.length === 0) return undefined
   return {
-    state: events.reduce((s, e) => type.evolve(s, e as AnyEvent), type.initialState),
+    state: foldEvents(type, events),
     createdAt: events[0]!.metadata.occurredAt,
     updatedAt: events.at(-1)!.metadata.occurredAt,
   }

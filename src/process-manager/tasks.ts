@@ -54,11 +54,6 @@ export async function settle(db: Db, task: Task, outcome: Outcome): Promise<void
     WHERE stream = ${task.stream}`.execute(db)
 }
 
-/** Tasks not yet done, for status and tests. */
-export async function openTasks(db: Db): Promise<{ stream: string; attempts: number; last_error: string | null }[]> {
-  return db.selectFrom('pm_tasks').select(['stream', 'attempts', 'last_error']).where('done', '=', false).execute()
-}
-
 /** Frees every claim; only safe for the instance holding the process-manager lease. */
 export async function releaseClaims(db: Db): Promise<void> {
   await db.updateTable('pm_tasks').set({ locked_until: null }).where('locked_until', 'is not', null).execute()

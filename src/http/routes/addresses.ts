@@ -5,7 +5,7 @@ import type { EventStore } from '../../events/event-store.ts'
 import { wallet, type DepositAddress } from '../../events/wallet.ts'
 import { notFound } from '../errors.ts'
 import { create, derivedId, read, waitIfAsked } from '../operations.ts'
-import { chain, commandErrors, readErrors, errorBody, failure, id, idempotencyHeaders } from '../schemas.ts'
+import { chain, commandErrors, readErrors, failure, id, idempotencyHeaders } from '../schemas.ts'
 
 export const addressBody = z
   .object({

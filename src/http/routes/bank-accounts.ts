@@ -10,7 +10,7 @@ import { bankAccount, type BankAccountState } from '../../events/bank-account.ts
 import type { EventStore } from '../../events/event-store.ts'
 import { HttpError, notFound } from '../errors.ts'
 import { commandMetadata, create, derivedId, read, type Resource } from '../operations.ts'
-import { commandErrors, readErrors, errorBody, failure, idempotencyHeaders, idParams } from '../schemas.ts'
+import { commandErrors, readErrors, failure, idempotencyHeaders, idParams } from '../schemas.ts'
 
 const country = z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2 code').meta({ example: 'US' })
 const billingDetails = z.strictObject({

@@ -97,5 +97,3 @@ export function responseErrors(method: string, path: string, status: number, bod
   const v = validator(['paths', path, method.toLowerCase(), 'responses', key, 'content', 'application/json', 'schema'])
   return v(body) ? undefined : (v.errors ?? [])
 }
-
-export const hasOperation = (method: string, path: string) => document.paths[path]?.[method.toLowerCase()] !== undefined
