@@ -1,11 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { v5 as uuidv5 } from 'uuid'
 import { WrongExpectedVersion, type EventMetadata, type EventStore, type JsonObject, type NewEvent, type RecordedEvent, type StreamAppend } from '../events/event-store.ts'
 import type { Event, StreamType } from '../events/event.ts'
 import { ConcurrencyConflict } from './errors.ts'
-
-/** Namespace of every id this service derives (event ids, Circle idempotency keys). */
-export const LEDGER_NAMESPACE = 'b3f0c8f2-5d0e-4f7a-9a51-3c2d1f0e6a77'
+import { deriveId } from './ids.ts'
 
 export type AnyEvent = Event<string, JsonObject>
 
@@ -100,7 +97,7 @@ export async function execute<C, S>(
         stream,
         expected: revision === -1 ? 'no_stream' : revision,
         events: events.map((e, i) => ({
-          id: uuidv5(`${metadata.commandId}/${stream}/${i}`, LEDGER_NAMESPACE),
+          id: deriveId(metadata.commandId, stream, String(i)),
           type: e.type,
           data: e.data,
           metadata: eventMetadata,

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyRequest } from 'fastify'
-import { v5 as uuidv5 } from 'uuid'
 import { DomainError } from '../commands/errors.ts'
-import { execute, foldEvents, LEDGER_NAMESPACE, type AnyEvent, type CommandMetadata, type Decider } from '../commands/handler.ts'
+import { deriveId } from '../commands/ids.ts'
+import { execute, foldEvents, type AnyEvent, type CommandMetadata, type Decider } from '../commands/handler.ts'
 import type { EventStore } from '../events/event-store.ts'
 import type { Failure, OperationStatus, StreamType } from '../events/event.ts'
 import { formatAmount, InvalidAmount, parseAmount } from '../events/money.ts'
@@ -16,7 +16,7 @@ import { HttpError } from './errors.ts'
 export function derivedId(request: FastifyRequest, scope: string): string {
   const held = request.idempotency
   if (!held) throw new Error(`derivedId needs an idempotent route (${request.routeOptions.url})`)
-  return uuidv5(`${held.principal}/${held.key}/${held.hash}/${scope}`, LEDGER_NAMESPACE)
+  return deriveId(held.principal, held.key, held.hash, scope)
 }
 
 export function commandMetadata(request: FastifyRequest, commandId: string): CommandMetadata {

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino'
-import { v5 as uuidv5 } from 'uuid'
 import type { CardIssuer } from '../adapters/card-issuer/port.ts'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import { UpstreamError } from '../adapters/upstream-error.ts'
 import { DomainError } from '../commands/errors.ts'
-import { execute, LEDGER_NAMESPACE, type Decider } from '../commands/handler.ts'
+import { execute, type Decider } from '../commands/handler.ts'
+import { outcomeCommandId } from '../commands/ids.ts'
 import type { Failure } from '../events/event.ts'
 import type { EventStore } from '../events/event-store.ts'
 import type { Outcome } from './tasks.ts'
@@ -20,16 +20,13 @@ export interface StepContext {
 
 export type Step = (ctx: StepContext, id: string) => Promise<Outcome>
 
-/** Circle idempotency key for one step of one operation: the same after any restart. */
-export const circleKey = (operationId: string, step: string) => uuidv5(`${operationId}/${step}`, LEDGER_NAMESPACE)
-
 /**
  * Records an outcome as the process manager. The command id derives from the stream and the
  * outcome, so replaying the same step appends nothing new; an outcome that contradicts the
  * recorded state is logged, never applied.
  */
 export async function record<C, S>(ctx: StepContext, decider: Decider<C, S>, command: C, stream: string, outcome: string): Promise<void> {
-  const commandId = uuidv5(`${stream}/${outcome}`, LEDGER_NAMESPACE)
+  const commandId = outcomeCommandId(stream, outcome)
   try {
     await execute(ctx.store, decider, command, { commandId, actor: 'process-manager', occurredAt: new Date().toISOString() })
   } catch (err) {

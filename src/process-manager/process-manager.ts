@@ -94,10 +94,7 @@ export class ProcessManager {
       logger: options.logger,
       mode: 'transactional',
       handle: async (trx, events) => {
-        for (const e of events) {
-          const dash = e.stream.indexOf('-')
-          await wake(trx, e.stream, e.stream.slice(0, dash) as TaskKind, e.stream.slice(dash + 1))
-        }
+        await wake(trx, events.map((e) => e.stream))
         setImmediate(() => this.wakeup.emit('work'))
       },
     })
@@ -129,7 +126,11 @@ export class ProcessManager {
       await releaseClaims(this.options.db).catch((err: unknown) => this.options.logger.warn({ err }, 'could not release stale claims'))
       this.options.logger.info('process manager active')
       const run = AbortSignal.any([signal, lease.lost])
-      lease.lost.addEventListener('abort', () => this.options.logger.warn('process manager lost its lease; waiting to take it again'), { once: true })
+      lease.lost.addEventListener(
+        'abort',
+        () => signal.aborted || this.options.logger.warn('process manager lost its lease; waiting to take it again'),
+        { once: true },
+      )
       this.subscriber.start()
       try {
         await this.work(run)

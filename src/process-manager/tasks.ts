@@ -12,11 +12,19 @@ export interface Task {
   attempts: number
 }
 
-/** An event on `stream` makes its task due now (and not done, whatever it was). */
-export async function wake(trx: Transaction<Database> | Db, stream: string, kind: TaskKind, entityId: string): Promise<void> {
+/** Events on these streams make their tasks due now (and not done, whatever they were); one statement per batch. */
+export async function wake(trx: Transaction<Database> | Db, streams: string[]): Promise<void> {
+  const unique = [...new Set(streams)]
+  if (unique.length === 0) return
   await trx
     .insertInto('pm_tasks')
-    .values({ stream, kind, entity_id: entityId, due_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
+    .values(
+      unique.map((stream) => {
+        // Stream names are `{category}-{id}`; the category names the step that runs the task.
+        const dash = stream.indexOf('-')
+        return { stream, kind: stream.slice(0, dash), entity_id: stream.slice(dash + 1), due_at: sql<Date>`now()`, updated_at: sql<Date>`now()` }
+      }),
+    )
     .onConflict((oc) =>
       oc.column('stream').doUpdateSet({ version: sql<number>`pm_tasks.version + 1`, due_at: sql<Date>`now()`, done: false, attempts: 0, updated_at: sql<Date>`now()` }),
     )

@@ -14,7 +14,7 @@ import { parseAmount } from '../../src/events/money.ts'
 import { redeem } from '../../src/events/redeem.ts'
 import { transfer } from '../../src/events/transfer.ts'
 import { wallet } from '../../src/events/wallet.ts'
-import { circleKey } from '../../src/process-manager/context.ts'
+import { circleKey } from '../../src/commands/ids.ts'
 import { meta } from '../helpers/commands.ts'
 import { processManagerHarness, until } from '../helpers/circle.ts'
 

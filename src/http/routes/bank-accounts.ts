@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import type { Logger } from 'pino'
-import { v5 as uuidv5 } from 'uuid'
 import { z } from 'zod'
 import { CircleError, type CirclePort, type WireAccountDetails } from '../../adapters/circle/port.ts'
-import { execute, LEDGER_NAMESPACE } from '../../commands/handler.ts'
+import { execute } from '../../commands/handler.ts'
+import { circleKey, outcomeCommandId } from '../../commands/ids.ts'
 import { linkBankAccount, type LinkBankAccount } from '../../commands/link-bank-account.ts'
 import { recordBankAccountOutcome, type RecordBankAccountOutcome } from '../../commands/record-bank-account-outcome.ts'
 import { bankAccount, type BankAccountState } from '../../events/bank-account.ts'
@@ -95,7 +94,7 @@ export function toBankAccount(id: string, r: Resource<BankAccountState>): z.infe
  * nowhere else: the events keep the last 4 digits and Circle's id. Circle is called with a key
  * derived from the bank account id, so a retried request binds to the same Circle account.
  */
-export const bankAccountRoutes: FastifyPluginAsyncZod<{ store: EventStore; circle: Pick<CirclePort, 'createWireAccount'>; logger?: Logger }> = async (
+export const bankAccountRoutes: FastifyPluginAsyncZod<{ store: EventStore; circle: Pick<CirclePort, 'createWireAccount'> }> = async (
   app,
   { store, circle },
 ) => {
@@ -135,7 +134,7 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<{ store: EventStore; circl
             : { accountNumber: body.accountNumber, routingNumber: body.routingNumber, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
         const outcome = await submitToCircle(circle, bankAccountId, details)
         for (const o of outcome) {
-          await execute(store, recordBankAccountOutcome, { bankAccountId, outcome: o }, commandMetadata(request, uuidv5(`${bankAccountId}/${o.type}`, LEDGER_NAMESPACE)))
+          await execute(store, recordBankAccountOutcome, { bankAccountId, outcome: o }, commandMetadata(request, outcomeCommandId(bankAccount.streamName(bankAccountId), o.type)))
         }
       }
       const resource = (await read(store, bankAccount, bankAccountId))!
@@ -163,7 +162,7 @@ async function submitToCircle(
   details: WireAccountDetails,
 ): Promise<RecordBankAccountOutcome['outcome'][]> {
   try {
-    const wire = await circle.createWireAccount({ idempotencyKey: uuidv5(`${bankAccountId}/link`, LEDGER_NAMESPACE), details })
+    const wire = await circle.createWireAccount({ idempotencyKey: circleKey(bankAccountId, 'link'), details })
     const submitted = { type: 'submitted' as const, circleWireId: wire.id }
     if (wire.status === 'complete') return [submitted, { type: 'linked', circleWireId: wire.id }]
     if (wire.status === 'failed') return [submitted, { type: 'failed', failure: { code: 'circle_wire_failed', message: 'Circle refused the wire account' } }]

@@ -1,8 +1,9 @@
+import { circleKey } from '../../commands/ids.ts'
 import { fold } from '../../commands/handler.ts'
 import { recordCardOutcome } from '../../commands/record-card-outcome.ts'
 import { card } from '../../events/card.ts'
 import type { IssuedCard } from '../../adapters/card-issuer/port.ts'
-import { circleKey, done, failureOf, isRefusal, poll, record, type Step } from '../context.ts'
+import { done, failureOf, isRefusal, poll, record, type Step } from '../context.ts'
 
 /** Issues requested cards through the CardIssuer, and brings the issuer in line with freeze/unfreeze/close. */
 export const cardStep: Step = async (ctx, cardId) => {

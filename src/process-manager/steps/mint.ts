@@ -1,10 +1,11 @@
+import { circleKey } from '../../commands/ids.ts'
 import { fold } from '../../commands/handler.ts'
 import { recordMintOutcome } from '../../commands/record-mint-outcome.ts'
 import { mint } from '../../events/mint.ts'
 import { formatAmount } from '../../events/money.ts'
 import { wallet } from '../../events/wallet.ts'
 import type { CircleTransfer } from '../../adapters/circle/port.ts'
-import { circleKey, done, failureOf, isRefusal, poll, record, type Step, type StepContext } from '../context.ts'
+import { done, failureOf, isRefusal, poll, record, type Step, type StepContext } from '../context.ts'
 
 /**
  * Mint: check the treasury (recorded), transfer master wallet -> user wallet at Circle, then

@@ -1,9 +1,10 @@
+import { circleKey } from '../../commands/ids.ts'
 import { fold } from '../../commands/handler.ts'
 import { recordRedeemOutcome, type RecordRedeemOutcome } from '../../commands/record-redeem-outcome.ts'
 import { bankAccount } from '../../events/bank-account.ts'
 import { redeem, type RedeemState } from '../../events/redeem.ts'
 import { wallet } from '../../events/wallet.ts'
-import { circleKey, done, failureOf, isRefusal, poll, record, type Step, type StepContext } from '../context.ts'
+import { done, failureOf, isRefusal, poll, record, type Step, type StepContext } from '../context.ts'
 
 type Outcome = RecordRedeemOutcome['outcome']
 

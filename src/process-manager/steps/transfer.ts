@@ -1,9 +1,10 @@
+import { circleKey } from '../../commands/ids.ts'
 import { fold } from '../../commands/handler.ts'
 import { recordTransferOutcome } from '../../commands/record-transfer-outcome.ts'
 import { transfer } from '../../events/transfer.ts'
 import { wallet } from '../../events/wallet.ts'
 import type { CircleDestination, CircleTransfer } from '../../adapters/circle/port.ts'
-import { circleKey, done, failureOf, isRefusal, poll, record, type Step, type StepContext } from '../context.ts'
+import { done, failureOf, isRefusal, poll, record, type Step, type StepContext } from '../context.ts'
 
 /** Transfer: send from the source wallet to our wallet or a blockchain address, then follow it. */
 export const transferStep: Step = async (ctx, transferId) => {

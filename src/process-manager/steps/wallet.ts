@@ -1,8 +1,9 @@
+import { circleKey } from '../../commands/ids.ts'
 import { recordAddressOutcome } from '../../commands/record-address-outcome.ts'
 import { recordWalletOutcome } from '../../commands/record-wallet-outcome.ts'
 import { fold } from '../../commands/handler.ts'
 import { wallet } from '../../events/wallet.ts'
-import { circleKey, done, failureOf, isRefusal, record, type Step } from '../context.ts'
+import { done, failureOf, isRefusal, record, type Step } from '../context.ts'
 
 /** Creates the wallet at Circle, then every requested deposit address. */
 export const walletStep: Step = async (ctx, walletId) => {
