@@ -198,7 +198,10 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     return payload
   })
 
-  /** Circle's idempotency: same key + same body -> the first answer; another body -> 409 / 1083. */
+  /**
+   * Circle's idempotency: same key + same body -> the first answer; another body -> 409 / 1083.
+   * A replay is answered before `create` runs, so its checks (balances...) see the first request's effects only once.
+   */
   async function idempotent(request: FastifyRequest, reply: FastifyReply, kind: string, create: () => { id: string; body: unknown }) {
     const body = request.body as { idempotencyKey: string }
     const key = body.idempotencyKey
@@ -254,8 +257,8 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   })
   circleRoute('POST', '/v1/wallets/{walletId}/addresses', async (request, reply) => {
     const walletId = param(request, 'walletId')
-    if (!wallets.has(walletId)) throw notFound()
     return idempotent(request, reply, 'address', () => {
+      if (!wallets.has(walletId)) throw notFound()
       const chain = (request.body as { chain: string }).chain
       const entry = { walletId, ...fakeAddress(chain), currency: 'USD' as const, chain }
       addresses.set(walletId, [...(addresses.get(walletId) ?? []), entry])
@@ -320,14 +323,13 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
 
   circleRoute('POST', '/v1/transfers', async (request, reply) => {
     const b = request.body as { idempotencyKey: string; source: { id: string }; destination: Transfer['destination']; amount: Money }
-    if (idempotency.has(b.idempotencyKey)) return idempotent(request, reply, 'transfer', () => ({ id: '', body: null }))
-    const source = wallets.get(b.source.id)
-    if (!source) throw new CircleApiError(400, 1088, 'Invalid source account.')
-    if (b.destination.type === 'wallet' && !wallets.has(b.destination.id)) throw new CircleApiError(400, 1089, 'Invalid destination account.')
-    const amount = parseCircleAmount(b.amount.amount)
-    if (amount <= 0n) throw new CircleApiError(400, 2, 'Invalid entity.\namount must be positive')
-    if (source.balance < amount) throw new CircleApiError(400, 1093, 'Insufficient funds.')
     return idempotent(request, reply, 'transfer', () => {
+      const source = wallets.get(b.source.id)
+      if (!source) throw new CircleApiError(400, 1088, 'Invalid source account.')
+      if (b.destination.type === 'wallet' && !wallets.has(b.destination.id)) throw new CircleApiError(400, 1089, 'Invalid destination account.')
+      const amount = parseCircleAmount(b.amount.amount)
+      if (amount <= 0n) throw new CircleApiError(400, 2, 'Invalid entity.\namount must be positive')
+      if (source.balance < amount) throw new CircleApiError(400, 1093, 'Insufficient funds.')
       source.balance -= amount
       const destination: Transfer['destination'] =
         b.destination.type === 'wallet'
@@ -348,13 +350,12 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
 
   circleRoute('POST', '/v1/businessAccount/payouts', async (request, reply) => {
     const b = request.body as { idempotencyKey: string; destination: { id: string }; amount: Money }
-    if (idempotency.has(b.idempotencyKey)) return idempotent(request, reply, 'payout', () => ({ id: '', body: null }))
-    const wire = wires.get(b.destination.id)
-    if (!wire || wire.status !== 'complete') throw new CircleApiError(400, 1089, 'Invalid destination account.')
-    const master = wallets.get(masterWalletId)!
-    const amount = parseCircleAmount(b.amount.amount)
-    if (master.balance < amount) throw new CircleApiError(400, 5006, 'Insufficient funds.')
     return idempotent(request, reply, 'payout', () => {
+      const wire = wires.get(b.destination.id)
+      if (!wire || wire.status !== 'complete') throw new CircleApiError(400, 1089, 'Invalid destination account.')
+      const master = wallets.get(masterWalletId)!
+      const amount = parseCircleAmount(b.amount.amount)
+      if (master.balance < amount) throw new CircleApiError(400, 5006, 'Insufficient funds.')
       master.balance -= amount
       const payout: Payout = {
         id: randomUUID(),
