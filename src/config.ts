@@ -60,6 +60,9 @@ const schema = z
     if (env.CIRCLE_API_KEY && !env.CIRCLE_BASE_URL) {
       ctx.addIssue({ code: 'custom', path: ['CIRCLE_BASE_URL'], message: 'required when CIRCLE_API_KEY is set' })
     }
+    if (env.CIRCLE_API_KEY && !env.CARD_ISSUER_URL) {
+      ctx.addIssue({ code: 'custom', path: ['CARD_ISSUER_URL'], message: 'required when CIRCLE_API_KEY is set (Circle has no card issuing)' })
+    }
     if (env.CARD_ISSUER_URL && !env.CARD_ISSUER_API_KEY) {
       ctx.addIssue({ code: 'custom', path: ['CARD_ISSUER_API_KEY'], message: 'required when CARD_ISSUER_URL is set' })
     }

@@ -52,9 +52,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     logger,
   })
   // Circle has no card issuing: the issuer is its own service, by default the simulator's issuing routes.
-  const issuerUrl = config.CARD_ISSUER_URL ?? simulatorUrl
-  if (!issuerUrl) throw new Error('CARD_ISSUER_URL is required when CIRCLE_API_KEY is set (Circle has no card issuing)')
-  const issuer = new HttpCardIssuer({ baseUrl: issuerUrl, apiKey: config.CARD_ISSUER_API_KEY ?? 'SIMULATOR', timeoutMs: config.CIRCLE_TIMEOUT_MS, logger })
+  const issuer = new HttpCardIssuer({ baseUrl: (config.CARD_ISSUER_URL ?? simulatorUrl)!, apiKey: config.CARD_ISSUER_API_KEY ?? 'SIMULATOR', timeoutMs: config.CIRCLE_TIMEOUT_MS, logger })
 
   if (roles.includes('process-manager')) {
     const pm = new ProcessManager({ store, db, pool, circle, issuer, logger, pollMs: config.CIRCLE_POLL_INTERVAL_MS })

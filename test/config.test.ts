@@ -23,6 +23,8 @@ t.test('a bad value is refused with a message naming the variable', async (t) =>
     [{ API_KEYS: 'ci:root:' + 'a'.repeat(64) }, /API_KEYS/],
     [{ NODE_ENV: 'production' }, /API_KEYS: required in production/],
     [{ CIRCLE_API_KEY: 'SAND_KEY' }, /CIRCLE_BASE_URL/],
+    [{ CIRCLE_API_KEY: 'SAND_KEY', CIRCLE_BASE_URL: 'https://api-sandbox.circle.com' }, /CARD_ISSUER_URL/],
+    [{ CARD_ISSUER_URL: 'https://issuer.example' }, /CARD_ISSUER_API_KEY/],
     [{ MAX_AMOUNT: '1e6' }, /MAX_AMOUNT/],
   ]
   for (const [env, message] of cases) {
