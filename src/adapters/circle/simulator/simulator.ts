@@ -240,6 +240,16 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   const param = (request: FastifyRequest, name: string) => (request.params as Record<string, string>)[name]!
   const notFound = () => new CircleApiError(404, 404, 'Not found.')
 
+  /** GET one resource by the path's last parameter: `{data}`, or 404. */
+  function readRoute<T>(openapiPath: string, resources: Map<string, T>, view: (resource: T) => unknown = (r) => r) {
+    const name = /\{(\w+)\}$/.exec(openapiPath)![1]!
+    circleRoute('GET', openapiPath, async (request) => {
+      const resource = resources.get(param(request, name))
+      if (!resource) throw notFound()
+      return { data: view(resource) }
+    })
+  }
+
   circleRoute('GET', '/v1/configuration', async () => ({ data: { payments: { masterWalletId } } }))
 
   circleRoute('POST', '/v1/wallets', async (request, reply) =>
@@ -250,11 +260,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
       return { id: walletId, body: publicWallet(wallet) }
     }),
   )
-  circleRoute('GET', '/v1/wallets/{walletId}', async (request) => {
-    const wallet = wallets.get(param(request, 'walletId'))
-    if (!wallet) throw notFound()
-    return { data: publicWallet(wallet) }
-  })
+  readRoute('/v1/wallets/{walletId}', wallets, publicWallet)
   circleRoute('POST', '/v1/wallets/{walletId}/addresses', async (request, reply) => {
     const walletId = param(request, 'walletId')
     return idempotent(request, reply, 'address', () => {
@@ -291,11 +297,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
       return { id: wire.id, body: structuredClone(wire) }
     }),
   )
-  circleRoute('GET', '/v1/businessAccount/banks/wires/{id}', async (request) => {
-    const wire = wires.get(param(request, 'id'))
-    if (!wire) throw notFound()
-    return { data: wire }
-  })
+  readRoute('/v1/businessAccount/banks/wires/{id}', wires)
 
   circleRoute('GET', '/v1/businessAccount/balances', async () => ({ data: { available: [usd(wallets.get(masterWalletId)!.balance)], unsettled: [] } }))
 
@@ -342,11 +344,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
       return { id: transfer.id, body: publicTransfer(transfer) }
     })
   })
-  circleRoute('GET', '/v1/transfers/{id}', async (request) => {
-    const transfer = transfers.get(param(request, 'id'))
-    if (!transfer) throw notFound()
-    return { data: publicTransfer(transfer) }
-  })
+  readRoute('/v1/transfers/{id}', transfers, publicTransfer)
 
   circleRoute('POST', '/v1/businessAccount/payouts', async (request, reply) => {
     const b = request.body as { idempotencyKey: string; destination: { id: string }; amount: Money }
@@ -382,11 +380,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
       return { id: payout.id, body: structuredClone(payout) }
     })
   })
-  circleRoute('GET', '/v1/businessAccount/payouts/{id}', async (request) => {
-    const payout = payouts.get(param(request, 'id'))
-    if (!payout) throw notFound()
-    return { data: payout }
-  })
+  readRoute('/v1/businessAccount/payouts/{id}', payouts)
 
   app.get('/v2/notifications/publicKey/:id', async (request) => {
     const { id } = request.params as { id: string }
