@@ -7,11 +7,10 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, val
 import type { Logger } from 'pino'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
-import { DomainError } from '../commands/errors.ts'
 import type { EventStore } from '../events/event-store.ts'
 import type { Metrics } from '../metrics.ts'
 import { authPlugin, type ApiKey } from './plugins/auth.ts'
-import { errorsPlugin, registerErrorMapper } from './plugins/errors.ts'
+import { errorsPlugin } from './plugins/errors.ts'
 import { idempotencyPlugin } from './plugins/idempotency.ts'
 import { metricsPlugin } from './plugins/metrics.ts'
 import { addressRoutes } from './routes/addresses.ts'
@@ -38,17 +37,6 @@ export interface AppDeps {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
-
-registerErrorMapper((err) =>
-  err instanceof DomainError
-    ? {
-        status: err.kind === 'not_found' ? 404 : err.kind === 'conflict' ? 409 : 422,
-        code: err.code,
-        message: err.message,
-        ...(err.details === undefined ? {} : { details: err.details }),
-      }
-    : undefined,
-)
 
 /** Builds the HTTP app without listening, ready for `inject()`; main.ts listens. */
 export async function buildApp(deps: AppDeps) {

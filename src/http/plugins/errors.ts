@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod'
+import { DomainError } from '../../commands/errors.ts'
 import { EventStoreUnavailable, WrongExpectedVersion } from '../../events/event-store.ts'
 import { HttpError } from '../errors.ts'
 
@@ -16,15 +17,12 @@ interface Mapped {
   headers?: Record<string, string>
 }
 
-/** Domain errors register how they map to HTTP here, so this plugin needs no import of every module. */
-export type ErrorMapper = (err: unknown) => Mapped | undefined
-const mappers: ErrorMapper[] = []
-export const registerErrorMapper = (mapper: ErrorMapper) => mappers.push(mapper)
+/** A domain error's kind gives the status: not_found 404, conflict 409, a business rule 422. */
+const domainStatus = { not_found: 404, conflict: 409, rule: 422 } as const
 
 function map(err: unknown): Mapped {
-  for (const mapper of mappers) {
-    const mapped = mapper(err)
-    if (mapped) return mapped
+  if (err instanceof DomainError) {
+    return { status: domainStatus[err.kind], code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) }
   }
   if (err instanceof HttpError) return { status: err.statusCode, code: err.code, message: err.message, details: err.details, headers: err.headers }
   if (hasZodFastifySchemaValidationErrors(err)) {
