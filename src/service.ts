@@ -12,8 +12,12 @@ import { developmentApiKeys, DEVELOPMENT_KEYS } from './http/plugins/auth.ts'
 import { purgeExpiredIdempotencyKeys } from './http/plugins/idempotency.ts'
 import { Metrics } from './metrics.ts'
 import { ProcessManager } from './process-manager/process-manager.ts'
+import { readModels } from './projections/index.ts'
+import { checkpointName } from './subscriptions/projection.ts'
+import { ProjectionRunner } from './subscriptions/projection-runner.ts'
+import { readYourWrites } from './subscriptions/read-your-writes.ts'
 
-export const ROLES = ['api', 'process-manager'] as const
+export const ROLES = ['api', 'projections', 'process-manager'] as const
 export type Role = (typeof ROLES)[number]
 
 export interface RunningService {
@@ -54,6 +58,15 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   // Circle has no card issuing: the issuer is its own service, by default the simulator's issuing routes.
   const issuer = new HttpCardIssuer({ baseUrl: (config.CARD_ISSUER_URL ?? simulatorUrl)!, apiKey: config.CARD_ISSUER_API_KEY ?? 'SIMULATOR', timeoutMs: config.CIRCLE_TIMEOUT_MS, logger })
 
+  let projections: ProjectionRunner | undefined
+  if (roles.includes('projections')) {
+    projections = new ProjectionRunner({ projections: readModels, store, db, leasePool: pool, logger })
+    metrics.trackLag('read-models', () => projections!.status().then((s) => s.lag))
+    projections.start()
+    const runner = projections
+    stops.unshift(() => runner.stop())
+  }
+
   if (roles.includes('process-manager')) {
     const pm = new ProcessManager({ store, db, pool, circle, issuer, logger, pollMs: config.CIRCLE_POLL_INTERVAL_MS })
     metrics.trackLag('process-manager', () => pm.lag)
@@ -73,6 +86,8 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       },
       store,
       db,
+      // With the projections in this process the wait follows them directly; an API-only instance polls their checkpoint.
+      readModels: readYourWrites({ store, db, checkpoint: checkpointName(readModels[0]!), ...(projections ? { local: projections } : {}) }),
       metrics,
       circle,
       apiKeys,

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { WrongExpectedVersion, type EventMetadata, type EventStore, type JsonObject, type NewEvent, type RecordedEvent, type StreamAppend } from '../events/event-store.ts'
-import type { Event, StreamType } from '../events/event.ts'
+import { WrongExpectedVersion, type EventMetadata, type EventStore, type NewEvent, type StreamAppend } from '../events/event-store.ts'
+import type { StreamType } from '../events/event.ts'
+import { cacheOf, fold, type AnyEvent } from '../events/fold.ts'
 import { ConcurrencyConflict } from './errors.ts'
 import { deriveId } from './ids.ts'
 
-export type AnyEvent = Event<string, JsonObject>
+export type { AnyEvent }
 
 /** Who asked, when, and why; time and ids come in here, never from inside `decide`. */
 export interface CommandMetadata {
@@ -86,6 +87,7 @@ export async function execute<C, S>(
     if (metadata.requestId !== undefined) eventMetadata.requestId = metadata.requestId
     if (metadata.idempotencyKey !== undefined) eventMetadata.idempotencyKey = metadata.idempotencyKey
     const appends: StreamAppend[] = []
+    const appendedKeys: string[] = []
     const newState = { ...(state as Record<string, unknown>) }
     for (const [key, events] of Object.entries(decision)) {
       const ref = refs[key]
@@ -93,6 +95,7 @@ export async function execute<C, S>(
       if (!ref) throw new Error(`decider appended to stream key ${key} it did not read`)
       const stream = ref.type.streamName(ref.id)
       const revision = loaded.revisions[key]!
+      appendedKeys.push(key)
       appends.push({
         stream,
         expected: revision === -1 ? 'no_stream' : revision,
@@ -108,6 +111,12 @@ export async function execute<C, S>(
     if (appends.length === 0) return { appended: [], state, position: undefined }
     try {
       const results = await store.appendMulti(appends)
+      // The state computed here is the stream's state at the revision written: the next command reads nothing.
+      const cache = cacheOf(store)
+      appendedKeys.forEach((key, i) => {
+        const expectedRevision = loaded.revisions[key]! + appends[i]!.events.length
+        if (results[i]?.revision === expectedRevision) cache.remember(appends[i]!.stream, { state: newState[key], revision: expectedRevision })
+      })
       return {
         appended: appends.map((a) => ({ stream: a.stream, events: a.events })),
         state: newState as S,
@@ -135,14 +144,4 @@ async function load(store: EventStore, refs: StreamRefs) {
     }),
   )
   return { state, revisions }
-}
-
-/** Folds recorded events of one stream into its state. */
-export const foldEvents = <S>(type: StreamType<S, AnyEvent>, events: RecordedEvent[]): S =>
-  events.reduce((s, e) => type.evolve(s, e as AnyEvent), type.initialState)
-
-/** Reads and folds one stream; revision -1 when it has no events. */
-export async function fold<S>(store: EventStore, type: StreamType<S, AnyEvent>, id: string): Promise<{ state: S; revision: number }> {
-  const events = await store.readStream(type.streamName(id))
-  return { state: foldEvents(type, events), revision: events.length - 1 }
 }

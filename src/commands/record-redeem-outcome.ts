@@ -54,8 +54,9 @@ export function decide(command: RecordRedeemOutcome, state: State): { redeem: Re
   }
   const walletId = s.walletId!
   const amount = toMicros(s.amount!)
-  const release = (): WalletEvent[] =>
-    state.wallet.settled[redeemId] === undefined ? [{ type: 'ReservationReleased', data: { walletId, operationId: redeemId, amount } }] : []
+  // Wallet events go in the same atomic append as the redeem's terminal event, so a redeem that is
+  // not terminal yet still holds its reservation.
+  const release = (): WalletEvent[] => [{ type: 'ReservationReleased', data: { walletId, operationId: redeemId, amount } }]
   switch (outcome.type) {
     case 'transfer_submitted':
       return { redeem: [{ type: 'RedeemTransferSubmitted', data: { redeemId, circleTransferId: outcome.circleTransferId } }] }
@@ -73,7 +74,7 @@ export function decide(command: RecordRedeemOutcome, state: State): { redeem: Re
       const submitted: RedeemEvent[] = s.phase === 'transferred' ? [{ type: 'RedeemPayoutSubmitted', data: { redeemId, circlePayoutId } }] : []
       return {
         redeem: [...submitted, { type: 'RedeemCompleted', data: { redeemId, circlePayoutId } }],
-        wallet: state.wallet.settled[redeemId] === undefined ? [{ type: 'FundsDebited', data: { walletId, operationId: redeemId, amount } }] : [],
+        wallet: [{ type: 'FundsDebited', data: { walletId, operationId: redeemId, amount } }],
       }
     }
     case 'payout_failed':

@@ -42,12 +42,13 @@ export function decide(command: RecordTransferOutcome, state: State): { transfer
       if (s.status === 'failed') throw conflict()
       const data: TransferCompleted['data'] = { transferId, circleTransferId: outcome.circleTransferId }
       if (outcome.txHash !== undefined) data.txHash = outcome.txHash
+      // Wallet events are appended atomically with the transfer's terminal event: a transfer not yet
+      // terminal has neither debited nor credited.
       const destination: WalletEvent[] =
-        s.destination?.type === 'wallet' && state.destination.settled[transferId] === undefined
+        s.destination?.type === 'wallet'
           ? [{ type: 'FundsCredited', data: { walletId: s.destination.walletId, operationId: transferId, amount, source: 'transfer' } }]
           : []
-      const source: WalletEvent[] =
-        state.source.settled[transferId] === undefined ? [{ type: 'FundsDebited', data: { walletId: sourceWalletId, operationId: transferId, amount } }] : []
+      const source: WalletEvent[] = [{ type: 'FundsDebited', data: { walletId: sourceWalletId, operationId: transferId, amount } }]
       return { transfer: [{ type: 'TransferCompleted', data }], source, destination }
     }
     case 'failed':
@@ -55,10 +56,7 @@ export function decide(command: RecordTransferOutcome, state: State): { transfer
       if (s.status === 'completed') throw conflict()
       return {
         transfer: [{ type: 'TransferFailed', data: { transferId, failure: outcome.failure } }],
-        source:
-          state.source.settled[transferId] === undefined
-            ? [{ type: 'ReservationReleased', data: { walletId: sourceWalletId, operationId: transferId, amount } }]
-            : [],
+        source: [{ type: 'ReservationReleased', data: { walletId: sourceWalletId, operationId: transferId, amount } }],
       }
   }
 }

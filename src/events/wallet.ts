@@ -59,15 +59,18 @@ export interface WalletState {
   credited: bigint
   /** Everything ever debited (consumed reservations). */
   debited: bigint
-  /** Open reservations by operation id. */
+  /**
+   * Open reservations by operation id; bounded by the operations in flight, not by history (an
+   * operation's own stream knows whether its outcome was recorded).
+   */
   reservations: Record<string, bigint>
-  /** Operations already credited or debited, so a repeated outcome is recognised. */
-  settled: Record<string, 'credited' | 'debited' | 'released'>
+  /** Sum of `reservations`, kept so reads need not add them up. */
+  reserved: bigint
 }
 
-export const initialState: WalletState = { status: 'none', addresses: {}, credited: 0n, debited: 0n, reservations: {}, settled: {} }
+export const initialState: WalletState = { status: 'none', addresses: {}, credited: 0n, debited: 0n, reservations: {}, reserved: 0n }
 
-export const reserved = (s: WalletState): bigint => Object.values(s.reservations).reduce((a, b) => a + b, 0n)
+export const reserved = (s: WalletState): bigint => s.reserved
 /** credited - debited - open reservations; never below zero by construction of the deciders. */
 export const available = (s: WalletState): bigint => s.credited - s.debited - reserved(s)
 
@@ -94,32 +97,31 @@ export function evolve(state: WalletState, event: WalletEvent): WalletState {
       const { addressId, chain, failure } = event.data
       return { ...state, addresses: { ...state.addresses, [addressId]: { addressId, chain, status: 'failed', failure } } }
     }
-    case 'FundsReserved':
-      return { ...state, reservations: { ...state.reservations, [event.data.operationId]: fromMicros(event.data.amount) } }
-    case 'ReservationReleased': {
-      const { [event.data.operationId]: _released, ...rest } = state.reservations
-      return { ...state, reservations: rest, settled: { ...state.settled, [event.data.operationId]: 'released' } }
-    }
-    case 'FundsDebited': {
-      const { [event.data.operationId]: _consumed, ...rest } = state.reservations
+    case 'FundsReserved': {
+      const amount = fromMicros(event.data.amount)
+      const previous = state.reservations[event.data.operationId] ?? 0n
       return {
         ...state,
-        reservations: rest,
-        debited: state.debited + fromMicros(event.data.amount),
-        settled: { ...state.settled, [event.data.operationId]: 'debited' },
+        reservations: { ...state.reservations, [event.data.operationId]: amount },
+        reserved: state.reserved - previous + amount,
       }
     }
+    case 'ReservationReleased':
+      return closeReservation(state, event.data.operationId, 0n)
+    case 'FundsDebited':
+      return closeReservation(state, event.data.operationId, fromMicros(event.data.amount))
     case 'FundsCredited':
-      return {
-        ...state,
-        credited: state.credited + fromMicros(event.data.amount),
-        settled: { ...state.settled, [event.data.operationId]: 'credited' },
-      }
+      return { ...state, credited: state.credited + fromMicros(event.data.amount) }
     default: {
       event satisfies never
       return state
     }
   }
+}
+
+function closeReservation(state: WalletState, operationId: string, debit: bigint): WalletState {
+  const { [operationId]: held = 0n, ...rest } = state.reservations
+  return { ...state, reservations: rest, reserved: state.reserved - held, debited: state.debited + debit }
 }
 
 export const category = 'wallet'

@@ -9,6 +9,7 @@ import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
 import type { Metrics } from '../metrics.ts'
+import type { WaitForReadModels } from '../subscriptions/read-your-writes.ts'
 import { authPlugin, type ApiKey } from './plugins/auth.ts'
 import { errorsPlugin } from './plugins/errors.ts'
 import { idempotencyPlugin } from './plugins/idempotency.ts'
@@ -16,10 +17,12 @@ import { metricsPlugin } from './plugins/metrics.ts'
 import { addressRoutes } from './routes/addresses.ts'
 import { bankAccountRoutes } from './routes/bank-accounts.ts'
 import { cardRoutes } from './routes/cards.ts'
+import { depositRoutes } from './routes/deposits.ts'
 import { healthRoutes, type HealthCheck } from './routes/health.ts'
 import { mintRoutes } from './routes/mints.ts'
 import { redeemRoutes } from './routes/redeems.ts'
 import { transferRoutes } from './routes/transfers.ts'
+import { walletOperationRoutes } from './routes/wallet-operations.ts'
 import { walletRoutes } from './routes/wallets.ts'
 
 export interface AppDeps {
@@ -27,6 +30,8 @@ export interface AppDeps {
   health: Record<string, HealthCheck>
   store: EventStore
   db: Db
+  /** Read-your-writes: resolves once the read models include a position a request wrote. */
+  readModels: WaitForReadModels
   metrics: Metrics
   circle: Pick<CirclePort, 'createWireAccount'>
   apiKeys: ApiKey[]
@@ -95,13 +100,16 @@ export async function buildApp(deps: AppDeps) {
 
   await app.register(healthRoutes, { checks: deps.health })
   const { store, maxAmount } = deps
-  await app.register(walletRoutes, { store })
-  await app.register(addressRoutes, { store })
-  await app.register(bankAccountRoutes, { store, circle: deps.circle })
-  await app.register(mintRoutes(maxAmount), { store })
-  await app.register(redeemRoutes(maxAmount), { store })
-  await app.register(transferRoutes(maxAmount), { store })
-  await app.register(cardRoutes, { store })
+  const routeDeps = { store, read: { db: deps.db, caughtUp: deps.readModels } }
+  await app.register(walletRoutes, routeDeps)
+  await app.register(walletOperationRoutes, routeDeps)
+  await app.register(addressRoutes, routeDeps)
+  await app.register(bankAccountRoutes, { ...routeDeps, circle: deps.circle })
+  await app.register(mintRoutes(maxAmount), routeDeps)
+  await app.register(redeemRoutes(maxAmount), routeDeps)
+  await app.register(transferRoutes(maxAmount), routeDeps)
+  await app.register(cardRoutes, routeDeps)
+  await app.register(depositRoutes, routeDeps)
   return app
 }
 

@@ -1,38 +1,60 @@
 import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import type { z } from 'zod'
-import type { AnyEvent } from '../commands/handler.ts'
-import type { EventStore } from '../events/event-store.ts'
-import type { StreamType } from '../events/event.ts'
+import { z } from 'zod'
+import type { Db } from '../adapters/postgres/database.ts'
+import type { EventStore, Position } from '../events/event-store.ts'
+import type { AnyEvent } from '../events/fold.ts'
+import { readDocument, type DocumentModel } from '../projections/document.ts'
+import type { Page } from '../projections/pagination.ts'
+import type { WaitForReadModels } from '../subscriptions/read-your-writes.ts'
 import { notFound } from './errors.ts'
-import { derivedId, read, waitIfAsked, type Resource } from './operations.ts'
-import { commandErrors, idempotencyHeaders, idParams, readErrors } from './schemas.ts'
+import { derivedId, waitIfAsked, type Resource } from './operations.ts'
+import { commandErrors, idempotencyHeaders, idParams, listQuery, pageOf, readErrors } from './schemas.ts'
+
+/** What routes need of the read side: the read models' database and the read-your-writes wait. */
+export interface ReadSide {
+  db: Db
+  caughtUp: WaitForReadModels
+}
+
+export interface RouteDeps {
+  store: EventStore
+  read: ReadSide
+}
+
+/** A list route: its filters (beside `limit` and `cursor`) and the query that serves a page. */
+export interface ListDefinition<S, Q extends z.ZodRawShape> {
+  summary: string
+  filters: Q
+  run(db: Db, filters: z.output<z.ZodObject<Q>>, page: { limit?: number | undefined; cursor?: string | undefined }): Promise<Page<{ id: string; resource: Resource<S> }>>
+}
 
 /** A resource created by an asynchronous command: `POST create` answers 202 pending, `GET read/{id}` reads it. */
-export interface OperationResource<S, Body extends z.ZodType, Res extends z.ZodType> {
+export interface OperationResource<S, Body extends z.ZodType, Res extends z.ZodType, Q extends z.ZodRawShape> {
   tag: string
   /** What a resource of this kind is called in errors and derived ids ("mint"). */
   name: string
   createPath: string
-  /** Collection path of the GET and of the Location header ("/mints"). */
+  /** Collection path of the GET, the list and the Location header ("/mints"). */
   readPath: string
   summaries: { create: string; read: string }
   body: Body
   response: Res
-  type: StreamType<S, AnyEvent>
-  /** Runs the creating command for the resource with the id derived from the Idempotency-Key. */
-  create(store: EventStore, request: FastifyRequest, body: z.output<Body>, id: string): Promise<void>
+  model: DocumentModel<S, AnyEvent>
+  /** Runs the creating command for the resource with the id derived from the Idempotency-Key; gives the position written. */
+  create(store: EventStore, request: FastifyRequest, body: z.output<Body>, id: string): Promise<Position | undefined>
   toResponse(id: string, resource: Resource<S>): z.output<Res>
   /** When `Prefer: wait` may stop waiting. */
   settled(state: S): boolean
+  list?: ListDefinition<S, Q>
 }
 
-/** Registers the POST (202 + Location, read-your-writes, `Prefer: wait`) and the GET of one resource. */
-export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType>(
-  def: OperationResource<S, Body, Res>,
-): FastifyPluginAsyncZod<{ store: EventStore }> {
-  return async (app, { store }) => {
-    const reread = (id: string) => read(store, def.type, id)
+/** Registers the POST (202 + Location, read-your-writes, `Prefer: wait`), the GET of one resource, and its list. */
+export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType, Q extends z.ZodRawShape>(
+  def: OperationResource<S, Body, Res, Q>,
+): FastifyPluginAsyncZod<RouteDeps> {
+  return async (app, { store, read }) => {
+    const reread = (id: string) => readDocument(read.db, def.model, id)
     // Generic schemas are beyond the type provider's inference; toResponse keeps the answers typed.
     const response: z.ZodType = def.response
     const body: z.ZodType = def.body
@@ -44,8 +66,11 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
       },
       async (request, reply) => {
         const id = derivedId(request, def.name)
-        await def.create(store, request, request.body as z.output<Body>, id)
-        const resource = await waitIfAsked(request, (await reread(id))!, () => reread(id), def.settled)
+        const position = await def.create(store, request, request.body as z.output<Body>, id)
+        await read.caughtUp(position)
+        const created = await reread(id)
+        if (!created) throw notFound(def.name, id)
+        const resource = await waitIfAsked(request, created, () => reread(id), def.settled)
         return reply.code(202).header('location', `${def.readPath}/${id}`).send(def.toResponse(id, resource))
       },
     )
@@ -61,5 +86,21 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
         return def.toResponse(request.params.id, resource)
       },
     )
+    const list = def.list
+    if (list) {
+      const query = listQuery(list.filters)
+      app.get(
+        def.readPath,
+        {
+          config: { roles: ['backend', 'auditor'] },
+          schema: { tags: [def.tag], summary: list.summary, querystring: query, response: { 200: pageOf(response), ...readErrors } },
+        },
+        async (request) => {
+          const { limit, cursor, ...filters } = request.query as { limit?: number; cursor?: string } & z.output<z.ZodObject<Q>>
+          const page = await list.run(read.db, filters as z.output<z.ZodObject<Q>>, { limit, cursor })
+          return { items: page.items.map((i) => def.toResponse(i.id, i.resource)), nextCursor: page.nextCursor }
+        },
+      )
+    }
   }
 }

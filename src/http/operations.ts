@@ -2,9 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyRequest } from 'fastify'
 import { DomainError } from '../commands/errors.ts'
 import { deriveId } from '../commands/ids.ts'
-import { execute, foldEvents, type AnyEvent, type CommandMetadata, type Decider } from '../commands/handler.ts'
-import type { EventStore } from '../events/event-store.ts'
-import type { Failure, OperationStatus, StreamType } from '../events/event.ts'
+import { execute, type CommandMetadata, type Decider } from '../commands/handler.ts'
+import type { EventStore, Position } from '../events/event-store.ts'
+import type { Failure, OperationStatus } from '../events/event.ts'
+import type { Resource } from '../projections/document.ts'
 import { formatAmount, InvalidAmount, parseAmount } from '../events/money.ts'
 import { HttpError } from './errors.ts'
 
@@ -26,12 +27,15 @@ export function commandMetadata(request: FastifyRequest, commandId: string): Com
   return metadata
 }
 
-/** Runs a creating command; the resource already existing under its derived id means this request ran before. */
-export async function create<C, S>(store: EventStore, decider: Decider<C, S>, command: C, request: FastifyRequest, id: string): Promise<void> {
+/**
+ * Runs a creating command and gives the position it wrote; undefined when the resource already
+ * existed under its derived id (this request ran before), so the caller waits for the head instead.
+ */
+export async function create<C, S>(store: EventStore, decider: Decider<C, S>, command: C, request: FastifyRequest, id: string): Promise<Position | undefined> {
   try {
-    await execute(store, decider, command, commandMetadata(request, id))
+    return (await execute(store, decider, command, commandMetadata(request, id))).position
   } catch (err) {
-    if (err instanceof DomainError && err.code === 'already_exists') return
+    if (err instanceof DomainError && err.code === 'already_exists') return undefined
     throw err
   }
 }
@@ -46,22 +50,7 @@ export function money(value: string, max: bigint, field = 'amount'): bigint {
   }
 }
 
-export interface Resource<S> {
-  state: S
-  createdAt: string
-  updatedAt: string
-}
-
-/** Folds one stream for a read; undefined when it has no events. */
-export async function read<S>(store: EventStore, type: StreamType<S, AnyEvent>, id: string): Promise<Resource<S> | undefined> {
-  const events = await store.readStream(type.streamName(id))
-  if (events.length === 0) return undefined
-  return {
-    state: foldEvents(type, events),
-    createdAt: events[0]!.metadata.occurredAt,
-    updatedAt: events.at(-1)!.metadata.occurredAt,
-  }
-}
+export type { Resource }
 
 /** The operation fields of an answer; a failure shows once the operation has failed. */
 export function operationView(r: Resource<{ status: OperationStatus | 'none'; amount?: bigint; failure?: Failure }>) {

@@ -72,3 +72,29 @@ export const commandErrors = {
 
 /** Errors of a read route. */
 export const readErrors = { ...commonErrors, 404: errorBody.describe('Not found') }
+
+/** `limit` and `cursor` of every list; a limit above 200 is served as 200. */
+export function listQuery<Q extends z.ZodRawShape>(filters: Q) {
+  return z.strictObject({
+    ...filters,
+    limit: z.coerce.number().int().min(1).optional().meta({ description: 'Page size: 50 by default, at most 200 (larger values are capped)', example: 50 }),
+    cursor: z.string().min(1).max(512).optional().meta({ description: 'Opaque: the nextCursor of the previous page' }),
+  })
+}
+
+/** A page of a list: newest first; nextCursor is null on the last page. */
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({
+    items: z.array(item),
+    nextCursor: z.string().nullable().meta({ description: 'Pass as cursor to get the next (older) page; null on the last page' }),
+  })
+
+const instant = z.iso.datetime({ offset: true }).meta({ example: '2026-11-26T09:00:00Z' })
+
+/** Filters of the operation lists (mints, redeems, transfers, deposits, cards). */
+export const operationFilters = {
+  walletId: z.uuid().optional(),
+  status: z.string().min(1).max(32).optional().meta({ description: 'Only resources in this status' }),
+  createdAfter: instant.optional().meta({ description: 'Only resources created after this instant (exclusive)' }),
+  createdBefore: instant.optional().meta({ description: 'Only resources created before this instant (exclusive)' }),
+}

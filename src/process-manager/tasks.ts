@@ -1,6 +1,6 @@
 import { sql, type Transaction } from 'kysely'
 import type { Db } from '../adapters/postgres/database.ts'
-import type { Database } from '../projections/database.ts'
+import type { Database } from '../database.ts'
 
 export type TaskKind = 'wallet' | 'bankaccount' | 'mint' | 'redeem' | 'transfer' | 'card'
 

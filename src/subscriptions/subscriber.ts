@@ -4,13 +4,11 @@ import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { EventFilter, EventStore, Position, RecordedEvent } from '../events/event-store.ts'
 import type { Db } from '../adapters/postgres/database.ts'
-import type { Database } from '../projections/database.ts'
+import type { Database } from '../database.ts'
+import { isAfter, readCheckpoints, saveCheckpoint } from './checkpoints.ts'
 import { acquireLease, type Lease } from './lease.ts'
 
-/** Another instance moved the checkpoint under us: this instance lost its lease. */
-export class CheckpointMoved extends Error {
-  override name = 'CheckpointMoved'
-}
+export { CheckpointMoved, readCheckpoint, saveCheckpoint } from './checkpoints.ts'
 
 type Handler =
   | {
@@ -26,6 +24,13 @@ type Handler =
 
 export type SubscriberOptions = Handler & {
   name: string
+  /**
+   * Checkpoint rows moved together with every batch (default: `[name]`). A group of projections
+   * keeps one row per projection and version, all at the same position.
+   */
+  checkpoints?: string[]
+  /** Runs once the lease is held, before the checkpoint is read (e.g. to rebuild a projection whose version changed). */
+  prepare?: (signal: AbortSignal) => Promise<void>
   store: EventStore
   db: Db
   /** Pool for the lease connection; omit to run without a lease (tests, single process by construction). */
@@ -86,7 +91,7 @@ export class Subscriber {
 
   /** Resolves once the checkpoint has reached `position` (tests and read-your-writes waits). */
   async caughtUp(position: Position, timeoutMs = 10_000): Promise<void> {
-    const reached = () => this.position !== undefined && (this.options.store.distance(position, this.position) ?? 0) >= 0
+    const reached = () => this.position !== undefined && !isAfter(this.options.store, position, this.position)
     if (reached()) return
     await new Promise<void>((resolve, reject) => {
       const check = () => {
@@ -136,7 +141,9 @@ export class Subscriber {
 
   private async consume(signal: AbortSignal): Promise<void> {
     const { db, store } = this.options
-    this.setPosition(await readCheckpoint(db, this.name))
+    const names = this.options.checkpoints ?? [this.name]
+    await this.options.prepare?.(signal)
+    this.setPosition(await readCheckpoints(db, names))
     const batches = store.subscribe({ after: this.position, filter: this.options.filter, batchSize: this.options.batchSize ?? 200, signal })
     for await (const batch of batches) {
       if (signal.aborted) throw signal.reason ?? new Error('aborted')
@@ -144,11 +151,11 @@ export class Subscriber {
         const handle = this.options.handle
         await db.transaction().execute(async (trx) => {
           if (batch.events.length > 0) await handle(trx, batch.events)
-          await saveCheckpoint(trx, this.name, this.position, batch.checkpoint)
+          for (const name of names) await saveCheckpoint(trx, name, this.position, batch.checkpoint)
         })
       } else {
         if (batch.events.length > 0) await this.options.handle(batch.events)
-        await saveCheckpoint(db, this.name, this.position, batch.checkpoint)
+        for (const name of names) await saveCheckpoint(db, name, this.position, batch.checkpoint)
       }
       this.setPosition(batch.checkpoint)
     }
@@ -158,34 +165,4 @@ export class Subscriber {
     this.position = position
     for (const waiter of [...this.waiters]) waiter()
   }
-}
-
-export async function readCheckpoint(db: Db, name: string): Promise<Position | undefined> {
-  const row = await db.selectFrom('checkpoints').select('position').where('name', '=', name).executeTakeFirst()
-  return row?.position ?? undefined
-}
-
-/** Compare-and-set: moves the checkpoint only from the position this instance read. */
-export async function saveCheckpoint(
-  db: Db | Transaction<Database>,
-  name: string,
-  from: Position | undefined,
-  to: Position,
-): Promise<void> {
-  if (from === undefined) {
-    const inserted = await db
-      .insertInto('checkpoints')
-      .values({ name, position: to, updated_at: new Date() })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ position: to, updated_at: new Date() }).where('checkpoints.position', 'is', null))
-      .executeTakeFirst()
-    if (inserted.numInsertedOrUpdatedRows === 0n) throw new CheckpointMoved(`checkpoint ${name} was set by another instance`)
-    return
-  }
-  const updated = await db
-    .updateTable('checkpoints')
-    .set({ position: to, updated_at: new Date() })
-    .where('name', '=', name)
-    .where('position', '=', from)
-    .executeTakeFirst()
-  if (updated.numUpdatedRows === 0n) throw new CheckpointMoved(`checkpoint ${name} moved away from ${from}`)
 }

@@ -16,6 +16,12 @@ export async function httpHarness(t: Test, overrides: Partial<AppDeps> = {}) {
     client.call({ method: 'POST', url, payload: body as object, headers: { ...auth.backend, 'idempotency-key': randomUUID(), ...headers } })
   const get = (url: string, headers: Record<string, string> = auth.backend) => client.call({ method: 'GET', url, headers })
 
+  /** Waits until the read models include every event written so far (writes made outside a POST are seen eventually). */
+  async function settle(): Promise<void> {
+    const head = await h.store.head()
+    if (head !== undefined) await h.projections.caughtUp(head)
+  }
+
   /** A wallet made active the way the process manager would, optionally funded by a completed mint. */
   async function activeWallet(ownerId = 'owner-1', funds?: string): Promise<string> {
     const res = await post('/wallets', { ownerId })
@@ -25,7 +31,8 @@ export async function httpHarness(t: Test, overrides: Partial<AppDeps> = {}) {
       const mint = (await post('/mint', { walletId, amount: funds })).json()
       await execute(h.store, recordMintOutcome, { mintId: mint.id, outcome: { type: 'completed', circleTransferId: `ct-${mint.id}` } }, meta({ actor: 'process-manager' }))
     }
+    await settle()
     return walletId
   }
-  return { ...h, client, post, get, activeWallet }
+  return { ...h, client, post, get, activeWallet, settle }
 }

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs'
 import { Kysely, PostgresDialect } from 'kysely'
 import { FileMigrationProvider, Migrator } from 'kysely/migration'
 import pg from 'pg'
-import type { Database } from '../../projections/database.ts'
+import type { Database } from '../../database.ts'
 
 // int8 stays a string (positions, counts); numeric stays a string too. Money is never a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v)

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { requestDepositAddress } from '../../commands/request-deposit-address.ts'
-import type { EventStore } from '../../events/event-store.ts'
-import { wallet, type DepositAddress } from '../../events/wallet.ts'
+import type { DepositAddress } from '../../events/wallet.ts'
+import { getWallet } from '../../projections/wallets.ts'
 import { notFound } from '../errors.ts'
-import { create, derivedId, read, waitIfAsked } from '../operations.ts'
+import type { RouteDeps } from '../operation-routes.ts'
+import { create, derivedId, waitIfAsked } from '../operations.ts'
 import { chain, commandErrors, readErrors, failure, id, idempotencyHeaders } from '../schemas.ts'
 
 export const addressBody = z
@@ -28,9 +29,9 @@ export function toAddress(walletId: string, a: DepositAddress): z.infer<typeof a
 }
 
 /** Deposit addresses: requested here, generated at Circle by the process manager, listed in the wallet. */
-export const addressRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async (app, { store }) => {
+export const addressRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store, read }) => {
   const readAddress = async (walletId: string, addressId: string) => {
-    const r = await read(store, wallet, walletId)
+    const r = await getWallet(read.db, walletId)
     const address = r?.state.addresses[addressId]
     return r && address ? { ...r, state: address } : undefined
   }
@@ -50,8 +51,9 @@ export const addressRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async
     async (request, reply) => {
       const addressId = derivedId(request, 'address')
       const { walletId, chain } = request.body
-      await create(store, requestDepositAddress, { walletId, addressId, chain }, request, addressId)
-      const created = (await readAddress(walletId, addressId))!
+      await read.caughtUp(await create(store, requestDepositAddress, { walletId, addressId, chain }, request, addressId))
+      const created = await readAddress(walletId, addressId)
+      if (!created) throw notFound('address', addressId)
       const resource = await waitIfAsked(request, created, () => readAddress(walletId, addressId), (a) => a.status !== 'pending')
       return reply.code(202).header('location', `/wallets/${walletId}/addresses/${addressId}`).send(toAddress(walletId, resource.state))
     },

@@ -6,10 +6,12 @@ import { circleKey, outcomeCommandId } from '../../commands/ids.ts'
 import { linkBankAccount, type LinkBankAccount } from '../../commands/link-bank-account.ts'
 import { recordBankAccountOutcome, type RecordBankAccountOutcome } from '../../commands/record-bank-account-outcome.ts'
 import { bankAccount, type BankAccountState } from '../../events/bank-account.ts'
-import type { EventStore } from '../../events/event-store.ts'
+import { fold } from '../../events/fold.ts'
+import { getBankAccount, listBankAccounts } from '../../projections/bank-accounts.ts'
 import { HttpError, notFound } from '../errors.ts'
-import { commandMetadata, create, derivedId, read, type Resource } from '../operations.ts'
-import { commandErrors, readErrors, failure, idempotencyHeaders, idParams } from '../schemas.ts'
+import type { RouteDeps } from '../operation-routes.ts'
+import { commandMetadata, create, derivedId, type Resource } from '../operations.ts'
+import { commandErrors, readErrors, failure, idempotencyHeaders, idParams, listQuery, pageOf } from '../schemas.ts'
 
 const country = z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2 code').meta({ example: 'US' })
 const billingDetails = z.strictObject({
@@ -94,9 +96,9 @@ export function toBankAccount(id: string, r: Resource<BankAccountState>): z.infe
  * nowhere else: the events keep the last 4 digits and Circle's id. Circle is called with a key
  * derived from the bank account id, so a retried request binds to the same Circle account.
  */
-export const bankAccountRoutes: FastifyPluginAsyncZod<{ store: EventStore; circle: Pick<CirclePort, 'createWireAccount'> }> = async (
+export const bankAccountRoutes: FastifyPluginAsyncZod<RouteDeps & { circle: Pick<CirclePort, 'createWireAccount'> }> = async (
   app,
-  { store, circle },
+  { store, read, circle },
 ) => {
   app.post(
     '/bank-accounts',
@@ -126,7 +128,8 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<{ store: EventStore; circl
       if (body.description !== undefined) command.description = body.description
       await create(store, linkBankAccount, command, request, bankAccountId)
 
-      const current = (await read(store, bankAccount, bankAccountId))!
+      // Whether Circle still needs the account is a write-side question: the stream's own state decides.
+      const current = await fold(store, bankAccount, bankAccountId)
       if (current.state.status === 'pending' && current.state.circleWireId === undefined) {
         const details: WireAccountDetails =
           'iban' in body
@@ -137,7 +140,9 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<{ store: EventStore; circl
           await execute(store, recordBankAccountOutcome, { bankAccountId, outcome: o }, commandMetadata(request, outcomeCommandId(bankAccount.streamName(bankAccountId), o.type)))
         }
       }
-      const resource = (await read(store, bankAccount, bankAccountId))!
+      await read.caughtUp()
+      const resource = await getBankAccount(read.db, bankAccountId)
+      if (!resource) throw notFound('bank account', bankAccountId)
       return reply.code(202).header('location', `/bank-accounts/${bankAccountId}`).send(toBankAccount(bankAccountId, resource))
     },
   )
@@ -149,9 +154,23 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<{ store: EventStore; circl
       schema: { tags: ['bank accounts'], summary: 'A linked bank account and its status', params: idParams, response: { 200: bankAccountBody, ...readErrors } },
     },
     async (request) => {
-      const resource = await read(store, bankAccount, request.params.id)
+      const resource = await getBankAccount(read.db, request.params.id)
       if (!resource) throw notFound('bank account', request.params.id)
       return toBankAccount(request.params.id, resource)
+    },
+  )
+
+  const listFilters = listQuery({ ownerId: ownerId.optional().meta({ description: 'Only the bank accounts of this owner' }) })
+  app.get(
+    '/bank-accounts',
+    {
+      config: { roles: ['backend', 'auditor'] },
+      schema: { tags: ['bank accounts'], summary: 'Linked bank accounts, newest first', querystring: listFilters, response: { 200: pageOf(bankAccountBody), ...readErrors } },
+    },
+    async (request) => {
+      const { limit, cursor, ownerId } = request.query
+      const page = await listBankAccounts(read.db, { ownerId }, { limit, cursor })
+      return { items: page.items.map((i) => toBankAccount(i.id, i.resource)), nextCursor: page.nextCursor }
     },
   )
 }

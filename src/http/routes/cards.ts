@@ -5,11 +5,14 @@ import { freezeCard } from '../../commands/freeze-card.ts'
 import { execute, type Decider } from '../../commands/handler.ts'
 import { issueCard } from '../../commands/issue-card.ts'
 import { unfreezeCard } from '../../commands/unfreeze-card.ts'
-import { card, type CardState } from '../../events/card.ts'
-import type { EventStore } from '../../events/event-store.ts'
-import { operationRoutes } from '../operation-routes.ts'
-import { commandMetadata, create, read, type Resource } from '../operations.ts'
-import { commandErrors, errorBody, failure, id, idParams } from '../schemas.ts'
+import type { CardState } from '../../events/card.ts'
+import { cards } from '../../projections/cards.ts'
+import { readDocument } from '../../projections/document.ts'
+import { listOperations } from '../../projections/operation-list.ts'
+import { notFound } from '../errors.ts'
+import { operationRoutes, type RouteDeps } from '../operation-routes.ts'
+import { commandMetadata, create, type Resource } from '../operations.ts'
+import { commandErrors, errorBody, failure, id, idParams, operationFilters } from '../schemas.ts'
 import { randomUUID } from 'node:crypto'
 
 export const cardBody = z
@@ -48,15 +51,16 @@ const issueRoutes = operationRoutes({
   summaries: { create: 'Issue a virtual card for a wallet', read: 'A card and its status' },
   body: z.strictObject({ walletId: id, cardholderName: z.string().min(1).max(100).meta({ example: 'Ada Lovelace' }) }),
   response: cardBody,
-  type: card,
+  model: cards,
   create: (store, request, body, cardId) => create(store, issueCard, { cardId, walletId: body.walletId, cardholderName: body.cardholderName }, request, cardId),
   toResponse: toCard,
   settled: (s) => s.status !== 'pending',
+  list: { summary: 'Cards, newest first', filters: operationFilters, run: (db, filters, page) => listOperations(db, cards, filters, page) },
 })
 
 /** Virtual cards, issued through the CardIssuer port (Circle has no card issuing). */
-export const cardRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async (app, { store }) => {
-  await app.register(issueRoutes, { store })
+export const cardRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store, read }) => {
+  await app.register(issueRoutes, { store, read })
 
   const manage = (action: 'freeze' | 'unfreeze' | 'close', decider: Decider<{ cardId: string; reason?: string }, { card: CardState }>, summary: string) =>
     app.post(
@@ -74,8 +78,11 @@ export const cardRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async (a
       async (request) => {
         const cardId = request.params.id
         const command = request.body?.reason === undefined ? { cardId } : { cardId, reason: request.body.reason }
-        await execute(store, decider, command, commandMetadata(request, randomUUID()))
-        return toCard(cardId, (await read(store, card, cardId))!)
+        const { position } = await execute(store, decider, command, commandMetadata(request, randomUUID()))
+        await read.caughtUp(position)
+        const resource = await readDocument(read.db, cards, cardId)
+        if (!resource) throw notFound('card', cardId)
+        return toCard(cardId, resource)
       },
     )
   manage('freeze', freezeCard, 'Freeze a card (no-op when already frozen)')

@@ -1,10 +1,12 @@
 import { z } from 'zod'
 import { requestRedeem } from '../../commands/request-redeem.ts'
 import { isTerminal } from '../../events/event.ts'
-import { redeem, type RedeemState } from '../../events/redeem.ts'
+import type { RedeemState } from '../../events/redeem.ts'
+import { redeems } from '../../projections/redeems.ts'
+import { listOperations } from '../../projections/operation-list.ts'
 import { operationRoutes } from '../operation-routes.ts'
 import { create, money, operationView, type Resource } from '../operations.ts'
-import { amount, currency, id, operationFields } from '../schemas.ts'
+import { amount, currency, id, operationFields, operationFilters } from '../schemas.ts'
 
 export const redeemBody = z
   .object({
@@ -39,9 +41,10 @@ export const redeemRoutes = (maxAmount: bigint) =>
     summaries: { create: 'Redeem USDC from a wallet to a linked bank account', read: 'A redeem and its status' },
     body: z.strictObject({ walletId: id, bankAccountId: id, amount, currency: currency.optional() }),
     response: redeemBody,
-    type: redeem,
+    model: redeems,
     create: (store, request, body, redeemId) =>
       create(store, requestRedeem, { redeemId, walletId: body.walletId, bankAccountId: body.bankAccountId, amount: money(body.amount, maxAmount) }, request, redeemId),
     toResponse: toRedeem,
     settled: (s) => isTerminal(s.status),
+    list: { summary: 'Redeems, newest first', filters: operationFilters, run: (db, filters, page) => listOperations(db, redeems, filters, page) },
   })

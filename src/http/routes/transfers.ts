@@ -1,10 +1,12 @@
 import { z } from 'zod'
 import { requestTransfer, type RequestTransfer } from '../../commands/request-transfer.ts'
 import { isTerminal } from '../../events/event.ts'
-import { transfer, type TransferState } from '../../events/transfer.ts'
+import type { TransferState } from '../../events/transfer.ts'
+import { transfers } from '../../projections/transfers.ts'
+import { listOperations } from '../../projections/operation-list.ts'
 import { operationRoutes } from '../operation-routes.ts'
 import { create, money, operationView, type Resource } from '../operations.ts'
-import { amount, chain, currency, id, operationFields } from '../schemas.ts'
+import { amount, chain, currency, id, operationFields, operationFilters } from '../schemas.ts'
 
 const destination = z
   .discriminatedUnion('type', [
@@ -51,11 +53,12 @@ export const transferRoutes = (maxAmount: bigint) =>
     summaries: { create: 'Transfer USDC to a wallet or a blockchain address', read: 'A transfer and its status' },
     body: z.strictObject({ sourceWalletId: id, destination, amount, currency: currency.optional() }),
     response: transferBody,
-    type: transfer,
+    model: transfers,
     create: (store, request, body, transferId) => {
       const command: RequestTransfer = { transferId, sourceWalletId: body.sourceWalletId, destination: body.destination, amount: money(body.amount, maxAmount) }
       return create(store, requestTransfer, command, request, transferId)
     },
     toResponse: toTransfer,
     settled: (s) => isTerminal(s.status),
+    list: { summary: 'Transfers, newest first (walletId: the source wallet; incoming transfers show in GET /wallets/{id}/operations)', filters: operationFilters, run: (db, filters, page) => listOperations(db, transfers, filters, page) },
   })

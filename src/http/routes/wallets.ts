@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import { createWallet } from '../../commands/create-wallet.ts'
 import { formatAmount } from '../../events/money.ts'
-import { available, reserved, wallet, type WalletState } from '../../events/wallet.ts'
+import { available, reserved, type WalletState } from '../../events/wallet.ts'
+import { listWallets, wallets } from '../../projections/wallets.ts'
 import { operationRoutes } from '../operation-routes.ts'
 import { create, type Resource } from '../operations.ts'
 import { currency, failure } from '../schemas.ts'
@@ -56,9 +57,14 @@ export const walletRoutes = operationRoutes({
   summaries: { create: 'Create a custodial wallet', read: 'A wallet with its addresses and balances' },
   body: z.strictObject({ ownerId: z.string().min(1).max(128).meta({ example: 'user-42' }), description: z.string().max(255).optional() }),
   response: walletBody,
-  type: wallet,
+  model: wallets,
   create: (store, request, body, walletId) =>
     create(store, createWallet, { walletId, ownerId: body.ownerId, ...(body.description === undefined ? {} : { description: body.description }) }, request, walletId),
   toResponse: toWallet,
   settled: (s) => s.status !== 'pending',
+  list: {
+    summary: 'Wallets, newest first',
+    filters: { ownerId: z.string().min(1).max(128).optional().meta({ description: 'Only the wallets of this owner' }) },
+    run: (db, filters, page) => listWallets(db, filters, page),
+  },
 })

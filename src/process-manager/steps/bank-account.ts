@@ -1,4 +1,4 @@
-import { fold } from '../../commands/handler.ts'
+import { fold } from '../../events/fold.ts'
 import { recordBankAccountOutcome } from '../../commands/record-bank-account-outcome.ts'
 import { bankAccount } from '../../events/bank-account.ts'
 import { done, poll, record, type Step } from '../context.ts'

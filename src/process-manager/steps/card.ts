@@ -1,5 +1,5 @@
 import { circleKey } from '../../commands/ids.ts'
-import { fold } from '../../commands/handler.ts'
+import { fold } from '../../events/fold.ts'
 import { recordCardOutcome } from '../../commands/record-card-outcome.ts'
 import { card } from '../../events/card.ts'
 import type { IssuedCard } from '../../adapters/card-issuer/port.ts'

@@ -1,5 +1,5 @@
 import { circleKey } from '../../commands/ids.ts'
-import { fold } from '../../commands/handler.ts'
+import { fold } from '../../events/fold.ts'
 import { recordMintOutcome } from '../../commands/record-mint-outcome.ts'
 import { mint } from '../../events/mint.ts'
 import { formatAmount } from '../../events/money.ts'

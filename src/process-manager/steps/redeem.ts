@@ -1,5 +1,5 @@
 import { circleKey } from '../../commands/ids.ts'
-import { fold } from '../../commands/handler.ts'
+import { fold } from '../../events/fold.ts'
 import { recordRedeemOutcome, type RecordRedeemOutcome } from '../../commands/record-redeem-outcome.ts'
 import { bankAccount } from '../../events/bank-account.ts'
 import { redeem, type RedeemState } from '../../events/redeem.ts'

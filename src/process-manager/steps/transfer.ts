@@ -1,5 +1,5 @@
 import { circleKey } from '../../commands/ids.ts'
-import { fold } from '../../commands/handler.ts'
+import { fold } from '../../events/fold.ts'
 import { recordTransferOutcome } from '../../commands/record-transfer-outcome.ts'
 import { transfer } from '../../events/transfer.ts'
 import { wallet } from '../../events/wallet.ts'

@@ -1,7 +1,7 @@
 import { circleKey } from '../../commands/ids.ts'
 import { recordAddressOutcome } from '../../commands/record-address-outcome.ts'
 import { recordWalletOutcome } from '../../commands/record-wallet-outcome.ts'
-import { fold } from '../../commands/handler.ts'
+import { fold } from '../../events/fold.ts'
 import { wallet } from '../../events/wallet.ts'
 import { done, failureOf, isRefusal, record, type Step } from '../context.ts'
 

@@ -5,7 +5,7 @@ import { meta } from '../../helpers/commands.ts'
 import { httpHarness } from '../../helpers/http.ts'
 
 t.test('POST /wallets/address answers 202 pending and the address is listed in the wallet', async (t) => {
-  const { post, get, store, activeWallet } = await httpHarness(t)
+  const { post, get, store, activeWallet, settle } = await httpHarness(t)
   const walletId = await activeWallet()
   const res = await post('/wallets/address', { walletId, chain: 'SOL' })
   t.equal(res.statusCode, 202)
@@ -13,6 +13,7 @@ t.test('POST /wallets/address answers 202 pending and the address is listed in t
   t.match(address, { walletId, chain: 'SOL', status: 'pending' })
   t.same((await get(res.headers.location as string)).json(), address)
   await execute(store, recordAddressOutcome, { walletId, addressId: address.id, outcome: { type: 'created', address: '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T' } }, meta())
+  await settle()
   const wallet = (await get(`/wallets/${walletId}`)).json()
   t.match(wallet.addresses, [{ id: address.id, status: 'active', address: '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T' }])
 })

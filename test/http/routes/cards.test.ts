@@ -8,6 +8,7 @@ async function issued(h: Awaited<ReturnType<typeof httpHarness>>) {
   const walletId = await h.activeWallet()
   const card = (await h.post('/cards', { walletId, cardholderName: 'Ada Lovelace' })).json()
   await execute(h.store, recordCardOutcome, { cardId: card.id, outcome: { type: 'issued', issuerCardId: 'iss-1', last4: '4242', expMonth: 12, expYear: 2030, network: 'VISA' } }, meta())
+  await h.settle()
   return card.id as string
 }
 
@@ -19,6 +20,7 @@ t.test('POST /cards answers 202 pending; once issued GET shows only the last 4 d
   t.match(res.json(), { walletId, status: 'pending' })
   t.same((await h.get(res.headers.location as string)).json(), res.json())
   await execute(h.store, recordCardOutcome, { cardId: res.json().id, outcome: { type: 'issued', issuerCardId: 'iss-1', last4: '4242', expMonth: 12, expYear: 2030, network: 'VISA' } }, meta())
+  await h.settle()
   t.match((await h.get(res.headers.location as string)).json(), { status: 'active', last4: '4242', expMonth: 12, expYear: 2030, network: 'VISA' })
 })
 

@@ -7,7 +7,7 @@ import { meta } from '../../helpers/commands.ts'
 import { httpHarness } from '../../helpers/http.ts'
 
 t.test('POST /mint answers 202 pending; GET reads it; completion shows in the wallet', async (t) => {
-  const { post, get, store, activeWallet } = await httpHarness(t)
+  const { post, get, store, activeWallet, settle } = await httpHarness(t)
   const walletId = await activeWallet()
   const res = await post('/mint', { walletId, amount: '10.50', currency: 'USD' })
   t.equal(res.statusCode, 202)
@@ -16,6 +16,7 @@ t.test('POST /mint answers 202 pending; GET reads it; completion shows in the wa
   t.equal(res.headers.location, `/mints/${mint.id}`)
   t.same((await get(`/mints/${mint.id}`)).json(), mint)
   await execute(store, recordMintOutcome, { mintId: mint.id, outcome: { type: 'completed', circleTransferId: 'ct-1' } }, meta())
+  await settle()
   t.match((await get(`/mints/${mint.id}`)).json(), { status: 'completed', circleTransferId: 'ct-1' })
   t.equal((await get(`/wallets/${walletId}`)).json().balances.available, '10.50')
 })

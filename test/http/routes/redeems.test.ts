@@ -18,6 +18,7 @@ async function setup(t: Parameters<typeof httpHarness>[0]) {
   const walletId = await h.activeWallet('owner-1', '100')
   const bank = (await h.post('/bank-accounts', usBank('owner-1'))).json()
   await execute(h.store, recordBankAccountOutcome, { bankAccountId: bank.id, outcome: { type: 'linked', circleWireId: bank.circleWireId } }, meta())
+  await h.settle()
   return { ...h, walletId, bankAccountId: bank.id as string }
 }
 
@@ -33,10 +34,11 @@ t.test('POST /redeem reserves the amount and answers 202 pending', async (t) => 
 })
 
 t.test('a failed redeem shows its failure and gives the funds back', async (t) => {
-  const { post, get, store, walletId, bankAccountId } = await setup(t)
+  const { post, get, store, walletId, bankAccountId, settle } = await setup(t)
   const redeem = (await post('/redeem', { walletId, bankAccountId, amount: '40' })).json()
   const failure = { code: 'transfer_failed', message: 'Circle refused' }
   await execute(store, recordRedeemOutcome, { redeemId: redeem.id, outcome: { type: 'transfer_failed', failure } }, meta())
+  await settle()
   t.match((await get(`/redeems/${redeem.id}`)).json(), { status: 'failed', failure })
   t.equal((await get(`/wallets/${walletId}`)).json().balances.available, '100.00')
 })

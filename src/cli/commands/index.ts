@@ -1,0 +1,9 @@
+import type { CliCommand } from '../context.ts'
+import { migrate } from './migrate.ts'
+import { projections } from './projections.ts'
+
+/** Every CLI command by name; a new command is one file here and one line below. */
+export const commands: Record<string, CliCommand> = {
+  migrate,
+  projections,
+}

@@ -1,0 +1,64 @@
+import { readModels } from '../../projections/index.ts'
+import { readCheckpoint } from '../../subscriptions/checkpoints.ts'
+import { checkpointName } from '../../subscriptions/projection.ts'
+import { NothingToRebuild, rebuildProjection } from '../../subscriptions/rebuild.ts'
+import { UsageError, type CliCommand } from '../context.ts'
+import { progressBar } from '../progress.ts'
+
+export const projections: CliCommand = {
+  summary: 'read models: status (version, checkpoint, lag) or rebuild from position 0 and swap',
+  usage: 'projections status | projections rebuild <name>|--all',
+  async run(args, ctx) {
+    const [action, ...rest] = args
+    if (action !== 'status' && action !== 'rebuild') throw new UsageError(`expected status or rebuild, got ${action ?? 'nothing'}`)
+    const names = readModels.map((p) => p.name)
+    const chosen = action === 'status' || rest.includes('--all') ? readModels : readModels.filter((p) => rest.includes(p.name))
+    if (action === 'rebuild' && (chosen.length === 0 || rest.some((r) => r !== '--all' && !names.includes(r)))) {
+      throw new UsageError(`name a projection (${names.join(', ')}) or --all`)
+    }
+    const conn = await ctx.connect()
+    try {
+      if (action === 'status') {
+        const head = await conn.store.head()
+        const rows = []
+        for (const p of readModels) {
+          const checkpoint = await readCheckpoint(conn.db, checkpointName(p))
+          rows.push({ name: p.name, version: p.version, checkpoint: checkpoint ?? null, lag: conn.store.distance(checkpoint, head) ?? null })
+        }
+        if (ctx.json) ctx.stdout.write(JSON.stringify({ head: head ?? null, projections: rows }) + '\n')
+        else {
+          ctx.stdout.write(`event store head: ${head ?? '(empty)'}\n`)
+          for (const r of rows) ctx.stdout.write(`${r.name.padEnd(20)} v${r.version}  checkpoint ${String(r.checkpoint ?? '-').padStart(10)}  lag ${r.lag ?? '?'}\n`)
+        }
+        return 0
+      }
+      const results = []
+      for (const projection of chosen) {
+        const bar = ctx.json ? undefined : progressBar(`rebuild ${projection.name}`, ctx.stderr)
+        const started = performance.now()
+        try {
+          const result = await rebuildProjection({
+            db: conn.db,
+            store: conn.store,
+            projection,
+            onProgress: (p) => bar?.update(p.scanned ?? p.applied, p.total, {}),
+          })
+          const seconds = (performance.now() - started) / 1000
+          results.push({ name: projection.name, version: projection.version, events: result.applied, position: result.position ?? null, seconds: Math.round(seconds * 100) / 100 })
+        } catch (err) {
+          if (!(err instanceof NothingToRebuild)) throw err
+          results.push({ name: projection.name, version: projection.version, skipped: err.message })
+        } finally {
+          bar?.stop()
+        }
+      }
+      if (ctx.json) ctx.stdout.write(JSON.stringify({ rebuilt: results }) + '\n')
+      else
+        for (const r of results)
+          ctx.stdout.write('skipped' in r ? `${r.name}: skipped: ${r.skipped}\n` : `${r.name} v${r.version}: ${r.events} events to position ${r.position ?? '-'} in ${r.seconds} s, swapped in\n`)
+      return 0
+    } finally {
+      await conn.close()
+    }
+  },
+}

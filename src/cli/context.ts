@@ -1,0 +1,53 @@
+import type pg from 'pg'
+import type { Config } from '../config.ts'
+import { createEventStore } from '../adapters/event-store/index.ts'
+import { createDb, createPool, ensureDatabase, migrate, type Db } from '../adapters/postgres/database.ts'
+import type { EventStore } from '../events/event-store.ts'
+
+/** What every CLI command gets: the service's configuration, output streams, and a way to connect. */
+export interface CliContext {
+  config: Config
+  /** `--json`: machine-readable output on stdout, one JSON document (or NDJSON where the command streams). */
+  json: boolean
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
+  /** Connects to the database (created and migrated if needed) and the event store. */
+  connect(): Promise<Connection>
+}
+
+export interface Connection {
+  pool: pg.Pool
+  db: Db
+  store: EventStore
+  close(): Promise<void>
+}
+
+export interface CliCommand {
+  /** One line for the usage text. */
+  summary: string
+  usage: string
+  /** Exit code: 0 ok, 1 the check failed, 2 bad usage. */
+  run(args: string[], ctx: CliContext): Promise<number>
+}
+
+/** A usage mistake: printed with the command's usage, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+export async function connect(config: Config): Promise<Connection> {
+  await ensureDatabase(config.DATABASE_URL)
+  const pool = createPool(config.DATABASE_URL, 4)
+  const db = createDb(pool)
+  await migrate(db)
+  const store = createEventStore(config, pool)
+  return {
+    pool,
+    db,
+    store,
+    async close() {
+      await store.close()
+      await db.destroy()
+    },
+  }
+}

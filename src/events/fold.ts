@@ -1,0 +1,83 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
+import type { EventStore, JsonObject, RecordedEvent } from './event-store.ts'
+import type { Event, StreamType } from './event.ts'
+
+export type AnyEvent = Event<string, JsonObject>
+
+/** Folds recorded events of one stream into its state, starting from `from` (default: the initial state). */
+export const foldEvents = <S>(type: StreamType<S, AnyEvent>, events: RecordedEvent[], from: S = type.initialState): S =>
+  events.reduce((s, e) => type.evolve(s, e as AnyEvent), from)
+
+export interface Folded<S> {
+  state: S
+  /** Revision of the last event folded; -1 when the stream has no events. */
+  revision: number
+}
+
+/** Events read and folded per round trip; each page yields to the event loop before the next. */
+const PAGE = 1000
+
+/**
+ * Folded state per stream, bounded (least recently used out), topped up with only the events after
+ * the cached revision. States are immutable (`evolve` returns new objects), so a cached entry is
+ * shared safely. A stale entry (another process appended) costs one short read; the append's
+ * expected revision still guards every decision made from it.
+ */
+export class AggregateCache {
+  private readonly entries = new Map<string, Folded<unknown>>()
+  readonly maxEntries: number
+
+  constructor(maxEntries = 10_000) {
+    this.maxEntries = maxEntries
+  }
+
+  get size(): number {
+    return this.entries.size
+  }
+
+  async load<S>(store: EventStore, type: StreamType<S, AnyEvent>, id: string): Promise<Folded<S>> {
+    const stream = type.streamName(id)
+    const cached = this.entries.get(stream) as Folded<S> | undefined
+    let folded: Folded<S> = cached ?? { state: type.initialState, revision: -1 }
+    for (;;) {
+      const events = await store.readStream(stream, { fromRevision: folded.revision + 1, maxCount: PAGE })
+      if (events.length > 0) folded = { state: foldEvents(type, events, folded.state), revision: events.at(-1)!.revision }
+      if (events.length < PAGE) break
+      await yieldToLoop()
+    }
+    this.remember(stream, folded)
+    return folded
+  }
+
+  /** After a successful append: the state the appender computed, so the next load reads nothing. */
+  remember(stream: string, folded: Folded<unknown>): void {
+    if (folded.revision < 0) return
+    const current = this.entries.get(stream)
+    if (current && current.revision > folded.revision) return
+    this.entries.delete(stream)
+    this.entries.set(stream, folded)
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!)
+  }
+
+  clear(): void {
+    this.entries.clear()
+  }
+}
+
+// One cache per store instance: every reader of a store shares what it folded, and a store (and
+// its cache) that is dropped is collected with it.
+const caches = new WeakMap<EventStore, AggregateCache>()
+
+export function cacheOf(store: EventStore): AggregateCache {
+  let cache = caches.get(store)
+  if (!cache) {
+    cache = new AggregateCache()
+    caches.set(store, cache)
+  }
+  return cache
+}
+
+/** Reads (only what is new) and folds one stream; revision -1 when it has no events. */
+export function fold<S>(store: EventStore, type: StreamType<S, AnyEvent>, id: string): Promise<Folded<S>> {
+  return cacheOf(store).load(store, type, id)
+}

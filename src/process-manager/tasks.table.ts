@@ -1,0 +1,17 @@
+import type { ColumnType } from 'kysely'
+
+/** The process manager's work queue: one row per operation stream that may need a Circle call. */
+export interface PmTasksTable {
+  stream: string
+  kind: string
+  entity_id: string
+  /** Bumped by every event, so a worker that read an older version does not mark newer work done. */
+  version: ColumnType<number, number | undefined, number>
+  due_at: ColumnType<Date, Date | undefined, Date>
+  locked_until: Date | null
+  attempts: ColumnType<number, number | undefined, number>
+  last_error: string | null
+  done: ColumnType<boolean, boolean | undefined, boolean>
+  created_at: ColumnType<Date, Date | undefined, never>
+  updated_at: ColumnType<Date, Date | undefined, Date>
+}

@@ -1,0 +1,12 @@
+import { deposit, type DepositEvent, type DepositState } from '../events/deposit.ts'
+import { documentModel } from './document.ts'
+
+/** Inbound on-chain deposits, keyed (like their streams) by Circle's transfer id. */
+export const deposits = documentModel<DepositState, DepositEvent>({
+  name: 'deposits',
+  version: 1,
+  table: 'deposits',
+  type: deposit,
+  handles: ['DepositCompleted'],
+  columns: (s) => ({ wallet_id: s.walletId ?? '', status: s.status === 'none' ? 'pending' : s.status, amount: (s.amount ?? 0n).toString(), circle_id: null }),
+})

@@ -1,0 +1,117 @@
+import { sql, type Kysely, type Transaction } from 'kysely'
+import type { Database } from '../database.ts'
+import type { StreamType } from '../events/event.ts'
+import type { AnyEvent } from '../events/fold.ts'
+import type { Projection, Recorded } from '../subscriptions/projection.ts'
+import { decodeState, encodeState } from './document-codec.ts'
+import type { DocumentColumns } from './document.table.ts'
+import { pageQuery, type Page, type PageRequest } from './pagination.ts'
+
+/** Read-model tables that hold one folded stream per row. */
+export type DocumentTable = { [T in keyof Database]: Database[T] extends DocumentColumns ? T : never }[keyof Database]
+
+/** One resource as its read model holds it: the folded state and the times of its first and last event. */
+export interface Resource<S> {
+  state: S
+  createdAt: string
+  updatedAt: string
+}
+
+export interface DocumentModel<S, E extends AnyEvent> {
+  projection: Projection<E>
+  table: DocumentTable
+  type: StreamType<S, E>
+}
+
+/**
+ * A read model holding each stream of one category as a row: the state `evolve` folds (the same
+ * function the write side uses, so a read can never disagree with a decision), plus indexed
+ * columns derived from it for lists and filters. A batch costs two statements per model: one
+ * read of the rows it touches, one upsert.
+ */
+export function documentModel<S, E extends AnyEvent>(def: {
+  name: string
+  version: number
+  table: DocumentTable
+  type: StreamType<S, E>
+  handles: readonly E['type'][]
+  /** The indexed columns of a row, from its state (nulls where unknown). */
+  columns(state: S): Record<string, string | null>
+}): DocumentModel<S, E> {
+  const prefix = `${def.type.category}-`
+  const projection: Projection<E> = {
+    name: def.name,
+    version: def.version,
+    handles: def.handles,
+    tables: [def.table],
+    async handle(trx, events) {
+      const byId = new Map<string, Recorded<E>[]>()
+      for (const e of events) {
+        if (!e.stream.startsWith(prefix)) continue
+        const id = e.stream.slice(prefix.length)
+        const list = byId.get(id)
+        if (list) list.push(e)
+        else byId.set(id, [e])
+      }
+      if (byId.size === 0) return
+      const db = untyped(trx)
+      const existing = await db.selectFrom(def.table).select(['id', 'state', 'created_at']).where('id', 'in', [...byId.keys()]).execute()
+      const current = new Map(existing.map((r) => [r.id as string, r]))
+      const rows = [...byId].map(([id, list]) => {
+        const row = current.get(id)
+        const state = list.reduce((s, e) => def.type.evolve(s, e as unknown as E), row ? decodeState<S>(row.state) : def.type.initialState)
+        const last = list.at(-1)!
+        return {
+          id,
+          state: encodeState(state),
+          created_at: row ? (row.created_at as Date) : list[0]!.metadata.occurredAt,
+          updated_at: last.metadata.occurredAt,
+          position: last.position,
+          ...def.columns(state),
+        }
+      })
+      const columns = Object.keys(rows[0]!).filter((c) => c !== 'id' && c !== 'created_at')
+      await db
+        .insertInto(def.table)
+        .values(rows)
+        .onConflict((oc) => oc.column('id').doUpdateSet(Object.fromEntries(columns.map((c) => [c, sql.ref(`excluded.${c}`)]))))
+        .execute()
+    },
+  }
+  return { projection, table: def.table, type: def.type }
+}
+
+// Kysely cannot type a table chosen at run time; the per-model query functions stay typed.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const untyped = (db: Kysely<Database> | Transaction<Database>) => db as unknown as Kysely<any>
+
+export function toResource<S>(row: { state: unknown; created_at: Date; updated_at: Date }): Resource<S> {
+  return { state: decodeState<S>(row.state), createdAt: row.created_at.toISOString(), updatedAt: row.updated_at.toISOString() }
+}
+
+/** One resource by id; undefined when the read model has no row for it. */
+export async function readDocument<S>(db: Kysely<Database>, model: DocumentModel<S, AnyEvent>, id: string): Promise<Resource<S> | undefined> {
+  const row = await untyped(db).selectFrom(model.table).select(['state', 'created_at', 'updated_at']).where('id', '=', id).executeTakeFirst()
+  return row ? toResource<S>(row) : undefined
+}
+
+/** Equality filters on indexed columns (undefined = no filter) and a creation-time range. */
+export interface DocumentFilter {
+  equals: Record<string, string | undefined>
+  createdAfter?: string | undefined
+  createdBefore?: string | undefined
+}
+
+/** A page of resources, newest first, with the cursor of the next page. */
+export async function listDocuments<S>(
+  db: Kysely<Database>,
+  model: DocumentModel<S, AnyEvent>,
+  filter: DocumentFilter,
+  page: PageRequest,
+): Promise<Page<{ id: string; resource: Resource<S> }>> {
+  let query = untyped(db).selectFrom(model.table).select(['id', 'state', 'created_at', 'updated_at'])
+  for (const [column, value] of Object.entries(filter.equals)) if (value !== undefined) query = query.where(column, '=', value)
+  if (filter.createdAfter !== undefined) query = query.where('created_at', '>', filter.createdAfter)
+  if (filter.createdBefore !== undefined) query = query.where('created_at', '<', filter.createdBefore)
+  return pageQuery(query, page, (row) => ({ id: row.id as string, resource: toResource<S>(row as never) }))
+}

@@ -1,0 +1,23 @@
+import type { Projection } from '../subscriptions/projection.ts'
+import { bankAccounts } from './bank-accounts.ts'
+import { cards } from './cards.ts'
+import { circleIds } from './circle-ids.ts'
+import { deposits } from './deposits.ts'
+import { mints } from './mints.ts'
+import { redeems } from './redeems.ts'
+import { transfers } from './transfers.ts'
+import { walletOperations } from './wallet-operations.ts'
+import { wallets } from './wallets.ts'
+
+/** Every read model, run together by the projection runner (one read of the log, one transaction per batch). */
+export const readModels: Projection[] = [
+  wallets.projection,
+  bankAccounts.projection,
+  mints.projection,
+  redeems.projection,
+  transfers.projection,
+  deposits.projection,
+  cards.projection,
+  circleIds,
+  walletOperations,
+] as Projection[]

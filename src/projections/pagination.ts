@@ -1,0 +1,76 @@
+import { sql, type SelectQueryBuilder } from 'kysely'
+
+export const DEFAULT_LIMIT = 50
+export const MAX_LIMIT = 200
+
+export interface PageRequest {
+  limit?: number | undefined
+  /** Opaque: the `nextCursor` of the previous page. */
+  cursor?: string | undefined
+}
+
+export interface Page<T> {
+  items: T[]
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null
+}
+
+/** A cursor that is not one this service handed out. */
+export class InvalidCursor extends Error {
+  override name = 'InvalidCursor'
+}
+
+interface Position {
+  createdAt: string
+  id: string
+}
+
+// The cursor is the sort key of the last row served: newest first by creation time, id breaking ties.
+export function encodeCursor(p: Position): string {
+  return Buffer.from(JSON.stringify([p.createdAt, p.id])).toString('base64url')
+}
+
+export function decodeCursor(cursor: string): Position {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && !Number.isNaN(Date.parse(value[0]))) {
+      return { createdAt: value[0], id: value[1] }
+    }
+  } catch {
+    // falls through to the refusal below
+  }
+  throw new InvalidCursor('cursor is not one this service issued; pass back nextCursor unchanged')
+}
+
+export const clampLimit = (limit: number | undefined) => Math.min(Math.max(limit ?? DEFAULT_LIMIT, 1), MAX_LIMIT)
+
+/**
+ * Runs a query over a table with `created_at` and an id column, newest first, one page at a time.
+ * Keyset pagination: a page costs the same however deep it is, and rows added meanwhile never
+ * shift a later page.
+ */
+export async function pageQuery<DB, TB extends keyof DB, O extends { created_at: Date }, T>(
+  query: SelectQueryBuilder<DB, TB, O>,
+  page: PageRequest,
+  toItem: (row: O) => T,
+  idColumn = 'id',
+): Promise<Page<T>> {
+  const limit = clampLimit(page.limit)
+  let q = query
+  if (page.cursor !== undefined) {
+    const after = decodeCursor(page.cursor)
+    q = q.where(sql<boolean>`(created_at, ${sql.ref(idColumn)}) < (${after.createdAt}::timestamptz, ${after.id})`)
+  }
+  const rows = await q
+    .orderBy(sql`created_at`, 'desc')
+    .orderBy(sql.ref(idColumn), 'desc')
+    .limit(limit + 1)
+    .execute()
+  const more = rows.length > limit
+  const served = more ? rows.slice(0, limit) : rows
+  const last = served.at(-1) as (O & Record<string, unknown>) | undefined
+  return {
+    items: served.map((r) => toItem(r as O)),
+    nextCursor: more && last ? encodeCursor({ createdAt: last.created_at.toISOString(), id: String(last[idColumn]) }) : null,
+  }
+}

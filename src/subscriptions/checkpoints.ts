@@ -1,0 +1,61 @@
+import type { Transaction } from 'kysely'
+import type { Db } from '../adapters/postgres/database.ts'
+import type { Database } from '../database.ts'
+import type { EventStore, Position } from '../events/event-store.ts'
+
+/** Another instance moved the checkpoint under us: this instance lost its lease. */
+export class CheckpointMoved extends Error {
+  override name = 'CheckpointMoved'
+}
+
+/** Checkpoints that must move together do not agree; the group has to be aligned (rebuilt) first. */
+export class CheckpointsDiverged extends Error {
+  override name = 'CheckpointsDiverged'
+}
+
+/** The common position of several checkpoints; they must agree (a group moves them together). */
+export async function readCheckpoints(db: Db, names: string[]): Promise<Position | undefined> {
+  const rows = await db.selectFrom('checkpoints').select(['name', 'position']).where('name', 'in', names).execute()
+  const positions = new Set(names.map((n) => rows.find((r) => r.name === n)?.position ?? undefined))
+  if (positions.size > 1) throw new CheckpointsDiverged(`checkpoints ${names.join(', ')} are at different positions`)
+  return positions.values().next().value
+}
+
+export async function readCheckpoint(db: Db, name: string): Promise<Position | undefined> {
+  const row = await db.selectFrom('checkpoints').select('position').where('name', '=', name).executeTakeFirst()
+  return row?.position ?? undefined
+}
+
+/** Compare-and-set: moves the checkpoint only from the position this instance read. */
+export async function saveCheckpoint(
+  db: Db | Transaction<Database>,
+  name: string,
+  from: Position | undefined,
+  to: Position,
+): Promise<void> {
+  if (from === undefined) {
+    const inserted = await db
+      .insertInto('checkpoints')
+      .values({ name, position: to, updated_at: new Date() })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ position: to, updated_at: new Date() }).where('checkpoints.position', 'is', null))
+      .executeTakeFirst()
+    if (inserted.numInsertedOrUpdatedRows === 0n) throw new CheckpointMoved(`checkpoint ${name} was set by another instance`)
+    return
+  }
+  const updated = await db
+    .updateTable('checkpoints')
+    .set({ position: to, updated_at: new Date() })
+    .where('name', '=', name)
+    .where('position', '=', from)
+    .executeTakeFirst()
+  if (updated.numUpdatedRows === 0n) throw new CheckpointMoved(`checkpoint ${name} moved away from ${from}`)
+}
+
+/**
+ * Whether position `a` comes after `b`. Positions are opaque: the store counts the distance where it
+ * can (Postgres, memory); KurrentDB's fixed-width positions order as strings.
+ */
+export function isAfter(store: EventStore, a: Position, b: Position): boolean {
+  const distance = store.distance(b, a)
+  return distance === undefined ? a > b : distance > 0
+}
