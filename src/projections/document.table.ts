@@ -5,8 +5,8 @@ export type Micros = ColumnType<string, string, string>
 
 /**
  * The columns every document read model shares: the stream's folded state as JSON (bigints tagged,
- * see document-codec.ts), the times of its first and last event, and the position it was last
- * updated at.
+ * see document-codec.ts), the times of its first and last event, and the position and stream
+ * revision it was last updated at.
  */
 export interface DocumentColumns {
   id: string
@@ -14,4 +14,6 @@ export interface DocumentColumns {
   created_at: ColumnType<Date, Date | string, Date | string>
   updated_at: ColumnType<Date, Date | string, Date | string>
   position: string
+  /** Revision of the stream's last event folded in: an event at or below it is already in `state`. */
+  revision: number
 }

@@ -55,10 +55,13 @@ export function documentModel<S, E extends AnyEvent>(def: {
       }
       if (byId.size === 0) return
       const db = untyped(trx)
-      const existing = await db.selectFrom(def.table).select(['id', 'state', 'created_at']).where('id', 'in', [...byId.keys()]).execute()
+      const existing = await db.selectFrom(def.table).select(['id', 'state', 'created_at', 'revision']).where('id', 'in', [...byId.keys()]).execute()
       const current = new Map(existing.map((r) => [r.id as string, r]))
-      const rows = [...byId].map(([id, list]) => {
+      const rows = [...byId].flatMap(([id, all]) => {
         const row = current.get(id)
+        // Events the row already holds are skipped, so a batch handed over twice changes nothing.
+        const list = row ? all.filter((e) => e.revision > (row.revision as number)) : all
+        if (list.length === 0) return []
         const state = list.reduce((s, e) => def.type.evolve(s, e as unknown as E), row ? decodeState<S>(row.state) : def.type.initialState)
         const last = list.at(-1)!
         return {
@@ -67,9 +70,11 @@ export function documentModel<S, E extends AnyEvent>(def: {
           created_at: row ? (row.created_at as Date) : list[0]!.metadata.occurredAt,
           updated_at: last.metadata.occurredAt,
           position: last.position,
+          revision: last.revision,
           ...def.columns(state),
         }
       })
+      if (rows.length === 0) return
       const columns = Object.keys(rows[0]!).filter((c) => c !== 'id' && c !== 'created_at')
       await db
         .insertInto(def.table)

@@ -7,7 +7,8 @@ const documentColumns = sql`
   state      jsonb NOT NULL,
   created_at timestamptz NOT NULL,
   updated_at timestamptz NOT NULL,
-  position   text NOT NULL`
+  position   text NOT NULL,
+  revision   integer NOT NULL`
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
