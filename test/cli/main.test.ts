@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import t from 'tap'
-import { freshDatabaseUrl } from './helpers/database.ts'
+import { freshDatabaseUrl } from '../helpers/database.ts'
 
-const root = path.resolve(import.meta.dirname, '..')
+const root = path.resolve(import.meta.dirname, '../..')
 
 t.test('npm run migrate creates the database, applies every migration, and is then up to date', async (t) => {
   const url = freshDatabaseUrl(t, 'cl_cli')
