@@ -22,12 +22,28 @@ import {
 import { findReplay } from './replay.ts'
 
 const CHANNEL = 'ledger_events'
-const UNIQUE_VIOLATION = '23505'
+// Unique violation, deadlock, serialization failure: a concurrent writer outside this store won a race.
+const RETRYABLE = new Set(['23505', '40P01', '40001'])
+const MAX_ATTEMPTS = 5
 
-/** The append lost: a version mismatch, or (error undefined) an event id already written. */
-interface Conflict {
-  error: WrongExpectedVersion | undefined
+/** An append waiting for (or in) a batch. */
+interface Pending {
+  /** Sorted by stream. */
+  appends: StreamAppend[]
+  events: number
+  resolve: (results: AppendResult[]) => void
+  reject: (error: unknown) => void
 }
+
+/**
+ * What the batch decided for one append: written (positions known after the insert), done, failed,
+ * or lost and to be looked up again after COMMIT (it may repeat ids committed meanwhile).
+ */
+type Outcome =
+  | { kind: 'written'; results: { stream: string; revision: number; row: number }[] }
+  | { kind: 'done'; results: AppendResult[] }
+  | { kind: 'failed'; error: Error }
+  | { kind: 'recheck'; error: WrongExpectedVersion | undefined }
 
 interface EventRow {
   position: string
@@ -47,6 +63,14 @@ export interface PostgresEventStoreOptions {
   scanWindow?: number
   /** Called with the duration of each append in seconds (metrics). */
   onAppend?: (seconds: number) => void
+  /** Called with the size of each batch as it starts (appends, events). */
+  onBatch?: (appends: number, events: number) => void
+  /** Most appends in one batch transaction (default 256). */
+  maxBatchAppends?: number
+  /** Most events in one batch, unless a single append has more (default 2000). */
+  maxBatchEvents?: number
+  /** Batch transactions open at once (default 1); the next batch forms while these are in flight. */
+  maxBatchesInFlight?: number
 }
 
 /**
@@ -60,6 +84,14 @@ export class PostgresEventStore implements EventStore {
   private readonly pollIntervalMs: number
   private readonly scanWindow: number
   private readonly onAppend: ((seconds: number) => void) | undefined
+  private readonly onBatch: ((appends: number, events: number) => void) | undefined
+  private readonly maxBatchAppends: number
+  private readonly maxBatchEvents: number
+  private readonly maxBatchesInFlight: number
+  private readonly queue: Pending[] = []
+  private readonly flushing = new Set<Promise<void>>()
+  private inFlight = 0
+  private pumpScheduled = false
   private readonly wake = new EventEmitter()
   private listener: pg.Client | undefined
   private listening: Promise<void> | undefined
@@ -70,6 +102,10 @@ export class PostgresEventStore implements EventStore {
     this.pollIntervalMs = options.pollIntervalMs ?? 1000
     this.scanWindow = options.scanWindow ?? 10_000
     this.onAppend = options.onAppend
+    this.onBatch = options.onBatch
+    this.maxBatchAppends = options.maxBatchAppends ?? 256
+    this.maxBatchEvents = options.maxBatchEvents ?? 2000
+    this.maxBatchesInFlight = options.maxBatchesInFlight ?? 1
     this.wake.setMaxListeners(0)
   }
 
@@ -78,95 +114,239 @@ export class PostgresEventStore implements EventStore {
     return result!
   }
 
+  /**
+   * Queues the append for the flusher (group commit): the appends waiting at that moment share one
+   * transaction, so one head update, one insert and one COMMIT (one WAL flush) serve them all, while
+   * each still gets its own result or error.
+   */
   async appendMulti(appends: StreamAppend[]): Promise<AppendResult[]> {
     assertAppendable(appends)
     const started = performance.now()
     // A fixed lock order keeps two multi-stream appends from deadlocking.
     const ordered = [...appends].sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0))
-    const client = await this.connect()
-    let outcome: AppendResult[] | Conflict
-    try {
-      outcome = await this.tryAppend(client, ordered)
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined)
-      client.release(isConnectionError(err) ? (err as Error) : undefined)
-      if (isConnectionError(err)) throw new EventStoreUnavailable('event store unreachable', { cause: err })
-      throw err
-    }
-    // Released before the replay check, which needs a connection of its own.
-    client.release()
-    if (!Array.isArray(outcome)) return this.replayOrThrow(appends, outcome.error)
+    const results = await new Promise<AppendResult[]>((resolve, reject) => {
+      this.queue.push({ appends: ordered, events: ordered.reduce((n, a) => n + a.events.length, 0), resolve, reject })
+      this.schedulePump()
+    })
     this.onAppend?.((performance.now() - started) / 1000)
-    const byStream = new Map(outcome.map((r) => [r.stream, r]))
+    const byStream = new Map(results.map((r) => [r.stream, r]))
     return appends.map((a) => byStream.get(a.stream)!)
   }
 
-  private async tryAppend(client: pg.PoolClient, appends: StreamAppend[]): Promise<AppendResult[] | Conflict> {
-    await client.query('BEGIN')
-    const rows: { stream: string; revision: number; ev: NewEvent }[] = []
-    for (const a of appends) {
-      const n = a.events.length
-      // Inserting or bumping the stream row locks it until COMMIT; the new revision tells the old one.
-      const res = await client.query<{ revision: number }>(
-        `INSERT INTO streams (stream, revision) VALUES ($1, $2 - 1)
-         ON CONFLICT (stream) DO UPDATE SET revision = streams.revision + $2
-         RETURNING revision`,
-        [a.stream, n],
-      )
-      const actual = res.rows[0]!.revision - n
-      if (!expectationHolds(a.expected, actual)) {
-        await client.query('ROLLBACK')
-        return { error: new WrongExpectedVersion(a.stream, a.expected, actual) }
-      }
-      a.events.forEach((ev, i) => rows.push({ stream: a.stream, revision: actual + 1 + i, ev }))
+  /**
+   * Pumps on a microtask, not a timer: appends issued in the same tick join one batch, and a lone
+   * append waits for nothing.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return
+    this.pumpScheduled = true
+    queueMicrotask(() => {
+      this.pumpScheduled = false
+      this.pump()
+    })
+  }
+
+  /** Starts batches while fewer than the bound are in flight; the rest wait and form the next one. */
+  private pump(): void {
+    while (this.inFlight < this.maxBatchesInFlight && this.queue.length > 0) {
+      const batch = this.takeBatch()
+      this.inFlight++
+      const flushing: Promise<void> = this.flush(batch).finally(() => {
+        this.inFlight--
+        this.flushing.delete(flushing)
+        this.pump()
+      })
+      this.flushing.add(flushing)
     }
-    let inserted
+  }
+
+  private takeBatch(): Pending[] {
+    let n = 0
+    let events = 0
+    while (n < this.queue.length && n < this.maxBatchAppends) {
+      const next = this.queue[n]!
+      if (n > 0 && events + next.events > this.maxBatchEvents) break
+      events += next.events
+      n++
+    }
+    this.onBatch?.(n, events)
+    return this.queue.splice(0, n)
+  }
+
+  private async flush(batch: Pending[]): Promise<void> {
+    let client: pg.PoolClient
     try {
-      // The head counter is taken last and held until COMMIT: the lock that orders commits.
-      inserted = await client.query<{ position: string; stream: string; revision: number }>(
-        `WITH h AS (UPDATE event_head SET position = position + $1 WHERE id RETURNING position)
+      client = await this.pool.connect()
+    } catch (err) {
+      const failure = new EventStoreUnavailable('event store unreachable', { cause: err })
+      for (const p of batch) p.reject(failure)
+      return
+    }
+    // A backend killed mid-batch must fail the batch, not the process.
+    const ignore = () => undefined
+    client.on('error', ignore)
+    try {
+      await this.settle(client, batch)
+      client.off('error', ignore)
+      client.release()
+    } catch (err) {
+      client.off('error', ignore)
+      client.release(err instanceof Error ? err : new Error(String(err)))
+      // Settling a promise twice is a no-op: only the appends not yet answered get this error.
+      const failure = isConnectionError(err) ? new EventStoreUnavailable('event store unreachable', { cause: err }) : err
+      for (const p of batch) p.reject(failure)
+    }
+  }
+
+  /** Writes one batch and answers every append in it; throws only when the connection failed. */
+  private async settle(client: pg.PoolClient, batch: Pending[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let outcomes: Outcome[]
+      try {
+        outcomes = await this.writeBatch(client, batch)
+      } catch (err) {
+        if (isConnectionError(err)) throw err
+        await client.query('ROLLBACK')
+        // Another writer (another process) wrote one of these event ids or created one of these
+        // streams meanwhile: a fresh attempt sees its commit.
+        if (RETRYABLE.has((err as { code?: string }).code ?? '') && attempt < MAX_ATTEMPTS) continue
+        if (batch.length === 1) {
+          batch[0]!.reject(err)
+          return
+        }
+        // Anything else may come from one append's content (text the database refuses): each goes
+        // alone, so only the one carrying it fails.
+        for (const p of batch) await this.settle(client, [p])
+        return
+      }
+      await this.answer(client, batch, outcomes)
+      return
+    }
+  }
+
+  /**
+   * One transaction for the batch: lock every stream row (one statement, fixed order) and find the
+   * ids already written; decide each append in queue order against the running revisions; then one
+   * statement updates the stream rows, takes the head and inserts every event, and one COMMIT.
+   */
+  private async writeBatch(client: pg.PoolClient, batch: Pending[]): Promise<Outcome[]> {
+    const streams = [...new Set(batch.flatMap((p) => p.appends.map((a) => a.stream)))]
+    const ids = batch.flatMap((p) => p.appends.flatMap((a) => a.events.map((e) => e.id)))
+    await client.query('BEGIN')
+    // A missing stream gets a row at -1 (reads as no stream) so that it is locked like the others;
+    // rows still at -1 are removed before COMMIT.
+    const locked = await client.query<{ stream: string; revision: number; event_id: string | null; position: string | null }>(
+      `WITH locked AS (
+         INSERT INTO streams (stream, revision) SELECT s, -1 FROM unnest($1::text[]) AS s ORDER BY s
+         ON CONFLICT (stream) DO UPDATE SET revision = streams.revision
+         RETURNING stream, revision)
+       SELECT stream, revision, NULL::text AS event_id, NULL::bigint AS position FROM locked
+       UNION ALL
+       SELECT stream, revision, event_id::text, position FROM events WHERE event_id = ANY($2::uuid[])`,
+      [streams, ids],
+    )
+    const before = new Map<string, number>()
+    const known = new Map<string, { stream: string; revision: number; position: string }>()
+    for (const r of locked.rows) {
+      if (r.event_id === null) before.set(r.stream, r.revision)
+      else known.set(r.event_id, { stream: r.stream, revision: r.revision, position: String(r.position) })
+    }
+    const current = new Map(before)
+    const written = new Set<string>()
+    const rows: { stream: string; revision: number; ev: NewEvent }[] = []
+    const outcomes = batch.map((p): Outcome => {
+      let replay: AppendResult[] | undefined
+      try {
+        replay = findReplay(p.appends, (id) => known.get(id))
+      } catch (err) {
+        return { kind: 'failed', error: err as Error }
+      }
+      if (replay) return { kind: 'done', results: replay }
+      // The same ids as a batch-mate written just now: answered from the committed rows.
+      if (p.appends.some((a) => a.events.some((e) => written.has(e.id)))) return { kind: 'recheck', error: undefined }
+      for (const a of p.appends) {
+        const actual = current.get(a.stream)!
+        if (!expectationHolds(a.expected, actual)) return { kind: 'recheck', error: new WrongExpectedVersion(a.stream, a.expected, actual) }
+      }
+      const results = p.appends.map((a) => {
+        const base = current.get(a.stream)!
+        for (const [i, ev] of a.events.entries()) {
+          rows.push({ stream: a.stream, revision: base + 1 + i, ev })
+          written.add(ev.id)
+        }
+        current.set(a.stream, base + a.events.length)
+        return { stream: a.stream, revision: base + a.events.length, row: rows.length - 1 }
+      })
+      return { kind: 'written', results }
+    })
+    if (rows.length === 0) {
+      await client.query('ROLLBACK')
+      return outcomes
+    }
+    const changed = [...current].filter(([s, r]) => r !== before.get(s))
+    const unused = [...current].filter(([, r]) => r === -1).map(([s]) => s)
+    // The head counter is the only lock this statement can wait for (the stream rows are ours
+    // already), and it is held until COMMIT: the lock that orders commits.
+    const head = await client.query<{ position: string }>(
+      `WITH bumped AS (
+         UPDATE streams SET revision = v.revision FROM unnest($8::text[], $9::int[]) AS v(stream, revision)
+         WHERE streams.stream = v.stream),
+       dropped AS (DELETE FROM streams WHERE stream = ANY($10::text[])),
+       h AS (UPDATE event_head SET position = position + $1 WHERE id RETURNING position),
+       inserted AS (
          INSERT INTO events (position, stream, revision, event_id, type, data, metadata)
          SELECT h.position - $1 + t.ord, t.stream, t.revision, t.event_id, t.type, t.data, t.metadata
          FROM h, unnest($2::text[], $3::int[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])
-              WITH ORDINALITY AS t(stream, revision, event_id, type, data, metadata, ord)
-         RETURNING position, stream, revision`,
-        [
-          rows.length,
-          rows.map((r) => r.stream),
-          rows.map((r) => r.revision),
-          rows.map((r) => r.ev.id),
-          rows.map((r) => r.ev.type),
-          rows.map((r) => JSON.stringify(r.ev.data)),
-          rows.map((r) => JSON.stringify(r.ev.metadata)),
-        ],
-      )
-    } catch (err) {
-      if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
-        await client.query('ROLLBACK')
-        return { error: undefined }
-      }
-      throw err
-    }
+              WITH ORDINALITY AS t(stream, revision, event_id, type, data, metadata, ord))
+       SELECT position FROM h`,
+      [
+        rows.length,
+        rows.map((r) => r.stream),
+        rows.map((r) => r.revision),
+        rows.map((r) => r.ev.id),
+        rows.map((r) => r.ev.type),
+        rows.map((r) => JSON.stringify(r.ev.data)),
+        rows.map((r) => JSON.stringify(r.ev.metadata)),
+        changed.map(([s]) => s),
+        changed.map(([, r]) => r),
+        unused,
+      ],
+    )
     await client.query('COMMIT')
-    const last = new Map<string, AppendResult>()
-    for (const r of inserted.rows) {
-      const prev = last.get(r.stream)
-      if (!prev || r.revision > prev.revision) last.set(r.stream, { stream: r.stream, revision: r.revision, position: r.position })
-    }
-    return appends.map((a) => last.get(a.stream)!)
+    const first = BigInt(head.rows[0]!.position) - BigInt(rows.length) + 1n
+    return outcomes.map((o) =>
+      o.kind === 'written'
+        ? { kind: 'done', results: o.results.map((r) => ({ stream: r.stream, revision: r.revision, position: String(first + BigInt(r.row)) })) }
+        : o,
+    )
   }
 
-  /** After a conflict: the same ids already written is a replay (original result), anything else throws. */
-  private async replayOrThrow(appends: StreamAppend[], conflict: Error | undefined): Promise<AppendResult[]> {
-    const ids = appends.flatMap((a) => a.events.map((e) => e.id))
-    const res = await this.pool.query<{ event_id: string; stream: string; revision: number; position: string }>(
+  /** Answers a written batch; appends that lost are looked up once more, as they may repeat a commit. */
+  private async answer(client: pg.PoolClient, batch: Pending[], outcomes: Outcome[]): Promise<void> {
+    const recheck: number[] = []
+    outcomes.forEach((o, i) => {
+      if (o.kind === 'done') batch[i]!.resolve(o.results)
+      else if (o.kind === 'failed') batch[i]!.reject(o.error)
+      else recheck.push(i)
+    })
+    if (recheck.length === 0) return
+    const ids = recheck.flatMap((i) => batch[i]!.appends.flatMap((a) => a.events.map((e) => e.id)))
+    const res = await client.query<{ event_id: string; stream: string; revision: number; position: string }>(
       'SELECT event_id, stream, revision, position FROM events WHERE event_id = ANY($1::uuid[])',
       [ids],
     )
-    const found = new Map(res.rows.map((r) => [r.event_id, r]))
-    const replay = findReplay(appends, (id) => found.get(id))
-    if (replay) return replay
-    throw conflict ?? new Error('append conflicted without a known cause')
+    const found = new Map(res.rows.map((r) => [r.event_id, { stream: r.stream, revision: r.revision, position: String(r.position) }]))
+    for (const i of recheck) {
+      const p = batch[i]!
+      const conflict = (outcomes[i] as { error: Error | undefined }).error
+      try {
+        const replay = findReplay(p.appends, (id) => found.get(id))
+        if (replay) p.resolve(replay)
+        else p.reject(conflict ?? new Error('append conflicted without a known cause'))
+      } catch (err) {
+        p.reject(err)
+      }
+    }
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -285,19 +465,13 @@ export class PostgresEventStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    // Appends already queued are written (or fail) before the store reports closed.
+    while (this.queue.length > 0 || this.flushing.size > 0) await Promise.allSettled([...this.flushing])
     this.closed = true
     this.wake.emit('append')
     const listener = this.listener
     this.listener = undefined
     await listener?.end().catch(() => undefined)
-  }
-
-  private async connect(): Promise<pg.PoolClient> {
-    try {
-      return await this.pool.connect()
-    } catch (err) {
-      throw new EventStoreUnavailable('event store unreachable', { cause: err })
-    }
   }
 
   private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
