@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import {
   assertAppendable,
+  EventIdConflict,
   EventStoreUnavailable,
   WrongExpectedVersion,
   type AppendResult,
@@ -19,7 +20,6 @@ import {
   type SubscribeOptions,
   type SubscriptionBatch,
 } from '../../events/event-store.ts'
-import { findReplay } from './replay.ts'
 
 const CHANNEL = 'ledger_events'
 // Unique violation, deadlock, serialization failure: a concurrent writer outside this store won a race.
@@ -35,15 +35,8 @@ interface Pending {
   reject: (error: unknown) => void
 }
 
-/**
- * What the batch decided for one append: written (positions known after the insert), done, failed,
- * or lost and to be looked up again after COMMIT (it may repeat ids committed meanwhile).
- */
-type Outcome =
-  | { kind: 'written'; results: { stream: string; revision: number; row: number }[] }
-  | { kind: 'done'; results: AppendResult[] }
-  | { kind: 'failed'; error: Error }
-  | { kind: 'recheck'; error: WrongExpectedVersion | undefined }
+/** What the batch decided for one append. */
+type Outcome = { kind: 'done'; results: AppendResult[] } | { kind: 'failed'; error: Error }
 
 interface EventRow {
   position: string
@@ -160,17 +153,28 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
+  /**
+   * Takes waiting appends up to the bounds. An append repeating ids of one already taken waits for
+   * the next batch, where those ids are known and it gets the original result.
+   */
   private takeBatch(): Pending[] {
-    let n = 0
+    const batch: Pending[] = []
+    const ids = new Set<string>()
     let events = 0
-    while (n < this.queue.length && n < this.maxBatchAppends) {
-      const next = this.queue[n]!
-      if (n > 0 && events + next.events > this.maxBatchEvents) break
+    for (let i = 0; i < this.queue.length && batch.length < this.maxBatchAppends; ) {
+      const next = this.queue[i]!
+      const own = next.appends.flatMap((a) => a.events.map((e) => e.id))
+      if (batch.length > 0 && (events + next.events > this.maxBatchEvents || own.some((id) => ids.has(id)))) {
+        i++
+        continue
+      }
+      for (const id of own) ids.add(id)
       events += next.events
-      n++
+      batch.push(next)
+      this.queue.splice(i, 1)
     }
-    this.onBatch?.(n, events)
-    return this.queue.splice(0, n)
+    this.onBatch?.(batch.length, events)
+    return batch
   }
 
   private async flush(batch: Pending[]): Promise<void> {
@@ -206,7 +210,6 @@ export class PostgresEventStore implements EventStore {
         outcomes = await this.writeBatch(client, batch)
       } catch (err) {
         if (isConnectionError(err)) throw err
-        await client.query('ROLLBACK')
         // Another writer (another process) wrote one of these event ids or created one of these
         // streams meanwhile: a fresh attempt sees its commit.
         if (RETRYABLE.has((err as { code?: string }).code ?? '') && attempt < MAX_ATTEMPTS) continue
@@ -219,134 +222,54 @@ export class PostgresEventStore implements EventStore {
         for (const p of batch) await this.settle(client, [p])
         return
       }
-      await this.answer(client, batch, outcomes)
+      outcomes.forEach((o, i) => (o.kind === 'done' ? batch[i]!.resolve(o.results) : batch[i]!.reject(o.error)))
       return
     }
   }
 
   /**
-   * One transaction for the batch: lock every stream row (one statement, fixed order) and find the
-   * ids already written; decide each append in queue order against the running revisions; then one
-   * statement updates the stream rows, takes the head and inserts every event, and one COMMIT.
+   * One statement for the batch, outside an explicit transaction: the append_batch function (see
+   * its migration) locks the stream rows, decides each append in queue order, takes the head and
+   * inserts every accepted event, and its implicit COMMIT is the batch's one WAL flush.
    */
   private async writeBatch(client: pg.PoolClient, batch: Pending[]): Promise<Outcome[]> {
-    const streams = [...new Set(batch.flatMap((p) => p.appends.map((a) => a.stream)))]
-    const ids = batch.flatMap((p) => p.appends.flatMap((a) => a.events.map((e) => e.id)))
-    await client.query('BEGIN')
-    // A missing stream gets a row at -1 (reads as no stream) so that it is locked like the others;
-    // rows still at -1 are removed before COMMIT.
-    const locked = await client.query<{ stream: string; revision: number; event_id: string | null; position: string | null }>(
-      `WITH locked AS (
-         INSERT INTO streams (stream, revision) SELECT s, -1 FROM unnest($1::text[]) AS s ORDER BY s
-         ON CONFLICT (stream) DO UPDATE SET revision = streams.revision
-         RETURNING stream, revision)
-       SELECT stream, revision, NULL::text AS event_id, NULL::bigint AS position FROM locked
-       UNION ALL
-       SELECT stream, revision, event_id::text, position FROM events WHERE event_id = ANY($2::uuid[])`,
-      [streams, ids],
-    )
-    const before = new Map<string, number>()
-    const known = new Map<string, { stream: string; revision: number; position: string }>()
-    for (const r of locked.rows) {
-      if (r.event_id === null) before.set(r.stream, r.revision)
-      else known.set(r.event_id, { stream: r.stream, revision: r.revision, position: String(r.position) })
-    }
-    const current = new Map(before)
-    const written = new Set<string>()
-    const rows: { stream: string; revision: number; ev: NewEvent }[] = []
-    const outcomes = batch.map((p): Outcome => {
-      let replay: AppendResult[] | undefined
-      try {
-        replay = findReplay(p.appends, (id) => known.get(id))
-      } catch (err) {
-        return { kind: 'failed', error: err as Error }
-      }
-      if (replay) return { kind: 'done', results: replay }
-      // The same ids as a batch-mate written just now: answered from the committed rows.
-      if (p.appends.some((a) => a.events.some((e) => written.has(e.id)))) return { kind: 'recheck', error: undefined }
-      for (const a of p.appends) {
-        const actual = current.get(a.stream)!
-        if (!expectationHolds(a.expected, actual)) return { kind: 'recheck', error: new WrongExpectedVersion(a.stream, a.expected, actual) }
-      }
-      const results = p.appends.map((a) => {
-        const base = current.get(a.stream)!
-        for (const [i, ev] of a.events.entries()) {
-          rows.push({ stream: a.stream, revision: base + 1 + i, ev })
-          written.add(ev.id)
-        }
-        current.set(a.stream, base + a.events.length)
-        return { stream: a.stream, revision: base + a.events.length, row: rows.length - 1 }
-      })
-      return { kind: 'written', results }
-    })
-    if (rows.length === 0) {
-      await client.query('ROLLBACK')
-      return outcomes
-    }
-    const changed = [...current].filter(([s, r]) => r !== before.get(s))
-    const unused = [...current].filter(([, r]) => r === -1).map(([s]) => s)
-    // The head counter is the only lock this statement can wait for (the stream rows are ours
-    // already), and it is held until COMMIT: the lock that orders commits.
-    const head = await client.query<{ position: string }>(
-      `WITH bumped AS (
-         UPDATE streams SET revision = v.revision FROM unnest($8::text[], $9::int[]) AS v(stream, revision)
-         WHERE streams.stream = v.stream),
-       dropped AS (DELETE FROM streams WHERE stream = ANY($10::text[])),
-       h AS (UPDATE event_head SET position = position + $1 WHERE id RETURNING position),
-       inserted AS (
-         INSERT INTO events (position, stream, revision, event_id, type, data, metadata)
-         SELECT h.position - $1 + t.ord, t.stream, t.revision, t.event_id, t.type, t.data, t.metadata
-         FROM h, unnest($2::text[], $3::int[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])
-              WITH ORDINALITY AS t(stream, revision, event_id, type, data, metadata, ord))
-       SELECT position FROM h`,
+    const parts = batch.flatMap((p, i) => p.appends.map((a) => ({ append: i, a })))
+    const events = parts.flatMap(({ a }) => a.events)
+    const res = await client.query<{ o_part: string; o_outcome: string; o_revision: number | null; o_position: string | null; o_actual: number | null }>(
+      'SELECT o_part, o_outcome, o_revision, o_position, o_actual FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8)',
       [
-        rows.length,
-        rows.map((r) => r.stream),
-        rows.map((r) => r.revision),
-        rows.map((r) => r.ev.id),
-        rows.map((r) => r.ev.type),
-        rows.map((r) => JSON.stringify(r.ev.data)),
-        rows.map((r) => JSON.stringify(r.ev.metadata)),
-        changed.map(([s]) => s),
-        changed.map(([, r]) => r),
-        unused,
+        parts.map((p) => p.append),
+        parts.map((p) => p.a.stream),
+        parts.map((p) => String(p.a.expected)),
+        parts.map((p) => p.a.events.length),
+        events.map((e) => e.id),
+        events.map((e) => e.type),
+        events.map((e) => JSON.stringify(e.data)),
+        events.map((e) => JSON.stringify(e.metadata)),
       ],
     )
-    await client.query('COMMIT')
-    const first = BigInt(head.rows[0]!.position) - BigInt(rows.length) + 1n
-    return outcomes.map((o) =>
-      o.kind === 'written'
-        ? { kind: 'done', results: o.results.map((r) => ({ stream: r.stream, revision: r.revision, position: String(first + BigInt(r.row)) })) }
-        : o,
-    )
-  }
-
-  /** Answers a written batch; appends that lost are looked up once more, as they may repeat a commit. */
-  private async answer(client: pg.PoolClient, batch: Pending[], outcomes: Outcome[]): Promise<void> {
-    const recheck: number[] = []
-    outcomes.forEach((o, i) => {
-      if (o.kind === 'done') batch[i]!.resolve(o.results)
-      else if (o.kind === 'failed') batch[i]!.reject(o.error)
-      else recheck.push(i)
-    })
-    if (recheck.length === 0) return
-    const ids = recheck.flatMap((i) => batch[i]!.appends.flatMap((a) => a.events.map((e) => e.id)))
-    const res = await client.query<{ event_id: string; stream: string; revision: number; position: string }>(
-      'SELECT event_id, stream, revision, position FROM events WHERE event_id = ANY($1::uuid[])',
-      [ids],
-    )
-    const found = new Map(res.rows.map((r) => [r.event_id, { stream: r.stream, revision: r.revision, position: String(r.position) }]))
-    for (const i of recheck) {
-      const p = batch[i]!
-      const conflict = (outcomes[i] as { error: Error | undefined }).error
-      try {
-        const replay = findReplay(p.appends, (id) => found.get(id))
-        if (replay) p.resolve(replay)
-        else p.reject(conflict ?? new Error('append conflicted without a known cause'))
-      } catch (err) {
-        p.reject(err)
+    const rows = [...res.rows].sort((x, y) => Number(x.o_part) - Number(y.o_part))
+    let next = 0
+    return batch.map((p): Outcome => {
+      const mine = rows.slice(next, next + p.appends.length)
+      next += p.appends.length
+      const ids = p.appends.flatMap((a) => a.events.map((e) => e.id))
+      if (mine.some((r) => r.o_outcome === 'elsewhere')) {
+        return { kind: 'failed', error: new EventIdConflict(`event ids already written to another stream than ${p.appends.map((a) => a.stream).join(', ')}`, ids) }
       }
-    }
+      if (mine.some((r) => r.o_outcome === 'partial')) {
+        return { kind: 'failed', error: new EventIdConflict('some event ids of this append were already written', ids) }
+      }
+      const lost = mine.findIndex((r) => r.o_actual !== null)
+      if (lost >= 0) {
+        const a = p.appends[lost]!
+        return { kind: 'failed', error: new WrongExpectedVersion(a.stream, a.expected, mine[lost]!.o_actual!) }
+      }
+      if (mine.length !== p.appends.length || mine.some((r) => r.o_outcome !== 'written' && r.o_outcome !== 'replayed')) {
+        return { kind: 'failed', error: new Error(`append_batch answered ${mine.map((r) => r.o_outcome).join(', ')}`) }
+      }
+      return { kind: 'done', results: mine.map((r, j) => ({ stream: p.appends[j]!.stream, revision: r.o_revision!, position: String(r.o_position) })) }
+    })
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -482,15 +405,6 @@ export class PostgresEventStore implements EventStore {
       throw err
     }
   }
-}
-
-function expectationHolds(expected: ExpectedRevision, actual: number): boolean {
-  return (
-    expected === 'any' ||
-    (expected === 'no_stream' && actual === -1) ||
-    (expected === 'stream_exists' && actual >= 0) ||
-    expected === actual
-  )
 }
 
 function filterSql(filter: EventFilter, firstParam: number): { clause: string; params: unknown[] } {
