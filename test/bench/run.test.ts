@@ -29,7 +29,7 @@ for (const name of names) {
       t.ok(s.measurements.length >= 2, `${s.name}: a figure and at least one baseline`)
       for (const m of s.measurements) {
         t.ok(m.operations > 0 && m.rate > 0 && Number.isFinite(m.rate), `${s.name}, ${m.subject}: operations were measured`)
-        t.ok(m.p50Ms >= 0 && m.p99Ms >= m.p50Ms && m.p99Ms > 0, `${s.name}, ${m.subject}: latencies are ordered`)
+        t.ok(m.p50Ms >= 0 && m.p99Ms >= m.p50Ms, `${s.name}, ${m.subject}: latencies are ordered`)
       }
       t.ok(s.ratios.length > 0, `${s.name}: figures are given as ratios to their baselines`)
       for (const r of s.ratios) t.ok(r.ratio > 0 && Number.isFinite(r.ratio), `${s.name}: ${r.subject} ÷ ${r.baseline} is a number`)
