@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import {
   assertAppendable,
+  EventIdConflict,
   EventStoreUnavailable,
   WrongExpectedVersion,
   type AppendResult,
@@ -19,15 +20,23 @@ import {
   type SubscribeOptions,
   type SubscriptionBatch,
 } from '../../events/event-store.ts'
-import { findReplay } from './replay.ts'
 
 const CHANNEL = 'ledger_events'
-const UNIQUE_VIOLATION = '23505'
+// Unique violation, deadlock, serialization failure: a concurrent writer outside this store won a race.
+const RETRYABLE = new Set(['23505', '40P01', '40001'])
+const MAX_ATTEMPTS = 5
 
-/** The append lost: a version mismatch, or (error undefined) an event id already written. */
-interface Conflict {
-  error: WrongExpectedVersion | undefined
+/** An append waiting for (or in) a batch. */
+interface Pending {
+  /** Sorted by stream. */
+  appends: StreamAppend[]
+  events: number
+  resolve: (results: AppendResult[]) => void
+  reject: (error: unknown) => void
 }
+
+/** What the batch decided for one append. */
+type Outcome = { kind: 'done'; results: AppendResult[] } | { kind: 'failed'; error: Error }
 
 interface EventRow {
   position: string
@@ -47,6 +56,14 @@ export interface PostgresEventStoreOptions {
   scanWindow?: number
   /** Called with the duration of each append in seconds (metrics). */
   onAppend?: (seconds: number) => void
+  /** Called with the size of each batch as it starts (appends, events). */
+  onBatch?: (appends: number, events: number) => void
+  /** Most appends in one batch transaction (default 256). */
+  maxBatchAppends?: number
+  /** Most events in one batch, unless a single append has more (default 2000). */
+  maxBatchEvents?: number
+  /** Batch transactions open at once (default 1); the next batch forms while these are in flight. */
+  maxBatchesInFlight?: number
 }
 
 /**
@@ -60,6 +77,14 @@ export class PostgresEventStore implements EventStore {
   private readonly pollIntervalMs: number
   private readonly scanWindow: number
   private readonly onAppend: ((seconds: number) => void) | undefined
+  private readonly onBatch: ((appends: number, events: number) => void) | undefined
+  private readonly maxBatchAppends: number
+  private readonly maxBatchEvents: number
+  private readonly maxBatchesInFlight: number
+  private readonly queue: Pending[] = []
+  private readonly flushing = new Set<Promise<void>>()
+  private inFlight = 0
+  private pumpScheduled = false
   private readonly wake = new EventEmitter()
   private listener: pg.Client | undefined
   private listening: Promise<void> | undefined
@@ -70,6 +95,10 @@ export class PostgresEventStore implements EventStore {
     this.pollIntervalMs = options.pollIntervalMs ?? 1000
     this.scanWindow = options.scanWindow ?? 10_000
     this.onAppend = options.onAppend
+    this.onBatch = options.onBatch
+    this.maxBatchAppends = options.maxBatchAppends ?? 256
+    this.maxBatchEvents = options.maxBatchEvents ?? 2000
+    this.maxBatchesInFlight = options.maxBatchesInFlight ?? 1
     this.wake.setMaxListeners(0)
   }
 
@@ -78,95 +107,169 @@ export class PostgresEventStore implements EventStore {
     return result!
   }
 
+  /**
+   * Queues the append for the flusher (group commit): the appends waiting at that moment share one
+   * transaction, so one head update, one insert and one COMMIT (one WAL flush) serve them all, while
+   * each still gets its own result or error.
+   */
   async appendMulti(appends: StreamAppend[]): Promise<AppendResult[]> {
     assertAppendable(appends)
     const started = performance.now()
     // A fixed lock order keeps two multi-stream appends from deadlocking.
     const ordered = [...appends].sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0))
-    const client = await this.connect()
-    let outcome: AppendResult[] | Conflict
-    try {
-      outcome = await this.tryAppend(client, ordered)
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined)
-      client.release(isConnectionError(err) ? (err as Error) : undefined)
-      if (isConnectionError(err)) throw new EventStoreUnavailable('event store unreachable', { cause: err })
-      throw err
-    }
-    // Released before the replay check, which needs a connection of its own.
-    client.release()
-    if (!Array.isArray(outcome)) return this.replayOrThrow(appends, outcome.error)
+    const results = await new Promise<AppendResult[]>((resolve, reject) => {
+      this.queue.push({ appends: ordered, events: ordered.reduce((n, a) => n + a.events.length, 0), resolve, reject })
+      this.schedulePump()
+    })
     this.onAppend?.((performance.now() - started) / 1000)
-    const byStream = new Map(outcome.map((r) => [r.stream, r]))
+    const byStream = new Map(results.map((r) => [r.stream, r]))
     return appends.map((a) => byStream.get(a.stream)!)
   }
 
-  private async tryAppend(client: pg.PoolClient, appends: StreamAppend[]): Promise<AppendResult[] | Conflict> {
-    await client.query('BEGIN')
-    const rows: { stream: string; revision: number; ev: NewEvent }[] = []
-    for (const a of appends) {
-      const n = a.events.length
-      // Inserting or bumping the stream row locks it until COMMIT; the new revision tells the old one.
-      const res = await client.query<{ revision: number }>(
-        `INSERT INTO streams (stream, revision) VALUES ($1, $2 - 1)
-         ON CONFLICT (stream) DO UPDATE SET revision = streams.revision + $2
-         RETURNING revision`,
-        [a.stream, n],
-      )
-      const actual = res.rows[0]!.revision - n
-      if (!expectationHolds(a.expected, actual)) {
-        await client.query('ROLLBACK')
-        return { error: new WrongExpectedVersion(a.stream, a.expected, actual) }
-      }
-      a.events.forEach((ev, i) => rows.push({ stream: a.stream, revision: actual + 1 + i, ev }))
-    }
-    let inserted
-    try {
-      // The head counter is taken last and held until COMMIT: the lock that orders commits.
-      inserted = await client.query<{ position: string; stream: string; revision: number }>(
-        `WITH h AS (UPDATE event_head SET position = position + $1 WHERE id RETURNING position)
-         INSERT INTO events (position, stream, revision, event_id, type, data, metadata)
-         SELECT h.position - $1 + t.ord, t.stream, t.revision, t.event_id, t.type, t.data, t.metadata
-         FROM h, unnest($2::text[], $3::int[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])
-              WITH ORDINALITY AS t(stream, revision, event_id, type, data, metadata, ord)
-         RETURNING position, stream, revision`,
-        [
-          rows.length,
-          rows.map((r) => r.stream),
-          rows.map((r) => r.revision),
-          rows.map((r) => r.ev.id),
-          rows.map((r) => r.ev.type),
-          rows.map((r) => JSON.stringify(r.ev.data)),
-          rows.map((r) => JSON.stringify(r.ev.metadata)),
-        ],
-      )
-    } catch (err) {
-      if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
-        await client.query('ROLLBACK')
-        return { error: undefined }
-      }
-      throw err
-    }
-    await client.query('COMMIT')
-    const last = new Map<string, AppendResult>()
-    for (const r of inserted.rows) {
-      const prev = last.get(r.stream)
-      if (!prev || r.revision > prev.revision) last.set(r.stream, { stream: r.stream, revision: r.revision, position: r.position })
-    }
-    return appends.map((a) => last.get(a.stream)!)
+  /**
+   * Pumps on a microtask, not a timer: appends issued in the same tick join one batch, and a lone
+   * append waits for nothing.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return
+    this.pumpScheduled = true
+    queueMicrotask(() => {
+      this.pumpScheduled = false
+      this.pump()
+    })
   }
 
-  /** After a conflict: the same ids already written is a replay (original result), anything else throws. */
-  private async replayOrThrow(appends: StreamAppend[], conflict: Error | undefined): Promise<AppendResult[]> {
-    const ids = appends.flatMap((a) => a.events.map((e) => e.id))
-    const res = await this.pool.query<{ event_id: string; stream: string; revision: number; position: string }>(
-      'SELECT event_id, stream, revision, position FROM events WHERE event_id = ANY($1::uuid[])',
-      [ids],
+  /** Starts batches while fewer than the bound are in flight; the rest wait and form the next one. */
+  private pump(): void {
+    while (this.inFlight < this.maxBatchesInFlight && this.queue.length > 0) {
+      const batch = this.takeBatch()
+      this.inFlight++
+      const flushing: Promise<void> = this.flush(batch).finally(() => {
+        this.inFlight--
+        this.flushing.delete(flushing)
+        this.pump()
+      })
+      this.flushing.add(flushing)
+    }
+  }
+
+  /**
+   * Takes waiting appends up to the bounds. An append repeating ids of one already taken waits for
+   * the next batch, where those ids are known and it gets the original result.
+   */
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = []
+    const ids = new Set<string>()
+    let events = 0
+    for (let i = 0; i < this.queue.length && batch.length < this.maxBatchAppends; ) {
+      const next = this.queue[i]!
+      const own = next.appends.flatMap((a) => a.events.map((e) => e.id))
+      if (batch.length > 0 && (events + next.events > this.maxBatchEvents || own.some((id) => ids.has(id)))) {
+        i++
+        continue
+      }
+      for (const id of own) ids.add(id)
+      events += next.events
+      batch.push(next)
+      this.queue.splice(i, 1)
+    }
+    this.onBatch?.(batch.length, events)
+    return batch
+  }
+
+  private async flush(batch: Pending[]): Promise<void> {
+    let client: pg.PoolClient
+    try {
+      client = await this.pool.connect()
+    } catch (err) {
+      const failure = new EventStoreUnavailable('event store unreachable', { cause: err })
+      for (const p of batch) p.reject(failure)
+      return
+    }
+    // A backend killed mid-batch must fail the batch, not the process.
+    const ignore = () => undefined
+    client.on('error', ignore)
+    try {
+      await this.settle(client, batch)
+      client.off('error', ignore)
+      client.release()
+    } catch (err) {
+      client.off('error', ignore)
+      client.release(err instanceof Error ? err : new Error(String(err)))
+      // Settling a promise twice is a no-op: only the appends not yet answered get this error.
+      const failure = isConnectionError(err) ? new EventStoreUnavailable('event store unreachable', { cause: err }) : err
+      for (const p of batch) p.reject(failure)
+    }
+  }
+
+  /** Writes one batch and answers every append in it; throws only when the connection failed. */
+  private async settle(client: pg.PoolClient, batch: Pending[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let outcomes: Outcome[]
+      try {
+        outcomes = await this.writeBatch(client, batch)
+      } catch (err) {
+        if (isConnectionError(err)) throw err
+        // Another writer (another process) wrote one of these event ids or created one of these
+        // streams meanwhile: a fresh attempt sees its commit.
+        if (RETRYABLE.has((err as { code?: string }).code ?? '') && attempt < MAX_ATTEMPTS) continue
+        if (batch.length === 1) {
+          batch[0]!.reject(err)
+          return
+        }
+        // Anything else may come from one append's content (text the database refuses): each goes
+        // alone, so only the one carrying it fails.
+        for (const p of batch) await this.settle(client, [p])
+        return
+      }
+      outcomes.forEach((o, i) => (o.kind === 'done' ? batch[i]!.resolve(o.results) : batch[i]!.reject(o.error)))
+      return
+    }
+  }
+
+  /**
+   * One statement for the batch, outside an explicit transaction: the append_batch function (see
+   * its migration) locks the stream rows, decides each append in queue order, takes the head and
+   * inserts every accepted event, and its implicit COMMIT is the batch's one WAL flush.
+   */
+  private async writeBatch(client: pg.PoolClient, batch: Pending[]): Promise<Outcome[]> {
+    const parts = batch.flatMap((p, i) => p.appends.map((a) => ({ append: i, a })))
+    const events = parts.flatMap(({ a }) => a.events)
+    const res = await client.query<{ o_part: string; o_outcome: string; o_revision: number | null; o_position: string | null; o_actual: number | null }>(
+      'SELECT o_part, o_outcome, o_revision, o_position, o_actual FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8)',
+      [
+        parts.map((p) => p.append),
+        parts.map((p) => p.a.stream),
+        parts.map((p) => String(p.a.expected)),
+        parts.map((p) => p.a.events.length),
+        events.map((e) => e.id),
+        events.map((e) => e.type),
+        events.map((e) => JSON.stringify(e.data)),
+        events.map((e) => JSON.stringify(e.metadata)),
+      ],
     )
-    const found = new Map(res.rows.map((r) => [r.event_id, r]))
-    const replay = findReplay(appends, (id) => found.get(id))
-    if (replay) return replay
-    throw conflict ?? new Error('append conflicted without a known cause')
+    const rows = [...res.rows].sort((x, y) => Number(x.o_part) - Number(y.o_part))
+    let next = 0
+    return batch.map((p): Outcome => {
+      const mine = rows.slice(next, next + p.appends.length)
+      next += p.appends.length
+      const ids = p.appends.flatMap((a) => a.events.map((e) => e.id))
+      if (mine.some((r) => r.o_outcome === 'elsewhere')) {
+        return { kind: 'failed', error: new EventIdConflict(`event ids already written to another stream than ${p.appends.map((a) => a.stream).join(', ')}`, ids) }
+      }
+      if (mine.some((r) => r.o_outcome === 'partial')) {
+        return { kind: 'failed', error: new EventIdConflict('some event ids of this append were already written', ids) }
+      }
+      const lost = mine.findIndex((r) => r.o_actual !== null)
+      if (lost >= 0) {
+        const a = p.appends[lost]!
+        return { kind: 'failed', error: new WrongExpectedVersion(a.stream, a.expected, mine[lost]!.o_actual!) }
+      }
+      if (mine.length !== p.appends.length || mine.some((r) => r.o_outcome !== 'written' && r.o_outcome !== 'replayed')) {
+        return { kind: 'failed', error: new Error(`append_batch answered ${mine.map((r) => r.o_outcome).join(', ')}`) }
+      }
+      return { kind: 'done', results: mine.map((r, j) => ({ stream: p.appends[j]!.stream, revision: r.o_revision!, position: String(r.o_position) })) }
+    })
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -285,19 +388,13 @@ export class PostgresEventStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    // Appends already queued are written (or fail) before the store reports closed.
+    while (this.queue.length > 0 || this.flushing.size > 0) await Promise.allSettled([...this.flushing])
     this.closed = true
     this.wake.emit('append')
     const listener = this.listener
     this.listener = undefined
     await listener?.end().catch(() => undefined)
-  }
-
-  private async connect(): Promise<pg.PoolClient> {
-    try {
-      return await this.pool.connect()
-    } catch (err) {
-      throw new EventStoreUnavailable('event store unreachable', { cause: err })
-    }
   }
 
   private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
@@ -308,15 +405,6 @@ export class PostgresEventStore implements EventStore {
       throw err
     }
   }
-}
-
-function expectationHolds(expected: ExpectedRevision, actual: number): boolean {
-  return (
-    expected === 'any' ||
-    (expected === 'no_stream' && actual === -1) ||
-    (expected === 'stream_exists' && actual >= 0) ||
-    expected === actual
-  )
 }
 
 function filterSql(filter: EventFilter, firstParam: number): { clause: string; params: unknown[] } {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { PostgresEventStore } from '../../../src/adapters/event-store/postgres.ts'
-import { EventStoreUnavailable } from '../../../src/events/event-store.ts'
+import { EventIdConflict, EventStoreUnavailable, WrongExpectedVersion, type AppendResult } from '../../../src/events/event-store.ts'
 import { testDatabase } from '../../helpers/database.ts'
 import { eventStoreContract } from '../../helpers/event-store-contract.ts'
 import { newEvent, testMetadata } from '../../helpers/events.ts'
@@ -75,4 +75,166 @@ t.test('an unreachable database surfaces as EventStoreUnavailable', async (t) =>
   })
   await t.rejects(dead.append('x-1', [newEvent()], { expected: 'any' }), EventStoreUnavailable)
   await t.rejects(dead.head(), EventStoreUnavailable)
+})
+
+/** A store that records its batch sizes, so a test can show its appends shared one transaction. */
+function batchingStore(t: Test): { store: PostgresEventStore; batches: number[] } {
+  const batches: number[] = []
+  const batching = new PostgresEventStore(pool, { onBatch: (appends) => batches.push(appends) })
+  t.teardown(() => batching.close())
+  return { store: batching, batches }
+}
+
+t.test('group commit: a batch where one append conflicts fails that append alone', async (t) => {
+  const { store: batching, batches } = batchingStore(t)
+  const taken = `taken-${randomUUID()}`
+  await batching.append(taken, [newEvent()], { expected: 'no_stream' })
+  const start = await batching.head()
+  batches.length = 0
+  const fresh = Array.from({ length: 4 }, () => `fresh-${randomUUID()}`)
+  const raced = `raced-${randomUUID()}`
+  // Issued in one tick, so they form one batch.
+  const settled = await Promise.allSettled([
+    ...fresh.slice(0, 2).map((s) => batching.append(s, [newEvent()], { expected: 'no_stream' })),
+    batching.append(taken, [newEvent()], { expected: 'no_stream' }),
+    batching.append(raced, [newEvent()], { expected: 'no_stream' }),
+    batching.append(raced, [newEvent()], { expected: 'no_stream' }),
+    ...fresh.slice(2).map((s) => batching.append(s, [newEvent()], { expected: 'no_stream' })),
+  ])
+  t.same(batches, [7], 'the seven appends shared one batch')
+  const [a, b, stale, raceWin, raceLose, c, d] = settled
+  for (const r of [a, b, c, d, raceWin]) t.equal(r!.status, 'fulfilled', 'a batch-mate of the conflicts is written')
+  t.ok(stale!.status === 'rejected' && stale!.reason instanceof WrongExpectedVersion && stale!.reason.actual === 0, 'the stale append gets WrongExpectedVersion with the actual revision')
+  t.ok(raceLose!.status === 'rejected' && raceLose!.reason instanceof WrongExpectedVersion && raceLose!.reason.actual === 0, 'of two no_stream appends to one new stream in a batch, the second loses')
+  t.equal((await batching.readStream(taken)).length, 1, 'the conflicting append wrote nothing')
+  t.equal((await batching.readStream(raced)).length, 1, 'the raced stream got one event')
+  const all = await batching.readAll({ after: start })
+  t.equal(all.events.length, 5, 'five events written')
+  t.same(all.events.map((e) => batching.distance(start, e.position)), [1, 2, 3, 4, 5], 'positions stay gapless')
+  const positions = [a, b, raceWin, c, d].map((r) => (r as PromiseFulfilledResult<AppendResult>).value.position)
+  t.same(positions, all.events.map((e) => e.position), 'each append got its own position, in queue order')
+  const rows = await pool.query<{ stream: string; revision: number }>('SELECT stream, revision FROM streams WHERE stream = ANY($1) ORDER BY stream', [[...fresh, raced, taken]])
+  t.ok(rows.rows.every((r) => r.revision === 0), 'every stream row holds its real revision')
+})
+
+t.test('group commit: a batch where one append repeats known ids returns the original result', async (t) => {
+  const { store: batching, batches } = batchingStore(t)
+  const s = `replayed-${randomUUID()}`
+  const events = [newEvent(), newEvent()]
+  const original = await batching.append(s, events, { expected: 'no_stream' })
+  const third = newEvent()
+  await batching.append(s, [third], { expected: 1 })
+  batches.length = 0
+  const other = `other-${randomUUID()}`
+  const twice = [newEvent()]
+  const settled = await Promise.allSettled([
+    batching.append(`new-${randomUUID()}`, [newEvent()], { expected: 'no_stream' }),
+    batching.append(s, events, { expected: 'no_stream' }),
+    batching.append(s, [third, newEvent()], { expected: 'any' }),
+    batching.append(other, twice, { expected: 'any' }),
+    batching.append(other, twice, { expected: 'any' }),
+    batching.append(`new-${randomUUID()}`, [newEvent()], { expected: 'no_stream' }),
+  ])
+  t.same(batches, [5, 1], 'five appends shared one batch; the one repeating a batch-mate\'s new ids waited for the next')
+  const [first, replay, partial, once, again, last] = settled
+  t.equal(first!.status, 'fulfilled')
+  t.equal(last!.status, 'fulfilled')
+  t.same(replay, { status: 'fulfilled', value: original }, 'the known ids return the original result despite a stale expectation')
+  t.ok(partial!.status === 'rejected' && partial.reason instanceof EventIdConflict, 'a mix of known and new ids is a conflict, alone')
+  t.equal(once!.status, 'fulfilled')
+  t.same(again, once, 'the same new ids sent twice at once are written once and both get that result')
+  t.equal((await batching.readStream(s)).length, 3, 'nothing was written twice to the replayed stream')
+  t.equal((await batching.readStream(other)).length, 1, 'the ids sent twice were written once')
+})
+
+t.test('group commit: a multi-stream append in a batch stays atomic', async (t) => {
+  const { store: batching, batches } = batchingStore(t)
+  const shared = `shared-${randomUUID()}`
+  await batching.append(shared, [newEvent()], { expected: 'no_stream' })
+  batches.length = 0
+  const [x, y, z] = [`x-${randomUUID()}`, `y-${randomUUID()}`, `z-${randomUUID()}`]
+  const settled = await Promise.allSettled([
+    batching.appendMulti([
+      { stream: x, events: [newEvent()], expected: 'no_stream' },
+      { stream: shared, events: [newEvent(), newEvent()], expected: 0 },
+    ]),
+    batching.appendMulti([
+      { stream: y, events: [newEvent()], expected: 'no_stream' },
+      { stream: shared, events: [newEvent()], expected: 0 },
+    ]),
+    batching.append(z, [newEvent()], { expected: 'no_stream' }),
+  ])
+  t.same(batches, [3], 'the three appends shared one batch')
+  const [won, lost, single] = settled
+  t.same(
+    won!.status === 'fulfilled' && won.value.map((r) => [r.stream, r.revision]),
+    [[x, 0], [shared, 2]],
+    'the first multi-stream append wrote both streams',
+  )
+  t.ok(lost!.status === 'rejected' && lost.reason instanceof WrongExpectedVersion && lost.reason.stream === shared && lost.reason.actual === 2, 'the second, stale on one stream, fails with the revision its batch-mate left')
+  t.same(await batching.readStream(y), [], 'its other stream got nothing')
+  t.equal((await pool.query('SELECT 1 FROM streams WHERE stream = $1', [y])).rowCount, 0, 'and has no stream row')
+  t.equal(single!.status, 'fulfilled', 'the single append beside them is written')
+  t.equal((await batching.readStream(shared)).length, 3)
+})
+
+t.test('group commit: a connection lost mid-batch fails every append in it and writes nothing', async (t) => {
+  const { store: batching, batches } = batchingStore(t)
+  const start = await batching.head()
+  const held = new pg.Client({ connectionString: url })
+  await held.connect()
+  t.teardown(() => held.end())
+  // Holding the head keeps the batch open at its last statement, with its stream rows written.
+  await held.query('BEGIN')
+  await held.query('UPDATE event_head SET position = position WHERE id')
+  batches.length = 0
+  const streams = Array.from({ length: 4 }, () => `lost-${randomUUID()}`)
+  const appending = Promise.allSettled(streams.map((s) => batching.append(s, [newEvent()], { expected: 'no_stream' })))
+  let flusher: number | undefined
+  for (let i = 0; i < 100 && flusher === undefined; i++) {
+    await sleep(20)
+    const res = await held.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+    )
+    flusher = res.rows[0]?.pid
+  }
+  t.ok(flusher, 'the batch is waiting for the head')
+  t.same(batches, [4], 'the four appends are one batch')
+  await held.query('SELECT pg_terminate_backend($1)', [flusher])
+  const settled = await appending
+  t.ok(settled.every((r) => r.status === 'rejected' && r.reason instanceof EventStoreUnavailable), 'every caller gets EventStoreUnavailable')
+  await held.query('ROLLBACK')
+  t.equal(await batching.head(), start, 'the head did not move')
+  t.equal((await pool.query('SELECT 1 FROM events WHERE stream = ANY($1)', [streams])).rowCount, 0, 'no event was written')
+  t.equal((await pool.query('SELECT 1 FROM streams WHERE stream = ANY($1)', [streams])).rowCount, 0, 'no stream row was written')
+  const retried = await Promise.all(streams.map((s) => batching.append(s, [newEvent()], { expected: 'no_stream' })))
+  t.same(retried.map((r) => r.revision), [0, 0, 0, 0], 'the store recovers and the retries write from revision 0')
+})
+
+t.test('group commit: an append the database refuses fails alone', async (t) => {
+  const { store: batching, batches } = batchingStore(t)
+  batches.length = 0
+  const good = `good-${randomUUID()}`
+  const settled = await Promise.allSettled([
+    batching.append(good, [newEvent()], { expected: 'no_stream' }),
+    batching.append(`bad-${randomUUID()}`, [{ ...newEvent(), id: 'not-a-uuid' }], { expected: 'no_stream' }),
+    batching.append(`nul-${randomUUID()}`, [newEvent('Tested', { text: 'nul \u0000 inside' })], { expected: 'no_stream' }),
+  ])
+  t.equal(batches[0], 3, 'the three appends started as one batch')
+  t.equal(settled[0]!.status, 'fulfilled', 'the good append is written')
+  t.equal(settled[1]!.status, 'rejected', 'a malformed event id fails its own append')
+  t.equal(settled[2]!.status, 'rejected', 'text the database refuses fails its own append')
+  t.equal((await batching.readStream(good)).length, 1)
+})
+
+t.test('group commit: one writer waits for no timer and batches stay bounded', async (t) => {
+  const batches: number[] = []
+  const bounded = new PostgresEventStore(pool, { onBatch: (appends) => batches.push(appends), maxBatchAppends: 3 })
+  t.teardown(() => bounded.close())
+  await Promise.all(Array.from({ length: 8 }, () => bounded.append(`bounded-${randomUUID()}`, [newEvent()], { expected: 'no_stream' })))
+  t.same(batches, [3, 3, 2], 'eight appends in one tick go in batches of at most three')
+  batches.length = 0
+  const s = `lone-${randomUUID()}`
+  for (let i = 0; i < 3; i++) await bounded.append(s, [newEvent()], { expected: i === 0 ? 'no_stream' : i - 1 })
+  t.same(batches, [1, 1, 1], 'a lone writer gets a batch of one each time')
 })
