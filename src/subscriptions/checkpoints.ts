@@ -27,28 +27,28 @@ export async function readCheckpoint(db: Db, name: string): Promise<Position | u
 }
 
 /** Compare-and-set: moves the checkpoint only from the position this instance read. */
-export async function saveCheckpoint(
-  db: Db | Transaction<Database>,
-  name: string,
-  from: Position | undefined,
-  to: Position,
-): Promise<void> {
+export function saveCheckpoint(db: Db | Transaction<Database>, name: string, from: Position | undefined, to: Position): Promise<void> {
+  return saveCheckpoints(db, [name], from, to)
+}
+
+/** Compare-and-set of several checkpoints that move together, in one statement. */
+export async function saveCheckpoints(db: Db | Transaction<Database>, names: string[], from: Position | undefined, to: Position): Promise<void> {
   if (from === undefined) {
     const inserted = await db
       .insertInto('checkpoints')
-      .values({ name, position: to, updated_at: new Date() })
+      .values(names.map((name) => ({ name, position: to, updated_at: new Date() })))
       .onConflict((oc) => oc.column('name').doUpdateSet({ position: to, updated_at: new Date() }).where('checkpoints.position', 'is', null))
       .executeTakeFirst()
-    if (inserted.numInsertedOrUpdatedRows === 0n) throw new CheckpointMoved(`checkpoint ${name} was set by another instance`)
+    if (inserted.numInsertedOrUpdatedRows !== BigInt(names.length)) throw new CheckpointMoved(`checkpoint ${names.join(', ')} was set by another instance`)
     return
   }
   const updated = await db
     .updateTable('checkpoints')
     .set({ position: to, updated_at: new Date() })
-    .where('name', '=', name)
+    .where('name', 'in', names)
     .where('position', '=', from)
     .executeTakeFirst()
-  if (updated.numUpdatedRows === 0n) throw new CheckpointMoved(`checkpoint ${name} moved away from ${from}`)
+  if (updated.numUpdatedRows !== BigInt(names.length)) throw new CheckpointMoved(`checkpoint ${names.join(', ')} moved away from ${from}`)
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import type { EventFilter, EventStore, Position, RecordedEvent } from '../events/event-store.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { Database } from '../database.ts'
-import { isAfter, readCheckpoints, saveCheckpoint } from './checkpoints.ts'
+import { isAfter, readCheckpoints, saveCheckpoints } from './checkpoints.ts'
 import { acquireLease, type Lease } from './lease.ts'
 
 export { CheckpointMoved, readCheckpoint, saveCheckpoint } from './checkpoints.ts'
@@ -151,11 +151,11 @@ export class Subscriber {
         const handle = this.options.handle
         await db.transaction().execute(async (trx) => {
           if (batch.events.length > 0) await handle(trx, batch.events)
-          for (const name of names) await saveCheckpoint(trx, name, this.position, batch.checkpoint)
+          await saveCheckpoints(trx, names, this.position, batch.checkpoint)
         })
       } else {
         if (batch.events.length > 0) await this.options.handle(batch.events)
-        for (const name of names) await saveCheckpoint(db, name, this.position, batch.checkpoint)
+        await saveCheckpoints(db, names, this.position, batch.checkpoint)
       }
       this.setPosition(batch.checkpoint)
     }

@@ -1,0 +1,103 @@
+import { fork } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import path from 'node:path'
+import { createBenchDatabase } from './lib/database.ts'
+import { percentiles, ratios, round, type BenchOptions, type Check, type Measurement, type Scenario, type Target } from './lib/report.ts'
+
+export const title = 'cost against history: a wallet with 50,000 events against a fresh one, GET /wallets/{id} and POST /transfers, and the event loop'
+
+interface Ready {
+  url: string
+  long: string
+  fresh: string
+  events: number
+}
+
+export async function run(options: BenchOptions) {
+  const history = options.tiny ? 2_000 : 50_000
+  const rounds = options.tiny ? 20 : 400
+  const database = await createBenchDatabase(options.databaseUrl, 'history')
+  const child = fork(path.join(import.meta.dirname, 'lib', 'history-server.ts'), {
+    env: { ...process.env, DATABASE_URL: database.url, BENCH_HISTORY: String(history) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const next = <T>() =>
+    Promise.race([
+      new Promise<T>((resolve) => child.once('message', (m) => resolve(m as T))),
+      exited.then((code) => Promise.reject(new Error(`the history server exited with ${code}`))),
+    ])
+  try {
+    options.log(`history: building a wallet with ${history} events`)
+    const ready = await next<Ready>()
+    const request = async (method: string, url: string, body?: unknown) => {
+      const t0 = performance.now()
+      const res = await fetch(ready.url + url, {
+        method,
+        headers: { authorization: 'Bearer dev-backend-key', 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+      await res.arrayBuffer()
+      return { ms: performance.now() - t0, ok: res.status < 300 }
+    }
+    const transfer = (walletId: string) => ({
+      sourceWalletId: walletId,
+      destination: { type: 'blockchain', chain: 'SOL', address: '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T' },
+      amount: '0.01',
+    })
+    child.send('reset')
+    const started = performance.now()
+    const latencies = { getLong: [] as number[], getFresh: [] as number[], postLong: [] as number[], postFresh: [] as number[] }
+    let errors = 0
+    // Long and fresh take turns, so the machine's noise falls on both alike. The first POST on the
+    // long wallet tops the command side's cache up with the whole history: it is in the figures.
+    for (let i = 0; i < rounds; i++) {
+      for (const [key, run] of [
+        ['postLong', () => request('POST', '/transfers', transfer(ready.long))],
+        ['postFresh', () => request('POST', '/transfers', transfer(ready.fresh))],
+        ['getLong', () => request('GET', `/wallets/${ready.long}`)],
+        ['getFresh', () => request('GET', `/wallets/${ready.fresh}`)],
+      ] as const) {
+        const r = await run()
+        latencies[key].push(r.ms)
+        if (!r.ok) errors++
+      }
+      if (i % 100 === 99) options.log(`history: ${i + 1} of ${rounds} rounds`)
+    }
+    const seconds = (performance.now() - started) / 1000
+    child.send('delay')
+    const loop = await next<{ maxDelayMs: number; p99DelayMs: number }>()
+    const measure = (subject: string, list: number[]): Measurement => ({ subject, rate: round(list.length / seconds, 1), operations: list.length, seconds: round(seconds, 2), ...percentiles(list) })
+    const scenarios: Scenario[] = []
+    for (const [name, longList, freshList] of [
+      ['GET /wallets/{id}', latencies.getLong, latencies.getFresh],
+      ['POST /transfers', latencies.postLong, latencies.postFresh],
+    ] as const) {
+      const measurements = [measure('long-history', longList), measure('fresh', freshList)]
+      // The ratio that matters here is latency: p50 of the long wallet over p50 of the fresh one.
+      scenarios.push({
+        name,
+        parameters: { historyEvents: ready.events, requestsEach: longList.length },
+        measurements,
+        ratios: [{ subject: 'long-history p50', baseline: 'fresh p50', ratio: round(measurements[0]!.p50Ms / measurements[1]!.p50Ms, 2) }, ...ratios(measurements, [['long-history', 'fresh']])],
+      })
+    }
+    const p50ratio = (s: Scenario) => s.ratios[0]!.ratio
+    const targets: Target[] = [
+      { description: `GET /wallets/{id}: p50 of the long wallet within 1.5x of the fresh one (${p50ratio(scenarios[0]!)}x)`, met: p50ratio(scenarios[0]!) <= 1.5 },
+      { description: `POST /transfers: p50 of the long wallet within 1.5x of the fresh one (${p50ratio(scenarios[1]!)}x)`, met: p50ratio(scenarios[1]!) <= 1.5 },
+      { description: `the event loop's maximum delay in the service during the run under 50 ms (${round(loop.maxDelayMs, 1)} ms, p99 ${round(loop.p99DelayMs, 1)} ms)`, met: loop.maxDelayMs < 50 },
+    ]
+    const checks: Check[] = [
+      { description: 'the long wallet holds the history asked for', ok: ready.events >= history, detail: `${ready.events} events` },
+      { description: 'every request answered 2xx', ok: errors === 0, detail: `${errors} errors` },
+    ]
+    return { title, unit: 'requests/s (sequential, interleaved)', scenarios, targets, checks, eventLoop: loop }
+  } finally {
+    child.send('stop')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    await exited
+    clearTimeout(timer)
+    await database.drop()
+  }
+}
