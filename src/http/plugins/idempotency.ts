@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { sql } from 'kysely'
 import type { Db } from '../../adapters/postgres/database.ts'
 import { HttpError } from '../errors.ts'
+import { canonicalJson } from '../../events/canonical-json.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -26,17 +27,6 @@ export interface IdempotencyOptions {
 /** Answers that must not be replayed: the client should be able to retry them with the same key. */
 const retryable = (status: number) => status >= 500 || status === 409 || status === 429
 
-/** Key order does not change the hash: `{"a":1,"b":2}` and `{"b":2,"a":1}` are one request. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
-  }
-  return JSON.stringify(value) ?? 'null'
-}
 
 /**
  * Idempotency-Key on creating POSTs, stored with the principal, a hash of the request and the

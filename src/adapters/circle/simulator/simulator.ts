@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { formatAmount, parseCircleAmount } from '../../../events/money.ts'
-import { canonicalJson } from '../../../http/plugins/idempotency.ts'
+import { canonicalJson } from '../../../events/canonical-json.ts'
 import { requestErrors } from './contract.ts'
 import { snsTestCertificate, WebhookDispatcher, type WebhookFaults } from './webhooks.ts'
 
