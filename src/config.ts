@@ -52,6 +52,7 @@ const schema = z
     CARD_ISSUER_API_KEY: z.string().min(1).optional(),
     SIMULATOR_SETTLE_MS: z.coerce.number().int().min(0).default(1000),
     SIMULATOR_TREASURY: decimalAmount.default('1000000.00'),
+    SIMULATOR_CONTROL_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   })
   .superRefine((env, ctx) => {
     if (env.EVENT_STORE === 'kurrentdb' && !env.KURRENTDB_CONNECTION_STRING) {

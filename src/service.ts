@@ -4,6 +4,7 @@ import type { Config } from './config.ts'
 import { HttpCardIssuer } from './adapters/card-issuer/http.ts'
 import { CircleSdkAdapter } from './adapters/circle/sdk.ts'
 import { createCircleSimulator } from './adapters/circle/simulator/simulator.ts'
+import { postgresState } from './adapters/circle/simulator/state.ts'
 import { createEventStore } from './adapters/event-store/index.ts'
 import { createDb, createPool, ensureDatabase, migrate } from './adapters/postgres/database.ts'
 import { parseAmount } from './events/money.ts'
@@ -20,6 +21,8 @@ export interface RunningService {
   url: string | undefined
   /** Base URL of the embedded Circle simulator, when no Circle key is configured. */
   simulatorUrl: string | undefined
+  /** Bearer token of the embedded simulator's `/sim/*` control routes. */
+  simulatorControlToken: string | undefined
   stop(): Promise<void>
 }
 
@@ -36,13 +39,25 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   const stops: (() => Promise<void>)[] = []
 
   let simulatorUrl: string | undefined
+  let simulatorControlToken: string | undefined
   let circleBaseUrl = config.CIRCLE_BASE_URL
   if (!config.CIRCLE_API_KEY) {
-    const simulator = await createCircleSimulator({ settleMs: config.SIMULATOR_SETTLE_MS, treasury: config.SIMULATOR_TREASURY })
+    // Durable in the ledger's own database (schema circle_sim): a restart never hands out a Circle id twice,
+    // and every instance on this database sees the same Circle.
+    const simulator = await createCircleSimulator({
+      settleMs: config.SIMULATOR_SETTLE_MS,
+      treasury: config.SIMULATOR_TREASURY,
+      state: await postgresState(config.DATABASE_URL),
+      ...(config.SIMULATOR_CONTROL_TOKEN ? { controlToken: config.SIMULATOR_CONTROL_TOKEN } : {}),
+    })
     simulatorUrl = await simulator.listen(0, '127.0.0.1')
+    simulatorControlToken = simulator.controlToken
     circleBaseUrl = simulatorUrl
     stops.unshift(() => simulator.close())
-    logger.warn({ simulatorUrl }, 'CIRCLE_API_KEY is unset: using the embedded Circle simulator')
+    logger.warn(
+      { simulatorUrl, ...(config.SIMULATOR_CONTROL_TOKEN ? {} : { simulatorControlToken }) },
+      'CIRCLE_API_KEY is unset: using the embedded Circle simulator (state in schema circle_sim; control routes need the token)',
+    )
   }
   const circle = new CircleSdkAdapter({
     apiKey: config.CIRCLE_API_KEY ?? 'SIMULATOR',
@@ -93,6 +108,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   return {
     url,
     simulatorUrl,
+    simulatorControlToken,
     async stop() {
       // Stop accepting first, then drain the workers, then the simulator, then close the pools.
       for (const stop of stops) await stop()

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto'
 import pino from 'pino'
 import t from 'tap'
 import { loadConfig } from '../src/config.ts'
 import { startService } from '../src/service.ts'
+import { until } from './helpers/circle.ts'
 import { freshDatabaseUrl } from './helpers/database.ts'
 
 t.test('start-up creates and migrates a missing database, then serves health', async (t) => {
@@ -12,4 +14,40 @@ t.test('start-up creates and migrates a missing database, then serves health', a
   t.equal(((await res.json()) as { status: string }).status, 'ok')
   await service.stop()
   await t.rejects(fetch(`${service.url}/health`), 'after stop the port is closed')
+})
+
+t.test('a restart on the same database continues with the embedded Circle: distinct Circle wallets, every mint completes', async (t) => {
+  const config = loadConfig({
+    DATABASE_URL: freshDatabaseUrl(t, 'cl_restart'),
+    PORT: '0',
+    HOST: '127.0.0.1',
+    SIMULATOR_SETTLE_MS: '20',
+    CIRCLE_POLL_INTERVAL_MS: '50',
+  })
+  const logger = pino({ level: 'silent' })
+  const headers = { authorization: 'Bearer dev-backend-key', 'content-type': 'application/json' }
+  const call = async (base: string, method: string, path: string, body?: object) => {
+    const res = await fetch(`${base}${path}`, { method, headers: body ? { ...headers, 'idempotency-key': randomUUID() } : headers, ...(body ? { body: JSON.stringify(body) } : {}) })
+    return (await res.json()) as Record<string, unknown>
+  }
+  const settled = async (base: string, path: string, status: string) =>
+    until(async () => {
+      const body = await call(base, 'GET', path)
+      return body.status === status ? body : undefined
+    }, 20_000, `${path} ${status}`)
+
+  let service = await startService(config, ['api', 'process-manager'], logger)
+  const first = (await call(service.url!, 'POST', '/wallets', { ownerId: 'owner-1' })).id as string
+  const firstActive = await settled(service.url!, `/wallets/${first}`, 'active')
+  await service.stop()
+
+  service = await startService(config, ['api', 'process-manager'], logger)
+  t.teardown(() => service.stop())
+  const more = [(await call(service.url!, 'POST', '/wallets', { ownerId: 'owner-2' })).id as string, (await call(service.url!, 'POST', '/wallets', { ownerId: 'owner-3' })).id as string]
+  const active = [firstActive, ...(await Promise.all(more.map((id) => settled(service.url!, `/wallets/${id}`, 'active'))))]
+  const circleIds = active.map((w) => w.circleWalletId)
+  t.equal(new Set(circleIds).size, 3, `three distinct Circle wallets: ${circleIds.join(', ')}`)
+  const mints = await Promise.all([first, ...more].map(async (walletId) => (await call(service.url!, 'POST', '/mint', { walletId, amount: '10.00' })).id as string))
+  for (const mintId of mints) t.equal((await settled(service.url!, `/mints/${mintId}`, 'completed')).status, 'completed', `mint ${mintId} completed`)
+  for (const walletId of [first, ...more]) t.match(await call(service.url!, 'GET', `/wallets/${walletId}`), { balances: { available: '10.00' } }, 'credited')
 })

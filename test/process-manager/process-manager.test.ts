@@ -72,7 +72,7 @@ t.test('wallet creation and a deposit address reach Circle and come back active'
     return a?.status === 'active' ? a : undefined
   })
   t.match(address.address, /^[1-9A-HJ-NP-Za-km-z]+$/)
-  t.equal(h.sim.creations.filter((c) => c.kind === 'wallet').length, 1, 'one Circle wallet')
+  t.equal((await h.sim.creations()).filter((c) => c.kind === 'wallet').length, 1, 'one Circle wallet')
 })
 
 t.test('a bank account submitted to Circle is linked by polling Circle', async (t) => {
@@ -91,7 +91,7 @@ t.test('a mint moves USDC from the treasury to the wallet and completes', async 
   t.ok(done.treasuryChecked, 'the treasury check was recorded')
   const w = (await fold(h.store, wallet, walletId)).state
   t.equal(available(w), parseAmount('120.50'))
-  t.equal(h.sim.balanceOf(w.circleWalletId!), parseAmount('120.50'), 'Circle agrees')
+  t.equal(await h.sim.balanceOf(w.circleWalletId!), parseAmount('120.50'), 'Circle agrees')
 })
 
 t.test('a mint the treasury cannot cover fails with insufficient_treasury_balance and calls no transfer', async (t) => {
@@ -102,7 +102,7 @@ t.test('a mint the treasury cannot cover fails with insufficient_treasury_balanc
   const done = await terminal(h.store, mint, mintId)
   t.equal(done.status, 'failed')
   t.equal(done.failure?.code, 'insufficient_treasury_balance')
-  t.equal(h.sim.creations.filter((c) => c.kind === 'transfer').length, 0)
+  t.equal((await h.sim.creations()).filter((c) => c.kind === 'transfer').length, 0)
 })
 
 t.test('a redeem runs both Circle steps and completes; the wallet is debited', async (t) => {
@@ -116,8 +116,8 @@ t.test('a redeem runs both Circle steps and completes; the wallet is debited', a
   const w = (await fold(h.store, wallet, walletId)).state
   t.equal(available(w), parseAmount('60'))
   t.equal(reserved(w), 0n)
-  t.equal(h.sim.creations.filter((c) => c.kind === 'payout').length, 1, 'one payout')
-  t.equal(h.sim.balanceOf(w.circleWalletId!), parseAmount('60'))
+  t.equal((await h.sim.creations()).filter((c) => c.kind === 'payout').length, 1, 'one payout')
+  t.equal(await h.sim.balanceOf(w.circleWalletId!), parseAmount('60'))
 })
 
 t.test('a payout that fails after step 1 sends the USDC back; the redeem fails with the funds in the wallet', async (t) => {
@@ -134,7 +134,7 @@ t.test('a payout that fails after step 1 sends the USDC back; the redeem fails w
   t.same(events, ['RedeemRequested', 'RedeemTransferSubmitted', 'RedeemTransferCompleted', 'RedeemPayoutSubmitted', 'RedeemPayoutFailed', 'RedeemCompensationSubmitted', 'RedeemFailed'])
   const w = (await fold(h.store, wallet, walletId)).state
   t.equal(available(w), parseAmount('100'), 'the ledger gives the funds back')
-  t.equal(h.sim.balanceOf(w.circleWalletId!), parseAmount('100'), 'and so does Circle')
+  t.equal(await h.sim.balanceOf(w.circleWalletId!), parseAmount('100'), 'and so does Circle')
 })
 
 t.test('transfers to a wallet and to a chain complete; a failing address fails and releases the funds', async (t) => {
@@ -184,7 +184,7 @@ t.test('a card is issued through the card issuer, and a freeze reaches the issue
   })
   t.match(issued.last4, /^\d{4}$/)
   await execute(h.store, freezeCard, { cardId }, meta())
-  await until(async () => (h.sim.cards.get(issued.issuerCardId!)?.status === 'frozen' ? true : undefined), 10_000, 'issuer frozen')
+  await until(async () => ((await h.sim.card(issued.issuerCardId!))?.status === 'frozen' ? true : undefined), 10_000, 'issuer frozen')
   t.pass('the issuer froze the card')
 })
 
@@ -196,11 +196,11 @@ t.test('replaying the whole subscription from the start appends nothing new', as
   await terminal(h.store, transfer, transferId)
   await h.pm.stop()
   const before = await h.store.head()
-  const creations = h.sim.creations.length
+  const creations = (await h.sim.creations()).length
   await sql`UPDATE checkpoints SET position = NULL WHERE name = 'process-manager'`.execute(h.db)
   await sql`UPDATE pm_tasks SET done = false, due_at = now()`.execute(h.db)
   h.pm.start()
   await until(async () => ((await sql<{ n: string }>`SELECT count(*) AS n FROM pm_tasks WHERE NOT done`.execute(h.db)).rows[0]!.n === '0' ? true : undefined), 10_000, 'tasks done')
   t.equal(await h.store.head(), before, 'no new event')
-  t.equal(h.sim.creations.length, creations, 'no new Circle resource')
+  t.equal((await h.sim.creations()).length, creations, 'no new Circle resource')
 })

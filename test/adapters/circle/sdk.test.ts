@@ -73,7 +73,7 @@ t.test('a timeout is retried with the same key and yields exactly one resource',
   setTimeout(() => sim.setFaults({}), 500)
   const wallet = await circle.createWallet({ idempotencyKey: key })
   t.ok(wallet.walletId)
-  const creations = sim.creations.filter((c) => c.idempotencyKey === key)
+  const creations = (await sim.creations()).filter((c) => c.idempotencyKey === key)
   t.equal(creations.length, 1, 'one wallet')
   t.ok(creations[0]!.requests >= 2, `the key was sent ${creations[0]!.requests} times`)
 })
@@ -91,7 +91,7 @@ t.test('429s and 500s back off and retry with the same key; exhausted retries st
   setTimeout(() => sim.setFaults({}), 60)
   const wallet = await circle.createWallet({ idempotencyKey: key }).catch((e: unknown) => e)
   if (wallet instanceof CircleError) t.equal(wallet.transient, true)
-  else t.equal(sim.creations.filter((c) => c.idempotencyKey === key).length, 1, 'one wallet despite failures after processing')
+  else t.equal((await sim.creations()).filter((c) => c.idempotencyKey === key).length, 1, 'one wallet despite failures after processing')
 })
 
 t.test('a run of 429s is waited out with backoff, then the call succeeds with one resource', async (t) => {
@@ -103,7 +103,7 @@ t.test('a run of 429s is waited out with backoff, then the call succeeds with on
   const wallet = await circle.createWallet({ idempotencyKey: key })
   t.ok(wallet.walletId)
   t.ok(Date.now() - started >= 100, 'it backed off while Circle answered 429')
-  t.equal(sim.creations.filter((c) => c.idempotencyKey === key).length, 1)
+  t.equal((await sim.creations()).filter((c) => c.idempotencyKey === key).length, 1)
 })
 
 t.test('errors are classified: network, timeout, 429, 5xx and code -1 are transient', async (t) => {
