@@ -93,6 +93,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       apiKeys,
       maxAmount: parseAmount(config.MAX_AMOUNT),
       idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
+      idempotencyLockSeconds: config.IDEMPOTENCY_LOCK_SECONDS,
       rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS },
     })
     url = await app.listen({ port: config.PORT, host: config.HOST })

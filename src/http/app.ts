@@ -33,6 +33,8 @@ export interface AppDeps {
   /** Largest amount one operation may move, micro-units. */
   maxAmount: bigint
   idempotencyTtlHours: number
+  /** How long an in-flight Idempotency-Key stays locked without renewal (s). */
+  idempotencyLockSeconds?: number
   rateLimit: { max: number; windowMs: number }
 }
 
@@ -91,7 +93,7 @@ export async function buildApp(deps: AppDeps) {
       message: `rate limit of ${context.max} requests per ${context.after} exceeded`,
     }),
   })
-  await app.register(idempotencyPlugin, { db: deps.db, ttlHours: deps.idempotencyTtlHours })
+  await app.register(idempotencyPlugin, { db: deps.db, ttlHours: deps.idempotencyTtlHours, ...(deps.idempotencyLockSeconds === undefined ? {} : { inFlightLockSeconds: deps.idempotencyLockSeconds }) })
 
   await app.register(healthRoutes, { checks: deps.health })
   const { store, maxAmount } = deps

@@ -18,6 +18,8 @@ export interface IdempotencyKeysTable {
   response_headers: Record<string, string> | null
   created_at: ColumnType<Date, Date | undefined, never>
   locked_until: Date
+  /** Which attempt holds the in-flight row; only that attempt may renew, store or drop it. */
+  lock_token: ColumnType<string | null, string | null | undefined, string | null>
   expires_at: Date
 }
 
