@@ -54,6 +54,11 @@ const schema = z
     SIMULATOR_TREASURY: decimalAmount.default('1000000.00'),
     SIMULATOR_CONTROL_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
     UNAUTHENTICATED_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(60),
+    TRUST_PROXY: z
+      .string()
+      .regex(/^(true|false|\d+|[0-9a-fA-F.:/,\s]+)$/, 'expected true, false, a hop count or comma-separated proxy addresses')
+      .transform((v) => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v))
+      .optional(),
     HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).default(15_000),
     HTTP_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(1000).default(65_000),
     IDEMPOTENCY_LOCK_SECONDS: z.coerce.number().int().min(5).default(60),

@@ -95,6 +95,9 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
       idempotencyLockSeconds: config.IDEMPOTENCY_LOCK_SECONDS,
       rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS },
+      unauthenticatedMax: config.UNAUTHENTICATED_RATE_LIMIT_MAX,
+      timeouts: { requestMs: config.HTTP_REQUEST_TIMEOUT_MS, connectionMs: config.HTTP_CONNECTION_TIMEOUT_MS },
+      ...(config.TRUST_PROXY === undefined ? {} : { trustProxy: config.TRUST_PROXY }),
     })
     url = await app.listen({ port: config.PORT, host: config.HOST })
     const purge = setInterval(() => void purgeExpiredIdempotencyKeys(db).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed')), 3_600_000)

@@ -36,7 +36,16 @@ export interface AppDeps {
   /** How long an in-flight Idempotency-Key stays locked without renewal (s). */
   idempotencyLockSeconds?: number
   rateLimit: { max: number; windowMs: number }
+  /** Requests without a valid key allowed per source address and window (the window of `rateLimit`). */
+  unauthenticatedMax?: number
+  /** Fastify's `trustProxy`: which proxies' X-Forwarded-For names the client address (rate limits key on it). */
+  trustProxy?: boolean | number | string
+  /** Fastify's requestTimeout (whole request received) and connectionTimeout (socket idle), ms. */
+  timeouts?: { requestMs: number; connectionMs: number }
 }
+
+/** Trust the first `n` proxies in front of us (Fastify's number form, which its types omit). */
+const hops = (n: number) => (_address: string, hop: number) => hop < n
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -51,6 +60,11 @@ export async function buildApp(deps: AppDeps) {
     },
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
+    // Slow-loris and stuck sockets: the whole request must arrive in time, and an idle socket is closed.
+    // The idle limit stays above the longest answer we hold on purpose (Prefer: wait).
+    requestTimeout: deps.timeouts?.requestMs ?? 15_000,
+    connectionTimeout: deps.timeouts?.connectionMs ?? 65_000,
+    ...(deps.trustProxy === undefined ? {} : { trustProxy: typeof deps.trustProxy === 'number' ? hops(deps.trustProxy) : deps.trustProxy }),
   }).withTypeProvider<ZodTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
@@ -79,7 +93,11 @@ export async function buildApp(deps: AppDeps) {
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger())
 
   await app.register(metricsPlugin, { metrics: deps.metrics })
-  await app.register(authPlugin, { keys: deps.apiKeys, publicPrefixes: ['/docs'] })
+  await app.register(authPlugin, {
+    keys: deps.apiKeys,
+    publicPrefixes: ['/docs'],
+    unauthenticated: { max: deps.unauthenticatedMax ?? 60, windowMs: deps.rateLimit.windowMs },
+  })
   await app.register(rateLimit, {
     global: true,
     max: deps.rateLimit.max,
