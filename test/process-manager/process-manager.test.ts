@@ -204,3 +204,22 @@ t.test('replaying the whole subscription from the start appends nothing new', as
   t.equal(await h.store.head(), before, 'no new event')
   t.equal((await h.sim.creations()).length, creations, 'no new Circle resource')
 })
+
+t.test('a revoked Circle key does not fail operations: they wait and complete once the key works again', async (t) => {
+  const h = await processManagerHarness(t, { treasury: '500' })
+  const walletId = await activeWallet(h)
+  h.sim.setFaults({ revokedKeys: ['SIM_KEY'] })
+  const mintId = randomUUID()
+  await execute(h.store, requestMint, { mintId, walletId, amount: parseAmount('10') }, meta())
+  await until(async () => ((await h.circle.accessProblem()) ? true : undefined), 10_000, 'the adapter saw the 401')
+  await new Promise((r) => setTimeout(r, 600))
+  const waiting = (await fold(h.store, mint, mintId)).state
+  t.equal(waiting.status, 'pending', 'the mint is not failed by our own key being refused')
+  t.equal(waiting.failure, undefined)
+  const task = await h.db.selectFrom('pm_tasks').select(['attempts', 'last_error', 'done']).where('stream', '=', `mint-${mintId}`).executeTakeFirstOrThrow()
+  t.ok(task.attempts >= 1 && !task.done, `the task is retried with backoff (${task.attempts} attempts)`)
+  t.match(task.last_error, /API key|401|credentials/i)
+  h.sim.setFaults({})
+  const done = await terminal(h.store, mint, mintId)
+  t.equal(done.status, 'completed', 'it resumes and completes once the key works')
+})

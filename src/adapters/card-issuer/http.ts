@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import { withRetries } from '../retry.ts'
+import { isOperatorStatus, isTransientStatus } from '../upstream-error.ts'
 import { CardIssuerError, type CardIssuer, type IssuedCard } from './port.ts'
 
 const cardSchema = z.object({
@@ -63,8 +64,8 @@ export class HttpCardIssuer implements CardIssuer {
         }
         const json = (await res.json().catch(() => undefined)) as { data?: unknown; code?: number; message?: string } | undefined
         if (!res.ok) {
-          const transient = res.status === 429 || res.status >= 500 || json?.code === -1
-          throw new CardIssuerError(`${operation}: ${json?.message ?? `HTTP ${res.status}`}`, { transient, status: res.status, code: json?.code ?? res.status })
+          const transient = isTransientStatus(res.status) || json?.code === -1
+          throw new CardIssuerError(`${operation}: ${json?.message ?? `HTTP ${res.status}`}`, { transient, operator: isOperatorStatus(res.status), status: res.status, code: json?.code ?? res.status })
         }
         const parsed = cardSchema.safeParse(json?.data)
         if (!parsed.success) throw new CardIssuerError(`${operation}: unexpected response`, { transient: true, code: 'invalid_response', cause: parsed.error })

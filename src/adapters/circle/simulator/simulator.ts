@@ -29,6 +29,10 @@ export interface Faults {
   failPayoutAmounts: string[]
   /** Hold the answer to creations of these kinds this long (ms), after the resource exists (crash tests). */
   holdCreates: { kinds: string[]; ms: number }
+  /** Calls with these API keys are answered 401 (a revoked or rotated key). */
+  revokedKeys: string[]
+  /** Calls with these API keys are answered 403 (a key without the permission). */
+  forbiddenKeys: string[]
   /** Card issuer actions (freeze, unfreeze, close) answered 400 with this message instead of being done. */
   refuseCardActions: { actions: string[]; message: string }
   /** Card issuer actions answered only after this long (ms), done or not. */
@@ -46,6 +50,8 @@ export const noFaults = (): Faults => ({
   failAddresses: [],
   failPayoutAmounts: [],
   holdCreates: { kinds: [], ms: 0 },
+  revokedKeys: [],
+  forbiddenKeys: [],
   refuseCardActions: { actions: [], message: 'refused by the issuer' },
   cardActionDelayMs: 0,
   webhooks: { dropRate: 0, duplicateRate: 0, reorderMs: 0 },
@@ -299,6 +305,9 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     }
     if (!isApi(request.url)) return
     if (!/^Bearer \S+$/.test(request.headers.authorization ?? '')) return reply.code(401).send({ code: 1, message: 'Malformed authorization.' })
+    const apiKey = request.headers.authorization!.slice('Bearer '.length)
+    if (faults.revokedKeys.includes(apiKey)) return reply.code(401).send({ code: 401, message: 'Invalid credentials.' })
+    if (faults.forbiddenKeys.includes(apiKey)) return reply.code(403).send({ code: 3, message: 'Forbidden.' })
     if (faults.latencyMs > 0) await pause(faults.latencyMs)
     if (Math.random() < faults.rate429) return reply.code(429).send({ code: 429, message: 'Too many requests.' })
     if (Math.random() < faults.errorRate) {
