@@ -85,6 +85,11 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       health: {
         database: async () => void (await sql`SELECT 1`.execute(db)),
         eventStore: async () => void (await store.head()),
+        // Circle refusing our key or not answering: operations wait, so the service is degraded, not down.
+        circle: async () => {
+          const problem = await circle.accessProblem()
+          return problem ? { status: 'degraded' as const, error: problem } : undefined
+        },
       },
       store,
       db,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import pino from 'pino'
 import t from 'tap'
+import { createCircleSimulator } from '../src/adapters/circle/simulator/simulator.ts'
 import { loadConfig } from '../src/config.ts'
 import { startService } from '../src/service.ts'
 import { until } from './helpers/circle.ts'
@@ -50,4 +51,30 @@ t.test('a restart on the same database continues with the embedded Circle: disti
   const mints = await Promise.all([first, ...more].map(async (walletId) => (await call(service.url!, 'POST', '/mint', { walletId, amount: '10.00' })).id as string))
   for (const mintId of mints) t.equal((await settled(service.url!, `/mints/${mintId}`, 'completed')).status, 'completed', `mint ${mintId} completed`)
   for (const walletId of [first, ...more]) t.match(await call(service.url!, 'GET', `/wallets/${walletId}`), { balances: { available: '10.00' } }, 'credited')
+})
+
+t.test('health turns degraded when Circle refuses the service’s key, and ok again when it works', async (t) => {
+  const sim = await createCircleSimulator({ settleMs: 20 })
+  const simUrl = await sim.listen()
+  t.teardown(() => sim.close())
+  const config = loadConfig({ DATABASE_URL: freshDatabaseUrl(t, 'cl_health'), PORT: '0', HOST: '127.0.0.1', CIRCLE_API_KEY: 'ROTATED', CIRCLE_BASE_URL: simUrl, CARD_ISSUER_URL: simUrl, CARD_ISSUER_API_KEY: 'any' })
+  const service = await startService(config, ['api'], pino({ level: 'silent' }))
+  t.teardown(() => service.stop())
+  const health = async () => (await fetch(`${service.url}/health`, { headers: { authorization: 'Bearer dev-admin-key' } })).json() as Promise<{ status: string; checks: Record<string, { status: string; error?: string }> }>
+  t.equal((await health()).checks.circle?.status, 'ok')
+  sim.setFaults({ revokedKeys: ['ROTATED'] })
+  // The verdict is cached for 30 s; a call from the service (here a bank account link) refreshes it at once.
+  const link = () =>
+    fetch(`${service.url}/bank-accounts`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer dev-backend-key', 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+      body: JSON.stringify({ ownerId: 'o', accountNumber: '12340010', routingNumber: '121000248', billingDetails: { name: 'A', line1: '1', city: 'Boston', postalCode: '02201', country: 'US' }, bankAddress: { country: 'US' } }),
+    })
+  t.equal((await link()).status, 503, 'the link waits for a working key')
+  const degraded = await health()
+  t.equal(degraded.status, 'degraded')
+  t.match(degraded.checks.circle, { status: 'degraded', error: /HTTP 401/ })
+  sim.setFaults({})
+  t.equal((await link()).status, 202)
+  t.same(await health(), { status: 'ok', checks: { database: { status: 'ok' }, eventStore: { status: 'ok' }, circle: { status: 'ok' } } })
 })
