@@ -99,6 +99,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       maxAmount: parseAmount(config.MAX_AMOUNT),
       idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
       idempotencyLockSeconds: config.IDEMPOTENCY_LOCK_SECONDS,
+      maxAddressesPerWallet: config.MAX_DEPOSIT_ADDRESSES_PER_WALLET,
       rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS },
       unauthenticatedMax: config.UNAUTHENTICATED_RATE_LIMIT_MAX,
       timeouts: { requestMs: config.HTTP_REQUEST_TIMEOUT_MS, connectionMs: config.HTTP_CONNECTION_TIMEOUT_MS },

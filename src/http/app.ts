@@ -33,6 +33,8 @@ export interface AppDeps {
   /** Largest amount one operation may move, micro-units. */
   maxAmount: bigint
   idempotencyTtlHours: number
+  /** Most deposit addresses one wallet may hold (failed ones aside). */
+  maxAddressesPerWallet?: number
   /** How long an in-flight Idempotency-Key stays locked without renewal (s). */
   idempotencyLockSeconds?: number
   rateLimit: { max: number; windowMs: number }
@@ -116,7 +118,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(healthRoutes, { checks: deps.health })
   const { store, maxAmount } = deps
   await app.register(walletRoutes, { store })
-  await app.register(addressRoutes, { store })
+  await app.register(addressRoutes, { store, maxAddressesPerWallet: deps.maxAddressesPerWallet ?? 20 })
   await app.register(bankAccountRoutes, { store, circle: deps.circle })
   await app.register(mintRoutes(maxAmount), { store })
   await app.register(redeemRoutes(maxAmount), { store })

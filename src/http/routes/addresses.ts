@@ -28,7 +28,7 @@ export function toAddress(walletId: string, a: DepositAddress): z.infer<typeof a
 }
 
 /** Deposit addresses: requested here, generated at Circle by the process manager, listed in the wallet. */
-export const addressRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async (app, { store }) => {
+export const addressRoutes: FastifyPluginAsyncZod<{ store: EventStore; maxAddressesPerWallet?: number }> = async (app, { store, maxAddressesPerWallet }) => {
   const readAddress = async (walletId: string, addressId: string) => {
     const r = await read(store, wallet, walletId)
     const address = r?.state.addresses[addressId]
@@ -50,7 +50,7 @@ export const addressRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async
     async (request, reply) => {
       const addressId = derivedId(request, 'address')
       const { walletId, chain } = request.body
-      await create(store, requestDepositAddress, { walletId, addressId, chain }, request, addressId)
+      await create(store, requestDepositAddress, { walletId, addressId, chain, ...(maxAddressesPerWallet === undefined ? {} : { maxAddresses: maxAddressesPerWallet }) }, request, addressId)
       const created = (await readAddress(walletId, addressId))!
       const resource = await waitIfAsked(request, created, () => readAddress(walletId, addressId), (a) => a.status !== 'pending')
       return reply.code(202).header('location', `/wallets/${walletId}/addresses/${addressId}`).send(toAddress(walletId, resource.state))
