@@ -95,6 +95,8 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       db,
       metrics,
       circle,
+      issuer,
+      cardActionWaitMs: config.CARD_ACTION_WAIT_MS,
       apiKeys,
       maxAmount: parseAmount(config.MAX_AMOUNT),
       idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,

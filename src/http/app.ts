@@ -5,6 +5,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
+import type { CardIssuer } from '../adapters/card-issuer/port.ts'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
@@ -29,6 +30,10 @@ export interface AppDeps {
   db: Db
   metrics: Metrics
   circle: Pick<CirclePort, 'createWireAccount'>
+  /** Card freeze/unfreeze/close are confirmed with the issuer within the request. */
+  issuer: CardIssuer
+  /** How long a card action waits for the issuer before answering 202 pending (ms). */
+  cardActionWaitMs?: number
   apiKeys: ApiKey[]
   /** Largest amount one operation may move, micro-units. */
   maxAmount: bigint
@@ -123,7 +128,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(mintRoutes(maxAmount), { store })
   await app.register(redeemRoutes(maxAmount), { store })
   await app.register(transferRoutes(maxAmount), { store })
-  await app.register(cardRoutes, { store })
+  await app.register(cardRoutes, { store, issuer: deps.issuer, cardActionWaitMs: deps.cardActionWaitMs ?? 5000 })
   return app
 }
 

@@ -46,6 +46,7 @@ export const ACTIONABLE_EVENTS = [
   'CardFrozen',
   'CardUnfrozen',
   'CardClosed',
+  'CardActionRequested',
 ]
 
 export interface ProcessManagerOptions {

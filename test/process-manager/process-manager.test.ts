@@ -4,7 +4,6 @@ import { sql } from 'kysely'
 import { createWallet } from '../../src/commands/create-wallet.ts'
 import { execute, fold } from '../../src/commands/handler.ts'
 import { issueCard } from '../../src/commands/issue-card.ts'
-import { freezeCard } from '../../src/commands/freeze-card.ts'
 import { linkBankAccount } from '../../src/commands/link-bank-account.ts'
 import { recordBankAccountOutcome } from '../../src/commands/record-bank-account-outcome.ts'
 import { recordDeposit } from '../../src/commands/record-deposit.ts'
@@ -22,6 +21,7 @@ import { redeem } from '../../src/events/redeem.ts'
 import { transfer } from '../../src/events/transfer.ts'
 import { available, reserved, wallet } from '../../src/events/wallet.ts'
 import { meta } from '../helpers/commands.ts'
+import { testApp } from '../helpers/app.ts'
 import { processManagerHarness, until } from '../helpers/circle.ts'
 
 type Harness = Awaited<ReturnType<typeof processManagerHarness>>
@@ -173,8 +173,9 @@ t.test('a permanent Circle error fails the operation with Circle’s code', asyn
   t.equal(available((await fold(h.store, wallet, walletId)).state), parseAmount('10'), 'the reservation is released')
 })
 
-t.test('a card is issued through the card issuer, and a freeze reaches the issuer', async (t) => {
+t.test('a card is issued through the card issuer; a freeze the issuer was slow to confirm lands later, a refused one fails', async (t) => {
   const h = await processManagerHarness(t)
+  const { app } = await testApp(t, { issuer: h.issuer, cardActionWaitMs: 150 }, h)
   const walletId = await activeWallet(h)
   const cardId = randomUUID()
   await execute(h.store, issueCard, { cardId, walletId, cardholderName: 'Ada Lovelace' }, meta())
@@ -183,9 +184,29 @@ t.test('a card is issued through the card issuer, and a freeze reaches the issue
     return state.status === 'active' ? state : undefined
   })
   t.match(issued.last4, /^\d{4}$/)
-  await execute(h.store, freezeCard, { cardId }, meta())
-  await until(async () => ((await h.sim.card(issued.issuerCardId!))?.status === 'frozen' ? true : undefined), 10_000, 'issuer frozen')
-  t.pass('the issuer froze the card')
+  const post = (action: string) => app.inject({ method: 'POST', url: `/cards/${cardId}/${action}`, headers: { authorization: 'Bearer dev-backend-key' } })
+
+  h.sim.setFaults({ cardActionDelayMs: 600 })
+  const slow = await post('freeze')
+  t.equal(slow.statusCode, 202, 'the issuer took longer than the wait')
+  t.match(slow.json(), { status: 'active', pendingAction: 'freeze' })
+  const landed = await until(async () => {
+    const { state } = await fold(h.store, card, cardId)
+    return state.status === 'frozen' ? state : undefined
+  }, 10_000, 'freeze landed')
+  t.equal(landed.pendingAction, undefined, 'the process manager landed the freeze')
+  t.equal((await h.sim.card(issued.issuerCardId!))?.status, 'frozen', 'and the issuer has it frozen')
+
+  h.sim.setFaults({})
+  t.equal((await post('unfreeze')).json().status, 'active', 'a prompt issuer answers 200 at once')
+  h.sim.setFaults({ cardActionDelayMs: 600, refuseCardActions: { actions: ['freeze'], message: 'card under review' } })
+  t.equal((await post('freeze')).statusCode, 202)
+  const refused = await until(async () => {
+    const { state } = await fold(h.store, card, cardId)
+    return state.actionFailure ? state : undefined
+  }, 10_000, 'refusal recorded')
+  t.equal(refused.status, 'active', 'the refused freeze leaves the card active')
+  t.match(refused.actionFailure, { action: 'freeze', failure: { message: /card under review/ } })
 })
 
 t.test('replaying the whole subscription from the start appends nothing new', async (t) => {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { z } from 'zod'
 import { withRetries } from '../retry.ts'
 import { isOperatorStatus, isTransientStatus } from '../upstream-error.ts'
-import { CardIssuerError, type CardIssuer, type IssuedCard } from './port.ts'
+import { CardIssuerError, type CallOptions, type CardIssuer, type IssuedCard } from './port.ts'
 
 const cardSchema = z.object({
   id: z.string().min(1),
@@ -36,28 +36,31 @@ export class HttpCardIssuer implements CardIssuer {
   get(cardId: string): Promise<IssuedCard> {
     return this.call('getCard', 'GET', `/issuing/v1/cards/${encodeURIComponent(cardId)}`)
   }
-  freeze(cardId: string): Promise<IssuedCard> {
-    return this.call('freezeCard', 'POST', `/issuing/v1/cards/${encodeURIComponent(cardId)}/freeze`)
+  freeze(cardId: string, options?: CallOptions): Promise<IssuedCard> {
+    return this.call('freezeCard', 'POST', `/issuing/v1/cards/${encodeURIComponent(cardId)}/freeze`, undefined, options)
   }
-  unfreeze(cardId: string): Promise<IssuedCard> {
-    return this.call('unfreezeCard', 'POST', `/issuing/v1/cards/${encodeURIComponent(cardId)}/unfreeze`)
+  unfreeze(cardId: string, options?: CallOptions): Promise<IssuedCard> {
+    return this.call('unfreezeCard', 'POST', `/issuing/v1/cards/${encodeURIComponent(cardId)}/unfreeze`, undefined, options)
   }
-  close(cardId: string): Promise<IssuedCard> {
-    return this.call('closeCard', 'POST', `/issuing/v1/cards/${encodeURIComponent(cardId)}/close`)
+  close(cardId: string, options?: CallOptions): Promise<IssuedCard> {
+    return this.call('closeCard', 'POST', `/issuing/v1/cards/${encodeURIComponent(cardId)}/close`, undefined, options)
   }
 
-  private call(operation: string, method: 'GET' | 'POST', path: string, body?: object): Promise<IssuedCard> {
+  private call(operation: string, method: 'GET' | 'POST', path: string, body?: object, options: CallOptions = {}): Promise<IssuedCard> {
     const { baseUrl, apiKey, timeoutMs, maxAttempts, backoff, logger } = this.options
+    const deadline = options.waitMs === undefined ? undefined : Date.now() + options.waitMs
     return withRetries(
       operation,
       async () => {
+        // Within a bounded wait each attempt gets only what is left of it.
+        const budget = deadline === undefined ? timeoutMs : Math.max(1, Math.min(timeoutMs, deadline - Date.now()))
         let res: Response
         try {
           res = await fetch(`${baseUrl}${path}`, {
             method,
             headers: { authorization: `Bearer ${apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
             ...(body ? { body: JSON.stringify(body) } : {}),
-            signal: AbortSignal.timeout(timeoutMs),
+            signal: AbortSignal.timeout(budget),
           })
         } catch (err) {
           throw new CardIssuerError(`${operation}: ${(err as Error).name}`, { transient: true, code: 'network', cause: err })
@@ -71,7 +74,7 @@ export class HttpCardIssuer implements CardIssuer {
         if (!parsed.success) throw new CardIssuerError(`${operation}: unexpected response`, { transient: true, code: 'invalid_response', cause: parsed.error })
         return parsed.data
       },
-      { maxAttempts, backoff, logger },
+      { maxAttempts, backoff, logger, deadline },
     )
   }
 }
