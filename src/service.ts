@@ -70,7 +70,17 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   const issuer = new HttpCardIssuer({ baseUrl: (config.CARD_ISSUER_URL ?? simulatorUrl)!, apiKey: config.CARD_ISSUER_API_KEY ?? 'SIMULATOR', timeoutMs: config.CIRCLE_TIMEOUT_MS, logger })
 
   if (roles.includes('process-manager')) {
-    const pm = new ProcessManager({ store, db, pool, circle, issuer, logger, pollMs: config.CIRCLE_POLL_INTERVAL_MS })
+    const pm = new ProcessManager({
+      store,
+      db,
+      pool,
+      circle,
+      issuer,
+      logger,
+      pollMs: config.CIRCLE_POLL_INTERVAL_MS,
+      // A client may retry a failed submission as long as its Idempotency-Key lives (and its lock lets go).
+      submissionAbandonMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000 + config.IDEMPOTENCY_LOCK_SECONDS * 1000,
+    })
     metrics.trackLag('process-manager', () => pm.lag)
     pm.start()
     stops.unshift(() => pm.stop())

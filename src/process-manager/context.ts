@@ -15,6 +15,8 @@ export interface StepContext {
   issuer: CardIssuer
   /** How long an operation may stay processing at Circle before we ask Circle for it again. */
   pollMs: number
+  /** A bank account never submitted to Circle fails this long after its request: no client retry can come any more. */
+  submissionAbandonMs: number
   logger: Logger
 }
 

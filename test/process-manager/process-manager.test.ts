@@ -244,3 +244,21 @@ t.test('a revoked Circle key does not fail operations: they wait and complete on
   const done = await terminal(h.store, mint, mintId)
   t.equal(done.status, 'completed', 'it resumes and completes once the key works')
 })
+
+t.test('a bank account Circle never received fails as submission_abandoned once no retry can come; a submitted one is not touched', async (t) => {
+  const h = await processManagerHarness(t, {}, { submissionAbandonMs: 800 })
+  const abandoned = randomUUID()
+  await execute(h.store, linkBankAccount, { bankAccountId: abandoned, ownerId: 'owner-1', accountType: 'us', last4: '0010', holderName: 'Ada', country: 'US' }, meta())
+  const submitted = await linkedBank(h)
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal((await fold(h.store, bankAccount, abandoned)).state.status, 'pending', 'still pending while a retry may come')
+  const failed = await until(async () => {
+    const { state } = await fold(h.store, bankAccount, abandoned)
+    return state.status === 'failed' ? state : undefined
+  }, 10_000, 'abandoned')
+  t.equal(failed.failure?.code, 'submission_abandoned')
+  t.match(failed.failure?.message, /new Idempotency-Key/)
+  const events = await h.store.readStream(bankAccount.streamName(abandoned))
+  t.same(events.map((e) => e.type), ['BankAccountLinkRequested', 'BankAccountLinkFailed'], 'one failure event, the source of its notification')
+  t.equal((await fold(h.store, bankAccount, submitted)).state.status, 'active', 'a submitted account links as before')
+})
