@@ -64,6 +64,7 @@ const schema = z
     IDEMPOTENCY_LOCK_SECONDS: z.coerce.number().int().min(5).default(60),
     MAX_DEPOSIT_ADDRESSES_PER_WALLET: z.coerce.number().int().min(1).default(20),
     CARD_ACTION_WAIT_MS: z.coerce.number().int().min(0).default(5000),
+    LEASE_RETRY_MS: z.coerce.number().int().min(50).default(2000),
   })
   .superRefine((env, ctx) => {
     if (env.EVENT_STORE === 'kurrentdb' && !env.KURRENTDB_CONNECTION_STRING) {

@@ -80,6 +80,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       pollMs: config.CIRCLE_POLL_INTERVAL_MS,
       // A client may retry a failed submission as long as its Idempotency-Key lives (and its lock lets go).
       submissionAbandonMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000 + config.IDEMPOTENCY_LOCK_SECONDS * 1000,
+      leaseRetryMs: config.LEASE_RETRY_MS,
     })
     metrics.trackLag('process-manager', () => pm.lag)
     pm.start()
