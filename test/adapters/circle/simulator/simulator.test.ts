@@ -322,3 +322,15 @@ t.test('POST /sim/deposits makes an incoming transfer to an address, listed for 
   t.equal((await deposit({ amount: '1' })).statusCode, 400, 'neither address nor wallet')
   t.equal((await deposit({ walletId, amount: '0' })).statusCode, 400, 'a zero amount')
 })
+
+t.test('the wallet and address lists answer in Circle’s shapes, newest first and paged', async (t) => {
+  const { call } = await harness(t)
+  const created: string[] = []
+  for (let i = 0; i < 3; i++) created.push((await call('POST', '/v1/wallets', '/v1/wallets', { idempotencyKey: randomUUID() })).json().data.walletId)
+  const wallets = (await call('GET', '/v1/wallets?pageSize=2', '/v1/wallets')).json().data.map((w: { walletId: string }) => w.walletId)
+  t.same(wallets, [created[2], created[1]])
+  const walletId = created[0]!
+  for (const chain of ['ETH', 'SOL']) await call('POST', `/v1/wallets/${walletId}/addresses`, '/v1/wallets/{walletId}/addresses', { idempotencyKey: randomUUID(), currency: 'USD', chain })
+  const addresses = (await call('GET', `/v1/wallets/${walletId}/addresses`, '/v1/wallets/{walletId}/addresses')).json().data
+  t.same(addresses.map((a: { chain: string }) => a.chain), ['SOL', 'ETH'])
+})
