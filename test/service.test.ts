@@ -22,7 +22,7 @@ t.test('a restart on the same database continues with the embedded Circle: disti
     DATABASE_URL: freshDatabaseUrl(t, 'cl_restart'),
     PORT: '0',
     HOST: '127.0.0.1',
-    SIMULATOR_SETTLE_MS: '20',
+    SIMULATOR_SETTLE_MS: '300',
     CIRCLE_POLL_INTERVAL_MS: '50',
   })
   const logger = pino({ level: 'silent' })
@@ -40,6 +40,9 @@ t.test('a restart on the same database continues with the embedded Circle: disti
   let service = await startService(config, ['api', 'process-manager'], logger)
   const first = (await call(service.url!, 'POST', '/wallets', { ownerId: 'owner-1' })).id as string
   const firstActive = await settled(service.url!, `/wallets/${first}`, 'active')
+  // Stopped mid-flow: Circle has accepted this mint and not settled it yet.
+  const inFlight = (await call(service.url!, 'POST', '/mint', { walletId: first, amount: '5.00' })).id as string
+  await settled(service.url!, `/mints/${inFlight}`, 'processing')
   await service.stop()
 
   service = await startService(config, ['api', 'process-manager'], logger)
@@ -49,8 +52,9 @@ t.test('a restart on the same database continues with the embedded Circle: disti
   const circleIds = active.map((w) => w.circleWalletId)
   t.equal(new Set(circleIds).size, 3, `three distinct Circle wallets: ${circleIds.join(', ')}`)
   const mints = await Promise.all([first, ...more].map(async (walletId) => (await call(service.url!, 'POST', '/mint', { walletId, amount: '10.00' })).id as string))
-  for (const mintId of mints) t.equal((await settled(service.url!, `/mints/${mintId}`, 'completed')).status, 'completed', `mint ${mintId} completed`)
-  for (const walletId of [first, ...more]) t.match(await call(service.url!, 'GET', `/wallets/${walletId}`), { balances: { available: '10.00' } }, 'credited')
+  for (const mintId of [inFlight, ...mints]) t.equal((await settled(service.url!, `/mints/${mintId}`, 'completed')).status, 'completed', `mint ${mintId} completed`)
+  t.match(await call(service.url!, 'GET', `/wallets/${first}`), { balances: { available: '15.00' } }, 'the mint in flight at the stop completed after the restart')
+  for (const walletId of more) t.match(await call(service.url!, 'GET', `/wallets/${walletId}`), { balances: { available: '10.00' } }, 'credited')
 })
 
 t.test('health turns degraded when Circle refuses the service’s key, and ok again when it works', async (t) => {

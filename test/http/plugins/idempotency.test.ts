@@ -115,12 +115,12 @@ const bankAccount = {
 }
 
 t.test('the lock outlives a handler slower than it: a second request with the key meanwhile is 409, Circle is called once', async (t) => {
-  const circle = slowWireAccounts([{ ms: 2500 }])
-  const { post } = await httpHarness(t, { circle, idempotencyLockSeconds: 1 })
+  const circle = slowWireAccounts([{ ms: 4500 }])
+  const { post } = await httpHarness(t, { circle, idempotencyLockSeconds: 2 })
   const first = post('/bank-accounts', bankAccount, { 'idempotency-key': 'slow-key' })
-  await new Promise((r) => setTimeout(r, 1700))
+  await new Promise((r) => setTimeout(r, 3200))
   const second = await post('/bank-accounts', bankAccount, { 'idempotency-key': 'slow-key' })
-  t.equal(second.statusCode, 409, 'the first request still holds its key, renewed past the 1 s lock')
+  t.equal(second.statusCode, 409, 'the first request still holds its key, renewed past the 2 s lock')
   t.equal(second.json().error.code, 'idempotency_key_in_use')
   t.equal((await first).statusCode, 202)
   t.equal(circle.calls.length, 1, 'Circle was called by one request only')

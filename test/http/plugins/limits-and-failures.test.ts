@@ -72,7 +72,7 @@ t.test('the server has a request timeout and closes idle connections', async (t)
   const started = Date.now()
   await once(socket, 'close')
   const waited = Date.now() - started
-  t.ok(waited >= 400 && waited < 3000, `the idle connection was closed after ${waited} ms`)
+  t.ok(waited >= 400 && waited < 10_000, `the idle connection was closed after ${waited} ms`)
 })
 
 t.test('the defaults are bounded too', async (t) => {
