@@ -595,11 +595,17 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   })
   app.get('/sim/faults', async () => faults)
   app.get('/sim/inspect', async () => ({ creations: await creations(), received: received.length }))
+  /** Subscribes a URL; the same URL and version again is the same subscription (a restarted service re-subscribes). */
   app.post('/sim/webhooks', async (request) => {
     const b = request.body as { url: string; version?: 'v1' | 'v2' }
-    const subscriber: WebhookSubscriber = { id: randomUUID(), url: b.url, version: b.version ?? 'v2' }
-    await state.atomically((tx) => tx.put('subscribers', subscriber.id, subscriber))
-    return subscriber
+    const version = b.version ?? 'v2'
+    return state.atomically(async (tx) => {
+      const existing = (await tx.list<WebhookSubscriber>('subscribers')).find((s) => s.doc.url === b.url && s.doc.version === version)
+      if (existing) return existing.doc
+      const subscriber: WebhookSubscriber = { id: randomUUID(), url: b.url, version }
+      await tx.put('subscribers', subscriber.id, subscriber)
+      return subscriber
+    })
   })
   app.put('/sim/treasury', async (request) => {
     const amount = parseCircleAmount((request.body as { amount: string }).amount)

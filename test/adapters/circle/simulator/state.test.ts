@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { createCircleSimulator } from '../../../../src/adapters/circle/simulator/simulator.ts'
 import { postgresState } from '../../../../src/adapters/circle/simulator/state.ts'
@@ -52,4 +55,41 @@ t.test('two simulators on one database act as one Circle', async (t) => {
   t.same((await b.app.inject({ method: 'GET', url: `/v1/transfers?walletId=${ids[2]}`, headers: auth })).json().data.map((d: { id: string }) => d.id), [deposit.json().data.id])
   await until(async () => (await b.balanceOf(ids[2]!)) === 3_000_000n, 5000, 'deposit credited')
   t.pass('the deposit made at one settles and is seen at the other')
+})
+
+t.test('webhook subscriptions and the signing key survive a restart; subscribing the same URL again is the same subscription', async (t) => {
+  const { url } = await testDatabase(t)
+  const got: { keyId: string; type: string }[] = []
+  const hook = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => (body += c))
+    req.on('end', () => {
+      got.push({ keyId: String(req.headers['x-circle-key-id']), type: (JSON.parse(body) as { notificationType: string }).notificationType })
+      res.end('ok')
+    })
+  })
+  hook.listen(0, '127.0.0.1')
+  await once(hook, 'listening')
+  t.teardown(() => hook.close())
+  const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/webhook`
+  const subscribe = async (sim: Awaited<ReturnType<typeof createCircleSimulator>>) =>
+    (await sim.app.inject({ method: 'POST', url: '/sim/webhooks', headers: sim.controlHeaders, payload: { url: hookUrl, version: 'v2' } })).json().id as string
+
+  const first = await createCircleSimulator({ settleMs: 20, state: await postgresState(url) })
+  const id = await subscribe(first)
+  t.equal(await subscribe(first), id, 'the same URL and version again is the same subscription')
+  const keyId = first.webhooks.keyId
+  await first.close()
+
+  const second = await createCircleSimulator({ settleMs: 20, state: await postgresState(url) })
+  t.teardown(() => second.close())
+  t.equal(await subscribe(second), id, 'still one subscription after the restart')
+  t.equal(second.webhooks.keyId, keyId, 'the same signing key')
+  await second.app.inject({ method: 'POST', url: '/v1/wallets', headers: auth, payload: { idempotencyKey: randomUUID() } })
+  const walletId = (await second.creations())[0]!.id
+  await second.app.inject({ method: 'POST', url: '/sim/deposits', headers: second.controlHeaders, payload: { walletId, amount: '1' } })
+  await until(async () => got.length >= 2, 5000, 'deposit notifications')
+  await second.webhooks.drain()
+  t.equal(got.length, 2, 'pending and complete, delivered once each')
+  t.ok(got.every((g) => g.keyId === keyId && g.type === 'transfers'), 'signed with the key from before the restart')
 })
