@@ -34,6 +34,7 @@ async function startInstance(t: Test, name: string, databaseUrl: string): Promis
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       PGAPPNAME: name,
+      NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
       SIMULATOR_SETTLE_MS: '20',
       CIRCLE_POLL_INTERVAL_MS: '100',
       CIRCLE_RATE_PER_SECOND: '1000',
