@@ -52,6 +52,19 @@ const schema = z
     CARD_ISSUER_API_KEY: z.string().min(1).optional(),
     SIMULATOR_SETTLE_MS: z.coerce.number().int().min(0).default(1000),
     SIMULATOR_TREASURY: decimalAmount.default('1000000.00'),
+    SIMULATOR_CONTROL_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+    UNAUTHENTICATED_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(60),
+    TRUST_PROXY: z
+      .string()
+      .regex(/^(true|false|\d+|[0-9a-fA-F.:/,\s]+)$/, 'expected true, false, a hop count or comma-separated proxy addresses')
+      .transform((v) => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v))
+      .optional(),
+    HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).default(15_000),
+    HTTP_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(1000).default(65_000),
+    IDEMPOTENCY_LOCK_SECONDS: z.coerce.number().int().min(5).default(60),
+    MAX_DEPOSIT_ADDRESSES_PER_WALLET: z.coerce.number().int().min(1).default(20),
+    CARD_ACTION_WAIT_MS: z.coerce.number().int().min(0).default(5000),
+    LEASE_RETRY_MS: z.coerce.number().int().min(50).default(2000),
   })
   .superRefine((env, ctx) => {
     if (env.EVENT_STORE === 'kurrentdb' && !env.KURRENTDB_CONNECTION_STRING) {
@@ -65,6 +78,10 @@ const schema = z
     }
     if (env.CARD_ISSUER_URL && !env.CARD_ISSUER_API_KEY) {
       ctx.addIssue({ code: 'custom', path: ['CARD_ISSUER_API_KEY'], message: 'required when CARD_ISSUER_URL is set' })
+    }
+    // The embedded simulator "completes" mints against a fake treasury: production must never run on it.
+    if (env.NODE_ENV === 'production' && !env.CIRCLE_API_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['CIRCLE_API_KEY'], message: 'required in production (the embedded Circle simulator is refused)' })
     }
     if (env.NODE_ENV === 'production' && !env.API_KEYS) {
       ctx.addIssue({ code: 'custom', path: ['API_KEYS'], message: 'required in production (development keys are refused)' })

@@ -4,6 +4,7 @@ import type { Config } from './config.ts'
 import { HttpCardIssuer } from './adapters/card-issuer/http.ts'
 import { CircleSdkAdapter } from './adapters/circle/sdk.ts'
 import { createCircleSimulator } from './adapters/circle/simulator/simulator.ts'
+import { postgresState } from './adapters/circle/simulator/state.ts'
 import { createEventStore } from './adapters/event-store/index.ts'
 import { createDb, createPool, ensureDatabase, migrate } from './adapters/postgres/database.ts'
 import { parseAmount } from './events/money.ts'
@@ -24,6 +25,8 @@ export interface RunningService {
   url: string | undefined
   /** Base URL of the embedded Circle simulator, when no Circle key is configured. */
   simulatorUrl: string | undefined
+  /** Bearer token of the embedded simulator's `/sim/*` control routes. */
+  simulatorControlToken: string | undefined
   stop(): Promise<void>
 }
 
@@ -40,13 +43,25 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   const stops: (() => Promise<void>)[] = []
 
   let simulatorUrl: string | undefined
+  let simulatorControlToken: string | undefined
   let circleBaseUrl = config.CIRCLE_BASE_URL
   if (!config.CIRCLE_API_KEY) {
-    const simulator = await createCircleSimulator({ settleMs: config.SIMULATOR_SETTLE_MS, treasury: config.SIMULATOR_TREASURY })
+    // Durable in the ledger's own database (schema circle_sim): a restart never hands out a Circle id twice,
+    // and every instance on this database sees the same Circle.
+    const simulator = await createCircleSimulator({
+      settleMs: config.SIMULATOR_SETTLE_MS,
+      treasury: config.SIMULATOR_TREASURY,
+      state: await postgresState(config.DATABASE_URL),
+      ...(config.SIMULATOR_CONTROL_TOKEN ? { controlToken: config.SIMULATOR_CONTROL_TOKEN } : {}),
+    })
     simulatorUrl = await simulator.listen(0, '127.0.0.1')
+    simulatorControlToken = simulator.controlToken
     circleBaseUrl = simulatorUrl
     stops.unshift(() => simulator.close())
-    logger.warn({ simulatorUrl }, 'CIRCLE_API_KEY is unset: using the embedded Circle simulator')
+    logger.warn(
+      { simulatorUrl, ...(config.SIMULATOR_CONTROL_TOKEN ? {} : { simulatorControlToken }) },
+      'CIRCLE_API_KEY is unset: using the embedded Circle simulator (state in schema circle_sim; control routes need the token)',
+    )
   }
   const circle = new CircleSdkAdapter({
     apiKey: config.CIRCLE_API_KEY ?? 'SIMULATOR',
@@ -68,7 +83,18 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   }
 
   if (roles.includes('process-manager')) {
-    const pm = new ProcessManager({ store, db, pool, circle, issuer, logger, pollMs: config.CIRCLE_POLL_INTERVAL_MS })
+    const pm = new ProcessManager({
+      store,
+      db,
+      pool,
+      circle,
+      issuer,
+      logger,
+      pollMs: config.CIRCLE_POLL_INTERVAL_MS,
+      // A client may retry a failed submission as long as its Idempotency-Key lives (and its lock lets go).
+      submissionAbandonMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000 + config.IDEMPOTENCY_LOCK_SECONDS * 1000,
+      leaseRetryMs: config.LEASE_RETRY_MS,
+    })
     metrics.trackLag('process-manager', () => pm.lag)
     pm.start()
     stops.unshift(() => pm.stop())
@@ -83,6 +109,11 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       health: {
         database: async () => void (await sql`SELECT 1`.execute(db)),
         eventStore: async () => void (await store.head()),
+        // Circle refusing our key or not answering: operations wait, so the service is degraded, not down.
+        circle: async () => {
+          const problem = await circle.accessProblem()
+          return problem ? { status: 'degraded' as const, error: problem } : undefined
+        },
       },
       store,
       db,
@@ -90,10 +121,17 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       readModels: readYourWrites({ store, db, checkpoint: checkpointName(readModels[0]!), ...(projections ? { local: projections } : {}) }),
       metrics,
       circle,
+      issuer,
+      cardActionWaitMs: config.CARD_ACTION_WAIT_MS,
       apiKeys,
       maxAmount: parseAmount(config.MAX_AMOUNT),
       idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
+      idempotencyLockSeconds: config.IDEMPOTENCY_LOCK_SECONDS,
+      maxAddressesPerWallet: config.MAX_DEPOSIT_ADDRESSES_PER_WALLET,
       rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS },
+      unauthenticatedMax: config.UNAUTHENTICATED_RATE_LIMIT_MAX,
+      timeouts: { requestMs: config.HTTP_REQUEST_TIMEOUT_MS, connectionMs: config.HTTP_CONNECTION_TIMEOUT_MS },
+      ...(config.TRUST_PROXY === undefined ? {} : { trustProxy: config.TRUST_PROXY }),
     })
     url = await app.listen({ port: config.PORT, host: config.HOST })
     const purge = setInterval(() => void purgeExpiredIdempotencyKeys(db).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed')), 3_600_000)
@@ -108,6 +146,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   return {
     url,
     simulatorUrl,
+    simulatorControlToken,
     async stop() {
       // Stop accepting first, then drain the workers, then the simulator, then close the pools.
       for (const stop of stops) await stop()

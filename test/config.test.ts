@@ -22,6 +22,11 @@ t.test('a bad value is refused with a message naming the variable', async (t) =>
     [{ API_KEYS: 'ci:backend:nothex' }, /API_KEYS/],
     [{ API_KEYS: 'ci:root:' + 'a'.repeat(64) }, /API_KEYS/],
     [{ NODE_ENV: 'production' }, /API_KEYS: required in production/],
+    [{ NODE_ENV: 'production', API_KEYS: 'ci:backend:' + 'a'.repeat(64) }, /CIRCLE_API_KEY: required in production/],
+    [{ NODE_ENV: 'production', API_KEYS: 'ci:backend:' + 'a'.repeat(64), CIRCLE_API_KEY: '' }, /CIRCLE_API_KEY: required in production/],
+    [{ SIMULATOR_CONTROL_TOKEN: 'short' }, /SIMULATOR_CONTROL_TOKEN/],
+    [{ MAX_DEPOSIT_ADDRESSES_PER_WALLET: '0' }, /MAX_DEPOSIT_ADDRESSES_PER_WALLET/],
+    [{ IDEMPOTENCY_LOCK_SECONDS: '1' }, /IDEMPOTENCY_LOCK_SECONDS/],
     [{ CIRCLE_API_KEY: 'SAND_KEY' }, /CIRCLE_BASE_URL/],
     [{ CIRCLE_API_KEY: 'SAND_KEY', CIRCLE_BASE_URL: 'https://api-sandbox.circle.com' }, /CARD_ISSUER_URL/],
     [{ CARD_ISSUER_URL: 'https://issuer.example' }, /CARD_ISSUER_API_KEY/],
@@ -31,6 +36,18 @@ t.test('a bad value is refused with a message naming the variable', async (t) =>
     t.throws(() => loadConfig(env), ConfigError, `${JSON.stringify(env)} is refused`)
     t.throws(() => loadConfig(env), { message }, `${JSON.stringify(env)} names the variable`)
   }
+})
+
+t.test('production with a Circle key, an issuer and API keys starts', async (t) => {
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    API_KEYS: 'ci:backend:' + 'a'.repeat(64),
+    CIRCLE_API_KEY: 'LIVE_KEY',
+    CIRCLE_BASE_URL: 'https://api.circle.com',
+    CARD_ISSUER_URL: 'https://issuer.example',
+    CARD_ISSUER_API_KEY: 'issuer-key',
+  })
+  t.equal(config.CIRCLE_API_KEY, 'LIVE_KEY')
 })
 
 t.test('API keys parse into name, role and hash', async (t) => {

@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto'
 import pino from 'pino'
 import t from 'tap'
+import { createCircleSimulator } from '../src/adapters/circle/simulator/simulator.ts'
 import { loadConfig } from '../src/config.ts'
 import { startService } from '../src/service.ts'
+import { until } from './helpers/circle.ts'
 import { freshDatabaseUrl } from './helpers/database.ts'
 
 t.test('start-up creates and migrates a missing database, then serves health', async (t) => {
@@ -12,4 +15,70 @@ t.test('start-up creates and migrates a missing database, then serves health', a
   t.equal(((await res.json()) as { status: string }).status, 'ok')
   await service.stop()
   await t.rejects(fetch(`${service.url}/health`), 'after stop the port is closed')
+})
+
+t.test('a restart on the same database continues with the embedded Circle: distinct Circle wallets, every mint completes', async (t) => {
+  const config = loadConfig({
+    DATABASE_URL: freshDatabaseUrl(t, 'cl_restart'),
+    PORT: '0',
+    HOST: '127.0.0.1',
+    SIMULATOR_SETTLE_MS: '300',
+    CIRCLE_POLL_INTERVAL_MS: '50',
+  })
+  const logger = pino({ level: 'silent' })
+  const headers = { authorization: 'Bearer dev-backend-key', 'content-type': 'application/json' }
+  const call = async (base: string, method: string, path: string, body?: object) => {
+    const res = await fetch(`${base}${path}`, { method, headers: body ? { ...headers, 'idempotency-key': randomUUID() } : headers, ...(body ? { body: JSON.stringify(body) } : {}) })
+    return (await res.json()) as Record<string, unknown>
+  }
+  const settled = async (base: string, path: string, status: string) =>
+    until(async () => {
+      const body = await call(base, 'GET', path)
+      return body.status === status ? body : undefined
+    }, 20_000, `${path} ${status}`)
+
+  let service = await startService(config, ['api', 'projections', 'process-manager'], logger)
+  const first = (await call(service.url!, 'POST', '/wallets', { ownerId: 'owner-1' })).id as string
+  const firstActive = await settled(service.url!, `/wallets/${first}`, 'active')
+  // Stopped mid-flow: Circle has accepted this mint and not settled it yet.
+  const inFlight = (await call(service.url!, 'POST', '/mint', { walletId: first, amount: '5.00' })).id as string
+  await settled(service.url!, `/mints/${inFlight}`, 'processing')
+  await service.stop()
+
+  service = await startService(config, ['api', 'projections', 'process-manager'], logger)
+  t.teardown(() => service.stop())
+  const more = [(await call(service.url!, 'POST', '/wallets', { ownerId: 'owner-2' })).id as string, (await call(service.url!, 'POST', '/wallets', { ownerId: 'owner-3' })).id as string]
+  const active = [firstActive, ...(await Promise.all(more.map((id) => settled(service.url!, `/wallets/${id}`, 'active'))))]
+  const circleIds = active.map((w) => w.circleWalletId)
+  t.equal(new Set(circleIds).size, 3, `three distinct Circle wallets: ${circleIds.join(', ')}`)
+  const mints = await Promise.all([first, ...more].map(async (walletId) => (await call(service.url!, 'POST', '/mint', { walletId, amount: '10.00' })).id as string))
+  for (const mintId of [inFlight, ...mints]) t.equal((await settled(service.url!, `/mints/${mintId}`, 'completed')).status, 'completed', `mint ${mintId} completed`)
+  t.match(await call(service.url!, 'GET', `/wallets/${first}`), { balances: { available: '15.00' } }, 'the mint in flight at the stop completed after the restart')
+  for (const walletId of more) t.match(await call(service.url!, 'GET', `/wallets/${walletId}`), { balances: { available: '10.00' } }, 'credited')
+})
+
+t.test('health turns degraded when Circle refuses the service’s key, and ok again when it works', async (t) => {
+  const sim = await createCircleSimulator({ settleMs: 20 })
+  const simUrl = await sim.listen()
+  t.teardown(() => sim.close())
+  const config = loadConfig({ DATABASE_URL: freshDatabaseUrl(t, 'cl_health'), PORT: '0', HOST: '127.0.0.1', CIRCLE_API_KEY: 'ROTATED', CIRCLE_BASE_URL: simUrl, CARD_ISSUER_URL: simUrl, CARD_ISSUER_API_KEY: 'any' })
+  const service = await startService(config, ['api', 'projections'], pino({ level: 'silent' }))
+  t.teardown(() => service.stop())
+  const health = async () => (await fetch(`${service.url}/health`, { headers: { authorization: 'Bearer dev-admin-key' } })).json() as Promise<{ status: string; checks: Record<string, { status: string; error?: string }> }>
+  t.equal((await health()).checks.circle?.status, 'ok')
+  sim.setFaults({ revokedKeys: ['ROTATED'] })
+  // The verdict is cached for 30 s; a call from the service (here a bank account link) refreshes it at once.
+  const link = () =>
+    fetch(`${service.url}/bank-accounts`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer dev-backend-key', 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+      body: JSON.stringify({ ownerId: 'o', accountNumber: '12340010', routingNumber: '121000248', billingDetails: { name: 'A', line1: '1', city: 'Boston', postalCode: '02201', country: 'US' }, bankAddress: { country: 'US' } }),
+    })
+  t.equal((await link()).status, 503, 'the link waits for a working key')
+  const degraded = await health()
+  t.equal(degraded.status, 'degraded')
+  t.match(degraded.checks.circle, { status: 'degraded', error: /HTTP 401/ })
+  sim.setFaults({})
+  t.equal((await link()).status, 202)
+  t.same(await health(), { status: 'ok', checks: { database: { status: 'ok' }, eventStore: { status: 'ok' }, circle: { status: 'ok' } } })
 })

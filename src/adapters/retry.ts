@@ -8,6 +8,8 @@ export interface RetryOptions {
   /** Waited on before every attempt (a client-side rate limiter). */
   beforeAttempt?: () => Promise<void>
   logger?: Logger | undefined
+  /** Epoch ms after which no new attempt starts: the last error is thrown instead of waiting past it. */
+  deadline?: number | undefined
 }
 
 /**
@@ -26,6 +28,7 @@ export async function withRetries<T>(operation: string, attempt: () => Promise<T
     }
     if (n < options.maxAttempts) {
       const delay = Math.random() * Math.min(options.backoff.maxMs, options.backoff.baseMs * 2 ** (n - 1))
+      if (options.deadline !== undefined && Date.now() + delay >= options.deadline) break
       options.logger?.warn({ operation, attempt: n, delayMs: Math.round(delay), err: last }, 'call failed; retrying with the same key')
       await sleep(delay)
     }

@@ -16,6 +16,8 @@ export const domainErrorCodes = {
   card_not_active: 'rule',
   card_not_frozen: 'rule',
   card_closed: 'rule',
+  deposit_address_limit: 'rule',
+  card_issuer_refused: 'rule',
   already_exists: 'conflict',
   operation_terminal: 'conflict',
   invalid_transition: 'conflict',

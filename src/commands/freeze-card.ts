@@ -1,28 +1,24 @@
-import { z } from 'zod'
 import { card, type CardEvent, type CardFrozen, type CardState } from '../events/card.ts'
-import { DomainError } from './errors.ts'
+import { decideAction, schema as actionSchema, type CardActionCommand } from './card-action.ts'
 import type { Decider } from './handler.ts'
-import { id, requireExisting } from './rules.ts'
 
-export const schema = z.object({ cardId: id, reason: z.string().max(255).optional() })
-export type FreezeCard = z.infer<typeof schema>
+export const schema = actionSchema
+export type FreezeCard = CardActionCommand
 type State = { card: CardState }
 
-/** Freezing a frozen card changes nothing. */
+/** Freezing a frozen card changes nothing; `issuer` says whether the issuer confirmed or the freeze is pending. */
 export function decide(command: FreezeCard, state: State): { card: CardEvent[] } {
-  requireExisting(state.card.status, 'card', command.cardId)
-  switch (state.card.status) {
-    case 'frozen':
-      return { card: [] }
-    case 'active': {
-      const data: CardFrozen['data'] = { cardId: command.cardId }
-      if (command.reason !== undefined) data.reason = command.reason
-      return { card: [{ type: 'CardFrozen', data }] }
-    }
-    case 'closed':
-      throw new DomainError('card_closed', `card ${command.cardId} is closed`)
-    default:
-      throw new DomainError('card_not_active', `card ${command.cardId} is ${state.card.status}, not active`)
+  return {
+    card: decideAction(
+      'freeze',
+      (c) => {
+        const data: CardFrozen['data'] = { cardId: c.cardId }
+        if (c.reason !== undefined) data.reason = c.reason
+        return { type: 'CardFrozen', data }
+      },
+      command,
+      state.card,
+    ),
   }
 }
 

@@ -1,5 +1,8 @@
 import { z } from 'zod'
 import { card, type CardEvent, type CardState, type CardStatusChanged } from '../events/card.ts'
+import { decide as decideClose } from './close-card.ts'
+import { decide as decideFreeze } from './freeze-card.ts'
+import { decide as decideUnfreeze } from './unfreeze-card.ts'
 import { DomainError } from './errors.ts'
 import type { Decider } from './handler.ts'
 import { failure, id, requireExisting } from './rules.ts'
@@ -17,6 +20,10 @@ export const schema = z.object({
     }),
     z.object({ type: z.literal('failed'), failure }),
     z.object({ type: z.literal('status_changed'), status: z.enum(['active', 'frozen', 'closed']), reason: z.string().max(255).optional() }),
+    /** The issuer confirmed a pending action (the process manager's retry got through). */
+    z.object({ type: z.literal('action_confirmed'), action: z.enum(['freeze', 'unfreeze', 'close']) }),
+    /** The issuer refused a pending action. */
+    z.object({ type: z.literal('action_failed'), action: z.enum(['freeze', 'unfreeze', 'close']), failure }),
   ]),
 })
 export type RecordCardOutcome = z.infer<typeof schema>
@@ -48,6 +55,16 @@ export function decide(command: RecordCardOutcome, state: State): { card: CardEv
       if (outcome.reason !== undefined) data.reason = outcome.reason
       return { card: [{ type: 'CardStatusChanged', data }] }
     }
+    case 'action_confirmed': {
+      // Only the action still pending lands; one superseded by a later request or already confirmed appends nothing.
+      if (s.pendingAction !== outcome.action) return { card: [] }
+      const confirmed = { cardId, issuer: 'confirmed' as const, ...(s.pendingReason === undefined ? {} : { reason: s.pendingReason }) }
+      const decide = { freeze: decideFreeze, unfreeze: decideUnfreeze, close: decideClose }[outcome.action]
+      return decide(confirmed, { card: s })
+    }
+    case 'action_failed':
+      if (s.pendingAction !== outcome.action) return { card: [] }
+      return { card: [{ type: 'CardActionFailed', data: { cardId, action: outcome.action, failure: outcome.failure } }] }
   }
 }
 

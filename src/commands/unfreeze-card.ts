@@ -1,26 +1,14 @@
-import { z } from 'zod'
 import { card, type CardEvent, type CardState } from '../events/card.ts'
-import { DomainError } from './errors.ts'
+import { decideAction, schema as actionSchema, type CardActionCommand } from './card-action.ts'
 import type { Decider } from './handler.ts'
-import { id, requireExisting } from './rules.ts'
 
-export const schema = z.object({ cardId: id })
-export type UnfreezeCard = z.infer<typeof schema>
+export const schema = actionSchema
+export type UnfreezeCard = CardActionCommand
 type State = { card: CardState }
 
-/** Unfreezing an active card changes nothing. */
+/** Unfreezing an active card changes nothing; `issuer` says whether the issuer confirmed or the unfreeze is pending. */
 export function decide(command: UnfreezeCard, state: State): { card: CardEvent[] } {
-  requireExisting(state.card.status, 'card', command.cardId)
-  switch (state.card.status) {
-    case 'active':
-      return { card: [] }
-    case 'frozen':
-      return { card: [{ type: 'CardUnfrozen', data: { cardId: command.cardId } }] }
-    case 'closed':
-      throw new DomainError('card_closed', `card ${command.cardId} is closed`)
-    default:
-      throw new DomainError('card_not_frozen', `card ${command.cardId} is ${state.card.status}, not frozen`)
-  }
+  return { card: decideAction('unfreeze', (c) => ({ type: 'CardUnfrozen', data: { cardId: c.cardId } }), command, state.card) }
 }
 
 export const unfreezeCard: Decider<UnfreezeCard, State> = {

@@ -10,13 +10,29 @@ export type CardIssued = Event<
   { cardId: string; issuerCardId: string; last4: string; expMonth: number; expYear: number; network: string }
 >
 export type CardIssueFailed = Event<'CardIssueFailed', { cardId: string; failure: Failure }>
+/** Card actions: what the API asks the issuer to do to a card. */
+export type CardAction = 'freeze' | 'unfreeze' | 'close'
+/** The issuer confirmed the freeze (within the request, or later through the process manager). */
 export type CardFrozen = Event<'CardFrozen', { cardId: string; reason?: string }>
 export type CardUnfrozen = Event<'CardUnfrozen', { cardId: string }>
 export type CardClosed = Event<'CardClosed', { cardId: string; reason?: string }>
+/** The issuer did not confirm in time: the action is pending and the process manager keeps trying. */
+export type CardActionRequested = Event<'CardActionRequested', { cardId: string; action: CardAction; reason?: string }>
+/** The issuer refused a pending action later on; the card stays as it was. */
+export type CardActionFailed = Event<'CardActionFailed', { cardId: string; action: CardAction; failure: Failure }>
 /** The issuer changed the card's status on its own (issuer webhook). */
 export type CardStatusChanged = Event<'CardStatusChanged', { cardId: string; status: 'active' | 'frozen' | 'closed'; reason?: string }>
 
-export type CardEvent = CardRequested | CardIssued | CardIssueFailed | CardFrozen | CardUnfrozen | CardClosed | CardStatusChanged
+export type CardEvent =
+  | CardRequested
+  | CardIssued
+  | CardIssueFailed
+  | CardFrozen
+  | CardUnfrozen
+  | CardClosed
+  | CardActionRequested
+  | CardActionFailed
+  | CardStatusChanged
 
 export type CardStatus = 'none' | 'pending' | 'active' | 'frozen' | 'closed' | 'failed'
 
@@ -31,6 +47,21 @@ export interface CardState {
   expYear?: number
   network?: string
   failure?: Failure
+  /** An action asked of the issuer and not confirmed yet. */
+  pendingAction?: CardAction
+  pendingReason?: string
+  /** How many actions went pending so far: names each one's outcome apart from earlier ones. */
+  actionRequests?: number
+  /** Why the issuer refused the last pending action. */
+  actionFailure?: { action: CardAction; failure: Failure }
+}
+
+/** The status each action leads to. */
+export const actionTarget = { freeze: 'frozen', unfreeze: 'active', close: 'closed' } as const satisfies Record<CardAction, CardStatus>
+
+const settled = (state: CardState): CardState => {
+  const { pendingAction: _a, pendingReason: _r, ...rest } = state
+  return rest
 }
 
 export const initialState: CardState = { status: 'none' }
@@ -46,13 +77,21 @@ export function evolve(state: CardState, event: CardEvent): CardState {
     case 'CardIssueFailed':
       return { ...state, status: 'failed', failure: event.data.failure }
     case 'CardFrozen':
-      return { ...state, status: 'frozen' }
+      return { ...settled(state), status: 'frozen' }
     case 'CardUnfrozen':
-      return { ...state, status: 'active' }
+      return { ...settled(state), status: 'active' }
     case 'CardClosed':
-      return { ...state, status: 'closed' }
+      return { ...settled(state), status: 'closed' }
+    case 'CardActionRequested': {
+      const next: CardState = { ...settled(state), pendingAction: event.data.action, actionRequests: (state.actionRequests ?? 0) + 1 }
+      if (event.data.reason !== undefined) next.pendingReason = event.data.reason
+      return next
+    }
+    case 'CardActionFailed':
+      return { ...settled(state), actionFailure: { action: event.data.action, failure: event.data.failure } }
     case 'CardStatusChanged':
-      return { ...state, status: event.data.status }
+      // The issuer's own change wins; a pending action is kept for the process manager to retry, unless the card is closed for good.
+      return event.data.status === 'closed' ? { ...settled(state), status: 'closed' } : { ...state, status: event.data.status }
     default: {
       event satisfies never
       return state

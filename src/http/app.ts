@@ -5,6 +5,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
+import type { CardIssuer } from '../adapters/card-issuer/port.ts'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
@@ -34,12 +35,29 @@ export interface AppDeps {
   readModels: WaitForReadModels
   metrics: Metrics
   circle: Pick<CirclePort, 'createWireAccount'>
+  /** Card freeze/unfreeze/close are confirmed with the issuer within the request. */
+  issuer: CardIssuer
+  /** How long a card action waits for the issuer before answering 202 pending (ms). */
+  cardActionWaitMs?: number
   apiKeys: ApiKey[]
   /** Largest amount one operation may move, micro-units. */
   maxAmount: bigint
   idempotencyTtlHours: number
+  /** Most deposit addresses one wallet may hold (failed ones aside). */
+  maxAddressesPerWallet?: number
+  /** How long an in-flight Idempotency-Key stays locked without renewal (s). */
+  idempotencyLockSeconds?: number
   rateLimit: { max: number; windowMs: number }
+  /** Requests without a valid key allowed per source address and window (the window of `rateLimit`). */
+  unauthenticatedMax?: number
+  /** Fastify's `trustProxy`: which proxies' X-Forwarded-For names the client address (rate limits key on it). */
+  trustProxy?: boolean | number | string
+  /** Fastify's requestTimeout (whole request received) and connectionTimeout (socket idle), ms. */
+  timeouts?: { requestMs: number; connectionMs: number }
 }
+
+/** Trust the first `n` proxies in front of us (Fastify's number form, which its types omit). */
+const hops = (n: number) => (_address: string, hop: number) => hop < n
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -54,6 +72,11 @@ export async function buildApp(deps: AppDeps) {
     },
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
+    // Slow-loris and stuck sockets: the whole request must arrive in time, and an idle socket is closed.
+    // The idle limit stays above the longest answer we hold on purpose (Prefer: wait).
+    requestTimeout: deps.timeouts?.requestMs ?? 15_000,
+    connectionTimeout: deps.timeouts?.connectionMs ?? 65_000,
+    ...(deps.trustProxy === undefined ? {} : { trustProxy: typeof deps.trustProxy === 'number' ? hops(deps.trustProxy) : deps.trustProxy }),
   }).withTypeProvider<ZodTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
@@ -82,7 +105,11 @@ export async function buildApp(deps: AppDeps) {
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger())
 
   await app.register(metricsPlugin, { metrics: deps.metrics })
-  await app.register(authPlugin, { keys: deps.apiKeys, publicPrefixes: ['/docs'] })
+  await app.register(authPlugin, {
+    keys: deps.apiKeys,
+    publicPrefixes: ['/docs'],
+    unauthenticated: { max: deps.unauthenticatedMax ?? 60, windowMs: deps.rateLimit.windowMs },
+  })
   await app.register(rateLimit, {
     global: true,
     max: deps.rateLimit.max,
@@ -96,19 +123,19 @@ export async function buildApp(deps: AppDeps) {
       message: `rate limit of ${context.max} requests per ${context.after} exceeded`,
     }),
   })
-  await app.register(idempotencyPlugin, { db: deps.db, ttlHours: deps.idempotencyTtlHours })
+  await app.register(idempotencyPlugin, { db: deps.db, ttlHours: deps.idempotencyTtlHours, ...(deps.idempotencyLockSeconds === undefined ? {} : { inFlightLockSeconds: deps.idempotencyLockSeconds }) })
 
   await app.register(healthRoutes, { checks: deps.health })
   const { store, maxAmount } = deps
   const routeDeps = { store, read: { db: deps.db, caughtUp: deps.readModels } }
   await app.register(walletRoutes, routeDeps)
   await app.register(walletOperationRoutes, routeDeps)
-  await app.register(addressRoutes, routeDeps)
+  await app.register(addressRoutes, { ...routeDeps, maxAddressesPerWallet: deps.maxAddressesPerWallet ?? 20 })
   await app.register(bankAccountRoutes, { ...routeDeps, circle: deps.circle })
   await app.register(mintRoutes(maxAmount), routeDeps)
   await app.register(redeemRoutes(maxAmount), routeDeps)
   await app.register(transferRoutes(maxAmount), routeDeps)
-  await app.register(cardRoutes, routeDeps)
+  await app.register(cardRoutes, { ...routeDeps, issuer: deps.issuer, cardActionWaitMs: deps.cardActionWaitMs ?? 5000 })
   await app.register(depositRoutes, routeDeps)
   return app
 }

@@ -15,6 +15,8 @@ export interface StepContext {
   issuer: CardIssuer
   /** How long an operation may stay processing at Circle before we ask Circle for it again. */
   pollMs: number
+  /** A bank account never submitted to Circle fails this long after its request: no client retry can come any more. */
+  submissionAbandonMs: number
   logger: Logger
 }
 
@@ -43,9 +45,12 @@ export function failureOf(err: { code: number | string; message: string }, prefi
   return { code: `${prefix}_${err.code}`, message: err.message }
 }
 
-/** Permanent errors (Circle refused) are handled by the step; transient ones propagate and are retried. */
+/**
+ * Refusals (Circle or the issuer said no) are handled by the step; transient errors and our own key
+ * being refused (401/403) propagate, so the task is retried with backoff until the key works again.
+ */
 export function isRefusal(err: unknown): err is UpstreamError {
-  return err instanceof UpstreamError && !err.transient
+  return err instanceof UpstreamError && err.refusal
 }
 
 export const poll = (ctx: StepContext): Outcome => ({ next: 'poll', inMs: ctx.pollMs })

@@ -30,6 +30,7 @@ const steps: Record<TaskKind, Step> = {
 export const ACTIONABLE_EVENTS = [
   'WalletCreationRequested',
   'DepositAddressRequested',
+  'BankAccountLinkRequested',
   'BankAccountSubmitted',
   'MintRequested',
   'MintTreasuryChecked',
@@ -46,6 +47,7 @@ export const ACTIONABLE_EVENTS = [
   'CardFrozen',
   'CardUnfrozen',
   'CardClosed',
+  'CardActionRequested',
 ]
 
 export interface ProcessManagerOptions {
@@ -58,6 +60,8 @@ export interface ProcessManagerOptions {
   logger: Logger
   /** How long an operation stays processing at Circle before we ask Circle again (ms). */
   pollMs?: number
+  /** After this long a bank account Circle never received fails as submission_abandoned (ms); the Idempotency-Key TTL. */
+  submissionAbandonMs?: number
   /** Idle pause between looks for due work (ms). */
   tickMs?: number
   concurrency?: number
@@ -85,7 +89,14 @@ export class ProcessManager {
 
   constructor(options: ProcessManagerOptions) {
     this.options = options
-    this.ctx = { store: options.store, circle: options.circle, issuer: options.issuer, pollMs: options.pollMs ?? 5000, logger: options.logger }
+    this.ctx = {
+      store: options.store,
+      circle: options.circle,
+      issuer: options.issuer,
+      pollMs: options.pollMs ?? 5000,
+      submissionAbandonMs: options.submissionAbandonMs ?? 24 * 3_600_000,
+      logger: options.logger,
+    }
     this.subscriber = new Subscriber({
       name: 'process-manager',
       store: options.store,

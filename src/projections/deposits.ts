@@ -7,6 +7,6 @@ export const deposits = documentModel<DepositState, DepositEvent>({
   version: 1,
   table: 'deposits',
   type: deposit,
-  handles: ['DepositCompleted'],
+  handles: { DepositCompleted: true },
   columns: (s) => ({ wallet_id: s.walletId ?? '', status: s.status === 'none' ? 'pending' : s.status, amount: (s.amount ?? 0n).toString(), circle_id: null }),
 })

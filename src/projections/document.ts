@@ -34,7 +34,11 @@ export function documentModel<S, E extends AnyEvent>(def: {
   version: number
   table: DocumentTable
   type: StreamType<S, E>
-  handles: readonly E['type'][]
+  /**
+   * Every event type of the stream, as an object so the compiler rejects a missing one: the row is
+   * the stream's folded state, so an event type left out would silently freeze it.
+   */
+  handles: Record<E['type'], true>
   /** The indexed columns of a row, from its state (nulls where unknown). */
   columns(state: S): Record<string, string | null>
 }): DocumentModel<S, E> {
@@ -42,7 +46,7 @@ export function documentModel<S, E extends AnyEvent>(def: {
   const projection: Projection<E> = {
     name: def.name,
     version: def.version,
-    handles: def.handles,
+    handles: Object.keys(def.handles) as E['type'][],
     tables: [def.table],
     async handle(trx, events) {
       const byId = new Map<string, Recorded<E>[]>()

@@ -6,16 +6,7 @@ export const redeems = documentModel<RedeemState, RedeemEvent>({
   version: 1,
   table: 'redeems',
   type: redeem,
-  handles: [
-    'RedeemRequested',
-    'RedeemTransferSubmitted',
-    'RedeemTransferCompleted',
-    'RedeemPayoutSubmitted',
-    'RedeemCompleted',
-    'RedeemPayoutFailed',
-    'RedeemCompensationSubmitted',
-    'RedeemFailed',
-  ],
+  handles: { RedeemRequested: true, RedeemTransferSubmitted: true, RedeemTransferCompleted: true, RedeemPayoutSubmitted: true, RedeemCompleted: true, RedeemPayoutFailed: true, RedeemCompensationSubmitted: true, RedeemFailed: true },
   columns: (s) => ({
     wallet_id: s.walletId ?? '',
     bank_account_id: s.bankAccountId ?? '',

@@ -69,6 +69,11 @@ export class ProjectionRunner {
     return this.subscriber.checkpoint
   }
 
+  /** This instance holds the lease and projects; a standby's checkpoint does not move. */
+  get isActive(): boolean {
+    return this.subscriber.isActive
+  }
+
   /** Resolves once every read model includes `position`. */
   caughtUp(position: Position, timeoutMs?: number): Promise<void> {
     return this.subscriber.caughtUp(position, timeoutMs)

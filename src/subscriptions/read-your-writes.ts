@@ -16,8 +16,11 @@ export interface ReadYourWritesOptions {
   db: Db
   /** A checkpoint row of the read-model group (they move together). */
   checkpoint: string
-  /** In-process runner: woken by its own progress instead of polling the checkpoint row. */
-  local?: { caughtUp(position: Position, timeoutMs?: number): Promise<void> }
+  /**
+   * The projections of this process, when it runs them: while they hold the lease the wait follows
+   * their progress; as a standby (another instance projects) it polls the checkpoint row.
+   */
+  local?: { readonly isActive: boolean; caughtUp(position: Position, timeoutMs?: number): Promise<void> }
   timeoutMs?: number
   pollMs?: number
 }
@@ -32,20 +35,22 @@ export function readYourWrites(options: ReadYourWritesOptions): WaitForReadModel
   return async (position) => {
     const target = position ?? (await options.store.head())
     if (target === undefined) return
-    if (options.local) {
-      try {
-        await options.local.caughtUp(target, timeoutMs)
-        return
-      } catch (err) {
-        throw new ReadModelsBehind(`read models did not reach position ${target} within ${timeoutMs} ms`, { cause: err })
-      }
-    }
     const deadline = Date.now() + timeoutMs
     for (;;) {
-      const at = await readCheckpoint(options.db, options.checkpoint)
-      if (at !== undefined && !isAfter(options.store, target, at)) return
+      if (options.local?.isActive) {
+        try {
+          // Short slices, so a runner that loses its lease meanwhile falls back to polling.
+          await options.local.caughtUp(target, Math.max(1, Math.min(250, deadline - Date.now())))
+          return
+        } catch {
+          // not there yet
+        }
+      } else {
+        const at = await readCheckpoint(options.db, options.checkpoint)
+        if (at !== undefined && !isAfter(options.store, target, at)) return
+        await sleep(options.pollMs ?? 10)
+      }
       if (Date.now() >= deadline) throw new ReadModelsBehind(`read models did not reach position ${target} within ${timeoutMs} ms`)
-      await sleep(options.pollMs ?? 10)
     }
   }
 }

@@ -84,6 +84,11 @@ export class Subscriber {
     return this.position
   }
 
+  /** Holds the lease (or runs without one) and is consuming: its checkpoint moves. */
+  get isActive(): boolean {
+    return this.active
+  }
+
   async status(): Promise<SubscriberStatus> {
     const head = await this.options.store.head()
     return { name: this.name, active: this.active, checkpoint: this.position, lag: this.options.store.distance(this.position, head) }

@@ -33,3 +33,15 @@ t.test('repeats append nothing; contradictions are rejected', async (t) => {
   const failed: CardEvent[] = [...pending, { type: 'CardIssueFailed', data: { cardId, failure } }]
   t.same(decide({ cardId, outcome: { type: 'failed', failure } }, at(failed)).card, [])
 })
+
+t.test('a pending card action lands when the issuer confirms it, or fails with the issuer’s refusal', async (t) => {
+  const pendingFreeze = [...issuedCard(), { type: 'CardActionRequested' as const, data: { cardId, action: 'freeze' as const, reason: 'stolen' } }]
+  t.same(decide({ cardId, outcome: { type: 'action_confirmed', action: 'freeze' } }, at(pendingFreeze)).card, [{ type: 'CardFrozen', data: { cardId, reason: 'stolen' } }], 'the pending reason is kept')
+  t.same(decide({ cardId, outcome: { type: 'action_failed', action: 'freeze', failure } }, at(pendingFreeze)).card, [{ type: 'CardActionFailed', data: { cardId, action: 'freeze', failure } }])
+  const after = given(card, [...pendingFreeze, { type: 'CardActionFailed', data: { cardId, action: 'freeze', failure } }])
+  t.equal(after.status, 'active', 'the card stays as it was')
+  t.equal(after.pendingAction, undefined)
+  t.same(after.actionFailure, { action: 'freeze', failure })
+  t.same(decide({ cardId, outcome: { type: 'action_confirmed', action: 'freeze' } }, at(issuedCard())).card, [], 'nothing pending: nothing lands')
+  t.same(decide({ cardId, outcome: { type: 'action_confirmed', action: 'close' } }, at(pendingFreeze)).card, [], 'a superseded action does not land')
+})

@@ -28,3 +28,17 @@ t.test('reusing an address id is rejected with already_exists', async (t) => {
   const state = given(wallet, [...activeWallet(), { type: 'DepositAddressRequested', data: command }])
   thenRejects(t, () => decide(command, { wallet: state }), 'already_exists')
 })
+
+t.test('a wallet at its address limit is refused with deposit_address_limit; failed addresses do not count', async (t) => {
+  const requested = (n: number) => ({ type: 'DepositAddressRequested' as const, data: { walletId: ids.wallet, addressId: `00000000-0000-4000-8000-00000000000${n}`, chain: 'SOL' } })
+  const two = given(wallet, [...activeWallet(), requested(1), requested(2)])
+  thenRejects(t, () => decide({ ...command, maxAddresses: 2 }, { wallet: two }), 'deposit_address_limit')
+  t.equal(decide({ ...command, maxAddresses: 3 }, { wallet: two }).wallet.length, 1, 'below the limit is fine')
+  const oneFailed = given(wallet, [
+    ...activeWallet(),
+    requested(1),
+    requested(2),
+    { type: 'DepositAddressFailed', data: { walletId: ids.wallet, addressId: '00000000-0000-4000-8000-000000000001', chain: 'SOL', failure: { code: 'circle_2', message: 'x' } } },
+  ])
+  t.equal(decide({ ...command, maxAddresses: 2 }, { wallet: oneFailed }).wallet.length, 1, 'a failed address frees its place')
+})

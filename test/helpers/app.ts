@@ -1,6 +1,7 @@
 import pino from 'pino'
 import type { Test } from 'tap'
 import { sql } from 'kysely'
+import { CardIssuerError, type CardIssuer, type IssuedCard } from '../../src/adapters/card-issuer/port.ts'
 import type { CirclePort } from '../../src/adapters/circle/port.ts'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import { buildApp, type AppDeps } from '../../src/http/app.ts'
@@ -25,6 +26,33 @@ export function fakeWireAccounts(): Pick<CirclePort, 'createWireAccount'> & { ca
   }
 }
 
+/**
+ * A card issuer stand-in for route tests: every action is confirmed unless `behaviour` says the
+ * issuer refuses it or answers only after a delay (honouring the caller's bounded wait).
+ */
+export function fakeCardIssuer() {
+  const calls: { action: string; cardId: string }[] = []
+  const behaviour: { refuse?: string; delayMs?: number } = {}
+  const act = (action: 'freeze' | 'unfreeze' | 'close', status: IssuedCard['status']) => async (cardId: string, options?: { waitMs?: number }): Promise<IssuedCard> => {
+    calls.push({ action, cardId })
+    if (behaviour.delayMs) {
+      const waited = Math.min(behaviour.delayMs, options?.waitMs ?? behaviour.delayMs)
+      await new Promise((r) => setTimeout(r, waited))
+      if (waited < behaviour.delayMs) throw new CardIssuerError(`${action}Card: TimeoutError`, { transient: true, code: 'network' })
+    }
+    if (behaviour.refuse) throw new CardIssuerError(`${action}Card: ${behaviour.refuse}`, { transient: false, status: 400, code: 2 })
+    return { id: cardId, status, last4: '4242', expMonth: 12, expYear: 2030, network: 'VISA' }
+  }
+  const issuer: CardIssuer = {
+    issue: async () => ({ id: 'iss-1', status: 'active', last4: '4242', expMonth: 12, expYear: 2030, network: 'VISA' }),
+    get: async (cardId) => ({ id: cardId, status: 'active', last4: '4242', expMonth: 12, expYear: 2030, network: 'VISA' }),
+    freeze: act('freeze', 'frozen'),
+    unfreeze: act('unfreeze', 'active'),
+    close: act('close', 'closed'),
+  }
+  return { issuer, calls, behaviour }
+}
+
 export const auth = {
   backend: { authorization: 'Bearer dev-backend-key' },
   auditor: { authorization: 'Bearer dev-auditor-key' },
@@ -45,6 +73,7 @@ export async function testApp(t: Test, overrides: Partial<AppDeps> = {}, databas
     readModels: readYourWrites({ store, db, checkpoint: checkpointName(readModels[0]!), local: projections }),
     metrics: new Metrics(),
     circle: fakeWireAccounts(),
+    issuer: fakeCardIssuer().issuer,
     apiKeys: developmentApiKeys(),
     maxAmount: parseAmount('1000000'),
     idempotencyTtlHours: 24,

@@ -5,7 +5,7 @@ import { HttpCardIssuer } from '../../src/adapters/card-issuer/http.ts'
 import { CircleSdkAdapter } from '../../src/adapters/circle/sdk.ts'
 import { createCircleSimulator, type SimulatorOptions } from '../../src/adapters/circle/simulator/simulator.ts'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
-import { ProcessManager } from '../../src/process-manager/process-manager.ts'
+import { ProcessManager, type ProcessManagerOptions } from '../../src/process-manager/process-manager.ts'
 import { testDatabase } from './database.ts'
 
 /** A Circle simulator on a real port, the real SDK adapter and card issuer pointed at it. */
@@ -19,7 +19,7 @@ export async function simulatedCircle(t: Test, options: SimulatorOptions = {}) {
 }
 
 /** Postgres store, simulator and a running process manager with short poll intervals. */
-export async function processManagerHarness(t: Test, options: SimulatorOptions = {}) {
+export async function processManagerHarness(t: Test, options: SimulatorOptions = {}, pmOptions: Partial<ProcessManagerOptions> = {}) {
   const database = await testDatabase(t)
   const store = new PostgresEventStore(database.pool, { pollIntervalMs: 100 })
   const circle = await simulatedCircle(t, options)
@@ -34,6 +34,7 @@ export async function processManagerHarness(t: Test, options: SimulatorOptions =
     tickMs: 20,
     retry: { baseMs: 20, maxMs: 200 },
     leaseRetryMs: 100,
+    ...pmOptions,
   })
   pm.start()
   t.teardown(async () => {

@@ -89,11 +89,11 @@ t.test('at a 30% transient error rate with random 429s, 100 mixed operations all
   t.equal(operations.length + wallets.length, 100, '100 operations')
   t.ok(statuses.every((s) => s === 'completed'), `every operation completed (${statuses.filter((s) => s !== 'completed').length} did not)`)
   const perKey = new Map<string, number>()
-  for (const c of h.sim.creations) perKey.set(c.idempotencyKey, (perKey.get(c.idempotencyKey) ?? 0) + 1)
+  for (const c of (await h.sim.creations())) perKey.set(c.idempotencyKey, (perKey.get(c.idempotencyKey) ?? 0) + 1)
   const ours = [...perKey.keys()].filter((k) => expectedKeys.has(k))
   t.equal(ours.length, expectedKeys.size, 'every operation step created its Circle resource')
   t.ok(ours.every((k) => perKey.get(k) === 1), 'exactly one Circle resource per operation step')
-  const retried = h.sim.creations.filter((c) => expectedKeys.has(c.idempotencyKey) && c.requests > 1).length
+  const retried = (await h.sim.creations()).filter((c) => expectedKeys.has(c.idempotencyKey) && c.requests > 1).length
   t.comment(`${retried} steps needed more than one request with the same key; ${h.sim.received.length} API requests in all`)
   t.ok(retried > 0, 'the faults did force retries with the same key')
 })

@@ -75,7 +75,7 @@ t.test('a process manager killed between a Circle call and its record resumes wi
   await execute(store, requestRedeem, { redeemId, walletId, bankAccountId, amount: parseAmount('40') }, meta())
   const mintKey = circleKey(mintId, 'mint')
   const redeemKey = circleKey(redeemId, 'to-master')
-  await until(async () => (sim.creations.some((c) => c.idempotencyKey === mintKey) && sim.creations.some((c) => c.idempotencyKey === redeemKey) ? true : undefined), 20_000, 'both Circle calls sent')
+  await until(async () => ((await sim.creations()).some((c) => c.idempotencyKey === mintKey) && (await sim.creations()).some((c) => c.idempotencyKey === redeemKey) ? true : undefined), 20_000, 'both Circle calls sent')
 
   const first = children[0]!
   first.kill('SIGKILL')
@@ -97,13 +97,13 @@ t.test('a process manager killed between a Circle call and its record resumes wi
   t.equal(finalRedeem.status, 'completed', 'the redeem completed')
 
   const perKey = new Map<string, number>()
-  for (const c of sim.creations) perKey.set(c.idempotencyKey, (perKey.get(c.idempotencyKey) ?? 0) + 1)
+  for (const c of (await sim.creations())) perKey.set(c.idempotencyKey, (perKey.get(c.idempotencyKey) ?? 0) + 1)
   t.ok([...perKey.values()].every((n) => n === 1), 'exactly one Circle resource per idempotency key')
-  t.ok(sim.creations.find((c) => c.idempotencyKey === mintKey)!.requests >= 2, 'the restarted manager re-sent the mint transfer with the same key')
-  t.ok(sim.creations.find((c) => c.idempotencyKey === redeemKey)!.requests >= 2, 'and the redeem transfer')
-  t.equal(sim.creations.filter((c) => c.kind === 'transfer').length, 3, 'three transfers: seed mint, mint, redeem step 1')
-  t.equal(sim.creations.filter((c) => c.kind === 'payout').length, 1, 'one payout')
+  t.ok((await sim.creations()).find((c) => c.idempotencyKey === mintKey)!.requests >= 2, 'the restarted manager re-sent the mint transfer with the same key')
+  t.ok((await sim.creations()).find((c) => c.idempotencyKey === redeemKey)!.requests >= 2, 'and the redeem transfer')
+  t.equal((await sim.creations()).filter((c) => c.kind === 'transfer').length, 3, 'three transfers: seed mint, mint, redeem step 1')
+  t.equal((await sim.creations()).filter((c) => c.kind === 'payout').length, 1, 'one payout')
   const w = (await fold(store, wallet, walletId)).state
   t.equal(available(w), parseAmount('110'), 'the ledger: 100 + 50 - 40')
-  t.equal(sim.balanceOf(w.circleWalletId!), parseAmount('110'), 'Circle agrees')
+  t.equal(await sim.balanceOf(w.circleWalletId!), parseAmount('110'), 'Circle agrees')
 })

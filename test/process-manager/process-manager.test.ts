@@ -5,7 +5,6 @@ import { createWallet } from '../../src/commands/create-wallet.ts'
 import { execute } from '../../src/commands/handler.ts'
 import { fold } from '../../src/events/fold.ts'
 import { issueCard } from '../../src/commands/issue-card.ts'
-import { freezeCard } from '../../src/commands/freeze-card.ts'
 import { linkBankAccount } from '../../src/commands/link-bank-account.ts'
 import { recordBankAccountOutcome } from '../../src/commands/record-bank-account-outcome.ts'
 import { recordDeposit } from '../../src/commands/record-deposit.ts'
@@ -23,6 +22,7 @@ import { redeem } from '../../src/events/redeem.ts'
 import { transfer } from '../../src/events/transfer.ts'
 import { available, reserved, wallet } from '../../src/events/wallet.ts'
 import { meta } from '../helpers/commands.ts'
+import { testApp } from '../helpers/app.ts'
 import { processManagerHarness, until } from '../helpers/circle.ts'
 
 type Harness = Awaited<ReturnType<typeof processManagerHarness>>
@@ -73,7 +73,7 @@ t.test('wallet creation and a deposit address reach Circle and come back active'
     return a?.status === 'active' ? a : undefined
   })
   t.match(address.address, /^[1-9A-HJ-NP-Za-km-z]+$/)
-  t.equal(h.sim.creations.filter((c) => c.kind === 'wallet').length, 1, 'one Circle wallet')
+  t.equal((await h.sim.creations()).filter((c) => c.kind === 'wallet').length, 1, 'one Circle wallet')
 })
 
 t.test('a bank account submitted to Circle is linked by polling Circle', async (t) => {
@@ -92,7 +92,7 @@ t.test('a mint moves USDC from the treasury to the wallet and completes', async 
   t.ok(done.treasuryChecked, 'the treasury check was recorded')
   const w = (await fold(h.store, wallet, walletId)).state
   t.equal(available(w), parseAmount('120.50'))
-  t.equal(h.sim.balanceOf(w.circleWalletId!), parseAmount('120.50'), 'Circle agrees')
+  t.equal(await h.sim.balanceOf(w.circleWalletId!), parseAmount('120.50'), 'Circle agrees')
 })
 
 t.test('a mint the treasury cannot cover fails with insufficient_treasury_balance and calls no transfer', async (t) => {
@@ -103,7 +103,7 @@ t.test('a mint the treasury cannot cover fails with insufficient_treasury_balanc
   const done = await terminal(h.store, mint, mintId)
   t.equal(done.status, 'failed')
   t.equal(done.failure?.code, 'insufficient_treasury_balance')
-  t.equal(h.sim.creations.filter((c) => c.kind === 'transfer').length, 0)
+  t.equal((await h.sim.creations()).filter((c) => c.kind === 'transfer').length, 0)
 })
 
 t.test('a redeem runs both Circle steps and completes; the wallet is debited', async (t) => {
@@ -117,8 +117,8 @@ t.test('a redeem runs both Circle steps and completes; the wallet is debited', a
   const w = (await fold(h.store, wallet, walletId)).state
   t.equal(available(w), parseAmount('60'))
   t.equal(reserved(w), 0n)
-  t.equal(h.sim.creations.filter((c) => c.kind === 'payout').length, 1, 'one payout')
-  t.equal(h.sim.balanceOf(w.circleWalletId!), parseAmount('60'))
+  t.equal((await h.sim.creations()).filter((c) => c.kind === 'payout').length, 1, 'one payout')
+  t.equal(await h.sim.balanceOf(w.circleWalletId!), parseAmount('60'))
 })
 
 t.test('a payout that fails after step 1 sends the USDC back; the redeem fails with the funds in the wallet', async (t) => {
@@ -135,7 +135,7 @@ t.test('a payout that fails after step 1 sends the USDC back; the redeem fails w
   t.same(events, ['RedeemRequested', 'RedeemTransferSubmitted', 'RedeemTransferCompleted', 'RedeemPayoutSubmitted', 'RedeemPayoutFailed', 'RedeemCompensationSubmitted', 'RedeemFailed'])
   const w = (await fold(h.store, wallet, walletId)).state
   t.equal(available(w), parseAmount('100'), 'the ledger gives the funds back')
-  t.equal(h.sim.balanceOf(w.circleWalletId!), parseAmount('100'), 'and so does Circle')
+  t.equal(await h.sim.balanceOf(w.circleWalletId!), parseAmount('100'), 'and so does Circle')
 })
 
 t.test('transfers to a wallet and to a chain complete; a failing address fails and releases the funds', async (t) => {
@@ -174,8 +174,9 @@ t.test('a permanent Circle error fails the operation with Circle’s code', asyn
   t.equal(available((await fold(h.store, wallet, walletId)).state), parseAmount('10'), 'the reservation is released')
 })
 
-t.test('a card is issued through the card issuer, and a freeze reaches the issuer', async (t) => {
+t.test('a card is issued through the card issuer; a freeze the issuer was slow to confirm lands later, a refused one fails', async (t) => {
   const h = await processManagerHarness(t)
+  const { app } = await testApp(t, { issuer: h.issuer, cardActionWaitMs: 150 }, h)
   const walletId = await activeWallet(h)
   const cardId = randomUUID()
   await execute(h.store, issueCard, { cardId, walletId, cardholderName: 'Ada Lovelace' }, meta())
@@ -184,9 +185,29 @@ t.test('a card is issued through the card issuer, and a freeze reaches the issue
     return state.status === 'active' ? state : undefined
   })
   t.match(issued.last4, /^\d{4}$/)
-  await execute(h.store, freezeCard, { cardId }, meta())
-  await until(async () => (h.sim.cards.get(issued.issuerCardId!)?.status === 'frozen' ? true : undefined), 10_000, 'issuer frozen')
-  t.pass('the issuer froze the card')
+  const post = (action: string) => app.inject({ method: 'POST', url: `/cards/${cardId}/${action}`, headers: { authorization: 'Bearer dev-backend-key' } })
+
+  h.sim.setFaults({ cardActionDelayMs: 600 })
+  const slow = await post('freeze')
+  t.equal(slow.statusCode, 202, 'the issuer took longer than the wait')
+  t.match(slow.json(), { status: 'active', pendingAction: 'freeze' })
+  const landed = await until(async () => {
+    const { state } = await fold(h.store, card, cardId)
+    return state.status === 'frozen' ? state : undefined
+  }, 10_000, 'freeze landed')
+  t.equal(landed.pendingAction, undefined, 'the process manager landed the freeze')
+  t.equal((await h.sim.card(issued.issuerCardId!))?.status, 'frozen', 'and the issuer has it frozen')
+
+  h.sim.setFaults({})
+  t.equal((await post('unfreeze')).json().status, 'active', 'a prompt issuer answers 200 at once')
+  h.sim.setFaults({ cardActionDelayMs: 600, refuseCardActions: { actions: ['freeze'], message: 'card under review' } })
+  t.equal((await post('freeze')).statusCode, 202)
+  const refused = await until(async () => {
+    const { state } = await fold(h.store, card, cardId)
+    return state.actionFailure ? state : undefined
+  }, 10_000, 'refusal recorded')
+  t.equal(refused.status, 'active', 'the refused freeze leaves the card active')
+  t.match(refused.actionFailure, { action: 'freeze', failure: { message: /card under review/ } })
 })
 
 t.test('replaying the whole subscription from the start appends nothing new', async (t) => {
@@ -197,11 +218,48 @@ t.test('replaying the whole subscription from the start appends nothing new', as
   await terminal(h.store, transfer, transferId)
   await h.pm.stop()
   const before = await h.store.head()
-  const creations = h.sim.creations.length
+  const creations = (await h.sim.creations()).length
   await sql`UPDATE checkpoints SET position = NULL WHERE name = 'process-manager'`.execute(h.db)
   await sql`UPDATE pm_tasks SET done = false, due_at = now()`.execute(h.db)
   h.pm.start()
   await until(async () => ((await sql<{ n: string }>`SELECT count(*) AS n FROM pm_tasks WHERE NOT done`.execute(h.db)).rows[0]!.n === '0' ? true : undefined), 10_000, 'tasks done')
   t.equal(await h.store.head(), before, 'no new event')
-  t.equal(h.sim.creations.length, creations, 'no new Circle resource')
+  t.equal((await h.sim.creations()).length, creations, 'no new Circle resource')
+})
+
+t.test('a revoked Circle key does not fail operations: they wait and complete once the key works again', async (t) => {
+  const h = await processManagerHarness(t, { treasury: '500' })
+  const walletId = await activeWallet(h)
+  h.sim.setFaults({ revokedKeys: ['SIM_KEY'] })
+  const mintId = randomUUID()
+  await execute(h.store, requestMint, { mintId, walletId, amount: parseAmount('10') }, meta())
+  await until(async () => ((await h.circle.accessProblem()) ? true : undefined), 10_000, 'the adapter saw the 401')
+  await new Promise((r) => setTimeout(r, 600))
+  const waiting = (await fold(h.store, mint, mintId)).state
+  t.equal(waiting.status, 'pending', 'the mint is not failed by our own key being refused')
+  t.equal(waiting.failure, undefined)
+  const task = await h.db.selectFrom('pm_tasks').select(['attempts', 'last_error', 'done']).where('stream', '=', `mint-${mintId}`).executeTakeFirstOrThrow()
+  t.ok(task.attempts >= 1 && !task.done, `the task is retried with backoff (${task.attempts} attempts)`)
+  t.match(task.last_error, /API key|401|credentials/i)
+  h.sim.setFaults({})
+  const done = await terminal(h.store, mint, mintId)
+  t.equal(done.status, 'completed', 'it resumes and completes once the key works')
+})
+
+t.test('a bank account Circle never received fails as submission_abandoned once no retry can come; a submitted one is not touched', async (t) => {
+  const h = await processManagerHarness(t, {}, { submissionAbandonMs: 800 })
+  const abandoned = randomUUID()
+  await execute(h.store, linkBankAccount, { bankAccountId: abandoned, ownerId: 'owner-1', accountType: 'us', last4: '0010', holderName: 'Ada', country: 'US' }, meta())
+  const submitted = await linkedBank(h)
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal((await fold(h.store, bankAccount, abandoned)).state.status, 'pending', 'still pending while a retry may come')
+  const failed = await until(async () => {
+    const { state } = await fold(h.store, bankAccount, abandoned)
+    return state.status === 'failed' ? state : undefined
+  }, 10_000, 'abandoned')
+  t.equal(failed.failure?.code, 'submission_abandoned')
+  t.match(failed.failure?.message, /new Idempotency-Key/)
+  const events = await h.store.readStream(bankAccount.streamName(abandoned))
+  t.same(events.map((e) => e.type), ['BankAccountLinkRequested', 'BankAccountLinkFailed'], 'one failure event, the source of its notification')
+  t.equal((await fold(h.store, bankAccount, submitted)).state.status, 'active', 'a submitted account links as before')
 })

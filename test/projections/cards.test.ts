@@ -16,6 +16,10 @@ t.test('card rows follow issue, freeze, unfreeze, issuer changes and close', asy
     record(`card-${refused}`, { type: 'CardIssueFailed', data: { cardId: refused, failure: { code: 'issuer_refused', message: 'no' } } }),
   ])
   t.equal(await status(), 'active')
+  await apply(cards.projection, [record(s, { type: 'CardActionRequested', data: { cardId, action: 'freeze', reason: 'lost' } })])
+  t.match((await readDocument(db, cards, cardId))!.state, { status: 'active', pendingAction: 'freeze' }, 'a pending action shows while the card is unchanged')
+  await apply(cards.projection, [record(s, { type: 'CardActionFailed', data: { cardId, action: 'freeze', failure: { code: 'issuer_refused', message: 'no' } } })])
+  t.equal((await readDocument(db, cards, cardId))!.state.pendingAction, undefined, 'a refused pending action is cleared')
   await apply(cards.projection, [record(s, { type: 'CardFrozen', data: { cardId, reason: 'lost' } })])
   t.equal(await status(), 'frozen')
   await apply(cards.projection, [record(s, { type: 'CardUnfrozen', data: { cardId } })])

@@ -14,12 +14,17 @@ export interface IssuedCard {
   network: string
 }
 
+/** `waitMs` bounds the whole call, retries included: past it the call fails as transient (timeout). */
+export interface CallOptions {
+  waitMs?: number
+}
+
 export interface CardIssuer {
   issue(request: { idempotencyKey: string; walletId: string; cardholderName: string }): Promise<IssuedCard>
   get(cardId: string): Promise<IssuedCard>
-  freeze(cardId: string): Promise<IssuedCard>
-  unfreeze(cardId: string): Promise<IssuedCard>
-  close(cardId: string): Promise<IssuedCard>
+  freeze(cardId: string, options?: CallOptions): Promise<IssuedCard>
+  unfreeze(cardId: string, options?: CallOptions): Promise<IssuedCard>
+  close(cardId: string, options?: CallOptions): Promise<IssuedCard>
 }
 
 /** A failed issuer call, classified like Circle's. */

@@ -65,6 +65,8 @@ export interface CirclePayout {
 }
 
 export interface CirclePort {
+  /** Undefined when our key works; else what is wrong (refused key, Circle unreachable), probed at most every `maxAgeMs`. */
+  accessProblem(maxAgeMs?: number): Promise<string | undefined>
   masterWalletId(): Promise<string>
   createWallet(request: { idempotencyKey: string; description?: string }): Promise<CircleWallet>
   getWallet(walletId: string): Promise<CircleWallet>

@@ -14,6 +14,7 @@ import {
   type WireAccountDetails,
 } from './port.ts'
 import { withRetries } from '../retry.ts'
+import { isOperatorStatus, isTransientStatus } from '../upstream-error.ts'
 import { TokenBucket } from './rate-limiter.ts'
 
 export interface CircleSdkOptions {
@@ -78,6 +79,8 @@ export class CircleSdkAdapter implements CirclePort {
   private readonly limiter: TokenBucket
   private readonly logger: Logger | undefined
   private master: Promise<string> | undefined
+  /** What the last answer said about our key: a problem (401/403) until a call succeeds again. */
+  private access: { problem: string | undefined; at: number } | undefined
 
   constructor(options: CircleSdkOptions) {
     this.sdk = new Circle(options.apiKey, options.baseUrl)
@@ -86,6 +89,23 @@ export class CircleSdkAdapter implements CirclePort {
     this.backoff = options.backoff ?? { baseMs: 200, maxMs: 10_000 }
     this.limiter = new TokenBucket(options.ratePerSecond ?? 8)
     this.logger = options.logger
+  }
+
+  /**
+   * What is wrong with our access to Circle, or undefined: the last call's verdict, or, when nothing
+   * was called for `maxAgeMs`, a probe (the account configuration, one attempt, our key).
+   */
+  async accessProblem(maxAgeMs = 30_000): Promise<string | undefined> {
+    if (!this.access || Date.now() - this.access.at > maxAgeMs) {
+      try {
+        await this.sdk.management.getAccountConfig({ timeout: this.timeoutMs })
+        this.access = { problem: undefined, at: Date.now() }
+      } catch (err) {
+        const e = classify('getAccountConfig', err)
+        this.access = { problem: e.operator ? `Circle refused our API key (HTTP ${e.status})` : `Circle did not answer: ${e.message}`, at: Date.now() }
+      }
+    }
+    return this.access.problem
   }
 
   masterWalletId(): Promise<string> {
@@ -164,8 +184,11 @@ export class CircleSdkAdapter implements CirclePort {
         try {
           res = await send({ timeout: this.timeoutMs })
         } catch (err) {
-          throw classify(operation, err)
+          const classified = classify(operation, err)
+          if (classified.operator) this.access = { problem: `Circle refused our API key (HTTP ${classified.status})`, at: Date.now() }
+          throw classified
         }
+        this.access = { problem: undefined, at: Date.now() }
         const parsed = schema.safeParse((res.data as { data?: unknown } | undefined)?.data)
         if (parsed.success) return parsed.data
         // A 2xx without the expected resource is not success; transient, so it is retried and seen.
@@ -183,8 +206,8 @@ function toPayout(p: z.infer<typeof payoutSchema>): CirclePayout {
 }
 
 /**
- * Timeouts, network errors, 429, 5xx and Circle's code -1 are transient; any other answer is
- * Circle's refusal. The axios error is not kept as the cause: it carries the request body (a wire
+ * Timeouts, network errors, 408, 429, 5xx and Circle's code -1 are transient; 401 and 403 mean our
+ * key is wrong (an operator problem); any other answer is Circle's refusal. The axios error is not kept as the cause: it carries the request body (a wire
  * account's full number) and would put it in every log line that records the error.
  */
 export function classify(operation: string, err: unknown): CircleError {
@@ -195,6 +218,6 @@ export function classify(operation: string, err: unknown): CircleError {
   }
   const code = typeof e.response?.data?.code === 'number' ? e.response.data.code : status
   const message = typeof e.response?.data?.message === 'string' ? e.response.data.message : `HTTP ${status}`
-  const transient = status === 429 || status >= 500 || code === -1
-  return new CircleError(`${operation}: ${message}`, { transient, status, code })
+  const transient = isTransientStatus(status) || code === -1
+  return new CircleError(`${operation}: ${message}`, { transient, operator: isOperatorStatus(status), status, code })
 }

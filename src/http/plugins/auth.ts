@@ -37,19 +37,77 @@ export const sha256hex = (s: string) => createHash('sha256').update(s).digest('h
 
 export const developmentApiKeys = (): ApiKey[] => DEVELOPMENT_KEYS.map(({ key, name, role }) => ({ name, role, sha256: sha256hex(key) }))
 
-/** Bearer API keys with roles: 401 for a missing or unknown key, 403 for a role the route does not allow. */
-export const authPlugin = fp<{ keys: ApiKey[]; publicPrefixes?: string[] }>(async (app, opts) => {
+export interface AuthOptions {
+  keys: ApiKey[]
+  publicPrefixes?: string[]
+  /** Requests without a valid key allowed per source address and window, checked before any key is looked at. */
+  unauthenticated?: { max: number; windowMs: number }
+}
+
+/** Failed authentications per source address in fixed windows; bounded so a spray of addresses cannot grow it without end. */
+class FailureWindows {
+  private readonly windows = new Map<string, { count: number; resetAt: number }>()
+  private readonly max: number
+  private readonly windowMs: number
+  constructor(options: { max: number; windowMs: number }) {
+    this.max = options.max
+    this.windowMs = options.windowMs
+  }
+  /** Seconds until the address may try again, or 0 when it may now. */
+  blockedFor(address: string, now = Date.now()): number {
+    const w = this.windows.get(address)
+    if (!w || w.resetAt <= now || w.count < this.max) return 0
+    return Math.ceil((w.resetAt - now) / 1000)
+  }
+  fail(address: string, now = Date.now()): void {
+    const w = this.windows.get(address)
+    if (w && w.resetAt > now) {
+      w.count++
+      return
+    }
+    if (this.windows.size >= 100_000) {
+      for (const [k, v] of this.windows) if (v.resetAt <= now) this.windows.delete(k)
+      // Still full: forget the oldest windows (Map keeps insertion order).
+      for (const k of this.windows.keys()) {
+        if (this.windows.size < 100_000) break
+        this.windows.delete(k)
+      }
+    }
+    this.windows.set(address, { count: 1, resetAt: now + this.windowMs })
+  }
+}
+
+/**
+ * Bearer API keys with roles: 401 for a missing or unknown key, 403 for a role the route does not
+ * allow. A source address that keeps failing authentication gets 429 before its keys are even
+ * hashed, so guessing keys costs the guesser, not the service.
+ */
+export const authPlugin = fp<AuthOptions>(async (app, opts) => {
   const publicPrefixes = opts.publicPrefixes ?? []
   const byHash = new Map(opts.keys.map((k) => [k.sha256.toLowerCase(), { name: k.name, role: k.role }]))
+  const failures = new FailureWindows(opts.unauthenticated ?? { max: 60, windowMs: 60_000 })
   app.decorateRequest('principal', undefined)
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config
-    if (config.public || publicPrefixes.some((p) => request.routeOptions.url?.startsWith(p))) return
+    if (config.public || publicPrefixes.some((p) => request.routeOptions.url?.startsWith(p))) {
+      // Open routes may still tell keys apart (health shows details to auditors); a bad key is simply anonymous.
+      const given = typeof request.headers.authorization === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/.exec(request.headers.authorization) : null
+      if (given) request.principal = byHash.get(sha256hex(given[1]!))
+      return
+    }
+    const wait = failures.blockedFor(request.ip)
+    if (wait > 0) {
+      throw new HttpError(429, 'rate_limited', `too many requests without a valid API key from this address; retry in ${wait} s`, { headers: { 'retry-after': String(wait) } })
+    }
+    const unauthorized = (message: string) => {
+      failures.fail(request.ip)
+      return new HttpError(401, 'unauthorized', message, { headers: { 'www-authenticate': 'Bearer' } })
+    }
     const header = request.headers.authorization
     const match = typeof header === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/.exec(header) : null
-    if (!match) throw new HttpError(401, 'unauthorized', 'send Authorization: Bearer <api key>', { headers: { 'www-authenticate': 'Bearer' } })
+    if (!match) throw unauthorized('send Authorization: Bearer <api key>')
     const principal = byHash.get(sha256hex(match[1]!))
-    if (!principal) throw new HttpError(401, 'unauthorized', 'unknown API key', { headers: { 'www-authenticate': 'Bearer' } })
+    if (!principal) throw unauthorized('unknown API key')
     request.principal = principal
     // An unknown route answers 404 to any valid key rather than a misleading 403.
     if (request.is404) return

@@ -12,4 +12,6 @@ export interface IdempotencyKeysTable {
   created_at: ColumnType<Date, Date | undefined, never>
   locked_until: Date
   expires_at: Date
+  /** Which attempt holds the in-flight row; only that attempt may renew, store or drop it. */
+  lock_token: ColumnType<string | null, string | null | undefined, string | null>
 }

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { sql } from 'kysely'
 import type { Db } from '../../adapters/postgres/database.ts'
@@ -11,8 +12,8 @@ declare module 'fastify' {
     idempotent?: boolean
   }
   interface FastifyRequest {
-    /** Set while this request holds its Idempotency-Key; `hash` identifies the request's content. */
-    idempotency?: { principal: string; key: string; hash: string }
+    /** Set while this request holds its Idempotency-Key; `hash` identifies the request's content, `token` this attempt. */
+    idempotency?: { principal: string; key: string; hash: string; token: string }
   }
 }
 
@@ -20,7 +21,10 @@ export interface IdempotencyOptions {
   db: Db
   /** How long a key and its answer are kept. */
   ttlHours: number
-  /** After this long an in-flight key is taken to be abandoned (its process died) and may be retried. */
+  /**
+   * After this long without renewal an in-flight key is taken to be abandoned (its process died) and
+   * may be retried. A live request renews its lock every third of this, however long its handler runs.
+   */
   inFlightLockSeconds?: number
 }
 
@@ -38,6 +42,40 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
   const { db } = opts
   const lockSeconds = opts.inFlightLockSeconds ?? 60
   app.decorateRequest('idempotency', undefined)
+  const renewals = new WeakMap<object, NodeJS.Timeout>()
+
+  /** Keeps the lock ahead of a slow handler; stops when the request lets go of the key or loses it. */
+  const renewWhileRunning = (request: FastifyRequest) => {
+    const held = request.idempotency!
+    // A handler stuck far beyond any deadline stops holding the key, so a retry can run.
+    const giveUpAt = Date.now() + lockSeconds * 20_000
+    const timer = setInterval(() => {
+      if (Date.now() > giveUpAt) return stopRenewing(request)
+      void db
+        .updateTable('idempotency_keys')
+        .set({ locked_until: sql<Date>`now() + make_interval(secs => ${lockSeconds})` })
+        .where('principal', '=', held.principal)
+        .where('key', '=', held.key)
+        .where('lock_token', '=', held.token)
+        .where('state', '=', 'in_flight')
+        .executeTakeFirst()
+        .then(
+          (res) => {
+            if (res.numUpdatedRows === 0n) {
+              clearInterval(timer)
+              request.log.warn({ idempotencyKey: held.key }, 'lost the Idempotency-Key lock while the request ran')
+            }
+          },
+          (err: unknown) => request.log.warn({ err, idempotencyKey: held.key }, 'could not renew the Idempotency-Key lock'),
+        )
+    }, (lockSeconds * 1000) / 3)
+    timer.unref()
+    renewals.set(request, timer)
+  }
+  const stopRenewing = (request: FastifyRequest) => {
+    clearInterval(renewals.get(request))
+    renewals.delete(request)
+  }
 
   app.addHook('preHandler', async (request, reply) => {
     if (!request.routeOptions.config.idempotent) return
@@ -47,6 +85,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
     const hash = createHash('sha256')
       .update(`${request.method} ${request.routeOptions.url ?? ''} ${canonicalJson(request.params)}\n${canonicalJson(request.body)}`)
       .digest('hex')
+    const token = randomUUID()
     for (let attempt = 0; attempt < 3; attempt++) {
       const inserted = await db
         .insertInto('idempotency_keys')
@@ -59,13 +98,15 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
           response_body: null,
           response_headers: null,
           locked_until: sql<Date>`now() + make_interval(secs => ${lockSeconds})`,
+          lock_token: token,
           expires_at: sql<Date>`now() + make_interval(hours => ${opts.ttlHours})`,
         })
         .onConflict((oc) => oc.columns(['principal', 'key']).doNothing())
         .returning('key')
         .executeTakeFirst()
       if (inserted) {
-        request.idempotency = { principal, key, hash }
+        request.idempotency = { principal, key, hash, token }
+        renewWhileRunning(request)
         return
       }
       const row = await db
@@ -92,14 +133,15 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
       // The first attempt's process died; resource ids derive from the key, so running again is safe.
       const taken = await db
         .updateTable('idempotency_keys')
-        .set({ locked_until: sql<Date>`now() + make_interval(secs => ${lockSeconds})` })
+        .set({ locked_until: sql<Date>`now() + make_interval(secs => ${lockSeconds})`, lock_token: token })
         .where('principal', '=', principal)
         .where('key', '=', key)
         .where('state', '=', 'in_flight')
         .where('locked_until', '<', sql<Date>`now()`)
         .executeTakeFirst()
       if (taken.numUpdatedRows === 0n) throw new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
-      request.idempotency = { principal, key, hash }
+      request.idempotency = { principal, key, hash, token }
+      renewWhileRunning(request)
       return
     }
     throw new HttpError(409, 'idempotency_key_in_use', 'the Idempotency-Key is contended; retry shortly')
@@ -109,13 +151,21 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
     const held = request.idempotency
     if (!held) return payload
     request.idempotency = undefined
-    const where = db.deleteFrom('idempotency_keys').where('principal', '=', held.principal).where('key', '=', held.key)
+    stopRenewing(request)
+    // Fenced by the attempt's token: if the lock passed to a retry meanwhile, the row is the retry's now.
     if (retryable(reply.statusCode) || typeof payload !== 'string') {
-      await where.execute()
+      const dropped = await db
+        .deleteFrom('idempotency_keys')
+        .where('principal', '=', held.principal)
+        .where('key', '=', held.key)
+        .where('lock_token', '=', held.token)
+        .where('state', '=', 'in_flight')
+        .executeTakeFirst()
+      if (dropped.numDeletedRows === 0n) request.log.warn({ idempotencyKey: held.key }, 'the Idempotency-Key lock passed to another attempt; its row is left alone')
       return payload
     }
     const location = reply.getHeader('location')
-    await db
+    const stored = await db
       .updateTable('idempotency_keys')
       .set({
         state: 'done',
@@ -125,9 +175,14 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
       })
       .where('principal', '=', held.principal)
       .where('key', '=', held.key)
-      .execute()
+      .where('lock_token', '=', held.token)
+      .where('state', '=', 'in_flight')
+      .executeTakeFirst()
+    if (stored.numUpdatedRows === 0n) request.log.warn({ idempotencyKey: held.key }, 'the Idempotency-Key lock passed to another attempt; this answer is not stored')
     return payload
   })
+  // Belt and braces: a request that somehow skipped onSend stops renewing once its response is done.
+  app.addHook('onResponse', async (request) => stopRenewing(request))
 })
 
 /** Deletes keys past their retention; run periodically by the API role. */

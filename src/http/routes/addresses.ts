@@ -29,7 +29,7 @@ export function toAddress(walletId: string, a: DepositAddress): z.infer<typeof a
 }
 
 /** Deposit addresses: requested here, generated at Circle by the process manager, listed in the wallet. */
-export const addressRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store, read }) => {
+export const addressRoutes: FastifyPluginAsyncZod<RouteDeps & { maxAddressesPerWallet?: number }> = async (app, { store, read, maxAddressesPerWallet }) => {
   const readAddress = async (walletId: string, addressId: string) => {
     const r = await getWallet(read.db, walletId)
     const address = r?.state.addresses[addressId]
@@ -51,7 +51,8 @@ export const addressRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sto
     async (request, reply) => {
       const addressId = derivedId(request, 'address')
       const { walletId, chain } = request.body
-      await read.caughtUp(await create(store, requestDepositAddress, { walletId, addressId, chain }, request, addressId))
+      const command = { walletId, addressId, chain, ...(maxAddressesPerWallet === undefined ? {} : { maxAddresses: maxAddressesPerWallet }) }
+      await read.caughtUp(await create(store, requestDepositAddress, command, request, addressId))
       const created = await readAddress(walletId, addressId)
       if (!created) throw notFound('address', addressId)
       const resource = await waitIfAsked(request, created, () => readAddress(walletId, addressId), (a) => a.status !== 'pending')

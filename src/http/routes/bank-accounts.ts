@@ -187,9 +187,11 @@ async function submitToCircle(
     if (wire.status === 'failed') return [submitted, { type: 'failed', failure: { code: 'circle_wire_failed', message: 'Circle refused the wire account' } }]
     return [submitted]
   } catch (err) {
-    if (err instanceof CircleError && !err.transient) {
+    if (err instanceof CircleError && err.refusal) {
       return [{ type: 'failed', failure: { code: `circle_${err.code}`, message: err.message } }]
     }
-    throw new HttpError(503, 'circle_unavailable', 'Circle did not answer; retry with the same Idempotency-Key', { cause: err })
+    // Our own key refused (401/403) is an operator problem, not the client's: nothing is failed, the client retries.
+    const why = err instanceof CircleError && err.operator ? 'Circle refused the service’s credentials' : 'Circle did not answer'
+    throw new HttpError(503, 'circle_unavailable', `${why}; retry with the same Idempotency-Key`, { cause: err })
   }
 }

@@ -1,11 +1,17 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { randomUUID } from 'node:crypto'
+import type { CardIssuer } from '../../adapters/card-issuer/port.ts'
+import { UpstreamError } from '../../adapters/upstream-error.ts'
+import { alreadyDone, requireActionable, type CardActionCommand } from '../../commands/card-action.ts'
 import { closeCard } from '../../commands/close-card.ts'
+import { DomainError } from '../../commands/errors.ts'
 import { freezeCard } from '../../commands/freeze-card.ts'
 import { execute, type Decider } from '../../commands/handler.ts'
 import { issueCard } from '../../commands/issue-card.ts'
 import { unfreezeCard } from '../../commands/unfreeze-card.ts'
-import type { CardState } from '../../events/card.ts'
+import { card, type CardAction, type CardState } from '../../events/card.ts'
+import { fold } from '../../events/fold.ts'
 import { cards } from '../../projections/cards.ts'
 import { readDocument } from '../../projections/document.ts'
 import { listOperations } from '../../projections/operation-list.ts'
@@ -13,7 +19,6 @@ import { notFound } from '../errors.ts'
 import { operationRoutes, type RouteDeps } from '../operation-routes.ts'
 import { commandMetadata, create, type Resource } from '../operations.ts'
 import { commandErrors, errorBody, failure, id, idParams, operationFilters } from '../schemas.ts'
-import { randomUUID } from 'node:crypto'
 
 export const cardBody = z
   .object({
@@ -25,6 +30,14 @@ export const cardBody = z
     expYear: z.number().int().optional(),
     network: z.string().optional(),
     failure: failure.optional(),
+    pendingAction: z
+      .enum(['freeze', 'unfreeze', 'close'])
+      .optional()
+      .describe('An action the issuer has not confirmed yet; the status changes when it does (a notification follows)'),
+    actionFailure: z
+      .object({ action: z.enum(['freeze', 'unfreeze', 'close']), failure })
+      .optional()
+      .describe('The issuer refused the last pending action; the card stayed as it was'),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -38,6 +51,8 @@ export function toCard(id: string, r: Resource<CardState>): z.infer<typeof cardB
   if (s.expYear !== undefined) body.expYear = s.expYear
   if (s.network !== undefined) body.network = s.network
   if (s.failure !== undefined) body.failure = s.failure
+  if (s.pendingAction !== undefined) body.pendingAction = s.pendingAction
+  if (s.actionFailure !== undefined) body.actionFailure = s.actionFailure
   return body
 }
 
@@ -58,11 +73,23 @@ const issueRoutes = operationRoutes({
   list: { summary: 'Cards, newest first', filters: operationFilters, run: (db, filters, page) => listOperations(db, cards, filters, page) },
 })
 
-/** Virtual cards, issued through the CardIssuer port (Circle has no card issuing). */
-export const cardRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store, read }) => {
+/**
+ * Virtual cards, issued through the CardIssuer port (Circle has no card issuing). Freeze, unfreeze
+ * and close ask the issuer within the request: 200 with the new status once it confirmed; 202 with
+ * `pendingAction` when it did not answer within `cardActionWaitMs` (the process manager keeps
+ * trying); 422 `card_issuer_refused` with its reason when it said no, and nothing is recorded.
+ */
+export const cardRoutes: FastifyPluginAsyncZod<RouteDeps & { issuer: CardIssuer; cardActionWaitMs: number }> = async (app, { store, read, issuer, cardActionWaitMs }) => {
   await app.register(issueRoutes, { store, read })
 
-  const manage = (action: 'freeze' | 'unfreeze' | 'close', decider: Decider<{ cardId: string; reason?: string }, { card: CardState }>, summary: string) =>
+  const readCard = async (cardId: string) => {
+    await read.caughtUp()
+    const resource = await readDocument(read.db, cards, cardId)
+    if (!resource) throw notFound('card', cardId)
+    return resource
+  }
+
+  const manage = (action: CardAction, decider: Decider<CardActionCommand, { card: CardState }>, summary: string) =>
     app.post(
       `/cards/:id/${action}`,
       {
@@ -72,20 +99,43 @@ export const cardRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store,
           summary,
           params: idParams,
           body: reasonBody,
-          response: { 200: cardBody, ...commandErrors, 404: errorBody.describe("Not found") },
+          response: {
+            200: cardBody.describe('The issuer confirmed (or the card already was so)'),
+            202: cardBody.describe('The issuer did not confirm in time: `pendingAction` is set and the process manager keeps trying'),
+            ...commandErrors,
+            404: errorBody.describe('Not found'),
+          },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const cardId = request.params.id
-        const command = request.body?.reason === undefined ? { cardId } : { cardId, reason: request.body.reason }
+        // What the card is now is a write-side question: its stream decides, not the read model.
+        const current = await fold(store, card, cardId)
+        if (current.revision < 0) throw notFound('card', cardId)
+        requireActionable(action, cardId, current.state)
+        if (alreadyDone(action, current.state) || current.state.status === 'closed') return reply.code(200).send(toCard(cardId, await readCard(cardId)))
+        let outcome: CardActionCommand['issuer']
+        try {
+          await issuer[action](current.state.issuerCardId!, { waitMs: cardActionWaitMs })
+          outcome = 'confirmed'
+        } catch (err) {
+          if (err instanceof UpstreamError && err.refusal) {
+            throw new DomainError('card_issuer_refused', `the card issuer refused to ${action} card ${cardId}: ${err.message}`, { issuerCode: String(err.code) })
+          }
+          request.log.warn({ err, cardId, action }, 'the card issuer did not confirm in time; the action stays pending')
+          outcome = 'pending'
+        }
+        const command: CardActionCommand = { cardId, issuer: outcome, ...(request.body?.reason === undefined ? {} : { reason: request.body.reason }) }
         const { position } = await execute(store, decider, command, commandMetadata(request, randomUUID()))
         await read.caughtUp(position)
-        const resource = await readDocument(read.db, cards, cardId)
-        if (!resource) throw notFound('card', cardId)
-        return toCard(cardId, resource)
+        const after = await readCard(cardId)
+        return reply
+          .code(outcome === 'confirmed' ? 200 : 202)
+          .header('location', `/cards/${cardId}`)
+          .send(toCard(cardId, after))
       },
     )
-  manage('freeze', freezeCard, 'Freeze a card (no-op when already frozen)')
-  manage('unfreeze', unfreezeCard, 'Unfreeze a frozen card (no-op when already active)')
-  manage('close', closeCard, 'Close a card for good (no-op when already closed)')
+  manage('freeze', freezeCard, 'Freeze a card at the issuer (no-op when already frozen)')
+  manage('unfreeze', unfreezeCard, 'Unfreeze a frozen card at the issuer (no-op when already active)')
+  manage('close', closeCard, 'Close a card for good at the issuer (no-op when already closed)')
 }

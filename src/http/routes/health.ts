@@ -1,15 +1,29 @@
 import { z } from 'zod'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 
-export type HealthCheck = () => Promise<void>
+/**
+ * One dependency's check: resolves when it is fine, resolves `{status: 'degraded', error}` when the
+ * service works around it (operations wait), rejects when the dependency is down.
+ */
+export type HealthCheck = () => Promise<void | { status: 'degraded'; error: string }>
 
-const check = z.object({ status: z.enum(['ok', 'failed']), error: z.string().optional() })
+const state = z.enum(['ok', 'degraded', 'down'])
+const check = z.object({
+  status: state,
+  error: z.string().optional().describe('What failed; shown to auditor and admin keys only (it can name hosts and ports)'),
+})
 const healthBody = z.object({
-  status: z.enum(['ok', 'failed']),
+  status: state,
   checks: z.record(z.string(), check),
 })
 
-/** `GET /health`: open, 200 when every dependency answers, 503 naming those that do not. */
+/** Roles that may read what failed; anyone else sees only ok, degraded or down. */
+const DETAIL_ROLES = new Set(['auditor', 'admin'])
+
+/**
+ * `GET /health`: open. 200 when nothing is down (`degraded` when the service works around a
+ * dependency), 503 when something is down. The error texts go to auditor and admin keys only.
+ */
 export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, HealthCheck>; timeoutMs?: number }> = async (app, opts) => {
   app.get(
     '/health',
@@ -17,24 +31,28 @@ export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, Health
       config: { public: true },
       schema: {
         tags: ['health'],
-        summary: 'Liveness and dependency checks',
+        summary: 'Liveness and dependency checks (ok, degraded or down each; details for auditor and admin keys)',
         response: { 200: healthBody, 503: healthBody },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
+      const detailed = request.principal !== undefined && DETAIL_ROLES.has(request.principal.role)
       const entries = await Promise.all(
         Object.entries(opts.checks).map(async ([name, run]) => {
+          let result: z.infer<typeof check>
           try {
-            await withTimeout(run(), opts.timeoutMs ?? 2000)
-            return [name, { status: 'ok' as const }] as const
+            const outcome = await withTimeout(run(), opts.timeoutMs ?? 2000)
+            result = outcome ? { status: 'degraded', error: outcome.error } : { status: 'ok' }
           } catch (err) {
-            return [name, { status: 'failed' as const, error: err instanceof Error ? err.message || err.name : 'unavailable' }] as const
+            result = { status: 'down', error: err instanceof Error ? err.message || err.name : 'unavailable' }
           }
+          if (!detailed) delete result.error
+          return [name, result] as const
         }),
       )
-      const checks = Object.fromEntries(entries)
-      const ok = entries.every(([, c]) => c.status === 'ok')
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'failed', checks })
+      const statuses = entries.map(([, c]) => c.status)
+      const status = statuses.includes('down') ? 'down' : statuses.includes('degraded') ? 'degraded' : 'ok'
+      return reply.code(status === 'down' ? 503 : 200).send({ status, checks: Object.fromEntries(entries) })
     },
   )
 }

@@ -4,14 +4,25 @@ import { bankAccount } from '../../events/bank-account.ts'
 import { done, poll, record, type Step } from '../context.ts'
 
 /**
- * A submitted wire account is linked once Circle completes it. One never submitted is left alone:
- * its numbers exist only in the API request, which a client retry (same Idempotency-Key) re-sends.
+ * A submitted wire account is linked once Circle completes it. One never submitted cannot be sent
+ * from here: its numbers exist only in the API request, which a client retry (same
+ * Idempotency-Key) re-sends. Once that key has expired no retry can come, so the account fails
+ * with `submission_abandoned` instead of staying pending for ever.
  */
 export const bankAccountStep: Step = async (ctx, bankAccountId) => {
   const { state } = await fold(ctx.store, bankAccount, bankAccountId)
-  if (state.status !== 'pending' || state.circleWireId === undefined) return done
-  const wire = await ctx.circle.getWireAccount(state.circleWireId)
   const stream = bankAccount.streamName(bankAccountId)
+  if (state.status !== 'pending') return done
+  if (state.circleWireId === undefined) {
+    const [requested] = await ctx.store.readStream(stream, { maxCount: 1 })
+    const abandonAt = Date.parse(requested!.recordedAt) + ctx.submissionAbandonMs
+    if (Date.now() < abandonAt) return { next: 'poll', inMs: abandonAt - Date.now() }
+    const hours = Math.round(ctx.submissionAbandonMs / 360_000) / 10
+    const failure = { code: 'submission_abandoned', message: `Circle never received this account and no retry came within ${hours} h; link it again with a new Idempotency-Key` }
+    await record(ctx, recordBankAccountOutcome, { bankAccountId, outcome: { type: 'failed', failure } }, stream, 'abandoned')
+    return done
+  }
+  const wire = await ctx.circle.getWireAccount(state.circleWireId)
   if (wire.status === 'complete') {
     await record(ctx, recordBankAccountOutcome, { bankAccountId, outcome: { type: 'linked', circleWireId: wire.id } }, stream, 'linked')
     return done

@@ -5,7 +5,11 @@ import { card } from '../../events/card.ts'
 import type { IssuedCard } from '../../adapters/card-issuer/port.ts'
 import { done, failureOf, isRefusal, poll, record, type Step } from '../context.ts'
 
-/** Issues requested cards through the CardIssuer, and brings the issuer in line with freeze/unfreeze/close. */
+/**
+ * Issues requested cards through the CardIssuer, lands card actions the issuer did not confirm
+ * within the API request (recording CardFrozen... when it does, CardActionFailed when it refuses),
+ * and brings the issuer in line with the recorded status.
+ */
 export const cardStep: Step = async (ctx, cardId) => {
   const stream = card.streamName(cardId)
   const { state } = await fold(ctx.store, card, cardId)
@@ -26,6 +30,20 @@ export const cardStep: Step = async (ctx, cardId) => {
     }
     const { id: issuerCardId, last4, expMonth, expYear, network } = issued
     await record(ctx, recordCardOutcome, { cardId, outcome: { type: 'issued', issuerCardId, last4, expMonth, expYear, network } }, stream, 'issued')
+    return done
+  }
+  if (state.pendingAction !== undefined && state.issuerCardId !== undefined) {
+    const action = state.pendingAction
+    // Each pending action has its own outcome id, so a later freeze after an unfreeze is not taken for the first.
+    const outcomeKey = `${action}-${state.actionRequests ?? 0}`
+    try {
+      await ctx.issuer[action](state.issuerCardId)
+    } catch (err) {
+      if (!isRefusal(err)) throw err
+      await record(ctx, recordCardOutcome, { cardId, outcome: { type: 'action_failed', action, failure: failureOf(err, 'issuer') } }, stream, `${outcomeKey}-failed`)
+      return done
+    }
+    await record(ctx, recordCardOutcome, { cardId, outcome: { type: 'action_confirmed', action } }, stream, `${outcomeKey}-confirmed`)
     return done
   }
   if (state.status === 'active' || state.status === 'frozen' || state.status === 'closed') {

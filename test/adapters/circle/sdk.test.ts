@@ -73,7 +73,7 @@ t.test('a timeout is retried with the same key and yields exactly one resource',
   setTimeout(() => sim.setFaults({}), 500)
   const wallet = await circle.createWallet({ idempotencyKey: key })
   t.ok(wallet.walletId)
-  const creations = sim.creations.filter((c) => c.idempotencyKey === key)
+  const creations = (await sim.creations()).filter((c) => c.idempotencyKey === key)
   t.equal(creations.length, 1, 'one wallet')
   t.ok(creations[0]!.requests >= 2, `the key was sent ${creations[0]!.requests} times`)
 })
@@ -91,7 +91,7 @@ t.test('429s and 500s back off and retry with the same key; exhausted retries st
   setTimeout(() => sim.setFaults({}), 60)
   const wallet = await circle.createWallet({ idempotencyKey: key }).catch((e: unknown) => e)
   if (wallet instanceof CircleError) t.equal(wallet.transient, true)
-  else t.equal(sim.creations.filter((c) => c.idempotencyKey === key).length, 1, 'one wallet despite failures after processing')
+  else t.equal((await sim.creations()).filter((c) => c.idempotencyKey === key).length, 1, 'one wallet despite failures after processing')
 })
 
 t.test('a run of 429s is waited out with backoff, then the call succeeds with one resource', async (t) => {
@@ -103,7 +103,7 @@ t.test('a run of 429s is waited out with backoff, then the call succeeds with on
   const wallet = await circle.createWallet({ idempotencyKey: key })
   t.ok(wallet.walletId)
   t.ok(Date.now() - started >= 100, 'it backed off while Circle answered 429')
-  t.equal(sim.creations.filter((c) => c.idempotencyKey === key).length, 1)
+  t.equal((await sim.creations()).filter((c) => c.idempotencyKey === key).length, 1)
 })
 
 t.test('errors are classified: network, timeout, 429, 5xx and code -1 are transient', async (t) => {
@@ -138,4 +138,41 @@ t.test('the client-side rate limiter spaces calls', async (t) => {
   const started = Date.now()
   await Promise.all(Array.from({ length: 30 }, () => circle.treasuryBalance()))
   t.ok(Date.now() - started >= 400, `30 calls at 20/s with a burst of 20 take at least 0.5 s (${Date.now() - started} ms)`)
+})
+
+t.test('Circle errors are classified by what they mean: 401/403 our key, 408 transient, other 4xx a refusal', async (t) => {
+  const answer = (status: number, code: number) => ({ response: { status, data: { code, message: `status ${status}` } } })
+  const cases: [number, number, { transient: boolean; operator: boolean; refusal: boolean }][] = [
+    [401, 401, { transient: false, operator: true, refusal: false }],
+    [403, 3, { transient: false, operator: true, refusal: false }],
+    [408, 408, { transient: true, operator: false, refusal: false }],
+    [429, 429, { transient: true, operator: false, refusal: false }],
+    [500, -1, { transient: true, operator: false, refusal: false }],
+    [503, 503, { transient: true, operator: false, refusal: false }],
+    [400, 2, { transient: false, operator: false, refusal: true }],
+    [400, 1093, { transient: false, operator: false, refusal: true }],
+    [404, 404, { transient: false, operator: false, refusal: true }],
+    [409, 1083, { transient: false, operator: false, refusal: true }],
+  ]
+  for (const [status, code, expected] of cases) {
+    const e = classify('op', answer(status, code))
+    t.same({ transient: e.transient, operator: e.operator, refusal: e.refusal }, expected, `${status} / code ${code}`)
+  }
+  const timeout = classify('op', { code: 'ECONNABORTED', message: 'timeout of 10ms exceeded' })
+  t.ok(timeout.transient && !timeout.refusal, 'a timeout without an answer is transient')
+})
+
+t.test('a revoked key fails fast as an operator problem, shows in accessProblem, and clears when the key works again', async (t) => {
+  const { circle, sim } = await setup(t)
+  t.equal(await circle.accessProblem(0), undefined, 'the key works')
+  sim.setFaults({ revokedKeys: ['SIM_KEY'] })
+  const before = sim.received.length
+  const err = await circle.createWallet({ idempotencyKey: randomUUID() }).catch((e: unknown) => e)
+  t.ok(err instanceof CircleError && err.operator && !err.refusal, 'an operator error, not a refusal')
+  t.equal(sim.received.length, before, 'not retried in a loop: 401 answers before the request is processed')
+  t.match(await circle.accessProblem(), /refused our API key \(HTTP 401\)/, 'the adapter remembers the refusal')
+  sim.setFaults({ forbiddenKeys: ['SIM_KEY'] })
+  t.match(await circle.accessProblem(0), /HTTP 403/, 'a probe sees a 403 too')
+  sim.setFaults({})
+  t.equal(await circle.accessProblem(0), undefined, 'a working key clears it')
 })

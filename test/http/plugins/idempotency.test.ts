@@ -1,5 +1,6 @@
 import t from 'tap'
 import { sql } from 'kysely'
+import { CircleError } from '../../../src/adapters/circle/port.ts'
 import { purgeExpiredIdempotencyKeys } from '../../../src/http/plugins/idempotency.ts'
 import { auth } from '../../helpers/app.ts'
 import { httpHarness } from '../../helpers/http.ts'
@@ -83,4 +84,61 @@ t.test('an abandoned in-flight key can be retried; expired keys are purged', asy
   t.not(reused.json().id, first.json().id, 'and a new request under it creates a new wallet, not the old one')
   await sql`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'crashed'`.execute(db)
   t.equal(await purgeExpiredIdempotencyKeys(db), 1)
+})
+
+/** A wire-account stand-in whose calls take as long (and fail) as each test says, in order. */
+function slowWireAccounts(plan: { ms: number; fail?: boolean }[]) {
+  const calls: string[] = []
+  return {
+    calls,
+    async createWireAccount(request: { idempotencyKey: string }) {
+      const step = plan[calls.length] ?? { ms: 0 }
+      calls.push(request.idempotencyKey)
+      await new Promise((r) => setTimeout(r, step.ms))
+      if (step.fail) throw new CircleError('createBusinessWireAccount: timeout', { transient: true, code: 'ECONNABORTED' })
+      return { id: `wire-${calls.length}`, status: 'pending' as const }
+    },
+  }
+}
+
+const bankAccount = {
+  ownerId: 'owner-1',
+  accountNumber: '12340010',
+  routingNumber: '121000248',
+  billingDetails: { name: 'Ada Lovelace', line1: '1 Main St', city: 'Boston', postalCode: '02201', country: 'US' },
+  bankAddress: { country: 'US' },
+}
+
+t.test('the lock outlives a handler slower than it: a second request with the key meanwhile is 409, Circle is called once', async (t) => {
+  const circle = slowWireAccounts([{ ms: 4500 }])
+  const { post } = await httpHarness(t, { circle, idempotencyLockSeconds: 2 })
+  const first = post('/bank-accounts', bankAccount, { 'idempotency-key': 'slow-key' })
+  await new Promise((r) => setTimeout(r, 3200))
+  const second = await post('/bank-accounts', bankAccount, { 'idempotency-key': 'slow-key' })
+  t.equal(second.statusCode, 409, 'the first request still holds its key, renewed past the 2 s lock')
+  t.equal(second.json().error.code, 'idempotency_key_in_use')
+  t.equal((await first).statusCode, 202)
+  t.equal(circle.calls.length, 1, 'Circle was called by one request only')
+  const replay = await post('/bank-accounts', bankAccount, { 'idempotency-key': 'slow-key' })
+  t.equal(replay.headers['idempotent-replayed'], 'true')
+})
+
+t.test('a request whose lock passed to a retry neither deletes nor overwrites the retry’s row', async (t) => {
+  // First: slow, then fails (503: its row would be dropped). Second: slower, succeeds.
+  const circle = slowWireAccounts([{ ms: 1200, fail: true }, { ms: 2500 }])
+  const { post, db } = await httpHarness(t, { circle, idempotencyLockSeconds: 30 })
+  const first = post('/bank-accounts', bankAccount, { 'idempotency-key': 'fenced' })
+  await new Promise((r) => setTimeout(r, 300))
+  // As if the first request's process had stalled past its lock: a retry may take the key over.
+  await sql`UPDATE idempotency_keys SET locked_until = now() - interval '1 second' WHERE key = 'fenced'`.execute(db)
+  const second = post('/bank-accounts', bankAccount, { 'idempotency-key': 'fenced' })
+  t.equal((await first).statusCode, 503, 'the first attempt ends with a retryable error')
+  const row = await db.selectFrom('idempotency_keys').select(['state', 'lock_token']).where('key', '=', 'fenced').executeTakeFirst()
+  t.equal(row?.state, 'in_flight', 'the retry’s in-flight row is still there')
+  const third = await post('/bank-accounts', bankAccount, { 'idempotency-key': 'fenced' })
+  t.equal(third.statusCode, 409, 'so a third request waits instead of running beside the second')
+  t.equal((await second).statusCode, 202)
+  const done = await db.selectFrom('idempotency_keys').select(['state', 'response_status']).where('key', '=', 'fenced').executeTakeFirstOrThrow()
+  t.same(done, { state: 'done', response_status: 202 }, 'the retry stored its own answer')
+  t.equal(circle.calls.length, 2)
 })

@@ -1,3 +1,5 @@
+import { once } from 'node:events'
+import { connect, type AddressInfo } from 'node:net'
 import t from 'tap'
 import { EventStoreUnavailable, type EventStore } from '../../../src/events/event-store.ts'
 import { MemoryEventStore } from '../../../src/adapters/event-store/memory.ts'
@@ -55,4 +57,26 @@ t.test('unknown routes are 404 with the error body; invalid JSON is 400 invalid_
   const broken = await app.inject({ method: 'POST', url: '/wallets', payload: '{"ownerId":', headers: { ...auth.backend, 'content-type': 'application/json', 'idempotency-key': 'k' } })
   t.equal(broken.statusCode, 400)
   t.equal(broken.json().error.code, 'invalid_json')
+})
+
+t.test('the server has a request timeout and closes idle connections', async (t) => {
+  const { app } = await httpHarness(t, { timeouts: { requestMs: 4000, connectionMs: 600 } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.equal(app.server.requestTimeout, 4000, 'the whole request must arrive within requestTimeout')
+  t.equal(app.server.timeout, 600, 'connectionTimeout is the socket idle timeout')
+  const { port } = app.server.address() as AddressInfo
+  const socket = connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  // Half a request line, then silence: a slow-loris client.
+  socket.write('GET /health HTTP/1.1\r\nHost: x\r\n')
+  const started = Date.now()
+  await once(socket, 'close')
+  const waited = Date.now() - started
+  t.ok(waited >= 400 && waited < 10_000, `the idle connection was closed after ${waited} ms`)
+})
+
+t.test('the defaults are bounded too', async (t) => {
+  const { app } = await httpHarness(t)
+  t.ok(app.server.requestTimeout > 0 && app.server.requestTimeout <= 60_000, `requestTimeout ${app.server.requestTimeout}`)
+  t.ok(app.server.timeout > 30_000, `connectionTimeout ${app.server.timeout} outlasts the longest Prefer: wait`)
 })

@@ -25,3 +25,16 @@ t.test('unsupported chains, unknown wallets and unknown addresses are refused', 
   t.equal((await post('/wallets/address', { walletId: '00000000-0000-4000-8000-000000000000', chain: 'SOL' })).json().error.code, 'wallet_not_found')
   t.equal((await get(`/wallets/${walletId}/addresses/00000000-0000-4000-8000-000000000000`)).statusCode, 404)
 })
+
+t.test('past the configured addresses per wallet the answer is a clear 422', async (t) => {
+  const { post, activeWallet } = await httpHarness(t, { maxAddressesPerWallet: 2 })
+  const walletId = await activeWallet()
+  t.equal((await post('/wallets/address', { walletId, chain: 'SOL' })).statusCode, 202)
+  t.equal((await post('/wallets/address', { walletId, chain: 'ETH' })).statusCode, 202)
+  const third = await post('/wallets/address', { walletId, chain: 'BASE' })
+  t.equal(third.statusCode, 422)
+  t.equal(third.json().error.code, 'deposit_address_limit')
+  t.match(third.json().error.message, /already has 2 deposit addresses, the most allowed \(2\)/)
+  const other = await activeWallet('owner-2')
+  t.equal((await post('/wallets/address', { walletId: other, chain: 'BASE' })).statusCode, 202, 'the limit is per wallet')
+})

@@ -64,6 +64,16 @@ t.test('Circle refusing the account fails it with Circle’s code', async (t) =>
   t.match(res.json(), { status: 'failed', failure: { code: 'circle_2' } })
 })
 
+t.test('Circle refusing our own key (401) is 503 and fails nothing: an operator problem, not the account', async (t) => {
+  const { post, store } = await httpHarness(t, { circle: { createWireAccount: async () => { throw new CircleError('Invalid credentials.', { transient: false, operator: true, status: 401, code: 401 }) } } })
+  const res = await post('/bank-accounts', us)
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().error.code, 'circle_unavailable')
+  t.match(res.json().error.message, /credentials/)
+  const types = (await store.readAll()).events.map((e) => e.type)
+  t.notOk(types.includes('BankAccountLinkFailed'), 'the account is not failed')
+})
+
 t.test('Circle down is 503; a retry with the same key binds the same Circle account', async (t) => {
   let down = true
   const circle = fakeWireAccounts()

@@ -13,7 +13,7 @@ t.test('health is 200 with every check ok against a live database, without a key
   t.ok(res.headers['x-request-id'], 'a request id is generated')
 })
 
-t.test('health is 503 naming the database when it is down', async (t) => {
+t.test('health is 503 with the database down; the public sees only ok/degraded/down, auditors and admins see why', async (t) => {
   const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/gone', connectionTimeoutMillis: 300 })
   pool.on('error', () => undefined)
   const db = createDb(pool)
@@ -24,18 +24,34 @@ t.test('health is 503 naming the database when it is down', async (t) => {
   t.teardown(() => db.destroy())
   const res = await app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'probe-1' } })
   t.equal(res.statusCode, 503)
-  const body = res.json()
-  t.equal(body.status, 'failed')
-  t.equal(body.checks.database.status, 'failed')
-  t.equal(body.checks.eventStore.status, 'failed')
+  t.same(res.json(), { status: 'down', checks: { database: { status: 'down' }, eventStore: { status: 'down' } } }, 'no error text, no host or port')
+  t.notMatch(res.body, /127\.0\.0\.1|ECONNREFUSED|:1\b/)
   t.equal(res.headers['x-request-id'], 'probe-1', 'a given request id is echoed')
+  for (const key of ['dev-backend-key', 'made-up-key']) {
+    const other = await app.inject({ method: 'GET', url: '/health', headers: { authorization: `Bearer ${key}` } })
+    t.equal(other.json().checks.database.error, undefined, `${key}: still no details`)
+  }
+  for (const key of ['dev-auditor-key', 'dev-admin-key']) {
+    const detailed = await app.inject({ method: 'GET', url: '/health', headers: { authorization: `Bearer ${key}` } })
+    t.equal(detailed.statusCode, 503)
+    t.match(detailed.json().checks.database, { status: 'down', error: /\S/ }, `${key} sees the error`)
+  }
 })
 
-t.test('a check that hangs fails after the timeout instead of hanging health', async (t) => {
+t.test('a degraded dependency makes health degraded, still 200', async (t) => {
+  const { app } = await testApp(t, { health: { database: async () => undefined, circle: async () => ({ status: 'degraded' as const, error: 'Circle refused our API key (HTTP 401)' }) } })
+  const res = await app.inject({ method: 'GET', url: '/health' })
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { status: 'degraded', checks: { database: { status: 'ok' }, circle: { status: 'degraded' } } })
+  const admin = await app.inject({ method: 'GET', url: '/health', headers: { authorization: 'Bearer dev-admin-key' } })
+  t.match(admin.json().checks.circle.error, /HTTP 401/)
+})
+
+t.test('a check that hangs is down after the timeout instead of hanging health', async (t) => {
   const { app } = await testApp(t, { health: { nats: () => new Promise(() => undefined) } })
   const started = Date.now()
-  const res = await app.inject({ method: 'GET', url: '/health' })
+  const res = await app.inject({ method: 'GET', url: '/health', headers: { authorization: 'Bearer dev-auditor-key' } })
   t.equal(res.statusCode, 503)
-  t.match(res.json().checks.nats.error, /no answer/)
+  t.match(res.json().checks.nats, { status: 'down', error: /no answer/ })
   t.ok(Date.now() - started < 5000)
 })

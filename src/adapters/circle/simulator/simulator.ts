@@ -1,12 +1,16 @@
-import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto'
+import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import { isSupportedChain, SUPPORTED_CHAINS } from '../../../commands/chains.ts'
 import { formatAmount, parseCircleAmount } from '../../../events/money.ts'
 import { canonicalJson } from '../../../events/canonical-json.ts'
-import { requestErrors } from './contract.ts'
-import { snsTestCertificate, WebhookDispatcher, type WebhookFaults } from './webhooks.ts'
+import { fakeAddress, fakeTxHash } from './chains.ts'
+import { queryErrors, requestErrors } from './contract.ts'
+import { memoryState, type SimState, type SimTx } from './state.ts'
+import { newSigningKey, snsTestCertificate, WebhookDispatcher, type SigningKey, type WebhookFaults, type WebhookSubscriber } from './webhooks.ts'
 
-/** Faults injected on demand, set per test through `PUT /sim/faults`. */
+/** Faults injected on demand, set per test through `PUT /sim/faults`; they apply to the simulator process they are sent to. */
 export interface Faults {
   /** Share of API calls answered 500 / code -1; half fail before doing anything, half after (the resource exists). */
   errorRate: number
@@ -25,6 +29,14 @@ export interface Faults {
   failPayoutAmounts: string[]
   /** Hold the answer to creations of these kinds this long (ms), after the resource exists (crash tests). */
   holdCreates: { kinds: string[]; ms: number }
+  /** Calls with these API keys are answered 401 (a revoked or rotated key). */
+  revokedKeys: string[]
+  /** Calls with these API keys are answered 403 (a key without the permission). */
+  forbiddenKeys: string[]
+  /** Card issuer actions (freeze, unfreeze, close) answered 400 with this message instead of being done. */
+  refuseCardActions: { actions: string[]; message: string }
+  /** Card issuer actions answered only after this long (ms), done or not. */
+  cardActionDelayMs: number
   webhooks: WebhookFaults
 }
 
@@ -38,25 +50,37 @@ export const noFaults = (): Faults => ({
   failAddresses: [],
   failPayoutAmounts: [],
   holdCreates: { kinds: [], ms: 0 },
+  revokedKeys: [],
+  forbiddenKeys: [],
+  refuseCardActions: { actions: [], message: 'refused by the issuer' },
+  cardActionDelayMs: 0,
   webhooks: { dropRate: 0, duplicateRate: 0, reorderMs: 0 },
 })
 
 export interface SimulatorOptions {
-  /** Treasury (master wallet) balance, decimal string. */
+  /** Treasury (master wallet) balance, decimal string; applied when the state is new. */
   treasury?: string
   /** How long resources stay pending before they settle (ms). */
   settleMs?: number
   webhookRetries?: number
   webhookRetryDelayMs?: number
+  /** Where resources live; memory unless given. The simulator closes it on close(). */
+  state?: SimState
+  /** Bearer token for the `/sim/*` control routes; a random one when unset (read it from `controlToken`). */
+  controlToken?: string
+  /** How often pending resources due to settle are looked for, beyond the ones this process scheduled itself (ms). */
+  sweepMs?: number
 }
 
 type Status = 'pending' | 'running' | 'complete' | 'failed'
 type Money = { amount: string; currency: 'USD' }
-interface Wallet { walletId: string; entityId: string; type: string; description: string; balance: bigint }
+/** Balances are micro-unit integer strings: the state is JSON. */
+interface Wallet { walletId: string; entityId: string; type: string; description: string; balance: string }
+interface Address { walletId: string; address: string; addressTag?: string; currency: 'USD'; chain: string }
 interface Transfer {
   id: string
   source: { type: 'wallet'; id: string } | { type: 'blockchain'; chain: string }
-  destination: { type: 'wallet'; id: string; address?: string } | { type: 'blockchain'; address: string; addressTag?: string; chain: string }
+  destination: { type: 'wallet'; id: string; address?: string; addressTag?: string; chain?: string } | { type: 'blockchain'; address: string; addressTag?: string; chain: string }
   amount: Money
   transactionHash?: string
   status: Status
@@ -76,7 +100,11 @@ interface Payout {
   createDate: string
   updateDate: string
 }
-interface Card { id: string; walletId: string; cardholderName: string; status: 'pending' | 'active' | 'frozen' | 'closed'; last4: string; expMonth: number; expYear: number; network: string; createDate: string }
+export interface Card { id: string; walletId: string; cardholderName: string; status: 'pending' | 'active' | 'frozen' | 'closed'; last4: string; expMonth: number; expYear: number; network: string; createDate: string }
+interface Idempotency { hash: string; status: number; body: unknown; kind: string; id: string; requests: number }
+/** A resource due to move on after `settleMs`; kept in the state so a restarted simulator still settles it. */
+interface Job { action: 'wire' | 'transfer' | 'payout' | 'card' | 'deposit'; target: string; dueAt: number; fail?: boolean }
+type Note = [notificationType: string, resourceKey: string, resource: { id: string; status?: string }]
 
 /** One resource created through an idempotency key, and how many requests used that key. */
 export interface Creation {
@@ -98,68 +126,163 @@ class CircleApiError extends Error {
   }
 }
 
+const MASTER_WALLET_ID = '1000000001'
+const FIRST_WALLET_ID = 1000000100n
+/** Circle's collection limit for list endpoints. */
+const MAX_PAGE = 50
+
 const now = () => new Date().toISOString()
 const usd = (micro: bigint): Money => ({ amount: formatAmount(micro), currency: 'USD' })
-const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
-const base58 = (n: number) => Array.from(randomBytes(n), (b) => BASE58[b % 58]).join('')
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+const invalid = (location: string, message: string, invalidValue?: unknown) =>
+  new CircleApiError(400, 2, `Invalid entity.\n${location} ${message}`, [{ error: 'invalid_value', location, message, ...(invalidValue === undefined ? {} : { invalidValue }) }])
 
-/** A plausible deposit address for a chain (format only). */
-function fakeAddress(chain: string): { address: string; addressTag?: string } {
-  switch (chain) {
-    case 'SOL':
-      return { address: base58(44).replace(/^./, '4').slice(0, 44) }
-    case 'XLM':
-      return { address: 'G' + Array.from(randomBytes(55), (b) => BASE32[b % 32]).join(''), addressTag: String(randomInt(1_000_000, 9_999_999)) }
-    case 'HBAR':
-      return { address: `0.0.${randomInt(1000, 9_999_999)}`, addressTag: String(randomInt(1_000_000, 9_999_999)) }
-    case 'ALGO':
-      return { address: Array.from(randomBytes(58), (b) => BASE32[b % 32]).join('') }
-    case 'TRX':
-      return { address: 'T' + base58(33) }
-    default:
-      return { address: '0x' + randomBytes(20).toString('hex') }
-  }
-}
+const depositBody = z
+  .strictObject({
+    walletId: z.string().min(1).optional(),
+    address: z.string().min(1).optional(),
+    addressTag: z.string().min(1).optional(),
+    amount: z.string().regex(/^\d+(\.\d{1,6})?$/, 'a decimal string such as "10.50"'),
+    chain: z.string().refine(isSupportedChain, `one of ${SUPPORTED_CHAINS.join(', ')}`).optional(),
+  })
+  .refine((b) => b.walletId !== undefined || b.address !== undefined, { message: 'walletId or address is required', path: ['walletId'] })
 
 /**
  * A local stand-in for Circle's Core API (the subset we call) plus a card issuer, so the real SDK
  * is exercised over HTTP. Idempotent like Circle, balances that move, resources that settle after
- * a delay, signed webhooks, and faults on demand.
+ * a delay, signed webhooks, and faults on demand. Its state is memory or PostgreSQL (durable, and
+ * shared by every simulator on the same database).
  */
 export async function createCircleSimulator(options: SimulatorOptions = {}) {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true })
   const settleMs = options.settleMs ?? 200
-  const masterWalletId = '1000000001'
-  const wallets = new Map<string, Wallet>([[masterWalletId, { walletId: masterWalletId, entityId: randomUUID(), type: 'merchant', description: 'Master Wallet', balance: parseCircleAmount(options.treasury ?? '1000000.00') }]])
-  const addresses = new Map<string, { walletId: string; address: string; addressTag?: string; currency: 'USD'; chain: string }[]>()
-  const transfers = new Map<string, Transfer>()
-  const wires = new Map<string, Wire>()
-  const payouts = new Map<string, Payout>()
-  const cards = new Map<string, Card>()
-  const idempotency = new Map<string, { hash: string; status: number; body: unknown; kind: string; id: string }>()
-  const creations: Creation[] = []
-  const timers = new Set<NodeJS.Timeout>()
+  const state = options.state ?? memoryState()
+  const controlToken = options.controlToken ?? randomBytes(24).toString('base64url')
+  const masterWalletId = MASTER_WALLET_ID
   const received: { method: string; path: string; idempotencyKey?: string; at: number }[] = []
   let faults = noFaults()
   // Held answers and latency end when the simulator closes, so close() never waits on them.
   const closing = new AbortController()
   const pause = (ms: number) => sleep(ms, undefined, { signal: closing.signal }).catch(() => undefined)
-  let nextWallet = 1000000100
-  const webhooks = new WebhookDispatcher({ ...(options.webhookRetries === undefined ? {} : { retries: options.webhookRetries }), ...(options.webhookRetryDelayMs === undefined ? {} : { retryDelayMs: options.webhookRetryDelayMs }) })
 
-  const later = (fn: () => void) => {
+  const signingKey = await state.atomically(async (tx) => {
+    if (!(await tx.get<Wallet>('wallets', masterWalletId))) {
+      const balance = parseCircleAmount(options.treasury ?? '1000000.00').toString()
+      await tx.put<Wallet>('wallets', masterWalletId, { walletId: masterWalletId, entityId: randomUUID(), type: 'merchant', description: 'Master Wallet', balance }, [masterWalletId])
+    }
+    let key = await tx.get<SigningKey>('keys', 'webhooks-v2')
+    if (!key) await tx.put('keys', 'webhooks-v2', (key = newSigningKey()))
+    return key
+  })
+  const webhooks = new WebhookDispatcher({
+    key: signingKey,
+    ...(options.webhookRetries === undefined ? {} : { retries: options.webhookRetries }),
+    ...(options.webhookRetryDelayMs === undefined ? {} : { retryDelayMs: options.webhookRetryDelayMs }),
+  })
+
+  /** Delivers notifications collected in a committed unit of work to every subscriber in the state. */
+  async function deliver(notes: Note[]) {
+    if (notes.length === 0) return
+    const subscribers = (await state.read.list<WebhookSubscriber>('subscribers')).map((s) => s.doc)
+    for (const [type, key, resource] of notes) webhooks.notify(subscribers, type, key, resource)
+  }
+
+  // Circle's API and document know pending/complete/failed; only webhooks carry `running`.
+  const publicTransfer = (t: Transfer) => ({ ...t, status: t.status === 'running' ? 'pending' : t.status })
+  const publicWallet = (w: Wallet) => ({ walletId: w.walletId, entityId: w.entityId, type: w.type, description: w.description, balances: BigInt(w.balance) > 0n ? [usd(BigInt(w.balance))] : [] })
+  const transferWallets = (t: Transfer) => [t.source.type === 'wallet' ? t.source.id : undefined, t.destination.type === 'wallet' ? t.destination.id : undefined].filter((id): id is string => id !== undefined)
+  const putTransfer = (tx: SimTx, t: Transfer) => tx.put('transfers', t.id, t, transferWallets(t))
+  const credit = async (tx: SimTx, walletId: string, amount: bigint) => {
+    const w = (await tx.get<Wallet>('wallets', walletId))!
+    await tx.put('wallets', walletId, { ...w, balance: (BigInt(w.balance) + amount).toString() }, [walletId])
+  }
+
+  const timers = new Set<NodeJS.Timeout>()
+  const schedule = async (tx: SimTx, job: Omit<Job, 'dueAt'>) => {
+    const id = randomUUID()
+    await tx.put<Job>('jobs', id, { ...job, dueAt: Date.now() + settleMs })
+    // This process settles its own jobs on time; the sweep picks up those of a stopped or other simulator.
     const timer = setTimeout(() => {
       timers.delete(timer)
-      fn()
+      void settle(id)
     }, settleMs)
     timers.add(timer)
   }
 
-  // Circle's API and document know pending/complete/failed; only webhooks carry `running`.
-  const publicTransfer = (t: Transfer) => ({ ...structuredClone(t), status: t.status === 'running' ? 'pending' : t.status })
-  const notifyTransfer = (t: Transfer) => webhooks.notify('transfers', 'transfer', structuredClone(t))
-  const publicWallet = (w: Wallet) => ({ walletId: w.walletId, entityId: w.entityId, type: w.type, description: w.description, balances: w.balance > 0n ? [usd(w.balance)] : [] })
+  async function settle(jobId: string) {
+    if (closing.signal.aborted) return
+    const notes: Note[] = []
+    await state
+      .atomically(async (tx) => {
+        const job = await tx.get<Job>('jobs', jobId)
+        if (!job) return
+        await tx.delete('jobs', jobId)
+        await runJob(tx, job, notes)
+      })
+      .then(
+        () => deliver(notes),
+        () => undefined, // the state is unreachable now; the sweep retries the job
+      )
+  }
+
+  async function runJob(tx: SimTx, job: Job, notes: Note[]) {
+    switch (job.action) {
+      case 'wire': {
+        const wire = await tx.get<Wire>('wires', job.target)
+        if (!wire || wire.status !== 'pending') return
+        const done: Wire = { ...wire, status: 'complete', updateDate: now() }
+        await tx.put('wires', wire.id, done)
+        notes.push(['wire', 'wire', done])
+        return
+      }
+      case 'transfer':
+      case 'deposit': {
+        const transfer = await tx.get<Transfer>('transfers', job.target)
+        if (!transfer || (transfer.status !== 'pending' && transfer.status !== 'running')) return
+        const amount = parseCircleAmount(transfer.amount.amount)
+        let next: Transfer
+        if (job.fail) {
+          const { transactionHash: _dropped, ...rest } = transfer
+          next = { ...rest, status: 'failed', errorCode: 'transfer_failed' }
+          if (transfer.source.type === 'wallet') await credit(tx, transfer.source.id, amount)
+        } else {
+          next = { ...transfer, status: 'complete' }
+          if (transfer.destination.type === 'wallet') await credit(tx, transfer.destination.id, amount)
+        }
+        await putTransfer(tx, next)
+        notes.push(['transfers', 'transfer', next])
+        return
+      }
+      case 'payout': {
+        const payout = await tx.get<Payout>('payouts', job.target)
+        if (!payout || payout.status !== 'pending') return
+        const failed = faults.failPayoutAmounts.includes(payout.amount.amount)
+        const next: Payout = failed ? { ...payout, status: 'failed', errorCode: 'bank_transaction_error', updateDate: now() } : { ...payout, status: 'complete', updateDate: now() }
+        if (failed) await credit(tx, masterWalletId, parseCircleAmount(payout.amount.amount))
+        await tx.put('payouts', payout.id, next)
+        notes.push(['payouts', 'payout', next])
+        return
+      }
+      case 'card': {
+        const card = await tx.get<Card>('cards', job.target)
+        if (!card) return
+        const next: Card = card.status === 'pending' ? { ...card, status: 'active' } : card
+        await tx.put('cards', card.id, next)
+        notes.push(['cards', 'card', next])
+        return
+      }
+    }
+  }
+
+  const sweepMs = options.sweepMs ?? Math.max(250, settleMs)
+  const sweeper = setInterval(() => {
+    void state.read.list<Job>('jobs').then(
+      async (jobs) => {
+        // A job is left to the process that scheduled it until well past its due time.
+        for (const job of jobs) if (job.doc.dueAt + sweepMs <= Date.now()) await settle(job.id)
+      },
+      () => undefined,
+    )
+  }, sweepMs)
 
   app.setErrorHandler((err, _request, reply) => {
     if (err instanceof CircleApiError) return reply.code(err.status).send({ code: err.code, message: err.message, ...(err.errors ? { errors: err.errors } : {}) })
@@ -169,10 +292,22 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   })
 
   const isApi = (url: string) => url.startsWith('/v1/') || url.startsWith('/v2/') || url.startsWith('/issuing/')
+  const tokenBytes = Buffer.from(`Bearer ${controlToken}`)
+  const isControl = (url: string) => url === '/sim' || url.startsWith('/sim/') || url.startsWith('/sim?')
 
   app.addHook('onRequest', async (request, reply) => {
+    if (isControl(request.url)) {
+      const given = Buffer.from(request.headers.authorization ?? '')
+      if (given.length !== tokenBytes.length || !timingSafeEqual(given, tokenBytes)) {
+        return reply.code(401).send({ code: 1, message: 'The simulator control routes need Authorization: Bearer <control token>.' })
+      }
+      return
+    }
     if (!isApi(request.url)) return
     if (!/^Bearer \S+$/.test(request.headers.authorization ?? '')) return reply.code(401).send({ code: 1, message: 'Malformed authorization.' })
+    const apiKey = request.headers.authorization!.slice('Bearer '.length)
+    if (faults.revokedKeys.includes(apiKey)) return reply.code(401).send({ code: 401, message: 'Invalid credentials.' })
+    if (faults.forbiddenKeys.includes(apiKey)) return reply.code(403).send({ code: 3, message: 'Forbidden.' })
     if (faults.latencyMs > 0) await pause(faults.latencyMs)
     if (Math.random() < faults.rate429) return reply.code(429).send({ code: 429, message: 'Too many requests.' })
     if (Math.random() < faults.errorRate) {
@@ -200,37 +335,39 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
 
   /**
    * Circle's idempotency: same key + same body -> the first answer; another body -> 409 / 1083.
-   * A replay is answered before `create` runs, so its checks (balances...) see the first request's effects only once.
+   * The check, the creation and the record are one unit of work, so two requests with one key
+   * (even at two simulators sharing a database) create one resource.
    */
-  async function idempotent(request: FastifyRequest, reply: FastifyReply, kind: string, create: () => { id: string; body: unknown }) {
+  async function idempotent(request: FastifyRequest, reply: FastifyReply, kind: string, create: (tx: SimTx, notes: Note[]) => Promise<{ id: string; body: unknown }>) {
     const body = request.body as { idempotencyKey: string }
     const key = body.idempotencyKey
     const hash = createHash('sha256').update(`${request.url}\n${canonicalJson(body)}`).digest('hex')
-    const seen = idempotency.get(key)
-    if (seen) {
-      if (seen.hash !== hash) throw new CircleApiError(409, 1083, 'Idempotency key already bound to other request.')
-      const creation = creations.find((c) => c.idempotencyKey === key)
-      if (creation) creation.requests++
-      return reply.code(seen.status).send({ data: seen.body })
-    }
-    const { id, body: resource } = create()
-    idempotency.set(key, { hash, status: 201, body: resource, kind, id })
-    creations.push({ kind, id, idempotencyKey: key, requests: 1 })
+    const notes: Note[] = []
+    const answer = await state.atomically(async (tx) => {
+      const seen = await tx.get<Idempotency>('idempotency', key)
+      if (seen) {
+        if (seen.hash !== hash) throw new CircleApiError(409, 1083, 'Idempotency key already bound to other request.')
+        await tx.put<Idempotency>('idempotency', key, { ...seen, requests: seen.requests + 1 })
+        return { status: seen.status, body: seen.body }
+      }
+      const { id, body: resource } = await create(tx, notes)
+      await tx.put<Idempotency>('idempotency', key, { hash, status: 201, body: resource, kind, id, requests: 1 })
+      return { status: 201, body: resource }
+    })
+    await deliver(notes)
     if (faults.holdCreates.kinds.includes(kind)) (request as FastifyRequest & { holdMs?: number }).holdMs = faults.holdCreates.ms
-    return reply.code(201).send({ data: resource })
+    return reply.code(answer.status).send({ data: answer.body })
   }
 
-  /** Registers a Circle route under its OpenAPI path; bodies are checked against Circle's document first. */
+  /** Registers a Circle route under its OpenAPI path; bodies and query strings are checked against Circle's document first. */
   function circleRoute(method: 'GET' | 'POST', openapiPath: string, handler: (request: FastifyRequest, reply: FastifyReply) => unknown) {
     app.route({
       method,
       url: openapiPath.replace(/\{(\w+)\}/g, ':$1'),
       handler: async (request, reply) => {
-        if (method === 'POST') {
-          const errors = requestErrors(method, openapiPath, request.body ?? {})
-          if (errors.length > 0) {
-            throw new CircleApiError(400, 2, `Invalid entity.\n${errors.map((e) => `${e.location} ${e.message}`).join('\n')}`, errors)
-          }
+        const errors = method === 'POST' ? requestErrors(method, openapiPath, request.body ?? {}) : queryErrors(method, openapiPath, request.query as Record<string, unknown>)
+        if (errors.length > 0) {
+          throw new CircleApiError(400, 2, `Invalid entity.\n${errors.map((e) => `${e.location} ${e.message}`).join('\n')}`, errors)
         }
         return handler(request, reply)
       },
@@ -241,40 +378,74 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   const notFound = () => new CircleApiError(404, 404, 'Not found.')
 
   /** GET one resource by the path's last parameter: `{data}`, or 404. */
-  function readRoute<T>(openapiPath: string, resources: Map<string, T>, view: (resource: T) => unknown = (r) => r) {
+  function readRoute<T>(openapiPath: string, collection: 'wallets' | 'transfers' | 'wires' | 'payouts', view: (resource: T) => unknown = (r) => r) {
     const name = /\{(\w+)\}$/.exec(openapiPath)![1]!
     circleRoute('GET', openapiPath, async (request) => {
-      const resource = resources.get(param(request, name))
+      const resource = await state.read.get<T>(collection, param(request, name))
       if (!resource) throw notFound()
       return { data: view(resource) }
     })
   }
 
+  /**
+   * Circle's paging over a collection in its natural order (newest first): `from`/`to` bound the
+   * creation date (inclusive), `pageAfter` starts after an id (older items), `pageBefore` ends
+   * before one (newer items), `pageSize` defaults to and is capped at 50.
+   */
+  function page<T>(items: T[], query: Record<string, string | undefined>, idOf: (item: T) => string, dateOf?: (item: T) => string): T[] {
+    if (query.pageBefore !== undefined && query.pageAfter !== undefined) throw invalid('pageBefore', 'may not be used with pageAfter')
+    const size = Math.min(Number(query.pageSize ?? MAX_PAGE), MAX_PAGE)
+    const from = query.from === undefined ? undefined : Date.parse(query.from)
+    const to = query.to === undefined ? undefined : Date.parse(query.to)
+    const inRange = (i: T) => !dateOf || ((from === undefined || Date.parse(dateOf(i)) >= from) && (to === undefined || Date.parse(dateOf(i)) <= to))
+    const ordered = items.filter(inRange).reverse()
+    if (query.pageAfter !== undefined) {
+      const at = ordered.findIndex((i) => idOf(i) === query.pageAfter)
+      return at < 0 ? [] : ordered.slice(at + 1, at + 1 + size)
+    }
+    if (query.pageBefore !== undefined) {
+      const at = ordered.findIndex((i) => idOf(i) === query.pageBefore)
+      return at < 0 ? [] : ordered.slice(Math.max(0, at - size), at)
+    }
+    return ordered.slice(0, size)
+  }
+
+  app.get('/ping', async () => ({ message: 'pong' }))
   circleRoute('GET', '/v1/configuration', async () => ({ data: { payments: { masterWalletId } } }))
 
   circleRoute('POST', '/v1/wallets', async (request, reply) =>
-    idempotent(request, reply, 'wallet', () => {
-      const walletId = String(nextWallet++)
-      const wallet: Wallet = { walletId, entityId: randomUUID(), type: 'end_user_wallet', description: (request.body as { description?: string }).description ?? '', balance: 0n }
-      wallets.set(walletId, wallet)
+    idempotent(request, reply, 'wallet', async (tx) => {
+      const walletId = String(await tx.next('wallet', FIRST_WALLET_ID))
+      const wallet: Wallet = { walletId, entityId: randomUUID(), type: 'end_user_wallet', description: (request.body as { description?: string }).description ?? '', balance: '0' }
+      await tx.put('wallets', walletId, wallet, [walletId])
       return { id: walletId, body: publicWallet(wallet) }
     }),
   )
-  readRoute('/v1/wallets/{walletId}', wallets, publicWallet)
+  readRoute('/v1/wallets/{walletId}', 'wallets', publicWallet)
+  circleRoute('GET', '/v1/wallets', async (request) => {
+    const wallets = (await state.read.list<Wallet>('wallets')).map((w) => publicWallet(w.doc))
+    return { data: page(wallets, request.query as Record<string, string>, (w) => w.walletId) }
+  })
   circleRoute('POST', '/v1/wallets/{walletId}/addresses', async (request, reply) => {
     const walletId = param(request, 'walletId')
-    return idempotent(request, reply, 'address', () => {
-      if (!wallets.has(walletId)) throw notFound()
+    return idempotent(request, reply, 'address', async (tx) => {
+      if (!(await tx.get('wallets', walletId))) throw notFound()
       const chain = (request.body as { chain: string }).chain
-      const entry = { walletId, ...fakeAddress(chain), currency: 'USD' as const, chain }
-      addresses.set(walletId, [...(addresses.get(walletId) ?? []), entry])
+      const entry: Address = { walletId, ...fakeAddress(chain), currency: 'USD', chain }
+      await tx.put('addresses', entry.address, entry, [walletId])
       const { walletId: _w, ...body } = entry
       return { id: entry.address, body }
     })
   })
+  circleRoute('GET', '/v1/wallets/{walletId}/addresses', async (request) => {
+    const walletId = param(request, 'walletId')
+    if (!(await state.read.get('wallets', walletId))) throw notFound()
+    const list = (await state.read.list<Address>('addresses', { walletId })).map(({ doc: { walletId: _w, ...a } }) => a)
+    return { data: page(list, request.query as Record<string, string>, (a) => a.address) }
+  })
 
   circleRoute('POST', '/v1/businessAccount/banks/wires', async (request, reply) =>
-    idempotent(request, reply, 'wire', () => {
+    idempotent(request, reply, 'wire', async (tx) => {
       const b = request.body as { accountNumber?: string; iban?: string; billingDetails: unknown; bankAddress: { bankName?: string } }
       const number = b.accountNumber ?? b.iban ?? ''
       const wire: Wire = {
@@ -288,73 +459,71 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
         createDate: now(),
         updateDate: now(),
       }
-      wires.set(wire.id, wire)
-      later(() => {
-        wire.status = 'complete'
-        wire.updateDate = now()
-        webhooks.notify('wire', 'wire', structuredClone(wire))
-      })
-      return { id: wire.id, body: structuredClone(wire) }
+      await tx.put('wires', wire.id, wire)
+      await schedule(tx, { action: 'wire', target: wire.id })
+      return { id: wire.id, body: wire }
     }),
   )
-  readRoute('/v1/businessAccount/banks/wires/{id}', wires)
+  readRoute('/v1/businessAccount/banks/wires/{id}', 'wires')
 
-  circleRoute('GET', '/v1/businessAccount/balances', async () => ({ data: { available: [usd(wallets.get(masterWalletId)!.balance)], unsettled: [] } }))
-
-  function settleTransfer(transfer: Transfer, sourceWallet: Wallet | undefined, amount: bigint) {
-    const failed =
-      faults.failAmounts.includes(transfer.amount.amount) || (transfer.destination.type === 'blockchain' && faults.failAddresses.includes(transfer.destination.address))
-    if (transfer.destination.type === 'blockchain' && !failed) {
-      transfer.status = 'running'
-      transfer.transactionHash = '0x' + randomBytes(32).toString('hex')
-      notifyTransfer(transfer)
-    }
-    later(() => {
-      if (failed) {
-        transfer.status = 'failed'
-        transfer.errorCode = 'transfer_failed'
-        delete transfer.transactionHash
-        if (sourceWallet) sourceWallet.balance += amount
-      } else {
-        transfer.status = 'complete'
-        if (transfer.destination.type === 'wallet') wallets.get(transfer.destination.id)!.balance += amount
-      }
-      notifyTransfer(transfer)
-    })
-  }
+  circleRoute('GET', '/v1/businessAccount/balances', async () => {
+    const master = (await state.read.get<Wallet>('wallets', masterWalletId))!
+    return { data: { available: [usd(BigInt(master.balance))], unsettled: [] } }
+  })
 
   circleRoute('POST', '/v1/transfers', async (request, reply) => {
     const b = request.body as { idempotencyKey: string; source: { id: string }; destination: Transfer['destination']; amount: Money }
-    return idempotent(request, reply, 'transfer', () => {
-      const source = wallets.get(b.source.id)
+    return idempotent(request, reply, 'transfer', async (tx, notes) => {
+      const source = await tx.get<Wallet>('wallets', b.source.id)
       if (!source) throw new CircleApiError(400, 1088, 'Invalid source account.')
-      if (b.destination.type === 'wallet' && !wallets.has(b.destination.id)) throw new CircleApiError(400, 1089, 'Invalid destination account.')
+      if (b.destination.type === 'wallet' && !(await tx.get('wallets', b.destination.id))) throw new CircleApiError(400, 1089, 'Invalid destination account.')
       const amount = parseCircleAmount(b.amount.amount)
-      if (amount <= 0n) throw new CircleApiError(400, 2, 'Invalid entity.\namount must be positive')
-      if (source.balance < amount) throw new CircleApiError(400, 1093, 'Insufficient funds.')
-      source.balance -= amount
+      if (amount <= 0n) throw invalid('amount.amount', 'must be positive', b.amount.amount)
+      if (BigInt(source.balance) < amount) throw new CircleApiError(400, 1093, 'Insufficient funds.')
+      await tx.put('wallets', source.walletId, { ...source, balance: (BigInt(source.balance) - amount).toString() }, [source.walletId])
       const destination: Transfer['destination'] =
         b.destination.type === 'wallet'
           ? { type: 'wallet', id: b.destination.id }
           : { type: 'blockchain', address: b.destination.address, chain: b.destination.chain, ...(b.destination.addressTag ? { addressTag: b.destination.addressTag } : {}) }
       const transfer: Transfer = { id: randomUUID(), source: { type: 'wallet', id: source.walletId }, destination, amount: usd(amount), status: 'pending', createDate: now() }
-      transfers.set(transfer.id, transfer)
-      notifyTransfer(transfer)
-      settleTransfer(transfer, source, amount)
+      notes.push(['transfers', 'transfer', transfer])
+      const fail = faults.failAmounts.includes(transfer.amount.amount) || (destination.type === 'blockchain' && faults.failAddresses.includes(destination.address))
+      let stored = transfer
+      // An on-chain transfer is broadcast before it settles: it has its hash while `running`.
+      if (destination.type === 'blockchain' && !fail) {
+        stored = { ...transfer, status: 'running', transactionHash: fakeTxHash(destination.chain) }
+        notes.push(['transfers', 'transfer', stored])
+      }
+      await putTransfer(tx, stored)
+      await schedule(tx, { action: 'transfer', target: transfer.id, fail })
       return { id: transfer.id, body: publicTransfer(transfer) }
     })
   })
-  readRoute('/v1/transfers/{id}', transfers, publicTransfer)
+  readRoute('/v1/transfers/{id}', 'transfers', publicTransfer)
+  circleRoute('GET', '/v1/transfers', async (request) => {
+    const q = request.query as Record<string, string | undefined>
+    if (q.walletId !== undefined && (q.sourceWalletId !== undefined || q.destinationWalletId !== undefined)) {
+      throw invalid('walletId', 'may not be used with sourceWalletId or destinationWalletId', q.walletId)
+    }
+    const walletId = q.walletId ?? q.sourceWalletId ?? q.destinationWalletId
+    const all = (await state.read.list<Transfer>('transfers', walletId === undefined ? {} : { walletId })).map((t) => t.doc)
+    const matching = all.filter(
+      (t) =>
+        (q.sourceWalletId === undefined || (t.source.type === 'wallet' && t.source.id === q.sourceWalletId)) &&
+        (q.destinationWalletId === undefined || (t.destination.type === 'wallet' && t.destination.id === q.destinationWalletId)),
+    )
+    return { data: page(matching, q, (t) => t.id, (t) => t.createDate).map(publicTransfer) }
+  })
 
   circleRoute('POST', '/v1/businessAccount/payouts', async (request, reply) => {
     const b = request.body as { idempotencyKey: string; destination: { id: string }; amount: Money }
-    return idempotent(request, reply, 'payout', () => {
-      const wire = wires.get(b.destination.id)
+    return idempotent(request, reply, 'payout', async (tx, notes) => {
+      const wire = await tx.get<Wire>('wires', b.destination.id)
       if (!wire || wire.status !== 'complete') throw new CircleApiError(400, 1089, 'Invalid destination account.')
-      const master = wallets.get(masterWalletId)!
+      const master = (await tx.get<Wallet>('wallets', masterWalletId))!
       const amount = parseCircleAmount(b.amount.amount)
-      if (master.balance < amount) throw new CircleApiError(400, 5006, 'Insufficient funds.')
-      master.balance -= amount
+      if (BigInt(master.balance) < amount) throw new CircleApiError(400, 5006, 'Insufficient funds.')
+      await tx.put('wallets', masterWalletId, { ...master, balance: (BigInt(master.balance) - amount).toString() }, [masterWalletId])
       const payout: Payout = {
         id: randomUUID(),
         sourceWalletId: masterWalletId,
@@ -366,21 +535,13 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
         createDate: now(),
         updateDate: now(),
       }
-      payouts.set(payout.id, payout)
-      webhooks.notify('payouts', 'payout', structuredClone(payout))
-      later(() => {
-        if (faults.failPayoutAmounts.includes(payout.amount.amount)) {
-          payout.status = 'failed'
-          payout.errorCode = 'bank_transaction_error'
-          master.balance += amount
-        } else payout.status = 'complete'
-        payout.updateDate = now()
-        webhooks.notify('payouts', 'payout', structuredClone(payout))
-      })
-      return { id: payout.id, body: structuredClone(payout) }
+      await tx.put('payouts', payout.id, payout)
+      await schedule(tx, { action: 'payout', target: payout.id })
+      notes.push(['payouts', 'payout', payout])
+      return { id: payout.id, body: payout }
     })
   })
-  readRoute('/v1/businessAccount/payouts/{id}', payouts)
+  readRoute('/v1/businessAccount/payouts/{id}', 'payouts')
 
   app.get('/v2/notifications/publicKey/:id', async (request) => {
     const { id } = request.params as { id: string }
@@ -390,8 +551,8 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   app.get('/sns/cert.pem', async (_request, reply) => reply.type('application/x-pem-file').send(snsTestCertificate))
 
   // Card issuing: not part of Circle (its SDK has none); the bundled CardIssuer talks to these routes.
-  const cardOf = (request: FastifyRequest) => {
-    const card = cards.get(param(request, 'id'))
+  const cardOf = async (request: FastifyRequest) => {
+    const card = await state.read.get<Card>('cards', param(request, 'id'))
     if (!card) throw notFound()
     return card
   }
@@ -400,70 +561,114 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     if (!b.idempotencyKey || !b.walletId || !b.cardholderName) {
       throw new CircleApiError(400, 2, 'Invalid entity.', [{ error: 'required', location: !b.idempotencyKey ? 'idempotencyKey' : !b.walletId ? 'walletId' : 'cardholderName', message: 'may not be null' }])
     }
-    return idempotent(request, reply, 'card', () => {
+    return idempotent(request, reply, 'card', async (tx) => {
       const card: Card = { id: randomUUID(), walletId: b.walletId!, cardholderName: b.cardholderName!, status: 'pending', last4: String(randomInt(1000, 9999)), expMonth: randomInt(1, 13), expYear: new Date().getUTCFullYear() + 4, network: 'VISA', createDate: now() }
-      cards.set(card.id, card)
-      later(() => {
-        if (card.status === 'pending') card.status = 'active'
-        webhooks.notify('cards', 'card', structuredClone(card))
-      })
-      return { id: card.id, body: structuredClone(card) }
+      await tx.put('cards', card.id, card)
+      await schedule(tx, { action: 'card', target: card.id })
+      return { id: card.id, body: card }
     })
   })
-  app.get('/issuing/v1/cards/:id', async (request) => ({ data: cardOf(request) }))
+  app.get('/issuing/v1/cards/:id', async (request) => ({ data: await cardOf(request) }))
   for (const [action, to] of [['freeze', 'frozen'], ['unfreeze', 'active'], ['close', 'closed']] as const) {
     app.post(`/issuing/v1/cards/:id/${action}`, async (request) => {
-      const card = cardOf(request)
-      if (card.status === 'closed' && to !== 'closed') throw new CircleApiError(400, 2, 'Card is closed.')
-      if (card.status === 'pending') throw new CircleApiError(400, 2, 'Card is not issued yet.')
-      card.status = to
+      if (faults.cardActionDelayMs > 0) await pause(faults.cardActionDelayMs)
+      if (faults.refuseCardActions.actions.includes(action)) throw new CircleApiError(400, 2, faults.refuseCardActions.message)
+      const id = param(request, 'id')
+      const card = await state.atomically(async (tx) => {
+        const current = await tx.get<Card>('cards', id)
+        if (!current) throw notFound()
+        if (current.status === 'closed' && to !== 'closed') throw new CircleApiError(400, 2, 'Card is closed.')
+        if (current.status === 'pending') throw new CircleApiError(400, 2, 'Card is not issued yet.')
+        const next: Card = { ...current, status: to }
+        await tx.put('cards', id, next)
+        return next
+      })
       return { data: card }
     })
   }
 
-  // Simulator control, for tests and local runs.
+  // Simulator control, for tests and local runs; every route needs the control token.
   app.put('/sim/faults', async (request) => {
     faults = { ...noFaults(), ...(request.body as Partial<Faults>) }
     webhooks.faults = faults.webhooks
     return faults
   })
   app.get('/sim/faults', async () => faults)
-  app.get('/sim/inspect', async () => ({ creations, received: received.length }))
+  app.get('/sim/inspect', async () => ({ creations: await creations(), received: received.length }))
+  /** Subscribes a URL; the same URL and version again is the same subscription (a restarted service re-subscribes). */
   app.post('/sim/webhooks', async (request) => {
     const b = request.body as { url: string; version?: 'v1' | 'v2' }
-    const subscriber = { id: randomUUID(), url: b.url, version: b.version ?? 'v2' }
-    webhooks.subscribers.push(subscriber)
-    return subscriber
+    const version = b.version ?? 'v2'
+    return state.atomically(async (tx) => {
+      const existing = (await tx.list<WebhookSubscriber>('subscribers')).find((s) => s.doc.url === b.url && s.doc.version === version)
+      if (existing) return existing.doc
+      const subscriber: WebhookSubscriber = { id: randomUUID(), url: b.url, version }
+      await tx.put('subscribers', subscriber.id, subscriber)
+      return subscriber
+    })
   })
   app.put('/sim/treasury', async (request) => {
-    wallets.get(masterWalletId)!.balance = parseCircleAmount((request.body as { amount: string }).amount)
-    return { amount: formatAmount(wallets.get(masterWalletId)!.balance) }
-  })
-  /** An inbound on-chain deposit to one of a wallet's addresses. */
-  app.post('/sim/deposits', async (request) => {
-    const b = request.body as { walletId: string; amount: string; chain?: string }
-    const wallet = wallets.get(b.walletId)
-    if (!wallet) throw notFound()
-    const amount = parseCircleAmount(b.amount)
-    const chain = b.chain ?? 'ETH'
-    const address = addresses.get(b.walletId)?.find((a) => a.chain === chain)?.address ?? fakeAddress(chain).address
-    const transfer: Transfer = { id: randomUUID(), source: { type: 'blockchain', chain }, destination: { type: 'wallet', id: wallet.walletId, address }, amount: usd(amount), status: 'pending', createDate: now(), transactionHash: '0x' + randomBytes(32).toString('hex') }
-    transfers.set(transfer.id, transfer)
-    notifyTransfer(transfer)
-    later(() => {
-      transfer.status = 'complete'
-      wallet.balance += amount
-      notifyTransfer(transfer)
+    const amount = parseCircleAmount((request.body as { amount: string }).amount)
+    await state.atomically(async (tx) => {
+      const master = (await tx.get<Wallet>('wallets', masterWalletId))!
+      await tx.put('wallets', masterWalletId, { ...master, balance: amount.toString() }, [masterWalletId])
     })
-    return { data: publicTransfer(transfer) }
+    return { amount: formatAmount(amount) }
   })
+  /**
+   * An inbound on-chain deposit: `{address | walletId, amount, chain?, addressTag?}`. It becomes a
+   * Circle transfer from `{type: blockchain}` to the wallet, pending and then complete after
+   * `settleMs` (the wallet is credited then), listed by `GET /v1/transfers?walletId=`.
+   */
+  app.post('/sim/deposits', async (request, reply) => {
+    const parsed = depositBody.safeParse(request.body ?? {})
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!
+      const location = issue.path.join('.') || 'body'
+      throw new CircleApiError(400, 2, `Invalid entity.\n${location} ${issue.message}`, [{ error: 'invalid_value', location, message: issue.message }])
+    }
+    const b = parsed.data
+    const amount = parseCircleAmount(b.amount)
+    if (amount <= 0n) throw invalid('amount', 'must be positive', b.amount)
+    const notes: Note[] = []
+    const transfer = await state.atomically(async (tx) => {
+      let address: Address | undefined
+      if (b.address !== undefined) {
+        address = await tx.get<Address>('addresses', b.address)
+        if (!address) throw new CircleApiError(404, 404, `No wallet has the address ${b.address}.`)
+        if (b.walletId !== undefined && b.walletId !== address.walletId) throw invalid('walletId', `does not own the address ${b.address}`, b.walletId)
+        if (b.chain !== undefined && b.chain !== address.chain) throw invalid('chain', `the address ${b.address} is on ${address.chain}`, b.chain)
+      }
+      const walletId = address?.walletId ?? b.walletId!
+      if (!(await tx.get('wallets', walletId))) throw notFound()
+      const chain = address?.chain ?? b.chain ?? 'ETH'
+      address ??= (await tx.list<Address>('addresses', { walletId })).map((a) => a.doc).find((a) => a.chain === chain)
+      const destination: Transfer['destination'] = { type: 'wallet', id: walletId, ...(address ? { address: address.address, ...(address.addressTag ? { addressTag: address.addressTag } : {}) } : {}), chain }
+      const t: Transfer = { id: randomUUID(), source: { type: 'blockchain', chain }, destination, amount: usd(amount), transactionHash: fakeTxHash(chain), status: 'pending', createDate: now() }
+      await putTransfer(tx, t)
+      await schedule(tx, { action: 'deposit', target: t.id })
+      notes.push(['transfers', 'transfer', t])
+      return t
+    })
+    await deliver(notes)
+    return reply.code(201).send({ data: publicTransfer(transfer) })
+  })
+
+  async function creations(): Promise<Creation[]> {
+    return (await state.read.list<Idempotency>('idempotency')).map(({ id: idempotencyKey, doc }) => ({ kind: doc.kind, id: doc.id, idempotencyKey, requests: doc.requests }))
+  }
 
   return {
     app,
     webhooks,
     masterWalletId,
-    creations,
+    controlToken,
+    /** Headers for the control routes. */
+    controlHeaders: { authorization: `Bearer ${controlToken}` },
+    state,
     received,
+    /** Each resource created through an idempotency key, in creation order. */
+    creations,
     get faults() {
       return faults
     },
@@ -471,8 +676,11 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
       faults = { ...noFaults(), ...next }
       webhooks.faults = faults.webhooks
     },
-    balanceOf: (walletId: string) => wallets.get(walletId)?.balance,
-    cards,
+    balanceOf: async (walletId: string) => {
+      const w = await state.read.get<Wallet>('wallets', walletId)
+      return w === undefined ? undefined : BigInt(w.balance)
+    },
+    card: (id: string) => state.read.get<Card>('cards', id),
     async listen(port = 0, host = '127.0.0.1'): Promise<string> {
       const url = await app.listen({ port, host })
       webhooks.certUrl = `${url}/sns/cert.pem`
@@ -480,9 +688,11 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     },
     async close(): Promise<void> {
       for (const timer of timers) clearTimeout(timer)
+      clearInterval(sweeper)
       closing.abort()
       webhooks.close()
       await app.close()
+      await state.close()
     },
   }
 }

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -44,11 +44,21 @@ export function snsCanonicalNotification(m: Record<string, string | undefined>):
  * `X-Circle-Key-Id`), v1 as an SNS envelope signed SHA256withRSA with the test certificate.
  * Non-2xx answers are retried with backoff.
  */
+/** The v2 signing key; kept with the simulator's state so a restarted or second simulator signs alike. */
+export interface SigningKey {
+  keyId: string
+  privateKeyPem: string
+}
+
+export function newSigningKey(): SigningKey {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  return { keyId: randomUUID(), privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() }
+}
+
 export class WebhookDispatcher {
-  readonly keyId = randomUUID()
+  readonly keyId: string
   readonly publicKeyDer: string
   private readonly privateKey: KeyObject
-  readonly subscribers: WebhookSubscriber[] = []
   readonly deliveries: Delivery[] = []
   faults: WebhookFaults = { dropRate: 0, duplicateRate: 0, reorderMs: 0 }
   private readonly pending = new Set<Promise<void>>()
@@ -57,16 +67,17 @@ export class WebhookDispatcher {
   private readonly retryDelayMs: number
   certUrl = ''
 
-  constructor(options: { retries?: number; retryDelayMs?: number } = {}) {
-    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-    this.privateKey = privateKey
-    this.publicKeyDer = publicKey.export({ format: 'der', type: 'spki' }).toString('base64')
+  constructor(options: { retries?: number; retryDelayMs?: number; key?: SigningKey } = {}) {
+    const key = options.key ?? newSigningKey()
+    this.keyId = key.keyId
+    this.privateKey = createPrivateKey(key.privateKeyPem)
+    this.publicKeyDer = createPublicKey(this.privateKey).export({ format: 'der', type: 'spki' }).toString('base64')
     this.retries = options.retries ?? 5
     this.retryDelayMs = options.retryDelayMs ?? 200
   }
 
-  notify(notificationType: string, resourceKey: string, resource: { id: string; status?: string }): void {
-    for (const subscriber of this.subscribers) {
+  notify(subscribers: WebhookSubscriber[], notificationType: string, resourceKey: string, resource: { id: string; status?: string }): void {
+    for (const subscriber of subscribers) {
       if (Math.random() < this.faults.dropRate) {
         this.deliveries.push({ subscriber: subscriber.id, notificationType, resourceId: resource.id, status: String(resource.status), attempts: 0, delivered: false })
         continue

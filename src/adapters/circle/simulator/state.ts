@@ -1,0 +1,175 @@
+import pg from 'pg'
+
+/** The simulator's kinds of records; each is a JSON document under an id. */
+export type Collection = 'wallets' | 'addresses' | 'transfers' | 'wires' | 'payouts' | 'cards' | 'idempotency' | 'jobs' | 'subscribers' | 'keys'
+
+/** One stored document under its id. */
+export interface Stored<T> {
+  id: string
+  doc: T
+}
+
+/** Reads and writes inside one atomic unit of work. */
+export interface SimTx {
+  get<T>(collection: Collection, id: string): Promise<T | undefined>
+  /** Inserts or replaces; a replaced document keeps its place in the collection's order. */
+  put<T>(collection: Collection, id: string, doc: T, walletIds?: string[]): Promise<void>
+  delete(collection: Collection, id: string): Promise<void>
+  /** In insertion order; only documents that concern `walletId` when it is given. */
+  list<T>(collection: Collection, filter?: { walletId?: string }): Promise<Stored<T>[]>
+  /** The next value of a named counter, starting at `start`; never handed out twice. */
+  next(counter: string, start: bigint): Promise<bigint>
+}
+
+/**
+ * Where the simulator keeps its state. `atomically` runs one unit of work alone against every other
+ * unit of work on the same state, across processes when the state is shared (PostgreSQL): Circle
+ * serialises balance moves per account, and one lock for all is plenty at the simulator's scale.
+ */
+export interface SimState {
+  readonly kind: 'memory' | 'postgres'
+  atomically<T>(work: (tx: SimTx) => Promise<T>): Promise<T>
+  /** Reads outside a unit of work see only committed state. */
+  read: Pick<SimTx, 'get' | 'list'>
+  close(): Promise<void>
+}
+
+/** In-process state: fast, gone with the process. For tests and `npm run circle:simulator` without a database. */
+export function memoryState(): SimState {
+  const collections = new Map<Collection, Map<string, { doc: string; walletIds: string[] }>>()
+  const counters = new Map<string, bigint>()
+  const of = (c: Collection) => {
+    let m = collections.get(c)
+    if (!m) collections.set(c, (m = new Map()))
+    return m
+  }
+  // Documents are kept serialised so a caller mutating what it read never changes the state behind the lock.
+  const tx: SimTx = {
+    async get<T>(c: Collection, id: string) {
+      const row = of(c).get(id)
+      return row ? (JSON.parse(row.doc) as T) : undefined
+    },
+    async put<T>(c: Collection, id: string, doc: T, walletIds: string[] = []) {
+      of(c).set(id, { doc: JSON.stringify(doc), walletIds })
+    },
+    async delete(c: Collection, id: string) {
+      of(c).delete(id)
+    },
+    async list<T>(c: Collection, filter: { walletId?: string } = {}) {
+      const out: Stored<T>[] = []
+      for (const [id, row] of of(c)) {
+        if (filter.walletId === undefined || row.walletIds.includes(filter.walletId)) out.push({ id, doc: JSON.parse(row.doc) as T })
+      }
+      return out
+    },
+    async next(counter: string, start: bigint) {
+      const value = counters.get(counter) ?? start
+      counters.set(counter, value + 1n)
+      return value
+    },
+  }
+  let queue: Promise<unknown> = Promise.resolve()
+  return {
+    kind: 'memory',
+    atomically<T>(work: (tx: SimTx) => Promise<T>): Promise<T> {
+      const run = queue.then(() => work(tx))
+      queue = run.catch(() => undefined)
+      return run
+    },
+    read: tx,
+    async close() {},
+  }
+}
+
+const SCHEMA_LOCK = 'circle_sim.schema'
+const STATE_LOCK = 'circle_sim.state'
+
+/**
+ * State in PostgreSQL, in a schema of its own (`circle_sim` by default): a restarted simulator
+ * continues where it stopped, ids never repeat, and several simulators on one database act as one
+ * Circle. The schema is created on first use; it is the simulator's, not the ledger's.
+ */
+export async function postgresState(databaseUrl: string, options: { schema?: string; poolSize?: number } = {}): Promise<SimState> {
+  const schema = options.schema ?? 'circle_sim'
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`simulator schema "${schema}" is not a plain identifier`)
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 4, connectionTimeoutMillis: 5000 })
+  pool.on('error', () => undefined)
+  const docs = `${schema}.documents`
+  const counters = `${schema}.counters`
+  const setup = await pool.connect()
+  try {
+    // Two processes starting together would race on CREATE ... IF NOT EXISTS.
+    await setup.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [SCHEMA_LOCK])
+    await setup.query(`
+      CREATE SCHEMA IF NOT EXISTS ${schema};
+      CREATE TABLE IF NOT EXISTS ${docs} (
+        collection text NOT NULL,
+        id         text NOT NULL,
+        seq        bigserial,
+        wallet_ids text[] NOT NULL DEFAULT '{}',
+        data       jsonb NOT NULL,
+        PRIMARY KEY (collection, id)
+      );
+      CREATE INDEX IF NOT EXISTS documents_wallet_ids ON ${docs} USING gin (wallet_ids);
+      CREATE INDEX IF NOT EXISTS documents_order ON ${docs} (collection, seq);
+      CREATE TABLE IF NOT EXISTS ${counters} (name text PRIMARY KEY, value bigint NOT NULL);
+    `)
+  } finally {
+    await setup.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [SCHEMA_LOCK]).catch(() => undefined)
+    setup.release()
+  }
+
+  const on = (client: pg.Pool | pg.PoolClient): SimTx => ({
+    async get<T>(c: Collection, id: string) {
+      const res = await client.query<{ data: T }>(`SELECT data FROM ${docs} WHERE collection = $1 AND id = $2`, [c, id])
+      return res.rows[0]?.data
+    },
+    async put<T>(c: Collection, id: string, doc: T, walletIds: string[] = []) {
+      await client.query(
+        `INSERT INTO ${docs} (collection, id, wallet_ids, data) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (collection, id) DO UPDATE SET data = excluded.data, wallet_ids = excluded.wallet_ids`,
+        [c, id, walletIds, JSON.stringify(doc)],
+      )
+    },
+    async delete(c: Collection, id: string) {
+      await client.query(`DELETE FROM ${docs} WHERE collection = $1 AND id = $2`, [c, id])
+    },
+    async list<T>(c: Collection, filter: { walletId?: string } = {}) {
+      const res =
+        filter.walletId === undefined
+          ? await client.query<{ id: string; data: T }>(`SELECT id, data FROM ${docs} WHERE collection = $1 ORDER BY seq`, [c])
+          : await client.query<{ id: string; data: T }>(`SELECT id, data FROM ${docs} WHERE collection = $1 AND wallet_ids @> ARRAY[$2::text] ORDER BY seq`, [c, filter.walletId])
+      return res.rows.map((r) => ({ id: r.id, doc: r.data }))
+    },
+    async next(counter: string, start: bigint) {
+      const res = await client.query<{ value: string }>(
+        `INSERT INTO ${counters} (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = ${counters}.value + 1 RETURNING value`,
+        [counter, start.toString()],
+      )
+      return BigInt(res.rows[0]!.value)
+    },
+  })
+
+  return {
+    kind: 'postgres',
+    async atomically<T>(work: (tx: SimTx) => Promise<T>): Promise<T> {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [STATE_LOCK])
+        const result = await work(on(client))
+        await client.query('COMMIT')
+        return result
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined)
+        throw err
+      } finally {
+        client.release()
+      }
+    },
+    read: on(pool),
+    async close() {
+      await pool.end()
+    },
+  }
+}

@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import { createCircleSimulator } from '../../../../src/adapters/circle/simulator/simulator.ts'
+import { postgresState } from '../../../../src/adapters/circle/simulator/state.ts'
+import { until } from '../../../helpers/circle.ts'
+import { testDatabase } from '../../../helpers/database.ts'
+
+const auth = { authorization: 'Bearer SIM_KEY' }
+
+t.test('a simulator on PostgreSQL continues after a restart: ids never repeat, balances and pending work survive', async (t) => {
+  const { url } = await testDatabase(t)
+  const first = await createCircleSimulator({ settleMs: 100, treasury: '500.00', state: await postgresState(url) })
+  const wallet = async (sim: typeof first) => (await sim.app.inject({ method: 'POST', url: '/v1/wallets', headers: auth, payload: { idempotencyKey: randomUUID() } })).json().data.walletId as string
+  const before = [await wallet(first), await wallet(first)]
+  const funded = before[0]!
+  const mintKey = randomUUID()
+  const mint = { idempotencyKey: mintKey, source: { type: 'wallet', id: first.masterWalletId }, destination: { type: 'wallet', id: funded }, amount: { amount: '25.00', currency: 'USD' } }
+  const transfer = (await first.app.inject({ method: 'POST', url: '/v1/transfers', headers: auth, payload: mint })).json().data
+  t.equal(transfer.status, 'pending')
+  // Stopped before the transfer settles: its settlement is in the state, not in a timer of this process.
+  await first.close()
+
+  const second = await createCircleSimulator({ settleMs: 100, treasury: '999.00', state: await postgresState(url), sweepMs: 50 })
+  t.teardown(() => second.close())
+  const after = [await wallet(second), await wallet(second), await wallet(second)]
+  t.equal(new Set([...before, ...after]).size, 5, 'no wallet id is handed out twice across the restart')
+  const replay = await second.app.inject({ method: 'POST', url: '/v1/transfers', headers: auth, payload: mint })
+  t.equal(replay.json().data.id, transfer.id, 'an idempotency key from before the restart still answers the original transfer')
+  await until(async () => (await second.app.inject({ method: 'GET', url: `/v1/transfers/${transfer.id}`, headers: auth })).json().data.status === 'complete', 5000, 'transfer settled after restart')
+  t.equal(await second.balanceOf(funded), 25_000_000n, 'the restarted simulator settled the pending transfer')
+  t.equal(await second.balanceOf(second.masterWalletId), 475_000_000n, 'the treasury is not reset by a restart')
+  t.equal((await second.creations()).filter((c) => c.kind === 'transfer').length, 1)
+})
+
+t.test('two simulators on one database act as one Circle', async (t) => {
+  const { url } = await testDatabase(t)
+  const a = await createCircleSimulator({ settleMs: 50, state: await postgresState(url) })
+  const b = await createCircleSimulator({ settleMs: 50, state: await postgresState(url) })
+  t.teardown(async () => {
+    await a.close()
+    await b.close()
+  })
+  const key = randomUUID()
+  const [x, y] = await Promise.all([a, b].map((sim) => sim.app.inject({ method: 'POST', url: '/v1/wallets', headers: auth, payload: { idempotencyKey: key } })))
+  t.equal(x!.json().data.walletId, y!.json().data.walletId, 'one key at two simulators makes one wallet')
+  const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => [a, b][i % 2]!.app.inject({ method: 'POST', url: '/v1/wallets', headers: auth, payload: { idempotencyKey: randomUUID() } }).then((r) => r.json().data.walletId as string)))
+  t.equal(new Set(ids).size, 20, 'wallets created at both are all distinct')
+  const seen = await b.app.inject({ method: 'GET', url: `/v1/wallets/${ids[0]}`, headers: auth })
+  t.equal(seen.statusCode, 200, 'a wallet created at one is read at the other')
+  const deposit = await a.app.inject({ method: 'POST', url: '/sim/deposits', headers: a.controlHeaders, payload: { walletId: ids[2], amount: '3.00' } })
+  t.equal(deposit.statusCode, 201)
+  t.same((await b.app.inject({ method: 'GET', url: `/v1/transfers?walletId=${ids[2]}`, headers: auth })).json().data.map((d: { id: string }) => d.id), [deposit.json().data.id])
+  await until(async () => (await b.balanceOf(ids[2]!)) === 3_000_000n, 5000, 'deposit credited')
+  t.pass('the deposit made at one settles and is seen at the other')
+})
+
+t.test('webhook subscriptions and the signing key survive a restart; subscribing the same URL again is the same subscription', async (t) => {
+  const { url } = await testDatabase(t)
+  const got: { keyId: string; type: string }[] = []
+  const hook = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => (body += c))
+    req.on('end', () => {
+      got.push({ keyId: String(req.headers['x-circle-key-id']), type: (JSON.parse(body) as { notificationType: string }).notificationType })
+      res.end('ok')
+    })
+  })
+  hook.listen(0, '127.0.0.1')
+  await once(hook, 'listening')
+  t.teardown(() => hook.close())
+  const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/webhook`
+  const subscribe = async (sim: Awaited<ReturnType<typeof createCircleSimulator>>) =>
+    (await sim.app.inject({ method: 'POST', url: '/sim/webhooks', headers: sim.controlHeaders, payload: { url: hookUrl, version: 'v2' } })).json().id as string
+
+  const first = await createCircleSimulator({ settleMs: 20, state: await postgresState(url) })
+  const id = await subscribe(first)
+  t.equal(await subscribe(first), id, 'the same URL and version again is the same subscription')
+  const keyId = first.webhooks.keyId
+  await first.close()
+
+  const second = await createCircleSimulator({ settleMs: 20, state: await postgresState(url) })
+  t.teardown(() => second.close())
+  t.equal(await subscribe(second), id, 'still one subscription after the restart')
+  t.equal(second.webhooks.keyId, keyId, 'the same signing key')
+  await second.app.inject({ method: 'POST', url: '/v1/wallets', headers: auth, payload: { idempotencyKey: randomUUID() } })
+  const walletId = (await second.creations())[0]!.id
+  await second.app.inject({ method: 'POST', url: '/sim/deposits', headers: second.controlHeaders, payload: { walletId, amount: '1' } })
+  await until(async () => got.length >= 2, 5000, 'deposit notifications')
+  await second.webhooks.drain()
+  t.equal(got.length, 2, 'pending and complete, delivered once each')
+  t.ok(got.every((g) => g.keyId === keyId && g.type === 'transfers'), 'signed with the key from before the restart')
+})
