@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import { jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
@@ -13,6 +13,7 @@ import { authPlugin, type ApiKey } from './plugins/auth.ts'
 import { errorsPlugin } from './plugins/errors.ts'
 import { idempotencyPlugin } from './plugins/idempotency.ts'
 import { metricsPlugin } from './plugins/metrics.ts'
+import { docsTransform } from './schemas.ts'
 import { addressRoutes } from './routes/addresses.ts'
 import { bankAccountRoutes } from './routes/bank-accounts.ts'
 import { cardRoutes } from './routes/cards.ts'
@@ -55,6 +56,16 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id)
   })
+  // Bodies are JSON only: a JSON text sent as text/plain is refused with 415 like a missing
+  // Content-Type, rather than read as a string. An empty JSON body is no body, so routes whose
+  // body is optional accept it and the others say the body is required.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser(['text/plain', 'application/json'])
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
+    const text = typeof raw === 'string' ? raw : raw.toString('utf8')
+    if (text.trim() === '') return done(null, undefined)
+    parseJson(request, text, done)
+  })
 
   await app.register(errorsPlugin)
   await app.register(swagger, {
@@ -70,7 +81,7 @@ export async function buildApp(deps: AppDeps) {
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API key: Authorization: Bearer <key>' } } },
       security: [{ apiKey: [] }],
     },
-    transform: jsonSchemaTransform,
+    transform: docsTransform,
     transformObject: jsonSchemaTransformObject,
   })
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
@@ -88,7 +99,7 @@ export async function buildApp(deps: AppDeps) {
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,
       code: 'rate_limited',
-      message: `rate limit of ${context.max} requests per ${context.after} exceeded`,
+      message: `rate limit of ${context.max} requests per ${windowText(deps.rateLimit.windowMs)} exceeded for this API key; retry after ${context.after}`,
     }),
   })
   await app.register(idempotencyPlugin, { db: deps.db, ttlHours: deps.idempotencyTtlHours })
@@ -103,6 +114,13 @@ export async function buildApp(deps: AppDeps) {
   await app.register(transferRoutes(maxAmount), { store })
   await app.register(cardRoutes, { store })
   return app
+}
+
+/** The configured rate-limit window in words: 60000 -> "60 seconds", 1000 -> "1 second". */
+export function windowText(ms: number): string {
+  if (ms % 1000 !== 0) return `${ms} ms`
+  const seconds = ms / 1000
+  return seconds === 1 ? '1 second' : `${seconds} seconds`
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>

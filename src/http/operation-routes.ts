@@ -5,8 +5,8 @@ import type { AnyEvent } from '../commands/handler.ts'
 import type { EventStore } from '../events/event-store.ts'
 import type { StreamType } from '../events/event.ts'
 import { notFound } from './errors.ts'
-import { derivedId, read, waitIfAsked, type Resource } from './operations.ts'
-import { commandErrors, idempotencyHeaders, idParams, readErrors } from './schemas.ts'
+import { answerCreated, derivedId, read, waitIfAsked, type Resource } from './operations.ts'
+import { commandErrors, createdResponses, idempotencyHeaders, idParams, readErrors } from './schemas.ts'
 
 /** A resource created by an asynchronous command: `POST create` answers 202 pending, `GET read/{id}` reads it. */
 export interface OperationResource<S, Body extends z.ZodType, Res extends z.ZodType> {
@@ -25,6 +25,8 @@ export interface OperationResource<S, Body extends z.ZodType, Res extends z.ZodT
   toResponse(id: string, resource: Resource<S>): z.output<Res>
   /** When `Prefer: wait` may stop waiting. */
   settled(state: S): boolean
+  /** A new resource answers 201 once settled, an operation 200 (default 'operation'). */
+  creates?: 'resource' | 'operation'
 }
 
 /** Registers the POST (202 + Location, read-your-writes, `Prefer: wait`) and the GET of one resource. */
@@ -40,13 +42,13 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
       def.createPath,
       {
         config: { roles: ['backend'], idempotent: true },
-        schema: { tags: [def.tag], summary: def.summaries.create, headers: idempotencyHeaders, body, response: { 202: response, ...commandErrors } },
+        schema: { tags: [def.tag], summary: def.summaries.create, headers: idempotencyHeaders, body, response: { ...createdResponses(response, def.creates ?? 'operation'), ...commandErrors } },
       },
       async (request, reply) => {
         const id = derivedId(request, def.name)
         await def.create(store, request, request.body as z.output<Body>, id)
         const resource = await waitIfAsked(request, (await reread(id))!, () => reread(id), def.settled)
-        return reply.code(202).header('location', `${def.readPath}/${id}`).send(def.toResponse(id, resource))
+        return answerCreated(request, reply, { terminal: def.settled(resource.state), creates: def.creates ?? 'operation', location: `${def.readPath}/${id}` }).send(def.toResponse(id, resource))
       },
     )
     app.get(

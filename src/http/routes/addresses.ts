@@ -4,8 +4,8 @@ import { requestDepositAddress } from '../../commands/request-deposit-address.ts
 import type { EventStore } from '../../events/event-store.ts'
 import { wallet, type DepositAddress } from '../../events/wallet.ts'
 import { notFound } from '../errors.ts'
-import { create, derivedId, read, waitIfAsked } from '../operations.ts'
-import { chain, commandErrors, readErrors, failure, id, idempotencyHeaders } from '../schemas.ts'
+import { answerCreated, create, derivedId, read, waitIfAsked } from '../operations.ts'
+import { chain, commandErrors, createdResponses, readErrors, failure, id, idempotencyHeaders } from '../schemas.ts'
 
 export const addressBody = z
   .object({
@@ -44,7 +44,7 @@ export const addressRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async
         summary: 'Request a deposit address for a wallet on a chain',
         headers: idempotencyHeaders,
         body: z.strictObject({ walletId: id, chain }),
-        response: { 202: addressBody, ...commandErrors },
+        response: { ...createdResponses(addressBody, 'resource'), ...commandErrors },
       },
     },
     async (request, reply) => {
@@ -53,7 +53,7 @@ export const addressRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async
       await create(store, requestDepositAddress, { walletId, addressId, chain }, request, addressId)
       const created = (await readAddress(walletId, addressId))!
       const resource = await waitIfAsked(request, created, () => readAddress(walletId, addressId), (a) => a.status !== 'pending')
-      return reply.code(202).header('location', `/wallets/${walletId}/addresses/${addressId}`).send(toAddress(walletId, resource.state))
+      return answerCreated(request, reply, { terminal: resource.state.status !== 'pending', creates: 'resource', location: `/wallets/${walletId}/addresses/${addressId}` }).send(toAddress(walletId, resource.state))
     },
   )
 

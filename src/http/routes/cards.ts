@@ -52,6 +52,7 @@ const issueRoutes = operationRoutes({
   create: (store, request, body, cardId) => create(store, issueCard, { cardId, walletId: body.walletId, cardholderName: body.cardholderName }, request, cardId),
   toResponse: toCard,
   settled: (s) => s.status !== 'pending',
+  creates: 'resource',
 })
 
 /** Virtual cards, issued through the CardIssuer port (Circle has no card issuing). */

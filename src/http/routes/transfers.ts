@@ -15,7 +15,7 @@ const destination = z
       address: z.string().min(1).max(128).meta({ example: '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T' }),
       addressTag: z.string().min(1).max(128).optional(),
     }),
-  ])
+  ], { error: 'type must be "wallet" (one of our wallets) or "blockchain" (an address on a chain)' })
   .meta({ id: 'TransferDestination' })
 
 export const transferBody = z

@@ -61,4 +61,5 @@ export const walletRoutes = operationRoutes({
     create(store, createWallet, { walletId, ownerId: body.ownerId, ...(body.description === undefined ? {} : { description: body.description }) }, request, walletId),
   toResponse: toWallet,
   settled: (s) => s.status !== 'pending',
+  creates: 'resource',
 })
