@@ -345,6 +345,22 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     })
   })
   readRoute('/v1/transfers/{id}', transfers, publicTransfer)
+  /** Circle's listing: newest first, filtered by wallet and creation time (inclusive), paged by id. */
+  circleRoute('GET', '/v1/transfers', async (request) => {
+    const q = request.query as Record<string, string | undefined>
+    const isWallet = (end: Transfer['source'] | Transfer['destination'], id: string | undefined) => end.type === 'wallet' && end.id === id
+    let list = [...transfers.values()].reverse()
+    if (q.walletId) list = list.filter((t) => isWallet(t.source, q.walletId) || isWallet(t.destination, q.walletId))
+    if (q.sourceWalletId) list = list.filter((t) => isWallet(t.source, q.sourceWalletId))
+    if (q.destinationWalletId) list = list.filter((t) => isWallet(t.destination, q.destinationWalletId))
+    if (q.from) list = list.filter((t) => t.createDate >= new Date(q.from!).toISOString())
+    if (q.to) list = list.filter((t) => t.createDate <= new Date(q.to!).toISOString())
+    const size = Math.min(Math.max(Number(q.pageSize) || 50, 1), 50)
+    const at = (id: string) => list.findIndex((t) => t.id === id)
+    if (q.pageAfter) list = at(q.pageAfter) < 0 ? [] : list.slice(at(q.pageAfter) + 1)
+    else if (q.pageBefore) list = at(q.pageBefore) < 0 ? [] : list.slice(Math.max(0, at(q.pageBefore) - size), at(q.pageBefore))
+    return { data: list.slice(0, size).map(publicTransfer) }
+  })
 
   circleRoute('POST', '/v1/businessAccount/payouts', async (request, reply) => {
     const b = request.body as { idempotencyKey: string; destination: { id: string }; amount: Money }

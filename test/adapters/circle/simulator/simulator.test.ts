@@ -183,3 +183,23 @@ t.test('the card issuer issues, freezes, unfreezes and closes cards, idempotentl
   }
   t.equal((await sim.app.inject({ method: 'POST', url: `/issuing/v1/cards/${card.id}/unfreeze`, headers: auth })).statusCode, 400)
 })
+
+t.test('GET /v1/transfers lists newest first, filtered by wallet and from, paged by id, in Circle’s documented shape', async (t) => {
+  const sim = await createCircleSimulator({ settleMs: 10_000 })
+  t.teardown(() => sim.close())
+  const auth = { authorization: 'Bearer SIM' }
+  const wallet = (await sim.app.inject({ method: 'POST', url: '/v1/wallets', headers: auth, payload: { idempotencyKey: randomUUID(), description: 'w' } })).json().data.walletId
+  const deposits = []
+  for (const amount of ['1.00', '2.00', '3.00']) {
+    deposits.push((await sim.app.inject({ method: 'POST', url: '/sim/deposits', payload: { walletId: wallet, amount, chain: 'SOL' } })).json().data)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+  const list = async (query: string) => (await sim.app.inject({ method: 'GET', url: `/v1/transfers?${query}`, headers: auth })).json().data as { id: string; amount: { amount: string } }[]
+  t.same((await list(`destinationWalletId=${wallet}`)).map((x) => x.amount.amount), ['3.00', '2.00', '1.00'])
+  t.same((await list(`walletId=${wallet}&from=${encodeURIComponent(deposits[1].createDate)}`)).map((x) => x.amount.amount), ['3.00', '2.00'], 'from is inclusive')
+  t.same((await list(`walletId=${wallet}&pageSize=1&pageAfter=${deposits[2].id}`)).map((x) => x.amount.amount), ['2.00'])
+  t.same(await list('destinationWalletId=999'), [])
+  const res = await sim.app.inject({ method: 'GET', url: '/v1/transfers', headers: auth })
+  t.equal(res.json().data.length, 3, 'without a filter, every transfer')
+  t.notOk(responseErrors('GET', '/v1/transfers', 200, res.json()), 'matches Circle’s document')
+})
