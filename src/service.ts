@@ -11,6 +11,7 @@ import { buildApp } from './http/app.ts'
 import { developmentApiKeys, DEVELOPMENT_KEYS } from './http/plugins/auth.ts'
 import { purgeExpiredIdempotencyKeys } from './http/plugins/idempotency.ts'
 import { Metrics } from './metrics.ts'
+import { DepositPoller } from './process-manager/deposit-poller.ts'
 import { ProcessManager } from './process-manager/process-manager.ts'
 
 export const ROLES = ['api', 'process-manager'] as const
@@ -42,7 +43,10 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     simulatorUrl = await simulator.listen(0, '127.0.0.1')
     circleBaseUrl = simulatorUrl
     stops.unshift(() => simulator.close())
-    logger.warn({ simulatorUrl }, 'CIRCLE_API_KEY is unset: using the embedded Circle simulator')
+    logger.warn(
+      { simulatorUrl },
+      `CIRCLE_API_KEY is unset: using the embedded Circle simulator at ${simulatorUrl} (simulate a deposit: POST ${simulatorUrl}/sim/deposits {"walletId": <circleWalletId>, "amount": "5.00", "chain": "SOL"})`,
+    )
   }
   const circle = new CircleSdkAdapter({
     apiKey: config.CIRCLE_API_KEY ?? 'SIMULATOR',
@@ -59,6 +63,9 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     metrics.trackLag('process-manager', () => pm.lag)
     pm.start()
     stops.unshift(() => pm.stop())
+    const deposits = new DepositPoller({ store, db, pool, circle, logger, intervalMs: config.CIRCLE_POLL_INTERVAL_MS })
+    deposits.start()
+    stops.unshift(() => deposits.stop())
   }
 
   let url: string | undefined
@@ -71,6 +78,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
         database: async () => void (await sql`SELECT 1`.execute(db)),
         eventStore: async () => void (await store.head()),
       },
+      ...(simulatorUrl ? { healthDetails: { circleSimulatorUrl: simulatorUrl } } : {}),
       store,
       db,
       metrics,

@@ -26,6 +26,8 @@ import { walletRoutes } from './routes/wallets.ts'
 export interface AppDeps {
   logger: Logger
   health: Record<string, HealthCheck>
+  /** Shown in /health to admin keys only (e.g. the embedded simulator's URL). */
+  healthDetails?: Record<string, string>
   store: EventStore
   db: Db
   metrics: Metrics
@@ -104,7 +106,7 @@ export async function buildApp(deps: AppDeps) {
   })
   await app.register(idempotencyPlugin, { db: deps.db, ttlHours: deps.idempotencyTtlHours })
 
-  await app.register(healthRoutes, { checks: deps.health })
+  await app.register(healthRoutes, { checks: deps.health, ...(deps.healthDetails ? { details: deps.healthDetails } : {}) })
   const { store, maxAmount } = deps
   await app.register(walletRoutes, { store })
   await app.register(addressRoutes, { store })

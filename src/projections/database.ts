@@ -1,4 +1,5 @@
 import type { ColumnType } from 'kysely'
+import type { CirclePollMarksTable, CircleWalletsTable } from '../process-manager/deposit-poller.ts'
 
 /** Subscriber checkpoints: one row per subscriber, moved with compare-and-set. */
 export interface CheckpointsTable {
@@ -42,4 +43,6 @@ export interface Database {
   checkpoints: CheckpointsTable
   idempotency_keys: IdempotencyKeysTable
   pm_tasks: PmTasksTable
+  circle_wallets: CircleWalletsTable
+  circle_poll_marks: CirclePollMarksTable
 }

@@ -43,6 +43,7 @@ const transferSchema = z.object({
   transactionHash: z.string().optional(),
   status: statusSchema,
   errorCode: z.string().optional(),
+  createDate: z.string().optional(),
 })
 const payoutSchema = z.object({ id: z.string().min(1), amount: money, status: z.enum(['pending', 'complete', 'failed']), errorCode: z.string().optional() })
 const balancesSchema = z.object({ available: z.array(money), unsettled: z.array(money).default([]) })
@@ -61,6 +62,7 @@ export function toTransfer(t: z.infer<typeof transferSchema>): CircleTransfer {
   if (t.source.type === 'blockchain' && t.source.chain) out.sourceChain = t.source.chain
   if (t.transactionHash) out.txHash = t.transactionHash
   if (t.errorCode) out.errorCode = t.errorCode
+  if (t.createDate) out.createdAt = t.createDate
   return out
 }
 
@@ -145,6 +147,15 @@ export class CircleSdkAdapter implements CirclePort {
 
   async getTransfer(id: string): Promise<CircleTransfer> {
     return toTransfer(await this.call('getTransfer', (o) => this.sdk.transfers.getTransfer(id, undefined, o), transferSchema))
+  }
+
+  async listTransfers(query: { from?: string; pageAfter?: string; pageSize?: number }): Promise<CircleTransfer[]> {
+    const page = await this.call(
+      'listTransfers',
+      (o) => this.sdk.transfers.listTransfers(undefined, undefined, undefined, undefined, query.from, undefined, undefined, query.pageAfter, query.pageSize, o),
+      z.array(transferSchema),
+    )
+    return page.map(toTransfer)
   }
 
   async createPayout(request: { idempotencyKey: string; wireAccountId: string; amount: bigint }): Promise<CirclePayout> {

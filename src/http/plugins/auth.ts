@@ -44,9 +44,13 @@ export const authPlugin = fp<{ keys: ApiKey[]; publicPrefixes?: string[] }>(asyn
   app.decorateRequest('principal', undefined)
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config
-    if (config.public || publicPrefixes.some((p) => request.routeOptions.url?.startsWith(p))) return
     const header = request.headers.authorization
     const match = typeof header === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/.exec(header) : null
+    if (config.public || publicPrefixes.some((p) => request.routeOptions.url?.startsWith(p))) {
+      // Open routes need no key, but a valid one still identifies the caller (admins see /health details).
+      if (match) request.principal = byHash.get(sha256hex(match[1]!))
+      return
+    }
     if (!match) throw new HttpError(401, 'unauthorized', 'send Authorization: Bearer <api key>', { headers: { 'www-authenticate': 'Bearer' } })
     const principal = byHash.get(sha256hex(match[1]!))
     if (!principal) throw new HttpError(401, 'unauthorized', 'unknown API key', { headers: { 'www-authenticate': 'Bearer' } })

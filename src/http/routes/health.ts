@@ -7,10 +7,14 @@ const check = z.object({ status: z.enum(['ok', 'failed']), error: z.string().opt
 const healthBody = z.object({
   status: z.enum(['ok', 'failed']),
   checks: z.record(z.string(), check),
+  details: z
+    .record(z.string(), z.string())
+    .optional()
+    .meta({ description: 'Only for an admin key: operational details such as the embedded Circle simulator’s URL', example: { circleSimulatorUrl: 'http://127.0.0.1:41234' } }),
 })
 
 /** `GET /health`: open, 200 when every dependency answers, 503 naming those that do not. */
-export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, HealthCheck>; timeoutMs?: number }> = async (app, opts) => {
+export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, HealthCheck>; timeoutMs?: number; details?: Record<string, string> }> = async (app, opts) => {
   app.get(
     '/health',
     {
@@ -21,7 +25,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, Health
         response: { 200: healthBody, 503: healthBody },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       const entries = await Promise.all(
         Object.entries(opts.checks).map(async ([name, run]) => {
           try {
@@ -34,7 +38,8 @@ export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, Health
       )
       const checks = Object.fromEntries(entries)
       const ok = entries.every(([, c]) => c.status === 'ok')
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'failed', checks })
+      const details = request.principal?.role === 'admin' && opts.details && Object.keys(opts.details).length > 0 ? { details: opts.details } : {}
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'failed', checks, ...details })
     },
   )
 }

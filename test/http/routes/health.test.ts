@@ -39,3 +39,14 @@ t.test('a check that hangs fails after the timeout instead of hanging health', a
   t.match(res.json().checks.nats.error, /no answer/)
   t.ok(Date.now() - started < 5000)
 })
+
+t.test('an admin key sees the embedded simulator’s URL in /health details; others do not', async (t) => {
+  const { app } = await testApp(t, { healthDetails: { circleSimulatorUrl: 'http://127.0.0.1:4010' } })
+  const admin = await app.inject({ method: 'GET', url: '/health', headers: { authorization: 'Bearer dev-admin-key' } })
+  t.same(admin.json().details, { circleSimulatorUrl: 'http://127.0.0.1:4010' })
+  for (const headers of [{}, { authorization: 'Bearer dev-backend-key' }, { authorization: 'Bearer wrong-key' }]) {
+    const res = await app.inject({ method: 'GET', url: '/health', headers })
+    t.equal(res.statusCode, 200, 'health stays open')
+    t.equal(res.json().details, undefined)
+  }
+})
