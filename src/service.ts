@@ -13,6 +13,7 @@ import { purgeExpiredIdempotencyKeys } from './http/plugins/idempotency.ts'
 import { Metrics } from './metrics.ts'
 import { DepositPoller } from './process-manager/deposit-poller.ts'
 import { ProcessManager } from './process-manager/process-manager.ts'
+import { queueStats } from './process-manager/tasks.ts'
 
 export const ROLES = ['api', 'process-manager'] as const
 export type Role = (typeof ROLES)[number]
@@ -54,16 +55,18 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     timeoutMs: config.CIRCLE_TIMEOUT_MS,
     ratePerSecond: config.CIRCLE_RATE_PER_SECOND,
     logger,
+    metrics,
   })
   // Circle has no card issuing: the issuer is its own service, by default the simulator's issuing routes.
   const issuer = new HttpCardIssuer({ baseUrl: (config.CARD_ISSUER_URL ?? simulatorUrl)!, apiKey: config.CARD_ISSUER_API_KEY ?? 'SIMULATOR', timeoutMs: config.CIRCLE_TIMEOUT_MS, logger })
 
   if (roles.includes('process-manager')) {
-    const pm = new ProcessManager({ store, db, pool, circle, issuer, logger, pollMs: config.CIRCLE_POLL_INTERVAL_MS })
+    const pm = new ProcessManager({ store, db, pool, circle, issuer, logger, metrics, pollMs: config.CIRCLE_POLL_INTERVAL_MS })
+    metrics.trackQueue(() => queueStats(db))
     metrics.trackLag('process-manager', () => pm.lag)
     pm.start()
     stops.unshift(() => pm.stop())
-    const deposits = new DepositPoller({ store, db, pool, circle, logger, intervalMs: config.CIRCLE_POLL_INTERVAL_MS })
+    const deposits = new DepositPoller({ store, db, pool, circle, logger, metrics, intervalMs: config.CIRCLE_POLL_INTERVAL_MS })
     deposits.start()
     stops.unshift(() => deposits.stop())
   }

@@ -9,6 +9,7 @@ import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
 import type { Metrics } from '../metrics.ts'
+import { accessLogPlugin } from './plugins/access-log.ts'
 import { authPlugin, type ApiKey } from './plugins/auth.ts'
 import { errorsPlugin } from './plugins/errors.ts'
 import { idempotencyPlugin } from './plugins/idempotency.ts'
@@ -52,6 +53,7 @@ export async function buildApp(deps: AppDeps) {
     },
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
+    disableRequestLogging: true,
   }).withTypeProvider<ZodTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
@@ -69,6 +71,7 @@ export async function buildApp(deps: AppDeps) {
     parseJson(request, text, done)
   })
 
+  await app.register(accessLogPlugin)
   await app.register(errorsPlugin)
   await app.register(swagger, {
     openapi: {

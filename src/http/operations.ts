@@ -6,6 +6,7 @@ import { execute, foldEvents, type AnyEvent, type CommandMetadata, type Decider 
 import type { EventStore } from '../events/event-store.ts'
 import type { Failure, OperationStatus, StreamType } from '../events/event.ts'
 import { formatAmount, InvalidAmount, parseAmount } from '../events/money.ts'
+import { logSteps } from '../logger.ts'
 import { HttpError } from './errors.ts'
 
 /**
@@ -29,7 +30,9 @@ export function commandMetadata(request: FastifyRequest, commandId: string): Com
 /** Runs a creating command; the resource already existing under its derived id means this request ran before. */
 export async function create<C, S>(store: EventStore, decider: Decider<C, S>, command: C, request: FastifyRequest, id: string): Promise<void> {
   try {
-    await execute(store, decider, command, commandMetadata(request, id))
+    const metadata = commandMetadata(request, id)
+    const result = await execute(store, decider, command, metadata)
+    logSteps(request.log, result.appended, { operationId: id, actor: metadata.actor }, request.server.metrics)
   } catch (err) {
     if (err instanceof DomainError && err.code === 'already_exists') return
     throw err

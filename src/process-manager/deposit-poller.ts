@@ -8,6 +8,8 @@ import { outcomeCommandId } from '../commands/ids.ts'
 import { recordDeposit } from '../commands/record-deposit.ts'
 import { deposit } from '../events/deposit.ts'
 import type { EventStore } from '../events/event-store.ts'
+import { logSteps } from '../logger.ts'
+import type { Metrics } from '../metrics.ts'
 import { acquireLease } from '../subscriptions/lease.ts'
 import { Subscriber } from '../subscriptions/subscriber.ts'
 
@@ -42,6 +44,7 @@ export interface DepositPollerOptions {
    */
   holdMs?: number
   leaseRetryMs?: number
+  metrics?: Pick<Metrics, 'countSteps'>
 }
 
 /**
@@ -153,10 +156,8 @@ export class DepositPoller {
         actor: 'deposit-poller',
         occurredAt: new Date().toISOString(),
       })
-      if (result.appended.some((a) => a.events.length > 0)) {
-        recorded++
-        logger.info({ operationId: `deposit:${t.id}`, walletId, circleTransferId: t.id, chain: t.sourceChain }, 'deposit completed')
-      }
+      if (result.appended.some((a) => a.events.length > 0)) recorded++
+      logSteps(logger, result.appended, { operationId: t.id, actor: 'deposit-poller' }, this.options.metrics)
     }
 
     const newest = seen.reduce<string | undefined>((max, t) => (t.createdAt && (max === undefined || t.createdAt > max) ? t.createdAt : max), undefined)

@@ -6,6 +6,7 @@ import type { CardIssuer } from '../adapters/card-issuer/port.ts'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
+import type { Metrics } from '../metrics.ts'
 import { acquireLease } from '../subscriptions/lease.ts'
 import { Subscriber } from '../subscriptions/subscriber.ts'
 import type { Step, StepContext } from './context.ts'
@@ -56,6 +57,8 @@ export interface ProcessManagerOptions {
   circle: CirclePort
   issuer: CardIssuer
   logger: Logger
+  /** Counts operation steps and Circle calls, when given. */
+  metrics?: Metrics
   /** How long an operation stays processing at Circle before we ask Circle again (ms). */
   pollMs?: number
   /** Idle pause between looks for due work (ms). */
@@ -85,7 +88,7 @@ export class ProcessManager {
 
   constructor(options: ProcessManagerOptions) {
     this.options = options
-    this.ctx = { store: options.store, circle: options.circle, issuer: options.issuer, pollMs: options.pollMs ?? 5000, logger: options.logger }
+    this.ctx = { store: options.store, circle: options.circle, issuer: options.issuer, pollMs: options.pollMs ?? 5000, logger: options.logger, metrics: options.metrics }
     this.subscriber = new Subscriber({
       name: 'process-manager',
       store: options.store,

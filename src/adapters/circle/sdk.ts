@@ -14,6 +14,7 @@ import {
   type WireAccountDetails,
 } from './port.ts'
 import { withRetries } from '../retry.ts'
+import type { Metrics } from '../../metrics.ts'
 import { TokenBucket } from './rate-limiter.ts'
 
 export interface CircleSdkOptions {
@@ -27,6 +28,8 @@ export interface CircleSdkOptions {
   /** Client-side limit on calls per second (Circle publishes none; sandbox throttles after a few). */
   ratePerSecond?: number
   logger?: Logger
+  /** Counts and times every call (each attempt) by operation and outcome, when given. */
+  metrics?: Pick<Metrics, 'circleCalls' | 'circleCallDuration'>
 }
 
 // Circle's payloads, validated here because the SDK's types are loose and its enums stale.
@@ -79,6 +82,7 @@ export class CircleSdkAdapter implements CirclePort {
   private readonly backoff: { baseMs: number; maxMs: number }
   private readonly limiter: TokenBucket
   private readonly logger: Logger | undefined
+  private readonly metrics: CircleSdkOptions['metrics']
   private master: Promise<string> | undefined
 
   constructor(options: CircleSdkOptions) {
@@ -88,6 +92,7 @@ export class CircleSdkAdapter implements CirclePort {
     this.backoff = options.backoff ?? { baseMs: 200, maxMs: 10_000 }
     this.limiter = new TokenBucket(options.ratePerSecond ?? 8)
     this.logger = options.logger
+    this.metrics = options.metrics
   }
 
   masterWalletId(): Promise<string> {
@@ -167,15 +172,27 @@ export class CircleSdkAdapter implements CirclePort {
     return toPayout(await this.call('getBusinessPayout', (o) => this.sdk.payouts.getBusinessPayout(id, o), payoutSchema))
   }
 
-  private call<T>(operation: string, send: (options: { timeout: number }) => Promise<{ data: unknown }>, schema: z.ZodType<T>): Promise<T> {
+  /** Every Circle call at debug level, with its duration and status, and in the metrics. */
+  private observe(operation: string, started: number, outcome: string, status?: number, code?: number | string): void {
+    const seconds = (performance.now() - started) / 1000
+    this.metrics?.circleCalls.inc({ operation, outcome })
+    this.metrics?.circleCallDuration.observe({ operation }, seconds)
+    this.logger?.debug({ operation, outcome, status, ...(code === undefined ? {} : { code }), durationMs: Math.round(seconds * 10_000) / 10 }, `circle ${operation} ${status ?? outcome}`)
+  }
+
+  private call<T>(operation: string, send: (options: { timeout: number }) => Promise<{ data: unknown; status?: number }>, schema: z.ZodType<T>): Promise<T> {
     return withRetries(
       operation,
       async () => {
         let res
+        const started = performance.now()
         try {
           res = await send({ timeout: this.timeoutMs })
+          this.observe(operation, started, 'ok', res.status)
         } catch (err) {
-          throw classify(operation, err)
+          const classified = classify(operation, err)
+          this.observe(operation, started, outcomeOf(classified), classified.status, classified.code)
+          throw classified
         }
         const parsed = schema.safeParse((res.data as { data?: unknown } | undefined)?.data)
         if (parsed.success) return parsed.data
@@ -185,6 +202,14 @@ export class CircleSdkAdapter implements CirclePort {
       { maxAttempts: this.maxAttempts, backoff: this.backoff, beforeAttempt: () => this.limiter.take(), logger: this.logger },
     )
   }
+}
+
+/** How a failed call is counted: Circle's refusal, or the kind of transient failure. */
+function outcomeOf(err: CircleError): string {
+  if (!err.transient) return 'refused'
+  if (err.status === 429) return 'rate_limited'
+  if (err.status !== undefined) return 'server_error'
+  return err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT' ? 'timeout' : 'network'
 }
 
 function toPayout(p: z.infer<typeof payoutSchema>): CirclePayout {

@@ -53,9 +53,11 @@ export const errorsPlugin = fp(async (app) => {
   app.setErrorHandler((err, request, reply) => {
     const contentType = request.headers['content-type']?.split(';')[0]
     const mapped = map(err, contentType, request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit ?? 1048576)
+    // The access-log line reports the code; only what a person must look into gets its own line.
+    request.errorCode = mapped.code
     if (mapped.status >= 500) request.log.error({ err }, 'request failed')
     else if (isResponseSerializationError(err)) request.log.error({ err }, 'response did not match its schema')
-    else request.log.info({ code: mapped.code }, 'request rejected')
+    else request.log.debug({ code: mapped.code, err }, 'request rejected')
     const body: ErrorBody = { error: { code: mapped.code, message: mapped.message }, requestId: request.id }
     if (mapped.details !== undefined) body.error.details = mapped.details
     void reply.code(mapped.status).headers(mapped.headers ?? {}).send(body)

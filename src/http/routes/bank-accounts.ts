@@ -8,6 +8,7 @@ import { linkBankAccount, type LinkBankAccount } from '../../commands/link-bank-
 import { recordBankAccountOutcome, type RecordBankAccountOutcome } from '../../commands/record-bank-account-outcome.ts'
 import { bankAccount, type BankAccountState } from '../../events/bank-account.ts'
 import type { EventStore } from '../../events/event-store.ts'
+import { logSteps } from '../../logger.ts'
 import { HttpError, notFound } from '../errors.ts'
 import { answerCreated, commandMetadata, create, derivedId, read, waitIfAsked, type Resource } from '../operations.ts'
 import { commandErrorsFor, createdResponses, readErrors, failure, idempotencyHeaders, idParams } from '../schemas.ts'
@@ -130,7 +131,9 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<{ store: EventStore; circl
             : { accountNumber: body.accountNumber!, routingNumber: body.routingNumber!, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
         const outcome = await submitToCircle(circle, bankAccountId, details)
         for (const o of outcome) {
-          await execute(store, recordBankAccountOutcome, { bankAccountId, outcome: o }, commandMetadata(request, outcomeCommandId(bankAccount.streamName(bankAccountId), o.type)))
+          const metadata = commandMetadata(request, outcomeCommandId(bankAccount.streamName(bankAccountId), o.type))
+          const result = await execute(store, recordBankAccountOutcome, { bankAccountId, outcome: o }, metadata)
+          logSteps(request.log, result.appended, { operationId: bankAccountId, actor: metadata.actor }, request.server.metrics)
         }
       }
       const reread = () => read(store, bankAccount, bankAccountId)
