@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
-import { jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
@@ -14,7 +14,7 @@ import { authPlugin, type ApiKey } from './plugins/auth.ts'
 import { errorsPlugin } from './plugins/errors.ts'
 import { idempotencyPlugin } from './plugins/idempotency.ts'
 import { metricsPlugin } from './plugins/metrics.ts'
-import { docsTransform } from './schemas.ts'
+import { docsTransform, docsTransformObject } from './schemas.ts'
 import { addressRoutes } from './routes/addresses.ts'
 import { bankAccountRoutes } from './routes/bank-accounts.ts'
 import { cardRoutes } from './routes/cards.ts'
@@ -79,15 +79,33 @@ export async function buildApp(deps: AppDeps) {
       info: {
         title: 'Circle Ledger',
         version: '1.0.0',
+        license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
         description:
-          'Event-sourced ledger running every Circle operation for backendMirror. Amounts are decimal strings in USD (= USDC). ' +
-          'Creating POSTs require an Idempotency-Key and answer 202 with the resource; poll its Location or send `Prefer: wait=N`.',
+          'Event-sourced ledger running every Circle operation for backendMirror: custodial wallets and deposit addresses, wire bank accounts, ' +
+          'USDC mint and redeem, transfers, and virtual cards.\n\n' +
+          '- Amounts are decimal strings in USD (= USDC), at most 6 decimals: `"10.50"`.\n' +
+          '- Every creating POST needs an `Idempotency-Key`; a replay with the same body returns the original answer.\n' +
+          '- Creating POSTs answer **202** with the resource (`status: pending`) and a `Location` to poll; with `Prefer: wait=N` the answer waits ' +
+          'up to N seconds (at most 30) and is **201** (a new resource) or **200** (an operation) when it is already terminal.\n' +
+          '- Errors are `{"error": {"code", "message", "details"?}, "requestId"}`; each route lists its codes with examples.',
       },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API key: Authorization: Bearer <key>' } } },
+      servers: [{ url: '/', description: 'The service that serves this document (npm start: http://localhost:3000)' }],
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'API key: `Authorization: Bearer <key>`. Roles: `backend` (commands and reads), `auditor` (reads, metrics), `admin` (everything). ' +
+              'Outside production, when API_KEYS is unset, the development keys `dev-backend-key`, `dev-auditor-key` and `dev-admin-key` work ' +
+              '(one per role); production refuses to start without configured keys.',
+          },
+        },
+      },
       security: [{ apiKey: [] }],
     },
     transform: docsTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: docsTransformObject,
   })
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger())

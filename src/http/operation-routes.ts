@@ -6,7 +6,7 @@ import type { EventStore } from '../events/event-store.ts'
 import type { StreamType } from '../events/event.ts'
 import { notFound } from './errors.ts'
 import { answerCreated, derivedId, read, waitIfAsked, type Resource } from './operations.ts'
-import { commandErrors, createdResponses, idempotencyHeaders, idParams, readErrors } from './schemas.ts'
+import { commandErrorsFor, createdResponses, idempotencyHeaders, idParams, readErrors, type ErrorExample } from './schemas.ts'
 
 /** A resource created by an asynchronous command: `POST create` answers 202 pending, `GET read/{id}` reads it. */
 export interface OperationResource<S, Body extends z.ZodType, Res extends z.ZodType> {
@@ -25,6 +25,8 @@ export interface OperationResource<S, Body extends z.ZodType, Res extends z.ZodT
   toResponse(id: string, resource: Resource<S>): z.output<Res>
   /** When `Prefer: wait` may stop waiting. */
   settled(state: S): boolean
+  /** The business rules the POST can refuse with (422), as documented examples: [code, message]. */
+  rules?: ErrorExample[]
   /** A new resource answers 201 once settled, an operation 200 (default 'operation'). */
   creates?: 'resource' | 'operation'
 }
@@ -42,7 +44,7 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
       def.createPath,
       {
         config: { roles: ['backend'], idempotent: true },
-        schema: { tags: [def.tag], summary: def.summaries.create, headers: idempotencyHeaders, body, response: { ...createdResponses(response, def.creates ?? 'operation'), ...commandErrors } },
+        schema: { tags: [def.tag], summary: def.summaries.create, headers: idempotencyHeaders, body, response: { ...createdResponses(response, def.creates ?? 'operation'), ...commandErrorsFor(def.rules ?? []) } },
       },
       async (request, reply) => {
         const id = derivedId(request, def.name)
@@ -55,7 +57,7 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
       `${def.readPath}/:id`,
       {
         config: { roles: ['backend', 'auditor'] },
-        schema: { tags: [def.tag], summary: def.summaries.read, params: idParams, response: { 200: response, ...readErrors } },
+        schema: { tags: [def.tag], summary: def.summaries.read, params: idParams, response: { 200: response.describe(`The ${def.name} as it is now`), ...readErrors } },
       },
       async (request) => {
         const resource = await reread(request.params.id)

@@ -1,4 +1,4 @@
-import { jsonSchemaTransform } from 'fastify-type-provider-zod'
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { SUPPORTED_CHAINS } from '../commands/chains.ts'
 
@@ -114,14 +114,62 @@ export function createdResponses(response: z.ZodType, creates: 'resource' | 'ope
   return { ...terminal, 202: response.describe('Accepted; the operation runs asynchronously. Poll the Location header, or send `Prefer: wait=N`') }
 }
 
-/** The OpenAPI transform: the zod type provider's, plus the error examples routes declare. */
-export function docsTransform(document: Parameters<typeof jsonSchemaTransform>[0]): ReturnType<typeof jsonSchemaTransform> {
+/** Stable operation ids for generated clients; a route missing here gets one derived from its method and path. */
+const OPERATION_IDS: Record<string, string> = {
+  'POST /wallets': 'createWallet',
+  'GET /wallets/:id': 'getWallet',
+  'POST /wallets/address': 'requestDepositAddress',
+  'GET /wallets/:walletId/addresses/:addressId': 'getDepositAddress',
+  'POST /bank-accounts': 'linkBankAccount',
+  'GET /bank-accounts/:id': 'getBankAccount',
+  'POST /mint': 'mint',
+  'GET /mints/:id': 'getMint',
+  'POST /redeem': 'redeem',
+  'GET /redeems/:id': 'getRedeem',
+  'POST /transfers': 'createTransfer',
+  'GET /transfers/:id': 'getTransfer',
+  'POST /cards': 'issueCard',
+  'GET /cards/:id': 'getCard',
+  'POST /cards/:id/freeze': 'freezeCard',
+  'POST /cards/:id/unfreeze': 'unfreezeCard',
+  'POST /cards/:id/close': 'closeCard',
+  'GET /health': 'getHealth',
+}
+
+/** `GET /wallets/:walletId/addresses` -> `getWalletsAddressesByWalletId`, for routes without a listed id. */
+export function derivedOperationId(method: string, url: string): string {
+  const words = url.split('/').filter(Boolean)
+  const literal = words.filter((w) => !w.startsWith(':')).map((w) => w.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : '')))
+  const params = words.filter((w) => w.startsWith(':')).map((w) => w.slice(1))
+  const cap = (w: string) => w.charAt(0).toUpperCase() + w.slice(1)
+  return method.toLowerCase() + literal.map(cap).join('') + (params.length ? 'By' + params.map(cap).join('And') : '')
+}
+
+type TransformInput = Parameters<typeof jsonSchemaTransform>[0] & { route?: { method: string | string[]; url: string; config?: { public?: boolean; roles?: string[] } } }
+
+/**
+ * The OpenAPI transform: the zod type provider's, plus what a reader of /docs needs per route —
+ * its operation id, the roles it takes (or that it is open) and the error examples it declares.
+ */
+export function docsTransform(document: TransformInput): ReturnType<typeof jsonSchemaTransform> {
   const out = jsonSchemaTransform(document)
+  const schema = out.schema as Record<string, unknown> & { hide?: boolean; response?: Record<string, Record<string, unknown>> }
+  if (!schema || schema.hide) return out
+  const route = document.route
+  if (route) {
+    const method = Array.isArray(route.method) ? route.method[0]! : route.method
+    schema.operationId ??= OPERATION_IDS[`${method} ${route.url}`] ?? derivedOperationId(method, route.url)
+    const access = route.config?.public
+      ? 'Open: no API key needed (a key that is sent must be valid).'
+      : `Roles: ${[...(route.config?.roles ?? []), 'admin'].map((r) => `\`${r}\``).join(', ')}.`
+    schema.description = [schema.description, access].filter(Boolean).join('\n\n')
+    if (route.config?.public) schema.security = []
+  }
   const responses = (document.schema as { response?: Record<string, unknown> } | undefined)?.response
-  const transformed = (out.schema as { response?: Record<string, Record<string, unknown>> } | undefined)?.response
+  const transformed = schema.response
   if (!responses || !transformed) return out
-  for (const [status, schema] of Object.entries(responses)) {
-    const examples = errorExamples.get(schema as object)
+  for (const [status, source] of Object.entries(responses)) {
+    const examples = errorExamples.get(source as object)
     const json = transformed[status]
     if (!examples || !json) continue
     const { description, ...rest } = json
@@ -141,6 +189,32 @@ export function docsTransform(document: Parameters<typeof jsonSchemaTransform>[0
     }
   }
   return out
+}
+
+/**
+ * The whole document: the type provider's components, less those nothing refers to (the zod
+ * registry emits an input and an output variant of every named schema; most are used one way only).
+ */
+export function docsTransformObject(document: Parameters<typeof jsonSchemaTransformObject>[0]): ReturnType<typeof jsonSchemaTransformObject> {
+  const out = jsonSchemaTransformObject(document) as { paths?: unknown; components?: { schemas?: Record<string, unknown> } }
+  const schemas = out.components?.schemas
+  if (!schemas) return out as ReturnType<typeof jsonSchemaTransformObject>
+  const refsIn = (value: unknown, found: Set<string>) => {
+    JSON.stringify(value, (key, v: unknown) => {
+      if (key === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/')) found.add(v.slice('#/components/schemas/'.length))
+      return v
+    })
+  }
+  const used = new Set<string>()
+  const { components, ...rest } = out
+  refsIn(rest, used)
+  for (let grew = true; grew; ) {
+    const before = used.size
+    for (const name of [...used]) refsIn(schemas[name], used)
+    grew = used.size > before
+  }
+  for (const name of Object.keys(schemas)) if (!used.has(name)) delete schemas[name]
+  return out as ReturnType<typeof jsonSchemaTransformObject>
 }
 
 export const idempotencyHeaders = z.object({

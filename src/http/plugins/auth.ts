@@ -47,8 +47,11 @@ export const authPlugin = fp<{ keys: ApiKey[]; publicPrefixes?: string[] }>(asyn
     const header = request.headers.authorization
     const match = typeof header === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/.exec(header) : null
     if (config.public || publicPrefixes.some((p) => request.routeOptions.url?.startsWith(p))) {
-      // Open routes need no key, but a valid one still identifies the caller (admins see /health details).
-      if (match) request.principal = byHash.get(sha256hex(match[1]!))
+      // Open routes need no key; one that is sent must be valid, and identifies the caller (admins see /health details).
+      if (header === undefined) return
+      const principal = match ? byHash.get(sha256hex(match[1]!)) : undefined
+      if (!principal) throw new HttpError(401, 'unauthorized', 'unknown API key: send a valid key, or none on this open route', { headers: { 'www-authenticate': 'Bearer' } })
+      request.principal = principal
       return
     }
     if (!match) throw new HttpError(401, 'unauthorized', 'send Authorization: Bearer <api key>', { headers: { 'www-authenticate': 'Bearer' } })

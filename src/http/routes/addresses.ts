@@ -5,7 +5,7 @@ import type { EventStore } from '../../events/event-store.ts'
 import { wallet, type DepositAddress } from '../../events/wallet.ts'
 import { notFound } from '../errors.ts'
 import { answerCreated, create, derivedId, read, waitIfAsked } from '../operations.ts'
-import { chain, commandErrors, createdResponses, readErrors, failure, id, idempotencyHeaders } from '../schemas.ts'
+import { chain, commandErrorsFor, createdResponses, readErrors, failure, id, idempotencyHeaders } from '../schemas.ts'
 
 export const addressBody = z
   .object({
@@ -17,7 +17,10 @@ export const addressBody = z
     addressTag: z.string().optional(),
     failure: failure.optional(),
   })
-  .meta({ id: 'DepositAddress' })
+  .meta({
+    id: 'DepositAddress',
+    example: { id: '7a1e3c5d-2b4f-4e6a-9c8d-0f1e2d3c4b5a', walletId: '3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f', chain: 'SOL', status: 'active', address: '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T' },
+  })
 
 export function toAddress(walletId: string, a: DepositAddress): z.infer<typeof addressBody> {
   const body: z.infer<typeof addressBody> = { id: a.addressId, walletId, chain: a.chain, status: a.status }
@@ -44,7 +47,7 @@ export const addressRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async
         summary: 'Request a deposit address for a wallet on a chain',
         headers: idempotencyHeaders,
         body: z.strictObject({ walletId: id, chain }),
-        response: { ...createdResponses(addressBody, 'resource'), ...commandErrors },
+        response: { ...createdResponses(addressBody, 'resource'), ...commandErrorsFor([['wallet_not_found', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f does not exist'], ['wallet_not_active', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f is pending, not active'], ['unsupported_chain', 'chain DOGE is not supported (supported: ETH, POLY, ARB, BASE, AVAX, OP, CELO, SOL, XLM, ALGO, TRX, HBAR, NEAR)']]) },
       },
     },
     async (request, reply) => {
@@ -65,7 +68,7 @@ export const addressRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async
         tags: ['wallets'],
         summary: 'One deposit address of a wallet',
         params: z.object({ walletId: id, addressId: id }),
-        response: { 200: addressBody, ...readErrors },
+        response: { 200: addressBody.describe('The deposit address as it is now'), ...readErrors },
       },
     },
     async (request) => {

@@ -66,7 +66,10 @@ export const bankAccountBody = z
     failure: failure.optional(),
     createdAt: z.string(),
   })
-  .meta({ id: 'BankAccount' })
+  .meta({
+    id: 'BankAccount',
+    example: { id: '9b2d4e6f-1a3c-4e5f-8a7b-0c1d2e3f4a5b', ownerId: 'user-42', status: 'active', last4: '0010', circleWireId: 'b8627ae8-732b-4d25-b947-1df8f4007a29', description: 'payroll account', createdAt: '2026-11-26T09:30:00.000Z' },
+  })
 
 export function toBankAccount(id: string, r: Resource<BankAccountState>): z.infer<typeof bankAccountBody> {
   const s = r.state
@@ -147,7 +150,7 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<{ store: EventStore; circl
     '/bank-accounts/:id',
     {
       config: { roles: ['backend', 'auditor'] },
-      schema: { tags: ['bank accounts'], summary: 'A linked bank account and its status', params: idParams, response: { 200: bankAccountBody, ...readErrors } },
+      schema: { tags: ['bank accounts'], summary: 'A linked bank account and its status', params: idParams, response: { 200: bankAccountBody.describe('The bank account as it is now'), ...readErrors } },
     },
     async (request) => {
       const resource = await read(store, bankAccount, request.params.id)

@@ -9,7 +9,7 @@ import { card, type CardState } from '../../events/card.ts'
 import type { EventStore } from '../../events/event-store.ts'
 import { operationRoutes } from '../operation-routes.ts'
 import { commandMetadata, create, read, type Resource } from '../operations.ts'
-import { commandErrors, errorBody, failure, id, idParams } from '../schemas.ts'
+import { commandErrorsFor, failure, id, idParams, type ErrorExample } from '../schemas.ts'
 import { randomUUID } from 'node:crypto'
 
 export const cardBody = z
@@ -25,7 +25,11 @@ export const cardBody = z
     createdAt: z.string(),
     updatedAt: z.string(),
   })
-  .meta({ id: 'Card', description: 'A virtual card. The full card number never leaves the issuer; we keep the last 4 digits.' })
+  .meta({
+    id: 'Card',
+    description: 'A virtual card. The full card number never leaves the issuer; we keep the last 4 digits.',
+    example: { id: 'c41d7e2a-6b8f-4a09-b3c5-d7e9f1a2b4c6', walletId: '3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f', status: 'active', last4: '4242', expMonth: 11, expYear: 2030, network: 'VISA', createdAt: '2026-11-26T09:30:00.000Z', updatedAt: '2026-11-26T09:30:02.412Z' },
+  })
 
 export function toCard(id: string, r: Resource<CardState>): z.infer<typeof cardBody> {
   const s = r.state
@@ -53,6 +57,7 @@ const issueRoutes = operationRoutes({
   toResponse: toCard,
   settled: (s) => s.status !== 'pending',
   creates: 'resource',
+  rules: [['wallet_not_found', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f does not exist'], ['wallet_not_active', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f is pending, not active']] satisfies ErrorExample[],
 })
 
 /** Virtual cards, issued through the CardIssuer port (Circle has no card issuing). */
@@ -69,7 +74,10 @@ export const cardRoutes: FastifyPluginAsyncZod<{ store: EventStore }> = async (a
           summary,
           params: idParams,
           body: reasonBody,
-          response: { 200: cardBody, ...commandErrors, 404: errorBody.describe("Not found") },
+          response: {
+            200: cardBody.describe('The card after the action'),
+            ...commandErrorsFor([['card_closed', 'card c41d7e2a-6b8f-4a09-b3c5-d7e9f1a2b4c6 is closed'], ['card_not_active', 'card c41d7e2a-6b8f-4a09-b3c5-d7e9f1a2b4c6 is pending, not active'], ['card_not_frozen', 'card c41d7e2a-6b8f-4a09-b3c5-d7e9f1a2b4c6 is active, not frozen']], { notFound: ['not_found', 'card c41d7e2a-6b8f-4a09-b3c5-d7e9f1a2b4c6 not found'] }),
+          },
         },
       },
       async (request) => {

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { errorResponse } from '../schemas.ts'
 
 export type HealthCheck = () => Promise<void>
 
@@ -22,7 +23,11 @@ export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, Health
       schema: {
         tags: ['health'],
         summary: 'Liveness and dependency checks',
-        response: { 200: healthBody, 503: healthBody },
+        response: {
+          200: healthBody.describe('Every dependency answers'),
+          401: errorResponse('An Authorization header with an unknown key (send a valid key, or none)', [['unauthorized', 'unknown API key: send a valid key, or none on this open route']]),
+          503: healthBody.describe('A dependency does not answer; `checks` names it'),
+        },
       },
     },
     async (request, reply) => {
