@@ -40,6 +40,7 @@ const schema = z
         })
       }),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     MAX_AMOUNT: decimalAmount.default('1000000'),
     IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),

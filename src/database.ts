@@ -1,5 +1,6 @@
 import type { CheckpointsTable } from './subscriptions/checkpoints.table.ts'
 import type { IdempotencyKeysTable } from './http/plugins/idempotency.table.ts'
+import type { CirclePollMarksTable, CircleWalletsTable } from './process-manager/deposit-poller.ts'
 import type { PmTasksTable } from './process-manager/tasks.table.ts'
 import type { ReadModelTables } from './projections/tables.ts'
 
@@ -11,4 +12,6 @@ export interface Database extends ReadModelTables {
   checkpoints: CheckpointsTable
   idempotency_keys: IdempotencyKeysTable
   pm_tasks: PmTasksTable
+  circle_wallets: CircleWalletsTable
+  circle_poll_marks: CirclePollMarksTable
 }

@@ -23,7 +23,7 @@ if (unknown.length > 0) {
   process.exit(1)
 }
 
-const logger = createLogger(config.LOG_LEVEL)
+const logger = createLogger(config.LOG_LEVEL, { format: config.LOG_FORMAT })
 try {
   const service = await startService(config, roles as Role[], logger)
   let stopping = false

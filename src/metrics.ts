@@ -1,5 +1,40 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
+export interface QueueStats {
+  due: number
+  scheduled: number
+  oldestDueSeconds: number
+}
+
+/** The event that moves each kind of operation to a status. */
+const STEP_STATUS: Record<string, [kind: string, status: string]> = {
+  WalletCreationRequested: ['wallet', 'pending'],
+  WalletCreated: ['wallet', 'active'],
+  WalletCreationFailed: ['wallet', 'failed'],
+  DepositAddressRequested: ['address', 'pending'],
+  DepositAddressCreated: ['address', 'active'],
+  DepositAddressFailed: ['address', 'failed'],
+  BankAccountLinkRequested: ['bank_account', 'pending'],
+  BankAccountLinked: ['bank_account', 'active'],
+  BankAccountLinkFailed: ['bank_account', 'failed'],
+  MintRequested: ['mint', 'pending'],
+  MintSubmitted: ['mint', 'processing'],
+  MintCompleted: ['mint', 'completed'],
+  MintFailed: ['mint', 'failed'],
+  RedeemRequested: ['redeem', 'pending'],
+  RedeemTransferSubmitted: ['redeem', 'processing'],
+  RedeemCompleted: ['redeem', 'completed'],
+  RedeemFailed: ['redeem', 'failed'],
+  TransferRequested: ['transfer', 'pending'],
+  TransferSubmitted: ['transfer', 'processing'],
+  TransferCompleted: ['transfer', 'completed'],
+  TransferFailed: ['transfer', 'failed'],
+  CardRequested: ['card', 'pending'],
+  CardIssued: ['card', 'active'],
+  CardIssueFailed: ['card', 'failed'],
+  DepositCompleted: ['deposit', 'completed'],
+}
+
 /** The service's Prometheus metrics; one instance per process (tests make their own). */
 export class Metrics {
   readonly registry = new Registry()
@@ -22,7 +57,28 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   })
+  /** Operations reaching each status, counted once per recorded step (a repeated command records none). */
+  readonly operations = new Counter({
+    name: 'ledger_operations_total',
+    help: 'Operations that reached each status, by kind (wallet, address, bank_account, mint, redeem, transfer, card, deposit)',
+    labelNames: ['kind', 'status'] as const,
+    registers: [this.registry],
+  })
+  readonly circleCalls = new Counter({
+    name: 'circle_calls_total',
+    help: 'Calls to Circle by SDK operation and outcome (ok, refused, rate_limited, server_error, timeout, network)',
+    labelNames: ['operation', 'outcome'] as const,
+    registers: [this.registry],
+  })
+  readonly circleCallDuration = new Histogram({
+    name: 'circle_call_duration_seconds',
+    help: 'Latency of each call to Circle (each attempt) by SDK operation',
+    labelNames: ['operation'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  })
   private readonly lagSources = new Map<string, () => Promise<number | undefined>>()
+  private queueSource: (() => Promise<QueueStats>) | undefined
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const sources = this.lagSources
@@ -39,7 +95,45 @@ export class Metrics {
         }
       },
     })
+    const queue = () => this.queueSource?.().catch(() => undefined)
+    new Gauge({
+      name: 'process_manager_tasks',
+      help: 'Process-manager tasks not done: due now (the queue) or scheduled later (waiting for Circle)',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset()
+        const stats = await queue()
+        if (!stats) return
+        this.set({ state: 'due' }, stats.due)
+        this.set({ state: 'scheduled' }, stats.scheduled)
+      },
+    })
+    new Gauge({
+      name: 'process_manager_oldest_due_task_age_seconds',
+      help: 'How long the oldest due process-manager task has been waiting for a worker (0 when none is due)',
+      registers: [this.registry],
+      async collect() {
+        const stats = await queue()
+        if (stats) this.set(stats.oldestDueSeconds)
+      },
+    })
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry })
+  }
+
+  /** Where the process-manager queue gauges read from at scrape time. */
+  trackQueue(stats: () => Promise<QueueStats>): void {
+    this.queueSource = stats
+  }
+
+  /** Counts the lifecycle steps an append recorded. */
+  countSteps(appended: { events: { type: string }[] }[]): void {
+    for (const { events } of appended) {
+      for (const { type } of events) {
+        const step = STEP_STATUS[type]
+        if (step) this.operations.inc({ kind: step[0], status: step[1] })
+      }
+    }
   }
 
   /** Registers a subscriber whose lag the gauge reports at scrape time. */

@@ -12,11 +12,13 @@ import { buildApp } from './http/app.ts'
 import { developmentApiKeys, DEVELOPMENT_KEYS } from './http/plugins/auth.ts'
 import { purgeExpiredIdempotencyKeys } from './http/plugins/idempotency.ts'
 import { Metrics } from './metrics.ts'
+import { DepositPoller } from './process-manager/deposit-poller.ts'
 import { ProcessManager } from './process-manager/process-manager.ts'
 import { readModels } from './projections/index.ts'
 import { checkpointName } from './subscriptions/projection.ts'
 import { ProjectionRunner } from './subscriptions/projection-runner.ts'
 import { readYourWrites } from './subscriptions/read-your-writes.ts'
+import { queueStats } from './process-manager/tasks.ts'
 
 export const ROLES = ['api', 'projections', 'process-manager'] as const
 export type Role = (typeof ROLES)[number]
@@ -60,7 +62,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     stops.unshift(() => simulator.close())
     logger.warn(
       { simulatorUrl, ...(config.SIMULATOR_CONTROL_TOKEN ? {} : { simulatorControlToken }) },
-      'CIRCLE_API_KEY is unset: using the embedded Circle simulator (state in schema circle_sim; control routes need the token)',
+      `CIRCLE_API_KEY is unset: using the embedded Circle simulator at ${simulatorUrl} (state in schema circle_sim; simulate a deposit: POST ${simulatorUrl}/sim/deposits {"walletId": <circleWalletId>, "amount": "5.00", "chain": "SOL"} with Authorization: Bearer <control token>)`,
     )
   }
   const circle = new CircleSdkAdapter({
@@ -69,6 +71,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     timeoutMs: config.CIRCLE_TIMEOUT_MS,
     ratePerSecond: config.CIRCLE_RATE_PER_SECOND,
     logger,
+    metrics,
   })
   // Circle has no card issuing: the issuer is its own service, by default the simulator's issuing routes.
   const issuer = new HttpCardIssuer({ baseUrl: (config.CARD_ISSUER_URL ?? simulatorUrl)!, apiKey: config.CARD_ISSUER_API_KEY ?? 'SIMULATOR', timeoutMs: config.CIRCLE_TIMEOUT_MS, logger })
@@ -90,14 +93,19 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       circle,
       issuer,
       logger,
+      metrics,
       pollMs: config.CIRCLE_POLL_INTERVAL_MS,
       // A client may retry a failed submission as long as its Idempotency-Key lives (and its lock lets go).
       submissionAbandonMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000 + config.IDEMPOTENCY_LOCK_SECONDS * 1000,
       leaseRetryMs: config.LEASE_RETRY_MS,
     })
+    metrics.trackQueue(() => queueStats(db))
     metrics.trackLag('process-manager', () => pm.lag)
     pm.start()
     stops.unshift(() => pm.stop())
+    const deposits = new DepositPoller({ store, db, pool, circle, logger, metrics, intervalMs: config.CIRCLE_POLL_INTERVAL_MS })
+    deposits.start()
+    stops.unshift(() => deposits.stop())
   }
 
   let url: string | undefined
@@ -115,6 +123,8 @@ export async function startService(config: Config, roles: Role[], logger: Logger
           return problem ? { status: 'degraded' as const, error: problem } : undefined
         },
       },
+      // Admin keys may drive the embedded (development-only) simulator: its URL and control token.
+      ...(simulatorUrl && simulatorControlToken ? { healthDetails: { circleSimulatorUrl: simulatorUrl, circleSimulatorControlToken: simulatorControlToken } } : {}),
       store,
       db,
       // With the projections in this process the wait follows them directly; an API-only instance polls their checkpoint.

@@ -164,7 +164,7 @@ t.test('two instances on one database: every operation completes exactly once, o
   // Set-up, through both instances: wallets and bank accounts, then a first mint into each wallet.
   const wallets = Array.from({ length: 12 }, (_, i) => op('wallet', '/wallets', { ownerId: `owner-${i % 2}` }))
   const banks = [0, 1].map((i) =>
-    op('bank', '/bank-accounts', { ownerId: `owner-${i}`, accountNumber: '12340010', routingNumber: '121000248', billingDetails: { name: 'Ada', line1: '1 Main St', city: 'Boston', postalCode: '02201', country: 'US' }, bankAddress: { country: 'US' } }),
+    op('bank', '/bank-accounts', { ownerId: `owner-${i}`, accountNumber: '12340010', routingNumber: '121000248', billingDetails: { name: 'Ada', line1: '1 Main St', city: 'Boston', postalCode: '02201', country: 'US', district: 'MA' }, bankAddress: { country: 'US' } }),
   )
   await runAll([...wallets, ...banks])
   for (const w of wallets) w.read = `/wallets/${w.id}`

@@ -72,7 +72,7 @@ t.test('health turns degraded when Circle refuses the service’s key, and ok ag
     fetch(`${service.url}/bank-accounts`, {
       method: 'POST',
       headers: { authorization: 'Bearer dev-backend-key', 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-      body: JSON.stringify({ ownerId: 'o', accountNumber: '12340010', routingNumber: '121000248', billingDetails: { name: 'A', line1: '1', city: 'Boston', postalCode: '02201', country: 'US' }, bankAddress: { country: 'US' } }),
+      body: JSON.stringify({ ownerId: 'o', accountNumber: '12340010', routingNumber: '121000248', billingDetails: { name: 'A', line1: '1', city: 'Boston', postalCode: '02201', country: 'US', district: 'MA' }, bankAddress: { country: 'US' } }),
     })
   t.equal((await link()).status, 503, 'the link waits for a working key')
   const degraded = await health()

@@ -7,7 +7,7 @@ import { id, requireNew } from './rules.ts'
 export const schema = z.object({
   bankAccountId: id,
   ownerId: z.string().min(1).max(128),
-  accountType: z.enum(['us', 'iban']),
+  accountType: z.enum(['us', 'iban', 'swift']),
   last4: z.string().regex(/^[0-9A-Z]{4}$/),
   holderName: z.string().min(1).max(255),
   bankName: z.string().max(255).optional(),

@@ -9,7 +9,8 @@ export type BankAccountLinkRequested = Event<
   {
     bankAccountId: string
     ownerId: string
-    accountType: 'us' | 'iban'
+    /** 'swift': an account number at a bank outside the US without IBAN, routed by SWIFT/BIC. */
+    accountType: 'us' | 'iban' | 'swift'
     last4: string
     holderName: string
     bankName?: string

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyBaseLogger } from 'fastify'
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify'
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
 import type { CardIssuer } from '../adapters/card-issuer/port.ts'
 import type { CirclePort } from '../adapters/circle/port.ts'
@@ -11,10 +11,12 @@ import type { Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
 import type { Metrics } from '../metrics.ts'
 import type { WaitForReadModels } from '../subscriptions/read-your-writes.ts'
+import { accessLogPlugin } from './plugins/access-log.ts'
 import { authPlugin, type ApiKey } from './plugins/auth.ts'
 import { errorsPlugin } from './plugins/errors.ts'
 import { idempotencyPlugin } from './plugins/idempotency.ts'
 import { metricsPlugin } from './plugins/metrics.ts'
+import { docsTransform, docsTransformObject } from './schemas.ts'
 import { addressRoutes } from './routes/addresses.ts'
 import { bankAccountRoutes } from './routes/bank-accounts.ts'
 import { cardRoutes } from './routes/cards.ts'
@@ -29,6 +31,8 @@ import { walletRoutes } from './routes/wallets.ts'
 export interface AppDeps {
   logger: Logger
   health: Record<string, HealthCheck>
+  /** Shown in /health to admin keys only (e.g. the embedded simulator's URL). */
+  healthDetails?: Record<string, string>
   store: EventStore
   db: Db
   /** Read-your-writes: resolves once the read models include a position a request wrote. */
@@ -77,13 +81,26 @@ export async function buildApp(deps: AppDeps) {
     requestTimeout: deps.timeouts?.requestMs ?? 15_000,
     connectionTimeout: deps.timeouts?.connectionMs ?? 65_000,
     ...(deps.trustProxy === undefined ? {} : { trustProxy: typeof deps.trustProxy === 'number' ? hops(deps.trustProxy) : deps.trustProxy }),
+    // The access-log plugin writes the one line per request.
+    logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<ZodTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id)
   })
+  // Bodies are JSON only: a JSON text sent as text/plain is refused with 415 like a missing
+  // Content-Type, rather than read as a string. An empty JSON body is no body, so routes whose
+  // body is optional accept it and the others say the body is required.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser(['text/plain', 'application/json'])
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
+    const text = typeof raw === 'string' ? raw : raw.toString('utf8')
+    if (text.trim() === '') return done(null, undefined)
+    parseJson(request, text, done)
+  })
 
+  await app.register(accessLogPlugin)
   await app.register(errorsPlugin)
   await app.register(swagger, {
     openapi: {
@@ -91,15 +108,33 @@ export async function buildApp(deps: AppDeps) {
       info: {
         title: 'Circle Ledger',
         version: '1.0.0',
+        license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
         description:
-          'Event-sourced ledger running every Circle operation for backendMirror. Amounts are decimal strings in USD (= USDC). ' +
-          'Creating POSTs require an Idempotency-Key and answer 202 with the resource; poll its Location or send `Prefer: wait=N`.',
+          'Event-sourced ledger running every Circle operation for backendMirror: custodial wallets and deposit addresses, wire bank accounts, ' +
+          'USDC mint and redeem, transfers, and virtual cards.\n\n' +
+          '- Amounts are decimal strings in USD (= USDC), at most 6 decimals: `"10.50"`.\n' +
+          '- Every creating POST needs an `Idempotency-Key`; a replay with the same body returns the original answer.\n' +
+          '- Creating POSTs answer **202** with the resource (`status: pending`) and a `Location` to poll; with `Prefer: wait=N` the answer waits ' +
+          'up to N seconds (at most 30) and is **201** (a new resource) or **200** (an operation) when it is already terminal.\n' +
+          '- Errors are `{"error": {"code", "message", "details"?}, "requestId"}`; each route lists its codes with examples.',
       },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API key: Authorization: Bearer <key>' } } },
+      servers: [{ url: '/', description: 'The service that serves this document (npm start: http://localhost:3000)' }],
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'API key: `Authorization: Bearer <key>`. Roles: `backend` (commands and reads), `auditor` (reads, metrics), `admin` (everything). ' +
+              'Outside production, when API_KEYS is unset, the development keys `dev-backend-key`, `dev-auditor-key` and `dev-admin-key` work ' +
+              '(one per role); production refuses to start without configured keys.',
+          },
+        },
+      },
       security: [{ apiKey: [] }],
     },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transform: docsTransform,
+    transformObject: docsTransformObject,
   })
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger())
@@ -120,12 +155,12 @@ export async function buildApp(deps: AppDeps) {
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,
       code: 'rate_limited',
-      message: `rate limit of ${context.max} requests per ${context.after} exceeded`,
+      message: `rate limit of ${context.max} requests per ${windowText(deps.rateLimit.windowMs)} exceeded for this API key; retry after ${context.after}`,
     }),
   })
   await app.register(idempotencyPlugin, { db: deps.db, ttlHours: deps.idempotencyTtlHours, ...(deps.idempotencyLockSeconds === undefined ? {} : { inFlightLockSeconds: deps.idempotencyLockSeconds }) })
 
-  await app.register(healthRoutes, { checks: deps.health })
+  await app.register(healthRoutes, { checks: deps.health, ...(deps.healthDetails ? { details: deps.healthDetails } : {}) })
   const { store, maxAmount } = deps
   const routeDeps = { store, read: { db: deps.db, caughtUp: deps.readModels } }
   await app.register(walletRoutes, routeDeps)
@@ -138,6 +173,13 @@ export async function buildApp(deps: AppDeps) {
   await app.register(cardRoutes, { ...routeDeps, issuer: deps.issuer, cardActionWaitMs: deps.cardActionWaitMs ?? 5000 })
   await app.register(depositRoutes, routeDeps)
   return app
+}
+
+/** The configured rate-limit window in words: 60000 -> "60 seconds", 1000 -> "1 second". */
+export function windowText(ms: number): string {
+  if (ms % 1000 !== 0) return `${ms} ms`
+  const seconds = ms / 1000
+  return seconds === 1 ? '1 second' : `${seconds} seconds`
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>

@@ -8,8 +8,8 @@ import { readDocument, type DocumentModel } from '../projections/document.ts'
 import type { Page } from '../projections/pagination.ts'
 import type { WaitForReadModels } from '../subscriptions/read-your-writes.ts'
 import { notFound } from './errors.ts'
-import { derivedId, waitIfAsked, type Resource } from './operations.ts'
-import { commandErrors, idempotencyHeaders, idParams, listQuery, pageOf, readErrors } from './schemas.ts'
+import { answerCreated, derivedId, waitIfAsked, type Resource } from './operations.ts'
+import { commandErrorsFor, createdResponses, idempotencyHeaders, idParams, listQuery, pageOf, readErrors, type ErrorExample } from './schemas.ts'
 
 /** What routes need of the read side: the read models' database and the read-your-writes wait. */
 export interface ReadSide {
@@ -46,6 +46,10 @@ export interface OperationResource<S, Body extends z.ZodType, Res extends z.ZodT
   toResponse(id: string, resource: Resource<S>): z.output<Res>
   /** When `Prefer: wait` may stop waiting. */
   settled(state: S): boolean
+  /** The business rules the POST can refuse with (422), as documented examples: [code, message]. */
+  rules?: ErrorExample[]
+  /** A new resource answers 201 once settled, an operation 200 (default 'operation'). */
+  creates?: 'resource' | 'operation'
   list?: ListDefinition<S, Q>
 }
 
@@ -62,7 +66,7 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
       def.createPath,
       {
         config: { roles: ['backend'], idempotent: true },
-        schema: { tags: [def.tag], summary: def.summaries.create, headers: idempotencyHeaders, body, response: { 202: response, ...commandErrors } },
+        schema: { tags: [def.tag], summary: def.summaries.create, headers: idempotencyHeaders, body, response: { ...createdResponses(response, def.creates ?? 'operation'), ...commandErrorsFor(def.rules ?? []) } },
       },
       async (request, reply) => {
         const id = derivedId(request, def.name)
@@ -71,14 +75,14 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
         const created = await reread(id)
         if (!created) throw notFound(def.name, id)
         const resource = await waitIfAsked(request, created, () => reread(id), def.settled)
-        return reply.code(202).header('location', `${def.readPath}/${id}`).send(def.toResponse(id, resource))
+        return answerCreated(request, reply, { terminal: def.settled(resource.state), creates: def.creates ?? 'operation', location: `${def.readPath}/${id}` }).send(def.toResponse(id, resource))
       },
     )
     app.get(
       `${def.readPath}/:id`,
       {
         config: { roles: ['backend', 'auditor'] },
-        schema: { tags: [def.tag], summary: def.summaries.read, params: idParams, response: { 200: response, ...readErrors } },
+        schema: { tags: [def.tag], summary: def.summaries.read, params: idParams, response: { 200: response.describe(`The ${def.name} as it is now`), ...readErrors } },
       },
       async (request) => {
         const resource = await reread(request.params.id)
@@ -93,7 +97,7 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
         def.readPath,
         {
           config: { roles: ['backend', 'auditor'] },
-          schema: { tags: [def.tag], summary: list.summary, querystring: query, response: { 200: pageOf(response), ...readErrors } },
+          schema: { tags: [def.tag], summary: list.summary, querystring: query, response: { 200: pageOf(response).describe(`A page of ${def.tag}, newest first`), ...readErrors } },
         },
         async (request) => {
           const { limit, cursor, ...filters } = request.query as { limit?: number; cursor?: string } & z.output<z.ZodObject<Q>>

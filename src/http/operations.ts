@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { DomainError } from '../commands/errors.ts'
 import { deriveId } from '../commands/ids.ts'
 import { execute, type CommandMetadata, type Decider } from '../commands/handler.ts'
@@ -7,6 +7,7 @@ import type { EventStore, Position } from '../events/event-store.ts'
 import type { Failure, OperationStatus } from '../events/event.ts'
 import type { Resource } from '../projections/document.ts'
 import { formatAmount, InvalidAmount, parseAmount } from '../events/money.ts'
+import { logSteps } from '../logger.ts'
 import { HttpError } from './errors.ts'
 
 /**
@@ -33,7 +34,10 @@ export function commandMetadata(request: FastifyRequest, commandId: string): Com
  */
 export async function create<C, S>(store: EventStore, decider: Decider<C, S>, command: C, request: FastifyRequest, id: string): Promise<Position | undefined> {
   try {
-    return (await execute(store, decider, command, commandMetadata(request, id))).position
+    const metadata = commandMetadata(request, id)
+    const result = await execute(store, decider, command, metadata)
+    logSteps(request.log, result.appended, { operationId: id, actor: metadata.actor }, request.server.metrics)
+    return result.position
   } catch (err) {
     if (err instanceof DomainError && err.code === 'already_exists') return undefined
     throw err
@@ -41,7 +45,7 @@ export async function create<C, S>(store: EventStore, decider: Decider<C, S>, co
 }
 
 /** The edge's decimal string to micro-units, with the configured maximum; refusals are 400s naming the field. */
-export function money(value: string, max: bigint, field = 'amount'): bigint {
+export function money(value: string, max: bigint, field = 'body.amount'): bigint {
   try {
     return parseAmount(value, max)
   } catch (err) {
@@ -65,11 +69,37 @@ export function operationView(r: Resource<{ status: OperationStatus | 'none'; am
   }
 }
 
-/** `Prefer: wait=N`: re-reads until `done` or N seconds pass, then answers with what it has. */
+/** The longest `Prefer: wait` honoured; a longer wait is clamped to it (RFC 7240 preferences are never refused). */
+export const MAX_WAIT_SECONDS = 30
+
+export interface Preferences {
+  /** Seconds to hold the answer, already clamped to MAX_WAIT_SECONDS. */
+  wait?: number
+  respondAsync: boolean
+}
+
+/**
+ * RFC 7240 `Prefer`: comma-separated preferences over one or more headers, names case-insensitive,
+ * values optionally quoted, parameters after `;` ignored. Unknown or malformed preferences are
+ * ignored rather than refused; of a repeated preference the first counts.
+ */
+export function parsePrefer(header: string | string[] | undefined): Preferences {
+  const preferences: Preferences = { respondAsync: false }
+  const values = header === undefined ? [] : Array.isArray(header) ? header : [header]
+  for (const item of values.flatMap((v) => v.split(','))) {
+    const [token = ''] = item.split(';')
+    const [rawName = '', ...rest] = token.split('=')
+    const name = rawName.trim().toLowerCase()
+    const value = rest.join('=').trim().replace(/^"(.*)"$/, '$1')
+    if (name === 'respond-async') preferences.respondAsync = true
+    else if (name === 'wait' && preferences.wait === undefined && /^[0-9]{1,9}$/.test(value)) preferences.wait = Math.min(Number(value), MAX_WAIT_SECONDS)
+  }
+  return preferences
+}
+
+/** `Prefer: wait=N`: re-reads until `done` or N seconds (at most MAX_WAIT_SECONDS) pass, then answers with what it has. */
 export async function waitIfAsked<S>(request: FastifyRequest, current: Resource<S>, reread: () => Promise<Resource<S> | undefined>, done: (s: S) => boolean): Promise<Resource<S>> {
-  const prefer = request.headers.prefer
-  const seconds = typeof prefer === 'string' ? Number(/wait=(\d+)/.exec(prefer)?.[1] ?? 0) : 0
-  const deadline = Date.now() + Math.min(seconds, 30) * 1000
+  const deadline = Date.now() + (parsePrefer(request.headers.prefer).wait ?? 0) * 1000
   let resource = current
   let delay = 50
   while (!done(resource.state) && Date.now() < deadline) {
@@ -78,4 +108,19 @@ export async function waitIfAsked<S>(request: FastifyRequest, current: Resource<
     resource = (await reread()) ?? resource
   }
   return resource
+}
+
+/**
+ * The answer to a creating POST. Still running: 202 with a Location to poll. Already terminal: 201
+ * for a new resource (wallet, address, bank account, card), 200 for an operation (mint, redeem,
+ * transfer) whose outcome is the answer. `Preference-Applied` names the preferences honoured.
+ */
+export function answerCreated(request: FastifyRequest, reply: FastifyReply, answer: { terminal: boolean; creates: 'resource' | 'operation'; location: string }) {
+  const preferences = parsePrefer(request.headers.prefer)
+  const applied: string[] = []
+  if (preferences.wait !== undefined) applied.push(`wait=${preferences.wait}`)
+  if (preferences.respondAsync && !answer.terminal) applied.push('respond-async')
+  if (applied.length > 0) void reply.header('preference-applied', applied.join(', '))
+  const status = !answer.terminal ? 202 : answer.creates === 'resource' ? 201 : 200
+  return reply.code(status).header('location', answer.location)
 }

@@ -7,6 +7,8 @@ import { execute, type Decider } from '../commands/handler.ts'
 import { outcomeCommandId } from '../commands/ids.ts'
 import type { Failure } from '../events/event.ts'
 import type { EventStore } from '../events/event-store.ts'
+import { logSteps } from '../logger.ts'
+import type { Metrics } from '../metrics.ts'
 import type { Outcome } from './tasks.ts'
 
 export interface StepContext {
@@ -18,6 +20,7 @@ export interface StepContext {
   /** A bank account never submitted to Circle fails this long after its request: no client retry can come any more. */
   submissionAbandonMs: number
   logger: Logger
+  metrics?: Pick<Metrics, 'countSteps'> | undefined
 }
 
 export type Step = (ctx: StepContext, id: string) => Promise<Outcome>
@@ -30,7 +33,8 @@ export type Step = (ctx: StepContext, id: string) => Promise<Outcome>
 export async function record<C, S>(ctx: StepContext, decider: Decider<C, S>, command: C, stream: string, outcome: string): Promise<void> {
   const commandId = outcomeCommandId(stream, outcome)
   try {
-    await execute(ctx.store, decider, command, { commandId, actor: 'process-manager', occurredAt: new Date().toISOString() })
+    const result = await execute(ctx.store, decider, command, { commandId, actor: 'process-manager', occurredAt: new Date().toISOString() })
+    logSteps(ctx.logger, result.appended, { operationId: stream.slice(stream.indexOf('-') + 1), actor: 'process-manager' }, ctx.metrics)
   } catch (err) {
     if (err instanceof DomainError && (err.code === 'outcome_conflict' || err.code === 'invalid_transition')) {
       ctx.logger.error({ err, stream, outcome }, 'Circle reported an outcome that contradicts the ledger; not applied')

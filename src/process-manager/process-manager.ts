@@ -6,6 +6,7 @@ import type { CardIssuer } from '../adapters/card-issuer/port.ts'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
+import type { Metrics } from '../metrics.ts'
 import { acquireLease } from '../subscriptions/lease.ts'
 import { Subscriber } from '../subscriptions/subscriber.ts'
 import type { Step, StepContext } from './context.ts'
@@ -58,6 +59,8 @@ export interface ProcessManagerOptions {
   circle: CirclePort
   issuer: CardIssuer
   logger: Logger
+  /** Counts operation steps and Circle calls, when given. */
+  metrics?: Metrics
   /** How long an operation stays processing at Circle before we ask Circle again (ms). */
   pollMs?: number
   /** After this long a bank account Circle never received fails as submission_abandoned (ms); the Idempotency-Key TTL. */
@@ -96,6 +99,7 @@ export class ProcessManager {
       pollMs: options.pollMs ?? 5000,
       submissionAbandonMs: options.submissionAbandonMs ?? 24 * 3_600_000,
       logger: options.logger,
+      metrics: options.metrics,
     }
     this.subscriber = new Subscriber({
       name: 'process-manager',

@@ -31,6 +31,18 @@ export async function wake(trx: Transaction<Database> | Db, streams: string[]): 
     .execute()
 }
 
+/** The queue as the metrics report it: tasks due now, tasks scheduled later, and how long the oldest due one has waited. */
+export async function queueStats(db: Db): Promise<{ due: number; scheduled: number; oldestDueSeconds: number }> {
+  const row = await sql<{ due: string; scheduled: string; oldest: number | null }>`
+    SELECT count(*) FILTER (WHERE due_at <= now()) AS due,
+           count(*) FILTER (WHERE due_at > now()) AS scheduled,
+           extract(epoch FROM now() - min(due_at) FILTER (WHERE due_at <= now()))::float8 AS oldest
+    FROM pm_tasks WHERE NOT done
+  `.execute(db)
+  const r = row.rows[0]
+  return { due: Number(r?.due ?? 0), scheduled: Number(r?.scheduled ?? 0), oldestDueSeconds: Math.max(0, r?.oldest ?? 0) }
+}
+
 /** Claims up to `limit` due tasks for `leaseSeconds`; a crashed worker's claims expire and are retaken. */
 export async function claimDue(db: Db, limit: number, leaseSeconds: number): Promise<Task[]> {
   const rows = await sql<{ stream: string; kind: TaskKind; entity_id: string; version: number; attempts: number }>`

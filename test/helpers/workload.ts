@@ -36,7 +36,7 @@ export async function mixedOperations(h: Harness, count: number, seed = 42): Pro
     ownerId: 'owner-1',
     accountNumber: '12340010',
     routingNumber: '121000248',
-    billingDetails: { name: 'Ada Lovelace', line1: '1 Main St', city: 'Boston', postalCode: '02201', country: 'US' },
+    billingDetails: { name: 'Ada Lovelace', line1: '1 Main St', city: 'Boston', postalCode: '02201', country: 'US', district: 'MA' },
     bankAddress: { bankName: 'Wells Fargo', city: 'SF', country: 'US' },
   })).json()
   await execute(h.store, recordBankAccountOutcome, { bankAccountId: bank.id, outcome: { type: 'linked', circleWireId: bank.circleWireId } }, pm())

@@ -56,6 +56,8 @@ export interface CircleTransfer {
   destination: CircleDestination
   txHash?: string
   errorCode?: string
+  /** When Circle created it (ISO 8601); what listings are filtered and ordered by. */
+  createdAt?: string
 }
 export interface CirclePayout {
   id: string
@@ -77,6 +79,11 @@ export interface CirclePort {
   treasuryBalance(): Promise<bigint>
   createTransfer(request: { idempotencyKey: string; sourceWalletId: string; destination: CircleDestination; amount: bigint }): Promise<CircleTransfer>
   getTransfer(id: string): Promise<CircleTransfer>
+  /**
+   * Transfers created since `from` (inclusive), newest first, one page of at most `pageSize`;
+   * `pageAfter` (a transfer id) continues with older ones. Inbound deposits have `sourceChain`.
+   */
+  listTransfers(query: { from?: string; pageAfter?: string; pageSize?: number }): Promise<CircleTransfer[]>
   createPayout(request: { idempotencyKey: string; wireAccountId: string; amount: bigint }): Promise<CirclePayout>
   getPayout(id: string): Promise<CirclePayout>
 }

@@ -15,6 +15,7 @@ import {
 } from './port.ts'
 import { withRetries } from '../retry.ts'
 import { isOperatorStatus, isTransientStatus } from '../upstream-error.ts'
+import type { Metrics } from '../../metrics.ts'
 import { TokenBucket } from './rate-limiter.ts'
 
 export interface CircleSdkOptions {
@@ -28,6 +29,8 @@ export interface CircleSdkOptions {
   /** Client-side limit on calls per second (Circle publishes none; sandbox throttles after a few). */
   ratePerSecond?: number
   logger?: Logger
+  /** Counts and times every call (each attempt) by operation and outcome, when given. */
+  metrics?: Pick<Metrics, 'circleCalls' | 'circleCallDuration'>
 }
 
 // Circle's payloads, validated here because the SDK's types are loose and its enums stale.
@@ -44,6 +47,7 @@ const transferSchema = z.object({
   transactionHash: z.string().optional(),
   status: statusSchema,
   errorCode: z.string().optional(),
+  createDate: z.string().optional(),
 })
 const payoutSchema = z.object({ id: z.string().min(1), amount: money, status: z.enum(['pending', 'complete', 'failed']), errorCode: z.string().optional() })
 const balancesSchema = z.object({ available: z.array(money), unsettled: z.array(money).default([]) })
@@ -62,6 +66,7 @@ export function toTransfer(t: z.infer<typeof transferSchema>): CircleTransfer {
   if (t.source.type === 'blockchain' && t.source.chain) out.sourceChain = t.source.chain
   if (t.transactionHash) out.txHash = t.transactionHash
   if (t.errorCode) out.errorCode = t.errorCode
+  if (t.createDate) out.createdAt = t.createDate
   return out
 }
 
@@ -78,6 +83,7 @@ export class CircleSdkAdapter implements CirclePort {
   private readonly backoff: { baseMs: number; maxMs: number }
   private readonly limiter: TokenBucket
   private readonly logger: Logger | undefined
+  private readonly metrics: CircleSdkOptions['metrics']
   private master: Promise<string> | undefined
   /** What the last answer said about our key: a problem (401/403) until a call succeeds again. */
   private access: { problem: string | undefined; at: number } | undefined
@@ -89,6 +95,7 @@ export class CircleSdkAdapter implements CirclePort {
     this.backoff = options.backoff ?? { baseMs: 200, maxMs: 10_000 }
     this.limiter = new TokenBucket(options.ratePerSecond ?? 8)
     this.logger = options.logger
+    this.metrics = options.metrics
   }
 
   /**
@@ -167,6 +174,15 @@ export class CircleSdkAdapter implements CirclePort {
     return toTransfer(await this.call('getTransfer', (o) => this.sdk.transfers.getTransfer(id, undefined, o), transferSchema))
   }
 
+  async listTransfers(query: { from?: string; pageAfter?: string; pageSize?: number }): Promise<CircleTransfer[]> {
+    const page = await this.call(
+      'listTransfers',
+      (o) => this.sdk.transfers.listTransfers(undefined, undefined, undefined, undefined, query.from, undefined, undefined, query.pageAfter, query.pageSize, o),
+      z.array(transferSchema),
+    )
+    return page.map(toTransfer)
+  }
+
   async createPayout(request: { idempotencyKey: string; wireAccountId: string; amount: bigint }): Promise<CirclePayout> {
     const body = { idempotencyKey: request.idempotencyKey, destination: { type: 'wire', id: request.wireAccountId }, amount: { amount: formatAmount(request.amount), currency: 'USD' } }
     return toPayout(await this.call('createBusinessPayout', (o) => this.sdk.payouts.createBusinessPayout(body as never, o), payoutSchema))
@@ -176,16 +192,27 @@ export class CircleSdkAdapter implements CirclePort {
     return toPayout(await this.call('getBusinessPayout', (o) => this.sdk.payouts.getBusinessPayout(id, o), payoutSchema))
   }
 
-  private call<T>(operation: string, send: (options: { timeout: number }) => Promise<{ data: unknown }>, schema: z.ZodType<T>): Promise<T> {
+  /** Every Circle call at debug level, with its duration and status, and in the metrics. */
+  private observe(operation: string, started: number, outcome: string, status?: number, code?: number | string): void {
+    const seconds = (performance.now() - started) / 1000
+    this.metrics?.circleCalls.inc({ operation, outcome })
+    this.metrics?.circleCallDuration.observe({ operation }, seconds)
+    this.logger?.debug({ operation, outcome, status, ...(code === undefined ? {} : { code }), durationMs: Math.round(seconds * 10_000) / 10 }, `circle ${operation} ${status ?? outcome}`)
+  }
+
+  private call<T>(operation: string, send: (options: { timeout: number }) => Promise<{ data: unknown; status?: number }>, schema: z.ZodType<T>): Promise<T> {
     return withRetries(
       operation,
       async () => {
         let res
+        const started = performance.now()
         try {
           res = await send({ timeout: this.timeoutMs })
+          this.observe(operation, started, 'ok', res.status)
         } catch (err) {
           const classified = classify(operation, err)
           if (classified.operator) this.access = { problem: `Circle refused our API key (HTTP ${classified.status})`, at: Date.now() }
+          this.observe(operation, started, outcomeOf(classified), classified.status, classified.code)
           throw classified
         }
         this.access = { problem: undefined, at: Date.now() }
@@ -197,6 +224,14 @@ export class CircleSdkAdapter implements CirclePort {
       { maxAttempts: this.maxAttempts, backoff: this.backoff, beforeAttempt: () => this.limiter.take(), logger: this.logger },
     )
   }
+}
+
+/** How a failed call is counted: Circle's refusal, or the kind of transient failure. */
+function outcomeOf(err: CircleError): string {
+  if (!err.transient) return 'refused'
+  if (err.status === 429) return 'rate_limited'
+  if (err.status !== undefined) return 'server_error'
+  return err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT' ? 'timeout' : 'network'
 }
 
 function toPayout(p: z.infer<typeof payoutSchema>): CirclePayout {

@@ -89,22 +89,27 @@ export const authPlugin = fp<AuthOptions>(async (app, opts) => {
   app.decorateRequest('principal', undefined)
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config
-    if (config.public || publicPrefixes.some((p) => request.routeOptions.url?.startsWith(p))) {
-      // Open routes may still tell keys apart (health shows details to auditors); a bad key is simply anonymous.
-      const given = typeof request.headers.authorization === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/.exec(request.headers.authorization) : null
-      if (given) request.principal = byHash.get(sha256hex(given[1]!))
-      return
-    }
+    const header = request.headers.authorization
+    const match = typeof header === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/.exec(header) : null
     const wait = failures.blockedFor(request.ip)
-    if (wait > 0) {
-      throw new HttpError(429, 'rate_limited', `too many requests without a valid API key from this address; retry in ${wait} s`, { headers: { 'retry-after': String(wait) } })
-    }
     const unauthorized = (message: string) => {
       failures.fail(request.ip)
       return new HttpError(401, 'unauthorized', message, { headers: { 'www-authenticate': 'Bearer' } })
     }
-    const header = request.headers.authorization
-    const match = typeof header === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/.exec(header) : null
+    if (config.public || publicPrefixes.some((p) => request.routeOptions.url?.startsWith(p))) {
+      // Open routes need no key; one that is sent must be valid, and identifies the caller (auditors and admins see /health details).
+      if (header === undefined) return
+      const principal = match ? byHash.get(sha256hex(match[1]!)) : undefined
+      if (!principal) {
+        if (wait > 0) throw new HttpError(429, 'rate_limited', `too many requests without a valid API key from this address; retry in ${wait} s`, { headers: { 'retry-after': String(wait) } })
+        throw unauthorized('unknown API key: send a valid key, or none on this open route')
+      }
+      request.principal = principal
+      return
+    }
+    if (wait > 0) {
+      throw new HttpError(429, 'rate_limited', `too many requests without a valid API key from this address; retry in ${wait} s`, { headers: { 'retry-after': String(wait) } })
+    }
     if (!match) throw unauthorized('send Authorization: Bearer <api key>')
     const principal = byHash.get(sha256hex(match[1]!))
     if (!principal) throw unauthorized('unknown API key')

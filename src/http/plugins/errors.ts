@@ -5,6 +5,7 @@ import { EventStoreUnavailable, WrongExpectedVersion } from '../../events/event-
 import { InvalidCursor } from '../../projections/pagination.ts'
 import { ReadModelsBehind } from '../../subscriptions/read-your-writes.ts'
 import { HttpError } from '../errors.ts'
+import { problemsOf } from '../validation.ts'
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown }
@@ -22,18 +23,15 @@ interface Mapped {
 /** A domain error's kind gives the status: not_found 404, conflict 409, a business rule 422. */
 const domainStatus = { not_found: 404, conflict: 409, rule: 422 } as const
 
-function map(err: unknown): Mapped {
+function map(err: unknown, contentType: string | undefined, bodyLimit: number): Mapped {
   if (err instanceof DomainError) {
     return { status: domainStatus[err.kind], code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) }
   }
   if (err instanceof HttpError) return { status: err.statusCode, code: err.code, message: err.message, details: err.details, headers: err.headers }
   if (hasZodFastifySchemaValidationErrors(err)) {
-    return {
-      status: 400,
-      code: 'validation_failed',
-      message: 'the request is not valid',
-      details: err.validation.map((v) => ({ field: fieldOf(err.validationContext, v.instancePath), message: v.message })),
-    }
+    const context = err.validationContext ?? 'body'
+    const details = err.validation.flatMap((v) => problemsOf(context, v as unknown as Parameters<typeof problemsOf>[1]))
+    return { status: 400, code: 'validation_failed', message: `the request is not valid: ${details.map((d) => d.message).join('; ')}`, details }
   }
   if (err instanceof WrongExpectedVersion) return { status: 409, code: 'concurrency_conflict', message: 'the resource changed concurrently; retry' }
   if (err instanceof InvalidCursor) return { status: 400, code: 'invalid_cursor', message: err.message, details: [{ field: 'query.cursor', message: err.message }] }
@@ -41,11 +39,12 @@ function map(err: unknown): Mapped {
   if (err instanceof EventStoreUnavailable) return { status: 503, code: 'dependency_unavailable', message: 'the event store is unavailable' }
   const fastifyErr = err as { statusCode?: number; code?: string; message?: string }
   if (fastifyErr.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (err instanceof SyntaxError && fastifyErr.statusCode === 400)) {
-    return { status: 400, code: 'invalid_json', message: 'the body is not valid JSON' }
+    return { status: 400, code: 'invalid_json', message: 'the body is not valid JSON: check its quotes, commas and brackets' }
   }
-  if (fastifyErr.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { status: 415, code: 'unsupported_media_type', message: 'send application/json' }
-  if (fastifyErr.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, code: 'body_too_large', message: 'the body is too large' }
-  if (fastifyErr.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return { status: 400, code: 'validation_failed', message: 'the body is empty' }
+  if (fastifyErr.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return { status: 415, code: 'unsupported_media_type', message: `send the body as JSON with Content-Type: application/json (got ${contentType ?? 'no Content-Type'})` }
+  }
+  if (fastifyErr.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, code: 'body_too_large', message: `the body is larger than ${bodyLimit} bytes` }
   if (fastifyErr.statusCode === 429) return { status: 429, code: 'rate_limited', message: fastifyErr.message ?? 'too many requests' }
   if (typeof fastifyErr.statusCode === 'number' && fastifyErr.statusCode >= 400 && fastifyErr.statusCode < 500) {
     return { status: fastifyErr.statusCode, code: 'bad_request', message: fastifyErr.message ?? 'bad request' }
@@ -53,18 +52,16 @@ function map(err: unknown): Mapped {
   return { status: 500, code: 'internal_error', message: 'an internal error occurred' }
 }
 
-function fieldOf(context: string | undefined, instancePath: string): string {
-  const path = instancePath.replace(/^\//, '').replaceAll('/', '.')
-  return [context, path].filter(Boolean).join('.')
-}
-
 /** The one place errors become `{error:{code,message,details?},requestId}`; never a stack trace. */
 export const errorsPlugin = fp(async (app) => {
   app.setErrorHandler((err, request, reply) => {
-    const mapped = map(err)
+    const contentType = request.headers['content-type']?.split(';')[0]
+    const mapped = map(err, contentType, request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit ?? 1048576)
+    // The access-log line reports the code; only what a person must look into gets its own line.
+    request.errorCode = mapped.code
     if (mapped.status >= 500) request.log.error({ err }, 'request failed')
     else if (isResponseSerializationError(err)) request.log.error({ err }, 'response did not match its schema')
-    else request.log.info({ code: mapped.code }, 'request rejected')
+    else request.log.debug({ code: mapped.code, err }, 'request rejected')
     const body: ErrorBody = { error: { code: mapped.code, message: mapped.message }, requestId: request.id }
     if (mapped.details !== undefined) body.error.details = mapped.details
     void reply.code(mapped.status).headers(mapped.headers ?? {}).send(body)

@@ -5,8 +5,8 @@ import type { DepositAddress } from '../../events/wallet.ts'
 import { getWallet } from '../../projections/wallets.ts'
 import { notFound } from '../errors.ts'
 import type { RouteDeps } from '../operation-routes.ts'
-import { create, derivedId, waitIfAsked } from '../operations.ts'
-import { chain, commandErrors, readErrors, failure, id, idempotencyHeaders } from '../schemas.ts'
+import { answerCreated, create, derivedId, waitIfAsked } from '../operations.ts'
+import { chain, commandErrorsFor, createdResponses, readErrors, failure, id, idempotencyHeaders } from '../schemas.ts'
 
 export const addressBody = z
   .object({
@@ -18,7 +18,10 @@ export const addressBody = z
     addressTag: z.string().optional(),
     failure: failure.optional(),
   })
-  .meta({ id: 'DepositAddress' })
+  .meta({
+    id: 'DepositAddress',
+    example: { id: '7a1e3c5d-2b4f-4e6a-9c8d-0f1e2d3c4b5a', walletId: '3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f', chain: 'SOL', status: 'active', address: '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T' },
+  })
 
 export function toAddress(walletId: string, a: DepositAddress): z.infer<typeof addressBody> {
   const body: z.infer<typeof addressBody> = { id: a.addressId, walletId, chain: a.chain, status: a.status }
@@ -45,7 +48,7 @@ export const addressRoutes: FastifyPluginAsyncZod<RouteDeps & { maxAddressesPerW
         summary: 'Request a deposit address for a wallet on a chain',
         headers: idempotencyHeaders,
         body: z.strictObject({ walletId: id, chain }),
-        response: { 202: addressBody, ...commandErrors },
+        response: { ...createdResponses(addressBody, 'resource'), ...commandErrorsFor([['wallet_not_found', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f does not exist'], ['wallet_not_active', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f is pending, not active'], ['unsupported_chain', 'chain DOGE is not supported (supported: ETH, POLY, ARB, BASE, AVAX, OP, CELO, SOL, XLM, ALGO, TRX, HBAR, NEAR)']]) },
       },
     },
     async (request, reply) => {
@@ -56,7 +59,7 @@ export const addressRoutes: FastifyPluginAsyncZod<RouteDeps & { maxAddressesPerW
       const created = await readAddress(walletId, addressId)
       if (!created) throw notFound('address', addressId)
       const resource = await waitIfAsked(request, created, () => readAddress(walletId, addressId), (a) => a.status !== 'pending')
-      return reply.code(202).header('location', `/wallets/${walletId}/addresses/${addressId}`).send(toAddress(walletId, resource.state))
+      return answerCreated(request, reply, { terminal: resource.state.status !== 'pending', creates: 'resource', location: `/wallets/${walletId}/addresses/${addressId}` }).send(toAddress(walletId, resource.state))
     },
   )
 
@@ -68,7 +71,7 @@ export const addressRoutes: FastifyPluginAsyncZod<RouteDeps & { maxAddressesPerW
         tags: ['wallets'],
         summary: 'One deposit address of a wallet',
         params: z.object({ walletId: id, addressId: id }),
-        response: { 200: addressBody, ...readErrors },
+        response: { 200: addressBody.describe('The deposit address as it is now'), ...readErrors },
       },
     },
     async (request) => {

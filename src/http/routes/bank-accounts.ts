@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { CircleError, type CirclePort, type WireAccountDetails } from '../../adapters/circle/port.ts'
+import { accountTypeOf, bankDetailsProblems } from '../../commands/bank-details.ts'
 import { execute } from '../../commands/handler.ts'
 import { circleKey, outcomeCommandId } from '../../commands/ids.ts'
 import { linkBankAccount, type LinkBankAccount } from '../../commands/link-bank-account.ts'
@@ -8,66 +9,53 @@ import { recordBankAccountOutcome, type RecordBankAccountOutcome } from '../../c
 import { bankAccount, type BankAccountState } from '../../events/bank-account.ts'
 import { fold } from '../../events/fold.ts'
 import { getBankAccount, listBankAccounts } from '../../projections/bank-accounts.ts'
+import { logSteps } from '../../logger.ts'
 import { HttpError, notFound } from '../errors.ts'
 import type { RouteDeps } from '../operation-routes.ts'
-import { commandMetadata, create, derivedId, type Resource } from '../operations.ts'
-import { commandErrors, readErrors, failure, idempotencyHeaders, idParams, listQuery, pageOf } from '../schemas.ts'
+import { answerCreated, commandMetadata, create, derivedId, waitIfAsked, type Resource } from '../operations.ts'
+import { commandErrorsFor, createdResponses, readErrors, failure, idempotencyHeaders, idParams, listQuery, pageOf } from '../schemas.ts'
 
-const country = z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2 code').meta({ example: 'US' })
-const billingDetails = z.strictObject({
-  name: z.string().min(1).max(1024).meta({ example: 'Ada Lovelace' }),
-  line1: z.string().min(1).max(1024),
-  line2: z.string().max(1024).optional(),
-  city: z.string().min(1).max(1024),
-  postalCode: z.string().min(1).max(16),
-  country,
-  district: z.string().max(16).optional(),
-})
-const bankAddress = z.strictObject({
-  bankName: z.string().max(1024).optional(),
-  line1: z.string().max(1024).optional(),
-  line2: z.string().max(1024).optional(),
-  city: z.string().max(1024).optional(),
-  country,
-  district: z.string().max(16).optional(),
-})
-
-/** ABA routing numbers carry a weighted checksum (3, 7, 1). */
-export function validRoutingNumber(rtn: string): boolean {
-  if (!/^[0-9]{9}$/.test(rtn)) return false
-  const d = [...rtn].map((c) => c.charCodeAt(0) - 48)
-  return (3 * (d[0]! + d[3]! + d[6]!) + 7 * (d[1]! + d[4]! + d[7]!) + (d[2]! + d[5]! + d[8]!)) % 10 === 0
-}
-
-/** ISO 13616: move the first four characters to the end, letters to numbers, mod 97 must be 1. */
-export function validIban(iban: string): boolean {
-  if (!/^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$/.test(iban)) return false
-  const rearranged = iban.slice(4) + iban.slice(0, 4)
-  let remainder = 0
-  for (const c of rearranged) {
-    const digits = /[A-Z]/.test(c) ? String(c.charCodeAt(0) - 55) : c
-    for (const d of digits) remainder = (remainder * 10 + (d.charCodeAt(0) - 48)) % 97
-  }
-  return remainder === 1
-}
+const country = z.string().regex(/^[A-Z]{2}$/, 'country must be a two-letter ISO 3166-1 code in capitals, such as "US"').meta({ example: 'US' })
+const billingDetails = z
+  .strictObject({
+    name: z.string().min(1).max(1024).meta({ example: 'Ada Lovelace' }),
+    line1: z.string().min(1).max(1024).meta({ example: '1 Main St' }),
+    line2: z.string().max(1024).optional(),
+    city: z.string().min(1).max(1024).meta({ example: 'Boston' }),
+    postalCode: z.string().min(1).max(16).meta({ example: '02201' }),
+    country,
+    district: z.string().max(16).optional().meta({ description: 'State or province; required when country is US or CA', example: 'MA' }),
+  })
+  .meta({ description: 'The account holder’s address' })
+const bankAddress = z
+  .strictObject({
+    bankName: z.string().max(35).optional().meta({ description: 'Required outside the US without IBAN', example: 'Wells Fargo' }),
+    line1: z.string().max(35).optional(),
+    line2: z.string().max(35).optional(),
+    city: z.string().max(1024).optional().meta({ description: 'Required outside the US (IBAN or not)', example: 'San Francisco' }),
+    country,
+    district: z.string().max(16).optional(),
+  })
+  .meta({ description: 'The bank’s address' })
 
 const ownerId = z.string().min(1).max(128).meta({ example: 'user-42' })
-const description = z.string().max(255).optional()
-const usAccount = z.strictObject({
-  ownerId,
-  accountNumber: z.string().regex(/^[0-9]{4,17}$/, '4 to 17 digits').meta({ example: '12340010' }),
-  routingNumber: z.string().refine(validRoutingNumber, 'not a valid ABA routing number').meta({ example: '121000248' }),
-  billingDetails,
-  bankAddress,
-  description,
-})
-const ibanAccount = z.strictObject({
-  ownerId,
-  iban: z.string().refine(validIban, 'not a valid IBAN').meta({ example: 'DE31100400480532013000' }),
-  billingDetails,
-  bankAddress,
-  description,
-})
+
+/** Shapes only; which fields each of Circle's account types needs is checked by bankDetailsProblems. */
+const linkBody = z
+  .strictObject({
+    ownerId,
+    accountNumber: z.string().min(1).max(35).optional().meta({ description: 'US or non-IBAN account number (6–35 characters); with routingNumber', example: '12340010' }),
+    routingNumber: z.string().min(1).max(11).optional().meta({ description: 'US: the 9-digit ABA routing number (checksum verified). Elsewhere: the bank’s SWIFT/BIC code', example: '121000248' }),
+    iban: z.string().min(1).max(34).optional().meta({ description: 'IBAN (capitals, no spaces; check digits verified), instead of accountNumber + routingNumber', example: 'DE89370400440532013000' }),
+    billingDetails,
+    bankAddress,
+    description: z.string().max(255).optional().meta({ example: 'payroll account' }),
+  })
+  .meta({
+    description:
+      'One of Circle’s three wire account types: a US account (accountNumber + ABA routingNumber), an IBAN account (iban; bankAddress.city required), ' +
+      'or a non-IBAN account outside the US (accountNumber + SWIFT/BIC as routingNumber; bankAddress.bankName and city required).',
+  })
 
 export const bankAccountBody = z
   .object({
@@ -80,7 +68,10 @@ export const bankAccountBody = z
     failure: failure.optional(),
     createdAt: z.string(),
   })
-  .meta({ id: 'BankAccount' })
+  .meta({
+    id: 'BankAccount',
+    example: { id: '9b2d4e6f-1a3c-4e5f-8a7b-0c1d2e3f4a5b', ownerId: 'user-42', status: 'active', last4: '0010', circleWireId: 'b8627ae8-732b-4d25-b947-1df8f4007a29', description: 'payroll account', createdAt: '2026-11-26T09:30:00.000Z' },
+  })
 
 export function toBankAccount(id: string, r: Resource<BankAccountState>): z.infer<typeof bankAccountBody> {
   const s = r.state
@@ -108,18 +99,27 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<RouteDeps & { circle: Pick
         tags: ['bank accounts'],
         summary: 'Link a wire bank account (US account + routing number, or IBAN)',
         headers: idempotencyHeaders,
-        body: z.union([usAccount, ibanAccount]),
-        response: { 202: bankAccountBody, ...commandErrors },
+        body: linkBody,
+        response: {
+          ...createdResponses(bankAccountBody, 'resource'),
+          ...commandErrorsFor([['circle_unavailable', 'Circle did not answer; retry with the same Idempotency-Key']]),
+        },
       },
     },
     async (request, reply) => {
       const body = request.body
+      // Checked before any event or Circle call: Circle would refuse these later as code 2.
+      const problems = bankDetailsProblems(body)
+      if (problems.length > 0) {
+        throw new HttpError(400, 'validation_failed', `the request is not valid: ${problems.map((p) => p.message).join('; ')}`, { details: problems })
+      }
+      const accountType = accountTypeOf(body)!
       const bankAccountId = derivedId(request, 'bankaccount')
-      const number = 'iban' in body ? body.iban : body.accountNumber
+      const number = accountType === 'iban' ? body.iban! : body.accountNumber!
       const command: LinkBankAccount = {
         bankAccountId,
         ownerId: body.ownerId,
-        accountType: 'iban' in body ? 'iban' : 'us',
+        accountType,
         last4: number.slice(-4),
         holderName: body.billingDetails.name,
         country: body.bankAddress.country,
@@ -132,18 +132,23 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<RouteDeps & { circle: Pick
       const current = await fold(store, bankAccount, bankAccountId)
       if (current.state.status === 'pending' && current.state.circleWireId === undefined) {
         const details: WireAccountDetails =
-          'iban' in body
-            ? { iban: body.iban, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
-            : { accountNumber: body.accountNumber, routingNumber: body.routingNumber, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
+          accountType === 'iban'
+            ? { iban: body.iban!, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
+            : { accountNumber: body.accountNumber!, routingNumber: body.routingNumber!, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
         const outcome = await submitToCircle(circle, bankAccountId, details)
         for (const o of outcome) {
-          await execute(store, recordBankAccountOutcome, { bankAccountId, outcome: o }, commandMetadata(request, outcomeCommandId(bankAccount.streamName(bankAccountId), o.type)))
+          const metadata = commandMetadata(request, outcomeCommandId(bankAccount.streamName(bankAccountId), o.type))
+          const result = await execute(store, recordBankAccountOutcome, { bankAccountId, outcome: o }, metadata)
+          logSteps(request.log, result.appended, { operationId: bankAccountId, actor: metadata.actor }, request.server.metrics)
         }
       }
       await read.caughtUp()
-      const resource = await getBankAccount(read.db, bankAccountId)
-      if (!resource) throw notFound('bank account', bankAccountId)
-      return reply.code(202).header('location', `/bank-accounts/${bankAccountId}`).send(toBankAccount(bankAccountId, resource))
+      const reread = () => getBankAccount(read.db, bankAccountId)
+      const settled = (s: BankAccountState) => s.status === 'active' || s.status === 'failed'
+      const created = await reread()
+      if (!created) throw notFound('bank account', bankAccountId)
+      const resource = await waitIfAsked(request, created, reread, settled)
+      return answerCreated(request, reply, { terminal: settled(resource.state), creates: 'resource', location: `/bank-accounts/${bankAccountId}` }).send(toBankAccount(bankAccountId, resource))
     },
   )
 
@@ -151,7 +156,7 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<RouteDeps & { circle: Pick
     '/bank-accounts/:id',
     {
       config: { roles: ['backend', 'auditor'] },
-      schema: { tags: ['bank accounts'], summary: 'A linked bank account and its status', params: idParams, response: { 200: bankAccountBody, ...readErrors } },
+      schema: { tags: ['bank accounts'], summary: 'A linked bank account and its status', params: idParams, response: { 200: bankAccountBody.describe('The bank account as it is now'), ...readErrors } },
     },
     async (request) => {
       const resource = await getBankAccount(read.db, request.params.id)
@@ -165,7 +170,7 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<RouteDeps & { circle: Pick
     '/bank-accounts',
     {
       config: { roles: ['backend', 'auditor'] },
-      schema: { tags: ['bank accounts'], summary: 'Linked bank accounts, newest first', querystring: listFilters, response: { 200: pageOf(bankAccountBody), ...readErrors } },
+      schema: { tags: ['bank accounts'], summary: 'Linked bank accounts, newest first', querystring: listFilters, response: { 200: pageOf(bankAccountBody).describe('A page of bank accounts, newest first'), ...readErrors } },
     },
     async (request) => {
       const { limit, cursor, ownerId } = request.query

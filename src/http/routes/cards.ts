@@ -18,7 +18,7 @@ import { listOperations } from '../../projections/operation-list.ts'
 import { notFound } from '../errors.ts'
 import { operationRoutes, type RouteDeps } from '../operation-routes.ts'
 import { commandMetadata, create, type Resource } from '../operations.ts'
-import { commandErrors, errorBody, failure, id, idParams, operationFilters } from '../schemas.ts'
+import { commandErrorsFor, failure, id, idParams, operationFilters, type ErrorExample } from '../schemas.ts'
 
 export const cardBody = z
   .object({
@@ -41,7 +41,11 @@ export const cardBody = z
     createdAt: z.string(),
     updatedAt: z.string(),
   })
-  .meta({ id: 'Card', description: 'A virtual card. The full card number never leaves the issuer; we keep the last 4 digits.' })
+  .meta({
+    id: 'Card',
+    description: 'A virtual card. The full card number never leaves the issuer; we keep the last 4 digits.',
+    example: { id: 'c41d7e2a-6b8f-4a09-b3c5-d7e9f1a2b4c6', walletId: '3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f', status: 'active', last4: '4242', expMonth: 11, expYear: 2030, network: 'VISA', createdAt: '2026-11-26T09:30:00.000Z', updatedAt: '2026-11-26T09:30:02.412Z' },
+  })
 
 export function toCard(id: string, r: Resource<CardState>): z.infer<typeof cardBody> {
   const s = r.state
@@ -70,6 +74,8 @@ const issueRoutes = operationRoutes({
   create: (store, request, body, cardId) => create(store, issueCard, { cardId, walletId: body.walletId, cardholderName: body.cardholderName }, request, cardId),
   toResponse: toCard,
   settled: (s) => s.status !== 'pending',
+  creates: 'resource',
+  rules: [['wallet_not_found', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f does not exist'], ['wallet_not_active', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f is pending, not active']] satisfies ErrorExample[],
   list: { summary: 'Cards, newest first', filters: operationFilters, run: (db, filters, page) => listOperations(db, cards, filters, page) },
 })
 
@@ -102,8 +108,15 @@ export const cardRoutes: FastifyPluginAsyncZod<RouteDeps & { issuer: CardIssuer;
           response: {
             200: cardBody.describe('The issuer confirmed (or the card already was so)'),
             202: cardBody.describe('The issuer did not confirm in time: `pendingAction` is set and the process manager keeps trying'),
-            ...commandErrors,
-            404: errorBody.describe('Not found'),
+            ...commandErrorsFor(
+              [
+                ['card_closed', 'card c41d7e2a-6b8f-4a09-b3c5-d7e9f1a2b4c6 is closed'],
+                ['card_not_active', 'card c41d7e2a-6b8f-4a09-b3c5-d7e9f1a2b4c6 is pending, not active'],
+                ['card_not_frozen', 'card c41d7e2a-6b8f-4a09-b3c5-d7e9f1a2b4c6 is active, not frozen'],
+                ['card_issuer_refused', 'the card issuer refused to freeze card c41d7e2a-6b8f-4a09-b3c5-d7e9f1a2b4c6: card is lost'],
+              ],
+              { notFound: ['not_found', 'card c41d7e2a-6b8f-4a09-b3c5-d7e9f1a2b4c6 not found'] },
+            ),
           },
         },
       },

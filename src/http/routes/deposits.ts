@@ -31,7 +31,7 @@ export const depositRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { rea
     '/deposits',
     {
       config: { roles: ['backend', 'auditor'] },
-      schema: { tags: ['deposits'], summary: 'Inbound deposits, newest first', querystring: listQuery(operationFilters), response: { 200: pageOf(depositBody), ...readErrors } },
+      schema: { tags: ['deposits'], summary: 'Inbound deposits, newest first', querystring: listQuery(operationFilters), response: { 200: pageOf(depositBody).describe('A page of deposits, newest first'), ...readErrors } },
     },
     async (request) => {
       const { limit, cursor, ...filters } = request.query
@@ -43,7 +43,7 @@ export const depositRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { rea
     '/deposits/:id',
     {
       config: { roles: ['backend', 'auditor'] },
-      schema: { tags: ['deposits'], summary: 'One inbound deposit', params: z.object({ id: z.string().min(1).max(128) }), response: { 200: depositBody, ...readErrors } },
+      schema: { tags: ['deposits'], summary: 'One inbound deposit', params: z.object({ id: z.string().min(1).max(128) }), response: { 200: depositBody.describe('The deposit'), ...readErrors } },
     },
     async (request) => {
       const resource = await readDocument(read.db, deposits, request.params.id)

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { errorResponse } from '../schemas.ts'
 
 /**
  * One dependency's check: resolves when it is fine, resolves `{status: 'degraded', error}` when the
@@ -15,6 +16,13 @@ const check = z.object({
 const healthBody = z.object({
   status: state,
   checks: z.record(z.string(), check),
+  details: z
+    .record(z.string(), z.string())
+    .optional()
+    .meta({
+      description: 'Only for an admin key: operational details such as the embedded Circle simulator’s URL and the token of its control routes',
+      example: { circleSimulatorUrl: 'http://127.0.0.1:41234', circleSimulatorControlToken: '3q2x…' },
+    }),
 })
 
 /** Roles that may read what failed; anyone else sees only ok, degraded or down. */
@@ -22,9 +30,10 @@ const DETAIL_ROLES = new Set(['auditor', 'admin'])
 
 /**
  * `GET /health`: open. 200 when nothing is down (`degraded` when the service works around a
- * dependency), 503 when something is down. The error texts go to auditor and admin keys only.
+ * dependency), 503 when something is down. The error texts go to auditor and admin keys only;
+ * admin keys also see `details` (the embedded simulator's URL).
  */
-export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, HealthCheck>; timeoutMs?: number }> = async (app, opts) => {
+export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, HealthCheck>; timeoutMs?: number; details?: Record<string, string> }> = async (app, opts) => {
   app.get(
     '/health',
     {
@@ -32,7 +41,11 @@ export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, Health
       schema: {
         tags: ['health'],
         summary: 'Liveness and dependency checks (ok, degraded or down each; details for auditor and admin keys)',
-        response: { 200: healthBody, 503: healthBody },
+        response: {
+          200: healthBody.describe('Nothing is down (`degraded`: the service works around a dependency)'),
+          401: errorResponse('An Authorization header with an unknown key (send a valid key, or none)', [['unauthorized', 'unknown API key: send a valid key, or none on this open route']]),
+          503: healthBody.describe('A dependency is down; `checks` names it'),
+        },
       },
     },
     async (request, reply) => {
@@ -52,7 +65,8 @@ export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, Health
       )
       const statuses = entries.map(([, c]) => c.status)
       const status = statuses.includes('down') ? 'down' : statuses.includes('degraded') ? 'degraded' : 'ok'
-      return reply.code(status === 'down' ? 503 : 200).send({ status, checks: Object.fromEntries(entries) })
+      const details = request.principal?.role === 'admin' && opts.details && Object.keys(opts.details).length > 0 ? { details: opts.details } : {}
+      return reply.code(status === 'down' ? 503 : 200).send({ status, checks: Object.fromEntries(entries), ...details })
     },
   )
 }

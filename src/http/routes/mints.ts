@@ -6,11 +6,14 @@ import { mints } from '../../projections/mints.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { operationRoutes } from '../operation-routes.ts'
 import { create, money, operationView, type Resource } from '../operations.ts'
-import { amount, currency, id, operationFields, operationFilters } from '../schemas.ts'
+import { amount, currency, id, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
 
 export const mintBody = z
   .object({ id: z.uuid(), walletId: z.uuid(), ...operationFields, circleTransferId: z.string().optional() })
-  .meta({ id: 'Mint' })
+  .meta({
+    id: 'Mint',
+    example: { id: '5e8f0a2c-4d6b-4f1e-8a3c-9b7d5e3f1a0c', walletId: '3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f', amount: '100.00', currency: 'USD', status: 'completed', circleTransferId: 'b8627ae8-732b-4d25-b947-1df8f4007a29', createdAt: '2026-11-26T09:30:00.000Z', updatedAt: '2026-11-26T09:30:02.412Z' },
+  })
 
 export function toMint(id: string, r: Resource<MintState>): z.infer<typeof mintBody> {
   const s = r.state
@@ -31,5 +34,6 @@ export const mintRoutes = (maxAmount: bigint) =>
     create: (store, request, body, mintId) => create(store, requestMint, { mintId, walletId: body.walletId, amount: money(body.amount, maxAmount) }, request, mintId),
     toResponse: toMint,
     settled: (s) => isTerminal(s.status),
+    rules: [['wallet_not_found', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f does not exist'], ['wallet_not_active', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f is pending, not active']] satisfies ErrorExample[],
     list: { summary: 'Mints, newest first', filters: operationFilters, run: (db, filters, page) => listOperations(db, mints, filters, page) },
   })

@@ -31,7 +31,7 @@ export const walletOperationRoutes: FastifyPluginAsyncZod<RouteDeps> = async (ap
         summary: "A wallet's operations (mints, redeems, transfers both ways, deposits), newest first",
         params: idParams,
         querystring: listQuery({}),
-        response: { 200: pageOf(walletOperationBody), ...readErrors },
+        response: { 200: pageOf(walletOperationBody).describe('A page of the wallet’s operations, newest first'), ...readErrors },
       },
     },
     async (request) => {

@@ -25,7 +25,19 @@ export const walletBody = z
     failure: failure.optional(),
     createdAt: z.string(),
   })
-  .meta({ id: 'Wallet' })
+  .meta({
+    id: 'Wallet',
+    example: {
+      id: '3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f',
+      ownerId: 'user-42',
+      description: 'main',
+      status: 'active',
+      circleWalletId: '1000216185',
+      addresses: [{ id: '7a1e3c5d-2b4f-4e6a-9c8d-0f1e2d3c4b5a', walletId: '3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f', chain: 'SOL', status: 'active', address: '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T' }],
+      balances: { available: '60.00', reserved: '40.00', total: '100.00', currency: 'USD' },
+      createdAt: '2026-11-26T09:30:00.000Z',
+    },
+  })
 
 export function toWallet(id: string, r: Resource<WalletState>): z.infer<typeof walletBody> {
   const s = r.state
@@ -62,6 +74,7 @@ export const walletRoutes = operationRoutes({
     create(store, createWallet, { walletId, ownerId: body.ownerId, ...(body.description === undefined ? {} : { description: body.description }) }, request, walletId),
   toResponse: toWallet,
   settled: (s) => s.status !== 'pending',
+  creates: 'resource',
   list: {
     summary: 'Wallets, newest first',
     filters: { ownerId: z.string().min(1).max(128).optional().meta({ description: 'Only the wallets of this owner' }) },

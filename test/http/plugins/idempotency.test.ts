@@ -105,7 +105,7 @@ const bankAccount = {
   ownerId: 'owner-1',
   accountNumber: '12340010',
   routingNumber: '121000248',
-  billingDetails: { name: 'Ada Lovelace', line1: '1 Main St', city: 'Boston', postalCode: '02201', country: 'US' },
+  billingDetails: { name: 'Ada Lovelace', line1: '1 Main St', city: 'Boston', postalCode: '02201', country: 'US', district: 'MA' },
   bankAddress: { country: 'US' },
 }
 

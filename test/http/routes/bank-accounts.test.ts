@@ -1,23 +1,12 @@
 import t from 'tap'
 import { CircleError } from '../../../src/adapters/circle/port.ts'
-import { validIban, validRoutingNumber } from '../../../src/http/routes/bank-accounts.ts'
 import { fakeWireAccounts } from '../../helpers/app.ts'
 import { httpHarness } from '../../helpers/http.ts'
 
-const billingDetails = { name: 'Ada Lovelace', line1: '1 Main St', city: 'Boston', postalCode: '02201', country: 'US' }
+const billingDetails = { name: 'Ada Lovelace', line1: '1 Main St', city: 'Boston', postalCode: '02201', country: 'US', district: 'MA' }
 const us = { ownerId: 'owner-1', accountNumber: '123456789012', routingNumber: '121000248', billingDetails, bankAddress: { bankName: 'Wells Fargo', country: 'US' }, description: 'payroll' }
-const iban = { ownerId: 'owner-1', iban: 'DE89370400440532013000', billingDetails: { ...billingDetails, country: 'DE' }, bankAddress: { country: 'DE' } }
-
-t.test('routing numbers and IBANs are checked by their checksums', async (t) => {
-  t.ok(validRoutingNumber('121000248'))
-  t.ok(validRoutingNumber('011000015'))
-  t.notOk(validRoutingNumber('121000249'))
-  t.notOk(validRoutingNumber('12100024'))
-  t.ok(validIban('DE89370400440532013000'))
-  t.ok(validIban('GB82WEST12345698765432'))
-  t.notOk(validIban('DE89370400440532013001'))
-  t.notOk(validIban('de89370400440532013000'))
-})
+const iban = { ownerId: 'owner-1', iban: 'DE89370400440532013000', billingDetails: { ...billingDetails, country: 'DE', district: undefined }, bankAddress: { country: 'DE', city: 'Frankfurt' } }
+const swift = { ownerId: 'owner-1', accountNumber: '0321800123', routingNumber: 'SBININBB354', billingDetails: { ...billingDetails, country: 'IN', district: undefined }, bankAddress: { bankName: 'State Bank of India', city: 'Mumbai', country: 'IN' } }
 
 t.test('a US account is sent to Circle whole, but only its last 4 digits are kept', async (t) => {
   const circle = fakeWireAccounts()
@@ -57,10 +46,50 @@ t.test('bad account details are 400 and reach neither Circle nor the event store
   t.equal(await store.head(), undefined)
 })
 
+t.test('details Circle would refuse are an immediate 400 naming the field, never a 202 then circle_2', async (t) => {
+  const circle = fakeWireAccounts()
+  const { post, store } = await httpHarness(t, { circle })
+  const cases: [unknown, string, RegExp][] = [
+    [{ ...iban, bankAddress: { country: 'DE' } }, 'body.bankAddress.city', /bankAddress\.city is required for an IBAN account/],
+    [{ ...us, routingNumber: '121000249' }, 'body.routingNumber', /not a valid ABA routing number/],
+    [{ ...us, billingDetails: { ...billingDetails, district: undefined } }, 'body.billingDetails.district', /district .* is required when billingDetails.country is US/],
+    [{ ...swift, bankAddress: { city: 'Mumbai', country: 'IN' } }, 'body.bankAddress.bankName', /bankName is required/],
+    [{ ...swift, routingNumber: '121000248' }, 'body.routingNumber', /SWIFT\/BIC/],
+  ]
+  for (const [body, field, message] of cases) {
+    const res = await post('/bank-accounts', body)
+    t.equal(res.statusCode, 400, field)
+    t.equal(res.json().error.code, 'validation_failed')
+    t.same(res.json().error.details.map((d: { field: string }) => d.field), [field], `one detail, naming ${field}`)
+    t.match(res.json().error.message, message)
+  }
+  t.equal(circle.calls.length, 0, 'Circle was never called')
+  t.equal(await store.head(), undefined)
+})
+
+t.test('an account at a bank outside the US without IBAN goes to Circle with its SWIFT code', async (t) => {
+  const circle = fakeWireAccounts()
+  const { post } = await httpHarness(t, { circle })
+  const res = await post('/bank-accounts', swift)
+  t.equal(res.statusCode, 202)
+  t.match(circle.calls[0]?.details, { accountNumber: '0321800123', routingNumber: 'SBININBB354', bankAddress: { bankName: 'State Bank of India' } })
+})
+
+t.test('Prefer: wait on a bank account answers 201 once Circle has linked it, with Preference-Applied', async (t) => {
+  const { post } = await httpHarness(t, { circle: { createWireAccount: async () => ({ id: 'wire-linked', status: 'complete' }) } })
+  const res = await post('/bank-accounts', us, { prefer: 'wait=5' })
+  t.equal(res.statusCode, 201)
+  t.equal(res.headers['preference-applied'], 'wait=5')
+  t.match(res.json(), { status: 'active', circleWireId: 'wire-linked' })
+  t.match(res.headers.location, /^\/bank-accounts\//)
+  const pending = await post('/bank-accounts', { ...us, description: 'other' }, { prefer: 'respond-async' })
+  t.equal(pending.statusCode, 201, 'Circle linked it at once, so even respond-async gets the terminal answer')
+})
+
 t.test('Circle refusing the account fails it with Circle’s code', async (t) => {
   const { post } = await httpHarness(t, { circle: { createWireAccount: async () => { throw new CircleError('invalid', { transient: false, status: 400, code: 2 }) } } })
   const res = await post('/bank-accounts', us)
-  t.equal(res.statusCode, 202)
+  t.equal(res.statusCode, 201, 'already terminal when answered')
   t.match(res.json(), { status: 'failed', failure: { code: 'circle_2' } })
 })
 

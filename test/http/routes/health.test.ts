@@ -27,10 +27,11 @@ t.test('health is 503 with the database down; the public sees only ok/degraded/d
   t.same(res.json(), { status: 'down', checks: { database: { status: 'down' }, eventStore: { status: 'down' } } }, 'no error text, no host or port')
   t.notMatch(res.body, /127\.0\.0\.1|ECONNREFUSED|:1\b/)
   t.equal(res.headers['x-request-id'], 'probe-1', 'a given request id is echoed')
-  for (const key of ['dev-backend-key', 'made-up-key']) {
-    const other = await app.inject({ method: 'GET', url: '/health', headers: { authorization: `Bearer ${key}` } })
-    t.equal(other.json().checks.database.error, undefined, `${key}: still no details`)
-  }
+  const backend = await app.inject({ method: 'GET', url: '/health', headers: { authorization: 'Bearer dev-backend-key' } })
+  t.equal(backend.json().checks.database.error, undefined, 'a backend key: still no details')
+  const madeUp = await app.inject({ method: 'GET', url: '/health', headers: { authorization: 'Bearer made-up-key' } })
+  t.equal(madeUp.statusCode, 401, 'a made-up key is refused, not shown anything')
+  t.notMatch(madeUp.body, /127\.0\.0\.1|ECONNREFUSED/)
   for (const key of ['dev-auditor-key', 'dev-admin-key']) {
     const detailed = await app.inject({ method: 'GET', url: '/health', headers: { authorization: `Bearer ${key}` } })
     t.equal(detailed.statusCode, 503)
@@ -54,4 +55,18 @@ t.test('a check that hangs is down after the timeout instead of hanging health',
   t.equal(res.statusCode, 503)
   t.match(res.json().checks.nats, { status: 'down', error: /no answer/ })
   t.ok(Date.now() - started < 5000)
+})
+
+t.test('an admin key sees the embedded simulator’s URL in /health details; others do not', async (t) => {
+  const { app } = await testApp(t, { healthDetails: { circleSimulatorUrl: 'http://127.0.0.1:4010' } })
+  const admin = await app.inject({ method: 'GET', url: '/health', headers: { authorization: 'Bearer dev-admin-key' } })
+  t.same(admin.json().details, { circleSimulatorUrl: 'http://127.0.0.1:4010' })
+  for (const headers of [{}, { authorization: 'Bearer dev-backend-key' }]) {
+    const res = await app.inject({ method: 'GET', url: '/health', headers })
+    t.equal(res.statusCode, 200, 'health stays open')
+    t.equal(res.json().details, undefined)
+  }
+  const wrong = await app.inject({ method: 'GET', url: '/health', headers: { authorization: 'Bearer wrong-key' } })
+  t.equal(wrong.statusCode, 401, 'a key that is sent must be valid, so a typo is not silently ignored')
+  t.equal(wrong.json().error.code, 'unauthorized')
 })

@@ -33,8 +33,10 @@ t.test('Prefer: wait=N holds the answer until the mint is terminal', async (t) =
   }, 100)
   t.teardown(() => clearInterval(finisher))
   const res = await post('/mint', { walletId, amount: '1' }, { prefer: 'wait=5' })
-  t.equal(res.statusCode, 202)
+  t.equal(res.statusCode, 200, 'terminal when answered: 200, not 202')
   t.equal(res.json().status, 'completed')
+  t.equal(res.headers['preference-applied'], 'wait=5')
+  t.match(res.headers.location, /^\/mints\//)
 })
 
 t.test('business rules: unknown and inactive wallets are 422', async (t) => {

@@ -9,7 +9,7 @@ const usBank = (ownerId: string) => ({
   ownerId,
   accountNumber: '12340010',
   routingNumber: '121000248',
-  billingDetails: { name: 'Ada Lovelace', line1: '1 Main St', city: 'Boston', postalCode: '02201', country: 'US' },
+  billingDetails: { name: 'Ada Lovelace', line1: '1 Main St', city: 'Boston', postalCode: '02201', country: 'US', district: 'MA' },
   bankAddress: { bankName: 'Wells Fargo', city: 'SF', country: 'US' },
 })
 

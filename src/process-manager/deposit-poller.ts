@@ -1,0 +1,174 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type pg from 'pg'
+import type { Logger } from 'pino'
+import type { CirclePort, CircleTransfer } from '../adapters/circle/port.ts'
+import type { Db } from '../adapters/postgres/database.ts'
+import { execute } from '../commands/handler.ts'
+import { outcomeCommandId } from '../commands/ids.ts'
+import { recordDeposit } from '../commands/record-deposit.ts'
+import { deposit } from '../events/deposit.ts'
+import type { EventStore } from '../events/event-store.ts'
+import { logSteps } from '../logger.ts'
+import type { Metrics } from '../metrics.ts'
+import { acquireLease } from '../subscriptions/lease.ts'
+import { Subscriber } from '../subscriptions/subscriber.ts'
+
+/** Which ledger wallet each Circle wallet is, from WalletCreated; how inbound transfers find their wallet. */
+export interface CircleWalletsTable {
+  circle_wallet_id: string
+  wallet_id: string
+}
+
+/** High-water marks of Circle listings: the creation time from which the next poll lists again. */
+export interface CirclePollMarksTable {
+  name: string
+  /** ISO 8601, Circle's `createDate`; kept as text so it goes back to Circle exactly as received. */
+  mark: string
+  updated_at: Date
+}
+
+const MARK = 'transfers'
+
+export interface DepositPollerOptions {
+  store: EventStore
+  db: Db
+  /** For the lease that keeps one active poller across processes. */
+  pool: pg.Pool
+  circle: Pick<CirclePort, 'listTransfers'>
+  logger: Logger
+  intervalMs: number
+  pageSize?: number
+  /**
+   * How long a deposit that is still pending at Circle, or whose wallet is not known yet, holds the
+   * mark back so it is listed again. Past it the poller moves on (and says so).
+   */
+  holdMs?: number
+  leaseRetryMs?: number
+  metrics?: Pick<Metrics, 'countSteps'>
+}
+
+/**
+ * Inbound on-chain deposits reach the ledger by polling Circle's transfers with a high-water mark,
+ * so the embedded flow works without webhooks (and catches what a lost webhook missed). Each poll
+ * lists transfers created since the mark, records every completed inbound one to a wallet of ours
+ * (RecordDeposit is idempotent per Circle transfer id, so listing one twice is harmless), and moves
+ * the mark to the newest creation time seen — or only up to the oldest deposit still pending, which
+ * must be listed again once it completes.
+ */
+export class DepositPoller {
+  private readonly options: DepositPollerOptions
+  private readonly wallets: Subscriber
+  private controller = new AbortController()
+  private running: Promise<void> | undefined
+
+  constructor(options: DepositPollerOptions) {
+    this.options = options
+    this.wallets = new Subscriber({
+      name: 'deposit-poller-wallets',
+      store: options.store,
+      db: options.db,
+      filter: { types: ['WalletCreated'] },
+      logger: options.logger,
+      mode: 'transactional',
+      handle: async (trx, events) => {
+        const rows = events.map((e) => ({ circle_wallet_id: String(e.data.circleWalletId), wallet_id: String(e.data.walletId) }))
+        if (rows.length > 0) await trx.insertInto('circle_wallets').values(rows).onConflict((oc) => oc.column('circle_wallet_id').doNothing()).execute()
+      },
+    })
+  }
+
+  start(): void {
+    if (this.running) return
+    this.controller = new AbortController()
+    this.running = this.loop(this.controller.signal)
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort()
+    await this.running
+    this.running = undefined
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
+    const { logger } = this.options
+    while (!signal.aborted) {
+      const lease = await acquireLease(this.options.pool, 'deposit-poller', { signal, retryMs: this.options.leaseRetryMs ?? 2000 })
+      if (!lease) break
+      const run = AbortSignal.any([signal, lease.lost])
+      this.wallets.start()
+      try {
+        while (!run.aborted) {
+          try {
+            await this.pollOnce()
+          } catch (err) {
+            logger.warn({ err }, 'deposit poll failed; will retry')
+          }
+          await sleep(this.options.intervalMs, undefined, { signal: run }).catch(() => undefined)
+        }
+      } finally {
+        await this.wallets.stop()
+        await lease.release()
+      }
+    }
+  }
+
+  /** One poll: list since the mark, record completed deposits, move the mark. Returns how many deposits were new. */
+  async pollOnce(): Promise<{ recorded: number; mark: string | undefined }> {
+    const { db, circle, store, logger } = this.options
+    const pageSize = this.options.pageSize ?? 50
+    const holdMs = this.options.holdMs ?? 24 * 3_600_000
+    const from = (await db.selectFrom('circle_poll_marks').select('mark').where('name', '=', MARK).executeTakeFirst())?.mark
+
+    // Newest first: page back until a short page, so everything since the mark is seen before it moves.
+    const seen: CircleTransfer[] = []
+    for (let pageAfter: string | undefined; ; ) {
+      const page = await circle.listTransfers({ ...(from === undefined ? {} : { from }), ...(pageAfter === undefined ? {} : { pageAfter }), pageSize })
+      seen.push(...page)
+      if (page.length < pageSize) break
+      pageAfter = page.at(-1)!.id
+    }
+
+    const inbound = seen.filter((t) => t.sourceChain !== undefined && t.destination.type === 'wallet' && t.status !== 'failed')
+    const circleIds = [...new Set(inbound.map((t) => (t.destination as { id: string }).id))]
+    const known = circleIds.length === 0 ? [] : await db.selectFrom('circle_wallets').selectAll().where('circle_wallet_id', 'in', circleIds).execute()
+    const walletOf = new Map(known.map((r) => [r.circle_wallet_id, r.wallet_id]))
+
+    let hold: string | undefined
+    const holdAt = (t: CircleTransfer, why: string) => {
+      if (!t.createdAt) return
+      if (Date.now() - Date.parse(t.createdAt) > holdMs) return void logger.warn({ circleTransferId: t.id, createdAt: t.createdAt }, `deposit ${why} for too long; no longer waiting for it`)
+      if (hold === undefined || t.createdAt < hold) hold = t.createdAt
+    }
+    let recorded = 0
+    for (const t of inbound) {
+      const walletId = walletOf.get((t.destination as { id: string }).id)
+      if (walletId === undefined) {
+        holdAt(t, 'to an unknown Circle wallet')
+        continue
+      }
+      if (t.status !== 'complete') {
+        holdAt(t, 'pending at Circle')
+        continue
+      }
+      const command = { circleTransferId: t.id, walletId, amount: t.amount, ...(t.sourceChain ? { chain: t.sourceChain } : {}), ...(t.txHash ? { txHash: t.txHash } : {}) }
+      const result = await execute(store, recordDeposit, command, {
+        commandId: outcomeCommandId(deposit.streamName(t.id), 'completed'),
+        actor: 'deposit-poller',
+        occurredAt: new Date().toISOString(),
+      })
+      if (result.appended.some((a) => a.events.length > 0)) recorded++
+      logSteps(logger, result.appended, { operationId: t.id, actor: 'deposit-poller' }, this.options.metrics)
+    }
+
+    const newest = seen.reduce<string | undefined>((max, t) => (t.createdAt && (max === undefined || t.createdAt > max) ? t.createdAt : max), undefined)
+    const mark = hold ?? newest ?? from
+    if (mark !== undefined && mark !== from) {
+      await db
+        .insertInto('circle_poll_marks')
+        .values({ name: MARK, mark, updated_at: new Date() })
+        .onConflict((oc) => oc.column('name').doUpdateSet({ mark, updated_at: new Date() }))
+        .execute()
+    }
+    return { recorded, mark }
+  }
+}

@@ -1,0 +1,104 @@
+import t from 'tap'
+import { execute } from '../../../src/commands/handler.ts'
+import { recordCardOutcome } from '../../../src/commands/record-card-outcome.ts'
+import { auth } from '../../helpers/app.ts'
+import { meta } from '../../helpers/commands.ts'
+import { httpHarness } from '../../helpers/http.ts'
+
+type Detail = { field: string; message: string }
+
+t.test('a number amount says what an amount looks like, with no validator wording', async (t) => {
+  const { post, activeWallet } = await httpHarness(t)
+  const walletId = await activeWallet()
+  const res = await post('/mint', { walletId, amount: 10 })
+  t.equal(res.statusCode, 400)
+  t.match(res.json().error.message, 'amount must be a decimal string such as "10.50"')
+  t.same(res.json().error.details.map((d: Detail) => d.field), ['body.amount'])
+  t.notMatch(res.body, /Invalid input|expected string|received number/, 'no raw validator text')
+})
+
+t.test('a missing Idempotency-Key names the header and why it is needed', async (t) => {
+  const { client, activeWallet } = await httpHarness(t)
+  const walletId = await activeWallet()
+  const res = await client.call({ method: 'POST', url: '/mint', payload: { walletId, amount: '1' }, headers: auth.backend })
+  t.equal(res.statusCode, 400)
+  t.match(res.json().error.message, /Idempotency-Key header is required/)
+  t.match(res.json().error.message, /retry cannot create the resource twice/)
+  t.same(res.json().error.details, [{ field: 'headers.idempotency-key', message: res.json().error.details[0].message }])
+})
+
+t.test('fields are named by their request path everywhere: body.amount for the schema and for the configured maximum', async (t) => {
+  const { post, activeWallet } = await httpHarness(t)
+  const walletId = await activeWallet()
+  const shape = await post('/mint', { walletId, amount: 'ten' })
+  const tooMuch = await post('/mint', { walletId, amount: '1000000.01' })
+  t.equal(tooMuch.statusCode, 400)
+  t.same(shape.json().error.details.map((d: Detail) => d.field), ['body.amount'])
+  t.same(tooMuch.json().error.details.map((d: Detail) => d.field), ['body.amount'])
+  const nested = await post('/transfers', { sourceWalletId: walletId, destination: { type: 'wallet', walletId: 'nope' }, amount: '1' })
+  t.same(nested.json().error.details.map((d: Detail) => d.field), ['body.destination.walletId'])
+  t.match(nested.json().error.details[0].message, 'walletId must be a UUID')
+})
+
+t.test('one detail per problem: a bad amount is one, two unknown fields are two', async (t) => {
+  const { post, activeWallet } = await httpHarness(t)
+  const walletId = await activeWallet()
+  for (const amount of ['abc', '0', '-1', '1.1234567', 'x'.repeat(50)]) {
+    const res = await post('/mint', { walletId, amount })
+    t.equal(res.json().error.details.length, 1, `amount ${JSON.stringify(amount).slice(0, 12)}: one detail`)
+  }
+  const extra = await post('/mint', { walletId, amount: '1', fee: '0', status: 'completed' })
+  t.same(extra.json().error.details.map((d: Detail) => d.field).sort(), ['body.fee', 'body.status'])
+  t.match(extra.json().error.details[0].message, /is not a known field/)
+  const missing = await post('/wallets', {})
+  t.same(missing.json().error.details, [{ field: 'body.ownerId', message: 'ownerId is required' }])
+})
+
+t.test('a JSON body with the wrong content type is 415, the same as one without any', async (t) => {
+  const { client, activeWallet } = await httpHarness(t)
+  const walletId = await activeWallet()
+  const body = JSON.stringify({ walletId, amount: '1' })
+  const headers = { ...auth.backend, 'idempotency-key': 'ct-1' }
+  const asText = await client.call({ method: 'POST', url: '/mint', body, headers: { ...headers, 'content-type': 'text/plain' } })
+  const asForm = await client.call({ method: 'POST', url: '/mint', body, headers: { ...headers, 'idempotency-key': 'ct-2', 'content-type': 'application/x-www-form-urlencoded' } })
+  const without = await client.call({ method: 'POST', url: '/mint', body, headers: { ...headers, 'idempotency-key': 'ct-3' } })
+  for (const res of [asText, asForm, without]) {
+    t.equal(res.statusCode, 415)
+    t.equal(res.json().error.code, 'unsupported_media_type')
+    t.match(res.json().error.message, 'Content-Type: application/json')
+  }
+  t.match(asText.json().error.message, '(got text/plain)')
+})
+
+t.test('where the body is optional an empty body is fine; where it is required it is named', async (t) => {
+  const h = await httpHarness(t)
+  const walletId = await h.activeWallet()
+  const card = (await h.post('/cards', { walletId, cardholderName: 'Ada Lovelace' })).json()
+  await execute(h.store, recordCardOutcome, { cardId: card.id, outcome: { type: 'issued', issuerCardId: 'iss-1', last4: '4242', expMonth: 12, expYear: 2030, network: 'VISA' } }, meta())
+  const empty = await h.client.call({ method: 'POST', url: `/cards/${card.id}/freeze`, body: '', headers: { ...auth.backend, 'content-type': 'application/json' } })
+  t.equal(empty.statusCode, 200, 'an empty JSON body on freeze')
+  t.equal(empty.json().status, 'frozen')
+  const none = await h.client.call({ method: 'POST', url: `/cards/${card.id}/unfreeze`, headers: auth.backend })
+  t.equal(none.statusCode, 200, 'no body at all')
+  const required = await h.client.call({ method: 'POST', url: '/mint', body: '', headers: { ...auth.backend, 'content-type': 'application/json', 'idempotency-key': 'empty-1' } })
+  t.equal(required.statusCode, 400)
+  t.same(required.json().error.details, [{ field: 'body', message: 'the body is required: send a JSON object' }])
+})
+
+t.test('invalid JSON is 400 invalid_json with a hint', async (t) => {
+  const { client } = await httpHarness(t)
+  const res = await client.call({ method: 'POST', url: '/wallets', body: '{"ownerId": ', headers: { ...auth.backend, 'content-type': 'application/json', 'idempotency-key': 'j-1' } })
+  t.equal(res.statusCode, 400)
+  t.equal(res.json().error.code, 'invalid_json')
+  t.match(res.json().error.message, /not valid JSON: check its quotes/)
+})
+
+t.test('the 429 message names the configured window, not the time left', async (t) => {
+  const { client } = await httpHarness(t, { rateLimit: { max: 1, windowMs: 90_000 } })
+  const url = '/wallets/00000000-0000-4000-8000-000000000000'
+  await client.call({ method: 'GET', url, headers: auth.backend })
+  const limited = await client.call({ method: 'GET', url, headers: auth.backend })
+  t.equal(limited.statusCode, 429)
+  t.match(limited.json().error.message, 'rate limit of 1 requests per 90 seconds exceeded for this API key')
+  t.ok(Number(limited.headers['retry-after']) > 0)
+})

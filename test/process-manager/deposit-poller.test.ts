@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto'
+import pino from 'pino'
+import t from 'tap'
+import type { CircleTransfer } from '../../src/adapters/circle/port.ts'
+import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
+import { createWallet } from '../../src/commands/create-wallet.ts'
+import { execute } from '../../src/commands/handler.ts'
+import { fold } from '../../src/events/fold.ts'
+import { recordWalletOutcome } from '../../src/commands/record-wallet-outcome.ts'
+import { deposit } from '../../src/events/deposit.ts'
+import { formatAmount } from '../../src/events/money.ts'
+import { available, wallet } from '../../src/events/wallet.ts'
+import { DepositPoller } from '../../src/process-manager/deposit-poller.ts'
+import { meta } from '../helpers/commands.ts'
+import { processManagerHarness, until } from '../helpers/circle.ts'
+import { testDatabase } from '../helpers/database.ts'
+
+const silent = pino({ level: 'silent' })
+
+t.test('a deposit at the simulator credits the wallet with polling alone, once', async (t) => {
+  const h = await processManagerHarness(t)
+  const poller = new DepositPoller({ store: h.store, db: h.db, pool: h.pool, circle: h.circle, logger: silent, intervalMs: 50, leaseRetryMs: 100 })
+  poller.start()
+  t.teardown(() => poller.stop())
+  const walletId = randomUUID()
+  await execute(h.store, createWallet, { walletId, ownerId: 'owner-1' }, meta())
+  const circleWalletId = await until(async () => (await fold(h.store, wallet, walletId)).state.circleWalletId, 10_000, 'wallet at Circle')
+
+  const sent = await h.sim.app.inject({ method: 'POST', url: '/sim/deposits', payload: { walletId: circleWalletId, amount: '5.25', chain: 'SOL' } })
+  t.equal(sent.statusCode, 200)
+  const circleTransferId = sent.json().data.id as string
+  await until(async () => available((await fold(h.store, wallet, walletId)).state) > 0n, 10_000, 'wallet credited')
+  const { state } = await fold(h.store, wallet, walletId)
+  t.equal(formatAmount(available(state)), '5.25')
+  const events = await h.store.readStream(deposit.streamName(circleTransferId))
+  t.match(events.map((e) => e.type), ['DepositCompleted'])
+  t.match(events[0]?.data, { walletId, chain: 'SOL', amount: '5250000' })
+  t.equal(events[0]?.metadata.actor, 'deposit-poller')
+
+  await h.sim.app.inject({ method: 'POST', url: '/sim/deposits', payload: { walletId: circleWalletId, amount: '1.00', chain: 'ETH' } })
+  await until(async () => available((await fold(h.store, wallet, walletId)).state) === 6_250_000n, 10_000, 'second deposit')
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal(available((await fold(h.store, wallet, walletId)).state), 6_250_000n, 'further polls credit nothing twice')
+})
+
+t.test('the mark waits for a pending deposit and for a wallet not yet known, then moves to the newest', async (t) => {
+  const database = await testDatabase(t)
+  const store = new PostgresEventStore(database.pool, { pollIntervalMs: 50 })
+  t.teardown(() => store.close())
+  const walletId = randomUUID()
+  await execute(store, createWallet, { walletId, ownerId: 'o' }, meta())
+  await execute(store, recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw-1' } }, meta())
+
+  const base = Date.now() - 60_000
+  const at = (s: number) => new Date(base + s * 1000).toISOString()
+  const t1: CircleTransfer = { id: 'dep-1', status: 'complete', amount: 1_000_000n, sourceChain: 'SOL', destination: { type: 'wallet', id: 'cw-1' }, createdAt: at(1) }
+  const t2: CircleTransfer = { id: 'dep-2', status: 'pending', amount: 2_000_000n, sourceChain: 'SOL', destination: { type: 'wallet', id: 'cw-1' }, createdAt: at(2) }
+  const mint: CircleTransfer = { id: 'mint-1', status: 'complete', amount: 9_000_000n, sourceWalletId: 'master', destination: { type: 'wallet', id: 'cw-1' }, createdAt: at(3) }
+  let listing: CircleTransfer[] = [mint, t2, t1]
+  const queries: { from?: string; pageAfter?: string }[] = []
+  const circle = {
+    async listTransfers(q: { from?: string; pageAfter?: string; pageSize?: number }) {
+      queries.push(q)
+      const newestFirst = listing.filter((x) => !q.from || x.createdAt! >= q.from)
+      const start = q.pageAfter ? newestFirst.findIndex((x) => x.id === q.pageAfter) + 1 : 0
+      return newestFirst.slice(start, start + (q.pageSize ?? 50))
+    },
+  }
+  const poller = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, pageSize: 2, leaseRetryMs: 50 })
+  poller.start()
+  t.teardown(() => poller.stop())
+  await until(async () => (await database.db.selectFrom('circle_wallets').selectAll().execute()).length === 1, 10_000, 'wallet known to the poller')
+
+  const first = await poller.pollOnce()
+  t.equal(first.recorded, 1, 'the completed deposit is recorded; the mint (from a wallet) is not a deposit')
+  t.equal(first.mark, at(2), 'the pending deposit holds the mark')
+  t.ok(queries.some((q) => q.pageAfter === 'dep-2'), 'a full page is followed by the next one')
+
+  listing = [{ ...t2, status: 'complete' as const }, t1]
+  listing.unshift({ id: 'dep-x', status: 'complete', amount: 3n, sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-unknown' }, createdAt: at(4) })
+  const second = await poller.pollOnce()
+  t.equal(second.recorded, 1, 'the deposit that completed since is recorded')
+  t.equal(queries.at(-1)?.from ?? queries.at(-2)?.from, at(2), 'listed again from the mark')
+  t.equal(second.mark, at(4), 'a deposit to a wallet not yet known holds the mark too')
+  t.equal(available((await fold(store, wallet, walletId)).state), 3_000_000n)
+
+  listing = [{ id: 'dep-old', status: 'complete', amount: 3n, sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-unknown' }, createdAt: new Date(Date.now() - 48 * 3_600_000).toISOString() }]
+  const stale = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, holdMs: 1000 })
+  t.equal((await stale.pollOnce()).recorded, 0, 'an unknown wallet long past the hold is given up, not recorded')
+  t.equal((await poller.pollOnce()).recorded, 0, 'polling again records nothing twice')
+})
