@@ -26,8 +26,8 @@ t.test('a deposit at the simulator credits the wallet with polling alone, once',
   await execute(h.store, createWallet, { walletId, ownerId: 'owner-1' }, meta())
   const circleWalletId = await until(async () => (await fold(h.store, wallet, walletId)).state.circleWalletId, 10_000, 'wallet at Circle')
 
-  const sent = await h.sim.app.inject({ method: 'POST', url: '/sim/deposits', payload: { walletId: circleWalletId, amount: '5.25', chain: 'SOL' } })
-  t.equal(sent.statusCode, 200)
+  const sent = await h.sim.app.inject({ method: 'POST', url: '/sim/deposits', headers: h.sim.controlHeaders, payload: { walletId: circleWalletId, amount: '5.25', chain: 'SOL' } })
+  t.equal(sent.statusCode, 201)
   const circleTransferId = sent.json().data.id as string
   await until(async () => available((await fold(h.store, wallet, walletId)).state) > 0n, 10_000, 'wallet credited')
   const { state } = await fold(h.store, wallet, walletId)
@@ -37,7 +37,7 @@ t.test('a deposit at the simulator credits the wallet with polling alone, once',
   t.match(events[0]?.data, { walletId, chain: 'SOL', amount: '5250000' })
   t.equal(events[0]?.metadata.actor, 'deposit-poller')
 
-  await h.sim.app.inject({ method: 'POST', url: '/sim/deposits', payload: { walletId: circleWalletId, amount: '1.00', chain: 'ETH' } })
+  await h.sim.app.inject({ method: 'POST', url: '/sim/deposits', headers: h.sim.controlHeaders, payload: { walletId: circleWalletId, amount: '1.00', chain: 'ETH' } })
   await until(async () => available((await fold(h.store, wallet, walletId)).state) === 6_250_000n, 10_000, 'second deposit')
   await new Promise((r) => setTimeout(r, 300))
   t.equal(available((await fold(h.store, wallet, walletId)).state), 6_250_000n, 'further polls credit nothing twice')
