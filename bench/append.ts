@@ -37,7 +37,11 @@ const SCENARIOS = [
 
 const SUBJECTS = ['ours', 'before', 'emmett', 'raw-insert'] as const
 
-/** `BENCH_APPEND_ONLY=32x1,8x10` keeps those scenarios (writers x events per append), for profiling one. */
+/**
+ * For profiling one case: `BENCH_APPEND_ONLY=32x1,8x10` keeps those scenarios (writers x events per
+ * append), `BENCH_APPEND_SUBJECTS=ours` those subjects.
+ */
+const subjectsWanted = process.env.BENCH_APPEND_SUBJECTS?.split(',').map((s) => s.trim())
 const only = process.env.BENCH_APPEND_ONLY?.split(',').map((s) => s.trim())
 const picked = SCENARIOS.filter((s) => !only || only.includes(`${s.writers}x${s.eventsPerAppend}`))
 
@@ -50,7 +54,7 @@ export async function run(options: BenchOptions) {
   const databases: { drop: () => Promise<void> }[] = []
   const subjects = new Map<string, Subject>()
   try {
-    for (const name of SUBJECTS) {
+    for (const name of SUBJECTS.filter((n) => !subjectsWanted || subjectsWanted.includes(n))) {
       const database = await createBenchDatabase(options.databaseUrl, name.replace('-', '_'))
       databases.push(database)
       subjects.set(name, await openSubject(name, database.url, maxWriters))
