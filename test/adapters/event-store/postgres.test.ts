@@ -295,3 +295,37 @@ t.test('group commit: two instances creating the same new stream: exactly one no
     t.ok(results.every((r) => r.status === 'fulfilled' || (r.reason instanceof WrongExpectedVersion && r.reason.actual === 0)), 'the others see revision 0')
   }
 })
+
+t.test('group commit: the same append sent to two instances at once is written once and both get its result', async (t) => {
+  const pools = [createPool(url, 4), createPool(url, 4)]
+  const stores = pools.map((p) => new PostgresEventStore(p))
+  t.teardown(async () => {
+    for (const s of stores) await s.close()
+    for (const p of pools) await p.end()
+  })
+  for (let round = 0; round < 5; round++) {
+    const s = `retried-${randomUUID()}`
+    const events = [newEvent(), newEvent()]
+    const [a, b] = await Promise.all(stores.map((st) => st.append(s, events, { expected: 'no_stream' })))
+    t.same(a, b, `round ${round}: both callers get the one result`)
+    t.equal((await store.readStream(s)).length, 2, 'the events were written once')
+  }
+  const elsewhere = newEvent()
+  const settled = await Promise.allSettled([
+    stores[0]!.append(`one-${randomUUID()}`, [elsewhere], { expected: 'any' }),
+    stores[1]!.append(`two-${randomUUID()}`, [elsewhere], { expected: 'any' }),
+  ])
+  t.equal(settled.filter((r) => r.status === 'fulfilled').length, 1, 'one id sent to two streams at once is written to one')
+  t.ok(settled.some((r) => r.status === 'rejected' && r.reason instanceof EventIdConflict), 'the other gets EventIdConflict')
+})
+
+t.test('group commit: close waits for the appends already queued', async (t) => {
+  const closing = new PostgresEventStore(pool)
+  const streams = Array.from({ length: 5 }, () => `closing-${randomUUID()}`)
+  let answered = 0
+  const appending = Promise.all(streams.map((s) => closing.append(s, [newEvent()], { expected: 'no_stream' }).finally(() => answered++)))
+  await closing.close()
+  t.equal(answered, 5, 'every queued append was answered before close returned')
+  const results = await appending
+  t.same(results.map((r) => r.revision), [0, 0, 0, 0, 0], 'and written')
+})
