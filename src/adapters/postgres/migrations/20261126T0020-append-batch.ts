@@ -23,12 +23,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       p_append integer[], p_stream text[], p_expected text[], p_count integer[],
       e_id uuid[], e_type text[], e_data jsonb[], e_meta jsonb[]
     ) RETURNS TABLE (o_part bigint, o_outcome text, o_revision integer, o_position bigint, o_actual integer)
-    LANGUAGE plpgsql
-    -- Every statement here finds its rows through a unique index. A plan cached while the tables
-    -- were small (a fresh database, statistics not yet gathered) would otherwise keep scanning
-    -- them whole for the life of the connection.
-    SET enable_seqscan = off
-    AS $fn$
+    LANGUAGE plpgsql AS $fn$
     #variable_conflict use_column
     DECLARE
       n_parts integer := coalesce(array_length(p_stream, 1), 0);
