@@ -37,12 +37,17 @@ const SCENARIOS = [
 
 const SUBJECTS = ['ours', 'before', 'emmett', 'raw-insert'] as const
 
-/** `BENCH_APPEND_ONLY=32x1,8x10` keeps those scenarios (writers x events per append), for profiling one. */
+/**
+ * For profiling one case: `BENCH_APPEND_ONLY=32x1,8x10` keeps those scenarios (writers x events per
+ * append), `BENCH_APPEND_SUBJECTS=ours` those subjects.
+ */
+const subjectsWanted = process.env.BENCH_APPEND_SUBJECTS?.split(',').map((s) => s.trim())
 const only = process.env.BENCH_APPEND_ONLY?.split(',').map((s) => s.trim())
 const picked = SCENARIOS.filter((s) => !only || only.includes(`${s.writers}x${s.eventsPerAppend}`))
 
 export async function run(options: BenchOptions) {
-  const measureMs = options.tiny ? 300 : Number(process.env.BENCH_SECONDS ?? 5) * 1000
+  const measureMs = options.tiny ? 300 : Number(process.env.BENCH_SECONDS ?? 6) * 1000
+  const rounds = options.tiny ? 1 : Number(process.env.BENCH_ROUNDS ?? 3)
   const warmupMs = options.tiny ? 100 : 1000
   // Tiny mode runs inside the test suite beside other tests: a few connections, not 32 per subject.
   const chosen = picked.map((s) => ({ ...s, writers: options.tiny ? Math.min(s.writers, 4) : s.writers }))
@@ -50,7 +55,7 @@ export async function run(options: BenchOptions) {
   const databases: { drop: () => Promise<void> }[] = []
   const subjects = new Map<string, Subject>()
   try {
-    for (const name of SUBJECTS) {
+    for (const name of SUBJECTS.filter((n) => !subjectsWanted || subjectsWanted.includes(n))) {
       const database = await createBenchDatabase(options.databaseUrl, name.replace('-', '_'))
       databases.push(database)
       subjects.set(name, await openSubject(name, database.url, maxWriters))
@@ -59,36 +64,54 @@ export async function run(options: BenchOptions) {
     const checks: Check[] = []
     for (const [i, s] of chosen.entries()) {
       const name = `${s.writers} writer${s.writers > 1 ? 's' : ''}, ${s.eventsPerAppend} event${s.eventsPerAppend > 1 ? 's' : ''}/append`
+      // Subjects take turns, in several short rounds, so that a change in the shared machine's load
+      // hits all of them alike; each subject's figure pools its rounds.
+      const totals = new Map<string, { operations: number; seconds: number; latencies: number[]; stored: number; acknowledged: number; distinct: number; errors: number; firstError?: string; batches: number; batchAppends: number; waits: Record<string, number>[] }>()
+      for (let r = 0; r < rounds; r++) {
+        for (const subject of subjects.values()) {
+          options.log(`append: ${name}: round ${r + 1}/${rounds}: ${subject.name}`)
+          await sleep(300)
+          const before = await subject.count()
+          subject.batches?.()
+          const sampler = s.writers === 32 || options.tiny ? sampleWaitEvents(options.databaseUrl, subject.database) : undefined
+          const run = await drive(subject.append, s.writers, s.eventsPerAppend, warmupMs, measureMs / rounds, `s${i}r${r}`)
+          const waits = await sampler?.stop()
+          const after = await subject.count()
+          const batches = subject.batches?.()
+          const t = totals.get(subject.name) ?? { operations: 0, seconds: 0, latencies: [], stored: 0, acknowledged: 0, distinct: 0, errors: 0, batches: 0, batchAppends: 0, waits: [] }
+          t.operations += run.operations
+          t.seconds += run.seconds
+          for (const l of run.latencies) t.latencies.push(l)
+          t.stored += after.stored - before.stored
+          t.distinct += after.distinct - before.distinct
+          t.acknowledged += run.acknowledged
+          t.errors += run.errors
+          t.firstError ??= run.firstError
+          t.batches += batches?.batches ?? 0
+          t.batchAppends += batches?.appends ?? 0
+          if (waits) t.waits.push(waits)
+          totals.set(subject.name, t)
+        }
+      }
       const measurements: Measurement[] = []
-      // Subjects take turns within a scenario, so a change in the machine's load hits all of them.
-      for (const subject of subjects.values()) {
-        options.log(`append: ${name}: ${subject.name}`)
-        await sleep(300)
-        const before = await subject.count()
-        subject.batches?.()
-        const sampler = s.writers === 32 || options.tiny ? sampleWaitEvents(options.databaseUrl, subject.database) : undefined
-        const run = await drive(subject.append, s.writers, s.eventsPerAppend, warmupMs, measureMs, `s${i}`)
-        const waits = await sampler?.stop()
-        const after = await subject.count()
-        const stored = after.stored - before.stored
-        const distinct = after.distinct - before.distinct
-        const batches = subject.batches?.()
+      for (const [subject, t] of totals) {
         checks.push({
-          description: `${name}, ${subject.name}: events stored = events acknowledged, none duplicated, no append failed`,
-          ok: stored === run.acknowledged && distinct === stored && run.errors === 0,
-          detail: `stored ${stored}, acknowledged ${run.acknowledged}, distinct ${distinct}, errors ${run.errors}${run.firstError ? ` (${run.firstError})` : ''}`,
+          description: `${name}, ${subject}: events stored = events acknowledged, none duplicated, no append failed`,
+          ok: t.stored === t.acknowledged && t.distinct === t.stored && t.errors === 0,
+          detail: `stored ${t.stored}, acknowledged ${t.acknowledged}, distinct ${t.distinct}, errors ${t.errors}${t.firstError ? ` (${t.firstError})` : ''}`,
         })
         measurements.push({
-          subject: subject.name,
-          rate: round(run.operations / run.seconds, 0),
-          operations: run.operations,
-          seconds: round(run.seconds, 2),
-          ...percentiles(run.latencies),
+          subject,
+          rate: round(t.operations / t.seconds, 0),
+          operations: t.operations,
+          seconds: round(t.seconds, 2),
+          ...percentiles(t.latencies),
           extra: {
-            eventsStored: stored,
-            eventsAcknowledged: run.acknowledged,
-            ...(batches && batches.batches > 0 ? { meanBatchAppends: round(batches.appends / batches.batches, 1) } : {}),
-            ...(waits ? { waitEventShares: waits } : {}),
+            rounds,
+            eventsStored: t.stored,
+            eventsAcknowledged: t.acknowledged,
+            ...(t.batches > 0 ? { meanBatchAppends: round(t.batchAppends / t.batches, 1) } : {}),
+            ...(t.waits.length > 0 ? { waitEventShares: t.waits } : {}),
           },
         })
       }

@@ -4,7 +4,8 @@ import { ratios, round, type BenchOptions, type Check, type Measurement, type Sc
 
 export const title = 'GET /wallets/{id} through the whole service against a bare Fastify GET (zod-validated id, one SELECT)'
 
-const CONNECTIONS = [8, 32, 128]
+/** `BENCH_HTTP_CONNECTIONS=32` measures only that level (profiling). */
+const CONNECTIONS = process.env.BENCH_HTTP_CONNECTIONS?.split(',').map(Number) ?? [8, 32, 128]
 
 export async function run(options: BenchOptions) {
   const connections = options.tiny ? [2] : CONNECTIONS

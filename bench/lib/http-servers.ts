@@ -18,6 +18,8 @@ export async function startCommandServers(serverUrl: string, wallets: number): P
   const child = fork(path.join(import.meta.dirname, 'command-servers.ts'), {
     env: { ...process.env, DATABASE_URL: database.url, BENCH_WALLETS: String(wallets) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the servers there, to see what limits them.
+    execArgv: [...process.execArgv, ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
   })
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
   try {

@@ -115,7 +115,7 @@ export class PostgresEventStore implements EventStore {
   async appendMulti(appends: StreamAppend[]): Promise<AppendResult[]> {
     assertAppendable(appends)
     const started = performance.now()
-    // A fixed lock order keeps two multi-stream appends from deadlocking.
+    // In stream order, so that the stream reported when several fail does not depend on the caller's order.
     const ordered = [...appends].sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0))
     const results = await new Promise<AppendResult[]>((resolve, reject) => {
       this.queue.push({ appends: ordered, events: ordered.reduce((n, a) => n + a.events.length, 0), resolve, reject })

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { PostgresEventStore } from '../../../src/adapters/event-store/postgres.ts'
+import { createPool } from '../../../src/adapters/postgres/database.ts'
 import { EventIdConflict, EventStoreUnavailable, WrongExpectedVersion, type AppendResult } from '../../../src/events/event-store.ts'
 import { testDatabase } from '../../helpers/database.ts'
 import { eventStoreContract } from '../../helpers/event-store-contract.ts'
@@ -237,4 +238,94 @@ t.test('group commit: one writer waits for no timer and batches stay bounded', a
   const s = `lone-${randomUUID()}`
   for (let i = 0; i < 3; i++) await bounded.append(s, [newEvent()], { expected: i === 0 ? 'no_stream' : i - 1 })
   t.same(batches, [1, 1, 1], 'a lone writer gets a batch of one each time')
+})
+
+t.test('group commit: two store instances racing on the same streams keep the log gapless and every expectation honest', async (t) => {
+  // Two instances with their own pools stand in for two processes: their batches interleave and
+  // contend for the same stream rows, new ones included.
+  const pools = [createPool(url, 4), createPool(url, 4)]
+  const stores = pools.map((p) => new PostgresEventStore(p))
+  t.teardown(async () => {
+    for (const s of stores) await s.close()
+    for (const p of pools) await p.end()
+  })
+  const start = await store.head()
+  const streams = Array.from({ length: 6 }, () => `race-${randomUUID()}`)
+  let written = 0
+  let lost = 0
+  await Promise.all(
+    Array.from({ length: 16 }, async (_, w) => {
+      const mine = stores[w % 2]!
+      for (let i = 0; i < 15; i++) {
+        const s = streams[(w + i) % streams.length]!
+        const current = (await mine.readStream(s, { direction: 'backwards', maxCount: 1 }))[0]?.revision ?? -1
+        try {
+          await mine.append(s, [newEvent(), newEvent()], { expected: current === -1 ? 'no_stream' : current })
+          written += 2
+        } catch (err) {
+          if (!(err instanceof WrongExpectedVersion)) throw err
+          lost++
+        }
+      }
+    }),
+  )
+  t.ok(written > 0 && lost > 0, `both outcomes happened (${written / 2} written, ${lost} lost a race)`)
+  const all = await store.readAll({ after: start, maxCount: 10_000 })
+  t.equal(all.events.length, written, 'every acknowledged event is stored, nothing else')
+  t.same(all.events.map((e) => store.distance(start, e.position)), all.events.map((_, i) => i + 1), 'positions stay gapless')
+  for (const s of streams) {
+    const revisions = (await store.readStream(s)).map((e) => e.revision)
+    t.same(revisions, revisions.map((_, i) => i), `${s}: revisions are contiguous`)
+    const row = await pool.query<{ revision: number }>('SELECT revision FROM streams WHERE stream = $1', [s])
+    t.equal(row.rows[0]?.revision ?? -1, revisions.length - 1, `${s}: its stream row holds the last revision`)
+  }
+})
+
+t.test('group commit: two instances creating the same new stream: exactly one no_stream append wins', async (t) => {
+  const pools = [createPool(url, 4), createPool(url, 4)]
+  const stores = pools.map((p) => new PostgresEventStore(p))
+  t.teardown(async () => {
+    for (const s of stores) await s.close()
+    for (const p of pools) await p.end()
+  })
+  for (let round = 0; round < 5; round++) {
+    const s = `created-${randomUUID()}`
+    const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => stores[i % 2]!.append(s, [newEvent()], { expected: 'no_stream' })))
+    t.equal(results.filter((r) => r.status === 'fulfilled').length, 1, `round ${round}: one winner`)
+    t.ok(results.every((r) => r.status === 'fulfilled' || (r.reason instanceof WrongExpectedVersion && r.reason.actual === 0)), 'the others see revision 0')
+  }
+})
+
+t.test('group commit: the same append sent to two instances at once is written once and both get its result', async (t) => {
+  const pools = [createPool(url, 4), createPool(url, 4)]
+  const stores = pools.map((p) => new PostgresEventStore(p))
+  t.teardown(async () => {
+    for (const s of stores) await s.close()
+    for (const p of pools) await p.end()
+  })
+  for (let round = 0; round < 5; round++) {
+    const s = `retried-${randomUUID()}`
+    const events = [newEvent(), newEvent()]
+    const [a, b] = await Promise.all(stores.map((st) => st.append(s, events, { expected: 'no_stream' })))
+    t.same(a, b, `round ${round}: both callers get the one result`)
+    t.equal((await store.readStream(s)).length, 2, 'the events were written once')
+  }
+  const elsewhere = newEvent()
+  const settled = await Promise.allSettled([
+    stores[0]!.append(`one-${randomUUID()}`, [elsewhere], { expected: 'any' }),
+    stores[1]!.append(`two-${randomUUID()}`, [elsewhere], { expected: 'any' }),
+  ])
+  t.equal(settled.filter((r) => r.status === 'fulfilled').length, 1, 'one id sent to two streams at once is written to one')
+  t.ok(settled.some((r) => r.status === 'rejected' && r.reason instanceof EventIdConflict), 'the other gets EventIdConflict')
+})
+
+t.test('group commit: close waits for the appends already queued', async (t) => {
+  const closing = new PostgresEventStore(pool)
+  const streams = Array.from({ length: 5 }, () => `closing-${randomUUID()}`)
+  let answered = 0
+  const appending = Promise.all(streams.map((s) => closing.append(s, [newEvent()], { expected: 'no_stream' }).finally(() => answered++)))
+  await closing.close()
+  t.equal(answered, 5, 'every queued append was answered before close returned')
+  const results = await appending
+  t.same(results.map((r) => r.revision), [0, 0, 0, 0, 0], 'and written')
 })
