@@ -6,6 +6,7 @@
 #
 #   examples/quickstart.sh                      # against http://localhost:3000
 #   BASE_URL=http://127.0.0.1:4000 examples/quickstart.sh
+#   SIMULATOR_CONTROL_TOKEN=... examples/quickstart.sh   # when the simulator's control routes need a token
 set -euo pipefail
 
 U=${BASE_URL:-http://localhost:3000}
@@ -104,11 +105,13 @@ done_step "$(jq -r .status <<<"$FROZEN")"
 # The embedded simulator's control URL is in /health details for an admin key.
 step "simulate a 5.00 deposit to A"
 SIM=$(jq -r '.details.circleSimulatorUrl // empty' <<<"$HEALTH")
-SIM_TOKEN=$(jq -r '.details.circleSimulatorControlToken // empty' <<<"$HEALTH")
+SIM_TOKEN=${SIMULATOR_CONTROL_TOKEN:-$(jq -r '.details.circleSimulatorControlToken // empty' <<<"$HEALTH")}
+SIM_AUTH=()
+[[ -n $SIM_TOKEN ]] && SIM_AUTH=(-H "Authorization: Bearer $SIM_TOKEN")
 [[ -n $SIM ]] || fail "no circleSimulatorUrl in /health details: is the service running the embedded simulator (no CIRCLE_API_KEY)?"
 BEFORE=$(get "/wallets/$WALLET" | jq -r .balances.available)
 CIRCLE_WALLET=$(jq -r .circleWalletId <<<"$WALLET_JSON")
-DEPOSIT=$(curl -sSf -X POST "$SIM/sim/deposits" -H 'Content-Type: application/json' -H "Authorization: Bearer $SIM_TOKEN" -d "{\"walletId\":\"$CIRCLE_WALLET\",\"amount\":\"5.00\",\"chain\":\"SOL\"}" | jq -r .data.id)
+DEPOSIT=$(curl -sSf -X POST "$SIM/sim/deposits" "${SIM_AUTH[@]}" -H 'Content-Type: application/json' -d "{\"walletId\":\"$CIRCLE_WALLET\",\"amount\":\"5.00\",\"chain\":\"SOL\"}" | jq -r .data.id)
 deadline=$(( $(date +%s) + 60 ))
 until [[ $(get "/wallets/$WALLET" | jq -r .balances.available) != "$BEFORE" ]]; do
   (( $(date +%s) < deadline )) || fail "deposit $DEPOSIT did not reach wallet $WALLET within 60 s"

@@ -19,6 +19,7 @@ t.test('a bad value is refused with a message naming the variable', async (t) =>
     [{ EVENT_STORE: 'mysql' }, /EVENT_STORE/],
     [{ EVENT_STORE: 'kurrentdb' }, /KURRENTDB_CONNECTION_STRING/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ LOG_FORMAT: 'xml' }, /LOG_FORMAT/],
     [{ API_KEYS: 'ci:backend:nothex' }, /API_KEYS/],
     [{ API_KEYS: 'ci:root:' + 'a'.repeat(64) }, /API_KEYS/],
     [{ NODE_ENV: 'production' }, /API_KEYS: required in production/],

@@ -42,7 +42,9 @@ function explain(context: string, segments: string[], code: string, message: str
     // The branch with the fewest problems is what the caller most likely meant.
     const branches = (params.errors as { code: string; path: (string | number)[]; message: string }[][]).filter((b) => b.length > 0)
     const best = branches.sort((a, b) => a.length - b.length)[0]
-    if (best && !(params.discriminator === undefined && branches.every((b) => b.length === best.length) && branches.length > 1 && best.every((i) => i.code === 'invalid_type' && i.path.length === 0))) {
+    // A value of the wrong type fails every branch alike at the top: no branch is closer than another.
+    const noneCloser = branches.length > 1 && branches.every((b) => b.length === best?.length && b.every((i) => i.code === 'invalid_type' && i.path.length === 0))
+    if (best && !noneCloser) {
       return best.flatMap((i) => {
         const { code: c, path, message: m, ...rest } = i
         return explain(context, [...segments, ...path.map(String)], c, m, rest)

@@ -25,6 +25,7 @@ t.test('the quick start, through a client generated from /openapi.json and by ex
     SIMULATOR_SETTLE_MS: '50',
     CIRCLE_POLL_INTERVAL_MS: '100',
     LOG_LEVEL: 'silent',
+    SIMULATOR_CONTROL_TOKEN: 'quickstart-test-token',
   })
   const service = await startService(config, ['api', 'projections', 'process-manager'], pino({ level: 'silent' }))
   t.teardown(() => service.stop())
@@ -50,7 +51,7 @@ t.test('the quick start, through a client generated from /openapi.json and by ex
   t.equal(refused.error?.error.code, 'validation_failed')
 
   const script = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-    execFile('bash', [path.join(root, 'examples/quickstart.sh')], { env: { ...process.env, BASE_URL: baseUrl }, timeout: 120_000 }, (err, stdout, stderr) =>
+    execFile('bash', [path.join(root, 'examples/quickstart.sh')], { env: { ...process.env, BASE_URL: baseUrl, SIMULATOR_CONTROL_TOKEN: 'quickstart-test-token' }, timeout: 120_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     ),
   )

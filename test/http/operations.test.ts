@@ -1,6 +1,7 @@
 import t from 'tap'
 import { execute } from '../../src/commands/handler.ts'
 import { recordMintOutcome } from '../../src/commands/record-mint-outcome.ts'
+import { recordAddressOutcome } from '../../src/commands/record-address-outcome.ts'
 import { recordWalletOutcome } from '../../src/commands/record-wallet-outcome.ts'
 import { parsePrefer } from '../../src/http/operations.ts'
 import { meta } from '../helpers/commands.ts'
@@ -62,6 +63,22 @@ t.test('a new resource terminal when answered is 201; still pending after the wa
   t.equal(slow.statusCode, 202)
   t.equal(slow.json().status, 'pending')
   t.equal(slow.headers['preference-applied'], 'wait=1')
+})
+
+t.test('Prefer: wait on a deposit address answers 201 once the address is generated', async (t) => {
+  const { post, store, activeWallet } = await httpHarness(t)
+  const walletId = await activeWallet()
+  const generator = setInterval(async () => {
+    for (const e of (await store.readAll({ filter: { types: ['DepositAddressRequested'] } })).events) {
+      const outcome = { type: 'created' as const, address: '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T' }
+      await execute(store, recordAddressOutcome, { walletId, addressId: e.data.addressId as string, outcome }, meta()).catch(() => undefined)
+    }
+  }, 100)
+  t.teardown(() => clearInterval(generator))
+  const res = await post('/wallets/address', { walletId, chain: 'SOL' }, { prefer: 'wait=5' })
+  t.equal(res.statusCode, 201)
+  t.match(res.json(), { status: 'active', address: '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T' })
+  t.equal(res.headers['preference-applied'], 'wait=5')
 })
 
 t.test('every creating route documents Prefer and its 200/201 answer', async (t) => {
