@@ -8,27 +8,37 @@ import { createEventStore } from './adapters/event-store/index.ts'
 import { createDb, createPool, ensureDatabase, migrate } from './adapters/postgres/database.ts'
 import { parseAmount } from './events/money.ts'
 import { buildApp } from './http/app.ts'
+import { DependencyDegraded, type HealthCheck } from './http/routes/health.ts'
 import { developmentApiKeys, DEVELOPMENT_KEYS } from './http/plugins/auth.ts'
 import { purgeExpiredIdempotencyKeys } from './http/plugins/idempotency.ts'
 import { Metrics } from './metrics.ts'
+import type { AuditHeadSource } from './notifier/audit-heads.ts'
+import { Notifier } from './notifier/notifier.ts'
 import { ProcessManager } from './process-manager/process-manager.ts'
 import { readModels } from './projections/index.ts'
 import { checkpointName } from './subscriptions/projection.ts'
 import { ProjectionRunner } from './subscriptions/projection-runner.ts'
 import { readYourWrites } from './subscriptions/read-your-writes.ts'
 
-export const ROLES = ['api', 'projections', 'process-manager'] as const
+export const ROLES = ['api', 'projections', 'process-manager', 'notifier'] as const
 export type Role = (typeof ROLES)[number]
 
 export interface RunningService {
   url: string | undefined
   /** Base URL of the embedded Circle simulator, when no Circle key is configured. */
   simulatorUrl: string | undefined
+  /** The notifier, when this process runs that role. */
+  notifier: Notifier | undefined
   stop(): Promise<void>
 }
 
+export interface ServiceOptions {
+  /** Where the notifier reads the audit chain head from; without it no head is published. */
+  auditHead?: AuditHeadSource
+}
+
 /** Composition root shared by `npm start` and the tests: adapters, migrations, the chosen roles. */
-export async function startService(config: Config, roles: Role[], logger: Logger): Promise<RunningService> {
+export async function startService(config: Config, roles: Role[], logger: Logger, options: ServiceOptions = {}): Promise<RunningService> {
   await ensureDatabase(config.DATABASE_URL)
   const pool = createPool(config.DATABASE_URL, 20)
   const db = createDb(pool)
@@ -74,16 +84,46 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     stops.unshift(() => pm.stop())
   }
 
+  let notifier: Notifier | undefined
+  const health: Record<string, HealthCheck> = {
+    database: async () => void (await sql`SELECT 1`.execute(db)),
+    eventStore: async () => void (await store.head()),
+  }
+  if (roles.includes('notifier')) {
+    const running = new Notifier({
+      store,
+      db,
+      leasePool: pool,
+      logger,
+      servers: config.NATS_URL,
+      stream: {
+        name: config.NATS_STREAM,
+        subjectPrefix: config.NATS_SUBJECT_PREFIX,
+        maxAgeMs: config.NATS_STREAM_MAX_AGE,
+        duplicateWindowMs: config.NATS_DUPLICATE_WINDOW,
+      },
+      publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT,
+      ...(options.auditHead ? { auditHead: { source: options.auditHead, intervalMs: config.AUDIT_HEAD_INTERVAL } } : {}),
+    })
+    notifier = running
+    metrics.trackLag('notifier', () => running.lag())
+    // NATS down degrades the service without failing it: the ledger keeps working, notifications wait.
+    health.nats = async () => {
+      const h = running.health()
+      if (h.status === 'degraded') throw new DependencyDegraded(h.reason)
+    }
+    // Starts in the background: an unreachable NATS never holds up the API.
+    running.start()
+    stops.unshift(() => running.stop())
+  }
+
   let url: string | undefined
   if (roles.includes('api')) {
     const apiKeys = config.API_KEYS ?? developmentApiKeys()
     if (!config.API_KEYS) logger.warn({ keys: DEVELOPMENT_KEYS.map((k) => k.name) }, 'API_KEYS is unset: the documented development keys are accepted')
     const app = await buildApp({
       logger,
-      health: {
-        database: async () => void (await sql`SELECT 1`.execute(db)),
-        eventStore: async () => void (await store.head()),
-      },
+      health,
       store,
       db,
       // With the projections in this process the wait follows them directly; an API-only instance polls their checkpoint.
@@ -108,6 +148,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   return {
     url,
     simulatorUrl,
+    notifier,
     async stop() {
       // Stop accepting first, then drain the workers, then the simulator, then close the pools.
       for (const stop of stops) await stop()

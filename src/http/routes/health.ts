@@ -3,13 +3,21 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 
 export type HealthCheck = () => Promise<void>
 
-const check = z.object({ status: z.enum(['ok', 'failed']), error: z.string().optional() })
+/**
+ * Thrown by a check whose dependency is unavailable without stopping the ledger (NATS: notifications
+ * wait in the event store): reported as `degraded`, and health stays 200.
+ */
+export class DependencyDegraded extends Error {
+  override name = 'DependencyDegraded'
+}
+
+const check = z.object({ status: z.enum(['ok', 'degraded', 'failed']), error: z.string().optional() })
 const healthBody = z.object({
-  status: z.enum(['ok', 'failed']),
+  status: z.enum(['ok', 'degraded', 'failed']),
   checks: z.record(z.string(), check),
 })
 
-/** `GET /health`: open, 200 when every dependency answers, 503 naming those that do not. */
+/** `GET /health`: open, 200 when every dependency answers (or is only degraded), 503 naming those that do not. */
 export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, HealthCheck>; timeoutMs?: number }> = async (app, opts) => {
   app.get(
     '/health',
@@ -28,13 +36,15 @@ export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, Health
             await withTimeout(run(), opts.timeoutMs ?? 2000)
             return [name, { status: 'ok' as const }] as const
           } catch (err) {
+            if (err instanceof DependencyDegraded) return [name, { status: 'degraded' as const, error: err.message }] as const
             return [name, { status: 'failed' as const, error: err instanceof Error ? err.message || err.name : 'unavailable' }] as const
           }
         }),
       )
       const checks = Object.fromEntries(entries)
-      const ok = entries.every(([, c]) => c.status === 'ok')
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'failed', checks })
+      const failed = entries.some(([, c]) => c.status === 'failed')
+      const degraded = entries.some(([, c]) => c.status === 'degraded')
+      return reply.code(failed ? 503 : 200).send({ status: failed ? 'failed' : degraded ? 'degraded' : 'ok', checks })
     },
   )
 }

@@ -3,6 +3,7 @@ import t from 'tap'
 import { sql } from 'kysely'
 import { createDb } from '../../../src/adapters/postgres/database.ts'
 import { PostgresEventStore } from '../../../src/adapters/event-store/postgres.ts'
+import { DependencyDegraded } from '../../../src/http/routes/health.ts'
 import { testApp } from '../../helpers/app.ts'
 
 t.test('health is 200 with every check ok against a live database, without a key', async (t) => {
@@ -38,4 +39,13 @@ t.test('a check that hangs fails after the timeout instead of hanging health', a
   t.equal(res.statusCode, 503)
   t.match(res.json().checks.nats.error, /no answer/)
   t.ok(Date.now() - started < 5000)
+})
+
+t.test('a degraded dependency (NATS) is reported as degraded while health stays 200', async (t) => {
+  const { app } = await testApp(t, {
+    health: { database: async () => undefined, nats: async () => Promise.reject(new DependencyDegraded('not connected to NATS')) },
+  })
+  const res = await app.inject({ method: 'GET', url: '/health' })
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { status: 'degraded', checks: { database: { status: 'ok' }, nats: { status: 'degraded', error: 'not connected to NATS' } } })
 })
