@@ -62,8 +62,6 @@ export class Notifier {
   private ready = Promise.withResolvers<void>()
   private disconnected = true
   private lastError: string | undefined
-  /** Set when the subscriber (re)starts: the first batch may already be in the stream. */
-  private resumed = false
   /** PubAcks received, and how many of them JetStream marked as duplicates. */
   readonly counts = { published: 0, duplicates: 0, retries: 0 }
 
@@ -79,9 +77,6 @@ export class Notifier {
       ...(options.logger ? { logger: options.logger } : {}),
       filter: { streamPrefixes: NOTIFYING_STREAM_PREFIXES },
       batchSize: options.batchSize ?? 500,
-      prepare: async () => {
-        this.resumed = true
-      },
       handle: (events) => this.handle(events),
     })
     if (options.auditHead) {
@@ -206,13 +201,14 @@ export class Notifier {
 
   private async handle(events: RecordedEvent[]): Promise<void> {
     const notes: Notification[] = []
+    let oldest = Infinity
     for (const event of events) {
       const note = await this.mapper.map(event)
-      if (note) notes.push(note)
+      if (!note) continue
+      notes.push(note)
+      oldest = Math.min(oldest, Date.parse(event.recordedAt))
     }
-    const resumed = this.resumed
-    this.resumed = false
-    if (notes.length > 0) await this.publishAll(notes, resumed)
+    if (notes.length > 0) await this.publishAll(notes, oldest)
   }
 
   /**
@@ -220,21 +216,21 @@ export class Notifier {
    * the first unacknowledged message (later ones may have been stored already: their msg ids make
    * JetStream drop the repeats).
    */
-  private async publishAll(notes: Notification[], resumed: boolean): Promise<void> {
+  private async publishAll(notes: Notification[], oldestRecordedAt: number): Promise<void> {
     const signal = this.controller.signal
     const { firstMs, maxMs } = this.options.retry ?? { firstMs: 200, maxMs: 10_000 }
     const { subjectPrefix, duplicateWindowMs } = this.options.stream
-    const started = Date.now()
-    let verify = resumed
     let delay = firstMs
     let next = 0
     while (next < notes.length) {
       if (signal.aborted) throw new NotifierStopped('notifier stopped')
       try {
         const js = await abortable(this.jetstream(), signal)
-        if (verify) {
+        // A message cannot have been published before its event was recorded: while the oldest event
+        // is well inside the duplicate window, JetStream itself drops any earlier copy. Past that
+        // (a long outage, a restart after a long stop), ask the stream what it already holds.
+        if (Date.now() - oldestRecordedAt > duplicateWindowMs / 2) {
           next = await this.firstUnpublished(notes, next)
-          verify = false
           if (next === notes.length) break
         }
         const inFlight = notes.slice(next).map((n) =>
@@ -255,8 +251,6 @@ export class Notifier {
         this.options.logger?.warn({ err, pending: notes.length - next, retryInMs: delay }, 'NATS publish failed; retrying')
         await sleep(delay * (1 + Math.random() / 2), undefined, { signal }).catch(() => undefined)
         delay = Math.min(delay * 2, maxMs)
-        // Past half the duplicate window JetStream may no longer recognise a repeat: ask first.
-        if (Date.now() - started > duplicateWindowMs / 2) verify = true
         // A server that lost its state (or a stream deleted meanwhile) gets the stream back before the retry.
         if (this.jsm) await ensureLedgerStream(this.jsm, this.options.stream).catch(() => undefined)
       }

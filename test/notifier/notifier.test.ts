@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
 import pino from 'pino'
 import t, { type Test } from 'tap'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
+import type { Db } from '../../src/adapters/postgres/database.ts'
 import { notificationSchema, type Notification } from '../../src/adapters/nats/notification.ts'
 import { closeCard } from '../../src/commands/close-card.ts'
 import { createWallet } from '../../src/commands/create-wallet.ts'
@@ -22,11 +24,14 @@ import { requestMint } from '../../src/commands/request-mint.ts'
 import { requestRedeem } from '../../src/commands/request-redeem.ts'
 import { requestTransfer } from '../../src/commands/request-transfer.ts'
 import { unfreezeCard } from '../../src/commands/unfreeze-card.ts'
+import { DependencyDegraded } from '../../src/http/routes/health.ts'
+import { Metrics } from '../../src/metrics.ts'
 import { Notifier } from '../../src/notifier/notifier.ts'
 import { readCheckpoint } from '../../src/subscriptions/checkpoints.ts'
 import { meta } from '../helpers/commands.ts'
 import { testDatabase } from '../helpers/database.ts'
-import { machineNats, streamMessages, testStream } from '../helpers/nats.ts'
+import { httpHarness } from '../helpers/http.ts'
+import { eventually, machineNats, ownNatsServer, streamMessages, testStream } from '../helpers/nats.ts'
 
 const logger = pino({ level: 'silent' })
 
@@ -169,4 +174,155 @@ t.test('the stream is created with file storage, the configured limits, and left
   t.equal(updated.config.max_age, longer.maxAgeMs * 1_000_000)
   t.equal(updated.config.duplicate_window, longer.duplicateWindowMs * 1_000_000)
   t.equal((await ensureLedgerStream(jsm, longer)).action, 'unchanged')
+})
+
+/** Makes every checkpoint write of `name` fail, as if the process died between its PubAcks and storing the checkpoint. */
+async function refuseCheckpoint(db: Db, name: string) {
+  await sql`CREATE FUNCTION refuse_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'killed before storing the checkpoint'; END $$`.execute(db)
+  await sql`CREATE TRIGGER refuse_checkpoint BEFORE INSERT OR UPDATE ON checkpoints FOR EACH ROW WHEN (NEW.name = ${sql.lit(name)}) EXECUTE FUNCTION refuse_checkpoint()`.execute(db)
+  return async () => {
+    await sql`DROP TRIGGER refuse_checkpoint ON checkpoints`.execute(db)
+    await sql`DROP FUNCTION refuse_checkpoint()`.execute(db)
+  }
+}
+
+async function mints(run: Awaited<ReturnType<typeof setup>>['run'], walletId: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const mintId = randomUUID()
+    await run(requestMint, { mintId, walletId, amount: 1_000_000n })
+    await run(recordMintOutcome, { mintId, outcome: { type: 'submitted', circleTransferId: `ct-${mintId}` } })
+    await run(recordMintOutcome, { mintId, outcome: { type: 'completed', circleTransferId: `ct-${mintId}` } })
+  }
+}
+
+t.test('restart: killed after publishing but before storing its checkpoint, the notifier republishes and JetStream keeps one message per event', async (t) => {
+  const { store, stream, run, notifier, db } = await setup(t)
+  const walletId = randomUUID()
+  await run(createWallet, { walletId, ownerId: 'owner-1' })
+  await run(recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw-1' } })
+  await mints(run, walletId, 20)
+  const expected = 2 + 20 * 3
+  const allow = await refuseCheckpoint(db, 'notifier')
+
+  const first = notifier()
+  first.start()
+  await eventually(() => streamMessages(machineNats, stream.name).catch(() => []), (m) => m.length === expected)
+  t.equal(await readCheckpoint(db, 'notifier'), undefined, 'every message is published and acknowledged, the checkpoint is not stored')
+  await first.stop()
+  await allow()
+
+  const second = notifier()
+  second.start()
+  await second.caughtUp((await store.head())!, 30_000)
+  t.equal(second.counts.published, expected, 'the restarted notifier republished every notification')
+  t.equal(second.counts.duplicates, expected, 'JetStream recognised every one as a duplicate (Nats-Msg-Id)')
+  const messages = await streamMessages(machineNats, stream.name)
+  t.equal(messages.length, expected, 'one message per status-change event')
+  t.equal(new Set(messages.map((m) => m.msgId)).size, expected)
+})
+
+t.test('a restart after the duplicate window has passed asks the stream instead of publishing twice', async (t) => {
+  const { store, stream, run, db } = await setup(t)
+  // A window of one second, so the test need not wait two minutes.
+  const short = { ...stream, duplicateWindowMs: 1000 }
+  const make = () => {
+    const n = new Notifier({ store, db, logger, servers: machineNats, stream: short, retry: { firstMs: 50, maxMs: 500 } })
+    t.teardown(() => n.stop())
+    return n
+  }
+  const walletId = randomUUID()
+  await run(createWallet, { walletId, ownerId: 'owner-1' })
+  await run(recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw-1' } })
+  await mints(run, walletId, 5)
+  const expected = 2 + 5 * 3
+  const allow = await refuseCheckpoint(db, 'notifier')
+  const first = make()
+  first.start()
+  await eventually(() => streamMessages(machineNats, stream.name).catch(() => []), (m) => m.length === expected)
+  await first.stop()
+  await allow()
+  await new Promise((r) => setTimeout(r, 1500))
+
+  // One more change after the restart: it must be published, the old ones must not be repeated.
+  const extra = randomUUID()
+  const second = make()
+  second.start()
+  await run(requestMint, { mintId: extra, walletId, amount: 2_000_000n })
+  await second.caughtUp((await store.head())!, 30_000)
+  const messages = await streamMessages(machineNats, stream.name)
+  t.equal(messages.length, expected + 1, 'the old notifications are not published a second time, the new one is')
+  t.equal(new Set(messages.map((m) => m.msgId)).size, expected + 1)
+  t.equal(messages.at(-1)!.data.id, extra)
+})
+
+t.test('outage: NATS cut while 200 operations complete; HTTP keeps serving, health is degraded, the lag grows, and after recovery the stream holds exactly one message per status change, in order', async (t) => {
+  const server = await ownNatsServer(t)
+  const metrics = new Metrics()
+  let notifier: Notifier | undefined
+  const h = await httpHarness(t, {
+    metrics,
+    health: {
+      database: async () => undefined,
+      nats: async () => {
+        const s = notifier!.health()
+        if (s.status === 'degraded') throw new DependencyDegraded(s.reason)
+      },
+    },
+  })
+  const stream = { ...testStream(t, server.url) }
+  notifier = new Notifier({ store: h.store, db: h.db, logger, servers: server.url, stream, publishTimeoutMs: 1000, retry: { firstMs: 50, maxMs: 1000 } })
+  t.teardown(() => notifier!.stop())
+  metrics.trackLag('notifier', () => notifier!.lag())
+  const lag = async () => Number(/subscriber_lag_events\{subscriber="notifier"\} (\d+)/.exec(await metrics.registry.metrics())?.[1] ?? NaN)
+  notifier.start()
+
+  const walletId = await h.activeWallet('owner-1')
+  await notifier.caughtUp((await h.store.head())!, 30_000)
+  t.equal(notifier.health().status, 'ok')
+  t.equal(await lag(), 0)
+
+  const mintIds: string[] = []
+  let lagAtCut = NaN
+  for (let i = 0; i < 200; i++) {
+    if (i === 20) {
+      await server.stop()
+      await eventually(async () => notifier!.health().status, (s) => s === 'degraded', 10_000)
+      lagAtCut = await lag()
+      const health = await h.get('/health')
+      t.equal(health.statusCode, 200, 'health answers 200 while NATS is down')
+      t.equal(health.json().checks.nats.status, 'degraded', 'and names NATS as degraded')
+    }
+    const res = await h.post('/mint', { walletId, amount: '1.00' })
+    t.equal(res.statusCode, 202, `mint ${i} accepted`)
+    const mintId = res.json().id as string
+    mintIds.push(mintId)
+    await execute(h.store, recordMintOutcome, { mintId, outcome: { type: 'submitted', circleTransferId: `ct-${i}` } }, meta({ actor: 'process-manager' }))
+    await execute(h.store, recordMintOutcome, { mintId, outcome: { type: 'completed', circleTransferId: `ct-${i}` } }, meta({ actor: 'process-manager' }))
+  }
+  const lagAfter = await lag()
+  t.ok(lagAfter > lagAtCut && lagAfter >= 180 * 3, `the lag grew while NATS was down (${lagAtCut} -> ${lagAfter})`)
+  await h.settle()
+  t.equal((await h.get(`/mints/${mintIds.at(-1)}`)).json().status, 'completed', 'reads keep working')
+
+  await server.start()
+  const head = (await h.store.head())!
+  await notifier.caughtUp(head, 60_000)
+  t.equal(notifier.health().status, 'ok', 'healthy again after reconnecting')
+  t.equal(await lag(), 0)
+
+  const events = (await h.store.readAll({ maxCount: 100_000 })).events
+  const statusChanges = events.filter((e) => ['WalletCreationRequested', 'WalletCreated', 'MintRequested', 'MintSubmitted', 'MintCompleted'].includes(e.type))
+  t.equal(statusChanges.length, 2 + 200 * 3)
+  const messages = await streamMessages(server.url, stream.name)
+  t.equal(messages.length, statusChanges.length, 'exactly one message per status-change event')
+  t.same(new Set(messages.map((m) => m.msgId)), new Set(statusChanges.map((e) => e.id)), 'none missing, none extra')
+  const perMint = new Map<string, string[]>()
+  for (const m of messages) if (m.data.resource === 'mint') perMint.set(m.data.id as string, [...(perMint.get(m.data.id as string) ?? []), m.data.status as string])
+  t.equal(perMint.size, 200)
+  t.ok([...perMint.values()].every((s) => s.join() === 'pending,processing,completed'), 'each mint: pending, processing, completed, in that order')
+  t.same(
+    messages.map((m) => m.data.position),
+    [...messages.map((m) => m.data.position as string)].sort((a, b) => Number(a) - Number(b)),
+    'the stream is in event order',
+  )
 })
