@@ -2,8 +2,8 @@
  * POST /mint -> its `completed` notification received by a JetStream subscriber, with the embedded
  * Circle simulator settling at once, over BENCH_MINTS mints (2,000) sent at a steady BENCH_RATE per
  * second (5; open loop: a slow answer does not delay the next request). Beside it, in the same run,
- * the baseline: POST /mint -> MintCompleted recorded in the event store (the event's own commit
- * time), i.e. the latency the ledger has before the notifier is involved. Writes
+ * the baseline: POST /mint -> MintCompleted recorded in the event store (the event's recordedAt, set
+ * by its append transaction), i.e. the latency the ledger has before the notifier is involved. Writes
  * bench/results/notify-latency.json.
  *
  *   npm run bench:notify            (BENCH_MINTS, BENCH_RATE, DATABASE_URL, NATS_URL to override)
@@ -59,7 +59,7 @@ for (let i = 0; ; i++) {
   await sleep(100)
 }
 
-// The subscriber: an ordered push-free (pull) consumer on this wallet's completed mints, new messages only.
+// The subscriber: an ordered consumer on this wallet's completed mints, new messages only.
 const nc = await connect({ servers: natsUrl })
 const js = jetstream(nc)
 const consumer = await js.consumers.get(streamName, { filter_subjects: `${prefix}.mint.completed.${walletId}`, deliver_policy: DeliverPolicy.New })

@@ -172,6 +172,7 @@ export class Notifier {
         this.js = jetstream(nc, { timeout: this.publishTimeoutMs })
         const { action, info } = await ensureLedgerStream(this.jsm, this.options.stream)
         this.options.logger?.info({ stream: info.config.name, subjects: info.config.subjects, action }, 'NATS stream ready')
+        this.lastError = undefined
         this.ready.resolve()
         return
       } catch (err) {
@@ -226,6 +227,8 @@ export class Notifier {
       if (signal.aborted) throw new NotifierStopped('notifier stopped')
       try {
         const js = await abortable(this.jetstream(), signal)
+        // While the client reconnects it would only buffer the messages; wait for the server instead.
+        while (this.disconnected) await sleep(100, undefined, { signal })
         // A message cannot have been published before its event was recorded: while the oldest event
         // is well inside the duplicate window, JetStream itself drops any earlier copy. Past that
         // (a long outage, a restart after a long stop), ask the stream what it already holds.
