@@ -15,6 +15,8 @@ export interface AuditHeadPublisherOptions {
   intervalMs: number
   /** How often the source is asked whether the head moved (ms; default 1 s, never more than the interval). */
   pollMs?: number
+  /** Whether this instance should publish (the one holding the notifier's lease); default: always. */
+  active?: () => Promise<boolean>
   logger?: Logger
   now?: () => Date
 }
@@ -51,6 +53,7 @@ export class AuditHeadPublisher {
 
   /** One look at the head: publishes it when it moved or the interval has passed. Returns whether it published. */
   async tick(): Promise<boolean> {
+    if (this.options.active && !(await this.options.active())) return false
     const head = await this.options.source()
     if (!head) return false
     const now = (this.options.now ?? (() => new Date()))()

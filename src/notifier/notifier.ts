@@ -85,6 +85,8 @@ export class Notifier {
         intervalMs: options.auditHead.intervalMs,
         ...(options.auditHead.pollMs !== undefined ? { pollMs: options.auditHead.pollMs } : {}),
         subjectPrefix: options.stream.subjectPrefix,
+        // Standby instances stay quiet: only the instance holding the notifier's lease publishes heads.
+        active: async () => (await this.subscriber.status()).active,
         publish: async (subject, payload) => {
           const js = await this.jetstream()
           await js.publish(subject, payload, { timeout: this.publishTimeoutMs })

@@ -103,3 +103,19 @@ t.test('the notifier publishes the injected head source on NATS; publishedHeads 
   t.equal(check.mismatches.length, 3, 'a consistently rewritten chain disagrees with every published head')
   t.equal(check.mismatches[0]!.stored, undefined, 'a position the chain no longer has is a mismatch too')
 })
+
+t.test('an inactive instance (a standby without the lease) publishes no head', async (t) => {
+  let active = false
+  const sent: string[] = []
+  const publisher = new AuditHeadPublisher({
+    source: async () => ({ position: '1', hash: 'a'.repeat(64) }),
+    subjectPrefix: 'p',
+    intervalMs: 60_000,
+    active: async () => active,
+    publish: async (_s, payload) => void sent.push(payload),
+  })
+  t.equal(await publisher.tick(), false)
+  active = true
+  t.equal(await publisher.tick(), true)
+  t.equal(sent.length, 1)
+})
