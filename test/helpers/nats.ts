@@ -112,3 +112,35 @@ export async function ownNatsServer(t: Test): Promise<{ url: string; start(): Pr
   })
   return { url: `nats://127.0.0.1:${port}`, start, stop }
 }
+
+/**
+ * A TCP proxy in front of a NATS server that can hold back what the server sends (PubAcks
+ * included) by `delayMs`, to make NATS slow without making it unreachable.
+ */
+export async function slowProxy(t: Test, upstream: string): Promise<{ url: string; delayMs: number }> {
+  const target = new URL(upstream)
+  const state = { url: '', delayMs: 0 }
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((client) => {
+    const server = net.connect(Number(target.port || 4222), target.hostname)
+    sockets.add(client).add(server)
+    let last = 0
+    server.on('data', (chunk) => {
+      // Never reorder: a chunk leaves no earlier than the one before it.
+      const at = Math.max(Date.now() + state.delayMs, last)
+      last = at
+      setTimeout(() => client.writable && client.write(chunk), at - Date.now())
+    })
+    client.pipe(server)
+    const close = () => (client.destroy(), server.destroy(), sockets.delete(client), sockets.delete(server))
+    client.on('error', close).on('close', close)
+    server.on('error', close).on('close', close)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  state.url = `nats://127.0.0.1:${(server.address() as net.AddressInfo).port}`
+  t.teardown(async () => {
+    for (const s of sockets) s.destroy()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  return state
+}

@@ -31,7 +31,7 @@ import { readCheckpoint } from '../../src/subscriptions/checkpoints.ts'
 import { meta } from '../helpers/commands.ts'
 import { testDatabase } from '../helpers/database.ts'
 import { httpHarness } from '../helpers/http.ts'
-import { eventually, machineNats, ownNatsServer, streamMessages, testStream } from '../helpers/nats.ts'
+import { eventually, machineNats, ownNatsServer, slowProxy, streamMessages, testStream } from '../helpers/nats.ts'
 
 const logger = pino({ level: 'silent' })
 
@@ -325,4 +325,31 @@ t.test('outage: NATS cut while 200 operations complete; HTTP keeps serving, heal
     [...messages.map((m) => m.data.position as string)].sort((a, b) => Number(a) - Number(b)),
     'the stream is in event order',
   )
+})
+
+t.test('slow NATS: PubAcks arriving after the timeout degrade health and hold the checkpoint; once NATS is quick again every notification is there once', async (t) => {
+  const { store, stream, run, db } = await setup(t)
+  const proxy = await slowProxy(t, machineNats)
+  const n = new Notifier({ store, db, logger, servers: proxy.url, stream, publishTimeoutMs: 300, retry: { firstMs: 50, maxMs: 300 } })
+  t.teardown(() => n.stop())
+  const walletId = randomUUID()
+  await run(createWallet, { walletId, ownerId: 'owner-1' })
+  await run(recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw-1' } })
+  n.start()
+  await n.caughtUp((await store.head())!, 30_000)
+  t.same(n.health(), { status: 'ok' })
+
+  proxy.delayMs = 1000
+  await mints(run, walletId, 10)
+  await eventually(async () => n.health(), (h) => h.status === 'degraded', 10_000)
+  t.match(n.health(), { status: 'degraded', reason: /publishing to NATS fails/ }, 'health names the failing publishes')
+  t.ok((await n.lag())! >= 30, 'the checkpoint waits for the PubAcks')
+
+  proxy.delayMs = 0
+  await n.caughtUp((await store.head())!, 60_000)
+  await eventually(async () => n.health().status, (s) => s === 'ok', 10_000)
+  const messages = await streamMessages(machineNats, stream.name)
+  t.equal(messages.length, 2 + 10 * 3, 'one message per status change despite the repeated publishes')
+  t.equal(new Set(messages.map((m) => m.msgId)).size, messages.length)
+  t.ok(n.counts.retries > 0 && n.counts.duplicates > 0, `retried (${n.counts.retries}) and JetStream dropped the repeats (${n.counts.duplicates})`)
 })
