@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
@@ -80,7 +80,8 @@ export async function freePort(): Promise<number> {
 
 /** A nats-server of the test's own (JetStream, file storage in a temporary directory) that the test can stop and start again on the same port. */
 export async function ownNatsServer(t: Test): Promise<{ url: string; start(): Promise<void>; stop(): Promise<void> }> {
-  const binary = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server'
+  // Debian installs the server in /usr/sbin, which is not on every user's PATH.
+  const binary = process.env.NATS_SERVER_BIN ?? (spawnSync('nats-server', ['--version']).status === 0 ? 'nats-server' : '/usr/sbin/nats-server')
   const dir = mkdtempSync(path.join(os.tmpdir(), 'notify-nats-'))
   const port = await freePort()
   let child: ChildProcess | undefined
