@@ -34,7 +34,7 @@ export const auth = {
 /** The real app on a fresh Postgres database, with the development keys and the read models projected in-process. */
 export async function testApp(t: Test, overrides: Partial<AppDeps> = {}, database?: TestDatabase) {
   const { db, pool } = database ?? (await testDatabase(t))
-  const store = new PostgresEventStore(pool, { pollIntervalMs: 100 })
+  const store = overrides.store ?? new PostgresEventStore(pool, { pollIntervalMs: 100 })
   const projections = new ProjectionRunner({ projections: readModels, store, db })
   projections.start()
   const deps: AppDeps = {

@@ -42,7 +42,7 @@ t.test('an unexpected error is a bare 500 internal_error with no internals', asy
     },
   })
   const { app } = await httpHarness(t, { store: broken })
-  const res = await app.inject({ method: 'GET', url: '/wallets/00000000-0000-4000-8000-000000000000', headers: auth.backend })
+  const res = await app.inject({ method: 'POST', url: '/wallets', payload: { ownerId: 'x' }, headers: { ...auth.backend, 'idempotency-key': 'k-500' } })
   t.equal(res.statusCode, 500)
   t.same(res.json().error, { code: 'internal_error', message: 'an internal error occurred' })
 })
