@@ -118,9 +118,10 @@ export async function ownNatsServer(t: Test): Promise<{ url: string; start(): Pr
  * A TCP proxy in front of a NATS server that can hold back what the server sends (PubAcks
  * included) by `delayMs`, to make NATS slow without making it unreachable.
  */
-export async function slowProxy(t: Test, upstream: string): Promise<{ url: string; delayMs: number }> {
+export async function slowProxy(t: Test, upstream: string): Promise<{ url: string; delayMs: number; sent: () => string; firstAck?: { sentBefore: string } }> {
   const target = new URL(upstream)
-  const state = { url: '', delayMs: 0 }
+  let upstreamBytes = ''
+  const state: { url: string; delayMs: number; sent: () => string; firstAck?: { sentBefore: string } } = { url: '', delayMs: 0, sent: () => upstreamBytes }
   const sockets = new Set<net.Socket>()
   const server = net.createServer((client) => {
     const server = net.connect(Number(target.port || 4222), target.hostname)
@@ -130,9 +131,16 @@ export async function slowProxy(t: Test, upstream: string): Promise<{ url: strin
       // Never reorder: a chunk leaves no earlier than the one before it.
       const at = Math.max(Date.now() + state.delayMs, last)
       last = at
-      setTimeout(() => client.writable && client.write(chunk), at - Date.now())
+      setTimeout(() => {
+        // What the client had sent when the first PubAck reached it.
+        if (!state.firstAck && chunk.toString('latin1').includes('"seq":')) state.firstAck = { sentBefore: upstreamBytes }
+        if (client.writable) client.write(chunk)
+      }, at - Date.now())
     })
-    client.pipe(server)
+    client.on('data', (chunk: Buffer) => {
+      upstreamBytes += chunk.toString('latin1')
+      server.write(chunk)
+    })
     const close = () => (client.destroy(), server.destroy(), sockets.delete(client), sockets.delete(server))
     client.on('error', close).on('close', close)
     server.on('error', close).on('close', close)

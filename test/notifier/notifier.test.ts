@@ -353,3 +353,22 @@ t.test('slow NATS: PubAcks arriving after the timeout degrade health and hold th
   t.equal(new Set(messages.map((m) => m.msgId)).size, messages.length)
   t.ok(n.counts.retries > 0 && n.counts.duplicates > 0, `retried (${n.counts.retries}) and JetStream dropped the repeats (${n.counts.duplicates})`)
 })
+
+t.test('publishes are pipelined: a whole batch is on the wire before the first PubAck comes back', async (t) => {
+  const { store, stream, run, db } = await setup(t)
+  const walletId = randomUUID()
+  await run(createWallet, { walletId, ownerId: 'owner-1' })
+  await run(recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw-1' } })
+  await mints(run, walletId, 20)
+  const proxy = await slowProxy(t, machineNats)
+  const n = new Notifier({ store, db, logger, servers: proxy.url, stream, publishTimeoutMs: 10_000 })
+  t.teardown(() => n.stop())
+  // Let the connection and stream set-up through quickly, then hold every answer back.
+  n.start()
+  await eventually(async () => n.health().status, (s) => s === 'ok', 10_000)
+  proxy.delayMs = 500
+  await n.caughtUp((await store.head())!, 30_000)
+  const published = (text: string) => text.split(`HPUB ${stream.subjectPrefix}.`).length - 1
+  t.equal(published(proxy.sent()), 62, 'each notification published once')
+  t.equal(published(proxy.firstAck!.sentBefore), 62, 'all 62 were sent before the first PubAck arrived')
+})
