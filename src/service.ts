@@ -5,14 +5,14 @@ import { HttpCardIssuer } from './adapters/card-issuer/http.ts'
 import { CircleSdkAdapter } from './adapters/circle/sdk.ts'
 import { createCircleSimulator } from './adapters/circle/simulator/simulator.ts'
 import { createEventStore } from './adapters/event-store/index.ts'
-import { createDb, createPool, ensureDatabase, migrate } from './adapters/postgres/database.ts'
+import { createDb, createPool, ensureDatabase, migrate, type Db } from './adapters/postgres/database.ts'
 import { parseAmount } from './events/money.ts'
 import { buildApp } from './http/app.ts'
 import { DependencyDegraded, type HealthCheck } from './http/routes/health.ts'
 import { developmentApiKeys, DEVELOPMENT_KEYS } from './http/plugins/auth.ts'
 import { purgeExpiredIdempotencyKeys } from './http/plugins/idempotency.ts'
 import { Metrics } from './metrics.ts'
-import type { AuditHeadSource } from './notifier/audit-heads.ts'
+import type { AuditHead } from './notifier/audit-heads.ts'
 import { Notifier } from './notifier/notifier.ts'
 import { ProcessManager } from './process-manager/process-manager.ts'
 import { readModels } from './projections/index.ts'
@@ -33,8 +33,8 @@ export interface RunningService {
 }
 
 export interface ServiceOptions {
-  /** Where the notifier reads the audit chain head from; without it no head is published. */
-  auditHead?: AuditHeadSource
+  /** Reads the audit chain head (the audit log's `auditHead(db)`); without it the notifier publishes no head. */
+  auditHead?: (db: Db) => Promise<AuditHead | undefined>
 }
 
 /** Composition root shared by `npm start` and the tests: adapters, migrations, the chosen roles. */
@@ -103,7 +103,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
         duplicateWindowMs: config.NATS_DUPLICATE_WINDOW,
       },
       publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT,
-      ...(options.auditHead ? { auditHead: { source: options.auditHead, intervalMs: config.AUDIT_HEAD_INTERVAL } } : {}),
+      ...(options.auditHead ? { auditHead: { source: () => options.auditHead!(db), intervalMs: config.AUDIT_HEAD_INTERVAL } } : {}),
     })
     notifier = running
     metrics.trackLag('notifier', () => running.lag())

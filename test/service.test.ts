@@ -33,7 +33,7 @@ t.test('the notifier role: NATS unreachable leaves the API serving with NATS rep
   t.ok(created.status === 201 || created.status === 202, `commands are still accepted (${created.status})`)
 })
 
-t.test('the notifier role publishes a new wallet on its subject and reports its lag', async (t) => {
+t.test('the notifier role publishes a new wallet on its subject and the audit head from the injected source, and reports its lag', async (t) => {
   const stream = testStream(t)
   const config = loadConfig({
     DATABASE_URL: freshDatabaseUrl(t, 'cl_nats'),
@@ -43,7 +43,8 @@ t.test('the notifier role publishes a new wallet on its subject and reports its 
     NATS_STREAM: stream.name,
     NATS_SUBJECT_PREFIX: stream.subjectPrefix,
   })
-  const service = await startService(config, ['api', 'projections', 'notifier'], pino({ level: 'silent' }))
+  const head = { position: '1', hash: 'ab'.repeat(32) }
+  const service = await startService(config, ['api', 'projections', 'notifier'], pino({ level: 'silent' }), { auditHead: async () => head })
   t.teardown(() => service.stop())
   const created = await fetch(`${service.url}/wallets`, {
     method: 'POST',
@@ -51,8 +52,9 @@ t.test('the notifier role publishes a new wallet on its subject and reports its 
     body: JSON.stringify({ ownerId: 'owner-1' }),
   })
   const walletId = ((await created.json()) as { id: string }).id
-  const messages = await eventually(() => streamMessages(machineNats, stream.name).catch(() => []), (m) => m.length > 0)
-  t.equal(messages[0]!.subject, `${stream.subjectPrefix}.wallet.pending.${walletId}`)
+  const messages = await eventually(() => streamMessages(machineNats, stream.name).catch(() => []), (m) => m.length >= 2)
+  t.ok(messages.some((m) => m.subject === `${stream.subjectPrefix}.wallet.pending.${walletId}`), 'the new wallet is published')
+  t.match(messages.find((m) => m.subject === `${stream.subjectPrefix}.audit.head`)?.data, head, 'the injected audit head is published')
   const health = (await (await fetch(`${service.url}/health`)).json()) as { checks: Record<string, { status: string }> }
   t.equal(health.checks.nats?.status, 'ok')
   const metrics = await (await fetch(`${service.url}/metrics`, { headers: { authorization: 'Bearer dev-admin-key' } })).text()
