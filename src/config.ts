@@ -9,6 +9,17 @@ const apiKeyEntry = z
   .string()
   .regex(/^[A-Za-z0-9_.-]+:(backend|auditor|admin):[0-9a-f]{64}$/, 'expected name:role:sha256hex')
 
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
+
+/** A duration such as `500ms`, `60s`, `2h` or `30d`, in milliseconds. */
+const duration = z
+  .string()
+  .regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 60s, 2h or 30d')
+  .transform((value) => {
+    const [, n, unit] = /^([0-9]+)(ms|s|m|h|d)$/.exec(value)!
+    return Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS]
+  })
+
 const decimalAmount = z.string().regex(/^\d+(\.\d{1,6})?$/, 'expected a decimal amount such as "1000000.00"')
 
 const schema = z
@@ -17,6 +28,16 @@ const schema = z
     HOST: z.string().min(1).default('0.0.0.0'),
     DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/circle_ledger'),
     NATS_URL: z.string().regex(/^(nats|tls|ws|wss):\/\/\S+$/, 'expected nats://host:port').default('nats://127.0.0.1:4222'),
+    NATS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected a JetStream stream name').default('LEDGER'),
+    NATS_SUBJECT_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'expected dot-separated subject tokens such as ledger.v1')
+      .default('ledger.v1'),
+    NATS_STREAM_MAX_AGE: duration.default(duration.parse('30d')),
+    /** JetStream drops a repeated Nats-Msg-Id within this window; it covers the notifier's republishing after a retry or a restart. */
+    NATS_DUPLICATE_WINDOW: duration.default(duration.parse('1h')),
+    NATS_PUBLISH_TIMEOUT: duration.default(duration.parse('5s')),
+    AUDIT_HEAD_INTERVAL: duration.default(duration.parse('60s')),
     EVENT_STORE: z.enum(['postgres', 'kurrentdb']).default('postgres'),
     KURRENTDB_CONNECTION_STRING: z.string().regex(/^(kurrentdb|esdb|kdb|kurrent)(\+discover)?:\/\//, 'expected kurrentdb://...').optional(),
     CIRCLE_API_KEY: z.string().min(1).optional(),
@@ -83,6 +104,18 @@ const schema = z
     // The embedded simulator "completes" mints against a fake treasury: production must never run on it.
     if (env.NODE_ENV === 'production' && !env.CIRCLE_API_KEY) {
       ctx.addIssue({ code: 'custom', path: ['CIRCLE_API_KEY'], message: 'required in production (the embedded Circle simulator is refused)' })
+    }
+    if (env.NATS_DUPLICATE_WINDOW > env.NATS_STREAM_MAX_AGE) {
+      ctx.addIssue({ code: 'custom', path: ['NATS_DUPLICATE_WINDOW'], message: 'must not exceed NATS_STREAM_MAX_AGE' })
+    }
+    if (env.NATS_DUPLICATE_WINDOW < 120_000) {
+      ctx.addIssue({ code: 'custom', path: ['NATS_DUPLICATE_WINDOW'], message: 'must be at least 2m (it covers republishing after a retry or restart)' })
+    }
+    if (env.NATS_PUBLISH_TIMEOUT < 100) {
+      ctx.addIssue({ code: 'custom', path: ['NATS_PUBLISH_TIMEOUT'], message: 'must be at least 100ms' })
+    }
+    if (env.AUDIT_HEAD_INTERVAL < 1000) {
+      ctx.addIssue({ code: 'custom', path: ['AUDIT_HEAD_INTERVAL'], message: 'must be at least 1s' })
     }
     if (env.NODE_ENV === 'production' && !env.API_KEYS) {
       ctx.addIssue({ code: 'custom', path: ['API_KEYS'], message: 'required in production (development keys are refused)' })

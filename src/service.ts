@@ -6,13 +6,16 @@ import { CircleSdkAdapter } from './adapters/circle/sdk.ts'
 import { createCircleSimulator } from './adapters/circle/simulator/simulator.ts'
 import { postgresState } from './adapters/circle/simulator/state.ts'
 import { createEventStore } from './adapters/event-store/index.ts'
-import { createDb, createPool, ensureDatabase, migrate } from './adapters/postgres/database.ts'
+import { createDb, createPool, ensureDatabase, migrate, type Db } from './adapters/postgres/database.ts'
 import { parseAmount } from './events/money.ts'
 import { buildApp } from './http/app.ts'
+import { DependencyDegraded, type HealthCheck } from './http/routes/health.ts'
 import { developmentApiKeys, DEVELOPMENT_KEYS } from './http/plugins/auth.ts'
 import { purgeExpiredIdempotencyKeys } from './http/plugins/idempotency.ts'
 import { Metrics } from './metrics.ts'
 import { DepositPoller } from './process-manager/deposit-poller.ts'
+import type { AuditHead } from './notifier/audit-heads.ts'
+import { Notifier } from './notifier/notifier.ts'
 import { ProcessManager } from './process-manager/process-manager.ts'
 import { readModels } from './projections/index.ts'
 import { checkpointName } from './subscriptions/projection.ts'
@@ -20,7 +23,7 @@ import { ProjectionRunner } from './subscriptions/projection-runner.ts'
 import { readYourWrites } from './subscriptions/read-your-writes.ts'
 import { queueStats } from './process-manager/tasks.ts'
 
-export const ROLES = ['api', 'projections', 'process-manager'] as const
+export const ROLES = ['api', 'projections', 'process-manager', 'notifier'] as const
 export type Role = (typeof ROLES)[number]
 
 export interface RunningService {
@@ -29,11 +32,18 @@ export interface RunningService {
   simulatorUrl: string | undefined
   /** Bearer token of the embedded simulator's `/sim/*` control routes. */
   simulatorControlToken: string | undefined
+  /** The notifier, when this process runs that role. */
+  notifier: Notifier | undefined
   stop(): Promise<void>
 }
 
+export interface ServiceOptions {
+  /** Reads the audit chain head (the audit log's `auditHead(db)`); without it the notifier publishes no head. */
+  auditHead?: (db: Db) => Promise<AuditHead | undefined>
+}
+
 /** Composition root shared by `npm start` and the tests: adapters, migrations, the chosen roles. */
-export async function startService(config: Config, roles: Role[], logger: Logger): Promise<RunningService> {
+export async function startService(config: Config, roles: Role[], logger: Logger, options: ServiceOptions = {}): Promise<RunningService> {
   await ensureDatabase(config.DATABASE_URL)
   const pool = createPool(config.DATABASE_URL, 20)
   const db = createDb(pool)
@@ -108,6 +118,39 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     stops.unshift(() => deposits.stop())
   }
 
+  let notifier: Notifier | undefined
+  const health: Record<string, HealthCheck> = {
+    database: async () => void (await sql`SELECT 1`.execute(db)),
+    eventStore: async () => void (await store.head()),
+  }
+  if (roles.includes('notifier')) {
+    const running = new Notifier({
+      store,
+      db,
+      leasePool: pool,
+      logger,
+      servers: config.NATS_URL,
+      stream: {
+        name: config.NATS_STREAM,
+        subjectPrefix: config.NATS_SUBJECT_PREFIX,
+        maxAgeMs: config.NATS_STREAM_MAX_AGE,
+        duplicateWindowMs: config.NATS_DUPLICATE_WINDOW,
+      },
+      publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT,
+      ...(options.auditHead ? { auditHead: { source: () => options.auditHead!(db), intervalMs: config.AUDIT_HEAD_INTERVAL } } : {}),
+    })
+    notifier = running
+    metrics.trackLag('notifier', () => running.lag())
+    // NATS down degrades the service without failing it: the ledger keeps working, notifications wait.
+    health.nats = async () => {
+      const h = running.health()
+      if (h.status === 'degraded') throw new DependencyDegraded(h.reason)
+    }
+    // Starts in the background: an unreachable NATS never holds up the API.
+    running.start()
+    stops.unshift(() => running.stop())
+  }
+
   let url: string | undefined
   if (roles.includes('api')) {
     const apiKeys = config.API_KEYS ?? developmentApiKeys()
@@ -115,8 +158,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     const app = await buildApp({
       logger,
       health: {
-        database: async () => void (await sql`SELECT 1`.execute(db)),
-        eventStore: async () => void (await store.head()),
+        ...health,
         // Circle refusing our key or not answering: operations wait, so the service is degraded, not down.
         circle: async () => {
           const problem = await circle.accessProblem()
@@ -157,6 +199,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     url,
     simulatorUrl,
     simulatorControlToken,
+    notifier,
     async stop() {
       // Stop accepting first, then drain the workers, then the simulator, then close the pools.
       for (const stop of stops) await stop()

@@ -32,6 +32,12 @@ t.test('a bad value is refused with a message naming the variable', async (t) =>
     [{ CIRCLE_API_KEY: 'SAND_KEY', CIRCLE_BASE_URL: 'https://api-sandbox.circle.com' }, /CARD_ISSUER_URL/],
     [{ CARD_ISSUER_URL: 'https://issuer.example' }, /CARD_ISSUER_API_KEY/],
     [{ MAX_AMOUNT: '1e6' }, /MAX_AMOUNT/],
+    [{ NATS_STREAM_MAX_AGE: '30 days' }, /NATS_STREAM_MAX_AGE: expected a duration/],
+    [{ NATS_DUPLICATE_WINDOW: '1m' }, /NATS_DUPLICATE_WINDOW: must be at least 2m/],
+    [{ NATS_DUPLICATE_WINDOW: '2d', NATS_STREAM_MAX_AGE: '1d' }, /NATS_DUPLICATE_WINDOW: must not exceed NATS_STREAM_MAX_AGE/],
+    [{ NATS_SUBJECT_PREFIX: 'ledger.>' }, /NATS_SUBJECT_PREFIX/],
+    [{ NATS_STREAM: 'LEDGER.X' }, /NATS_STREAM/],
+    [{ AUDIT_HEAD_INTERVAL: '10ms' }, /AUDIT_HEAD_INTERVAL/],
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), ConfigError, `${JSON.stringify(env)} is refused`)
@@ -49,6 +55,20 @@ t.test('production with a Circle key, an issuer and API keys starts', async (t) 
     CARD_ISSUER_API_KEY: 'issuer-key',
   })
   t.equal(config.CIRCLE_API_KEY, 'LIVE_KEY')
+})
+
+t.test('NATS stream settings default to LEDGER on ledger.v1, 30 days kept, a 1 hour duplicate window, heads every minute', async (t) => {
+  const config = loadConfig({})
+  t.equal(config.NATS_STREAM, 'LEDGER')
+  t.equal(config.NATS_SUBJECT_PREFIX, 'ledger.v1')
+  t.equal(config.NATS_STREAM_MAX_AGE, 30 * 86_400_000)
+  t.equal(config.NATS_DUPLICATE_WINDOW, 3_600_000)
+  t.equal(config.AUDIT_HEAD_INTERVAL, 60_000)
+  const custom = loadConfig({ NATS_STREAM_MAX_AGE: '7d', NATS_DUPLICATE_WINDOW: '90m', AUDIT_HEAD_INTERVAL: '15s', NATS_PUBLISH_TIMEOUT: '750ms' })
+  t.equal(custom.NATS_STREAM_MAX_AGE, 7 * 86_400_000)
+  t.equal(custom.NATS_DUPLICATE_WINDOW, 90 * 60_000)
+  t.equal(custom.AUDIT_HEAD_INTERVAL, 15_000)
+  t.equal(custom.NATS_PUBLISH_TIMEOUT, 750)
 })
 
 t.test('API keys parse into name, role and hash', async (t) => {

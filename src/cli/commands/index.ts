@@ -1,4 +1,5 @@
 import type { CliCommand } from '../context.ts'
+import { auditHeads } from './audit-heads.ts'
 import { migrate } from './migrate.ts'
 import { projections } from './projections.ts'
 
@@ -6,4 +7,5 @@ import { projections } from './projections.ts'
 export const commands: Record<string, CliCommand> = {
   migrate,
   projections,
+  'audit-heads': auditHeads,
 }

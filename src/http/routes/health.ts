@@ -8,6 +8,14 @@ import { errorResponse } from '../schemas.ts'
  */
 export type HealthCheck = () => Promise<void | { status: 'degraded'; error: string }>
 
+/**
+ * Thrown by a check whose dependency is unavailable without stopping the ledger (NATS: notifications
+ * wait in the event store): reported as `degraded`, and health stays 200.
+ */
+export class DependencyDegraded extends Error {
+  override name = 'DependencyDegraded'
+}
+
 const state = z.enum(['ok', 'degraded', 'down'])
 const check = z.object({
   status: state,
@@ -57,7 +65,8 @@ export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, Health
             const outcome = await withTimeout(run(), opts.timeoutMs ?? 2000)
             result = outcome ? { status: 'degraded', error: outcome.error } : { status: 'ok' }
           } catch (err) {
-            result = { status: 'down', error: err instanceof Error ? err.message || err.name : 'unavailable' }
+            if (err instanceof DependencyDegraded) result = { status: 'degraded', error: err.message }
+            else result = { status: 'down', error: err instanceof Error ? err.message || err.name : 'unavailable' }
           }
           if (!detailed) delete result.error
           return [name, result] as const

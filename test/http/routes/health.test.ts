@@ -3,6 +3,7 @@ import t from 'tap'
 import { sql } from 'kysely'
 import { createDb } from '../../../src/adapters/postgres/database.ts'
 import { PostgresEventStore } from '../../../src/adapters/event-store/postgres.ts'
+import { DependencyDegraded } from '../../../src/http/routes/health.ts'
 import { testApp } from '../../helpers/app.ts'
 
 t.test('health is 200 with every check ok against a live database, without a key', async (t) => {
@@ -69,4 +70,15 @@ t.test('an admin key sees the embedded simulator’s URL in /health details; oth
   const wrong = await app.inject({ method: 'GET', url: '/health', headers: { authorization: 'Bearer wrong-key' } })
   t.equal(wrong.statusCode, 401, 'a key that is sent must be valid, so a typo is not silently ignored')
   t.equal(wrong.json().error.code, 'unauthorized')
+})
+
+t.test('a degraded dependency (NATS) is reported as degraded while health stays 200', async (t) => {
+  const { app } = await testApp(t, {
+    health: { database: async () => undefined, nats: async () => Promise.reject(new DependencyDegraded('not connected to NATS')) },
+  })
+  const res = await app.inject({ method: 'GET', url: '/health' })
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { status: 'degraded', checks: { database: { status: 'ok' }, nats: { status: 'degraded' } } })
+  const auditor = await app.inject({ method: 'GET', url: '/health', headers: { authorization: 'Bearer dev-auditor-key' } })
+  t.same(auditor.json().checks.nats, { status: 'degraded', error: 'not connected to NATS' }, 'the reason goes to auditor keys')
 })

@@ -1,0 +1,231 @@
+import type { Notification, NotificationStatus } from '../adapters/nats/notification.ts'
+import { NOTIFICATION_SCHEMA_VERSION } from '../adapters/nats/notification.ts'
+import { bankAccount, type BankAccountState } from '../events/bank-account.ts'
+import { card, type CardState } from '../events/card.ts'
+import { deposit, type DepositEvent, type DepositState } from '../events/deposit.ts'
+import type { EventStore, RecordedEvent } from '../events/event-store.ts'
+import type { Failure, StreamType } from '../events/event.ts'
+import { foldEvents, type AnyEvent } from '../events/fold.ts'
+import { mint, type MintState } from '../events/mint.ts'
+import { formatAmount } from '../events/money.ts'
+import { redeem, type RedeemState } from '../events/redeem.ts'
+import { transfer, type TransferState } from '../events/transfer.ts'
+import { wallet, type WalletState } from '../events/wallet.ts'
+
+/** A notification before the event's own fields (id, position, time) are added. */
+type Draft = Omit<Notification, 'schemaVersion' | 'eventId' | 'occurredAt' | 'position'>
+
+/** How one stream type turns an event, with the state before and after it, into at most one status change. */
+interface StreamNotifications<S> {
+  type: StreamType<S, AnyEvent>
+  change(event: RecordedEvent, before: S, after: S): Draft | undefined
+}
+
+const none = { walletId: null, ownerId: null, amount: null, currency: null, circleId: null, txHash: null, failure: null } as const
+
+const status = (s: string): NotificationStatus | null => (s === 'none' ? null : (s as NotificationStatus))
+const money = (micro: bigint | undefined) => (micro === undefined ? { amount: null, currency: null } : { amount: formatAmount(micro), currency: 'USD' as const })
+const failureOf = (s: NotificationStatus, failure: Failure | undefined) => (s === 'failed' && failure ? { code: failure.code, message: failure.message } : null)
+
+/** The state's status changed: the resource's notification, built by `build` from the state after. */
+function changed<S extends { status: string }>(before: S, after: S, build: (s: NotificationStatus, previous: NotificationStatus | null) => Draft): Draft | undefined {
+  if (before.status === after.status) return undefined
+  const s = status(after.status)
+  return s === null ? undefined : build(s, status(before.status))
+}
+
+const walletNotifications: StreamNotifications<WalletState> = {
+  type: wallet,
+  change(event, before, after) {
+    const data = event.data as { addressId?: unknown }
+    if (typeof data.addressId === 'string') {
+      const was = before.addresses[data.addressId]
+      const now = after.addresses[data.addressId]
+      if (!now || was?.status === now.status) return undefined
+      return {
+        ...none,
+        resource: 'address',
+        id: now.addressId,
+        walletId: after.walletId!,
+        status: now.status,
+        previousStatus: was?.status ?? null,
+        failure: failureOf(now.status, now.failure),
+      }
+    }
+    return changed(before, after, (s, previousStatus) => ({
+      ...none,
+      resource: 'wallet',
+      id: after.walletId!,
+      walletId: after.walletId!,
+      ownerId: after.ownerId ?? null,
+      status: s,
+      previousStatus,
+      circleId: after.circleWalletId ?? null,
+      failure: failureOf(s, after.failure),
+    }))
+  },
+}
+
+const bankAccountNotifications: StreamNotifications<BankAccountState> = {
+  type: bankAccount,
+  change: (_event, before, after) =>
+    changed(before, after, (s, previousStatus) => ({
+      ...none,
+      resource: 'bank_account',
+      id: after.bankAccountId!,
+      ownerId: after.ownerId ?? null,
+      status: s,
+      previousStatus,
+      circleId: after.circleWireId ?? null,
+      failure: failureOf(s, after.failure),
+    })),
+}
+
+const mintNotifications: StreamNotifications<MintState> = {
+  type: mint,
+  change: (_event, before, after) =>
+    changed(before, after, (s, previousStatus) => ({
+      ...none,
+      resource: 'mint',
+      id: after.mintId!,
+      walletId: after.walletId!,
+      status: s,
+      previousStatus,
+      ...money(after.amount),
+      circleId: after.circleTransferId ?? null,
+      failure: failureOf(s, after.failure),
+    })),
+}
+
+const redeemNotifications: StreamNotifications<RedeemState> = {
+  type: redeem,
+  change: (_event, before, after) =>
+    changed(before, after, (s, previousStatus) => ({
+      ...none,
+      resource: 'redeem',
+      id: after.redeemId!,
+      walletId: after.walletId!,
+      status: s,
+      previousStatus,
+      ...money(after.amount),
+      circleId: after.circlePayoutId ?? after.circleTransferId ?? null,
+      failure: failureOf(s, after.failure),
+    })),
+}
+
+const transferNotifications: StreamNotifications<TransferState> = {
+  type: transfer,
+  change: (_event, before, after) =>
+    changed(before, after, (s, previousStatus) => ({
+      ...none,
+      resource: 'transfer',
+      id: after.transferId!,
+      walletId: after.sourceWalletId!,
+      status: s,
+      previousStatus,
+      ...money(after.amount),
+      circleId: after.circleTransferId ?? null,
+      txHash: after.txHash ?? null,
+      failure: failureOf(s, after.failure),
+    })),
+}
+
+const depositNotifications: StreamNotifications<DepositState> = {
+  type: deposit,
+  change(event, before, after) {
+    // The deposit state keeps only what deciding needs; Circle's ids come from the event itself.
+    const data = (event as unknown as DepositEvent).data
+    return changed(before, after, (s, previousStatus) => ({
+      ...none,
+      resource: 'deposit',
+      id: data.depositId,
+      walletId: data.walletId,
+      status: s,
+      previousStatus,
+      ...money(after.amount),
+      circleId: data.circleTransferId,
+      txHash: data.txHash ?? null,
+    }))
+  },
+}
+
+const cardNotifications: StreamNotifications<CardState> = {
+  type: card,
+  // Only status, ids and the failure: never the card number (we do not hold it) nor its last digits.
+  change: (_event, before, after) =>
+    changed(before, after, (s, previousStatus) => ({
+      ...none,
+      resource: 'card',
+      id: after.cardId!,
+      walletId: after.walletId!,
+      status: s,
+      previousStatus,
+      failure: failureOf(s, after.failure),
+    })),
+}
+
+/** Stream types whose events can change a status, by stream category. */
+const byCategory = new Map<string, StreamNotifications<any>>(
+  [walletNotifications, bankAccountNotifications, mintNotifications, redeemNotifications, transferNotifications, depositNotifications, cardNotifications].map((n) => [
+    n.type.category,
+    n,
+  ]),
+)
+
+/** Stream name prefixes the notifier subscribes to. */
+export const NOTIFYING_STREAM_PREFIXES = [...byCategory.keys()].map((c) => `${c}-`)
+
+const categoryOf = (stream: string) => stream.slice(0, stream.indexOf('-'))
+
+interface Folded {
+  state: unknown
+  revision: number
+}
+
+/**
+ * Turns recorded events into notifications. A status change needs the state just before the
+ * event, so it folds each stream up to the event's revision: the state after the previous event
+ * is kept (bounded, least recently used out) and topped up from the store when events were
+ * skipped or forgotten. Read models are not used: they are written by another subscriber and may
+ * lag behind this one.
+ */
+export class NotificationMapper {
+  private readonly store: EventStore
+  private readonly states = new Map<string, Folded>()
+  private readonly maxEntries: number
+
+  constructor(store: EventStore, maxEntries = 10_000) {
+    this.store = store
+    this.maxEntries = maxEntries
+  }
+
+  /** The notification of one event, or undefined when it changes no status. */
+  async map(event: RecordedEvent): Promise<Notification | undefined> {
+    const kind = byCategory.get(categoryOf(event.stream))
+    if (!kind) return undefined
+    const before = await this.stateBefore(kind.type, event)
+    const after = kind.type.evolve(before, event as AnyEvent)
+    this.remember(event.stream, { state: after, revision: event.revision })
+    const draft = kind.change(event, before, after)
+    if (!draft) return undefined
+    return { schemaVersion: NOTIFICATION_SCHEMA_VERSION, eventId: event.id, ...draft, occurredAt: event.metadata.occurredAt, position: event.position }
+  }
+
+  private async stateBefore<S>(type: StreamType<S, AnyEvent>, event: RecordedEvent): Promise<S> {
+    const cached = this.states.get(event.stream)
+    // A redelivered event (a retry after a failure) is older than what is kept: fold again from the start.
+    let folded: Folded = cached && cached.revision < event.revision ? cached : { state: type.initialState, revision: -1 }
+    while (folded.revision < event.revision - 1) {
+      const events = await this.store.readStream(event.stream, { fromRevision: folded.revision + 1, maxCount: Math.min(1000, event.revision - 1 - folded.revision) })
+      if (events.length === 0) throw new Error(`stream ${event.stream} has no revision ${folded.revision + 1} though revision ${event.revision} was delivered`)
+      folded = { state: foldEvents(type, events, folded.state as S), revision: events.at(-1)!.revision }
+    }
+    return folded.state as S
+  }
+
+  private remember(stream: string, folded: Folded): void {
+    this.states.delete(stream)
+    this.states.set(stream, folded)
+    if (this.states.size > this.maxEntries) this.states.delete(this.states.keys().next().value!)
+  }
+}

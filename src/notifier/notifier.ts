@@ -1,0 +1,300 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import type pg from 'pg'
+import type { Logger } from 'pino'
+import type { Db } from '../adapters/postgres/database.ts'
+import { notificationSubject, type Notification } from '../adapters/nats/notification.ts'
+import { ensureLedgerStream, type LedgerStreamOptions } from '../adapters/nats/stream.ts'
+import type { EventStore, Position, RecordedEvent } from '../events/event-store.ts'
+import { isAfter } from '../subscriptions/checkpoints.ts'
+import { Subscriber, type SubscriberStatus } from '../subscriptions/subscriber.ts'
+import { AuditHeadPublisher, type AuditHeadSource } from './audit-heads.ts'
+import { NOTIFYING_STREAM_PREFIXES, NotificationMapper } from './notifications.ts'
+
+export interface NotifierOptions {
+  store: EventStore
+  db: Db
+  /** For the lease that keeps one active notifier across processes; omit in single-process tests. */
+  leasePool?: pg.Pool
+  logger?: Logger
+  /** NATS server URL(s). */
+  servers: string | string[]
+  stream: LedgerStreamOptions
+  /** How long to wait for one PubAck before the publish counts as failed and is retried (ms). */
+  publishTimeoutMs?: number
+  /** First and maximum pause between publish retries (ms); the pause doubles, with jitter. */
+  retry?: { firstMs: number; maxMs: number }
+  /** Checkpoint name; one notifier per name is active. */
+  name?: string
+  batchSize?: number
+  /** Publishes the audit chain head when given. */
+  auditHead?: { source: AuditHeadSource; intervalMs: number; pollMs?: number }
+}
+
+export type NotifierHealth = { status: 'ok' } | { status: 'degraded'; reason: string }
+
+/** The notifier was stopped while it waited for NATS. */
+class NotifierStopped extends Error {
+  override name = 'NotifierStopped'
+}
+
+/**
+ * Publishes every status change to JetStream, in event order, at least once: a subscriber with its
+ * own checkpoint maps each batch of events to notifications, publishes them all at once (many
+ * PubAcks in flight, awaited in order) and lets the checkpoint move only when every PubAck of the
+ * batch arrived. While NATS is down or slow the batch is retried with backoff from its first
+ * unacknowledged message, the checkpoint waits (the lag grows) and the rest of the service is
+ * unaffected. Each message carries `Nats-Msg-Id` = event id, so JetStream drops a republished
+ * message within its duplicate window; beyond the window (a long outage, a restart after a long
+ * stop) the notifier first asks the stream which of the pending messages it already holds.
+ */
+export class Notifier {
+  readonly subscriber: Subscriber
+  private readonly options: NotifierOptions
+  private readonly mapper: NotificationMapper
+  private readonly auditHeads: AuditHeadPublisher | undefined
+  private controller = new AbortController()
+  private running: Promise<void> | undefined
+  private nc: NatsConnection | undefined
+  private js: JetStreamClient | undefined
+  private jsm: JetStreamManager | undefined
+  private ready = Promise.withResolvers<void>()
+  private disconnected = true
+  private lastError: string | undefined
+  /** PubAcks received, and how many of them JetStream marked as duplicates. */
+  readonly counts = { published: 0, duplicates: 0, retries: 0 }
+
+  constructor(options: NotifierOptions) {
+    this.options = options
+    this.mapper = new NotificationMapper(options.store)
+    this.subscriber = new Subscriber({
+      name: options.name ?? 'notifier',
+      mode: 'after',
+      store: options.store,
+      db: options.db,
+      ...(options.leasePool ? { leasePool: options.leasePool } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+      filter: { streamPrefixes: NOTIFYING_STREAM_PREFIXES },
+      batchSize: options.batchSize ?? 500,
+      handle: (events) => this.handle(events),
+    })
+    if (options.auditHead) {
+      this.auditHeads = new AuditHeadPublisher({
+        source: options.auditHead.source,
+        intervalMs: options.auditHead.intervalMs,
+        ...(options.auditHead.pollMs !== undefined ? { pollMs: options.auditHead.pollMs } : {}),
+        subjectPrefix: options.stream.subjectPrefix,
+        // Standby instances stay quiet: only the instance holding the notifier's lease publishes heads.
+        active: async () => (await this.subscriber.status()).active,
+        publish: async (subject, payload) => {
+          const js = await this.jetstream()
+          await js.publish(subject, payload, { timeout: this.publishTimeoutMs })
+        },
+        ...(options.logger ? { logger: options.logger } : {}),
+      })
+    }
+  }
+
+  /** Connects to NATS in the background (retrying until it answers) and starts publishing. */
+  start(): void {
+    if (this.running) return
+    this.controller = new AbortController()
+    this.ready = Promise.withResolvers<void>()
+    this.ready.promise.catch(() => undefined)
+    this.running = this.connectLoop(this.controller.signal)
+    this.subscriber.start()
+    this.auditHeads?.start()
+  }
+
+  async stop(): Promise<void> {
+    const subscriber = this.subscriber.stop()
+    this.controller.abort()
+    this.ready.reject(new NotifierStopped('notifier stopped'))
+    await subscriber
+    await this.auditHeads?.stop()
+    await this.running
+    this.running = undefined
+    const nc = this.nc
+    this.nc = undefined
+    await nc?.close().catch(() => undefined)
+  }
+
+  /** For /health: NATS unreachable or refusing publishes degrades the service; the ledger itself keeps working. */
+  health(): NotifierHealth {
+    if (!this.nc || this.disconnected) return { status: 'degraded', reason: 'not connected to NATS; notifications are queued in the event store' }
+    if (this.lastError) return { status: 'degraded', reason: `publishing to NATS fails: ${this.lastError}` }
+    return { status: 'ok' }
+  }
+
+  /** Events between the store head and the notifier's checkpoint. */
+  async lag(): Promise<number | undefined> {
+    return (await this.status()).lag
+  }
+
+  status(): Promise<SubscriberStatus> {
+    return this.subscriber.status()
+  }
+
+  /** Resolves once every event up to `position` is published (tests, benchmarks). */
+  caughtUp(position: Position, timeoutMs?: number): Promise<void> {
+    return this.subscriber.caughtUp(position, timeoutMs)
+  }
+
+  private get publishTimeoutMs(): number {
+    return this.options.publishTimeoutMs ?? 5000
+  }
+
+  private async jetstream(): Promise<JetStreamClient> {
+    await this.ready.promise
+    return this.js!
+  }
+
+  private async connectLoop(signal: AbortSignal): Promise<void> {
+    const { firstMs, maxMs } = this.options.retry ?? { firstMs: 200, maxMs: 10_000 }
+    let delay = firstMs
+    while (!signal.aborted) {
+      try {
+        const nc = await connect({
+          servers: this.options.servers,
+          name: `circle-ledger-${this.subscriber.name}`,
+          // Reconnect forever: the event store keeps every pending notification meanwhile.
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250,
+          pingInterval: 10_000,
+        })
+        if (signal.aborted) {
+          await nc.close()
+          return
+        }
+        this.nc = nc
+        this.disconnected = false
+        void this.watch(nc)
+        this.jsm = await jetstreamManager(nc, { timeout: this.publishTimeoutMs })
+        this.js = jetstream(nc, { timeout: this.publishTimeoutMs })
+        const { action, info } = await ensureLedgerStream(this.jsm, this.options.stream)
+        this.options.logger?.info({ stream: info.config.name, subjects: info.config.subjects, action }, 'NATS stream ready')
+        this.lastError = undefined
+        this.ready.resolve()
+        return
+      } catch (err) {
+        if (signal.aborted) return
+        this.lastError = describe(err)
+        const nc = this.nc
+        this.nc = undefined
+        await nc?.close().catch(() => undefined)
+        this.options.logger?.warn({ err, retryInMs: delay }, 'NATS unavailable; notifications wait in the event store')
+        await sleep(delay * (1 + Math.random() / 2), undefined, { signal }).catch(() => undefined)
+        delay = Math.min(delay * 2, maxMs)
+      }
+    }
+  }
+
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        this.disconnected = true
+        this.options.logger?.warn({ server: s.server }, 'NATS disconnected; notifications wait in the event store')
+      } else if (s.type === 'reconnect') {
+        this.disconnected = false
+        this.options.logger?.info({ server: s.server }, 'NATS reconnected')
+      }
+    }
+  }
+
+  private async handle(events: RecordedEvent[]): Promise<void> {
+    const notes: Notification[] = []
+    let oldest = Infinity
+    for (const event of events) {
+      const note = await this.mapper.map(event)
+      if (!note) continue
+      notes.push(note)
+      oldest = Math.min(oldest, Date.parse(event.recordedAt))
+    }
+    if (notes.length > 0) await this.publishAll(notes, oldest)
+  }
+
+  /**
+   * Publishes `notes` in order, pipelined, until every one is acknowledged. A failure retries from
+   * the first unacknowledged message (later ones may have been stored already: their msg ids make
+   * JetStream drop the repeats).
+   */
+  private async publishAll(notes: Notification[], oldestRecordedAt: number): Promise<void> {
+    const signal = this.controller.signal
+    const { firstMs, maxMs } = this.options.retry ?? { firstMs: 200, maxMs: 10_000 }
+    const { subjectPrefix, duplicateWindowMs } = this.options.stream
+    let delay = firstMs
+    let next = 0
+    while (next < notes.length) {
+      if (signal.aborted) throw new NotifierStopped('notifier stopped')
+      try {
+        const js = await abortable(this.jetstream(), signal)
+        // While the client reconnects it would only buffer the messages; wait for the server instead.
+        while (this.disconnected) await sleep(100, undefined, { signal })
+        // A message cannot have been published before its event was recorded: while the oldest event
+        // is well inside the duplicate window, JetStream itself drops any earlier copy. Past that
+        // (a long outage, a restart after a long stop), ask the stream what it already holds.
+        if (Date.now() - oldestRecordedAt > duplicateWindowMs / 2) {
+          next = await this.firstUnpublished(notes, next)
+          if (next === notes.length) break
+        }
+        const inFlight = notes.slice(next).map((n) =>
+          js.publish(notificationSubject(subjectPrefix, n), JSON.stringify(n), { msgID: n.eventId, timeout: this.publishTimeoutMs }),
+        )
+        for (const p of inFlight) p.catch(() => undefined)
+        for (const p of inFlight) {
+          const ack = await p
+          if (ack.duplicate) this.counts.duplicates++
+          this.counts.published++
+          next++
+        }
+        this.lastError = undefined
+      } catch (err) {
+        if (signal.aborted) throw new NotifierStopped('notifier stopped')
+        this.lastError = describe(err)
+        this.counts.retries++
+        this.options.logger?.warn({ err, pending: notes.length - next, retryInMs: delay }, 'NATS publish failed; retrying')
+        await sleep(delay * (1 + Math.random() / 2), undefined, { signal }).catch(() => undefined)
+        delay = Math.min(delay * 2, maxMs)
+        // A server that lost its state (or a stream deleted meanwhile) gets the stream back before the retry.
+        if (this.jsm) await ensureLedgerStream(this.jsm, this.options.stream).catch(() => undefined)
+      }
+    }
+  }
+
+  /**
+   * The index of the first note the stream does not hold yet. Messages on one subject are stored in
+   * event order, so a note is held when the last message on its subject is at its position or later.
+   */
+  private async firstUnpublished(notes: Notification[], from: number): Promise<number> {
+    const { name, subjectPrefix } = this.options.stream
+    const lastBySubject = new Map<string, Position | null>()
+    for (let i = from; i < notes.length; i++) {
+      const n = notes[i]!
+      const subject = notificationSubject(subjectPrefix, n)
+      if (!lastBySubject.has(subject)) {
+        const stored = await this.jsm!.streams.getMessage(name, { last_by_subj: subject })
+        lastBySubject.set(subject, stored ? (stored.json<Notification>().position ?? null) : null)
+      }
+      const last = lastBySubject.get(subject)
+      if (last === null || last === undefined || isAfter(this.options.store, n.position, last)) return i
+    }
+    return notes.length
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new NotifierStopped('notifier stopped'))
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new NotifierStopped('notifier stopped'))
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e: unknown) => (signal.removeEventListener('abort', onAbort), reject(e instanceof Error ? e : new Error(String(e)))),
+    )
+  })
+}

@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import { MemoryEventStore } from '../../src/adapters/event-store/memory.ts'
+import { createWallet } from '../../src/commands/create-wallet.ts'
+import { execute, type Decider } from '../../src/commands/handler.ts'
+import { recordMintOutcome } from '../../src/commands/record-mint-outcome.ts'
+import { recordWalletOutcome } from '../../src/commands/record-wallet-outcome.ts'
+import { requestMint } from '../../src/commands/request-mint.ts'
+import type { RecordedEvent } from '../../src/events/event-store.ts'
+import { NOTIFYING_STREAM_PREFIXES, NotificationMapper } from '../../src/notifier/notifications.ts'
+import { meta } from '../helpers/commands.ts'
+
+async function history() {
+  const store = new MemoryEventStore()
+  const run = <C>(decider: Decider<C, any>, command: C) => execute(store, decider, command, meta({ commandId: randomUUID() }))
+  const walletId = randomUUID()
+  const mintIds = [randomUUID(), randomUUID()]
+  await run(createWallet, { walletId, ownerId: 'o' })
+  await run(recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw' } })
+  for (const mintId of mintIds) await run(requestMint, { mintId, walletId, amount: 2_500_000n })
+  for (const mintId of mintIds) {
+    await run(recordMintOutcome, { mintId, outcome: { type: 'treasury_checked', treasuryAvailable: 10_000_000n } })
+    await run(recordMintOutcome, { mintId, outcome: { type: 'submitted', circleTransferId: `ct-${mintId}` } })
+    await run(recordMintOutcome, { mintId, outcome: { type: 'completed', circleTransferId: `ct-${mintId}` } })
+  }
+  const events = (await store.readAll({ filter: { streamPrefixes: NOTIFYING_STREAM_PREFIXES } })).events
+  return { store, events }
+}
+
+/** One entry per event: its notification in short, or null. */
+const perEvent = async (mapper: NotificationMapper, events: RecordedEvent[]) => {
+  const out: (string | null)[] = []
+  for (const e of events) {
+    const n = await mapper.map(e)
+    out.push(n ? `${n.resource}:${n.previousStatus ?? '-'}->${n.status}` : null)
+  }
+  return out
+}
+const summary = async (mapper: NotificationMapper, events: RecordedEvent[]) => (await perEvent(mapper, events)).filter((x) => x !== null)
+
+const expected = [
+  'wallet:-->pending',
+  'wallet:pending->active',
+  'mint:-->pending',
+  'mint:-->pending',
+  'mint:pending->processing',
+  'mint:processing->completed',
+  'mint:pending->processing',
+  'mint:processing->completed',
+]
+
+t.test('only status changes become notifications, each with the status before it', async (t) => {
+  const { store, events } = await history()
+  t.same(await summary(new NotificationMapper(store), events), expected, 'MintTreasuryChecked and FundsCredited publish nothing')
+})
+
+t.test('with the remembered states evicted, the previous status comes from folding the stream up to the event', async (t) => {
+  const { store, events } = await history()
+  t.same(await summary(new NotificationMapper(store, 1), events), expected)
+})
+
+t.test('a redelivered batch maps to the same notifications (the state is refolded, not taken from later events)', async (t) => {
+  const { store, events } = await history()
+  const mapper = new NotificationMapper(store)
+  const first = await perEvent(mapper, events)
+  t.same(await perEvent(mapper, events.slice(3)), first.slice(3), 'the same notifications for the same events')
+  const again = await mapper.map(events.findLast((e) => e.type === 'FundsCredited')!)
+  t.equal(again, undefined, 'a FundsCredited event maps to nothing, also when redelivered')
+  const completed = events.findLast((e) => e.type === 'MintCompleted')!
+  const n = await mapper.map(completed)
+  t.equal(n?.previousStatus, 'processing')
+  t.equal(n?.amount, '2.50')
+  t.equal(n?.eventId, completed.id)
+})
