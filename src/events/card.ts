@@ -1,3 +1,4 @@
+import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, StreamType } from './event.ts'
 
 /**
@@ -16,11 +17,11 @@ export type CardClosed = Event<'CardClosed', { cardId: string; reason?: string }
 /** The issuer changed the card's status on its own (issuer webhook). */
 export type CardStatusChanged = Event<'CardStatusChanged', { cardId: string; status: 'active' | 'frozen' | 'closed'; reason?: string }>
 
-export type CardEvent = CardRequested | CardIssued | CardIssueFailed | CardFrozen | CardUnfrozen | CardClosed | CardStatusChanged
+export type CardEvent = CardRequested | CardIssued | CardIssueFailed | CardFrozen | CardUnfrozen | CardClosed | CardStatusChanged | AttentionEvent
 
 export type CardStatus = 'none' | 'pending' | 'active' | 'frozen' | 'closed' | 'failed'
 
-export interface CardState {
+export interface CardState extends AttentionState {
   status: CardStatus
   cardId?: string
   walletId?: string
@@ -53,6 +54,9 @@ export function evolve(state: CardState, event: CardEvent): CardState {
       return { ...state, status: 'closed' }
     case 'CardStatusChanged':
       return { ...state, status: event.data.status }
+    case 'OperationNeedsAttention':
+    case 'OperationAttentionCleared':
+      return evolveAttention(state, event)
     default: {
       event satisfies never
       return state

@@ -1,3 +1,4 @@
+import { ATTENTION_EVENTS } from '../events/attention.ts'
 import type { Kysely } from 'kysely'
 import type { Database } from '../database.ts'
 import { bankAccount, type BankAccountEvent } from '../events/bank-account.ts'
@@ -9,7 +10,7 @@ export const bankAccounts = documentModel<typeof bankAccount.initialState, BankA
   version: 1,
   table: 'bank_accounts',
   type: bankAccount,
-  handles: ['BankAccountLinkRequested', 'BankAccountSubmitted', 'BankAccountLinked', 'BankAccountLinkFailed'],
+  handles: ['BankAccountLinkRequested', 'BankAccountSubmitted', 'BankAccountLinked', 'BankAccountLinkFailed', ...ATTENTION_EVENTS],
   columns: (s) => ({ owner_id: s.ownerId ?? '', status: s.status === 'none' ? 'pending' : s.status, circle_wire_id: s.circleWireId ?? null }),
 })
 

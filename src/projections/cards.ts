@@ -1,3 +1,4 @@
+import { ATTENTION_EVENTS } from '../events/attention.ts'
 import { card, type CardEvent, type CardState } from '../events/card.ts'
 import { documentModel } from './document.ts'
 
@@ -6,6 +7,6 @@ export const cards = documentModel<CardState, CardEvent>({
   version: 1,
   table: 'cards',
   type: card,
-  handles: ['CardRequested', 'CardIssued', 'CardIssueFailed', 'CardFrozen', 'CardUnfrozen', 'CardClosed', 'CardStatusChanged'],
+  handles: ['CardRequested', 'CardIssued', 'CardIssueFailed', 'CardFrozen', 'CardUnfrozen', 'CardClosed', 'CardStatusChanged', ...ATTENTION_EVENTS],
   columns: (s) => ({ wallet_id: s.walletId ?? '', status: s.status === 'none' ? 'pending' : s.status, issuer_card_id: s.issuerCardId ?? null }),
 })

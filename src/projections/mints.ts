@@ -1,3 +1,4 @@
+import { ATTENTION_EVENTS } from '../events/attention.ts'
 import { mint, type MintEvent, type MintState } from '../events/mint.ts'
 import { documentModel } from './document.ts'
 
@@ -6,7 +7,7 @@ export const mints = documentModel<MintState, MintEvent>({
   version: 1,
   table: 'mints',
   type: mint,
-  handles: ['MintRequested', 'MintTreasuryChecked', 'MintSubmitted', 'MintCompleted', 'MintFailed'],
+  handles: ['MintRequested', 'MintTreasuryChecked', 'MintSubmitted', 'MintCompleted', 'MintFailed', ...ATTENTION_EVENTS],
   columns: (s) => ({
     wallet_id: s.walletId ?? '',
     status: s.status === 'none' ? 'pending' : s.status,

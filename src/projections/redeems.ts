@@ -1,3 +1,4 @@
+import { ATTENTION_EVENTS } from '../events/attention.ts'
 import { redeem, type RedeemEvent, type RedeemState } from '../events/redeem.ts'
 import { documentModel } from './document.ts'
 
@@ -15,6 +16,7 @@ export const redeems = documentModel<RedeemState, RedeemEvent>({
     'RedeemPayoutFailed',
     'RedeemCompensationSubmitted',
     'RedeemFailed',
+    ...ATTENTION_EVENTS,
   ],
   columns: (s) => ({
     wallet_id: s.walletId ?? '',

@@ -1,3 +1,4 @@
+import { ATTENTION_EVENTS } from '../events/attention.ts'
 import { transfer, type TransferEvent, type TransferState } from '../events/transfer.ts'
 import { documentModel } from './document.ts'
 
@@ -6,7 +7,7 @@ export const transfers = documentModel<TransferState, TransferEvent>({
   version: 1,
   table: 'transfers',
   type: transfer,
-  handles: ['TransferRequested', 'TransferSubmitted', 'TransferCompleted', 'TransferFailed'],
+  handles: ['TransferRequested', 'TransferSubmitted', 'TransferCompleted', 'TransferFailed', ...ATTENTION_EVENTS],
   columns: (s) => ({
     wallet_id: s.sourceWalletId ?? '',
     destination_wallet_id: s.destination?.type === 'wallet' ? s.destination.walletId : null,

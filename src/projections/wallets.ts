@@ -1,3 +1,4 @@
+import { ATTENTION_EVENTS } from '../events/attention.ts'
 import type { Kysely } from 'kysely'
 import type { Database } from '../database.ts'
 import { available, reserved, wallet, type WalletEvent } from '../events/wallet.ts'
@@ -21,6 +22,7 @@ export const wallets = documentModel<typeof wallet.initialState, WalletEvent>({
     'ReservationReleased',
     'FundsDebited',
     'FundsCredited',
+    ...ATTENTION_EVENTS,
   ],
   columns: (s) => ({
     owner_id: s.ownerId ?? '',

@@ -11,7 +11,7 @@ import { getBankAccount, listBankAccounts } from '../../projections/bank-account
 import { HttpError, notFound } from '../errors.ts'
 import type { RouteDeps } from '../operation-routes.ts'
 import { commandMetadata, create, derivedId, type Resource } from '../operations.ts'
-import { commandErrors, readErrors, failure, idempotencyHeaders, idParams, listQuery, pageOf } from '../schemas.ts'
+import { attention, commandErrors, readErrors, failure, idempotencyHeaders, idParams, listQuery, pageOf } from '../schemas.ts'
 
 const country = z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2 code').meta({ example: 'US' })
 const billingDetails = z.strictObject({
@@ -78,6 +78,7 @@ export const bankAccountBody = z
     circleWireId: z.string().optional(),
     description: z.string().optional(),
     failure: failure.optional(),
+    attention,
     createdAt: z.string(),
   })
   .meta({ id: 'BankAccount' })
@@ -88,6 +89,7 @@ export function toBankAccount(id: string, r: Resource<BankAccountState>): z.infe
   if (s.circleWireId !== undefined) body.circleWireId = s.circleWireId
   if (s.description !== undefined) body.description = s.description
   if (s.failure !== undefined) body.failure = s.failure
+  if (s.attention !== undefined) body.attention = s.attention
   return body
 }
 

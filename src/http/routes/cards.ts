@@ -12,7 +12,7 @@ import { listOperations } from '../../projections/operation-list.ts'
 import { notFound } from '../errors.ts'
 import { operationRoutes, type RouteDeps } from '../operation-routes.ts'
 import { commandMetadata, create, type Resource } from '../operations.ts'
-import { commandErrors, errorBody, failure, id, idParams, operationFilters } from '../schemas.ts'
+import { attention, commandErrors, errorBody, failure, id, idParams, operationFilters } from '../schemas.ts'
 import { randomUUID } from 'node:crypto'
 
 export const cardBody = z
@@ -25,6 +25,7 @@ export const cardBody = z
     expYear: z.number().int().optional(),
     network: z.string().optional(),
     failure: failure.optional(),
+    attention,
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -38,6 +39,7 @@ export function toCard(id: string, r: Resource<CardState>): z.infer<typeof cardB
   if (s.expYear !== undefined) body.expYear = s.expYear
   if (s.network !== undefined) body.network = s.network
   if (s.failure !== undefined) body.failure = s.failure
+  if (s.attention !== undefined) body.attention = s.attention
   return body
 }
 
