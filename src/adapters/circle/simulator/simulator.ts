@@ -4,7 +4,7 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { formatAmount, parseCircleAmount } from '../../../events/money.ts'
 import { canonicalJson } from '../../../http/plugins/idempotency.ts'
 import { requestErrors } from './contract.ts'
-import { snsTestCertificate, WebhookDispatcher, type WebhookFaults } from './webhooks.ts'
+import { SNS_TOPIC_ARN, snsTestCertificate, WebhookDispatcher, type WebhookFaults } from './webhooks.ts'
 
 /** Faults injected on demand, set per test through `PUT /sim/faults`. */
 export interface Faults {
@@ -139,6 +139,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   const cards = new Map<string, Card>()
   const idempotency = new Map<string, { hash: string; status: number; body: unknown; kind: string; id: string }>()
   const creations: Creation[] = []
+  const confirmedSubscribers = new Set<string>()
   const timers = new Set<NodeJS.Timeout>()
   const received: { method: string; path: string; idempotencyKey?: string; at: number }[] = []
   let faults = noFaults()
@@ -417,6 +418,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
       if (card.status === 'closed' && to !== 'closed') throw new CircleApiError(400, 2, 'Card is closed.')
       if (card.status === 'pending') throw new CircleApiError(400, 2, 'Card is not issued yet.')
       card.status = to
+      webhooks.notify('cards', 'card', structuredClone(card))
       return { data: card }
     })
   }
@@ -430,10 +432,26 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   app.get('/sim/faults', async () => faults)
   app.get('/sim/inspect', async () => ({ creations, received: received.length }))
   app.post('/sim/webhooks', async (request) => {
-    const b = request.body as { url: string; version?: 'v1' | 'v2' }
-    const subscriber = { id: randomUUID(), url: b.url, version: b.version ?? 'v2' }
+    const b = request.body as { url: string; version?: 'v1' | 'v2'; signatureVersion?: '1' | '2' }
+    const subscriber = { id: randomUUID(), url: b.url, version: b.version ?? 'v2', ...(b.signatureVersion ? { signatureVersion: b.signatureVersion } : {}) }
     webhooks.subscribers.push(subscriber)
+    if (subscriber.version === 'v1') webhooks.confirmSubscription(subscriber)
     return subscriber
+  })
+  /** SNS's SubscribeURL: the subscriber confirms by GETting it. */
+  app.get('/sns/confirm', async (request) => {
+    const { subscriber } = request.query as { subscriber?: string }
+    if (!subscriber || !webhooks.subscribers.some((s) => s.id === subscriber)) throw notFound()
+    confirmedSubscribers.add(subscriber)
+    return { ConfirmSubscriptionResponse: { ConfirmSubscriptionResult: { SubscriptionArn: `${SNS_TOPIC_ARN}:${subscriber}` } } }
+  })
+  app.get('/sim/webhooks', async () => ({ subscribers: webhooks.subscribers.map((s) => ({ ...s, confirmed: s.version === 'v2' || confirmedSubscribers.has(s.id) })) }))
+  /** The issuer changes a card on its own (e.g. a fraud freeze), and says so in a card event. */
+  app.post('/sim/cards/:id/status', async (request) => {
+    const card = cardOf(request)
+    card.status = (request.body as { status: Card['status'] }).status
+    webhooks.notify('cards', 'card', structuredClone(card))
+    return { data: card }
   })
   app.put('/sim/treasury', async (request) => {
     wallets.get(masterWalletId)!.balance = parseCircleAmount((request.body as { amount: string }).amount)
