@@ -22,7 +22,27 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   })
+  /** Webhook intake and processing, by stage: received, verified, rejected, duplicate, processed, retried, dead_lettered. */
+  readonly webhooks = new Counter({
+    name: 'webhooks_total',
+    help: 'Circle webhook notifications by stage (received, verified, rejected, duplicate, processed, retried, dead_lettered)',
+    labelNames: ['stage'] as const,
+    registers: [this.registry],
+  })
+  readonly taskAttempts = new Counter({
+    name: 'pm_task_attempts_total',
+    help: 'Process-manager task attempts by task kind and result (ok, failed)',
+    labelNames: ['kind', 'result'] as const,
+    registers: [this.registry],
+  })
+  readonly deadLetters = new Counter({
+    name: 'dead_letters_total',
+    help: 'Work set aside as a dead letter, by source (webhook, task) and kind (notification type or task kind)',
+    labelNames: ['source', 'kind'] as const,
+    registers: [this.registry],
+  })
   private readonly lagSources = new Map<string, () => Promise<number | undefined>>()
+  private openDeadLetterSource: (() => Promise<{ kind: string; detail: string; count: number }[]>) | undefined
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const sources = this.lagSources
@@ -39,7 +59,24 @@ export class Metrics {
         }
       },
     })
+    const metrics = this
+    new Gauge({
+      name: 'dead_letters_open',
+      help: 'Dead letters waiting for an admin, by source (webhook, task) and kind',
+      labelNames: ['source', 'kind'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset()
+        const rows = await metrics.openDeadLetterSource?.().catch(() => undefined)
+        for (const row of rows ?? []) this.set({ source: row.kind, kind: row.detail }, row.count)
+      },
+    })
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry })
+  }
+
+  /** Where the open dead-letter gauge reads its counts at scrape time. */
+  trackOpenDeadLetters(source: () => Promise<{ kind: string; detail: string; count: number }[]>): void {
+    this.openDeadLetterSource = source
   }
 
   /** Registers a subscriber whose lag the gauge reports at scrape time. */

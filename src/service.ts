@@ -16,8 +16,14 @@ import { readModels } from './projections/index.ts'
 import { checkpointName } from './subscriptions/projection.ts'
 import { ProjectionRunner } from './subscriptions/projection-runner.ts'
 import { readYourWrites } from './subscriptions/read-your-writes.ts'
+import { SNS_TOPIC_ARN } from './adapters/circle/simulator/webhooks.ts'
+import { openCounts } from './dead-letters/dead-letters.ts'
+import { CirclePublicKeys } from './webhooks/public-keys.ts'
+import { SnsCertificates } from './webhooks/sns.ts'
+import { WebhookVerifier } from './webhooks/verify.ts'
+import { WebhookWorker } from './webhooks/worker.ts'
 
-export const ROLES = ['api', 'projections', 'process-manager'] as const
+export const ROLES = ['api', 'projections', 'process-manager', 'webhook-worker'] as const
 export type Role = (typeof ROLES)[number]
 
 export interface RunningService {
@@ -67,8 +73,40 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     stops.unshift(() => runner.stop())
   }
 
+  metrics.trackOpenDeadLetters(() => openCounts(db))
+
+  let worker: WebhookWorker | undefined
+  if (roles.includes('webhook-worker')) {
+    worker = new WebhookWorker({
+      store,
+      db,
+      pool,
+      issuer,
+      masterWalletId: () => circle.masterWalletId(),
+      logger,
+      metrics,
+      maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+      retry: { baseMs: config.WEBHOOK_RETRY_BASE_MS, maxMs: 60_000 },
+    })
+    worker.start()
+    const running = worker
+    stops.unshift(() => running.stop())
+  }
+
   if (roles.includes('process-manager')) {
-    const pm = new ProcessManager({ store, db, pool, circle, issuer, logger, pollMs: config.CIRCLE_POLL_INTERVAL_MS })
+    const pm = new ProcessManager({
+      store,
+      db,
+      pool,
+      circle,
+      issuer,
+      logger,
+      metrics,
+      pollMs: config.CIRCLE_POLL_INTERVAL_MS,
+      webhookBackoff: { pollMs: config.CIRCLE_POLL_INTERVAL_WITH_WEBHOOKS_MS, windowMs: 5 * 60_000 },
+      maxAttempts: config.TASK_MAX_ATTEMPTS,
+      maxAgeMs: config.TASK_MAX_AGE * 1000,
+    })
     metrics.trackLag('process-manager', () => pm.lag)
     pm.start()
     stops.unshift(() => pm.stop())
@@ -94,8 +132,20 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       maxAmount: parseAmount(config.MAX_AMOUNT),
       idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
       rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS },
+      webhooks: {
+        verifier: new WebhookVerifier({
+          publicKeys: new CirclePublicKeys({ baseUrl: circleBaseUrl!, apiKey: config.CIRCLE_API_KEY ?? 'SIMULATOR', timeoutMs: config.CIRCLE_TIMEOUT_MS }),
+          certificates: new SnsCertificates({ timeoutMs: config.CIRCLE_TIMEOUT_MS }),
+          // The embedded simulator signs SNS envelopes with a test certificate served from its own (http) origin.
+          snsTopicArns: config.CIRCLE_SNS_TOPIC_ARNS ?? (simulatorUrl ? [SNS_TOPIC_ARN] : []),
+          snsExtraOrigins: simulatorUrl ? [new URL(simulatorUrl).origin] : [],
+        }),
+        rateLimit: { max: config.WEBHOOK_RATE_LIMIT_MAX, windowMs: 60_000 },
+        ...(worker ? { onStored: () => worker.notify() } : {}),
+      },
     })
     url = await app.listen({ port: config.PORT, host: config.HOST })
+    if (simulatorUrl) await subscribeSimulator(simulatorUrl, app.server.address(), config.SIMULATOR_WEBHOOKS, logger)
     const purge = setInterval(() => void purgeExpiredIdempotencyKeys(db).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed')), 3_600_000)
     purge.unref()
     stops.unshift(async () => {
@@ -115,4 +165,16 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       await db.destroy()
     },
   }
+}
+
+/** Points the embedded simulator's webhooks at this service's own /webhook, so `npm start` shows the whole flow. */
+async function subscribeSimulator(simulatorUrl: string, address: ReturnType<import('node:net').Server['address']>, versions: ('v1' | 'v2')[], logger: Logger): Promise<void> {
+  if (!address || typeof address === 'string') return
+  const url = `http://127.0.0.1:${address.port}/webhook`
+  for (const version of versions) {
+    const res = await fetch(`${simulatorUrl}/sim/webhooks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url, version }) })
+    if (!res.ok) throw new Error(`the simulator refused the webhook subscription: HTTP ${res.status}`)
+    await res.arrayBuffer()
+  }
+  if (versions.length > 0) logger.info({ url, versions }, 'embedded simulator delivers webhooks to this service')
 }

@@ -24,6 +24,8 @@ import { redeemRoutes } from './routes/redeems.ts'
 import { transferRoutes } from './routes/transfers.ts'
 import { walletOperationRoutes } from './routes/wallet-operations.ts'
 import { walletRoutes } from './routes/wallets.ts'
+import { deadLetterRoutes } from './routes/dead-letters.ts'
+import { webhookRoutes, type WebhookRouteOptions } from './routes/webhook.ts'
 
 export interface AppDeps {
   logger: Logger
@@ -39,6 +41,8 @@ export interface AppDeps {
   maxAmount: bigint
   idempotencyTtlHours: number
   rateLimit: { max: number; windowMs: number }
+  /** Circle webhook intake; without it `/webhook` is not served. */
+  webhooks?: Omit<WebhookRouteOptions, 'db' | 'metrics'>
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -110,6 +114,8 @@ export async function buildApp(deps: AppDeps) {
   await app.register(transferRoutes(maxAmount), routeDeps)
   await app.register(cardRoutes, routeDeps)
   await app.register(depositRoutes, routeDeps)
+  await app.register(deadLetterRoutes, { store, db: deps.db })
+  if (deps.webhooks) await app.register(webhookRoutes, { ...deps.webhooks, db: deps.db, metrics: deps.metrics })
   return app
 }
 
