@@ -57,8 +57,8 @@ const schema = z
       .regex(/^(none|(v1|v2)(,(v1|v2))*)$/, 'expected v2, v1, v2,v1 or none')
       .default('v2,v1')
       .transform((v) => (v === 'none' ? [] : [...new Set(v.split(','))] as ('v1' | 'v2')[])),
-    WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(10),
-    WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(500),
+    WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(12),
+    WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(50),
     WEBHOOK_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(1200),
     /** SNS topics (v1) we subscribed to, comma-separated; notifications from others are refused. */
     CIRCLE_SNS_TOPIC_ARNS: z

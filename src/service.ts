@@ -17,7 +17,6 @@ import { checkpointName } from './subscriptions/projection.ts'
 import { ProjectionRunner } from './subscriptions/projection-runner.ts'
 import { readYourWrites } from './subscriptions/read-your-writes.ts'
 import { SNS_TOPIC_ARN } from './adapters/circle/simulator/webhooks.ts'
-import { openCounts } from './dead-letters/dead-letters.ts'
 import { CirclePublicKeys } from './webhooks/public-keys.ts'
 import { SnsCertificates } from './webhooks/sns.ts'
 import { WebhookVerifier } from './webhooks/verify.ts'
@@ -72,8 +71,6 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     const runner = projections
     stops.unshift(() => runner.stop())
   }
-
-  metrics.trackOpenDeadLetters(() => openCounts(db))
 
   let worker: WebhookWorker | undefined
   if (roles.includes('webhook-worker')) {

@@ -24,6 +24,7 @@ import { redeemRoutes } from './routes/redeems.ts'
 import { transferRoutes } from './routes/transfers.ts'
 import { walletOperationRoutes } from './routes/wallet-operations.ts'
 import { walletRoutes } from './routes/wallets.ts'
+import { openCounts } from '../dead-letters/dead-letters.ts'
 import { deadLetterRoutes } from './routes/dead-letters.ts'
 import { webhookRoutes, type WebhookRouteOptions } from './routes/webhook.ts'
 
@@ -115,6 +116,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(cardRoutes, routeDeps)
   await app.register(depositRoutes, routeDeps)
   await app.register(deadLetterRoutes, { store, db: deps.db })
+  deps.metrics.trackOpenDeadLetters(() => openCounts(deps.db))
   if (deps.webhooks) await app.register(webhookRoutes, { ...deps.webhooks, db: deps.db, metrics: deps.metrics })
   return app
 }

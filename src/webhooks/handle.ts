@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import type { CardIssuer } from '../adapters/card-issuer/port.ts'
@@ -228,7 +229,12 @@ async function deposits(ctx: HandlerContext, item: InboxItem): Promise<Handled> 
 async function cards(ctx: HandlerContext, item: InboxItem): Promise<Handled> {
   const c = cardResource.parse(item.resource)
   const link = await findByCircleId(ctx.db, c.id)
-  if (!link) return c.status === 'pending' ? processed('card not issued yet') : retry(`issuer card ${c.id} is not known yet`)
+  if (!link) {
+    // The issuer names its card id only in its answers, so an unknown card is one whose issuance the
+    // process manager is still following: the event makes those issuances look again now.
+    const woken = await sql`UPDATE pm_tasks SET due_at = now() WHERE kind = 'card' AND NOT done AND due_at > now()`.execute(ctx.db)
+    return processed(`issuer card ${c.id} not recorded yet; ${Number(woken.numAffectedRows ?? 0)} card issuances woken`)
+  }
   if (link.kind !== 'card') return processed(`id ${c.id} is a ${link.kind}, not a card`)
   const { state } = await fold(ctx.store, card, link.entity_id)
   const current = await ctx.issuer.get(c.id)
