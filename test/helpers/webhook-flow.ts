@@ -1,6 +1,7 @@
 import pino from 'pino'
 import type { Test } from 'tap'
 import type { CardIssuer } from '../../src/adapters/card-issuer/port.ts'
+import type { CirclePort } from '../../src/adapters/circle/port.ts'
 import { SNS_TOPIC_ARN } from '../../src/adapters/circle/simulator/webhooks.ts'
 import type { SimulatorOptions } from '../../src/adapters/circle/simulator/simulator.ts'
 import { ProcessManager } from '../../src/process-manager/process-manager.ts'
@@ -21,6 +22,8 @@ export interface FlowOptions {
   taskMaxAttempts?: number
   /** Wraps the card issuer (e.g. to take it down). */
   issuer?: (issuer: CardIssuer) => CardIssuer
+  /** Wraps the Circle port the process manager uses (e.g. to refuse one call). */
+  circle?: (circle: CirclePort) => CirclePort
 }
 
 /**
@@ -52,7 +55,7 @@ export async function webhookFlow(t: Test, options: FlowOptions = {}) {
     store: h.store,
     db: h.db,
     pool: h.pool,
-    circle: circle.circle,
+    circle: options.circle ? options.circle(circle.circle) : circle.circle,
     issuer,
     logger,
     metrics,
