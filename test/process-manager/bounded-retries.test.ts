@@ -44,7 +44,11 @@ t.test('the issuer down for a card freeze: the task dead-letters, the card shows
   t.equal(flagged.status, 'frozen')
   t.equal(flagged.attention, 'issuer_sync_failed')
   t.equal(h.sim.cards.get(issuerCardId)?.status, 'active', 'the issuer never heard of the freeze')
-  const task = await h.db.selectFrom('pm_tasks').selectAll().where('stream', '=', `card-${cardId}`).executeTakeFirstOrThrow()
+  // The dead letter is listed a moment before the worker parks its task.
+  const task = await until(async () => {
+    const row = await h.db.selectFrom('pm_tasks').selectAll().where('stream', '=', `card-${cardId}`).executeTakeFirstOrThrow()
+    return row.done ? row : undefined
+  }, 5000, 'task parked')
   t.ok(task.done, 'no silent retry: the task is parked')
   t.equal(task.dead_letter_id, dead.id)
   const metrics = (await h.app.inject({ method: 'GET', url: '/metrics', headers: auth.auditor })).body
