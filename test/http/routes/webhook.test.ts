@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { CirclePublicKeys } from '../../../src/webhooks/public-keys.ts'
+import { CirclePublicKeys, KeyUnavailable } from '../../../src/webhooks/public-keys.ts'
 import { SnsCertificates } from '../../../src/webhooks/sns.ts'
 import { WebhookVerifier } from '../../../src/webhooks/verify.ts'
 import { httpHarness } from '../../helpers/http.ts'
@@ -200,4 +200,20 @@ t.test('the webhook route is rate limited per source address', async (t) => {
   t.same(codes, [200, 200, 200, 429, 429])
   const other = await h.app.inject({ method: 'POST', url: '/webhook', payload: v2Delivery(key, 'transfers', transfer).body, headers: v2Delivery(key, 'transfers', transfer).headers, remoteAddress: '10.0.0.9' })
   t.not(other.statusCode, 429, 'another address has its own budget')
+})
+
+t.test('when Circle cannot be asked for the key, the answer is 503 (Circle delivers again later) and nothing is stored', async (t) => {
+  const verifier = new WebhookVerifier({
+    publicKeys: { get: async () => Promise.reject(new KeyUnavailable('Circle answered 503')) },
+    certificates: new SnsCertificates({ fetchText: async () => Promise.reject(new Error('ECONNRESET')) }),
+    snsTopicArns: [TOPIC],
+  })
+  const h = await httpHarness(t, { webhooks: { verifier, rateLimit: { max: 100, windowMs: 60_000 } } })
+  for (const d of [v2Delivery(key, 'transfers', transfer), snsDelivery({ Message: circleMessage('transfers', 'transfer', transfer) })]) {
+    const res = await h.app.inject({ method: 'POST', url: '/webhook', payload: d.body, headers: d.headers })
+    h.client.validate('POST', '/webhook', res)
+    t.equal(res.statusCode, 503)
+    t.equal(res.json().error.code, 'verification_unavailable')
+  }
+  t.equal((await h.db.selectFrom('webhook_inbox').selectAll().execute()).length, 0)
 })
