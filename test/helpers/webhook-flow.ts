@@ -22,6 +22,7 @@ export interface FlowOptions {
   taskMaxAttempts?: number
   /** Wraps the card issuer (e.g. to take it down). */
   issuer?: (issuer: CardIssuer) => CardIssuer
+  webhookBackoff?: { pollMs: number; windowMs: number }
   /** Wraps the Circle port the process manager uses (e.g. to refuse one call). */
   circle?: (circle: CirclePort) => CirclePort
 }
@@ -46,7 +47,7 @@ export async function webhookFlow(t: Test, options: FlowOptions = {}) {
     webhooks: { verifier, rateLimit: { max: 1_000_000, windowMs: 60_000 }, onStored: () => holder.worker?.notify() },
   })
   const address = await h.app.listen({ port: 0, host: '127.0.0.1' })
-  for (const w of options.webhooks ?? [{ version: 'v2' }]) {
+  for (const w of options.webhooks ?? [{ version: 'v2' as const }]) {
     const res = await fetch(`${circle.url}/sim/webhooks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: `${address}/webhook`, ...w }) })
     if (!res.ok) throw new Error(`subscribe failed: ${res.status}`)
   }
@@ -64,6 +65,7 @@ export async function webhookFlow(t: Test, options: FlowOptions = {}) {
     retry: { baseMs: 20, maxMs: 200 },
     leaseRetryMs: 100,
     maxAttempts: options.taskMaxAttempts ?? 10,
+    ...(options.webhookBackoff ? { webhookBackoff: options.webhookBackoff } : {}),
   })
   const worker = new WebhookWorker({
     store: h.store,
