@@ -65,6 +65,19 @@ function terminal(status: string): 'complete' | 'failed' | undefined {
 }
 
 /**
+ * Whether a notification can change anything: a transfer, payout, wire account or deposit that has
+ * not ended yet (Circle sends one notification per transition) cannot, nor can a test ping. Those
+ * are stored already processed, so the worker's time goes to the ones that matter.
+ */
+export function actionable(type: string, resource: Record<string, unknown>): boolean {
+  if (type === 'webhooks.test') return false
+  if (type === 'transfers' || type === 'payouts' || type === 'wire' || type === 'deposits') {
+    return typeof resource.status !== 'string' || terminal(resource.status) !== undefined
+  }
+  return true
+}
+
+/**
  * Maps a verified notification to the record-outcome commands the process manager uses, with
  * actor `circle-webhook` and the same command ids, so a webhook and a poll reporting the same
  * outcome write it once. An outcome that contradicts what is recorded (a status moving backwards,

@@ -2,11 +2,26 @@ import { sql } from 'kysely'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { Notification } from './verify.ts'
 
-/** Stores a verified notification once; a redelivery (same id) is reported as a duplicate and stores nothing. */
-export async function store(db: Db, n: Notification): Promise<'stored' | 'duplicate'> {
+/**
+ * Stores a verified notification once; a redelivery (same id) is reported as a duplicate and stores
+ * nothing. One that cannot change anything is stored as processed: kept for deduplication and the
+ * record, never handed to the worker.
+ */
+export async function store(db: Db, n: Notification, options: { processed?: boolean } = {}): Promise<'stored' | 'duplicate'> {
+  const processed = options.processed === true
   const row = await db
     .insertInto('webhook_inbox')
-    .values({ id: n.id, scheme: n.scheme, notification_type: n.type, resource: JSON.stringify(n.resource), locked_until: null, last_error: null, dead_letter_id: null, processed_at: null })
+    .values({
+      id: n.id,
+      scheme: n.scheme,
+      notification_type: n.type,
+      resource: JSON.stringify(n.resource),
+      status: processed ? 'processed' : 'pending',
+      locked_until: null,
+      last_error: null,
+      dead_letter_id: null,
+      processed_at: processed ? new Date() : null,
+    })
     .onConflict((oc) => oc.column('id').doNothing())
     .returning('id')
     .executeTakeFirst()

@@ -141,3 +141,20 @@ t.test('a dead letter can be discarded with a reason (required); the audit shows
   t.same(list.items, [], 'the kind filter leaves task dead letters out')
   t.equal((await h.get(`/admin/dead-letters/${dead.id}`, auth.admin)).json().status, 'discarded')
 })
+
+t.test('polling is the fallback: while webhooks arrive, the poll interval backs off', async (t) => {
+  // No webhook subscription here: completion can only come from polling.
+  const h = await webhookFlow(t, { webhooks: [], pollMs: 200, webhookBackoff: { pollMs: 60_000, windowMs: 60_000 }, simulator: { settleMs: 800 } })
+  const wallet = await apiWallet(h)
+  const first = await apiMint(h, wallet.id, '1.00')
+  t.equal((await waitFor(h, `/mints/${first}`, isSettled, 10_000)).status, 'completed', 'no webhooks: polled every 200 ms')
+
+  await h.db
+    .insertInto('webhook_inbox')
+    .values({ id: 'seen-1', scheme: 'v2', notification_type: 'webhooks.test', resource: '{}', locked_until: null, last_error: null, dead_letter_id: null, processed_at: null })
+    .execute()
+  await until(async () => h.pm.lastWebhookAt > 0, 10_000, 'the process manager notices webhooks')
+  const second = await apiMint(h, wallet.id, '1.00')
+  await new Promise((r) => setTimeout(r, 3000))
+  t.equal((await h.get(`/mints/${second}`)).json().status, 'processing', 'with webhooks flowing the next poll is a minute away')
+})

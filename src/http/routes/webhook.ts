@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { Db } from '../../adapters/postgres/database.ts'
 import type { Metrics } from '../../metrics.ts'
+import { actionable } from '../../webhooks/handle.ts'
 import { store } from '../../webhooks/inbox.ts'
 import { VerificationUnavailable, WebhookRejected, type WebhookVerifier } from '../../webhooks/verify.ts'
 import { HttpError } from '../errors.ts'
@@ -79,12 +80,14 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRouteOptions> = async (
         return { status: verified.action === 'subscription_confirmed' ? ('confirmed' as const) : ('noted' as const), id: verified.id }
       }
       const n = verified.notification
-      const outcome = await store(opts.db, n)
+      const needsWork = actionable(n.type, n.resource)
+      const outcome = await store(opts.db, n, { processed: !needsWork })
       if (outcome === 'duplicate') {
         opts.metrics.webhooks.inc({ stage: 'duplicate' })
         return { status: 'duplicate' as const, id: n.id }
       }
-      opts.onStored?.()
+      if (needsWork) opts.onStored?.()
+      else opts.metrics.webhooks.inc({ stage: 'processed' })
       return { status: 'accepted' as const, id: n.id }
     },
   )

@@ -217,3 +217,14 @@ t.test('when Circle cannot be asked for the key, the answer is 503 (Circle deliv
   }
   t.equal((await h.db.selectFrom('webhook_inbox').selectAll().execute()).length, 0)
 })
+
+t.test('a notification that cannot change anything (a transfer not ended yet) is stored already processed', async (t) => {
+  const h = await harness(t)
+  const pending = v2Delivery(key, 'transfers', { ...transfer, status: 'pending' })
+  t.equal((await h.send(pending)).statusCode, 200)
+  const ended = v2Delivery(key, 'transfers', transfer)
+  t.equal((await h.send(ended)).statusCode, 200)
+  const rows = await h.rows()
+  t.equal(rows.find((r) => r.id === pending.notificationId)?.status, 'processed')
+  t.equal(rows.find((r) => r.id === ended.notificationId)?.status, 'pending', 'a completed transfer waits for the worker')
+})
