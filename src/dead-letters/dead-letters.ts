@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import { sql, type Selectable } from 'kysely'
 import type { Db } from '../adapters/postgres/database.ts'
+import { DomainError } from '../commands/errors.ts'
 import { deriveId } from '../commands/ids.ts'
 import { discardDeadLetter } from '../commands/discard-dead-letter.ts'
 import { execute } from '../commands/handler.ts'
 import { recordDeadLetter, type RecordDeadLetter } from '../commands/record-dead-letter.ts'
 import { replayDeadLetter } from '../commands/replay-dead-letter.ts'
+import { deadLetter } from '../events/dead-letter.ts'
 import type { EventStore } from '../events/event-store.ts'
+import { fold } from '../events/fold.ts'
 import { requeue } from '../process-manager/tasks.ts'
 import { pageQuery, type Page, type PageRequest } from '../projections/pagination.ts'
 import type { DeadLettersTable } from './dead-letters.table.ts'
@@ -46,7 +49,7 @@ export async function listDeadLetters(
 /** Puts the dead letter's work back in its queue with a fresh retry budget. */
 export async function replay(store: EventStore, db: Db, id: string, actor: string, requestId?: string): Promise<DeadLetterRow> {
   const meta = { commandId: randomUUID(), actor, occurredAt: new Date().toISOString(), ...(requestId === undefined ? {} : { requestId }) }
-  await execute(store, replayDeadLetter, { deadLetterId: id }, meta)
+  await executeOrResume(store, db, id, 'replayed', () => execute(store, replayDeadLetter, { deadLetterId: id }, meta))
   const row = (await getDeadLetter(db, id))!
   if (row.kind === 'webhook') {
     await db
@@ -63,8 +66,24 @@ export async function replay(store: EventStore, db: Db, id: string, actor: strin
 /** Closes the dead letter without running its work again; the reason is kept in the event and the row. */
 export async function discard(store: EventStore, db: Db, id: string, reason: string, actor: string, requestId?: string): Promise<DeadLetterRow> {
   const meta = { commandId: randomUUID(), actor, occurredAt: new Date().toISOString(), ...(requestId === undefined ? {} : { requestId }) }
-  await execute(store, discardDeadLetter, { deadLetterId: id, reason }, meta)
+  await executeOrResume(store, db, id, 'discarded', () => execute(store, discardDeadLetter, { deadLetterId: id, reason }, meta))
   return resolve(db, id, 'discarded', actor, reason)
+}
+
+/**
+ * Runs the admin command. If its event is already written but the row still says open (the
+ * process stopped in between), the action resumes instead of failing: requeueing is idempotent.
+ */
+async function executeOrResume(store: EventStore, db: Db, id: string, action: 'replayed' | 'discarded', run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run()
+  } catch (err) {
+    if (!(err instanceof DomainError && err.code === 'dead_letter_not_open')) throw err
+    const row = await getDeadLetter(db, id)
+    const { state } = await fold(store, deadLetter, id)
+    if (row?.status === 'open' && state.status === action) return
+    throw err
+  }
 }
 
 async function resolve(db: Db, id: string, status: 'replayed' | 'discarded', actor: string, reason: string | null): Promise<DeadLetterRow> {
