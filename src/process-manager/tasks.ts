@@ -81,6 +81,12 @@ export async function requeue(db: Db, stream: string): Promise<boolean> {
   return Number(res.numAffectedRows ?? 0) > 0
 }
 
+/** Tasks of a kind waiting for their next look (e.g. polling) take it now; how many were woken. */
+export async function wakeWaiting(db: Db, kind: TaskKind): Promise<number> {
+  const res = await sql`UPDATE pm_tasks SET due_at = now() WHERE kind = ${kind} AND NOT done AND due_at > now()`.execute(db)
+  return Number(res.numAffectedRows ?? 0)
+}
+
 /** Frees every claim; only safe for the instance holding the process-manager lease. */
 export async function releaseClaims(db: Db): Promise<void> {
   await db.updateTable('pm_tasks').set({ locked_until: null }).where('locked_until', 'is not', null).execute()

@@ -1,4 +1,3 @@
-import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import type { CardIssuer } from '../adapters/card-issuer/port.ts'
@@ -16,6 +15,7 @@ import { card } from '../events/card.ts'
 import type { EventStore } from '../events/event-store.ts'
 import { fold } from '../events/fold.ts'
 import { parseCircleAmount } from '../events/money.ts'
+import { wakeWaiting } from '../process-manager/tasks.ts'
 import { addressKey, findByCircleId } from '../projections/circle-ids.ts'
 import type { InboxItem } from './inbox.ts'
 
@@ -245,8 +245,8 @@ async function cards(ctx: HandlerContext, item: InboxItem): Promise<Handled> {
   if (!link) {
     // The issuer names its card id only in its answers, so an unknown card is one whose issuance the
     // process manager is still following: the event makes those issuances look again now.
-    const woken = await sql`UPDATE pm_tasks SET due_at = now() WHERE kind = 'card' AND NOT done AND due_at > now()`.execute(ctx.db)
-    return processed(`issuer card ${c.id} not recorded yet; ${Number(woken.numAffectedRows ?? 0)} card issuances woken`)
+    const woken = await wakeWaiting(ctx.db, 'card')
+    return processed(`issuer card ${c.id} not recorded yet; ${woken} card tasks woken`)
   }
   if (link.kind !== 'card') return processed(`id ${c.id} is a ${link.kind}, not a card`)
   const { state } = await fold(ctx.store, card, link.entity_id)
