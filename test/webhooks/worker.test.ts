@@ -81,7 +81,7 @@ t.test('the issuer freezing a card on its own is recorded as CardStatusChanged f
   t.equal(changed[0]!.metadata.actor, 'circle-webhook')
 })
 
-t.test('a status that would move backwards is ignored (logged), and a processed notification is never processed again', async (t) => {
+t.test('a status that would move backwards (failed after complete) is ignored and changes nothing', async (t) => {
   const h = await webhookFlow(t)
   const wallet = await apiWallet(h)
   const mintId = await apiMint(h, wallet.id, '5.00')
@@ -128,4 +128,14 @@ t.test('a webhook that keeps failing becomes a dead letter after N attempts, and
   t.same(audit.map((e) => [e.type, e.metadata.actor]), [['DeadLetterRecorded', 'circle-webhook'], ['DeadLetterReplayed', 'admin:dev-admin']])
   const again = await h.app.inject({ method: 'POST', url: `/admin/dead-letters/${dead.id}/replay`, headers: auth.admin })
   t.equal(again.statusCode, 409, 'a dead letter is replayed once')
+})
+
+t.test('a card event for a card still being issued wakes its issuance (polling disabled)', async (t) => {
+  // The issuer activates the card after 1.5 s; the process manager's next poll is an hour away.
+  const h = await webhookFlow(t, { simulator: { settleMs: 1500 } })
+  const wallet = await apiWallet(h)
+  const cardId = (await h.post('/cards', { walletId: wallet.id, cardholderName: 'Ada Lovelace' })).json().id as string
+  const card = await waitFor(h, `/cards/${cardId}`, (b) => b.status !== 'pending', 15_000)
+  t.equal(card.status, 'active')
+  t.equal((await h.events(`card-${cardId}`)).filter((e) => e.type === 'CardIssued').length, 1)
 })
