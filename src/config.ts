@@ -73,6 +73,26 @@ const schema = z
     CARD_ISSUER_URL: z.url().optional(),
     CARD_ISSUER_API_KEY: z.string().min(1).optional(),
     SIMULATOR_SETTLE_MS: z.coerce.number().int().min(0).default(1000),
+    /** Which webhook schemes the embedded simulator delivers to this service's /webhook (`none` for polling only). */
+    SIMULATOR_WEBHOOKS: z
+      .string()
+      .regex(/^(none|(v1|v2)(,(v1|v2))*)$/, 'expected v2, v1, v2,v1 or none')
+      .default('v2,v1')
+      .transform((v) => (v === 'none' ? [] : [...new Set(v.split(','))] as ('v1' | 'v2')[])),
+    WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(12),
+    WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(50),
+    WEBHOOK_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(1200),
+    /** SNS topics (v1) we subscribed to, comma-separated; notifications from others are refused. */
+    CIRCLE_SNS_TOPIC_ARNS: z
+      .string()
+      .optional()
+      .transform((v) => (v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s !== '')))
+      .pipe(z.array(z.string().regex(/^arn:aws(-cn)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'expected arn:aws:sns:<region>:<account>:<topic>')).optional()),
+    /** Poll interval while webhooks arrive (polling is then only the fallback). */
+    CIRCLE_POLL_INTERVAL_WITH_WEBHOOKS_MS: z.coerce.number().int().min(10).default(60_000),
+    TASK_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(10),
+    /** Seconds a process-manager task may keep failing before it becomes a dead letter. */
+    TASK_MAX_AGE: z.coerce.number().int().min(1).default(3600),
     SIMULATOR_TREASURY: decimalAmount.default('1000000.00'),
     SIMULATOR_CONTROL_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
     UNAUTHENTICATED_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(60),

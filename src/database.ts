@@ -3,6 +3,8 @@ import type { IdempotencyKeysTable } from './http/plugins/idempotency.table.ts'
 import type { CirclePollMarksTable, CircleWalletsTable } from './process-manager/deposit-poller.ts'
 import type { PmTasksTable } from './process-manager/tasks.table.ts'
 import type { ReadModelTables } from './projections/tables.ts'
+import type { DeadLettersTable } from './dead-letters/dead-letters.table.ts'
+import type { WebhookInboxTable } from './webhooks/inbox.table.ts'
 
 /**
  * Every table the service reads or writes through Kysely, composed from the modules that own them:
@@ -14,4 +16,6 @@ export interface Database extends ReadModelTables {
   pm_tasks: PmTasksTable
   circle_wallets: CircleWalletsTable
   circle_poll_marks: CirclePollMarksTable
+  webhook_inbox: WebhookInboxTable
+  dead_letters: DeadLettersTable
 }

@@ -79,6 +79,26 @@ export class Metrics {
   })
   private readonly lagSources = new Map<string, () => Promise<number | undefined>>()
   private queueSource: (() => Promise<QueueStats>) | undefined
+  /** Webhook intake and processing, by stage: received, verified, rejected, duplicate, processed, retried, dead_lettered. */
+  readonly webhooks = new Counter({
+    name: 'webhooks_total',
+    help: 'Circle webhook notifications by stage (received, verified, rejected, duplicate, processed, retried, dead_lettered)',
+    labelNames: ['stage'] as const,
+    registers: [this.registry],
+  })
+  readonly taskAttempts = new Counter({
+    name: 'pm_task_attempts_total',
+    help: 'Process-manager task attempts by task kind and result (ok, failed)',
+    labelNames: ['kind', 'result'] as const,
+    registers: [this.registry],
+  })
+  readonly deadLetters = new Counter({
+    name: 'dead_letters_total',
+    help: 'Work set aside as a dead letter, by source (webhook, task) and kind (notification type or task kind)',
+    labelNames: ['source', 'kind'] as const,
+    registers: [this.registry],
+  })
+  private openDeadLetterSource: (() => Promise<{ kind: string; detail: string; count: number }[]>) | undefined
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const sources = this.lagSources
@@ -118,6 +138,18 @@ export class Metrics {
         if (stats) this.set(stats.oldestDueSeconds)
       },
     })
+    const metrics = this
+    new Gauge({
+      name: 'dead_letters_open',
+      help: 'Dead letters waiting for an admin, by source (webhook, task) and kind',
+      labelNames: ['source', 'kind'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset()
+        const rows = await metrics.openDeadLetterSource?.().catch(() => undefined)
+        for (const row of rows ?? []) this.set({ source: row.kind, kind: row.detail }, row.count)
+      },
+    })
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry })
   }
 
@@ -134,6 +166,11 @@ export class Metrics {
         if (step) this.operations.inc({ kind: step[0], status: step[1] })
       }
     }
+  }
+
+  /** Where the open dead-letter gauge reads its counts at scrape time. */
+  trackOpenDeadLetters(source: () => Promise<{ kind: string; detail: string; count: number }[]>): void {
+    this.openDeadLetterSource = source
   }
 
   /** Registers a subscriber whose lag the gauge reports at scrape time. */

@@ -23,7 +23,14 @@ import { ProjectionRunner } from './subscriptions/projection-runner.ts'
 import { readYourWrites } from './subscriptions/read-your-writes.ts'
 import { queueStats } from './process-manager/tasks.ts'
 
-export const ROLES = ['api', 'projections', 'process-manager', 'notifier'] as const
+
+import { SNS_TOPIC_ARN } from './adapters/circle/simulator/webhooks.ts'
+import { CirclePublicKeys } from './webhooks/public-keys.ts'
+import { SnsCertificates } from './webhooks/sns.ts'
+import { WebhookVerifier } from './webhooks/verify.ts'
+import { WebhookWorker } from './webhooks/worker.ts'
+
+export const ROLES = ['api', 'projections', 'process-manager', 'webhook-worker', 'notifier'] as const
 export type Role = (typeof ROLES)[number]
 
 export interface RunningService {
@@ -95,6 +102,24 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     stops.unshift(() => runner.stop())
   }
 
+  let worker: WebhookWorker | undefined
+  if (roles.includes('webhook-worker')) {
+    worker = new WebhookWorker({
+      store,
+      db,
+      pool,
+      issuer,
+      masterWalletId: () => circle.masterWalletId(),
+      logger,
+      metrics,
+      maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+      retry: { baseMs: config.WEBHOOK_RETRY_BASE_MS, maxMs: 60_000 },
+    })
+    worker.start()
+    const running = worker
+    stops.unshift(() => running.stop())
+  }
+
   if (roles.includes('process-manager')) {
     const pm = new ProcessManager({
       store,
@@ -108,6 +133,10 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       // A client may retry a failed submission as long as its Idempotency-Key lives (and its lock lets go).
       submissionAbandonMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000 + config.IDEMPOTENCY_LOCK_SECONDS * 1000,
       leaseRetryMs: config.LEASE_RETRY_MS,
+      // Polling backs off only where a webhook worker runs beside it: webhooks stored but never processed must not slow the fallback.
+      ...(roles.includes('webhook-worker') ? { webhookBackoff: { pollMs: config.CIRCLE_POLL_INTERVAL_WITH_WEBHOOKS_MS, windowMs: 5 * 60_000 } } : {}),
+      maxAttempts: config.TASK_MAX_ATTEMPTS,
+      maxAgeMs: config.TASK_MAX_AGE * 1000,
     })
     metrics.trackQueue(() => queueStats(db))
     metrics.trackLag('process-manager', () => pm.lag)
@@ -184,8 +213,20 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       unauthenticatedMax: config.UNAUTHENTICATED_RATE_LIMIT_MAX,
       timeouts: { requestMs: config.HTTP_REQUEST_TIMEOUT_MS, connectionMs: config.HTTP_CONNECTION_TIMEOUT_MS },
       ...(config.TRUST_PROXY === undefined ? {} : { trustProxy: config.TRUST_PROXY }),
+      webhooks: {
+        verifier: new WebhookVerifier({
+          publicKeys: new CirclePublicKeys({ baseUrl: circleBaseUrl!, apiKey: config.CIRCLE_API_KEY ?? 'SIMULATOR', timeoutMs: config.CIRCLE_TIMEOUT_MS }),
+          certificates: new SnsCertificates({ timeoutMs: config.CIRCLE_TIMEOUT_MS }),
+          // The embedded simulator signs SNS envelopes with a test certificate served from its own (http) origin.
+          snsTopicArns: config.CIRCLE_SNS_TOPIC_ARNS ?? (simulatorUrl ? [SNS_TOPIC_ARN] : []),
+          snsExtraOrigins: simulatorUrl ? [new URL(simulatorUrl).origin] : [],
+        }),
+        rateLimit: { max: config.WEBHOOK_RATE_LIMIT_MAX, windowMs: 60_000 },
+        ...(worker ? { onStored: () => worker.notify() } : {}),
+      },
     })
     url = await app.listen({ port: config.PORT, host: config.HOST })
+    if (simulatorUrl) await subscribeSimulator(simulatorUrl, simulatorControlToken!, app.server.address(), config.SIMULATOR_WEBHOOKS, logger)
     const purge = setInterval(() => void purgeExpiredIdempotencyKeys(db).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed')), 3_600_000)
     purge.unref()
     stops.unshift(async () => {
@@ -207,4 +248,20 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       await db.destroy()
     },
   }
+}
+
+/** Points the embedded simulator's webhooks at this service's own /webhook, so `npm start` shows the whole flow. */
+async function subscribeSimulator(simulatorUrl: string, controlToken: string, address: ReturnType<import('node:net').Server['address']>, versions: ('v1' | 'v2')[], logger: Logger): Promise<void> {
+  if (!address || typeof address === 'string') return
+  const url = `http://127.0.0.1:${address.port}/webhook`
+  for (const version of versions) {
+    const res = await fetch(`${simulatorUrl}/sim/webhooks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${controlToken}` },
+      body: JSON.stringify({ url, version }),
+    })
+    if (!res.ok) throw new Error(`the simulator refused the webhook subscription: HTTP ${res.status}`)
+    await res.arrayBuffer()
+  }
+  if (versions.length > 0) logger.info({ url, versions }, 'embedded simulator delivers webhooks to this service')
 }

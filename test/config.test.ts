@@ -79,3 +79,22 @@ t.test('API keys parse into name, role and hash', async (t) => {
     { name: 'audit', role: 'auditor', sha256: hash },
   ])
 })
+
+t.test('webhook and retry settings: defaults, SNS topics and simulator schemes parse, bad values are refused by name', async (t) => {
+  const defaults = loadConfig({})
+  t.same(defaults.SIMULATOR_WEBHOOKS, ['v2', 'v1'])
+  t.equal(defaults.CIRCLE_SNS_TOPIC_ARNS, undefined)
+  t.equal(defaults.WEBHOOK_MAX_ATTEMPTS, 12)
+  t.equal(defaults.TASK_MAX_ATTEMPTS, 10)
+  t.equal(defaults.TASK_MAX_AGE, 3600)
+  const topics = 'arn:aws:sns:us-east-1:908968368384:sandbox_platform-notifications-topic, arn:aws:sns:us-west-2:908968368384:sandbox_platform-notifications-topic'
+  const config = loadConfig({ CIRCLE_SNS_TOPIC_ARNS: topics, SIMULATOR_WEBHOOKS: 'none' })
+  t.same(config.CIRCLE_SNS_TOPIC_ARNS, topics.split(',').map((s) => s.trim()))
+  t.same(config.SIMULATOR_WEBHOOKS, [])
+  for (const [env, message] of [
+    [{ CIRCLE_SNS_TOPIC_ARNS: 'not-an-arn' }, /CIRCLE_SNS_TOPIC_ARNS/],
+    [{ SIMULATOR_WEBHOOKS: 'v3' }, /SIMULATOR_WEBHOOKS/],
+    [{ WEBHOOK_MAX_ATTEMPTS: '0' }, /WEBHOOK_MAX_ATTEMPTS/],
+    [{ TASK_MAX_AGE: 'an hour' }, /TASK_MAX_AGE/],
+  ] as [Record<string, string>, RegExp][]) t.throws(() => loadConfig(env), { message }, JSON.stringify(env))
+})

@@ -23,6 +23,7 @@ export const domainErrorCodes = {
   invalid_transition: 'conflict',
   outcome_conflict: 'conflict',
   concurrency_conflict: 'conflict',
+  dead_letter_not_open: 'conflict',
 } as const
 
 export type DomainErrorCode = keyof typeof domainErrorCodes

@@ -1,3 +1,4 @@
+import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, StreamType } from './event.ts'
 
 /**
@@ -23,11 +24,11 @@ export type BankAccountSubmitted = Event<'BankAccountSubmitted', { bankAccountId
 export type BankAccountLinked = Event<'BankAccountLinked', { bankAccountId: string; circleWireId: string }>
 export type BankAccountLinkFailed = Event<'BankAccountLinkFailed', { bankAccountId: string; failure: Failure }>
 
-export type BankAccountEvent = BankAccountLinkRequested | BankAccountSubmitted | BankAccountLinked | BankAccountLinkFailed
+export type BankAccountEvent = BankAccountLinkRequested | BankAccountSubmitted | BankAccountLinked | BankAccountLinkFailed | AttentionEvent
 
 export type BankAccountStatus = 'none' | 'pending' | 'active' | 'failed'
 
-export interface BankAccountState {
+export interface BankAccountState extends AttentionState {
   status: BankAccountStatus
   bankAccountId?: string
   ownerId?: string
@@ -51,6 +52,9 @@ export function evolve(state: BankAccountState, event: BankAccountEvent): BankAc
       return { ...state, status: 'active', circleWireId: event.data.circleWireId }
     case 'BankAccountLinkFailed':
       return { ...state, status: 'failed', failure: event.data.failure }
+    case 'OperationNeedsAttention':
+    case 'OperationAttentionCleared':
+      return evolveAttention(state, event)
     default: {
       event satisfies never
       return state

@@ -1,3 +1,4 @@
+import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, StreamType } from './event.ts'
 
 /**
@@ -33,10 +34,11 @@ export type CardEvent =
   | CardActionRequested
   | CardActionFailed
   | CardStatusChanged
+  | AttentionEvent
 
 export type CardStatus = 'none' | 'pending' | 'active' | 'frozen' | 'closed' | 'failed'
 
-export interface CardState {
+export interface CardState extends AttentionState {
   status: CardStatus
   cardId?: string
   walletId?: string
@@ -92,6 +94,9 @@ export function evolve(state: CardState, event: CardEvent): CardState {
     case 'CardStatusChanged':
       // The issuer's own change wins; a pending action is kept for the process manager to retry, unless the card is closed for good.
       return event.data.status === 'closed' ? { ...settled(state), status: 'closed' } : { ...state, status: event.data.status }
+    case 'OperationNeedsAttention':
+    case 'OperationAttentionCleared':
+      return evolveAttention(state, event)
     default: {
       event satisfies never
       return state

@@ -1,3 +1,4 @@
+import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
 import { fromMicros } from './money.ts'
 
@@ -13,9 +14,9 @@ export type MintSubmitted = Event<'MintSubmitted', { mintId: string; circleTrans
 export type MintCompleted = Event<'MintCompleted', { mintId: string; circleTransferId: string }>
 export type MintFailed = Event<'MintFailed', { mintId: string; failure: Failure }>
 
-export type MintEvent = MintRequested | MintTreasuryChecked | MintSubmitted | MintCompleted | MintFailed
+export type MintEvent = MintRequested | MintTreasuryChecked | MintSubmitted | MintCompleted | MintFailed | AttentionEvent
 
-export interface MintState {
+export interface MintState extends AttentionState {
   status: OperationStatus | 'none'
   mintId?: string
   walletId?: string
@@ -39,6 +40,9 @@ export function evolve(state: MintState, event: MintEvent): MintState {
       return { ...state, status: 'completed', circleTransferId: event.data.circleTransferId }
     case 'MintFailed':
       return { ...state, status: 'failed', failure: event.data.failure }
+    case 'OperationNeedsAttention':
+    case 'OperationAttentionCleared':
+      return evolveAttention(state, event)
     default: {
       event satisfies never
       return state

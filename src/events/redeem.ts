@@ -1,3 +1,4 @@
+import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
 import { fromMicros } from './money.ts'
 
@@ -27,10 +28,11 @@ export type RedeemEvent =
   | RedeemPayoutFailed
   | RedeemCompensationSubmitted
   | RedeemFailed
+  | AttentionEvent
 
 export type RedeemPhase = 'none' | 'requested' | 'transferring' | 'transferred' | 'paying_out' | 'compensation_due' | 'compensating' | 'completed' | 'failed'
 
-export interface RedeemState {
+export interface RedeemState extends AttentionState {
   status: OperationStatus | 'none'
   phase: RedeemPhase
   redeemId?: string
@@ -86,6 +88,9 @@ function apply(state: RedeemState, event: RedeemEvent): RedeemState {
       return { ...state, phase: 'compensating', compensationTransferId: event.data.circleTransferId }
     case 'RedeemFailed':
       return { ...state, phase: 'failed', failure: event.data.failure }
+    case 'OperationNeedsAttention':
+    case 'OperationAttentionCleared':
+      return evolveAttention(state, event)
     default: {
       event satisfies never
       return state

@@ -1,3 +1,4 @@
+import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
 import { fromMicros } from './money.ts'
 
@@ -17,9 +18,9 @@ export type TransferCompleted = Event<'TransferCompleted', { transferId: string;
 /** Recorded with the source's ReservationReleased. */
 export type TransferFailed = Event<'TransferFailed', { transferId: string; failure: Failure }>
 
-export type TransferEvent = TransferRequested | TransferSubmitted | TransferCompleted | TransferFailed
+export type TransferEvent = TransferRequested | TransferSubmitted | TransferCompleted | TransferFailed | AttentionEvent
 
-export interface TransferState {
+export interface TransferState extends AttentionState {
   status: OperationStatus | 'none'
   transferId?: string
   sourceWalletId?: string
@@ -47,6 +48,9 @@ export function evolve(state: TransferState, event: TransferEvent): TransferStat
     }
     case 'TransferFailed':
       return { ...state, status: 'failed', failure: event.data.failure }
+    case 'OperationNeedsAttention':
+    case 'OperationAttentionCleared':
+      return evolveAttention(state, event)
     default: {
       event satisfies never
       return state

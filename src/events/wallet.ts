@@ -1,3 +1,4 @@
+import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, StreamType } from './event.ts'
 import { fromMicros } from './money.ts'
 
@@ -34,6 +35,7 @@ export type WalletEvent =
   | ReservationReleased
   | FundsDebited
   | FundsCredited
+  | AttentionEvent
 
 export type WalletStatus = 'none' | 'pending' | 'active' | 'failed'
 export type AddressStatus = 'pending' | 'active' | 'failed'
@@ -47,7 +49,7 @@ export interface DepositAddress {
   failure?: Failure
 }
 
-export interface WalletState {
+export interface WalletState extends AttentionState {
   status: WalletStatus
   walletId?: string
   ownerId?: string
@@ -112,6 +114,9 @@ export function evolve(state: WalletState, event: WalletEvent): WalletState {
       return closeReservation(state, event.data.operationId, fromMicros(event.data.amount))
     case 'FundsCredited':
       return { ...state, credited: state.credited + fromMicros(event.data.amount) }
+    case 'OperationNeedsAttention':
+    case 'OperationAttentionCleared':
+      return evolveAttention(state, event)
     default: {
       event satisfies never
       return state

@@ -27,6 +27,9 @@ import { redeemRoutes } from './routes/redeems.ts'
 import { transferRoutes } from './routes/transfers.ts'
 import { walletOperationRoutes } from './routes/wallet-operations.ts'
 import { walletRoutes } from './routes/wallets.ts'
+import { openCounts } from '../dead-letters/dead-letters.ts'
+import { deadLetterRoutes } from './routes/dead-letters.ts'
+import { webhookRoutes, type WebhookRouteOptions } from './routes/webhook.ts'
 
 export interface AppDeps {
   logger: Logger
@@ -58,6 +61,8 @@ export interface AppDeps {
   trustProxy?: boolean | number | string
   /** Fastify's requestTimeout (whole request received) and connectionTimeout (socket idle), ms. */
   timeouts?: { requestMs: number; connectionMs: number }
+  /** Circle webhook intake; without it `/webhook` is not served. */
+  webhooks?: Omit<WebhookRouteOptions, 'db' | 'metrics'>
 }
 
 /** Trust the first `n` proxies in front of us (Fastify's number form, which its types omit). */
@@ -172,6 +177,9 @@ export async function buildApp(deps: AppDeps) {
   await app.register(transferRoutes(maxAmount), routeDeps)
   await app.register(cardRoutes, { ...routeDeps, issuer: deps.issuer, cardActionWaitMs: deps.cardActionWaitMs ?? 5000 })
   await app.register(depositRoutes, routeDeps)
+  await app.register(deadLetterRoutes, { store, db: deps.db })
+  deps.metrics.trackOpenDeadLetters(() => openCounts(deps.db))
+  if (deps.webhooks) await app.register(webhookRoutes, { ...deps.webhooks, db: deps.db, metrics: deps.metrics })
   return app
 }
 

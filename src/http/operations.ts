@@ -57,13 +57,14 @@ export function money(value: string, max: bigint, field = 'body.amount'): bigint
 export type { Resource }
 
 /** The operation fields of an answer; a failure shows once the operation has failed. */
-export function operationView(r: Resource<{ status: OperationStatus | 'none'; amount?: bigint; failure?: Failure }>) {
+export function operationView(r: Resource<{ status: OperationStatus | 'none'; amount?: bigint; failure?: Failure; attention?: string }>) {
   const status = r.state.status === 'none' ? 'pending' : r.state.status
   return {
     amount: formatAmount(r.state.amount!),
     currency: 'USD' as const,
     status,
     ...(status === 'failed' && r.state.failure ? { failure: r.state.failure } : {}),
+    ...(r.state.attention === undefined ? {} : { attention: r.state.attention }),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   }

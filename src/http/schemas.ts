@@ -23,12 +23,22 @@ export const chain = z.string().min(1).max(16).meta({ description: `One of ${SUP
 export const failure = z.object({ code: z.string(), message: z.string() }).meta({ description: 'Why the operation failed' })
 export const operationStatus = z.enum(['pending', 'processing', 'completed', 'failed'])
 
+/**
+ * Set while the operation's processing is set aside as a dead letter (retries exhausted) and a
+ * person must act, e.g. `compensation_failed`; cleared when an admin replays or discards it.
+ */
+export const attention = z
+  .string()
+  .optional()
+  .meta({ description: 'Present while retries are exhausted and an admin must act (GET /admin/dead-letters), e.g. compensation_failed', example: 'compensation_failed' })
+
 /** Fields every asynchronous money operation answers with (mint, redeem, transfer). */
 export const operationFields = {
   amount: z.string().meta({ example: '10.50', description: 'Decimal string, USD (= USDC)' }),
   currency,
   status: operationStatus,
   failure: failure.optional(),
+  attention,
   createdAt: z.string(),
   updatedAt: z.string(),
 }

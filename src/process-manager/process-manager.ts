@@ -5,7 +5,10 @@ import type { Logger } from 'pino'
 import type { CardIssuer } from '../adapters/card-issuer/port.ts'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
+import { openDeadLetter } from '../dead-letters/dead-letters.ts'
+import { fold } from '../events/fold.ts'
 import type { EventStore } from '../events/event-store.ts'
+import { redeem } from '../events/redeem.ts'
 import type { Metrics } from '../metrics.ts'
 import { acquireLease } from '../subscriptions/lease.ts'
 import { Subscriber } from '../subscriptions/subscriber.ts'
@@ -16,7 +19,7 @@ import { mintStep } from './steps/mint.ts'
 import { redeemStep } from './steps/redeem.ts'
 import { transferStep } from './steps/transfer.ts'
 import { walletStep } from './steps/wallet.ts'
-import { claimDue, releaseClaims, settle, wake, type Task, type TaskKind } from './tasks.ts'
+import { claimDue, releaseClaims, settle, wake, type Outcome, type Task, type TaskKind } from './tasks.ts'
 
 const steps: Record<TaskKind, Step> = {
   wallet: walletStep,
@@ -72,6 +75,15 @@ export interface ProcessManagerOptions {
   claimSeconds?: number
   retry?: { baseMs: number; maxMs: number }
   leaseRetryMs?: number
+  /** A task failing this many times in a row becomes a dead letter (TASK_MAX_ATTEMPTS). */
+  maxAttempts?: number
+  /** ... or failing for this long since its first failure in the run (TASK_MAX_AGE, ms). */
+  maxAgeMs?: number
+  /**
+   * While verified webhooks arrive (one within `windowMs`), completions come from them and polling
+   * Circle is only the fallback: the poll interval grows to `pollMs`.
+   */
+  webhookBackoff?: { pollMs: number; windowMs: number }
 }
 
 /**
@@ -89,17 +101,24 @@ export class ProcessManager {
   private controller = new AbortController()
   private running: Promise<void> | undefined
   active = false
+  /** When the newest verified webhook was received (epoch ms), looked up from the inbox now and then. */
+  lastWebhookAt = 0
 
   constructor(options: ProcessManagerOptions) {
     this.options = options
+    const pm = this
     this.ctx = {
       store: options.store,
       circle: options.circle,
       issuer: options.issuer,
-      pollMs: options.pollMs ?? 5000,
       submissionAbandonMs: options.submissionAbandonMs ?? 24 * 3_600_000,
       logger: options.logger,
       metrics: options.metrics,
+      get pollMs() {
+        const backoff = options.webhookBackoff
+        const base = options.pollMs ?? 5000
+        return backoff && Date.now() - pm.lastWebhookAt < backoff.windowMs ? Math.max(base, backoff.pollMs) : base
+      },
     }
     this.subscriber = new Subscriber({
       name: 'process-manager',
@@ -163,7 +182,12 @@ export class ProcessManager {
     const concurrency = this.options.concurrency ?? 8
     const claimSeconds = this.options.claimSeconds ?? 120
     const inFlight = new Set<Promise<void>>()
+    let watchedAt = 0
     while (!signal.aborted) {
+      if (this.options.webhookBackoff && Date.now() - watchedAt > 5000) {
+        watchedAt = Date.now()
+        await this.watchWebhooks()
+      }
       let tasks: Task[] = []
       if (inFlight.size < concurrency) {
         try {
@@ -184,6 +208,27 @@ export class ProcessManager {
     await Promise.allSettled([...inFlight])
   }
 
+  /**
+   * Retries are spent: the task becomes a dead letter and its operation is flagged, so a person sees
+   * it (admin API, CLI, /metrics, an error log line) instead of a silent retry forever.
+   */
+  private async deadLetter(task: Task, attempts: number, error: string): Promise<Outcome> {
+    try {
+      const attention = await attentionOf(this.options.store, task)
+      const deadLetterId = await openDeadLetter(
+        this.options.store,
+        this.options.db,
+        { kind: 'task', subject: task.stream, detail: task.kind, error, attempts, attention },
+        'process-manager',
+      )
+      this.options.logger.error({ stream: task.stream, attempts, error, deadLetterId, attention }, 'operation step keeps failing; set aside as a dead letter')
+      return { next: 'dead', deadLetterId, error }
+    } catch (err) {
+      this.options.logger.error({ err, stream: task.stream }, 'could not record a dead letter; will retry the task')
+      return { next: 'retry', inMs: this.options.retry?.maxMs ?? 60_000, error }
+    }
+  }
+
   /** Until new work is announced, the tick passes, or the run stops. */
   private async idle(signal: AbortSignal): Promise<void> {
     const done = new AbortController()
@@ -195,20 +240,53 @@ export class ProcessManager {
     done.abort()
   }
 
+  private async watchWebhooks(): Promise<void> {
+    try {
+      // Webhooks count once a worker has processed them: received but unprocessed ones (no worker
+      // running, or one far behind) must not slow the fallback down.
+      const row = await this.options.db.selectFrom('webhook_inbox').select((eb) => eb.fn.max('processed_at').as('last')).executeTakeFirst()
+      const last = row?.last as Date | string | null | undefined
+      if (last) this.lastWebhookAt = Math.max(this.lastWebhookAt, new Date(last).getTime())
+    } catch (err) {
+      this.options.logger.warn({ err }, 'could not read the webhook inbox; polling at the normal interval')
+    }
+  }
+
   private async runTask(task: Task): Promise<void> {
     const { baseMs, maxMs } = this.options.retry ?? { baseMs: 500, maxMs: 60_000 }
-    let outcome
+    let outcome: Outcome
     try {
       outcome = await steps[task.kind](this.ctx, task.entityId)
+      this.options.metrics?.taskAttempts.inc({ kind: task.kind, result: 'ok' })
     } catch (err) {
-      const inMs = Math.random() * Math.min(maxMs, baseMs * 2 ** task.attempts)
-      this.options.logger.warn({ err, stream: task.stream, attempts: task.attempts + 1 }, 'operation step failed; will retry')
-      outcome = { next: 'retry' as const, inMs, error: err instanceof Error ? err.message : String(err) }
+      this.options.metrics?.taskAttempts.inc({ kind: task.kind, result: 'failed' })
+      const error = err instanceof Error ? err.message : String(err)
+      const attempts = task.attempts + 1
+      const failingMs = task.firstFailedAt ? Date.now() - task.firstFailedAt.getTime() : 0
+      if (attempts >= (this.options.maxAttempts ?? 10) || failingMs >= (this.options.maxAgeMs ?? 3_600_000)) {
+        outcome = await this.deadLetter(task, attempts, error)
+      } else {
+        const inMs = Math.random() * Math.min(maxMs, baseMs * 2 ** task.attempts)
+        this.options.logger.warn({ err, stream: task.stream, attempts }, 'operation step failed; will retry')
+        outcome = { next: 'retry', inMs, error }
+      }
     }
     try {
       await settle(this.options.db, task, outcome)
+      if (outcome.next === 'dead') this.options.metrics?.deadLetters.inc({ source: 'task', kind: task.kind })
     } catch (err) {
       this.options.logger.error({ err, stream: task.stream }, 'could not settle a task; its claim will expire')
     }
   }
+}
+
+/** What an operation whose task was set aside shows in its `attention` field. */
+async function attentionOf(store: EventStore, task: Task): Promise<string> {
+  if (task.kind === 'redeem') {
+    const { state } = await fold(store, redeem, task.entityId)
+    if (state.phase === 'compensation_due' || state.phase === 'compensating') return 'compensation_failed'
+    return 'circle_call_failed'
+  }
+  if (task.kind === 'card') return 'issuer_sync_failed'
+  return 'circle_call_failed'
 }

@@ -12,6 +12,10 @@ export interface PmTasksTable {
   attempts: ColumnType<number, number | undefined, number>
   last_error: string | null
   done: ColumnType<boolean, boolean | undefined, boolean>
+  /** When the current run of failures began; with `attempts` it bounds the retries. */
+  first_failed_at: Date | null
+  /** Set when the task was set aside as a dead letter (it is then done until replayed). */
+  dead_letter_id: string | null
   created_at: ColumnType<Date, Date | undefined, never>
   updated_at: ColumnType<Date, Date | undefined, Date>
 }

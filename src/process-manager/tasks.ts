@@ -10,6 +10,8 @@ export interface Task {
   entityId: string
   version: number
   attempts: number
+  /** When the current run of failures began (undefined: the last run succeeded). */
+  firstFailedAt: Date | undefined
 }
 
 /** Events on these streams make their tasks due now (and not done, whatever they were); one statement per batch. */
@@ -26,7 +28,7 @@ export async function wake(trx: Transaction<Database> | Db, streams: string[]): 
       }),
     )
     .onConflict((oc) =>
-      oc.column('stream').doUpdateSet({ version: sql<number>`pm_tasks.version + 1`, due_at: sql<Date>`now()`, done: false, attempts: 0, updated_at: sql<Date>`now()` }),
+      oc.column('stream').doUpdateSet({ version: sql<number>`pm_tasks.version + 1`, due_at: sql<Date>`now()`, done: false, attempts: 0, first_failed_at: null, updated_at: sql<Date>`now()` }),
     )
     .execute()
 }
@@ -45,7 +47,7 @@ export async function queueStats(db: Db): Promise<{ due: number; scheduled: numb
 
 /** Claims up to `limit` due tasks for `leaseSeconds`; a crashed worker's claims expire and are retaken. */
 export async function claimDue(db: Db, limit: number, leaseSeconds: number): Promise<Task[]> {
-  const rows = await sql<{ stream: string; kind: TaskKind; entity_id: string; version: number; attempts: number }>`
+  const rows = await sql<{ stream: string; kind: TaskKind; entity_id: string; version: number; attempts: number; first_failed_at: Date | null }>`
     UPDATE pm_tasks SET locked_until = now() + make_interval(secs => ${leaseSeconds})
     WHERE stream IN (
       SELECT stream FROM pm_tasks
@@ -53,25 +55,48 @@ export async function claimDue(db: Db, limit: number, leaseSeconds: number): Pro
       ORDER BY due_at LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     )
-    RETURNING stream, kind, entity_id, version, attempts`.execute(db)
-  return rows.rows.map((r) => ({ stream: r.stream, kind: r.kind, entityId: r.entity_id, version: r.version, attempts: r.attempts }))
+    RETURNING stream, kind, entity_id, version, attempts, first_failed_at`.execute(db)
+  return rows.rows.map((r) => ({ stream: r.stream, kind: r.kind, entityId: r.entity_id, version: r.version, attempts: r.attempts, firstFailedAt: r.first_failed_at ?? undefined }))
 }
 
-export type Outcome = { next: 'done' } | { next: 'poll'; inMs: number } | { next: 'retry'; inMs: number; error: string }
+export type Outcome =
+  | { next: 'done' }
+  | { next: 'poll'; inMs: number }
+  | { next: 'retry'; inMs: number; error: string }
+  /** Set aside after too many failures: done until an admin replays it. */
+  | { next: 'dead'; deadLetterId: string; error: string }
 
 /** Records how a claimed task went; a newer event since the claim keeps it due now. */
 export async function settle(db: Db, task: Task, outcome: Outcome): Promise<void> {
-  const done = outcome.next === 'done'
-  const inMs = outcome.next === 'done' ? 0 : outcome.inMs
+  const failed = outcome.next === 'retry' || outcome.next === 'dead'
+  const done = outcome.next === 'done' || outcome.next === 'dead'
+  const inMs = outcome.next === 'poll' || outcome.next === 'retry' ? outcome.inMs : 0
   await sql`
     UPDATE pm_tasks SET
       done = CASE WHEN version = ${task.version} THEN ${done} ELSE false END,
       due_at = CASE WHEN version = ${task.version} THEN now() + make_interval(secs => ${inMs / 1000}) ELSE now() END,
-      attempts = CASE WHEN ${outcome.next === 'retry'} THEN attempts + 1 ELSE 0 END,
-      last_error = ${outcome.next === 'retry' ? outcome.error.slice(0, 1000) : null},
+      attempts = CASE WHEN ${failed} THEN attempts + 1 ELSE 0 END,
+      first_failed_at = CASE WHEN ${failed} THEN coalesce(first_failed_at, now()) ELSE NULL END,
+      last_error = ${failed ? outcome.error.slice(0, 1000) : null},
+      dead_letter_id = ${outcome.next === 'dead' ? outcome.deadLetterId : null},
       locked_until = NULL,
       updated_at = now()
     WHERE stream = ${task.stream}`.execute(db)
+}
+
+/** A replayed dead letter: the task is due now with a fresh retry budget. */
+export async function requeue(db: Db, stream: string): Promise<boolean> {
+  const res = await sql`
+    UPDATE pm_tasks SET done = false, due_at = now(), attempts = 0, first_failed_at = NULL, dead_letter_id = NULL,
+      last_error = NULL, locked_until = NULL, version = version + 1, updated_at = now()
+    WHERE stream = ${stream}`.execute(db)
+  return Number(res.numAffectedRows ?? 0) > 0
+}
+
+/** Tasks of a kind waiting for their next look (e.g. polling) take it now; how many were woken. */
+export async function wakeWaiting(db: Db, kind: TaskKind): Promise<number> {
+  const res = await sql`UPDATE pm_tasks SET due_at = now() WHERE kind = ${kind} AND NOT done AND due_at > now()`.execute(db)
+  return Number(res.numAffectedRows ?? 0)
 }
 
 /** Frees every claim; only safe for the instance holding the process-manager lease. */

@@ -9,7 +9,7 @@ export const bankAccounts = documentModel<typeof bankAccount.initialState, BankA
   version: 1,
   table: 'bank_accounts',
   type: bankAccount,
-  handles: { BankAccountLinkRequested: true, BankAccountSubmitted: true, BankAccountLinked: true, BankAccountLinkFailed: true },
+  handles: { BankAccountLinkRequested: true, BankAccountSubmitted: true, BankAccountLinked: true, BankAccountLinkFailed: true, OperationNeedsAttention: true, OperationAttentionCleared: true },
   columns: (s) => ({ owner_id: s.ownerId ?? '', status: s.status === 'none' ? 'pending' : s.status, circle_wire_id: s.circleWireId ?? null }),
 })
 

@@ -6,7 +6,7 @@ export const mints = documentModel<MintState, MintEvent>({
   version: 1,
   table: 'mints',
   type: mint,
-  handles: { MintRequested: true, MintTreasuryChecked: true, MintSubmitted: true, MintCompleted: true, MintFailed: true },
+  handles: { MintRequested: true, MintTreasuryChecked: true, MintSubmitted: true, MintCompleted: true, MintFailed: true, OperationNeedsAttention: true, OperationAttentionCleared: true },
   columns: (s) => ({
     wallet_id: s.walletId ?? '',
     status: s.status === 'none' ? 'pending' : s.status,

@@ -6,7 +6,7 @@ export const transfers = documentModel<TransferState, TransferEvent>({
   version: 1,
   table: 'transfers',
   type: transfer,
-  handles: { TransferRequested: true, TransferSubmitted: true, TransferCompleted: true, TransferFailed: true },
+  handles: { TransferRequested: true, TransferSubmitted: true, TransferCompleted: true, TransferFailed: true, OperationNeedsAttention: true, OperationAttentionCleared: true },
   columns: (s) => ({
     wallet_id: s.sourceWalletId ?? '',
     destination_wallet_id: s.destination?.type === 'wallet' ? s.destination.walletId : null,

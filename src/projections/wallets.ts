@@ -10,7 +10,7 @@ export const wallets = documentModel<typeof wallet.initialState, WalletEvent>({
   version: 1,
   table: 'wallets',
   type: wallet,
-  handles: { WalletCreationRequested: true, WalletCreated: true, WalletCreationFailed: true, DepositAddressRequested: true, DepositAddressCreated: true, DepositAddressFailed: true, FundsReserved: true, ReservationReleased: true, FundsDebited: true, FundsCredited: true },
+  handles: { WalletCreationRequested: true, WalletCreated: true, WalletCreationFailed: true, DepositAddressRequested: true, DepositAddressCreated: true, DepositAddressFailed: true, FundsReserved: true, ReservationReleased: true, FundsDebited: true, FundsCredited: true, OperationNeedsAttention: true, OperationAttentionCleared: true },
   columns: (s) => ({
     owner_id: s.ownerId ?? '',
     status: s.status === 'none' ? 'pending' : s.status,

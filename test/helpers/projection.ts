@@ -3,6 +3,8 @@ import type { Test } from 'tap'
 import type { Db } from '../../src/adapters/postgres/database.ts'
 import type { RecordedEvent } from '../../src/events/event-store.ts'
 import type { AnyEvent } from '../../src/events/fold.ts'
+import type { StreamType } from '../../src/events/event.ts'
+import { readDocument, type DocumentTable } from '../../src/projections/document.ts'
 import { eventsFor, type Projection } from '../../src/subscriptions/projection.ts'
 import { testDatabase } from './database.ts'
 
@@ -48,4 +50,22 @@ export async function projectionSpec(t: Test) {
   }
 
   return { db: db as Db, record, apply, coveredAll }
+}
+
+/**
+ * A dead-lettered step marks the resource as needing attention, and a replay or discard clears it:
+ * the row shows both, whatever the stream.
+ */
+export async function attentionCycle(
+  t: Test,
+  spec: Awaited<ReturnType<typeof projectionSpec>>,
+  model: { projection: Projection; table: DocumentTable; type: StreamType<unknown, AnyEvent> },
+  id: string,
+): Promise<void> {
+  const stream = model.type.streamName(id)
+  const deadLetterId = randomUUID()
+  await spec.apply(model.projection, [spec.record(stream, { type: 'OperationNeedsAttention', data: { attention: 'circle_call_failed', deadLetterId, error: 'HTTP 500' } })])
+  t.match((await readDocument(spec.db, model as never, id))?.state, { attention: 'circle_call_failed', deadLetterId }, `${model.projection.name}: attention shows`)
+  await spec.apply(model.projection, [spec.record(stream, { type: 'OperationAttentionCleared', data: { deadLetterId, resolution: 'replayed' } })])
+  t.equal(((await readDocument(spec.db, model as never, id))?.state as { attention?: string }).attention, undefined, `${model.projection.name}: cleared after the replay`)
 }

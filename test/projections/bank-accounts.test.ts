@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { bankAccounts, listBankAccounts } from '../../src/projections/bank-accounts.ts'
-import { projectionSpec } from '../helpers/projection.ts'
+import { attentionCycle, projectionSpec } from '../helpers/projection.ts'
 
 t.test('bank account rows keep the last 4 digits and Circle wire id, linked or failed', async (t) => {
-  const { db, record, apply, coveredAll } = await projectionSpec(t)
+  const spec = await projectionSpec(t)
+  const { db, record, apply, coveredAll } = spec
   const [linked, failed] = [randomUUID(), randomUUID()]
   const requested = (id: string) =>
     record(`bankaccount-${id}`, { type: 'BankAccountLinkRequested', data: { bankAccountId: id, ownerId: 'owner-1', accountType: 'us', last4: '0010', holderName: 'Ada', country: 'US' } })
@@ -24,5 +25,6 @@ t.test('bank account rows keep the last 4 digits and Circle wire id, linked or f
   ])
   t.same((await listBankAccounts(db, { ownerId: 'owner-1' }, {})).items.map((i) => i.resource.state.last4), ['0010', '0010'])
   t.equal(JSON.stringify(await db.selectFrom('bank_accounts').select('state').execute()).includes('12340010'), false, 'never the full number')
+  await attentionCycle(t, spec, bankAccounts, linked)
   coveredAll(t, bankAccounts.projection)
 })

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { cards } from '../../src/projections/cards.ts'
 import { readDocument } from '../../src/projections/document.ts'
-import { projectionSpec } from '../helpers/projection.ts'
+import { attentionCycle, projectionSpec } from '../helpers/projection.ts'
 
 t.test('card rows follow issue, freeze, unfreeze, issuer changes and close', async (t) => {
-  const { db, record, apply, coveredAll } = await projectionSpec(t)
+  const spec = await projectionSpec(t)
+  const { db, record, apply, coveredAll } = spec
   const [walletId, cardId, refused] = [randomUUID(), randomUUID(), randomUUID()]
   const s = `card-${cardId}`
   const status = async () => (await db.selectFrom('cards').select('status').where('id', '=', cardId).executeTakeFirstOrThrow()).status
@@ -30,5 +31,6 @@ t.test('card rows follow issue, freeze, unfreeze, issuer changes and close', asy
   t.equal(await status(), 'closed')
   t.match((await readDocument(db, cards, cardId))!.state, { last4: '4242', issuerCardId: 'iss-1' })
   t.equal((await db.selectFrom('cards').select('status').where('id', '=', refused).executeTakeFirstOrThrow()).status, 'failed')
+  await attentionCycle(t, spec, cards, cardId)
   coveredAll(t, cards.projection)
 })

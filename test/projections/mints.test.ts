@@ -3,10 +3,11 @@ import t from 'tap'
 import { readDocument } from '../../src/projections/document.ts'
 import { mints } from '../../src/projections/mints.ts'
 import { listOperations } from '../../src/projections/operation-list.ts'
-import { projectionSpec } from '../helpers/projection.ts'
+import { attentionCycle, projectionSpec } from '../helpers/projection.ts'
 
 t.test('a mint row follows its lifecycle; a repeated batch and foreign events change nothing', async (t) => {
-  const { db, record, apply, coveredAll } = await projectionSpec(t)
+  const spec = await projectionSpec(t)
+  const { db, record, apply, coveredAll } = spec
   const [walletId, done, failed] = [randomUUID(), randomUUID(), randomUUID()]
   const events = [
     record(`mint-${done}`, { type: 'MintRequested', data: { mintId: done, walletId, amount: '10500000' } }),
@@ -28,6 +29,7 @@ t.test('a mint row follows its lifecycle; a repeated batch and foreign events ch
   t.equal(resource.state.treasuryChecked, true)
   t.match((await readDocument(db, mints, failed))!.state, { status: 'failed', failure: { code: 'insufficient_treasury_balance' } })
   t.equal((await db.selectFrom('mints').select('id').execute()).length, 2)
+  await attentionCycle(t, spec, mints, done)
   coveredAll(t, mints.projection)
 
   const byStatus = await listOperations(db, mints, { walletId, status: 'failed' }, {})

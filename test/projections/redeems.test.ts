@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { readDocument } from '../../src/projections/document.ts'
 import { redeems } from '../../src/projections/redeems.ts'
-import { projectionSpec } from '../helpers/projection.ts'
+import { attentionCycle, projectionSpec } from '../helpers/projection.ts'
 
 t.test('redeem rows follow both steps, the payout failure and the compensation', async (t) => {
-  const { db, record, apply, coveredAll } = await projectionSpec(t)
+  const spec = await projectionSpec(t)
+  const { db, record, apply, coveredAll } = spec
   const [walletId, bankAccountId, ok, comp] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()]
   const failure = { code: 'payout_failed', message: 'bank refused' }
   const events = [
@@ -26,5 +27,6 @@ t.test('redeem rows follow both steps, the payout failure and the compensation',
   await apply(redeems.projection, [end])
   t.match(await db.selectFrom('redeems').selectAll().where('id', '=', ok).executeTakeFirstOrThrow(), { status: 'completed', circle_id: 'po-1', bank_account_id: bankAccountId, amount: '40000000' })
   t.match((await readDocument(db, redeems, comp))!.state, { status: 'failed', phase: 'failed', compensationTransferId: 'ct-3', failure })
+  await attentionCycle(t, spec, redeems, ok)
   coveredAll(t, redeems.projection)
 })

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { readDocument } from '../../src/projections/document.ts'
 import { transfers } from '../../src/projections/transfers.ts'
-import { projectionSpec } from '../helpers/projection.ts'
+import { attentionCycle, projectionSpec } from '../helpers/projection.ts'
 
 t.test('transfer rows: internal and on-chain, completed with a tx hash or failed', async (t) => {
-  const { db, record, apply, coveredAll } = await projectionSpec(t)
+  const spec = await projectionSpec(t)
+  const { db, record, apply, coveredAll } = spec
   const [source, dest, internal, chain] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()]
   const events = [
     record(`transfer-${internal}`, { type: 'TransferRequested', data: { transferId: internal, sourceWalletId: source, destination: { type: 'wallet', walletId: dest }, amount: '5000000' } }),
@@ -23,5 +24,6 @@ t.test('transfer rows: internal and on-chain, completed with a tx hash or failed
   t.match(await db.selectFrom('transfers').selectAll().where('id', '=', internal).executeTakeFirstOrThrow(), { wallet_id: source, destination_wallet_id: dest, status: 'failed' })
   t.match(await db.selectFrom('transfers').selectAll().where('id', '=', chain).executeTakeFirstOrThrow(), { destination_wallet_id: null, status: 'completed', circle_id: 'ct-c' })
   t.equal((await readDocument(db, transfers, chain))!.state.txHash, '0xabc')
+  await attentionCycle(t, spec, transfers, chain)
   coveredAll(t, transfers.projection)
 })

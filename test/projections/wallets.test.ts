@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { getWallet, listWallets, wallets } from '../../src/projections/wallets.ts'
-import { projectionSpec } from '../helpers/projection.ts'
+import { attentionCycle, projectionSpec } from '../helpers/projection.ts'
 
 t.test('a wallet row follows creation, addresses and every balance movement', async (t) => {
-  const { db, record, apply, coveredAll } = await projectionSpec(t)
+  const spec = await projectionSpec(t)
+  const { db, record, apply, coveredAll } = spec
   const walletId = randomUUID()
   const stream = `wallet-${walletId}`
   const [a1, a2] = [randomUUID(), randomUUID()]
@@ -46,6 +47,7 @@ t.test('a wallet row follows creation, addresses and every balance movement', as
   t.equal(resource.updatedAt, events.at(-1)!.metadata.occurredAt)
   t.equal(await db.selectFrom('wallets').select('id').execute().then((r) => r.length), 2, 'the unrelated event made no row')
   t.match(await db.selectFrom('wallets').selectAll().where('id', '=', failedId).executeTakeFirstOrThrow(), { status: 'failed', available: '0' })
+  await attentionCycle(t, spec, wallets, walletId)
   coveredAll(t, wallets.projection)
 })
 

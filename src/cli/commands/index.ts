@@ -1,10 +1,12 @@
 import type { CliCommand } from '../context.ts'
 import { auditHeads } from './audit-heads.ts'
+import { deadLetters } from './dead-letters.ts'
 import { migrate } from './migrate.ts'
 import { projections } from './projections.ts'
 
 /** Every CLI command by name; a new command is one file here and one line below. */
 export const commands: Record<string, CliCommand> = {
+  'dead-letters': deadLetters,
   migrate,
   projections,
   'audit-heads': auditHeads,

@@ -13,7 +13,7 @@ import { logSteps } from '../../logger.ts'
 import { HttpError, notFound } from '../errors.ts'
 import type { RouteDeps } from '../operation-routes.ts'
 import { answerCreated, commandMetadata, create, derivedId, waitIfAsked, type Resource } from '../operations.ts'
-import { commandErrorsFor, createdResponses, readErrors, failure, idempotencyHeaders, idParams, listQuery, pageOf } from '../schemas.ts'
+import { attention, commandErrorsFor, createdResponses, readErrors, failure, idempotencyHeaders, idParams, listQuery, pageOf } from '../schemas.ts'
 
 const country = z.string().regex(/^[A-Z]{2}$/, 'country must be a two-letter ISO 3166-1 code in capitals, such as "US"').meta({ example: 'US' })
 const billingDetails = z
@@ -66,6 +66,7 @@ export const bankAccountBody = z
     circleWireId: z.string().optional(),
     description: z.string().optional(),
     failure: failure.optional(),
+    attention,
     createdAt: z.string(),
   })
   .meta({
@@ -79,6 +80,7 @@ export function toBankAccount(id: string, r: Resource<BankAccountState>): z.infe
   if (s.circleWireId !== undefined) body.circleWireId = s.circleWireId
   if (s.description !== undefined) body.description = s.description
   if (s.failure !== undefined) body.failure = s.failure
+  if (s.attention !== undefined) body.attention = s.attention
   return body
 }
 

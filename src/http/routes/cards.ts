@@ -18,7 +18,7 @@ import { listOperations } from '../../projections/operation-list.ts'
 import { notFound } from '../errors.ts'
 import { operationRoutes, type RouteDeps } from '../operation-routes.ts'
 import { commandMetadata, create, type Resource } from '../operations.ts'
-import { commandErrorsFor, failure, id, idParams, operationFilters, type ErrorExample } from '../schemas.ts'
+import { attention, commandErrorsFor, failure, id, idParams, operationFilters, type ErrorExample } from '../schemas.ts'
 
 export const cardBody = z
   .object({
@@ -38,6 +38,7 @@ export const cardBody = z
       .object({ action: z.enum(['freeze', 'unfreeze', 'close']), failure })
       .optional()
       .describe('The issuer refused the last pending action; the card stayed as it was'),
+    attention,
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -57,6 +58,7 @@ export function toCard(id: string, r: Resource<CardState>): z.infer<typeof cardB
   if (s.failure !== undefined) body.failure = s.failure
   if (s.pendingAction !== undefined) body.pendingAction = s.pendingAction
   if (s.actionFailure !== undefined) body.actionFailure = s.actionFailure
+  if (s.attention !== undefined) body.attention = s.attention
   return body
 }
 

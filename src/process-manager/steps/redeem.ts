@@ -96,8 +96,10 @@ async function compensation(ctx: StepContext, state: RedeemState, transferId: st
     return done
   }
   if (status === 'failed') {
-    // The USDC sits in the master wallet and the transfer back failed: a person must look.
+    // The USDC sits in the master wallet and the transfer back failed: counted as a failed attempt,
+    // so the bounded retries turn it into a dead letter with the redeem flagged compensation_failed.
     ctx.logger.error({ redeemId, transferId }, 'redeem compensation transfer failed; funds remain in the master wallet')
+    throw new Error(`compensation transfer ${transferId} failed at Circle; the USDC is still in the master wallet`)
   }
   return poll(ctx)
 }

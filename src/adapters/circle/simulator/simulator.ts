@@ -8,7 +8,7 @@ import { canonicalJson } from '../../../events/canonical-json.ts'
 import { fakeAddress, fakeTxHash } from './chains.ts'
 import { queryErrors, requestErrors } from './contract.ts'
 import { memoryState, type SimState, type SimTx } from './state.ts'
-import { newSigningKey, snsTestCertificate, WebhookDispatcher, type SigningKey, type WebhookFaults, type WebhookSubscriber } from './webhooks.ts'
+import { newSigningKey, SNS_TOPIC_ARN, snsTestCertificate, WebhookDispatcher, type SigningKey, type WebhookFaults, type WebhookSubscriber } from './webhooks.ts'
 
 /** Faults injected on demand, set per test through `PUT /sim/faults`; they apply to the simulator process they are sent to. */
 export interface Faults {
@@ -158,6 +158,8 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   const state = options.state ?? memoryState()
   const controlToken = options.controlToken ?? randomBytes(24).toString('base64url')
   const masterWalletId = MASTER_WALLET_ID
+  // SNS subscriptions this process confirmed (shown by GET /sim/webhooks).
+  const confirmedSubscribers = new Set<string>()
   const received: { method: string; path: string; idempotencyKey?: string; at: number }[] = []
   let faults = noFaults()
   // Held answers and latency end when the simulator closes, so close() never waits on them.
@@ -583,6 +585,8 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
         await tx.put('cards', id, next)
         return next
       })
+      // The issuer tells us about the change in a card event, as for any change it makes.
+      await deliver([['cards', 'card', card]])
       return { data: card }
     })
   }
@@ -597,15 +601,42 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   app.get('/sim/inspect', async () => ({ creations: await creations(), received: received.length }))
   /** Subscribes a URL; the same URL and version again is the same subscription (a restarted service re-subscribes). */
   app.post('/sim/webhooks', async (request) => {
-    const b = request.body as { url: string; version?: 'v1' | 'v2' }
+    const b = request.body as { url: string; version?: 'v1' | 'v2'; signatureVersion?: '1' | '2' }
     const version = b.version ?? 'v2'
-    return state.atomically(async (tx) => {
-      const existing = (await tx.list<WebhookSubscriber>('subscribers')).find((s) => s.doc.url === b.url && s.doc.version === version)
-      if (existing) return existing.doc
-      const subscriber: WebhookSubscriber = { id: randomUUID(), url: b.url, version }
-      await tx.put('subscribers', subscriber.id, subscriber)
-      return subscriber
+    const { subscriber, created } = await state.atomically(async (tx) => {
+      const existing = (await tx.list<WebhookSubscriber>('subscribers')).find((s) => s.doc.url === b.url && s.doc.version === version && s.doc.signatureVersion === b.signatureVersion)
+      if (existing) return { subscriber: existing.doc, created: false }
+      const fresh: WebhookSubscriber = { id: randomUUID(), url: b.url, version, ...(b.signatureVersion ? { signatureVersion: b.signatureVersion } : {}) }
+      await tx.put('subscribers', fresh.id, fresh)
+      return { subscriber: fresh, created: true }
     })
+    // SNS asks a new endpoint to confirm before it delivers anything.
+    if (created && subscriber.version === 'v1') webhooks.confirmSubscription(subscriber)
+    return subscriber
+  })
+  /** SNS's SubscribeURL: the subscriber confirms by GETting it. */
+  app.get('/sns/confirm', async (request) => {
+    const { subscriber } = request.query as { subscriber?: string }
+    if (!subscriber || !(await state.read.get<WebhookSubscriber>('subscribers', subscriber))) throw notFound()
+    confirmedSubscribers.add(subscriber)
+    return { ConfirmSubscriptionResponse: { ConfirmSubscriptionResult: { SubscriptionArn: `${SNS_TOPIC_ARN}:${subscriber}` } } }
+  })
+  app.get('/sim/webhooks', async () => ({
+    subscribers: (await state.read.list<WebhookSubscriber>('subscribers')).map(({ doc }) => ({ ...doc, confirmed: doc.version === 'v2' || confirmedSubscribers.has(doc.id) })),
+  }))
+  /** The issuer changes a card on its own (e.g. a fraud freeze), and says so in a card event. */
+  app.post('/sim/cards/:id/status', async (request) => {
+    const id = param(request, 'id')
+    const status = (request.body as { status: Card['status'] }).status
+    const card = await state.atomically(async (tx) => {
+      const current = await tx.get<Card>('cards', id)
+      if (!current) throw notFound()
+      const next: Card = { ...current, status }
+      await tx.put('cards', id, next)
+      return next
+    })
+    await deliver([['cards', 'card', card]])
+    return { data: card }
   })
   app.put('/sim/treasury', async (request) => {
     const amount = parseCircleAmount((request.body as { amount: string }).amount)

@@ -6,6 +6,8 @@ export interface WebhookSubscriber {
   id: string
   url: string
   version: 'v1' | 'v2'
+  /** v1 only: SNS SignatureVersion, '1' (SHA1withRSA) or '2' (SHA256withRSA, the default). */
+  signatureVersion?: '1' | '2'
 }
 
 export interface WebhookFaults {
@@ -34,6 +36,14 @@ export const SNS_TOPIC_ARN = 'arn:aws:sns:us-east-1:908968368384:sandbox_platfor
 /** The canonical string SNS signs for a Notification (keys in this order, Subject only when present). */
 export function snsCanonicalNotification(m: Record<string, string | undefined>): string {
   return ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type']
+    .filter((k) => m[k] !== undefined)
+    .map((k) => `${k}\n${m[k]}\n`)
+    .join('')
+}
+
+/** The canonical string SNS signs for a SubscriptionConfirmation. */
+export function snsCanonicalConfirmation(m: Record<string, string | undefined>): string {
+  return ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type']
     .filter((k) => m[k] !== undefined)
     .map((k) => `${k}\n${m[k]}\n`)
     .join('')
@@ -83,7 +93,7 @@ export class WebhookDispatcher {
         continue
       }
       const copies = Math.random() < this.faults.duplicateRate ? 2 : 1
-      const { body, headers } = subscriber.version === 'v2' ? this.v2(subscriber, notificationType, resource) : this.v1(notificationType, resourceKey, resource)
+      const { body, headers } = subscriber.version === 'v2' ? this.v2(subscriber, notificationType, resource) : this.v1(subscriber, notificationType, resourceKey, resource)
       for (let i = 0; i < copies; i++) {
         const job = this.deliver(subscriber, body, headers, notificationType, resource).finally(() => this.pending.delete(job))
         this.pending.add(job)
@@ -97,7 +107,28 @@ export class WebhookDispatcher {
     return { body, headers: { 'content-type': 'application/json', 'x-circle-signature': signature, 'x-circle-key-id': this.keyId } }
   }
 
-  private v1(notificationType: string, resourceKey: string, resource: object) {
+  /** Like SNS on subscribe: a signed SubscriptionConfirmation whose SubscribeURL confirms the subscriber. */
+  confirmSubscription(subscriber: WebhookSubscriber): void {
+    const base = this.certUrl.replace(/\/sns\/cert\.pem$/, '')
+    const token = randomUUID().replaceAll('-', '')
+    const envelope: Record<string, string> = {
+      Type: 'SubscriptionConfirmation',
+      MessageId: randomUUID(),
+      Token: token,
+      TopicArn: SNS_TOPIC_ARN,
+      Message: `You have chosen to subscribe to the topic ${SNS_TOPIC_ARN}.\nTo confirm the subscription, visit the SubscribeURL included in this message.`,
+      SubscribeURL: `${base}/sns/confirm?subscriber=${subscriber.id}&Token=${token}`,
+      Timestamp: new Date().toISOString(),
+      SignatureVersion: subscriber.signatureVersion ?? '2',
+      SigningCertURL: this.certUrl,
+    }
+    envelope.Signature = sign(envelope.SignatureVersion === '1' ? 'sha1' : 'sha256', Buffer.from(snsCanonicalConfirmation(envelope)), snsTestKey).toString('base64')
+    const headers = { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'SubscriptionConfirmation' }
+    const job = this.deliver(subscriber, JSON.stringify(envelope), headers, 'SubscriptionConfirmation', { id: subscriber.id, status: 'pending' }).finally(() => this.pending.delete(job))
+    this.pending.add(job)
+  }
+
+  private v1(subscriber: WebhookSubscriber, notificationType: string, resourceKey: string, resource: object) {
     const message = JSON.stringify({ clientId: 'simulator-client', notificationType, version: 1, customAttributes: { clientId: 'simulator-client' }, [resourceKey]: resource })
     const envelope: Record<string, string> = {
       Type: 'Notification',
@@ -105,11 +136,11 @@ export class WebhookDispatcher {
       TopicArn: SNS_TOPIC_ARN,
       Message: message,
       Timestamp: new Date().toISOString(),
-      SignatureVersion: '2',
+      SignatureVersion: subscriber.signatureVersion ?? '2',
       SigningCertURL: this.certUrl,
       UnsubscribeURL: `${this.certUrl.replace(/\/sns\/cert\.pem$/, '')}/sns/unsubscribe`,
     }
-    envelope.Signature = sign('sha256', Buffer.from(snsCanonicalNotification(envelope)), snsTestKey).toString('base64')
+    envelope.Signature = sign(envelope.SignatureVersion === '1' ? 'sha1' : 'sha256', Buffer.from(snsCanonicalNotification(envelope)), snsTestKey).toString('base64')
     return { body: JSON.stringify(envelope), headers: { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'Notification' } }
   }
 

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto'
+import { sql, type Selectable } from 'kysely'
+import type { Db } from '../adapters/postgres/database.ts'
+import { DomainError } from '../commands/errors.ts'
+import { deriveId } from '../commands/ids.ts'
+import { discardDeadLetter } from '../commands/discard-dead-letter.ts'
+import { execute } from '../commands/handler.ts'
+import { recordDeadLetter, type RecordDeadLetter } from '../commands/record-dead-letter.ts'
+import { replayDeadLetter } from '../commands/replay-dead-letter.ts'
+import { deadLetter } from '../events/dead-letter.ts'
+import type { EventStore } from '../events/event-store.ts'
+import { fold } from '../events/fold.ts'
+import { requeue } from '../process-manager/tasks.ts'
+import { pageQuery, type Page, type PageRequest } from '../projections/pagination.ts'
+import type { DeadLettersTable } from './dead-letters.table.ts'
+
+export type DeadLetterRow = Selectable<DeadLettersTable>
+
+/**
+ * The one dead-letter store for webhook notifications and process-manager tasks. Each change is an
+ * event on `deadletter-{id}` first (the audit record, with its actor), then this table (what admins
+ * list); a requeue after the event is idempotent, so a crash between them is repaired by acting again.
+ */
+export async function openDeadLetter(store: EventStore, db: Db, entry: Omit<RecordDeadLetter, 'deadLetterId'>, actor: string): Promise<string> {
+  const deadLetterId = randomUUID()
+  await execute(store, recordDeadLetter, { deadLetterId, ...entry }, { commandId: deriveId('dead-letter', deadLetterId), actor, occurredAt: new Date().toISOString() })
+  await db
+    .insertInto('dead_letters')
+    .values({ id: deadLetterId, kind: entry.kind, subject: entry.subject, detail: entry.detail, attention: entry.attention ?? null, error: entry.error.slice(0, 1000), attempts: entry.attempts, resolved_by: null, reason: null, resolved_at: null })
+    .execute()
+  return deadLetterId
+}
+
+export async function getDeadLetter(db: Db, id: string): Promise<DeadLetterRow | undefined> {
+  return db.selectFrom('dead_letters').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
+export async function listDeadLetters(
+  db: Db,
+  filter: { kind?: 'webhook' | 'task' | undefined; status?: 'open' | 'replayed' | 'discarded' | undefined },
+  page: PageRequest,
+): Promise<Page<DeadLetterRow>> {
+  let query = db.selectFrom('dead_letters').selectAll()
+  if (filter.kind !== undefined) query = query.where('kind', '=', filter.kind)
+  if (filter.status !== undefined) query = query.where('status', '=', filter.status)
+  return pageQuery(query, page, (row) => row)
+}
+
+/** Puts the dead letter's work back in its queue with a fresh retry budget. */
+export async function replay(store: EventStore, db: Db, id: string, actor: string, requestId?: string): Promise<DeadLetterRow> {
+  const meta = { commandId: randomUUID(), actor, occurredAt: new Date().toISOString(), ...(requestId === undefined ? {} : { requestId }) }
+  await executeOrResume(store, db, id, 'replayed', () => execute(store, replayDeadLetter, { deadLetterId: id }, meta))
+  const row = (await getDeadLetter(db, id))!
+  if (row.kind === 'webhook') {
+    await db
+      .updateTable('webhook_inbox')
+      .set({ status: 'pending', attempts: 0, next_attempt_at: sql<Date>`now()` as never, last_error: null, locked_until: null, dead_letter_id: null })
+      .where('id', '=', row.subject)
+      .execute()
+  } else {
+    await requeue(db, row.subject)
+  }
+  return resolve(db, id, 'replayed', actor, null)
+}
+
+/** Closes the dead letter without running its work again; the reason is kept in the event and the row. */
+export async function discard(store: EventStore, db: Db, id: string, reason: string, actor: string, requestId?: string): Promise<DeadLetterRow> {
+  const meta = { commandId: randomUUID(), actor, occurredAt: new Date().toISOString(), ...(requestId === undefined ? {} : { requestId }) }
+  await executeOrResume(store, db, id, 'discarded', () => execute(store, discardDeadLetter, { deadLetterId: id, reason }, meta))
+  return resolve(db, id, 'discarded', actor, reason)
+}
+
+/**
+ * Runs the admin command. If its event is already written but the row still says open (the
+ * process stopped in between), the action resumes instead of failing: requeueing is idempotent.
+ */
+async function executeOrResume(store: EventStore, db: Db, id: string, action: 'replayed' | 'discarded', run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run()
+  } catch (err) {
+    if (!(err instanceof DomainError && err.code === 'dead_letter_not_open')) throw err
+    const row = await getDeadLetter(db, id)
+    const { state } = await fold(store, deadLetter, id)
+    if (row?.status === 'open' && state.status === action) return
+    throw err
+  }
+}
+
+async function resolve(db: Db, id: string, status: 'replayed' | 'discarded', actor: string, reason: string | null): Promise<DeadLetterRow> {
+  return db
+    .updateTable('dead_letters')
+    .set({ status, resolved_by: actor, reason, resolved_at: new Date() })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow()
+}
+
+/** Open dead letters by kind and detail, for /metrics. */
+export async function openCounts(db: Db): Promise<{ kind: string; detail: string; count: number }[]> {
+  const rows = await db
+    .selectFrom('dead_letters')
+    .select(['kind', 'detail', sql<string>`count(*)`.as('count')])
+    .where('status', '=', 'open')
+    .groupBy(['kind', 'detail'])
+    .execute()
+  return rows.map((r) => ({ kind: r.kind, detail: r.detail, count: Number(r.count) }))
+}

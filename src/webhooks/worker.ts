@@ -1,0 +1,154 @@
+import { EventEmitter, once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type pg from 'pg'
+import type { Db } from '../adapters/postgres/database.ts'
+import { openDeadLetter } from '../dead-letters/dead-letters.ts'
+import type { Metrics } from '../metrics.ts'
+import { acquireLease } from '../subscriptions/lease.ts'
+import { handleNotification, type HandlerContext } from './handle.ts'
+import { claimDue, markDead, markProcessed, releaseClaims, scheduleRetry, type InboxItem } from './inbox.ts'
+
+export interface WebhookWorkerOptions extends Omit<HandlerContext, 'db'> {
+  db: Db
+  /** For the lease that keeps one active worker across processes. */
+  pool: pg.Pool
+  metrics?: Metrics
+  /** A notification failing this many times becomes a dead letter (WEBHOOK_MAX_ATTEMPTS). */
+  maxAttempts?: number
+  /** Backoff between attempts: base * 2^attempt, capped, with jitter. */
+  retry?: { baseMs: number; maxMs: number }
+  concurrency?: number
+  /** Idle pause between looks at the inbox when no wake-up comes (another process stored the notification). */
+  tickMs?: number
+  claimSeconds?: number
+  leaseRetryMs?: number
+}
+
+/**
+ * Processes the webhook inbox: one active instance (advisory-lock lease), up to `concurrency`
+ * notifications in flight. A notification that cannot be applied yet (its Circle id unknown: the
+ * webhook overtook our own record) is retried with exponential backoff and jitter; after
+ * `maxAttempts` it becomes a dead letter with its last error.
+ */
+export class WebhookWorker {
+  private readonly options: WebhookWorkerOptions
+  private readonly wakeup = new EventEmitter()
+  private controller = new AbortController()
+  private running: Promise<void> | undefined
+  active = false
+
+  constructor(options: WebhookWorkerOptions) {
+    this.options = options
+    this.wakeup.setMaxListeners(0)
+  }
+
+  /** A notification was stored in this process: look now instead of at the next tick. */
+  notify(): void {
+    this.wakeup.emit('work')
+  }
+
+  start(): void {
+    if (this.running) return
+    this.controller = new AbortController()
+    this.running = this.loop(this.controller.signal)
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort()
+    this.wakeup.emit('work')
+    await this.running
+    this.running = undefined
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const lease = await acquireLease(this.options.pool, 'webhook-worker', { signal, retryMs: this.options.leaseRetryMs ?? 2000 })
+      if (!lease) break
+      this.active = true
+      await releaseClaims(this.options.db).catch((err: unknown) => this.options.logger.warn({ err }, 'could not release stale webhook claims'))
+      this.options.logger.info('webhook worker active')
+      try {
+        await this.work(AbortSignal.any([signal, lease.lost]))
+      } finally {
+        this.active = false
+        await lease.release()
+      }
+    }
+  }
+
+  private async work(signal: AbortSignal): Promise<void> {
+    const concurrency = this.options.concurrency ?? 8
+    const inFlight = new Set<Promise<void>>()
+    while (!signal.aborted) {
+      let items: InboxItem[] = []
+      if (inFlight.size < concurrency) {
+        try {
+          items = await claimDue(this.options.db, concurrency - inFlight.size, this.options.claimSeconds ?? 60)
+        } catch (err) {
+          this.options.logger.error({ err }, 'could not claim webhook notifications')
+        }
+      }
+      for (const item of items) {
+        const running: Promise<void> = this.process(item).finally(() => {
+          inFlight.delete(running)
+          this.wakeup.emit('work')
+        })
+        inFlight.add(running)
+      }
+      if (items.length === 0) await this.idle(signal)
+    }
+    await Promise.allSettled([...inFlight])
+  }
+
+  private async idle(signal: AbortSignal): Promise<void> {
+    const done = new AbortController()
+    const either = AbortSignal.any([signal, done.signal])
+    await Promise.race([
+      once(this.wakeup, 'work', { signal: either }).catch(() => undefined),
+      sleep(this.options.tickMs ?? 200, undefined, { signal: either }).catch(() => undefined),
+    ])
+    done.abort()
+  }
+
+  private async process(item: InboxItem): Promise<void> {
+    const { db, logger, metrics } = this.options
+    let reason: string
+    try {
+      const handled = await handleNotification(this.options, item)
+      if (handled.result === 'processed') {
+        await markProcessed(db, item.id)
+        metrics?.webhooks.inc({ stage: 'processed' })
+        logger.debug({ notification: item.id, type: item.type, note: handled.note }, 'webhook processed')
+        return
+      }
+      reason = handled.reason
+    } catch (err) {
+      reason = err instanceof Error ? err.message : String(err)
+    }
+    try {
+      await this.failed(item, reason)
+    } catch (err) {
+      logger.error({ err, notification: item.id }, 'could not record a webhook failure; its claim will expire')
+    }
+  }
+
+  private async failed(item: InboxItem, error: string): Promise<void> {
+    const { db, logger, metrics, store } = this.options
+    const attempts = item.attempts + 1
+    if (attempts >= (this.options.maxAttempts ?? 10)) {
+      const deadLetterId = await openDeadLetter(store, db, { kind: 'webhook', subject: item.id, detail: item.type, error, attempts }, 'circle-webhook')
+      await markDead(db, item.id, deadLetterId, error)
+      metrics?.webhooks.inc({ stage: 'dead_lettered' })
+      metrics?.deadLetters.inc({ source: 'webhook', kind: item.type })
+      logger.error({ notification: item.id, type: item.type, attempts, error, deadLetterId }, 'webhook keeps failing; set aside as a dead letter')
+      return
+    }
+    const { baseMs, maxMs } = this.options.retry ?? { baseMs: 500, maxMs: 60_000 }
+    const ceiling = Math.min(maxMs, baseMs * 2 ** item.attempts)
+    // Half fixed, half random: spread out, yet never sooner than half the step.
+    const inMs = ceiling / 2 + Math.random() * (ceiling / 2)
+    await scheduleRetry(db, item.id, inMs, error)
+    metrics?.webhooks.inc({ stage: 'retried' })
+    logger.info({ notification: item.id, type: item.type, attempts, inMs: Math.round(inMs), error }, 'webhook not applicable yet; will retry')
+  }
+}
