@@ -2,6 +2,8 @@ import type { CheckpointsTable } from './subscriptions/checkpoints.table.ts'
 import type { IdempotencyKeysTable } from './http/plugins/idempotency.table.ts'
 import type { PmTasksTable } from './process-manager/tasks.table.ts'
 import type { ReadModelTables } from './projections/tables.ts'
+import type { AuditLogTable } from './ledger/audit.table.ts'
+import type { JournalAccountsTable, JournalEntriesTable, JournalOperationsTable, JournalPostingsTable } from './ledger/journal.table.ts'
 
 /**
  * Every table the service reads or writes through Kysely, composed from the modules that own them:
@@ -11,4 +13,9 @@ export interface Database extends ReadModelTables {
   checkpoints: CheckpointsTable
   idempotency_keys: IdempotencyKeysTable
   pm_tasks: PmTasksTable
+  journal_operations: JournalOperationsTable
+  journal_entries: JournalEntriesTable
+  journal_postings: JournalPostingsTable
+  journal_accounts: JournalAccountsTable
+  audit_log: AuditLogTable
 }
