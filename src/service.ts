@@ -10,6 +10,7 @@ import { parseAmount } from './events/money.ts'
 import { buildApp } from './http/app.ts'
 import { developmentApiKeys, DEVELOPMENT_KEYS } from './http/plugins/auth.ts'
 import { purgeExpiredIdempotencyKeys } from './http/plugins/idempotency.ts'
+import { ledgerRunners } from './ledger/index.ts'
 import { Metrics } from './metrics.ts'
 import { ProcessManager } from './process-manager/process-manager.ts'
 import { readModels } from './projections/index.ts'
@@ -65,6 +66,12 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     projections.start()
     const runner = projections
     stops.unshift(() => runner.stop())
+    // The journal and the audit log run beside the read models, each with its own checkpoint and lease.
+    const ledger = ledgerRunners({ store, db, leasePool: pool, logger })
+    metrics.trackLag('journal', () => ledger.journal.status().then((s) => s.lag))
+    metrics.trackLag('audit-log', () => ledger.audit.status().then((s) => s.lag))
+    ledger.start()
+    stops.unshift(() => ledger.stop())
   }
 
   if (roles.includes('process-manager')) {

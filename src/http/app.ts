@@ -15,12 +15,15 @@ import { errorsPlugin } from './plugins/errors.ts'
 import { idempotencyPlugin } from './plugins/idempotency.ts'
 import { metricsPlugin } from './plugins/metrics.ts'
 import { addressRoutes } from './routes/addresses.ts'
+import { auditRoutes } from './routes/audit.ts'
 import { bankAccountRoutes } from './routes/bank-accounts.ts'
 import { cardRoutes } from './routes/cards.ts'
 import { depositRoutes } from './routes/deposits.ts'
 import { healthRoutes, type HealthCheck } from './routes/health.ts'
+import { journalRoutes } from './routes/journal.ts'
 import { mintRoutes } from './routes/mints.ts'
 import { redeemRoutes } from './routes/redeems.ts'
+import { statementRoutes } from './routes/statements.ts'
 import { transferRoutes } from './routes/transfers.ts'
 import { walletOperationRoutes } from './routes/wallet-operations.ts'
 import { walletRoutes } from './routes/wallets.ts'
@@ -110,6 +113,9 @@ export async function buildApp(deps: AppDeps) {
   await app.register(transferRoutes(maxAmount), routeDeps)
   await app.register(cardRoutes, routeDeps)
   await app.register(depositRoutes, routeDeps)
+  await app.register(statementRoutes, routeDeps)
+  await app.register(auditRoutes, routeDeps)
+  await app.register(journalRoutes, routeDeps)
   return app
 }
 

@@ -221,8 +221,8 @@ async function book(trx: Transaction<Database>, planned: Planned[]): Promise<voi
     .execute()
 }
 
-/** A moment of the journal: a position of the log or an instant. */
-export type Moment = { position: string } | { time: Date }
+/** A moment of the journal: a position of the log, an instant, or the latest entry. */
+export type Moment = { position: string } | { time: Date } | { latest: true }
 
 /**
  * The last entry at or before a moment, as a position key; null when the journal has no entry by
@@ -230,6 +230,10 @@ export type Moment = { position: string } | { time: Date }
  */
 export async function momentKey(db: Kysely<Database>, at: Moment): Promise<string | null> {
   if ('position' in at) return positionKey(at.position)
+  if ('latest' in at) {
+    const last = await db.selectFrom('journal_entries').select('position_key').orderBy('position_key', 'desc').limit(1).executeTakeFirst()
+    return last?.position_key ?? null
+  }
   const row = await db
     .selectFrom('journal_entries')
     .select('position_key')

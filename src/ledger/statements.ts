@@ -31,6 +31,7 @@ async function balancesAtKey(db: Kysely<Database>, walletId: string, key: string
 
 /** The last entry strictly before a moment, as a key (null: none). */
 async function keyBefore(db: Kysely<Database>, at: Moment): Promise<string | null> {
+  if ('latest' in at) return momentKey(db, at)
   let q = db.selectFrom('journal_entries').select('position_key')
   q = 'position' in at ? q.where('position_key', '<', positionKey(at.position)) : q.where('booked_at', '<', at.time)
   const row = await q.orderBy('position_key', 'desc').limit(1).executeTakeFirst()

@@ -183,3 +183,8 @@ function differences(a: ChainedEvent, b: ChainedEvent): string[] {
   }
   return out.length > 0 ? out : ['(canonical form)']
 }
+
+/** "verified N events up to position P" or the first break. */
+export function verificationMessage(r: { ok: boolean; verified: number; position: string | null; break?: { message: string } }): string {
+  return r.ok ? `verified ${r.verified} events up to position ${r.position ?? '-'}` : `chain broken: ${r.break!.message} (${r.verified} events verified before it)`
+}
