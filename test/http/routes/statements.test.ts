@@ -101,7 +101,7 @@ t.test('balances at 20 random past moments and positions equal a recomputation f
   t.same([latest.available, latest.held], [now.available, now.reserved], 'without at: the balances now, as the wallet shows them')
 
   for (let i = 0; i < 5; i++) {
-    const [x, y] = [randomInt(truth.length), randomInt(truth.length)].sort((p, q) => p - q)
+    const [x, y] = [randomInt(truth.length), randomInt(truth.length)].sort((p, q) => p - q) as [number, number]
     // A movement is booked at its commit's first position: the statement starts at a commit.
     let start = x
     while (start > 0 && events[start - 1]!.metadata.causationId === events[x]!.metadata.causationId) start--
