@@ -17,7 +17,7 @@ t.test('audit verify: exit 0 on an untouched log, exit 1 naming the exact positi
   const total = store.distance(undefined, head)
 
   const clean = await runCli(url, ['audit', 'verify'])
-  t.equal(clean.status, 0, clean.stderr)
+  t.equal(clean.status, 0, 'exit 0', { stderr: clean.stderr })
   t.equal(clean.stdout, `verified ${total} events up to position ${head}\n`)
 
   const { rows } = await pool.query<{ position: string }>(`SELECT position::text FROM events WHERE data ? 'amount' ORDER BY position DESC LIMIT 1`)

@@ -15,7 +15,7 @@ t.test('journal check: exit 0 when the journal holds, exit 1 naming the first ac
   await ledger.stop()
 
   const ok = await runCli(url, ['journal', 'check'])
-  t.equal(ok.status, 0, ok.stderr)
+  t.equal(ok.status, 0, 'exit 0', { stderr: ok.stderr })
   t.match(ok.stdout, new RegExp(`^journal holds: \\d+ entries, \\d+ accounts, trial balance 0, ${run.wallets.length} wallets agree at position \\d+`))
 
   const [first] = [...run.wallets].sort()

@@ -13,7 +13,7 @@ t.test('replay writes the log, a range of it, or one stream as NDJSON', async (t
   const parse = (out: string) => out.trimEnd().split('\n').map((l) => JSON.parse(l))
 
   const full = await runCli(url, ['replay', '--after', '0'])
-  t.equal(full.status, 0, full.stderr)
+  t.equal(full.status, 0, 'exit 0', { stderr: full.stderr })
   t.same(parse(full.stdout), all.map(({ position, stream, revision, id, type, data, metadata, recordedAt }) => ({ position, stream, revision, id, type, data, metadata, recordedAt })), 'every event, in position order')
   t.match(full.stderr, new RegExp(`replayed ${all.length} events up to position ${all.at(-1)!.position}`))
 
