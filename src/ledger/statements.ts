@@ -25,7 +25,7 @@ export async function walletBalancesAt(db: Kysely<Database>, walletId: string, a
 async function balancesAtKey(db: Kysely<Database>, walletId: string, key: string | null): Promise<WalletBalances & { position: string | null }> {
   const [available, held] = await Promise.all([balanceAt(db, availableAccount(walletId), key), balanceAt(db, heldAccount(walletId), key)])
   const positions = [available.position, held.position].filter((p): p is string => p !== null)
-  const position = positions.sort((a, b) => positionKey(a).localeCompare(positionKey(b))).at(-1) ?? null
+  const position = positions.sort((a, b) => (positionKey(a) < positionKey(b) ? -1 : 1)).at(-1) ?? null
   return { available: available.balance, held: held.balance, position }
 }
 

@@ -106,3 +106,30 @@ t.test('GET /audit/verify verifies an untouched log and names the exact position
   t.match((await get('/audit/verify?from=3&to=6', auth.auditor)).json(), { ok: true, verified: 4, position: '6' })
   t.equal((await get('/audit/verify?from=x', auth.auditor)).statusCode, 400)
 })
+
+t.test('the NDJSON stream reads the log one page at a time, only as the client consumes it', async (t) => {
+  const { MemoryEventStore } = await import('../../../src/adapters/event-store/memory.ts')
+  const { ndjsonEvents } = await import('../../../src/http/routes/audit.ts')
+  const { testDatabase } = await import('../../helpers/database.ts')
+  const { db } = await testDatabase(t)
+  const inner = new MemoryEventStore()
+  const metadata = { correlationId: 'c', causationId: 'c', actor: 'test', occurredAt: new Date().toISOString() }
+  for (let i = 0; i < 5; i++) {
+    await inner.append(`s-${i}`, Array.from({ length: 500 }, () => ({ id: randomUUID(), type: 'Noted', data: { i }, metadata })), { expected: 'no_stream' })
+  }
+  const reads: number[] = []
+  const store = Object.assign(Object.create(inner) as typeof inner, {
+    readAll: async (options: Parameters<typeof inner.readAll>[0]) => {
+      reads.push(options?.maxCount ?? Infinity)
+      return inner.readAll(options)
+    },
+  })
+  const stream = ndjsonEvents(store, db, undefined, undefined)
+  const first = await stream.next()
+  t.equal((first.value as string).split('\n').length - 1, 1000, 'the first chunk is one page')
+  t.same(reads, [1000], 'and only that page has been read')
+  let lines = 1000
+  for await (const chunk of stream) lines += chunk.split('\n').length - 1
+  t.equal(lines, 2500)
+  t.ok(reads.every((n) => n <= 1000), `pages of at most 1000 (${reads.length} reads)`)
+})
