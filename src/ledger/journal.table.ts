@@ -26,6 +26,11 @@ export interface JournalEntriesTable {
   operation_id: string
   operation_kind: 'mint' | 'redeem' | 'transfer' | 'deposit'
   description: string
+  /** Who caused the event (API key name, process-manager, circle-webhook, ...) and the request, from its metadata. */
+  actor: string
+  request_id: string | null
+  /** Circle's id of the transfer or payout that moved the money, when the event names one. */
+  circle_id: string | null
   /** The event's recorded time, never earlier than the previous entry's: the entry's moment for `?at=`. */
   booked_at: Instant
 }

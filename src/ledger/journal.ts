@@ -151,6 +151,19 @@ function plan(event: Recorded<Handled>, operations: Map<string, Operation>): { o
   }
 }
 
+function circleIdOf(e: Recorded<Handled>): string | null {
+  switch (e.type) {
+    case 'MintCompleted':
+    case 'TransferCompleted':
+    case 'DepositCompleted':
+      return e.data.circleTransferId
+    case 'RedeemCompleted':
+      return e.data.circlePayoutId
+    default:
+      return null
+  }
+}
+
 const reserve = (op: Operation): Move => ({ from: availableAccount(op.wallet_id), to: heldAccount(op.wallet_id), amount: op.amount })
 const debit = (op: Operation): Move => ({ from: heldAccount(op.wallet_id), to: op.counterparty, amount: op.amount })
 const release = (op: Operation): Move => ({ from: heldAccount(op.wallet_id), to: availableAccount(op.wallet_id), amount: op.amount })
@@ -181,6 +194,9 @@ async function book(trx: Transaction<Database>, planned: Planned[]): Promise<voi
       operation_id: p.operationId,
       operation_kind: p.kind,
       description: p.description,
+      actor: e.metadata.actor,
+      request_id: e.metadata.requestId ?? null,
+      circle_id: circleIdOf(e),
       booked_at: bookedAt,
     })
     const legs: [string, bigint][] = [
@@ -269,7 +285,7 @@ export async function accountPostings(db: Kysely<Database>, account: string, pag
   let q = db
     .selectFrom('journal_postings as p')
     .innerJoin('journal_entries as e', 'e.position_key', 'p.position_key')
-    .select(['p.position', 'p.position_key', 'p.amount', 'p.balance_after', 'p.booked_at', 'e.operation_id', 'e.operation_kind', 'e.event_type', 'e.description'])
+    .select(['p.position', 'p.position_key', 'p.amount', 'p.balance_after', 'p.booked_at', 'e.operation_id', 'e.operation_kind', 'e.event_type', 'e.description', 'e.actor', 'e.request_id', 'e.circle_id'])
     .where('p.account', '=', account)
   if (page.after !== undefined) q = q.where('p.position_key', '>', positionKey(page.after))
   if (page.untilKey != null) q = q.where('p.position_key', '<=', page.untilKey)

@@ -10,9 +10,17 @@ import { currency, readErrors } from '../schemas.ts'
 
 const operationKind = z.enum(['mint', 'redeem', 'transfer', 'deposit'])
 
+/** Where a movement comes from: who caused it, in which request, and Circle's id for it. */
+const trace = {
+  actor: z.string().meta({ description: 'API key name, process-manager, circle-webhook or reconciliation' }),
+  requestId: z.string().nullable().meta({ description: 'The HTTP request that caused the event, when one did' }),
+  circleId: z.string().nullable().meta({ description: "Circle's transfer or payout id, when the event names one" }),
+}
+
 const postingBody = z
   .object({
     position,
+    ...trace,
     operationId: z.string(),
     operationKind,
     eventType: z.string().meta({ example: 'MintCompleted' }),
@@ -30,6 +38,7 @@ const entryBody = z
     revision: z.number().int(),
     eventId: z.uuid(),
     eventType: z.string(),
+    ...trace,
     operationId: z.string(),
     operationKind,
     description: z.string(),
@@ -96,6 +105,9 @@ export const journalRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { rea
         position: balance.position,
         postings: rows.map((r) => ({
           position: r.position,
+          actor: r.actor,
+          requestId: r.request_id,
+          circleId: r.circle_id,
           operationId: r.operation_id,
           operationKind: r.operation_kind,
           eventType: r.event_type,
@@ -129,6 +141,9 @@ export const journalRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { rea
           revision: e.revision,
           eventId: e.event_id,
           eventType: e.event_type,
+          actor: e.actor,
+          requestId: e.request_id,
+          circleId: e.circle_id,
           operationId: e.operation_id,
           operationKind: e.operation_kind,
           description: e.description,

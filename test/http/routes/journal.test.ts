@@ -13,7 +13,8 @@ t.test('journal routes: accounts with their postings and past balances, entries,
   const a = await h.activeWallet('a', '100')
   const b = await h.activeWallet('b')
   const transfer = (await h.post('/transfers', { sourceWalletId: a, destination: { type: 'wallet', walletId: b }, amount: '40' })).json()
-  await execute(h.store, recordTransferOutcome, { transferId: transfer.id, outcome: { type: 'completed', circleTransferId: `ct-${randomUUID()}` } }, meta())
+  const circleTransferId = `ct-${randomUUID()}`
+  await execute(h.store, recordTransferOutcome, { transferId: transfer.id, outcome: { type: 'completed', circleTransferId } }, meta({ actor: 'process-manager' }))
   await ledger.settle()
   const get = (url: string) => h.get(url, auth.auditor)
 
@@ -42,6 +43,8 @@ t.test('journal routes: accounts with their postings and past balances, entries,
   }
   t.equal(entries.entries[2].operationId, transfer.id, 'an entry names its operation')
   t.equal(entries.entries[2].stream, `transfer-${transfer.id}`, 'and its event')
+  t.match(entries.entries[1], { actor: 'dev-backend', requestId: /.+/, circleId: null }, 'the request: the API key and request that caused it')
+  t.match(entries.entries[2], { actor: 'process-manager', circleId: circleTransferId }, "the completion: Circle's transfer id")
   t.equal((await get(`/journal/entries?after=${entries.entries[1].position}`)).json().entries.length, 1)
 
   const trial = (await get('/journal/trial-balance')).json()

@@ -20,6 +20,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       operation_id   text NOT NULL,
       operation_kind text NOT NULL,
       description    text NOT NULL,
+      actor          text NOT NULL,
+      request_id     text,
+      circle_id      text,
       booked_at      timestamptz NOT NULL
     );
     CREATE INDEX journal_entries_booked ON journal_entries (booked_at, position_key);
