@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { readFile, mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -12,23 +12,48 @@ import type { Projection } from '../src/subscriptions/projection.ts'
 import { ProjectionRunner } from '../src/subscriptions/projection-runner.ts'
 
 /**
- * Streaming the log to auditors, measured over BENCH_EVENTS events (100,000 by default):
- * - `circle-ledger replay --after 0` as a process (stdout to a pipe that is drained): events/s and
- *   peak RSS, beside the same command over a tenth of the log (flat memory: the ratio stays near 1)
- *   and beside the store's own paged read in this process (the ceiling for events/s);
- * - GET /audit/events with Accept: application/x-ndjson from `npm start --role api`: events/s and the
- *   server's peak RSS, beside its RSS after a small warm-up stream, and beside paging the same log
- *   as JSON (limit=1000).
- * Both are run again with V8's old space capped below the size of the output: a process that held
- * the stream could not finish (RSS growth above is mostly garbage V8 has not collected yet).
- * Writes bench/results/audit-stream.json. Run: npm exec -- node bench/audit-stream.ts
+ * Streaming the log to auditors, over BENCH_EVENTS events (100,000 by default). Run:
+ * `npm exec -- node bench/audit-stream.ts`; writes bench/results/audit-stream.json.
+ *
+ * - `circle-ledger replay --after 0` as a process, stdout drained: events/s and peak RSS, beside
+ *   (a) the same command over a tenth of the log and (b) a process that only pages through the
+ *   store (no serialization, no output): the baseline for both memory and events/s.
+ * - GET /audit/events with Accept: application/x-ndjson from `src/main.ts --role api`: events/s and
+ *   the server's peak RSS, beside a fresh server paging the same log as JSON (limit=1000).
+ * - Both again with V8's old space capped below the size of the output: a process that held the
+ *   stream in memory could not finish.
  */
 const root = path.resolve(import.meta.dirname, '..')
+const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits
+
+if (process.argv[2] === '--read-only') {
+  // Baseline child: page through the store and drop the events.
+  const pool = createPool(process.argv[3]!, 2)
+  const store = new PostgresEventStore(pool)
+  let events = 0
+  let heapUsedMax = 0
+  let after: string | undefined
+  const t0 = performance.now()
+  for (;;) {
+    const page = await store.readAll({ after, maxCount: 1000 })
+    if (page.events.length === 0) break
+    events += page.events.length
+    after = page.events.at(-1)!.position
+    heapUsedMax = Math.max(heapUsedMax, process.memoryUsage().heapUsed)
+  }
+  const seconds = (performance.now() - t0) / 1000
+  await store.close()
+  process.stderr.write(`${JSON.stringify({ events, seconds, heapUsedMaxMb: round(heapUsedMax / 2 ** 20, 1) })}\n`)
+  process.exit(0)
+}
+
 const total = Number(process.env.BENCH_EVENTS ?? 100_000)
 const base = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/circle_ledger')
 const name = `circle_ledger_bench_audit_${process.pid}`
 base.pathname = `/${name}`
 const url = base.toString()
+/** Below the size of the output at 100,000 events (about 78 MB), above what the service needs to start. */
+const CAP_MB = 64
 
 await ensureDatabase(url)
 const pool = createPool(url, 10)
@@ -57,16 +82,22 @@ async function seed(): Promise<void> {
   }
 }
 
-const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits
+const heapCap = (mb: number | undefined): Record<string, string> => (mb === undefined ? {} : { NODE_OPTIONS: `--max-old-space-size=${mb}` })
 
-/** Peak RSS and wall time (process start-up included) of a CLI run whose stdout is drained and counted; `streamSeconds` is the command's own timing, from connecting to the last event written. */
-function timeCli(args: string[], heapMb?: number): Promise<{ seconds: number; streamSeconds: number; peakRssMb: number; lines: number; mb: number }> {
+interface ChildRun {
+  wallSeconds: number
+  peakRssMb: number
+  lines: number
+  outputMb: number
+  /** The last JSON line the child wrote to stderr (its own summary). */
+  summary: Record<string, number>
+}
+
+/** Runs a child under /usr/bin/time (peak RSS), drains and counts its stdout. */
+function timeChild(args: string[], heapMb?: number): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const started = performance.now()
-    const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, 'src/cli/main.ts', '--json', ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH, DATABASE_URL: url, ...heapCap(heapMb) },
-    })
+    const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, ...args], { cwd: root, env: { PATH: process.env.PATH, DATABASE_URL: url, ...heapCap(heapMb) } })
     let lines = 0
     let bytes = 0
     let stderr = ''
@@ -77,17 +108,12 @@ function timeCli(args: string[], heapMb?: number): Promise<{ seconds: number; st
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
     child.on('error', reject)
     child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`replay exited ${code}: ${stderr}`))
+      if (code !== 0) return reject(new Error(`${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`))
       const [summary, kb] = stderr.trim().split('\n').slice(-2)
-      const own = JSON.parse(summary!) as { seconds: number }
-      resolve({ seconds: (performance.now() - started) / 1000, streamSeconds: own.seconds, peakRssMb: round(Number(kb) / 1024, 1), lines, mb: round(bytes / 2 ** 20, 1) })
+      resolve({ wallSeconds: (performance.now() - started) / 1000, peakRssMb: round(Number(kb) / 1024, 1), lines, outputMb: round(bytes / 2 ** 20, 1), summary: JSON.parse(summary!) })
     })
   })
 }
-
-/** A V8 old-space cap smaller than the output: a process that held the stream would run out of heap. */
-const CAP_MB = 48
-const heapCap = (mb: number | undefined): Record<string, string> => (mb === undefined ? {} : { NODE_OPTIONS: `--max-old-space-size=${mb}` })
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -99,38 +125,8 @@ async function freePort(): Promise<number> {
 
 const vmHwmMb = async (pid: number) => round(Number(/VmHWM:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) / 1024, 1)
 
-const started = performance.now()
-await seed()
-const seedSeconds = (performance.now() - started) / 1000
-const head = (await store.head())!
-
-// The audit log over the whole store, so the streamed events carry their chain links.
-const auditStarted = performance.now()
-const runner = new ProjectionRunner({ projections: [auditLog as Projection], store, db, name: 'audit-log', batchSize: 1000 })
-runner.start()
-await runner.caughtUp(head, 600_000)
-await runner.stop()
-const auditSeconds = (performance.now() - auditStarted) / 1000
-
-// Ceiling: the store's own paged read, no serialization, no process boundary.
-let read = 0
-let after: string | undefined
-const readStarted = performance.now()
-for (;;) {
-  const page = await store.readAll({ after, maxCount: 1000 })
-  if (page.events.length === 0) break
-  read += page.events.length
-  after = page.events.at(-1)!.position
-}
-const readSeconds = (performance.now() - readStarted) / 1000
-
-const tenth = String(Math.floor(total / 10))
-const small = await timeCli(['replay', '--after', '0', '--until', tenth])
-const full = await timeCli(['replay', '--after', '0'])
-const capped = await timeCli(['replay', '--after', '0'], CAP_MB)
-
-// The API as it runs in production, alone in its process, so its memory is its own.
-async function measureApi(heapMb?: number) {
+/** The API alone in its process, so its memory is its own; `work` runs against it, then its peak RSS is read. */
+async function withApi<T>(heapMb: number | undefined, work: (apiUrl: string) => Promise<T>): Promise<T & { serverStartRssMb: number; serverPeakRssMb: number }> {
   const port = await freePort()
   const api = spawn(process.execPath, ['src/main.ts', '--role', 'api'], {
     cwd: root,
@@ -139,50 +135,70 @@ async function measureApi(heapMb?: number) {
   })
   const apiUrl = `http://127.0.0.1:${port}`
   for (let i = 0; ; i++) {
-    const up = await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false)
-    if (up) break
+    if (await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false)) break
     if (i > 300) throw new Error('the API did not start')
     await new Promise((r) => setTimeout(r, 100))
   }
-  const headers = { authorization: 'Bearer dev-auditor-key' }
-
-  async function streamNdjson(limit?: number): Promise<{ seconds: number; lines: number; mb: number }> {
-    const t0 = performance.now()
-    const res = await fetch(`${apiUrl}/audit/events${limit ? `?limit=${limit}` : ''}`, { headers: { ...headers, accept: 'application/x-ndjson' } })
-    if (!res.ok || !res.body) throw new Error(`GET /audit/events answered ${res.status}`)
-    let lines = 0
-    let bytes = 0
-    for await (const chunk of res.body) {
-      bytes += chunk.length
-      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++
-    }
-    return { seconds: (performance.now() - t0) / 1000, lines, mb: round(bytes / 2 ** 20, 1) }
+  try {
+    const serverStartRssMb = await vmHwmMb(api.pid!)
+    const result = await work(apiUrl)
+    return { ...result, serverStartRssMb, serverPeakRssMb: await vmHwmMb(api.pid!) }
+  } finally {
+    api.kill('SIGTERM')
+    await new Promise((r) => api.once('exit', r))
   }
-
-  const warm = await streamNdjson(Number(tenth))
-  const warmRss = await vmHwmMb(api.pid!)
-  const ndjson = await streamNdjson()
-  const ndjsonRss = await vmHwmMb(api.pid!)
-
-  let paged = 0
-  let next: string | null = null
-  const pagedStarted = performance.now()
-  if (heapMb === undefined) {
-    do {
-      const res = await fetch(`${apiUrl}/audit/events?limit=1000${next ? `&after=${next}` : ''}`, { headers })
-      const body = (await res.json()) as { events: unknown[]; next: string | null }
-      paged += body.events.length
-      next = body.next
-    } while (next !== null)
-  }
-  const pagedSeconds = (performance.now() - pagedStarted) / 1000
-  api.kill('SIGTERM')
-  await new Promise((r) => api.once('exit', r))
-  return { warm, warmRss, ndjson, ndjsonRss, paged, pagedSeconds }
 }
 
-const http = await measureApi()
-const httpCapped = await measureApi(CAP_MB)
+const auditor = { authorization: 'Bearer dev-auditor-key' }
+
+async function streamNdjson(apiUrl: string): Promise<{ seconds: number; events: number; outputMb: number }> {
+  const t0 = performance.now()
+  const res = await fetch(`${apiUrl}/audit/events`, { headers: { ...auditor, accept: 'application/x-ndjson' } })
+  if (!res.ok || !res.body) throw new Error(`GET /audit/events answered ${res.status}`)
+  let events = 0
+  let bytes = 0
+  for await (const chunk of res.body) {
+    bytes += chunk.length
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) events++
+  }
+  return { seconds: (performance.now() - t0) / 1000, events, outputMb: round(bytes / 2 ** 20, 1) }
+}
+
+async function pageJson(apiUrl: string): Promise<{ seconds: number; events: number }> {
+  const t0 = performance.now()
+  let events = 0
+  let next: string | null = null
+  do {
+    const res = await fetch(`${apiUrl}/audit/events?limit=1000${next ? `&after=${next}` : ''}`, { headers: auditor })
+    const body = (await res.json()) as { events: unknown[]; next: string | null }
+    events += body.events.length
+    next = body.next
+  } while (next !== null)
+  return { seconds: (performance.now() - t0) / 1000, events }
+}
+
+const seedStarted = performance.now()
+await seed()
+const seedSeconds = (performance.now() - seedStarted) / 1000
+const head = (await store.head())!
+
+// The audit log over the whole store, so the streamed events carry their chain links.
+const auditStarted = performance.now()
+const runner = new ProjectionRunner({ projections: [auditLog as Projection], store, db, name: 'audit-log', batchSize: 1000 })
+runner.start()
+await runner.caughtUp(head, 900_000)
+await runner.stop()
+const auditSeconds = (performance.now() - auditStarted) / 1000
+
+const replayArgs = ['src/cli/main.ts', '--json', 'replay', '--after', '0']
+const readOnly = await timeChild(['bench/audit-stream.ts', '--read-only', url])
+const tenth = await timeChild([...replayArgs, '--until', String(Math.floor(total / 10))])
+const full = await timeChild(replayArgs)
+const capped = await timeChild(replayArgs, CAP_MB)
+
+const ndjson = await withApi(undefined, streamNdjson)
+const paged = await withApi(undefined, pageJson)
+const ndjsonCapped = await withApi(CAP_MB, streamNdjson)
 
 await store.close()
 await db.destroy()
@@ -194,6 +210,14 @@ await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
 await client.end()
 
 const eps = (n: number, s: number) => Math.round(n / s)
+const replayRun = (r: ChildRun) => ({
+  events: r.lines,
+  outputMb: r.outputMb,
+  seconds: r.summary.seconds,
+  wallSecondsWithStartup: round(r.wallSeconds, 2),
+  eventsPerSecond: eps(r.lines, r.summary.seconds!),
+  peakRssMb: r.peakRssMb,
+})
 const report = {
   benchmark: 'audit streaming: replay CLI and GET /audit/events NDJSON',
   at: new Date().toISOString(),
@@ -202,21 +226,20 @@ const report = {
   seed: { seconds: round(seedSeconds, 1), eventsPerSecond: eps(total, seedSeconds) },
   auditProjection: { seconds: round(auditSeconds, 1), eventsPerSecond: eps(total, auditSeconds) },
   replay: {
-    full: { events: full.lines, wallSeconds: round(full.seconds, 2), streamSeconds: full.streamSeconds, eventsPerSecond: eps(full.lines, full.streamSeconds), peakRssMb: full.peakRssMb },
-    tenthBaseline: { events: small.lines, wallSeconds: round(small.seconds, 2), streamSeconds: small.streamSeconds, eventsPerSecond: eps(small.lines, small.streamSeconds), peakRssMb: small.peakRssMb },
-    storeReadCeiling: { events: read, seconds: round(readSeconds, 2), eventsPerSecond: eps(read, readSeconds) },
-    heapCapped: { oldSpaceCapMb: CAP_MB, events: capped.lines, outputMb: capped.mb, eventsPerSecond: eps(capped.lines, capped.streamSeconds), peakRssMb: capped.peakRssMb },
-    outputMb: full.mb,
-    peakRssRatioFullToTenth: round(full.peakRssMb / small.peakRssMb, 2),
-    eventsPerSecondRatioToStoreRead: round(eps(full.lines, full.streamSeconds) / eps(read, readSeconds), 2),
+    full: replayRun(full),
+    tenth: replayRun(tenth),
+    storeReadOnlyBaseline: { events: readOnly.summary.events, seconds: round(readOnly.summary.seconds!, 2), eventsPerSecond: eps(readOnly.summary.events!, readOnly.summary.seconds!), peakRssMb: readOnly.peakRssMb, heapUsedMaxMb: readOnly.summary.heapUsedMaxMb },
+    oldSpaceCapped: { capMb: CAP_MB, ...replayRun(capped) },
+    peakRssRatioToStoreReadOnly: round(full.peakRssMb / readOnly.peakRssMb, 2),
+    peakRssRatioFullToTenth: round(full.peakRssMb / tenth.peakRssMb, 2),
+    eventsPerSecondRatioToStoreReadOnly: round(eps(full.lines, full.summary.seconds!) / eps(readOnly.summary.events!, readOnly.summary.seconds!), 2),
   },
   httpNdjson: {
-    full: { events: http.ndjson.lines, outputMb: http.ndjson.mb, seconds: round(http.ndjson.seconds, 2), eventsPerSecond: eps(http.ndjson.lines, http.ndjson.seconds), serverPeakRssMb: http.ndjsonRss },
-    warmupBaseline: { events: http.warm.lines, serverPeakRssMb: http.warmRss },
-    jsonPagesBaseline: { events: http.paged, pageSize: 1000, seconds: round(http.pagedSeconds, 2), eventsPerSecond: eps(http.paged, http.pagedSeconds) },
-    heapCapped: { oldSpaceCapMb: CAP_MB, events: httpCapped.ndjson.lines, eventsPerSecond: eps(httpCapped.ndjson.lines, httpCapped.ndjson.seconds), serverPeakRssMb: httpCapped.ndjsonRss, serverWarmupRssMb: httpCapped.warmRss },
-    serverPeakRssRatioFullToWarmup: round(http.ndjsonRss / http.warmRss, 2),
-    eventsPerSecondRatioToJsonPages: round(eps(http.ndjson.lines, http.ndjson.seconds) / eps(http.paged, http.pagedSeconds), 2),
+    ndjson: { events: ndjson.events, outputMb: ndjson.outputMb, seconds: round(ndjson.seconds, 2), eventsPerSecond: eps(ndjson.events, ndjson.seconds), serverStartRssMb: ndjson.serverStartRssMb, serverPeakRssMb: ndjson.serverPeakRssMb },
+    jsonPagesBaseline: { events: paged.events, pageSize: 1000, seconds: round(paged.seconds, 2), eventsPerSecond: eps(paged.events, paged.seconds), serverStartRssMb: paged.serverStartRssMb, serverPeakRssMb: paged.serverPeakRssMb },
+    oldSpaceCapped: { capMb: CAP_MB, events: ndjsonCapped.events, eventsPerSecond: eps(ndjsonCapped.events, ndjsonCapped.seconds), serverPeakRssMb: ndjsonCapped.serverPeakRssMb },
+    serverPeakRssRatioToJsonPages: round(ndjson.serverPeakRssMb / paged.serverPeakRssMb, 2),
+    eventsPerSecondRatioToJsonPages: round(eps(ndjson.events, ndjson.seconds) / eps(paged.events, paged.seconds), 2),
   },
 }
 await mkdir(path.join(root, 'bench/results'), { recursive: true })
