@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { Moment } from '../ledger/journal.ts'
+import { positionKey } from '../ledger/position-key.ts'
 import { HttpError } from './errors.ts'
 
 /** A position of the event log as the store writes it (decimal for Postgres; commit/prepare for KurrentDB). */
@@ -20,6 +21,14 @@ export function parseMoment(value: string, field: string): Moment {
   if (position.safeParse(value).success) return { position: value }
   if (INSTANT.safeParse(value).success) return { time: new Date(value) }
   throw new HttpError(400, 'invalid_moment', `${field} must be a position of the event log or an ISO-8601 instant with offset, got "${value.slice(0, 40)}"`)
+}
+
+/** Refuses a period whose end comes before its start (when both are positions or both instants). */
+export function assertOrdered(from: Moment, to: Moment): void {
+  const backwards =
+    ('position' in from && 'position' in to && positionKey(to.position) < positionKey(from.position)) ||
+    ('time' in from && 'time' in to && to.time < from.time)
+  if (backwards) throw new HttpError(400, 'invalid_range', '`to` comes before `from`')
 }
 
 export const limit = (max: number, fallback: number) =>

@@ -1,3 +1,4 @@
+import { positionKey } from '../../ledger/position-key.ts'
 import { verificationMessage, verifyChain } from '../../ledger/verify.ts'
 import { UsageError, type CliCommand } from '../context.ts'
 import { parseOptions, positionOption } from '../options.ts'
@@ -12,6 +13,7 @@ export const audit: CliCommand = {
     const opts = parseOptions(rest, ['from', 'to'] as const)
     const from = positionOption(opts.from, 'from')
     const to = positionOption(opts.to, 'to')
+    if (from !== undefined && to !== undefined && positionKey(to) < positionKey(from)) throw new UsageError('--to comes before --from')
     const conn = await ctx.connect()
     const bar = ctx.json ? undefined : progressBar('audit verify', ctx.stderr)
     let result

@@ -8,7 +8,7 @@ import { GENESIS_HASH } from '../../ledger/canonical.ts'
 import { positionKey } from '../../ledger/position-key.ts'
 import { verificationMessage, verifyChain } from '../../ledger/verify.ts'
 import { notFound } from '../errors.ts'
-import { accepts, limit, position } from '../ledger-schemas.ts'
+import { accepts, assertOrdered, limit, position } from '../ledger-schemas.ts'
 import type { RouteDeps } from '../operation-routes.ts'
 import { readErrors } from '../schemas.ts'
 
@@ -179,7 +179,9 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store
       },
     },
     async (request) => {
-      const result = await verifyChain({ db, store, from: request.query.from, to: request.query.to })
+      const { from, to } = request.query
+      if (from !== undefined && to !== undefined) assertOrdered({ position: from }, { position: to })
+      const result = await verifyChain({ db, store, from, to })
       return { ...result, message: verificationMessage(result) }
     },
   )

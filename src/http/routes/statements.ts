@@ -5,7 +5,7 @@ import type { Moment } from '../../ledger/journal.ts'
 import { StatementTooLong, walletBalancesAt, walletStatement, type Movement, type WalletBalances } from '../../ledger/statements.ts'
 import { getWallet } from '../../projections/wallets.ts'
 import { HttpError, notFound } from '../errors.ts'
-import { accepts, moment, parseMoment, position } from '../ledger-schemas.ts'
+import { accepts, assertOrdered, moment, parseMoment, position } from '../ledger-schemas.ts'
 import type { RouteDeps } from '../operation-routes.ts'
 import { currency, errorBody, idParams, readErrors } from '../schemas.ts'
 
@@ -136,6 +136,7 @@ export const statementRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { r
       await requireWallet(id)
       const from: Moment = request.query.from === undefined ? { position: '0' } : parseMoment(request.query.from, 'from')
       const to: Moment = request.query.to === undefined ? { latest: true } : parseMoment(request.query.to, 'to')
+      assertOrdered(from, to)
       let statement
       try {
         statement = await walletStatement(db, id, from, to)

@@ -105,6 +105,7 @@ t.test('GET /audit/verify verifies an untouched log and names the exact position
   await restore()
   t.match((await get('/audit/verify?from=3&to=6', auth.auditor)).json(), { ok: true, verified: 4, position: '6' })
   t.equal((await get('/audit/verify?from=x', auth.auditor)).statusCode, 400)
+  t.equal((await get('/audit/verify?from=6&to=3', auth.auditor)).json().error.code, 'invalid_range')
 })
 
 t.test('the NDJSON stream reads the log one page at a time, only as the client consumes it', async (t) => {

@@ -161,4 +161,7 @@ t.test('a statement as JSON and as CSV; backends may read it, unknown wallets ar
   const bad = await h.get(`/wallets/${a}/balances?at=yesterday`)
   t.equal(bad.statusCode, 400)
   t.equal(bad.json().error.code, 'invalid_moment')
+  const backwards = await h.get(`/wallets/${a}/statement?from=2026-11-26T10:00:00Z&to=2026-11-26T09:00:00Z`)
+  t.equal(backwards.statusCode, 400)
+  t.equal(backwards.json().error.code, 'invalid_range')
 })
