@@ -5,6 +5,8 @@ import type { PmTasksTable } from './process-manager/tasks.table.ts'
 import type { ReadModelTables } from './projections/tables.ts'
 import type { DeadLettersTable } from './dead-letters/dead-letters.table.ts'
 import type { WebhookInboxTable } from './webhooks/inbox.table.ts'
+import type { AuditLogTable } from './ledger/audit.table.ts'
+import type { JournalAccountsTable, JournalEntriesTable, JournalOperationsTable, JournalPostingsTable } from './ledger/journal.table.ts'
 
 /**
  * Every table the service reads or writes through Kysely, composed from the modules that own them:
@@ -18,4 +20,9 @@ export interface Database extends ReadModelTables {
   circle_poll_marks: CirclePollMarksTable
   webhook_inbox: WebhookInboxTable
   dead_letters: DeadLettersTable
+  journal_operations: JournalOperationsTable
+  journal_entries: JournalEntriesTable
+  journal_postings: JournalPostingsTable
+  journal_accounts: JournalAccountsTable
+  audit_log: AuditLogTable
 }

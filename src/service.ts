@@ -12,10 +12,12 @@ import { buildApp } from './http/app.ts'
 import { DependencyDegraded, type HealthCheck } from './http/routes/health.ts'
 import { developmentApiKeys, DEVELOPMENT_KEYS } from './http/plugins/auth.ts'
 import { purgeExpiredIdempotencyKeys } from './http/plugins/idempotency.ts'
+import { ledgerRunners } from './ledger/index.ts'
 import { Metrics } from './metrics.ts'
 import { DepositPoller } from './process-manager/deposit-poller.ts'
 import type { AuditHead } from './notifier/audit-heads.ts'
 import { Notifier } from './notifier/notifier.ts'
+import { auditHead } from './ledger/audit.ts'
 import { ProcessManager } from './process-manager/process-manager.ts'
 import { readModels } from './projections/index.ts'
 import { checkpointName } from './subscriptions/projection.ts'
@@ -45,7 +47,7 @@ export interface RunningService {
 }
 
 export interface ServiceOptions {
-  /** Reads the audit chain head (the audit log's `auditHead(db)`); without it the notifier publishes no head. */
+  /** Reads the audit chain head; defaults to the audit log's own `auditHead(db)` (tests inject another). */
   auditHead?: (db: Db) => Promise<AuditHead | undefined>
 }
 
@@ -100,6 +102,12 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     projections.start()
     const runner = projections
     stops.unshift(() => runner.stop())
+    // The journal and the audit log run beside the read models, each with its own checkpoint and lease.
+    const ledger = ledgerRunners({ store, db, leasePool: pool, logger })
+    metrics.trackLag('journal', () => ledger.journal.status().then((s) => s.lag))
+    metrics.trackLag('audit-log', () => ledger.audit.status().then((s) => s.lag))
+    ledger.start()
+    stops.unshift(() => ledger.stop())
   }
 
   let worker: WebhookWorker | undefined
@@ -166,7 +174,8 @@ export async function startService(config: Config, roles: Role[], logger: Logger
         duplicateWindowMs: config.NATS_DUPLICATE_WINDOW,
       },
       publishTimeoutMs: config.NATS_PUBLISH_TIMEOUT,
-      ...(options.auditHead ? { auditHead: { source: () => options.auditHead!(db), intervalMs: config.AUDIT_HEAD_INTERVAL } } : {}),
+      // The audit log's chain head leaves the database on NATS, so a rewrite of the whole table is detectable.
+      auditHead: { source: () => (options.auditHead ?? auditHead)(db), intervalMs: config.AUDIT_HEAD_INTERVAL },
     })
     notifier = running
     metrics.trackLag('notifier', () => running.lag())

@@ -18,12 +18,15 @@ import { idempotencyPlugin } from './plugins/idempotency.ts'
 import { metricsPlugin } from './plugins/metrics.ts'
 import { docsTransform, docsTransformObject } from './schemas.ts'
 import { addressRoutes } from './routes/addresses.ts'
+import { auditRoutes } from './routes/audit.ts'
 import { bankAccountRoutes } from './routes/bank-accounts.ts'
 import { cardRoutes } from './routes/cards.ts'
 import { depositRoutes } from './routes/deposits.ts'
 import { healthRoutes, type HealthCheck } from './routes/health.ts'
+import { journalRoutes } from './routes/journal.ts'
 import { mintRoutes } from './routes/mints.ts'
 import { redeemRoutes } from './routes/redeems.ts'
+import { statementRoutes } from './routes/statements.ts'
 import { transferRoutes } from './routes/transfers.ts'
 import { walletOperationRoutes } from './routes/wallet-operations.ts'
 import { walletRoutes } from './routes/wallets.ts'
@@ -180,6 +183,9 @@ export async function buildApp(deps: AppDeps) {
   await app.register(deadLetterRoutes, { store, db: deps.db })
   deps.metrics.trackOpenDeadLetters(() => openCounts(deps.db))
   if (deps.webhooks) await app.register(webhookRoutes, { ...deps.webhooks, db: deps.db, metrics: deps.metrics })
+  await app.register(statementRoutes, routeDeps)
+  await app.register(auditRoutes, routeDeps)
+  await app.register(journalRoutes, routeDeps)
   return app
 }
 

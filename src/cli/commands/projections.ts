@@ -1,3 +1,4 @@
+import { ledgerProjections } from '../../ledger/index.ts'
 import { readModels } from '../../projections/index.ts'
 import { readCheckpoint } from '../../subscriptions/checkpoints.ts'
 import { checkpointName } from '../../subscriptions/projection.ts'
@@ -11,8 +12,10 @@ export const projections: CliCommand = {
   async run(args, ctx) {
     const [action, ...rest] = args
     if (action !== 'status' && action !== 'rebuild') throw new UsageError(`expected status or rebuild, got ${action ?? 'nothing'}`)
-    const names = readModels.map((p) => p.name)
-    const chosen = action === 'status' || rest.includes('--all') ? readModels : readModels.filter((p) => rest.includes(p.name))
+    // The journal and the audit log run on their own subscribers but rebuild the same way.
+    const all = [...readModels, ...ledgerProjections]
+    const names = all.map((p) => p.name)
+    const chosen = action === 'status' || rest.includes('--all') ? all : all.filter((p) => rest.includes(p.name))
     if (action === 'rebuild' && (chosen.length === 0 || rest.some((r) => r !== '--all' && !names.includes(r)))) {
       throw new UsageError(`name a projection (${names.join(', ')}) or --all`)
     }
@@ -21,7 +24,7 @@ export const projections: CliCommand = {
       if (action === 'status') {
         const head = await conn.store.head()
         const rows = []
-        for (const p of readModels) {
+        for (const p of all) {
           const checkpoint = await readCheckpoint(conn.db, checkpointName(p))
           rows.push({ name: p.name, version: p.version, checkpoint: checkpoint ?? null, lag: conn.store.distance(checkpoint, head) ?? null })
         }

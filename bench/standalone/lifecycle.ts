@@ -3,19 +3,19 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import pg from 'pg'
 import pino from 'pino'
-import { PostgresEventStore } from '../src/adapters/event-store/postgres.ts'
-import { createDb, createPool, ensureDatabase, migrate } from '../src/adapters/postgres/database.ts'
-import { progressBar } from '../src/cli/progress.ts'
-import { loadConfig } from '../src/config.ts'
-import { buildApp } from '../src/http/app.ts'
-import { developmentApiKeys } from '../src/http/plugins/auth.ts'
-import { Metrics } from '../src/metrics.ts'
-import { startService } from '../src/service.ts'
-import { WebhookVerifier } from '../src/webhooks/verify.ts'
-import { SnsCertificates } from '../src/webhooks/sns.ts'
-import { WebhookWorker } from '../src/webhooks/worker.ts'
+import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
+import { createDb, createPool, ensureDatabase, migrate } from '../../src/adapters/postgres/database.ts'
+import { progressBar } from '../../src/cli/progress.ts'
+import { loadConfig } from '../../src/config.ts'
+import { buildApp } from '../../src/http/app.ts'
+import { developmentApiKeys } from '../../src/http/plugins/auth.ts'
+import { Metrics } from '../../src/metrics.ts'
+import { startService } from '../../src/service.ts'
+import { WebhookVerifier } from '../../src/webhooks/verify.ts'
+import { SnsCertificates } from '../../src/webhooks/sns.ts'
+import { WebhookWorker } from '../../src/webhooks/worker.ts'
 import { Worker } from 'node:worker_threads'
-import { circleKey } from '../test/helpers/webhooks.ts'
+import { circleKey } from '../../test/helpers/webhooks.ts'
 
 /**
  * Two figures, each beside its baseline in the same run:
@@ -160,7 +160,7 @@ async function webhookRoute() {
   await migrate(db)
   const store = new PostgresEventStore(pool)
   const key = circleKey()
-  const publicKey = (await import('../src/webhooks/public-keys.ts')).parseCirclePublicKey(key.publicKeyBase64)
+  const publicKey = (await import('../../src/webhooks/public-keys.ts')).parseCirclePublicKey(key.publicKeyBase64)
   const metrics = new Metrics()
   const worker = new WebhookWorker({
     store,
@@ -261,6 +261,6 @@ const report = {
   },
   webhookRoute: { ...route, targetP99Ms: 50, meetsTarget: route.workerSaturated.p99ms < 50 },
 }
-await mkdir(new URL('./results/', import.meta.url), { recursive: true })
-await writeFile(new URL('./results/lifecycle.json', import.meta.url), JSON.stringify(report, null, 2) + '\n')
+await mkdir(new URL('../results/', import.meta.url), { recursive: true })
+await writeFile(new URL('../results/lifecycle.json', import.meta.url), JSON.stringify(report, null, 2) + '\n')
 console.log(JSON.stringify(report, null, 2))

@@ -15,10 +15,10 @@ import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import pg from 'pg'
 import pino from 'pino'
-import { PostgresEventStore } from '../src/adapters/event-store/postgres.ts'
-import { createPool } from '../src/adapters/postgres/database.ts'
-import { loadConfig } from '../src/config.ts'
-import { startService } from '../src/service.ts'
+import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
+import { createPool } from '../../src/adapters/postgres/database.ts'
+import { loadConfig } from '../../src/config.ts'
+import { startService } from '../../src/service.ts'
 
 const mints = Number(process.env.BENCH_MINTS ?? 2000)
 const rate = Number(process.env.BENCH_RATE ?? 5)
@@ -162,7 +162,7 @@ await adminClient.connect()
 await adminClient.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)
 await adminClient.end()
 
-await mkdir(new URL('./results/', import.meta.url), { recursive: true })
-await writeFile(new URL('./results/notify-latency.json', import.meta.url), JSON.stringify(report, null, 2) + '\n')
+await mkdir(new URL('../results/', import.meta.url), { recursive: true })
+await writeFile(new URL('../results/notify-latency.json', import.meta.url), JSON.stringify(report, null, 2) + '\n')
 console.log(JSON.stringify(report, null, 2))
 if (lost > 0 || failedPosts.length > 0) process.exitCode = 1

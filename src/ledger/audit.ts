@@ -1,0 +1,102 @@
+import type { Insertable, Kysely } from 'kysely'
+import type { Database } from '../database.ts'
+import type { JsonObject, RecordedEvent } from '../events/event-store.ts'
+import { allEventTypes, type DomainEvent } from '../events/types.ts'
+import type { Projection } from '../subscriptions/projection.ts'
+import type { AuditLogTable } from './audit.table.ts'
+import { canonicalEvent, chainHash, GENESIS_HASH } from './canonical.ts'
+import { positionKey } from './position-key.ts'
+
+/** Rows per INSERT: 16 parameters each keeps a statement well under Postgres's 65,535. */
+const CHUNK = 1000
+
+/**
+ * The audit log: every event of the store, in position order, with who caused it and a hash chain
+ * over the canonical form of each event (hash = sha256(prev_hash || canonical event)).
+ */
+export const auditLog: Projection<DomainEvent> = {
+  name: 'audit-log',
+  version: 1,
+  handles: allEventTypes,
+  tables: ['audit_log'],
+  async handle(trx, events) {
+    const last = await trx.selectFrom('audit_log').select('hash').orderBy('position_key', 'desc').limit(1).executeTakeFirst()
+    let prev = last?.hash ?? GENESIS_HASH
+    const rows: Insertable<AuditLogTable>[] = []
+    for (const event of events as unknown as RecordedEvent[]) {
+      const hash = chainHash(prev, canonicalEvent(event))
+      rows.push(auditRow(event, prev, hash))
+      prev = hash
+    }
+    for (let i = 0; i < rows.length; i += CHUNK) await trx.insertInto('audit_log').values(rows.slice(i, i + CHUNK)).execute()
+  },
+}
+
+function auditRow(e: RecordedEvent, prevHash: string, hash: string): Insertable<AuditLogTable> {
+  const m = e.metadata
+  return {
+    position_key: positionKey(e.position),
+    position: e.position,
+    stream: e.stream,
+    revision: e.revision,
+    event_id: e.id,
+    type: e.type,
+    data: JSON.stringify(e.data),
+    metadata: JSON.stringify(m),
+    actor: m.actor,
+    request_id: m.requestId ?? null,
+    idempotency_key: m.idempotencyKey ?? null,
+    correlation_id: m.correlationId,
+    causation_id: m.causationId,
+    recorded_at: e.recordedAt,
+    prev_hash: prevHash,
+    hash,
+  }
+}
+
+export interface AuditHead {
+  /** Position of the last event in the chain. */
+  position: string
+  hash: string
+  recordedAt: string
+}
+
+/**
+ * The chain head: the last audited event's position and hash. Publishing it outside the database
+ * makes a rewrite of the whole table (chain recomputed end to end) detectable.
+ */
+export async function auditHead(db: Kysely<Database>): Promise<AuditHead | undefined> {
+  const row = await db.selectFrom('audit_log').select(['position', 'hash', 'recorded_at']).orderBy('position_key', 'desc').limit(1).executeTakeFirst()
+  return row && { position: row.position, hash: row.hash, recordedAt: row.recorded_at.toISOString() }
+}
+
+export interface AuditRecord {
+  position: string
+  hash: string
+  prevHash: string
+}
+
+/** The chain links of the given positions (for answers that serve events from the store with their hashes). */
+export async function chainLinks(db: Kysely<Database>, positions: string[]): Promise<Map<string, AuditRecord>> {
+  if (positions.length === 0) return new Map()
+  const rows = await db
+    .selectFrom('audit_log')
+    .select(['position', 'hash', 'prev_hash'])
+    .where('position_key', 'in', positions.map(positionKey))
+    .execute()
+  return new Map(rows.map((r) => [r.position, { position: r.position, hash: r.hash, prevHash: r.prev_hash }]))
+}
+
+/** An audit row as the event it recorded (the fields the chain covers). */
+export function auditedEvent(row: { position: string; stream: string; revision: number; event_id: string; type: string; data: JsonObject; metadata: RecordedEvent['metadata']; recorded_at: Date }) {
+  return {
+    position: row.position,
+    stream: row.stream,
+    revision: row.revision,
+    id: row.event_id,
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata,
+    recordedAt: row.recorded_at.toISOString(),
+  }
+}

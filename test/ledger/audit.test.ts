@@ -1,0 +1,46 @@
+import t from 'tap'
+import { sql } from 'kysely'
+import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
+import { auditHead } from '../../src/ledger/audit.ts'
+import { canonicalEvent, chainHash, GENESIS_HASH } from '../../src/ledger/canonical.ts'
+import { ledgerProjections } from '../../src/ledger/index.ts'
+import { rebuildProjection } from '../../src/subscriptions/rebuild.ts'
+import { testDatabase } from '../helpers/database.ts'
+import { runLedger } from '../helpers/ledger.ts'
+import { randomOperations } from '../helpers/random-operations.ts'
+
+t.test('the audit log has one chained row per event with who caused it; a rebuild gives the same rows', async (t) => {
+  const { db, pool } = await testDatabase(t)
+  const store = new PostgresEventStore(pool, { pollIntervalMs: 50 })
+  t.teardown(() => store.close())
+  await randomOperations(store, { steps: 100, maxWallets: 3 })
+  const { settle, ledger } = runLedger(t, store, db, { readModels: false })
+  await settle()
+
+  const events = (await store.readAll({ maxCount: 100_000 })).events
+  const rows = await db.selectFrom('audit_log').selectAll().orderBy('position_key').execute()
+  t.equal(rows.length, events.length, 'one row per event, of every type')
+  t.same(new Set(rows.map((r) => r.type)).size, new Set(events.map((e) => e.type)).size)
+  let prev = GENESIS_HASH
+  events.forEach((e, i) => {
+    const row = rows[i]!
+    const expected = chainHash(prev, canonicalEvent(e))
+    if (row.position !== e.position || row.prev_hash !== prev || row.hash !== expected) t.fail(`row ${i} does not chain`)
+    if (row.actor !== e.metadata.actor || row.correlation_id !== e.metadata.correlationId || row.causation_id !== e.metadata.causationId) t.fail(`row ${i} actor fields`)
+    prev = expected
+  })
+  t.ok(rows.some((r) => r.actor === 'process-manager') && rows.some((r) => r.actor === 'circle-webhook'), 'actors are recorded')
+  t.same(await auditHead(db), { position: events.at(-1)!.position, hash: prev, recordedAt: events.at(-1)!.recordedAt }, 'the head is the last link')
+
+  await ledger.stop()
+  for (const projection of ledgerProjections) {
+    const result = await rebuildProjection({ db, store, projection, swap: false })
+    for (const table of projection.tables) {
+      const diff = await sql<{ n: string }>`SELECT count(*)::text AS n FROM (
+        (SELECT * FROM ${sql.id('public', table)} EXCEPT SELECT * FROM ${sql.id(result.schema, table)})
+        UNION ALL (SELECT * FROM ${sql.id(result.schema, table)} EXCEPT SELECT * FROM ${sql.id('public', table)})) d`.execute(db)
+      t.equal(diff.rows[0]!.n, '0', `${projection.name}: rebuilt ${table} equals the live one`)
+    }
+    await sql`DROP SCHEMA ${sql.id(result.schema)} CASCADE`.execute(db)
+  }
+})

@@ -1,0 +1,51 @@
+import t from 'tap'
+import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
+import { verifyChain } from '../../src/ledger/verify.ts'
+import { testDatabase } from '../helpers/database.ts'
+import { runLedger } from '../helpers/ledger.ts'
+import { randomOperations } from '../helpers/random-operations.ts'
+import { changeAuditHash, changeOneByteOfEvent, deleteAuditRow } from '../helpers/tamper.ts'
+
+t.test('verify recomputes the chain from the store and names the first break exactly', async (t) => {
+  const { db, pool } = await testDatabase(t)
+  const store = new PostgresEventStore(pool, { pollIntervalMs: 50 })
+  t.teardown(() => store.close())
+  await randomOperations(store, { steps: 120, maxWallets: 4 })
+  const { settle } = runLedger(t, store, db, { readModels: false })
+  await settle()
+  const head = (await store.head())!
+  const total = store.distance(undefined, head)!
+
+  const clean = await verifyChain({ db, store, pageSize: 37 })
+  t.same({ ok: clean.ok, verified: clean.verified, position: clean.position }, { ok: true, verified: total, position: head }, 'an untouched log verifies, across pages')
+
+  const { rows } = await pool.query<{ position: string }>(`SELECT position::text FROM events WHERE data ? 'amount' ORDER BY position LIMIT 1 OFFSET 5`)
+  const target = rows[0]!.position
+  const changed = await changeOneByteOfEvent(pool, target)
+  let result = await verifyChain({ db, store, pageSize: 37 })
+  t.match(result, { ok: false, position: String(BigInt(target) - 1n), break: { position: target, kind: 'data_changed', details: { fields: ['data.amount'] } } }, 'one changed byte of event data is found at its position')
+  t.equal(result.verified, Number(target) - 1, 'everything before it verified')
+  await changed.restore()
+  t.ok((await verifyChain({ db, store })).ok, 'restored, it verifies again')
+
+  const middle = String(BigInt(head) / 2n)
+  const putBack = await deleteAuditRow(pool, middle)
+  result = await verifyChain({ db, store, pageSize: 37 })
+  t.match(result.break, { position: middle, kind: 'row_missing' }, 'a deleted audit row is found at its position')
+  await putBack()
+
+  const forged = await changeAuditHash(pool, middle)
+  result = await verifyChain({ db, store, pageSize: 37 })
+  t.match(result.break, { position: middle, kind: 'hash_mismatch', details: { field: 'hash' } }, 'a changed hash is found at its position')
+  await forged()
+
+  const lastRow = await deleteAuditRow(pool, head)
+  result = await verifyChain({ db, store })
+  t.match(result.break, { position: head, kind: 'row_missing' }, 'even the last row: the audit checkpoint says it was written')
+  await lastRow()
+
+  const ranged = await verifyChain({ db, store, from: '10', to: '20' })
+  t.same({ ok: ranged.ok, verified: ranged.verified, position: ranged.position }, { ok: true, verified: 11, position: '20' }, 'a range verifies from the row before it')
+  const beyond = await verifyChain({ db, store, from: '10', to: String(BigInt(head) + 100n) })
+  t.equal(beyond.position, head, 'a range past the audit log stops at its end')
+})
