@@ -12,6 +12,9 @@ import { formatAmount } from '../../src/events/money.ts'
 import { available, wallet } from '../../src/events/wallet.ts'
 import { DepositPoller } from '../../src/process-manager/deposit-poller.ts'
 import { meta } from '../helpers/commands.ts'
+import { readModels } from '../../src/projections/index.ts'
+import { listWalletOperations } from '../../src/projections/wallet-operations.ts'
+import { ProjectionRunner } from '../../src/subscriptions/projection-runner.ts'
 import { processManagerHarness, until } from '../helpers/circle.ts'
 import { testDatabase } from '../helpers/database.ts'
 
@@ -36,6 +39,13 @@ t.test('a deposit at the simulator credits the wallet with polling alone, once',
   t.match(events.map((e) => e.type), ['DepositCompleted'])
   t.match(events[0]?.data, { walletId, chain: 'SOL', amount: '5250000' })
   t.equal(events[0]?.metadata.actor, 'deposit-poller')
+  // ... and shows in the wallet's operations, as backendMirror reads them.
+  const readSide = new ProjectionRunner({ projections: readModels, store: h.store, db: h.db })
+  readSide.start()
+  t.teardown(() => readSide.stop())
+  await readSide.caughtUp((await h.store.head())!)
+  const timeline = await listWalletOperations(h.db, walletId, {})
+  t.match(timeline.items, [{ operation_id: circleTransferId, kind: 'deposit', direction: 'in', status: 'completed', amount: '5250000' }], 'the deposit is in the wallet’s operations')
 
   await h.sim.app.inject({ method: 'POST', url: '/sim/deposits', headers: h.sim.controlHeaders, payload: { walletId: circleWalletId, amount: '1.00', chain: 'ETH' } })
   await until(async () => available((await fold(h.store, wallet, walletId)).state) === 6_250_000n, 10_000, 'second deposit')
