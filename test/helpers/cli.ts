@@ -4,9 +4,9 @@ import path from 'node:path'
 const root = path.resolve(import.meta.dirname, '../..')
 
 /** Runs `circle-ledger <args>` against a database, as an operator would; resolves with its exit code and output. */
-export function runCli(databaseUrl: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+export function runCli(databaseUrl: string, args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: root, env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl } })
+    const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: root, env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, ...env } })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
