@@ -89,7 +89,9 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store
           limit: limit(1000, 100),
         }),
         response: {
-          200: z.object({ stream: z.string(), events: z.array(auditEventBody), nextRevision: z.number().int().nullable().meta({ description: 'fromRevision of the next page; null on the last' }) }),
+          200: z
+            .object({ stream: z.string(), events: z.array(auditEventBody), nextRevision: z.number().int().nullable().meta({ description: 'fromRevision of the next page; null on the last' }) })
+            .describe("A page of the stream's events in revision order"),
           ...readErrors,
         },
       },
@@ -126,7 +128,9 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store
           limit: z.coerce.number().int().min(1).optional().meta({ description: 'JSON: page size (100 by default, at most 1000). NDJSON: most events to stream (all by default)' }),
         }),
         response: {
-          200: z.object({ events: z.array(auditEventBody), next: position.nullable().meta({ description: 'after of the next page; null on the last' }) }),
+          200: z
+            .object({ events: z.array(auditEventBody), next: position.nullable().meta({ description: 'after of the next page; null on the last' }) })
+            .describe('A page of the log in position order (NDJSON, one event a line, with Accept: application/x-ndjson)'),
           ...readErrors,
         },
       },
@@ -173,7 +177,8 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store
                 })
                 .optional(),
             })
-            .meta({ id: 'AuditVerification' }),
+            .meta({ id: 'AuditVerification' })
+            .describe("The verification's outcome: ok with the count verified, or the first break"),
           ...readErrors,
         },
       },
@@ -200,7 +205,8 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store
               hash: z.string().meta({ description: 'Hex SHA-256; 64 zeros while the log is empty' }),
               recordedAt: z.string().nullable(),
             })
-            .meta({ id: 'AuditHead' }),
+            .meta({ id: 'AuditHead' })
+            .describe('The chain head'),
           ...readErrors,
         },
       },

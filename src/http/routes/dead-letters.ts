@@ -61,7 +61,7 @@ export const deadLetterRoutes: FastifyPluginAsyncZod<{ store: EventStore; db: Db
           kind: z.enum(['webhook', 'task']).optional().meta({ description: 'Only webhook notifications or only process-manager tasks' }),
           status: z.enum(['open', 'replayed', 'discarded']).optional(),
         }),
-        response: { 200: pageOf(deadLetterBody), ...readErrors },
+        response: { 200: pageOf(deadLetterBody).describe('A page of dead letters, newest first'), ...readErrors },
       },
     },
     async (request) => {
@@ -73,7 +73,7 @@ export const deadLetterRoutes: FastifyPluginAsyncZod<{ store: EventStore; db: Db
 
   app.get(
     '/admin/dead-letters/:id',
-    { config: { roles: [] }, schema: { tags: ['admin'], summary: 'One dead letter', params: idParams, response: { 200: deadLetterBody, ...readErrors } } },
+    { config: { roles: [] }, schema: { tags: ['admin'], summary: 'One dead letter', params: idParams, response: { 200: deadLetterBody.describe('The dead letter'), ...readErrors } } },
     async (request) => {
       const row = await getDeadLetter(db, request.params.id)
       if (!row) throw notFound('dead letter', request.params.id)
@@ -89,7 +89,7 @@ export const deadLetterRoutes: FastifyPluginAsyncZod<{ store: EventStore; db: Db
         tags: ['admin'],
         summary: 'Put a dead letter back in its queue (once its cause is fixed)',
         params: idParams,
-        response: { 200: deadLetterBody, ...commandErrors, 404: readErrors[404] },
+        response: { 200: deadLetterBody.describe('The dead letter after the action'), ...commandErrors, 404: readErrors[404] },
       },
     },
     async (request) => {
@@ -108,7 +108,7 @@ export const deadLetterRoutes: FastifyPluginAsyncZod<{ store: EventStore; db: Db
         summary: 'Close a dead letter without running it again (reason required)',
         params: idParams,
         body: z.strictObject({ reason: z.string().trim().min(1).max(500).meta({ description: 'Why it is discarded; kept in the audit log' }) }),
-        response: { 200: deadLetterBody, ...commandErrors, 404: readErrors[404] },
+        response: { 200: deadLetterBody.describe('The dead letter after the action'), ...commandErrors, 404: readErrors[404] },
       },
     },
     async (request) => {

@@ -83,7 +83,8 @@ export const journalRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { rea
               postings: z.array(postingBody),
               next: position.nullable(),
             })
-            .meta({ id: 'JournalAccount' }),
+            .meta({ id: 'JournalAccount' })
+            .describe("The account's balance (at the moment asked for) and a page of its postings"),
           ...readErrors,
         },
       },
@@ -129,7 +130,7 @@ export const journalRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { rea
         tags: ['journal'],
         summary: 'Journal entries in log order, each with its postings',
         querystring: z.strictObject({ after: position.optional().meta({ description: 'Exclusive; the `next` of the previous page' }), limit: limit(1000, 100) }),
-        response: { 200: z.object({ entries: z.array(entryBody), next: position.nullable() }), ...readErrors },
+        response: { 200: z.object({ entries: z.array(entryBody), next: position.nullable() }).describe('A page of journal entries in position order'), ...readErrors },
       },
     },
     async (request) => {
@@ -170,7 +171,8 @@ export const journalRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { rea
               balanced: z.boolean(),
               currency,
             })
-            .meta({ id: 'TrialBalance' }),
+            .meta({ id: 'TrialBalance' })
+            .describe("Every account's balance and their sum"),
           ...readErrors,
         },
       },

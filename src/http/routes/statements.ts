@@ -88,7 +88,8 @@ export const statementRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { r
               position: position.nullable().meta({ description: 'The last journal entry of this wallet the balances include' }),
               balances: balancesBody,
             })
-            .meta({ id: 'WalletBalancesAt' }),
+            .meta({ id: 'WalletBalancesAt' })
+            .describe("The wallet's balances as they were at the moment asked for"),
           ...readErrors,
         },
       },
@@ -125,7 +126,8 @@ export const statementRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { r
               movements: z.array(movementBody),
               closing: balancesBody,
             })
-            .meta({ id: 'WalletStatement' }),
+            .meta({ id: 'WalletStatement' })
+            .describe('Opening balances, every movement with its running balance, closing balances'),
           ...readErrors,
           422: errorBody.describe('The period holds too many movements'),
         },

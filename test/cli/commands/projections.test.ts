@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import t from 'tap'
 import { PostgresEventStore } from '../../../src/adapters/event-store/postgres.ts'
+import { ledgerProjections } from '../../../src/ledger/index.ts'
 import { readModels } from '../../../src/projections/index.ts'
 import { ProjectionRunner } from '../../../src/subscriptions/projection-runner.ts'
 import { testDatabase } from '../../helpers/database.ts'
@@ -20,7 +21,7 @@ t.test('projections status and rebuild, human and --json', async (t) => {
 
   const never = JSON.parse(cli('--json', 'projections', 'status').stdout)
   t.match(never, { head: '2' })
-  t.same(never.projections.map((p: { name: string; lag: number }) => [p.name, p.lag]), readModels.map((p) => [p.name, 2]), 'lag is the whole log before the first run')
+  t.same(never.projections.map((p: { name: string; lag: number }) => [p.name, p.lag]), [...readModels, ...ledgerProjections].map((p) => [p.name, 2]), 'lag is the whole log before the first run (read models, journal, audit log)')
   t.match(cli('projections', 'rebuild', 'wallets').stdout, /wallets: skipped: projection projection:wallets@v1 has not run yet/)
 
   const runner = new ProjectionRunner({ projections: readModels, store, db })
