@@ -11,6 +11,16 @@ const apiKeyEntry = z
 
 const decimalAmount = z.string().regex(/^\d+(\.\d{1,6})?$/, 'expected a decimal amount such as "1000000.00"')
 
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const
+/** A duration such as "5m", "90s", "1h" or plain milliseconds; read as milliseconds. */
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h)?$/, 'expected a duration such as "5m", "90s" or milliseconds')
+  .transform((v) => {
+    const [, n, unit] = /^(\d+)(ms|s|m|h)?$/.exec(v)!
+    return Number(n) * UNIT_MS[(unit ?? 'ms') as keyof typeof UNIT_MS]
+  })
+
 const schema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -65,6 +75,12 @@ const schema = z
     MAX_DEPOSIT_ADDRESSES_PER_WALLET: z.coerce.number().int().min(1).default(20),
     CARD_ACTION_WAIT_MS: z.coerce.number().int().min(0).default(5000),
     LEASE_RETRY_MS: z.coerce.number().int().min(50).default(2000),
+    /** How often the reconciler role runs a reconciliation. */
+    RECONCILE_INTERVAL: duration.default(300_000),
+    /** An operation not terminal after this long is looked up at Circle by a run. */
+    RECONCILE_STALE_AFTER: duration.default(900_000),
+    /** Circle resources younger than this are left to the next run (our record of them may still be on its way). */
+    RECONCILE_GRACE: duration.default(60_000),
   })
   .superRefine((env, ctx) => {
     if (env.EVENT_STORE === 'kurrentdb' && !env.KURRENTDB_CONNECTION_STRING) {

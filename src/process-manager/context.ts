@@ -18,6 +18,8 @@ export interface StepContext {
   /** A bank account never submitted to Circle fails this long after its request: no client retry can come any more. */
   submissionAbandonMs: number
   logger: Logger
+  /** Who records outcomes: the process manager, or reconciliation when it finds one Circle already settled. */
+  actor?: string
 }
 
 export type Step = (ctx: StepContext, id: string) => Promise<Outcome>
@@ -30,7 +32,7 @@ export type Step = (ctx: StepContext, id: string) => Promise<Outcome>
 export async function record<C, S>(ctx: StepContext, decider: Decider<C, S>, command: C, stream: string, outcome: string): Promise<void> {
   const commandId = outcomeCommandId(stream, outcome)
   try {
-    await execute(ctx.store, decider, command, { commandId, actor: 'process-manager', occurredAt: new Date().toISOString() })
+    await execute(ctx.store, decider, command, { commandId, actor: ctx.actor ?? 'process-manager', occurredAt: new Date().toISOString() })
   } catch (err) {
     if (err instanceof DomainError && (err.code === 'outcome_conflict' || err.code === 'invalid_transition')) {
       ctx.logger.error({ err, stream, outcome }, 'Circle reported an outcome that contradicts the ledger; not applied')

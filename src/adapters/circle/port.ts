@@ -56,12 +56,20 @@ export interface CircleTransfer {
   destination: CircleDestination
   txHash?: string
   errorCode?: string
+  /** ISO time Circle created it (list answers carry it). */
+  createDate?: string
 }
 export interface CirclePayout {
   id: string
   status: 'pending' | 'complete' | 'failed'
   amount: bigint
   errorCode?: string
+  createDate?: string
+}
+/** Circle's list filters: `from`/`to` bound the creation date (ISO, inclusive). */
+export interface CircleListQuery {
+  from?: string
+  to?: string
 }
 
 export interface CirclePort {
@@ -79,6 +87,10 @@ export interface CirclePort {
   getTransfer(id: string): Promise<CircleTransfer>
   createPayout(request: { idempotencyKey: string; wireAccountId: string; amount: bigint }): Promise<CirclePayout>
   getPayout(id: string): Promise<CirclePayout>
+  /** Every transfer in or out of `walletId` created in the range, all pages (newest first). */
+  listTransfers(query: CircleListQuery & { walletId: string }): Promise<CircleTransfer[]>
+  /** Every business payout created in the range, all pages (newest first). */
+  listPayouts(query: CircleListQuery): Promise<CirclePayout[]>
 }
 
 /** A failed Circle call; see UpstreamError for transient versus refused. */
