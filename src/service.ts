@@ -14,11 +14,12 @@ import { purgeExpiredIdempotencyKeys } from './http/plugins/idempotency.ts'
 import { Metrics } from './metrics.ts'
 import { ProcessManager } from './process-manager/process-manager.ts'
 import { readModels } from './projections/index.ts'
+import { beginRun, Reconciler, type ReconcileOptions, type ReconcilerDeps } from './reconciliation/reconciler.ts'
 import { checkpointName } from './subscriptions/projection.ts'
 import { ProjectionRunner } from './subscriptions/projection-runner.ts'
 import { readYourWrites } from './subscriptions/read-your-writes.ts'
 
-export const ROLES = ['api', 'projections', 'process-manager'] as const
+export const ROLES = ['api', 'projections', 'process-manager', 'reconciler'] as const
 export type Role = (typeof ROLES)[number]
 
 export interface RunningService {
@@ -100,6 +101,14 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     stops.unshift(() => pm.stop())
   }
 
+  const reconcilerDeps: ReconcilerDeps = { db, pool, store, circle, logger }
+  const reconcileOptions: ReconcileOptions = { staleAfterMs: config.RECONCILE_STALE_AFTER, graceMs: config.RECONCILE_GRACE }
+  if (roles.includes('reconciler')) {
+    const reconciler = new Reconciler(reconcilerDeps, { ...reconcileOptions, intervalMs: config.RECONCILE_INTERVAL, leaseRetryMs: config.LEASE_RETRY_MS })
+    reconciler.start()
+    stops.unshift(() => reconciler.stop())
+  }
+
   let url: string | undefined
   if (roles.includes('api')) {
     const apiKeys = config.API_KEYS ?? developmentApiKeys()
@@ -132,6 +141,8 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       unauthenticatedMax: config.UNAUTHENTICATED_RATE_LIMIT_MAX,
       timeouts: { requestMs: config.HTTP_REQUEST_TIMEOUT_MS, connectionMs: config.HTTP_CONNECTION_TIMEOUT_MS },
       ...(config.TRUST_PROXY === undefined ? {} : { trustProxy: config.TRUST_PROXY }),
+      // The run goes on after the 202; its failure is stored on the run and logged.
+      startReconciliation: async () => (await beginRun(reconcilerDeps, reconcileOptions, 'http')).run,
     })
     url = await app.listen({ port: config.PORT, host: config.HOST })
     const purge = setInterval(() => void purgeExpiredIdempotencyKeys(db).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed')), 3_600_000)

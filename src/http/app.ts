@@ -10,6 +10,7 @@ import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
 import type { Metrics } from '../metrics.ts'
+import type { Run } from '../reconciliation/runs.ts'
 import type { WaitForReadModels } from '../subscriptions/read-your-writes.ts'
 import { authPlugin, type ApiKey } from './plugins/auth.ts'
 import { errorsPlugin } from './plugins/errors.ts'
@@ -21,6 +22,7 @@ import { cardRoutes } from './routes/cards.ts'
 import { depositRoutes } from './routes/deposits.ts'
 import { healthRoutes, type HealthCheck } from './routes/health.ts'
 import { mintRoutes } from './routes/mints.ts'
+import { reconciliationRoutes } from './routes/reconciliation.ts'
 import { redeemRoutes } from './routes/redeems.ts'
 import { transferRoutes } from './routes/transfers.ts'
 import { walletOperationRoutes } from './routes/wallet-operations.ts'
@@ -54,6 +56,8 @@ export interface AppDeps {
   trustProxy?: boolean | number | string
   /** Fastify's requestTimeout (whole request received) and connectionTimeout (socket idle), ms. */
   timeouts?: { requestMs: number; connectionMs: number }
+  /** Starts a reconciliation run in the background (POST /admin/reconciliation/runs); absent = 503. */
+  startReconciliation?: () => Promise<Run>
 }
 
 /** Trust the first `n` proxies in front of us (Fastify's number form, which its types omit). */
@@ -137,6 +141,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(transferRoutes(maxAmount), routeDeps)
   await app.register(cardRoutes, { ...routeDeps, issuer: deps.issuer, cardActionWaitMs: deps.cardActionWaitMs ?? 5000 })
   await app.register(depositRoutes, routeDeps)
+  await app.register(reconciliationRoutes, { db: deps.db, startRun: deps.startReconciliation })
   return app
 }
 

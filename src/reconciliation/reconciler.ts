@@ -115,20 +115,27 @@ async function execute(deps: ReconcilerDeps, options: ReconcileOptions, run: Run
   }
 }
 
+export interface SchedulerOptions extends ReconcileOptions {
+  intervalMs: number
+  /** Wait before the first run after taking the lease; the interval when unset. */
+  firstRunMs?: number | undefined
+  leaseRetryMs?: number
+}
+
 /**
  * The reconciler role: one active instance across processes (a lease), a run every `intervalMs`.
  * A run already going (started from the CLI or HTTP) makes the scheduled one skip its turn.
  */
 export class Reconciler {
   private readonly deps: ReconcilerDeps
-  private readonly options: ReconcileOptions & { intervalMs: number; leaseRetryMs?: number }
+  private readonly options: SchedulerOptions
   private controller = new AbortController()
   private running: Promise<void> | undefined
   active = false
 
-  constructor(deps: ReconcilerDeps, options: ReconcileOptions & { intervalMs: number; leaseRetryMs?: number }) {
+  constructor(deps: ReconcilerDeps, options: SchedulerOptions) {
     this.deps = deps
-    this.options = options
+    this.options = { ...options }
   }
 
   start(): void {
@@ -151,14 +158,17 @@ export class Reconciler {
       this.deps.logger.info('reconciler active')
       const held = AbortSignal.any([signal, lease.lost])
       try {
-        while (!held.aborted) {
+        // The first run comes one interval after taking the lease: a restart storm never floods Circle.
+        for (;;) {
+          await sleep(this.options.firstRunMs ?? this.options.intervalMs, undefined, { signal: held }).catch(() => undefined)
+          if (held.aborted) break
           try {
             await reconcile(this.deps, this.options, 'schedule')
           } catch (err) {
             if (err instanceof RunInProgress) this.deps.logger.info('a reconciliation run is in progress; skipping this turn')
             else this.deps.logger.error({ err }, 'reconciliation run could not start')
           }
-          await sleep(this.options.intervalMs, undefined, { signal: held }).catch(() => undefined)
+          this.options.firstRunMs = undefined
         }
       } finally {
         this.active = false

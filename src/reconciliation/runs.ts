@@ -86,9 +86,11 @@ export async function startRun(db: Db, store: EventStore, trigger: Reconciliatio
 
 export async function addFindings(db: Db, runId: string, findings: Finding[]): Promise<void> {
   if (findings.length === 0) return
+  // Millisecond times, as the page cursor carries them.
+  const createdAt = new Date()
   await db
     .insertInto('reconciliation_findings')
-    .values(findings.map((f) => ({ id: randomUUID(), run_id: runId, kind: f.kind, subject: f.subject, circle_id: f.circleId ?? null, details: JSON.stringify(f.details) })))
+    .values(findings.map((f) => ({ id: randomUUID(), run_id: runId, kind: f.kind, subject: f.subject, circle_id: f.circleId ?? null, details: JSON.stringify(f.details), created_at: createdAt })))
     .execute()
 }
 

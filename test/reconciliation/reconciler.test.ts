@@ -115,7 +115,7 @@ t.test('a run while another holds the run lock is refused', async (t) => {
 
 t.test('two reconcilers started at once leave one active', async (t) => {
   const h = await reconcileHarness(t)
-  const make = () => new Reconciler({ ...h.deps, logger: pino({ level: 'silent' }) }, { ...h.options, intervalMs: 60_000, leaseRetryMs: 50 })
+  const make = () => new Reconciler({ ...h.deps, logger: pino({ level: 'silent' }) }, { ...h.options, intervalMs: 60_000, firstRunMs: 0, leaseRetryMs: 50 })
   const a = make()
   const b = make()
   a.start()
