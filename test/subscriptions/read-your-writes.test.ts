@@ -10,7 +10,7 @@ t.test('without an active local runner the wait polls the checkpoint row; past t
   const store = new PostgresEventStore(pool)
   t.teardown(() => store.close())
   const written = await store.append('s-1', newEvents(3), { expected: 'no_stream' })
-  const standby = { isActive: false, caughtUp: async () => t.fail('a standby runner is never waited on') }
+  const standby = { isActive: false, caughtUp: async () => void t.fail('a standby runner is never waited on') }
   const wait = readYourWrites({ store, db, checkpoint: 'projection:x@v1', local: standby, timeoutMs: 300, pollMs: 5 })
   await t.rejects(wait(written.position), ReadModelsBehind, 'nobody projects: the wait gives up')
   await saveCheckpoint(db, 'projection:x@v1', undefined, '2')
