@@ -1,4 +1,11 @@
+import { randomUUID } from 'node:crypto'
 import pino from 'pino'
+import { execute } from '../../src/commands/handler.ts'
+import { linkBankAccount } from '../../src/commands/link-bank-account.ts'
+import { recordBankAccountOutcome } from '../../src/commands/record-bank-account-outcome.ts'
+import { requestRedeem } from '../../src/commands/request-redeem.ts'
+import { bankAccount } from '../../src/events/bank-account.ts'
+import { redeem } from '../../src/events/redeem.ts'
 import t from 'tap'
 import { fold } from '../../src/events/fold.ts'
 import { mint } from '../../src/events/mint.ts'
@@ -6,7 +13,7 @@ import { parseAmount } from '../../src/events/money.ts'
 import { beginRun, reconcile, Reconciler, RunInProgress } from '../../src/reconciliation/reconciler.ts'
 import { listFindings } from '../../src/reconciliation/runs.ts'
 import { until } from '../helpers/circle.ts'
-import { reconcileHarness } from '../helpers/reconcile.ts'
+import { now, reconcileHarness } from '../helpers/reconcile.ts'
 
 t.test('a mint Circle completed without a webhook, with polling off, is completed by the run through events', async (t) => {
   // The process manager submits and then stops: nobody polls, and no webhook consumer exists.
@@ -133,4 +140,44 @@ t.test('two reconcilers started at once leave one active', async (t) => {
   await (a.active ? a : b).stop()
   await until(async () => (standby.active ? true : undefined), 10_000, 'the standby takes over')
   t.pass('the standby took over after the active one stopped')
+})
+
+t.test('with polling off, runs settle a wire account and each redeem step Circle finished, the payout completed silently', async (t) => {
+  const h = await reconcileHarness(t, { settleMs: 800 }, { pollMs: 3_600_000 })
+  const w = await h.newWallet()
+  const mintId = await h.mintInto(w.walletId, parseAmount('20'), 'processing')
+  const bankAccountId = randomUUID()
+  await execute(h.store, linkBankAccount, { bankAccountId, ownerId: 'owner', accountType: 'us', last4: '0010', holderName: 'H', country: 'US' }, now())
+  const wire = await h.circle.createWireAccount({
+    idempotencyKey: randomUUID(),
+    details: { accountNumber: '12340010', routingNumber: '121000248', billingDetails: { name: 'H', line1: 'l', city: 'c', postalCode: '1', country: 'US' }, bankAddress: { country: 'US' } },
+  })
+  await execute(h.store, recordBankAccountOutcome, { bankAccountId, outcome: { type: 'submitted', circleWireId: wire.id } }, now())
+  await until(async () => ((await h.circle.getWireAccount(wire.id)).status === 'complete' && (await h.circle.getTransfer((await fold(h.store, mint, mintId)).state.circleTransferId!)).status === 'complete' ? true : undefined), 10_000, 'Circle settled')
+  await h.settled()
+  const first = await reconcile(h.deps, h.options, 'cli')
+  t.same(
+    (await listFindings(h.db, first.id, { kind: 'operation_resolved' })).items.map((f) => f.subject).sort(),
+    [`bankaccount-${bankAccountId}`, `mint-${mintId}`].sort(),
+    'the mint and the bank account are settled by the run',
+  )
+  t.equal((await fold(h.store, bankAccount, bankAccountId)).state.status, 'active')
+
+  const redeemId = randomUUID()
+  await execute(h.store, requestRedeem, { redeemId, walletId: w.walletId, bankAccountId, amount: parseAmount('5') }, now())
+  const step1 = await until(async () => (await fold(h.store, redeem, redeemId)).state.circleTransferId, 10_000, 'step 1 sent')
+  await until(async () => ((await h.circle.getTransfer(step1)).status === 'complete' ? true : undefined), 10_000, 'step 1 settled at Circle')
+  await h.settled()
+  await reconcile(h.deps, h.options, 'cli')
+  // The recorded step 1 wakes the process manager, which sends the payout and then stops polling.
+  const payoutId = await until(async () => (await fold(h.store, redeem, redeemId)).state.circlePayoutId, 10_000, 'payout sent')
+  await h.pm.stop()
+  await h.control('POST', `/sim/payouts/${payoutId}/complete`)
+  await h.settled()
+  const third = await reconcile(h.deps, h.options, 'cli')
+  t.equal((await fold(h.store, redeem, redeemId)).state.status, 'completed', 'the silently completed payout completes the redeem')
+  const last = (await h.store.readStream(redeem.streamName(redeemId))).at(-1)!
+  t.same([last.type, last.metadata.actor], ['RedeemCompleted', 'reconciliation'])
+  t.equal(third.counts.balance_mismatch, undefined, 'and the wallet matches Circle: 15.00 both sides')
+  t.equal(await h.sim.balanceOf(w.circleWalletId), parseAmount('15'))
 })
