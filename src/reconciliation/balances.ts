@@ -72,7 +72,7 @@ export interface BalanceResult {
  * before it becomes a finding.
  */
 export async function checkBalances(
-  deps: { db: Db; circle: CirclePort },
+  deps: { db: Db; circle: CirclePort; signal?: AbortSignal | undefined },
   options: { concurrency: number; recheckMs: number },
   onProgress: (done: number, total: number) => void,
 ): Promise<BalanceResult> {
@@ -84,6 +84,7 @@ export async function checkBalances(
   let done = 0
   const worker = async () => {
     while (next < wallets.length) {
+      deps.signal?.throwIfAborted()
       const w = wallets[next++]!
       try {
         const circle = await deps.circle.getWallet(w.circleWalletId)

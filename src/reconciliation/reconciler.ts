@@ -30,6 +30,8 @@ export interface ReconcileOptions {
   concurrency?: number
   /** Pause before a balance difference is looked at again (ms). */
   recheckMs?: number
+  /** Stops a run between two Circle calls; the run is stored as failed. */
+  signal?: AbortSignal | undefined
 }
 
 export type Phase = 'stale' | 'balances' | 'unknown'
@@ -91,15 +93,15 @@ async function execute(deps: ReconcilerDeps, options: ReconcileOptions, run: Run
   const listedFrom = previous ? new Date(previous.getTime() - OVERLAP_MS) : undefined
   const highWaterMark = new Date(Date.parse(run.startedAt) - options.graceMs)
   try {
-    const stale = await checkStale(deps, options.staleAfterMs, (d, t) => onProgress('stale', d, t))
+    const stale = await checkStale({ ...deps, signal: options.signal }, options.staleAfterMs, (d, t) => onProgress('stale', d, t))
     await addFindings(deps.db, run.id, stale.findings)
     checked.operations = stale.checked
 
-    const balances = await checkBalances(deps, { concurrency, recheckMs: options.recheckMs ?? 500 }, (d, t) => onProgress('balances', d, t))
+    const balances = await checkBalances({ ...deps, signal: options.signal }, { concurrency, recheckMs: options.recheckMs ?? 500 }, (d, t) => onProgress('balances', d, t))
     await addFindings(deps.db, run.id, balances.findings)
     checked.wallets = balances.checked
 
-    const unknown = await checkUnknown(deps, run.id, { ...(listedFrom ? { from: listedFrom } : {}), to: highWaterMark }, balances.circleWalletIds, { concurrency }, (d, t) =>
+    const unknown = await checkUnknown({ ...deps, signal: options.signal }, run.id, { ...(listedFrom ? { from: listedFrom } : {}), to: highWaterMark }, balances.circleWalletIds, { concurrency }, (d, t) =>
       onProgress('unknown', d, t),
     )
     await addFindings(deps.db, run.id, unknown.findings)
@@ -163,7 +165,7 @@ export class Reconciler {
           await sleep(this.options.firstRunMs ?? this.options.intervalMs, undefined, { signal: held }).catch(() => undefined)
           if (held.aborted) break
           try {
-            await reconcile(this.deps, this.options, 'schedule')
+            await reconcile(this.deps, { ...this.options, signal: held }, 'schedule')
           } catch (err) {
             if (err instanceof RunInProgress) this.deps.logger.info('a reconciliation run is in progress; skipping this turn')
             else this.deps.logger.error({ err }, 'reconciliation run could not start')

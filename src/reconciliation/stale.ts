@@ -20,6 +20,7 @@ export interface StaleDeps {
   store: EventStore
   circle: CirclePort
   logger: Logger
+  signal?: AbortSignal | undefined
 }
 
 /** An operation the read models show not terminal for longer than the threshold. */
@@ -111,6 +112,7 @@ export async function checkStale(deps: StaleDeps, staleAfterMs: number, onProgre
   const findings: Finding[] = []
   let done = 0
   for (const c of candidates) {
+    deps.signal?.throwIfAborted()
     const subject = c.kind === 'address' ? `${c.stream}/address/${c.id}` : c.stream
     try {
       const before = await phaseOf(deps.store, c)

@@ -30,7 +30,7 @@ const describe = (t: CircleTransfer) => ({
  * that sees it.
  */
 export async function checkUnknown(
-  deps: { db: Db; circle: CirclePort },
+  deps: { db: Db; circle: CirclePort; signal?: AbortSignal | undefined },
   runId: string,
   range: { from?: Date; to: Date },
   circleWalletIds: string[],
@@ -44,6 +44,7 @@ export async function checkUnknown(
   let done = 0
   const worker = async () => {
     while (next < wallets.length) {
+      deps.signal?.throwIfAborted()
       const walletId = wallets[next++]!
       for (const t of await deps.circle.listTransfers({ walletId, ...query })) transfers.set(t.id, t)
       onProgress(++done, wallets.length + 1)

@@ -181,3 +181,18 @@ t.test('with polling off, runs settle a wire account and each redeem step Circle
   t.equal(third.counts.balance_mismatch, undefined, 'and the wallet matches Circle: 15.00 both sides')
   t.equal(await h.sim.balanceOf(w.circleWalletId), parseAmount('15'))
 })
+
+t.test('a run stopped half-way is stored as failed, recorded, and leaves no high-water mark', async (t) => {
+  const h = await reconcileHarness(t)
+  await h.newWallet()
+  await h.settled()
+  const stop = new AbortController()
+  stop.abort(new Error('the reconciler is stopping'))
+  const run = await reconcile(h.deps, { ...h.options, signal: stop.signal }, 'schedule')
+  t.match(run, { status: 'failed', outcome: 'failed', error: 'the reconciler is stopping', highWaterMark: null })
+  const events = await h.store.readStream(`reconciliation-${run.id}`)
+  t.match(events.at(-1), { type: 'ReconciliationRunCompleted', data: { outcome: 'failed', error: 'the reconciler is stopping' } })
+  const next = await reconcile(h.deps, h.options, 'cli')
+  t.equal(next.listedFrom, null, 'the next run lists from the beginning: the failed one marked nothing')
+  t.equal(next.outcome, 'clean')
+})
