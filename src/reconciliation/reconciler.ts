@@ -8,7 +8,8 @@ import type { EventStore } from '../events/event-store.ts'
 import type { ReconciliationTrigger } from '../events/reconciliation.ts'
 import { acquireLease } from '../subscriptions/lease.ts'
 import { checkBalances } from './balances.ts'
-import { addFindings, finishRun, getRun, lastHighWaterMark, startRun, type Run } from './runs.ts'
+import { addFindings, finishRun, getRun, lastHighWaterMark, lastTreasury, startRun, type Run } from './runs.ts'
+import { checkTreasury } from './treasury.ts'
 import { checkStale } from './stale.ts'
 import { checkUnknown } from './unknown.ts'
 
@@ -101,13 +102,17 @@ async function execute(deps: ReconcilerDeps, options: ReconcileOptions, run: Run
     await addFindings(deps.db, run.id, balances.findings)
     checked.wallets = balances.checked
 
+    options.signal?.throwIfAborted()
+    const treasury = await checkTreasury(deps, await lastTreasury(deps.db))
+    await addFindings(deps.db, run.id, treasury.findings)
+
     const unknown = await checkUnknown({ ...deps, signal: options.signal }, run.id, { ...(listedFrom ? { from: listedFrom } : {}), to: highWaterMark }, balances.circleWalletIds, { concurrency }, (d, t) =>
       onProgress('unknown', d, t),
     )
     await addFindings(deps.db, run.id, unknown.findings)
     checked.circleTransfers = unknown.transfersListed
     checked.circlePayouts = unknown.payoutsListed
-    const done = await finishRun(deps.db, deps.store, run.id, { ...(listedFrom ? { listedFrom } : {}), highWaterMark, checked })
+    const done = await finishRun(deps.db, deps.store, run.id, { ...(listedFrom ? { listedFrom } : {}), highWaterMark, checked, treasury: treasury.snapshot })
     deps.logger.info({ runId: run.id, outcome: done.outcome, counts: done.counts }, 'reconciliation run finished')
     return done
   } catch (err) {

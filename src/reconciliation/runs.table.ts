@@ -1,4 +1,5 @@
 import type { ColumnType } from 'kysely'
+import type { TreasurySnapshot } from './treasury.ts'
 
 /** One reconciliation run: when, why, what it looked at, and what it found (counts by kind). */
 export interface ReconciliationRunsTable {
@@ -18,5 +19,7 @@ export interface ReconciliationRunsTable {
   checked: ColumnType<Record<string, number>, string | undefined, string>
   counts: ColumnType<Record<string, number>, string | undefined, string>
   error: string | null
+  /** See TreasurySnapshot in treasury.ts; null when the run did not get that far. */
+  treasury: ColumnType<TreasurySnapshot | null, string | null | undefined, string | null>
 }
 

@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
 import { reconciliation, type ReconciliationOutcome, type ReconciliationTrigger } from '../events/reconciliation.ts'
+import type { TreasurySnapshot } from './treasury.ts'
 import { pageQuery, type Page, type PageRequest } from '../projections/pagination.ts'
 
 /**
@@ -10,7 +11,7 @@ import { pageQuery, type Page, type PageRequest } from '../projections/paginatio
  * in flight; its outcome is now recorded (by events, actor reconciliation). The others are
  * reported only.
  */
-export const FINDING_KINDS = ['operation_resolved', 'stale_operation', 'balance_mismatch', 'unknown_transfer', 'unknown_deposit', 'unknown_payout', 'check_failed'] as const
+export const FINDING_KINDS = ['operation_resolved', 'stale_operation', 'balance_mismatch', 'treasury_mismatch', 'unknown_transfer', 'unknown_deposit', 'unknown_payout', 'check_failed'] as const
 export type FindingKind = (typeof FINDING_KINDS)[number]
 
 export interface Finding {
@@ -99,7 +100,7 @@ export async function finishRun(
   db: Db,
   store: EventStore,
   runId: string,
-  result: { listedFrom?: Date; highWaterMark?: Date; checked: Record<string, number>; error?: string },
+  result: { listedFrom?: Date; highWaterMark?: Date; checked: Record<string, number>; treasury?: TreasurySnapshot; error?: string },
 ): Promise<Run> {
   const rows = await db.selectFrom('reconciliation_findings').select(['kind', sql<string>`count(*)`.as('n')]).where('run_id', '=', runId).groupBy('kind').execute()
   const counts = Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]))
@@ -117,6 +118,7 @@ export async function finishRun(
       checked: JSON.stringify(result.checked),
       counts: JSON.stringify(counts),
       error: result.error ?? null,
+      treasury: result.treasury ? JSON.stringify(result.treasury) : null,
     })
     .where('id', '=', runId)
     .execute()
@@ -154,6 +156,12 @@ export async function listFindings(db: Db, runId: string, page: PageRequest & { 
 export async function lastHighWaterMark(db: Db): Promise<Date | undefined> {
   const row = await db.selectFrom('reconciliation_runs').select('high_water_mark').where('status', '=', 'completed').where('high_water_mark', 'is not', null).orderBy('high_water_mark', 'desc').limit(1).executeTakeFirst()
   return row?.high_water_mark ?? undefined
+}
+
+/** The treasury as the last successful run left it: what this run's treasury is compared with. */
+export async function lastTreasury(db: Db): Promise<TreasurySnapshot | undefined> {
+  const row = await db.selectFrom('reconciliation_runs').select('treasury').where('status', '=', 'completed').where('treasury', 'is not', null).orderBy('created_at', 'desc').limit(1).executeTakeFirst()
+  return row?.treasury ?? undefined
 }
 
 /** Circle ids an earlier run already reported as unknown, so a resource is reported once. */

@@ -37,6 +37,9 @@ t.test('a clean ledger after 200 mixed operations gives a run with zero findings
   const wallets = []
   for (let i = 0; i < 10; i++) wallets.push(await h.newWallet())
   count += wallets.length
+  await h.settled()
+  // A run before the operations: the one after them compares the treasury with it.
+  t.equal((await reconcile(h.deps, h.options, 'cli')).outcome, 'clean')
   const banks = new Map<string, string>()
   for (const w of wallets) {
     const bankAccountId = randomUUID()
@@ -94,6 +97,7 @@ t.test('a clean ledger after 200 mixed operations gives a run with zero findings
   t.same(findings.items, [], 'no findings')
   t.equal(run.outcome, 'clean')
   t.match(run.checked, { wallets: 10, operations: 0 })
+  t.ok(run.listedFrom, 'Circle was listed from the first run’s high-water mark')
   t.ok(run.checked.circleTransfers! >= 150, `Circle's transfers were listed (${run.checked.circleTransfers})`)
   t.ok(run.checked.circlePayouts! >= 20, `Circle's payouts were listed (${run.checked.circlePayouts})`)
 })

@@ -9,7 +9,7 @@ import { redeem } from '../../src/events/redeem.ts'
 import t from 'tap'
 import { fold } from '../../src/events/fold.ts'
 import { mint } from '../../src/events/mint.ts'
-import { parseAmount } from '../../src/events/money.ts'
+import { formatAmount, parseAmount } from '../../src/events/money.ts'
 import { beginRun, reconcile, Reconciler, RunInProgress } from '../../src/reconciliation/reconciler.ts'
 import { listFindings } from '../../src/reconciliation/runs.ts'
 import { until } from '../helpers/circle.ts'
@@ -195,4 +195,24 @@ t.test('a run stopped half-way is stored as failed, recorded, and leaves no high
   const next = await reconcile(h.deps, h.options, 'cli')
   t.equal(next.listedFrom, null, 'the next run lists from the beginning: the failed one marked nothing')
   t.equal(next.outcome, 'clean')
+})
+
+t.test('treasury moved behind our back: a treasury finding with both amounts, reported once; our own mints move nothing', async (t) => {
+  const h = await reconcileHarness(t)
+  const w = await h.newWallet()
+  await h.mintInto(w.walletId, parseAmount('10'))
+  await h.settled()
+  const first = await reconcile(h.deps, h.options, 'cli')
+  t.equal(first.outcome, 'clean', 'the first run takes note of the treasury')
+  await h.mintInto(w.walletId, parseAmount('15'))
+  await h.settled()
+  t.equal((await reconcile(h.deps, h.options, 'cli')).outcome, 'clean', 'a mint of ours moves the treasury as the ledger says')
+
+  const before = (await h.circle.treasuryBalance())
+  await h.control('POST', `/sim/wallets/${h.sim.masterWalletId}/adjust`, { amount: '-3.00' })
+  const run = await reconcile(h.deps, h.options, 'cli')
+  const found = (await listFindings(h.db, run.id, { kind: 'treasury_mismatch' })).items
+  t.equal(found.length, 1)
+  t.match(found[0]!.details, { circleBalance: formatAmount(before - parseAmount('3')), ledgerExpected: formatAmount(before), difference: '-3.00', inFlight: [] })
+  t.equal((await reconcile(h.deps, h.options, 'cli')).outcome, 'clean', 'reported once: the next run compares with the moved treasury')
 })

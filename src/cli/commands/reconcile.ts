@@ -13,6 +13,8 @@ function summary(f: StoredFinding): string {
   switch (f.kind) {
     case 'balance_mismatch':
       return `ledger ${String(d.ledgerBalance)} circle ${String(d.circleBalance)} (${String(d.difference)}), ${(d.inFlight as unknown[]).length} in flight`
+    case 'treasury_mismatch':
+      return `circle ${String(d.circleBalance)}, ledger expects ${typeof d.ledgerExpected === 'string' ? d.ledgerExpected : JSON.stringify(d.ledgerExpected)} (${String(d.difference)})`
     case 'stale_operation':
       return `${String(d.status)} for ${String(d.ageSeconds)} s`
     case 'operation_resolved':
