@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
+import { formatAmount } from '../events/money.ts'
 import { reconciliation, type ReconciliationOutcome, type ReconciliationTrigger } from '../events/reconciliation.ts'
 import type { TreasurySnapshot } from './treasury.ts'
 import { pageQuery, type Page, type PageRequest } from '../projections/pagination.ts'
@@ -39,6 +40,8 @@ export interface Run {
   checked: Record<string, number>
   counts: Record<string, number>
   findings: number
+  /** Circle's business balance when the run looked, decimal string. */
+  treasuryBalance: string | null
   error: string | null
 }
 
@@ -54,6 +57,7 @@ type RunRow = {
   checked: Record<string, number>
   counts: Record<string, number>
   error: string | null
+  treasury: TreasurySnapshot | null
 }
 
 const toRun = (r: RunRow): Run => ({
@@ -68,6 +72,7 @@ const toRun = (r: RunRow): Run => ({
   checked: r.checked,
   counts: r.counts,
   findings: Object.values(r.counts).reduce((a, b) => a + b, 0),
+  treasuryBalance: r.treasury ? formatAmount(BigInt(r.treasury.circleBalance)) : null,
   error: r.error,
 })
 
@@ -127,7 +132,7 @@ export async function finishRun(
   return (await getRun(db, runId))!
 }
 
-const runColumns = ['id', 'trigger', 'status', 'outcome', 'created_at', 'finished_at', 'listed_from', 'high_water_mark', 'checked', 'counts', 'error'] as const
+const runColumns = ['id', 'trigger', 'status', 'outcome', 'created_at', 'finished_at', 'listed_from', 'high_water_mark', 'checked', 'counts', 'error', 'treasury'] as const
 
 export async function getRun(db: Db, runId: string): Promise<Run | undefined> {
   const row = await db.selectFrom('reconciliation_runs').select(runColumns).where('id', '=', runId).executeTakeFirst()

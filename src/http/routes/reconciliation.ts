@@ -26,6 +26,7 @@ export const runBody = z
     checked: counts.meta({ description: 'What the run looked at: operations, wallets, circleTransfers, circlePayouts' }),
     counts: counts.meta({ description: 'Findings by kind' }),
     findings: z.number().int(),
+    treasuryBalance: z.string().nullable().meta({ description: "Circle's business balance when the run looked (USD); null before that" }),
     error: z.string().nullable().meta({ description: 'Why a failed run stopped' }),
   })
   .meta({ id: 'ReconciliationRun' })

@@ -25,7 +25,7 @@ t.test('an admin starts a run (202), reads it with its findings page by page; au
     const body = res.json() as Run & { items: unknown[] }
     return body.status === 'completed' ? body : undefined
   }, 15_000, 'run completed')
-  t.match(finished, { outcome: 'clean', findings: 0, items: [], nextCursor: null })
+  t.match(finished, { outcome: 'clean', findings: 0, items: [], nextCursor: null, treasuryBalance: '1000000.00' })
 
   await addFindings(
     database.db,
@@ -66,7 +66,7 @@ t.test('a second run while one is in progress is refused with 409; without a rec
     if (busy) throw new RunInProgress('a reconciliation run is in progress')
     busy = true
     void new Promise<void>((r) => (release = r))
-    return { id: '6f1b7a4e-0000-4000-8000-000000000001', trigger: 'http', status: 'running', outcome: null, startedAt: new Date().toISOString(), finishedAt: null, listedFrom: null, highWaterMark: null, checked: {}, counts: {}, findings: 0, error: null }
+    return { id: '6f1b7a4e-0000-4000-8000-000000000001', trigger: 'http', status: 'running', outcome: null, startedAt: new Date().toISOString(), finishedAt: null, listedFrom: null, highWaterMark: null, checked: {}, counts: {}, findings: 0, treasuryBalance: null, error: null }
   }
   const { app } = await testApp(t, { startReconciliation }, database)
   t.equal((await app.inject({ method: 'POST', url: '/admin/reconciliation/runs', headers: auth.admin })).statusCode, 202)
