@@ -101,7 +101,7 @@ export class CircleSdkAdapter implements CirclePort {
    * was called for `maxAgeMs`, a probe (the account configuration, one attempt, our key).
    */
   async accessProblem(maxAgeMs = 30_000): Promise<string | undefined> {
-    if (!this.access || Date.now() - this.access.at > maxAgeMs) {
+    if (!this.access || Date.now() - this.access.at >= maxAgeMs) {
       try {
         await this.sdk.management.getAccountConfig({ timeout: this.timeoutMs })
         this.access = { problem: undefined, at: Date.now() }
