@@ -142,7 +142,11 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       timeouts: { requestMs: config.HTTP_REQUEST_TIMEOUT_MS, connectionMs: config.HTTP_CONNECTION_TIMEOUT_MS },
       ...(config.TRUST_PROXY === undefined ? {} : { trustProxy: config.TRUST_PROXY }),
       // The run goes on after the 202; its failure is stored on the run and logged.
-      startReconciliation: async () => (await beginRun(reconcilerDeps, reconcileOptions, 'http')).run,
+      startReconciliation: async () => {
+        const { run, finished } = await beginRun(reconcilerDeps, reconcileOptions, 'http')
+        finished.catch((err: unknown) => logger.error({ err, runId: run.id }, 'reconciliation run could not be stored'))
+        return run
+      },
     })
     url = await app.listen({ port: config.PORT, host: config.HOST })
     const purge = setInterval(() => void purgeExpiredIdempotencyKeys(db).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed')), 3_600_000)

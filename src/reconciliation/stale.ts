@@ -108,6 +108,7 @@ async function phaseOf(store: EventStore, c: Candidate): Promise<string> {
 
 export async function checkStale(deps: StaleDeps, staleAfterMs: number, onProgress: (done: number, total: number) => void): Promise<{ findings: Finding[]; checked: number }> {
   const candidates = await staleCandidates(deps.db, staleAfterMs)
+  // No issuer: a run resolves nothing at the card issuer (see resolve), and never creates anything.
   const ctx: StepContext = { store: deps.store, circle: deps.circle, issuer: undefined as never, pollMs: 0, submissionAbandonMs: Number.MAX_SAFE_INTEGER, logger: deps.logger, actor: 'reconciliation' }
   const findings: Finding[] = []
   let done = 0
