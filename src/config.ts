@@ -11,13 +11,13 @@ const apiKeyEntry = z
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 
-/** A duration such as `500ms`, `60s`, `2h` or `30d`, in milliseconds. */
+/** A duration such as `500ms`, `60s`, `5m`, `2h` or `30d` (a bare number is milliseconds), in milliseconds. */
 const duration = z
   .string()
-  .regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 60s, 2h or 30d')
+  .regex(/^[0-9]+(ms|s|m|h|d)?$/, 'expected a duration such as 60s, 5m, 2h or 30d')
   .transform((value) => {
-    const [, n, unit] = /^([0-9]+)(ms|s|m|h|d)$/.exec(value)!
-    return Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS]
+    const [, n, unit] = /^([0-9]+)(ms|s|m|h|d)?$/.exec(value)!
+    return Number(n) * UNIT_MS[(unit ?? 'ms') as keyof typeof UNIT_MS]
   })
 
 const decimalAmount = z.string().regex(/^\d+(\.\d{1,6})?$/, 'expected a decimal amount such as "1000000.00"')
@@ -107,6 +107,12 @@ const schema = z
     MAX_DEPOSIT_ADDRESSES_PER_WALLET: z.coerce.number().int().min(1).default(20),
     CARD_ACTION_WAIT_MS: z.coerce.number().int().min(0).default(5000),
     LEASE_RETRY_MS: z.coerce.number().int().min(50).default(2000),
+    /** How often the reconciler role runs a reconciliation. */
+    RECONCILE_INTERVAL: duration.default(300_000),
+    /** An operation not terminal after this long is looked up at Circle by a run. */
+    RECONCILE_STALE_AFTER: duration.default(900_000),
+    /** Circle resources younger than this are left to the next run (our record of them may still be on its way). */
+    RECONCILE_GRACE: duration.default(60_000),
   })
   .superRefine((env, ctx) => {
     if (env.EVENT_STORE === 'kurrentdb' && !env.KURRENTDB_CONNECTION_STRING) {

@@ -7,6 +7,8 @@ import type { DeadLettersTable } from './dead-letters/dead-letters.table.ts'
 import type { WebhookInboxTable } from './webhooks/inbox.table.ts'
 import type { AuditLogTable } from './ledger/audit.table.ts'
 import type { JournalAccountsTable, JournalEntriesTable, JournalOperationsTable, JournalPostingsTable } from './ledger/journal.table.ts'
+import type { ReconciliationFindingsTable } from './reconciliation/findings.table.ts'
+import type { ReconciliationRunsTable } from './reconciliation/runs.table.ts'
 
 /**
  * Every table the service reads or writes through Kysely, composed from the modules that own them:
@@ -25,4 +27,6 @@ export interface Database extends ReadModelTables {
   journal_postings: JournalPostingsTable
   journal_accounts: JournalAccountsTable
   audit_log: AuditLogTable
+  reconciliation_runs: ReconciliationRunsTable
+  reconciliation_findings: ReconciliationFindingsTable
 }

@@ -20,6 +20,7 @@ import { Notifier } from './notifier/notifier.ts'
 import { auditHead } from './ledger/audit.ts'
 import { ProcessManager } from './process-manager/process-manager.ts'
 import { readModels } from './projections/index.ts'
+import { beginRun, Reconciler, type ReconcileOptions, type ReconcilerDeps } from './reconciliation/reconciler.ts'
 import { checkpointName } from './subscriptions/projection.ts'
 import { ProjectionRunner } from './subscriptions/projection-runner.ts'
 import { readYourWrites } from './subscriptions/read-your-writes.ts'
@@ -32,7 +33,7 @@ import { SnsCertificates } from './webhooks/sns.ts'
 import { WebhookVerifier } from './webhooks/verify.ts'
 import { WebhookWorker } from './webhooks/worker.ts'
 
-export const ROLES = ['api', 'projections', 'process-manager', 'webhook-worker', 'notifier'] as const
+export const ROLES = ['api', 'projections', 'process-manager', 'webhook-worker', 'notifier', 'reconciler'] as const
 export type Role = (typeof ROLES)[number]
 
 export interface RunningService {
@@ -189,6 +190,14 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     stops.unshift(() => running.stop())
   }
 
+  const reconcilerDeps: ReconcilerDeps = { db, pool, store, circle, logger }
+  const reconcileOptions: ReconcileOptions = { staleAfterMs: config.RECONCILE_STALE_AFTER, graceMs: config.RECONCILE_GRACE }
+  if (roles.includes('reconciler')) {
+    const reconciler = new Reconciler(reconcilerDeps, { ...reconcileOptions, intervalMs: config.RECONCILE_INTERVAL, leaseRetryMs: config.LEASE_RETRY_MS })
+    reconciler.start()
+    stops.unshift(() => reconciler.stop())
+  }
+
   let url: string | undefined
   if (roles.includes('api')) {
     const apiKeys = config.API_KEYS ?? developmentApiKeys()
@@ -232,6 +241,12 @@ export async function startService(config: Config, roles: Role[], logger: Logger
         }),
         rateLimit: { max: config.WEBHOOK_RATE_LIMIT_MAX, windowMs: 60_000 },
         ...(worker ? { onStored: () => worker.notify() } : {}),
+      },
+      // The run goes on after the 202; its failure is stored on the run and logged.
+      startReconciliation: async () => {
+        const { run, finished } = await beginRun(reconcilerDeps, reconcileOptions, 'http')
+        finished.catch((err: unknown) => logger.error({ err, runId: run.id }, 'reconciliation run could not be stored'))
+        return run
       },
     })
     url = await app.listen({ port: config.PORT, host: config.HOST })

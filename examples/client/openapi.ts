@@ -480,6 +480,318 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dead letters, newest first
+         * @description Roles: `admin`.
+         */
+        get: operations["getAdminDeadLetters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/dead-letters/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One dead letter
+         * @description Roles: `admin`.
+         */
+        get: operations["getAdminDeadLettersById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/dead-letters/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put a dead letter back in its queue (once its cause is fixed)
+         * @description Roles: `admin`.
+         */
+        post: operations["postAdminDeadLettersReplayById"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/dead-letters/{id}/discard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close a dead letter without running it again (reason required)
+         * @description Roles: `admin`.
+         */
+        post: operations["postAdminDeadLettersDiscardById"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/wallets/{id}/balances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A wallet's balances from the journal, now or as they were at a moment
+         * @description Roles: `backend`, `auditor`, `admin`.
+         */
+        get: operations["getWalletsBalancesById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/wallets/{id}/statement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A wallet's statement: opening balance, every movement with its running balance, closing balance
+         * @description `from` and `to` are inclusive (positions or instants); `from` defaults to the beginning, `to` to now. JSON by default; `Accept: text/csv` answers the same as CSV (a header row, an opening-balance row, one row per movement, a closing-balance row). A period with more than 10,000 movements is refused with 422 statement_too_long.
+         *
+         *     Roles: `backend`, `auditor`, `admin`.
+         */
+        get: operations["getWalletsStatementById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/audit/streams/{stream}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One stream's events in revision order, with their chain links
+         * @description Roles: `auditor`, `admin`.
+         */
+        get: operations["getAuditStreamsByStream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/audit/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The global event log in position order
+         * @description JSON: one page (`limit`, 100 by default, at most 1000) and `next`, the `after` of the next page. With `Accept: application/x-ndjson`: every event after `after` up to the head at the time of the request (or `limit` of them), one AuditEvent per line, streamed page by page.
+         *
+         *     Roles: `auditor`, `admin`.
+         */
+        get: operations["getAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Recompute the hash chain from the event store and compare it with the audit log
+         * @description Answers 200 either way: `ok: true` with the number of events verified and the last position, or `ok: false` and the first break.
+         *
+         *     Roles: `auditor`, `admin`.
+         */
+        get: operations["getAuditVerify"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/audit/head": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The chain head: the last audited event's position and hash
+         * @description Roles: `auditor`, `admin`.
+         */
+        get: operations["getAuditHead"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/journal/accounts/{account}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An account's balance and its postings in log order
+         * @description With `at`, the balance as it was at that moment and only the postings up to it.
+         *
+         *     Roles: `auditor`, `admin`.
+         */
+        get: operations["getJournalAccountsByAccount"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/journal/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Journal entries in log order, each with its postings
+         * @description Roles: `auditor`, `admin`.
+         */
+        get: operations["getJournalEntries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/journal/trial-balance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every account's balance; they sum to zero
+         * @description Roles: `auditor`, `admin`.
+         */
+        get: operations["getJournalTrialBalance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/reconciliation/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Reconciliation runs, newest first
+         * @description Roles: `auditor`, `admin`.
+         */
+        get: operations["getAdminReconciliationRuns"];
+        put?: never;
+        /**
+         * Start a reconciliation run; 202 with the run, read it later for its findings
+         * @description Roles: `admin`.
+         */
+        post: operations["postAdminReconciliationRuns"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/reconciliation/runs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One run and a page of its findings
+         * @description Roles: `auditor`, `admin`.
+         */
+        get: operations["getAdminReconciliationRunsById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -547,6 +859,33 @@ export interface components {
                 message: string;
             };
         };
+        AuditEvent: {
+            /**
+             * @description A position of the global event log
+             * @example 1042
+             */
+            position: string;
+            stream: string;
+            /** @description 0-based revision in its stream */
+            revision: number;
+            /** Format: uuid */
+            id: string;
+            /** @example MintRequested */
+            type: string;
+            /** @description The event as recorded; amounts in micro-units (integer strings) */
+            data: {
+                [key: string]: unknown;
+            };
+            /** @description actor (API key name, process-manager, circle-webhook, reconciliation), requestId, idempotencyKey, correlationId, causationId, occurredAt */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** @description When the store committed the event (ISO-8601, milliseconds) */
+            recordedAt: string;
+            /** @description Hash of this link of the chain; null while the audit log has not reached it */
+            hash: string | null;
+            prevHash: string | null;
+        };
         /**
          * @example {
          *       "id": "9b2d4e6f-1a3c-4e5f-8a7b-0c1d2e3f4a5b",
@@ -573,6 +912,11 @@ export interface components {
                 code: string;
                 message: string;
             };
+            /**
+             * @description Present while retries are exhausted and an admin must act (GET /admin/dead-letters), e.g. compensation_failed
+             * @example compensation_failed
+             */
+            attention?: string;
             createdAt: string;
         };
         /**
@@ -620,6 +964,11 @@ export interface components {
                     message: string;
                 };
             };
+            /**
+             * @description Present while retries are exhausted and an admin must act (GET /admin/dead-letters), e.g. compensation_failed
+             * @example compensation_failed
+             */
+            attention?: string;
             createdAt: string;
             updatedAt: string;
         };
@@ -639,6 +988,74 @@ export interface components {
             /** @constant */
             status: "completed";
             createdAt: string;
+        };
+        JournalPosting: {
+            /**
+             * @description A position of the global event log
+             * @example 1042
+             */
+            position: string;
+            /** @description API key name, process-manager, circle-webhook or reconciliation */
+            actor: string;
+            /** @description The HTTP request that caused the event, when one did */
+            requestId: string | null;
+            /** @description Circle's transfer or payout id, when the event names one */
+            circleId: string | null;
+            operationId: string;
+            /** @enum {string} */
+            operationKind: "mint" | "redeem" | "transfer" | "deposit";
+            /** @example MintCompleted */
+            eventType: string;
+            description: string;
+            /**
+             * @description Decimal string, USD (= USDC); negative when the account gave more than it received
+             * @example -10.50
+             */
+            amount: string;
+            /**
+             * @description Decimal string, USD (= USDC); negative when the account gave more than it received
+             * @example -10.50
+             */
+            balanceAfter: string;
+            /** @description The entry’s moment: its event’s recorded time, never earlier than the entry before it */
+            bookedAt: string;
+        };
+        JournalEntry: {
+            /**
+             * @description A position of the global event log
+             * @example 1042
+             */
+            position: string;
+            stream: string;
+            revision: number;
+            /** Format: uuid */
+            eventId: string;
+            eventType: string;
+            /** @description API key name, process-manager, circle-webhook or reconciliation */
+            actor: string;
+            /** @description The HTTP request that caused the event, when one did */
+            requestId: string | null;
+            /** @description Circle's transfer or payout id, when the event names one */
+            circleId: string | null;
+            operationId: string;
+            /** @enum {string} */
+            operationKind: "mint" | "redeem" | "transfer" | "deposit";
+            description: string;
+            bookedAt: string;
+            /** @description They sum to zero */
+            postings: {
+                account: string;
+                /**
+                 * @description Decimal string, USD (= USDC); negative when the account gave more than it received
+                 * @example -10.50
+                 */
+                amount: string;
+                /**
+                 * @description Decimal string, USD (= USDC); negative when the account gave more than it received
+                 * @example -10.50
+                 */
+                balanceAfter: string;
+            }[];
         };
         /**
          * @example {
@@ -674,9 +1091,57 @@ export interface components {
                 code: string;
                 message: string;
             };
+            /**
+             * @description Present while retries are exhausted and an admin must act (GET /admin/dead-letters), e.g. compensation_failed
+             * @example compensation_failed
+             */
+            attention?: string;
             createdAt: string;
             updatedAt: string;
             circleTransferId?: string;
+        };
+        ReconciliationRun: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            trigger: "schedule" | "cli" | "http";
+            /** @enum {string} */
+            status: "running" | "completed" | "failed";
+            /** @description null while running */
+            outcome: ("clean" | "mismatches" | "failed") | null;
+            startedAt: string;
+            finishedAt: string | null;
+            /** @description Circle's lists were read from here (the previous run's high-water mark less an overlap); null = from the beginning */
+            listedFrom: string | null;
+            /** @description Circle resources created up to here were looked at; the next run starts here */
+            highWaterMark: string | null;
+            /** @description What the run looked at: operations, wallets, circleTransfers, circlePayouts */
+            checked: {
+                [key: string]: number;
+            };
+            /** @description Findings by kind */
+            counts: {
+                [key: string]: number;
+            };
+            findings: number;
+            /** @description Circle's business balance when the run looked (USD); null before that */
+            treasuryBalance: string | null;
+            /** @description Why a failed run stopped */
+            error: string | null;
+        };
+        ReconciliationFinding: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            kind: "operation_resolved" | "stale_operation" | "balance_mismatch" | "treasury_mismatch" | "unknown_transfer" | "unknown_deposit" | "unknown_payout" | "check_failed";
+            /** @description The wallet, operation stream or Circle resource it is about */
+            subject: string;
+            circleId?: string;
+            /** @description Amounts as decimal strings; balance findings carry ledgerBalance, circleBalance, difference and inFlight */
+            details: {
+                [key: string]: unknown;
+            };
+            createdAt: string;
         };
         /**
          * @example {
@@ -715,10 +1180,35 @@ export interface components {
                 code: string;
                 message: string;
             };
+            /**
+             * @description Present while retries are exhausted and an admin must act (GET /admin/dead-letters), e.g. compensation_failed
+             * @example compensation_failed
+             */
+            attention?: string;
             createdAt: string;
             updatedAt: string;
             circleTransferId?: string;
             circlePayoutId?: string;
+        };
+        StatementMovement: {
+            /**
+             * @description A position of the global event log
+             * @example 1042
+             */
+            position: string;
+            bookedAt: string;
+            operationId: string;
+            /** @enum {string} */
+            operationKind: "mint" | "redeem" | "transfer" | "deposit";
+            eventType: string;
+            description: string;
+            /** @example -40.00 */
+            availableChange: string;
+            /** @example 40.00 */
+            heldChange: string;
+            /** @description Running balance after this movement */
+            available: string;
+            held: string;
         };
         TransferDestination: {
             /** @constant */
@@ -778,6 +1268,11 @@ export interface components {
                 code: string;
                 message: string;
             };
+            /**
+             * @description Present while retries are exhausted and an admin must act (GET /admin/dead-letters), e.g. compensation_failed
+             * @example compensation_failed
+             */
+            attention?: string;
             createdAt: string;
             updatedAt: string;
             circleTransferId?: string;
@@ -857,6 +1352,163 @@ export interface components {
                 message: string;
             };
             createdAt: string;
+        };
+        DeadLetter: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description webhook: a Circle notification; task: a process-manager step
+             * @enum {string}
+             */
+            kind: "webhook" | "task";
+            /** @description The notification id (v2 notificationId / SNS MessageId), or the operation stream of the task (e.g. redeem-<id>) */
+            subject: string;
+            /** @description The notification type (transfers, payouts, ...) or the task kind (mint, redeem, card, ...) */
+            detail: string;
+            /** @description What the operation shows while the task is set aside, e.g. compensation_failed */
+            attention?: string;
+            /** @description The last error */
+            error: string;
+            attempts: number;
+            /** @enum {string} */
+            status: "open" | "replayed" | "discarded";
+            /** @description admin:<key name> of the admin who replayed or discarded it */
+            resolvedBy?: string;
+            reason?: string;
+            resolvedAt?: string;
+            createdAt: string;
+        };
+        WalletBalancesAt: {
+            /** Format: uuid */
+            walletId: string;
+            at: string | null;
+            /** @description The last journal entry of this wallet the balances include */
+            position: string | null;
+            balances: {
+                /** @example 60.00 */
+                available: string;
+                /**
+                 * @description Reserved for operations in flight
+                 * @example 40.00
+                 */
+                held: string;
+                /** @example 100.00 */
+                total: string;
+                /**
+                 * @description Circle's code for USDC
+                 * @constant
+                 */
+                currency: "USD";
+            };
+        };
+        WalletStatement: {
+            /** Format: uuid */
+            walletId: string;
+            from: string | null;
+            to: string | null;
+            opening: {
+                /** @example 60.00 */
+                available: string;
+                /**
+                 * @description Reserved for operations in flight
+                 * @example 40.00
+                 */
+                held: string;
+                /** @example 100.00 */
+                total: string;
+                /**
+                 * @description Circle's code for USDC
+                 * @constant
+                 */
+                currency: "USD";
+            };
+            movements: components["schemas"]["StatementMovement"][];
+            closing: {
+                /** @example 60.00 */
+                available: string;
+                /**
+                 * @description Reserved for operations in flight
+                 * @example 40.00
+                 */
+                held: string;
+                /** @example 100.00 */
+                total: string;
+                /**
+                 * @description Circle's code for USDC
+                 * @constant
+                 */
+                currency: "USD";
+            };
+        };
+        AuditVerification: {
+            ok: boolean;
+            verified: number;
+            /** @description Last position verified */
+            position: string | null;
+            /** @description How far the audit log reaches; later events are not yet audited */
+            auditedUpTo: string | null;
+            message: string;
+            break?: {
+                /**
+                 * @description A position of the global event log
+                 * @example 1042
+                 */
+                position: string;
+                /** @enum {string} */
+                kind: "data_changed" | "row_missing" | "event_missing" | "hash_mismatch";
+                message: string;
+                details: {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        AuditHead: {
+            /** @description null while the log is empty */
+            position: string | null;
+            /** @description Hex SHA-256; 64 zeros while the log is empty */
+            hash: string;
+            recordedAt: string | null;
+        };
+        JournalAccount: {
+            account: string;
+            /**
+             * @description Decimal string, USD (= USDC); negative when the account gave more than it received
+             * @example -10.50
+             */
+            balance: string;
+            /**
+             * @description Circle's code for USDC
+             * @constant
+             */
+            currency: "USD";
+            /** @description The moment asked for, if any */
+            at: string | null;
+            /** @description Position of the last posting the balance includes */
+            position: string | null;
+            postings: components["schemas"]["JournalPosting"][];
+            next: string | null;
+        };
+        TrialBalance: {
+            accounts: {
+                account: string;
+                /**
+                 * @description Decimal string, USD (= USDC); negative when the account gave more than it received
+                 * @example -10.50
+                 */
+                balance: string;
+                postings: number;
+            }[];
+            /**
+             * @description Sum of every balance: 0.00 when the journal holds
+             * @example -10.50
+             */
+            total: string;
+            balanced: boolean;
+            /**
+             * @description Circle's code for USDC
+             * @constant
+             */
+            currency: "USD";
         };
     };
     responses: never;
@@ -3534,6 +4186,1390 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Deposit"];
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No resource with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAdminDeadLetters: {
+        parameters: {
+            query?: {
+                /** @description Only webhook notifications or only process-manager tasks */
+                kind?: "webhook" | "task";
+                status?: "open" | "replayed" | "discarded";
+                /** @description Page size: 50 by default, at most 200 (larger values are capped) */
+                limit?: number;
+                /** @description Opaque: the nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of dead letters, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["DeadLetter"][];
+                        /** @description Pass as cursor to get the next (older) page; null on the last page */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No resource with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAdminDeadLettersById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dead letter */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetter"];
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No resource with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postAdminDeadLettersReplayById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dead letter after the action */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetter"];
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No resource with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict: the Idempotency-Key is in use by a request still running, or a concurrent change; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A business rule refused the command, or the Idempotency-Key was reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postAdminDeadLettersDiscardById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Why it is discarded; kept in the audit log */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The dead letter after the action */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetter"];
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No resource with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict: the Idempotency-Key is in use by a request still running, or a concurrent change; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A business rule refused the command, or the Idempotency-Key was reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getWalletsBalancesById: {
+        parameters: {
+            query?: {
+                /** @description A position of the event log ("1042") or an ISO-8601 instant ("2026-11-26T09:00:00Z") */
+                at?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The wallet's balances as they were at the moment asked for */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WalletBalancesAt"];
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No resource with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getWalletsStatementById: {
+        parameters: {
+            query?: {
+                /** @description A position of the event log ("1042") or an ISO-8601 instant ("2026-11-26T09:00:00Z") */
+                from?: string;
+                /** @description A position of the event log ("1042") or an ISO-8601 instant ("2026-11-26T09:00:00Z") */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Opening balances, every movement with its running balance, closing balances */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WalletStatement"];
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No resource with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The period holds too many movements */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAuditStreamsByStream: {
+        parameters: {
+            query?: {
+                /** @description First revision to return (inclusive), 0 by default */
+                fromRevision?: number;
+                /** @description Page size: 100 by default, at most 1000 (larger values are capped) */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                stream: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the stream's events in revision order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        stream: string;
+                        events: components["schemas"]["AuditEvent"][];
+                        /** @description fromRevision of the next page; null on the last */
+                        nextRevision: number | null;
+                    };
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No resource with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAuditEvents: {
+        parameters: {
+            query?: {
+                /** @description Exclusive; omitted = from the first event */
+                after?: string;
+                /** @description JSON: page size (100 by default, at most 1000). NDJSON: most events to stream (all by default) */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the log in position order (NDJSON, one event a line, with Accept: application/x-ndjson) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        events: components["schemas"]["AuditEvent"][];
+                        /** @description after of the next page; null on the last */
+                        next: string | null;
+                    };
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No resource with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAuditVerify: {
+        parameters: {
+            query?: {
+                /** @description First position to verify (inclusive); the first event by default */
+                from?: string;
+                /** @description Last position to verify (inclusive); the end of the audit log by default */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verification's outcome: ok with the count verified, or the first break */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditVerification"];
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No resource with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAuditHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The chain head */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditHead"];
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No resource with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJournalAccountsByAccount: {
+        parameters: {
+            query?: {
+                /** @description A position of the event log ("1042") or an ISO-8601 instant ("2026-11-26T09:00:00Z") */
+                at?: string;
+                /** @description Postings after this position (exclusive): the `next` of the previous page */
+                after?: string;
+                /** @description Page size: 100 by default, at most 1000 (larger values are capped) */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account's balance (at the moment asked for) and a page of its postings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JournalAccount"];
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No resource with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJournalEntries: {
+        parameters: {
+            query?: {
+                /** @description Exclusive; the `next` of the previous page */
+                after?: string;
+                /** @description Page size: 100 by default, at most 1000 (larger values are capped) */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of journal entries in position order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        entries: components["schemas"]["JournalEntry"][];
+                        next: string | null;
+                    };
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No resource with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJournalTrialBalance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every account's balance and their sum */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrialBalance"];
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No resource with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAdminReconciliationRuns: {
+        parameters: {
+            query?: {
+                /** @description Page size: 50 by default, at most 200 (larger values are capped) */
+                limit?: number;
+                /** @description Opaque: the nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["ReconciliationRun"][];
+                        /** @description Pass as cursor to get the next (older) page; null on the last page */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postAdminReconciliationRuns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReconciliationRun"];
+                };
+            };
+            /** @description Validation failed: `details` names each field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not call this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A run is already in progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded; wait for Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAdminReconciliationRunsById: {
+        parameters: {
+            query?: {
+                /** @description Only findings of this kind */
+                kind?: "operation_resolved" | "stale_operation" | "balance_mismatch" | "treasury_mismatch" | "unknown_transfer" | "unknown_deposit" | "unknown_payout" | "check_failed";
+                /** @description Page size: 50 by default, at most 200 (larger values are capped) */
+                limit?: number;
+                /** @description Opaque: the nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        trigger: "schedule" | "cli" | "http";
+                        /** @enum {string} */
+                        status: "running" | "completed" | "failed";
+                        /** @description null while running */
+                        outcome: ("clean" | "mismatches" | "failed") | null;
+                        startedAt: string;
+                        finishedAt: string | null;
+                        /** @description Circle's lists were read from here (the previous run's high-water mark less an overlap); null = from the beginning */
+                        listedFrom: string | null;
+                        /** @description Circle resources created up to here were looked at; the next run starts here */
+                        highWaterMark: string | null;
+                        /** @description What the run looked at: operations, wallets, circleTransfers, circlePayouts */
+                        checked: {
+                            [key: string]: number;
+                        };
+                        /** @description Findings by kind */
+                        counts: {
+                            [key: string]: number;
+                        };
+                        findings: number;
+                        /** @description Circle's business balance when the run looked (USD); null before that */
+                        treasuryBalance: string | null;
+                        /** @description Why a failed run stopped */
+                        error: string | null;
+                        items: components["schemas"]["ReconciliationFinding"][];
+                        nextCursor: string | null;
+                    };
                 };
             };
             /** @description Validation failed: `details` names each field and what is wrong with it */

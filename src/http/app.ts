@@ -10,6 +10,7 @@ import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
 import type { Metrics } from '../metrics.ts'
+import type { Run } from '../reconciliation/runs.ts'
 import type { WaitForReadModels } from '../subscriptions/read-your-writes.ts'
 import { accessLogPlugin } from './plugins/access-log.ts'
 import { authPlugin, type ApiKey } from './plugins/auth.ts'
@@ -25,6 +26,7 @@ import { depositRoutes } from './routes/deposits.ts'
 import { healthRoutes, type HealthCheck } from './routes/health.ts'
 import { journalRoutes } from './routes/journal.ts'
 import { mintRoutes } from './routes/mints.ts'
+import { reconciliationRoutes } from './routes/reconciliation.ts'
 import { redeemRoutes } from './routes/redeems.ts'
 import { statementRoutes } from './routes/statements.ts'
 import { transferRoutes } from './routes/transfers.ts'
@@ -66,6 +68,8 @@ export interface AppDeps {
   timeouts?: { requestMs: number; connectionMs: number }
   /** Circle webhook intake; without it `/webhook` is not served. */
   webhooks?: Omit<WebhookRouteOptions, 'db' | 'metrics'>
+  /** Starts a reconciliation run in the background (POST /admin/reconciliation/runs); absent = 503. */
+  startReconciliation?: () => Promise<Run>
 }
 
 /** Trust the first `n` proxies in front of us (Fastify's number form, which its types omit). */
@@ -186,6 +190,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(statementRoutes, routeDeps)
   await app.register(auditRoutes, routeDeps)
   await app.register(journalRoutes, routeDeps)
+  await app.register(reconciliationRoutes, { db: deps.db, startRun: deps.startReconciliation })
   return app
 }
 

@@ -8,6 +8,7 @@ import type { Failure, StreamType } from '../events/event.ts'
 import { foldEvents, type AnyEvent } from '../events/fold.ts'
 import { mint, type MintState } from '../events/mint.ts'
 import { formatAmount } from '../events/money.ts'
+import { reconciliation, type ReconciliationState } from '../events/reconciliation.ts'
 import { redeem, type RedeemState } from '../events/redeem.ts'
 import { transfer, type TransferState } from '../events/transfer.ts'
 import { wallet, type WalletState } from '../events/wallet.ts'
@@ -164,9 +165,29 @@ const cardNotifications: StreamNotifications<CardState> = {
     })),
 }
 
+/**
+ * A reconciliation run's outcome: `ledger.v1.reconciliation.<clean|mismatches|failed>.none`, the
+ * run id as `id`; a run that could not finish carries its error as the failure.
+ */
+const reconciliationNotifications: StreamNotifications<ReconciliationState> = {
+  type: reconciliation,
+  change(event, before, after) {
+    if (after.status !== 'completed' || before.status === 'completed' || !after.outcome) return undefined
+    const data = event.data as { runId: string; error?: string }
+    return {
+      ...none,
+      resource: 'reconciliation',
+      id: data.runId,
+      status: after.outcome,
+      previousStatus: null,
+      failure: after.outcome === 'failed' ? { code: 'reconciliation_failed', message: data.error ?? 'the run could not finish' } : null,
+    }
+  },
+}
+
 /** Stream types whose events can change a status, by stream category. */
 const byCategory = new Map<string, StreamNotifications<any>>(
-  [walletNotifications, bankAccountNotifications, mintNotifications, redeemNotifications, transferNotifications, depositNotifications, cardNotifications].map((n) => [
+  [walletNotifications, bankAccountNotifications, mintNotifications, redeemNotifications, transferNotifications, depositNotifications, cardNotifications, reconciliationNotifications].map((n) => [
     n.type.category,
     n,
   ]),

@@ -21,6 +21,8 @@ export interface StepContext {
   submissionAbandonMs: number
   logger: Logger
   metrics?: Pick<Metrics, 'countSteps'> | undefined
+  /** Who records outcomes: the process manager, or reconciliation when it finds one Circle already settled. */
+  actor?: string
 }
 
 export type Step = (ctx: StepContext, id: string) => Promise<Outcome>
@@ -33,8 +35,9 @@ export type Step = (ctx: StepContext, id: string) => Promise<Outcome>
 export async function record<C, S>(ctx: StepContext, decider: Decider<C, S>, command: C, stream: string, outcome: string): Promise<void> {
   const commandId = outcomeCommandId(stream, outcome)
   try {
-    const result = await execute(ctx.store, decider, command, { commandId, actor: 'process-manager', occurredAt: new Date().toISOString() })
-    logSteps(ctx.logger, result.appended, { operationId: stream.slice(stream.indexOf('-') + 1), actor: 'process-manager' }, ctx.metrics)
+    const actor = ctx.actor ?? 'process-manager'
+    const result = await execute(ctx.store, decider, command, { commandId, actor, occurredAt: new Date().toISOString() })
+    logSteps(ctx.logger, result.appended, { operationId: stream.slice(stream.indexOf('-') + 1), actor }, ctx.metrics)
   } catch (err) {
     if (err instanceof DomainError && (err.code === 'outcome_conflict' || err.code === 'invalid_transition')) {
       ctx.logger.error({ err, stream, outcome }, 'Circle reported an outcome that contradicts the ledger; not applied')

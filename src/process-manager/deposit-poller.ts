@@ -135,9 +135,9 @@ export class DepositPoller {
 
     let hold: string | undefined
     const holdAt = (t: CircleTransfer, why: string) => {
-      if (!t.createdAt) return
-      if (Date.now() - Date.parse(t.createdAt) > holdMs) return void logger.warn({ circleTransferId: t.id, createdAt: t.createdAt }, `deposit ${why} for too long; no longer waiting for it`)
-      if (hold === undefined || t.createdAt < hold) hold = t.createdAt
+      if (!t.createDate) return
+      if (Date.now() - Date.parse(t.createDate) > holdMs) return void logger.warn({ circleTransferId: t.id, createDate: t.createDate }, `deposit ${why} for too long; no longer waiting for it`)
+      if (hold === undefined || t.createDate < hold) hold = t.createDate
     }
     let recorded = 0
     for (const t of inbound) {
@@ -160,7 +160,7 @@ export class DepositPoller {
       logSteps(logger, result.appended, { operationId: t.id, actor: 'deposit-poller' }, this.options.metrics)
     }
 
-    const newest = seen.reduce<string | undefined>((max, t) => (t.createdAt && (max === undefined || t.createdAt > max) ? t.createdAt : max), undefined)
+    const newest = seen.reduce<string | undefined>((max, t) => (t.createDate && (max === undefined || t.createDate > max) ? t.createDate : max), undefined)
     const mark = hold ?? newest ?? from
     if (mark !== undefined && mark !== from) {
       await db

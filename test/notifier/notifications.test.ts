@@ -72,3 +72,16 @@ t.test('a redelivered batch maps to the same notifications (the state is refolde
   t.equal(n?.amount, '2.50')
   t.equal(n?.eventId, completed.id)
 })
+
+t.test('a reconciliation run publishes its outcome once it completes', async (t) => {
+  const store = new MemoryEventStore()
+  const mapper = new NotificationMapper(store)
+  const runId = randomUUID()
+  const ev = (type: string, data: Record<string, string | number | Record<string, number>>) => ({ id: randomUUID(), type, data, metadata: { correlationId: runId, causationId: runId, actor: 'reconciliation', occurredAt: new Date().toISOString() } })
+  await store.append(`reconciliation-${runId}`, [ev('ReconciliationRunStarted', { runId, trigger: 'cli', startedAt: new Date().toISOString() })], { expected: 'no_stream' })
+  await store.append(`reconciliation-${runId}`, [ev('ReconciliationRunCompleted', { runId, outcome: 'mismatches', findings: 2, counts: { balance_mismatch: 2 }, checked: { wallets: 3 } })], { expected: 0 })
+  const events = (await store.readAll({ filter: { streamPrefixes: NOTIFYING_STREAM_PREFIXES } })).events
+  t.equal(events.length, 2, 'the notifier follows reconciliation streams')
+  t.equal(await mapper.map(events[0]!), undefined, 'a run starting is no outcome yet')
+  t.match(await mapper.map(events[1]!), { resource: 'reconciliation', id: runId, status: 'mismatches', walletId: null, failure: null })
+})

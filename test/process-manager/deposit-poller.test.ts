@@ -63,15 +63,15 @@ t.test('the mark waits for a pending deposit and for a wallet not yet known, the
 
   const base = Date.now() - 60_000
   const at = (s: number) => new Date(base + s * 1000).toISOString()
-  const t1: CircleTransfer = { id: 'dep-1', status: 'complete', amount: 1_000_000n, sourceChain: 'SOL', destination: { type: 'wallet', id: 'cw-1' }, createdAt: at(1) }
-  const t2: CircleTransfer = { id: 'dep-2', status: 'pending', amount: 2_000_000n, sourceChain: 'SOL', destination: { type: 'wallet', id: 'cw-1' }, createdAt: at(2) }
-  const mint: CircleTransfer = { id: 'mint-1', status: 'complete', amount: 9_000_000n, sourceWalletId: 'master', destination: { type: 'wallet', id: 'cw-1' }, createdAt: at(3) }
+  const t1: CircleTransfer = { id: 'dep-1', status: 'complete', amount: 1_000_000n, sourceChain: 'SOL', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(1) }
+  const t2: CircleTransfer = { id: 'dep-2', status: 'pending', amount: 2_000_000n, sourceChain: 'SOL', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(2) }
+  const mint: CircleTransfer = { id: 'mint-1', status: 'complete', amount: 9_000_000n, sourceWalletId: 'master', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(3) }
   let listing: CircleTransfer[] = [mint, t2, t1]
   const queries: { from?: string; pageAfter?: string }[] = []
   const circle = {
     async listTransfers(q: { from?: string; pageAfter?: string; pageSize?: number }) {
       queries.push(q)
-      const newestFirst = listing.filter((x) => !q.from || x.createdAt! >= q.from)
+      const newestFirst = listing.filter((x) => !q.from || x.createDate! >= q.from)
       const start = q.pageAfter ? newestFirst.findIndex((x) => x.id === q.pageAfter) + 1 : 0
       return newestFirst.slice(start, start + (q.pageSize ?? 50))
     },
@@ -87,14 +87,14 @@ t.test('the mark waits for a pending deposit and for a wallet not yet known, the
   t.ok(queries.some((q) => q.pageAfter === 'dep-2'), 'a full page is followed by the next one')
 
   listing = [{ ...t2, status: 'complete' as const }, t1]
-  listing.unshift({ id: 'dep-x', status: 'complete', amount: 3n, sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-unknown' }, createdAt: at(4) })
+  listing.unshift({ id: 'dep-x', status: 'complete', amount: 3n, sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-unknown' }, createDate: at(4) })
   const second = await poller.pollOnce()
   t.equal(second.recorded, 1, 'the deposit that completed since is recorded')
   t.equal(queries.at(-1)?.from ?? queries.at(-2)?.from, at(2), 'listed again from the mark')
   t.equal(second.mark, at(4), 'a deposit to a wallet not yet known holds the mark too')
   t.equal(available((await fold(store, wallet, walletId)).state), 3_000_000n)
 
-  listing = [{ id: 'dep-old', status: 'complete', amount: 3n, sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-unknown' }, createdAt: new Date(Date.now() - 48 * 3_600_000).toISOString() }]
+  listing = [{ id: 'dep-old', status: 'complete', amount: 3n, sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-unknown' }, createDate: new Date(Date.now() - 48 * 3_600_000).toISOString() }]
   const stale = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, holdMs: 1000 })
   t.equal((await stale.pollOnce()).recorded, 0, 'an unknown wallet long past the hold is given up, not recorded')
   t.equal((await poller.pollOnce()).recorded, 0, 'polling again records nothing twice')

@@ -56,14 +56,20 @@ export interface CircleTransfer {
   destination: CircleDestination
   txHash?: string
   errorCode?: string
-  /** When Circle created it (ISO 8601); what listings are filtered and ordered by. */
-  createdAt?: string
+  /** When Circle created it (ISO 8601, Circle's `createDate`); what listings are filtered and ordered by. */
+  createDate?: string
 }
 export interface CirclePayout {
   id: string
   status: 'pending' | 'complete' | 'failed'
   amount: bigint
   errorCode?: string
+  createDate?: string
+}
+/** Circle's list filters: `from`/`to` bound the creation date (ISO, inclusive). */
+export interface CircleListQuery {
+  from?: string
+  to?: string
 }
 
 export interface CirclePort {
@@ -86,6 +92,10 @@ export interface CirclePort {
   listTransfers(query: { from?: string; pageAfter?: string; pageSize?: number }): Promise<CircleTransfer[]>
   createPayout(request: { idempotencyKey: string; wireAccountId: string; amount: bigint }): Promise<CirclePayout>
   getPayout(id: string): Promise<CirclePayout>
+  /** Every transfer in or out of `walletId` created in the range, all pages (newest first). */
+  listWalletTransfers(query: CircleListQuery & { walletId: string }): Promise<CircleTransfer[]>
+  /** Every business payout created in the range, all pages (newest first). */
+  listPayouts(query: CircleListQuery): Promise<CirclePayout[]>
 }
 
 /** A failed Circle call; see UpstreamError for transient versus refused. */

@@ -6,6 +6,7 @@ import {
   CircleError,
   type CircleAddress,
   type CircleDestination,
+  type CircleListQuery,
   type CirclePayout,
   type CirclePort,
   type CircleTransfer,
@@ -49,7 +50,9 @@ const transferSchema = z.object({
   errorCode: z.string().optional(),
   createDate: z.string().optional(),
 })
-const payoutSchema = z.object({ id: z.string().min(1), amount: money, status: z.enum(['pending', 'complete', 'failed']), errorCode: z.string().optional() })
+const payoutSchema = z.object({ id: z.string().min(1), amount: money, status: z.enum(['pending', 'complete', 'failed']), errorCode: z.string().optional(), createDate: z.string().optional() })
+/** Circle's largest page; fewer items than this means the last page. */
+const PAGE_SIZE = 50
 const balancesSchema = z.object({ available: z.array(money), unsettled: z.array(money).default([]) })
 const configSchema = z.object({ payments: z.object({ masterWalletId: z.string().min(1) }) })
 
@@ -66,7 +69,7 @@ export function toTransfer(t: z.infer<typeof transferSchema>): CircleTransfer {
   if (t.source.type === 'blockchain' && t.source.chain) out.sourceChain = t.source.chain
   if (t.transactionHash) out.txHash = t.transactionHash
   if (t.errorCode) out.errorCode = t.errorCode
-  if (t.createDate) out.createdAt = t.createDate
+  if (t.createDate) out.createDate = t.createDate
   return out
 }
 
@@ -192,6 +195,28 @@ export class CircleSdkAdapter implements CirclePort {
     return toPayout(await this.call('getBusinessPayout', (o) => this.sdk.payouts.getBusinessPayout(id, o), payoutSchema))
   }
 
+  async listWalletTransfers(query: CircleListQuery & { walletId: string }): Promise<CircleTransfer[]> {
+    const items = await this.pages('listTransfers', (pageAfter, o) => this.sdk.transfers.listTransfers(query.walletId, undefined, undefined, undefined, query.from, query.to, undefined, pageAfter, PAGE_SIZE, o), transferSchema)
+    return items.map(toTransfer)
+  }
+
+  async listPayouts(query: CircleListQuery): Promise<CirclePayout[]> {
+    const items = await this.pages('listBusinessPayouts', (pageAfter, o) => this.sdk.payouts.listBusinessPayouts(undefined, undefined, undefined, query.from, query.to, undefined, pageAfter, PAGE_SIZE, o), payoutSchema)
+    return items.map(toPayout)
+  }
+
+  /** Follows Circle's `pageAfter` (older items) until a short page; each page is one rate-limited call. */
+  private async pages<T extends { id: string }>(operation: string, send: (pageAfter: string | undefined, options: { timeout: number }) => Promise<{ data: unknown }>, item: z.ZodType<T>): Promise<T[]> {
+    const all: T[] = []
+    let after: string | undefined
+    for (;;) {
+      const page = await this.call(operation, (o) => send(after, o), z.array(item))
+      all.push(...page)
+      if (page.length < PAGE_SIZE) return all
+      after = page.at(-1)!.id
+    }
+  }
+
   /** Every Circle call at debug level, with its duration and status, and in the metrics. */
   private observe(operation: string, started: number, outcome: string, status?: number, code?: number | string): void {
     const seconds = (performance.now() - started) / 1000
@@ -237,6 +262,7 @@ function outcomeOf(err: CircleError): string {
 function toPayout(p: z.infer<typeof payoutSchema>): CirclePayout {
   const out: CirclePayout = { id: p.id, status: p.status, amount: parseCircleAmount(p.amount.amount) }
   if (p.errorCode) out.errorCode = p.errorCode
+  if (p.createDate) out.createDate = p.createDate
   return out
 }
 

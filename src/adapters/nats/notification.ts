@@ -12,8 +12,12 @@ export const NOTIFICATION_SCHEMA_VERSION = 1
 export const RESOURCES = ['wallet', 'address', 'bank_account', 'mint', 'redeem', 'transfer', 'deposit', 'card', 'reconciliation'] as const
 export type Resource = (typeof RESOURCES)[number]
 
-/** Every status any resource shows: operations (pending, processing, completed, failed), wallets, addresses, bank accounts and cards (active, frozen, closed). */
-export const STATUSES = ['pending', 'processing', 'completed', 'failed', 'active', 'frozen', 'closed'] as const
+/**
+ * Every status any resource shows: operations (pending, processing, completed, failed), wallets,
+ * addresses, bank accounts and cards (active, frozen, closed), and a reconciliation run's outcome
+ * (clean, mismatches, failed).
+ */
+export const STATUSES = ['pending', 'processing', 'completed', 'failed', 'active', 'frozen', 'closed', 'clean', 'mismatches'] as const
 export type NotificationStatus = (typeof STATUSES)[number]
 
 /** The subject token used for resources that belong to no wallet (bank accounts belong to an owner). */

@@ -6,6 +6,7 @@ import { journal } from './journal.ts'
 import { migrate } from './migrate.ts'
 import { projections } from './projections.ts'
 import { replay } from './replay.ts'
+import { reconcileCommand } from './reconcile.ts'
 
 /** Every CLI command by name; a new command is one file here and one line below. */
 export const commands: Record<string, CliCommand> = {
@@ -16,4 +17,5 @@ export const commands: Record<string, CliCommand> = {
   replay,
   audit,
   journal,
+  reconcile: reconcileCommand,
 }

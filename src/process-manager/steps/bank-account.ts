@@ -1,7 +1,9 @@
 import { fold } from '../../events/fold.ts'
 import { recordBankAccountOutcome } from '../../commands/record-bank-account-outcome.ts'
 import { bankAccount } from '../../events/bank-account.ts'
-import { done, poll, record, type Step } from '../context.ts'
+import type { CircleWireAccount } from '../../adapters/circle/port.ts'
+import { done, poll, record, type Step, type StepContext } from '../context.ts'
+import type { Outcome } from '../tasks.ts'
 
 /**
  * A submitted wire account is linked once Circle completes it. One never submitted cannot be sent
@@ -22,7 +24,12 @@ export const bankAccountStep: Step = async (ctx, bankAccountId) => {
     await record(ctx, recordBankAccountOutcome, { bankAccountId, outcome: { type: 'failed', failure } }, stream, 'abandoned')
     return done
   }
-  const wire = await ctx.circle.getWireAccount(state.circleWireId)
+  return settleWire(ctx, bankAccountId, await ctx.circle.getWireAccount(state.circleWireId))
+}
+
+/** Records a wire account Circle completed or failed; a pending one is polled again. */
+export async function settleWire(ctx: StepContext, bankAccountId: string, wire: CircleWireAccount): Promise<Outcome> {
+  const stream = bankAccount.streamName(bankAccountId)
   if (wire.status === 'complete') {
     await record(ctx, recordBankAccountOutcome, { bankAccountId, outcome: { type: 'linked', circleWireId: wire.id } }, stream, 'linked')
     return done

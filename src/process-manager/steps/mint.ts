@@ -45,7 +45,8 @@ export const mintStep: Step = async (ctx, mintId) => {
   return done
 }
 
-async function settleMint(ctx: StepContext, mintId: string, transfer: CircleTransfer) {
+/** Records a settled mint transfer (complete or failed); a pending one is polled again. */
+export async function settleMint(ctx: StepContext, mintId: string, transfer: CircleTransfer) {
   const stream = mint.streamName(mintId)
   if (transfer.status === 'complete') {
     await record(ctx, recordMintOutcome, { mintId, outcome: { type: 'completed', circleTransferId: transfer.id } }, stream, 'completed')

@@ -1,6 +1,7 @@
 import { circleKey } from '../../commands/ids.ts'
 import { fold } from '../../events/fold.ts'
 import { recordRedeemOutcome, type RecordRedeemOutcome } from '../../commands/record-redeem-outcome.ts'
+import type { CirclePayout, CircleTransfer } from '../../adapters/circle/port.ts'
 import { bankAccount } from '../../events/bank-account.ts'
 import { redeem, type RedeemState } from '../../events/redeem.ts'
 import { wallet } from '../../events/wallet.ts'
@@ -35,13 +36,8 @@ export const redeemStep: Step = async (ctx, redeemId) => {
       }
       return again(ctx, redeemId)
     }
-    case 'transferring': {
-      const t = await ctx.circle.getTransfer(state.circleTransferId!)
-      if (t.status === 'complete') await save({ type: 'transfer_completed', circleTransferId: t.id })
-      else if (t.status === 'failed') await save({ type: 'transfer_failed', failure: { code: t.errorCode ?? 'transfer_failed', message: 'Circle failed the transfer to the master wallet' } })
-      else return poll(ctx)
-      return again(ctx, redeemId)
-    }
+    case 'transferring':
+      return (await settleRedeemTransfer(ctx, redeemId, await ctx.circle.getTransfer(state.circleTransferId!))) ? again(ctx, redeemId) : poll(ctx)
     case 'transferred': {
       const wire = (await fold(ctx.store, bankAccount, state.bankAccountId!)).state.circleWireId!
       try {
@@ -55,13 +51,8 @@ export const redeemStep: Step = async (ctx, redeemId) => {
       }
       return again(ctx, redeemId)
     }
-    case 'paying_out': {
-      const p = await ctx.circle.getPayout(state.circlePayoutId!)
-      if (p.status === 'complete') await save({ type: 'payout_completed', circlePayoutId: p.id })
-      else if (p.status === 'failed') await save(payoutFailed(p.errorCode))
-      else return poll(ctx)
-      return again(ctx, redeemId)
-    }
+    case 'paying_out':
+      return (await settleRedeemPayout(ctx, redeemId, await ctx.circle.getPayout(state.circlePayoutId!))) ? again(ctx, redeemId) : poll(ctx)
     case 'compensation_due': {
       const t = await ctx.circle.createTransfer({
         idempotencyKey: circleKey(redeemId, 'compensation'),
@@ -81,6 +72,26 @@ export const redeemStep: Step = async (ctx, redeemId) => {
   }
 }
 
+const saver = (ctx: StepContext, redeemId: string) => (outcome: Outcome) => record(ctx, recordRedeemOutcome, { redeemId, outcome }, redeem.streamName(redeemId), outcome.type)
+
+/** Records the step-1 transfer once Circle settled it; false while it is still pending. */
+export async function settleRedeemTransfer(ctx: StepContext, redeemId: string, t: CircleTransfer): Promise<boolean> {
+  const save = saver(ctx, redeemId)
+  if (t.status === 'complete') await save({ type: 'transfer_completed', circleTransferId: t.id })
+  else if (t.status === 'failed') await save({ type: 'transfer_failed', failure: { code: t.errorCode ?? 'transfer_failed', message: 'Circle failed the transfer to the master wallet' } })
+  else return false
+  return true
+}
+
+/** Records the payout once Circle settled it; false while it is still pending. */
+export async function settleRedeemPayout(ctx: StepContext, redeemId: string, p: CirclePayout): Promise<boolean> {
+  const save = saver(ctx, redeemId)
+  if (p.status === 'complete') await save({ type: 'payout_completed', circlePayoutId: p.id })
+  else if (p.status === 'failed') await save(payoutFailed(p.errorCode))
+  else return false
+  return true
+}
+
 const payoutFailed = (errorCode: string | undefined): Outcome => ({
   type: 'payout_failed',
   failure: { code: errorCode ?? 'payout_failed', message: 'Circle failed the wire payout' },
@@ -89,7 +100,8 @@ const payoutFailed = (errorCode: string | undefined): Outcome => ({
 /** After a recorded step the next phase may be actionable at once. */
 const again = async (ctx: StepContext, redeemId: string) => redeemStep(ctx, redeemId)
 
-async function compensation(ctx: StepContext, state: RedeemState, transferId: string, status: string) {
+/** Records the transfer back once Circle completed it; a pending or failed one is polled again. */
+export async function compensation(ctx: StepContext, state: RedeemState, transferId: string, status: string) {
   const redeemId = state.redeemId!
   if (status === 'complete') {
     await record(ctx, recordRedeemOutcome, { redeemId, outcome: { type: 'compensation_completed', circleTransferId: transferId } }, redeem.streamName(redeemId), 'compensation_completed')

@@ -32,7 +32,8 @@ export const transferStep: Step = async (ctx, transferId) => {
   return done
 }
 
-async function settleTransfer(ctx: StepContext, transferId: string, t: CircleTransfer) {
+/** Records a settled transfer (complete or failed); a pending one is polled again. */
+export async function settleTransfer(ctx: StepContext, transferId: string, t: CircleTransfer) {
   const stream = transfer.streamName(transferId)
   if (t.status === 'complete') {
     const outcome = t.txHash === undefined ? { type: 'completed' as const, circleTransferId: t.id } : { type: 'completed' as const, circleTransferId: t.id, txHash: t.txHash }

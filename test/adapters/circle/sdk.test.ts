@@ -176,3 +176,26 @@ t.test('a revoked key fails fast as an operator problem, shows in accessProblem,
   sim.setFaults({})
   t.equal(await circle.accessProblem(0), undefined, 'a working key clears it')
 })
+
+t.test('listWalletTransfers and listPayouts follow Circle’s pages to the end, within the date range', async (t) => {
+  const { sim, circle } = await setup(t)
+  const master = await circle.masterWalletId()
+  const wallet = await circle.createWallet({ idempotencyKey: randomUUID() })
+  for (let i = 0; i < 60; i++) await circle.createTransfer({ idempotencyKey: randomUUID(), sourceWalletId: master, destination: { type: 'wallet', id: wallet.walletId }, amount: parseAmount('1') })
+  const all = await circle.listWalletTransfers({ walletId: wallet.walletId })
+  t.equal(all.length, 60, 'more than one page of 50')
+  t.equal(new Set(all.map((x) => x.id)).size, 60, 'each once')
+  t.ok(all.every((x) => x.createDate && x.destination.type === 'wallet' && x.destination.id === wallet.walletId))
+  t.same(await circle.listWalletTransfers({ walletId: wallet.walletId, to: '2000-01-01T00:00:00Z' }), [], 'nothing created before the range')
+  t.equal((await circle.listWalletTransfers({ walletId: master })).length, 60, 'the source side lists them too')
+
+  const wire = await circle.createWireAccount({
+    idempotencyKey: randomUUID(),
+    details: { accountNumber: '12340010', routingNumber: '121000248', billingDetails: { name: 'H', line1: 'l', city: 'c', postalCode: '1', country: 'US' }, bankAddress: { country: 'US' } },
+  })
+  await settled()
+  const payout = await circle.createPayout({ idempotencyKey: randomUUID(), wireAccountId: wire.id, amount: parseAmount('2') })
+  const payouts = await circle.listPayouts({ from: new Date(Date.now() - 60_000).toISOString() })
+  t.same(payouts.map((p) => [p.id, p.amount]), [[payout.id, parseAmount('2')]])
+  t.ok(sim.received.some((r) => r.path === '/v1/businessAccount/payouts' && r.method === 'GET'))
+})

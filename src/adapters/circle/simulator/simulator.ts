@@ -544,6 +544,10 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     })
   })
   readRoute('/v1/businessAccount/payouts/{id}', 'payouts')
+  circleRoute('GET', '/v1/businessAccount/payouts', async (request) => {
+    const all = (await state.read.list<Payout>('payouts')).map((p) => p.doc)
+    return { data: page(all, request.query as Record<string, string>, (p) => p.id, (p) => p.createDate) }
+  })
 
   app.get('/v2/notifications/publicKey/:id', async (request) => {
     const { id } = request.params as { id: string }
@@ -684,6 +688,72 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     await deliver(notes)
     return reply.code(201).send({ data: publicTransfer(transfer) })
   })
+
+  // Divergence on purpose: Circle's books changing behind the ledger's back, for reconciliation tests.
+  const control = <T extends z.ZodType>(schema: T, body: unknown): z.infer<T> => {
+    const parsed = schema.safeParse(body ?? {})
+    if (parsed.success) return parsed.data
+    const issue = parsed.error.issues[0]!
+    const location = issue.path.join('.') || 'body'
+    throw new CircleApiError(400, 2, `Invalid entity.\n${location} ${issue.message}`, [{ error: 'invalid_value', location, message: issue.message }])
+  }
+  const signedAmount = z.string().regex(/^-?\d+(\.\d{1,6})?$/, 'a signed decimal string such as "-5.00"')
+  /** Changes a wallet's balance with no resource and no notification: `{amount}` signed, e.g. "-5.00". */
+  app.post('/sim/wallets/:walletId/adjust', async (request) => {
+    const { amount } = control(z.strictObject({ amount: signedAmount }), request.body)
+    const walletId = param(request, 'walletId')
+    const delta = amount.startsWith('-') ? -parseCircleAmount(amount.slice(1)) : parseCircleAmount(amount)
+    const wallet = await state.atomically(async (tx) => {
+      const w = await tx.get<Wallet>('wallets', walletId)
+      if (!w) throw notFound()
+      if (BigInt(w.balance) + delta < 0n) throw new CircleApiError(400, 1093, 'Insufficient funds.')
+      await credit(tx, walletId, delta)
+      return (await tx.get<Wallet>('wallets', walletId))!
+    })
+    return { data: publicWallet(wallet) }
+  })
+  /**
+   * A transfer nobody asked the ledger for (someone else with our API key): `{sourceWalletId,
+   * destinationWalletId | address+chain, amount}`. It settles like any other transfer.
+   */
+  app.post('/sim/transfers', async (request, reply) => {
+    const b = control(
+      z.strictObject({ sourceWalletId: z.string().min(1), destinationWalletId: z.string().min(1).optional(), address: z.string().min(1).optional(), chain: z.string().min(1).optional(), amount: z.string().regex(/^\d+(\.\d{1,6})?$/) })
+        .refine((x) => x.destinationWalletId !== undefined || (x.address !== undefined && x.chain !== undefined), { message: 'destinationWalletId or address and chain are required', path: ['destinationWalletId'] }),
+      request.body,
+    )
+    const amount = parseCircleAmount(b.amount)
+    if (amount <= 0n) throw invalid('amount', 'must be positive', b.amount)
+    const notes: Note[] = []
+    const transfer = await state.atomically(async (tx) => {
+      const source = await tx.get<Wallet>('wallets', b.sourceWalletId)
+      if (!source) throw new CircleApiError(400, 1088, 'Invalid source account.')
+      if (b.destinationWalletId !== undefined && !(await tx.get('wallets', b.destinationWalletId))) throw new CircleApiError(400, 1089, 'Invalid destination account.')
+      if (BigInt(source.balance) < amount) throw new CircleApiError(400, 1093, 'Insufficient funds.')
+      await credit(tx, source.walletId, -amount)
+      const destination: Transfer['destination'] = b.destinationWalletId !== undefined ? { type: 'wallet', id: b.destinationWalletId } : { type: 'blockchain', address: b.address!, chain: b.chain! }
+      const t: Transfer = { id: randomUUID(), source: { type: 'wallet', id: source.walletId }, destination, amount: usd(amount), status: 'pending', createDate: now() }
+      await putTransfer(tx, t)
+      await schedule(tx, { action: 'transfer', target: t.id })
+      notes.push(['transfers', 'transfer', t])
+      return t
+    })
+    await deliver(notes)
+    return reply.code(201).send({ data: publicTransfer(transfer) })
+  })
+  /** Settles a pending transfer or payout now and sends no notification (a webhook that never came). */
+  for (const [path, action, collection] of [['/sim/transfers/:id/complete', 'transfer', 'transfers'], ['/sim/payouts/:id/complete', 'payout', 'payouts']] as const) {
+    app.post(path, async (request) => {
+      const id = param(request, 'id')
+      const settled = await state.atomically(async (tx) => {
+        const resource = await tx.get<{ status: string }>(collection, id)
+        if (!resource) throw notFound()
+        await runJob(tx, { action, target: id, dueAt: Date.now() }, [])
+        return (await tx.get<Transfer | Payout>(collection, id))!
+      })
+      return { data: settled }
+    })
+  }
 
   async function creations(): Promise<Creation[]> {
     return (await state.read.list<Idempotency>('idempotency')).map(({ id: idempotencyKey, doc }) => ({ kind: doc.kind, id: doc.id, idempotencyKey, requests: doc.requests }))

@@ -4,6 +4,7 @@ import t, { type Test } from 'tap'
 import { requestErrors, requestExamples, responseErrors } from '../../../../src/adapters/circle/simulator/contract.ts'
 import { createCircleSimulator } from '../../../../src/adapters/circle/simulator/simulator.ts'
 import { snsCanonicalNotification } from '../../../../src/adapters/circle/simulator/webhooks.ts'
+import { parseAmount } from '../../../../src/events/money.ts'
 
 const auth = { authorization: 'Bearer SIM_KEY' }
 
@@ -337,4 +338,33 @@ t.test('the wallet and address lists answer in Circle’s shapes, newest first a
   for (const chain of ['ETH', 'SOL']) await call('POST', `/v1/wallets/${walletId}/addresses`, '/v1/wallets/{walletId}/addresses', { idempotencyKey: randomUUID(), currency: 'USD', chain })
   const addresses = (await call('GET', `/v1/wallets/${walletId}/addresses`, '/v1/wallets/{walletId}/addresses')).json().data
   t.same(addresses.map((a: { chain: string }) => a.chain), ['SOL', 'ETH'])
+})
+
+t.test('divergence routes: funds moved, an unknown transfer, a silent completion; each needs the control token and a valid body', async (t) => {
+  const sim = await createCircleSimulator({ settleMs: 60_000 })
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const post = (path: string, body?: unknown, headers: Record<string, string> = sim.controlHeaders) =>
+    fetch(`${url}${path}`, { method: 'POST', headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+  const wallet = (await (await fetch(`${url}/v1/wallets`, { method: 'POST', headers: { authorization: 'Bearer K', 'content-type': 'application/json' }, body: JSON.stringify({ idempotencyKey: randomUUID(), description: 'x' }) })).json()) as { data: { walletId: string } }
+  const id = wallet.data.walletId
+
+  t.equal((await post(`/sim/wallets/${id}/adjust`, { amount: '5.00' }, {})).status, 401, 'no token, no divergence')
+  t.equal((await post(`/sim/wallets/${id}/adjust`, { amount: 'five' })).status, 400)
+  t.equal((await post(`/sim/wallets/${id}/adjust`, { amount: '-1.00' })).status, 400, 'a balance never goes below zero')
+  t.equal((await post(`/sim/wallets/${id}/adjust`, { amount: '9.00' })).status, 200)
+  t.equal(await sim.balanceOf(id), parseAmount('9'))
+
+  t.equal((await post('/sim/transfers', { sourceWalletId: id, amount: '1.00' })).status, 400, 'a destination is required')
+  const sent = await post('/sim/transfers', { sourceWalletId: id, address: '0x2f8c2b0d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c', chain: 'ETH', amount: '2.00' })
+  t.equal(sent.status, 201)
+  const transfer = ((await sent.json()) as { data: { id: string; status: string } }).data
+  t.equal(transfer.status, 'pending')
+  t.equal(await sim.balanceOf(id), parseAmount('7'), 'the source is debited at once, like any transfer')
+  t.equal((await sim.creations()).some((c) => c.id === transfer.id), false, 'no idempotency key of ours made it')
+
+  const done = await post(`/sim/transfers/${transfer.id}/complete`)
+  t.equal(done.status, 200)
+  t.equal(((await done.json()) as { data: { status: string } }).data.status, 'complete', 'settled before its time, with no notification')
+  t.equal((await post(`/sim/payouts/${randomUUID()}/complete`)).status, 404)
 })

@@ -1,0 +1,77 @@
+import type { CirclePort, CircleTransfer } from '../adapters/circle/port.ts'
+import type { Db } from '../adapters/postgres/database.ts'
+import { formatAmount } from '../events/money.ts'
+import { alreadyReported, type Finding } from './runs.ts'
+
+/** Circle ids our operations know, in one query per batch. */
+async function known(db: Db, ids: string[]): Promise<Set<string>> {
+  const out = new Set<string>()
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await db.selectFrom('circle_ids').select('circle_id').where('circle_id', 'in', ids.slice(i, i + 500)).execute()
+    for (const r of rows) out.add(r.circle_id)
+  }
+  return out
+}
+
+const describe = (t: CircleTransfer) => ({
+  circleTransferId: t.id,
+  status: t.status,
+  amount: formatAmount(t.amount),
+  source: t.sourceWalletId !== undefined ? { type: 'wallet', id: t.sourceWalletId } : { type: 'blockchain', chain: t.sourceChain ?? null },
+  destination: t.destination,
+  ...(t.txHash === undefined ? {} : { txHash: t.txHash }),
+  ...(t.createDate === undefined ? {} : { createDate: t.createDate }),
+})
+
+/**
+ * Circle's transfers in and out of our wallets (and the master wallet) and its business payouts,
+ * created in [from, to], that no operation of ours knows. An inbound on-chain transfer is a
+ * deposit we missed; any other is a transfer we never requested. Each is reported by the first run
+ * that sees it.
+ */
+export async function checkUnknown(
+  deps: { db: Db; circle: CirclePort; signal?: AbortSignal | undefined },
+  runId: string,
+  range: { from?: Date; to: Date },
+  circleWalletIds: string[],
+  options: { concurrency: number },
+  onProgress: (done: number, total: number) => void,
+): Promise<{ findings: Finding[]; transfersListed: number; payoutsListed: number }> {
+  const query = { ...(range.from ? { from: range.from.toISOString() } : {}), to: range.to.toISOString() }
+  const wallets = [await deps.circle.masterWalletId(), ...circleWalletIds]
+  const transfers = new Map<string, CircleTransfer>()
+  let next = 0
+  let done = 0
+  const worker = async () => {
+    while (next < wallets.length) {
+      deps.signal?.throwIfAborted()
+      const walletId = wallets[next++]!
+      for (const t of await deps.circle.listWalletTransfers({ walletId, ...query })) transfers.set(t.id, t)
+      onProgress(++done, wallets.length + 1)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker))
+  const payouts = await deps.circle.listPayouts(query)
+  onProgress(++done, wallets.length + 1)
+
+  const ids = [...transfers.keys(), ...payouts.map((p) => p.id)]
+  const ours = await known(deps.db, ids)
+  const reported = await alreadyReported(deps.db, runId, ids.filter((id) => !ours.has(id)))
+  const findings: Finding[] = []
+  for (const t of transfers.values()) {
+    if (ours.has(t.id) || reported.has(t.id)) continue
+    const deposit = t.sourceChain !== undefined && t.sourceWalletId === undefined
+    const subject = deposit && t.destination.type === 'wallet' ? `circle-wallet-${t.destination.id}` : `circle-wallet-${t.sourceWalletId ?? 'unknown'}`
+    findings.push({ kind: deposit ? 'unknown_deposit' : 'unknown_transfer', subject, circleId: t.id, details: describe(t) })
+  }
+  for (const p of payouts) {
+    if (ours.has(p.id) || reported.has(p.id)) continue
+    findings.push({
+      kind: 'unknown_payout',
+      subject: `circle-payout-${p.id}`,
+      circleId: p.id,
+      details: { circlePayoutId: p.id, status: p.status, amount: formatAmount(p.amount), ...(p.createDate === undefined ? {} : { createDate: p.createDate }) },
+    })
+  }
+  return { findings, transfersListed: transfers.size, payoutsListed: payouts.length }
+}
