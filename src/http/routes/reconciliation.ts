@@ -51,7 +51,7 @@ export const reconciliationRoutes: FastifyPluginAsyncZod<ReconciliationRouteDeps
       schema: {
         tags: ['reconciliation'],
         summary: 'Start a reconciliation run; 202 with the run, read it later for its findings',
-        response: { 202: runBody, ...commonErrors, 409: errorBody.describe('A run is already in progress') },
+        response: { 202: runBody.describe('Accepted: the run goes on in the background; poll GET /admin/reconciliation/runs/{id}'), ...commonErrors, 409: errorBody.describe('A run is already in progress') },
       },
     },
     async (_request, reply) => {
@@ -68,7 +68,7 @@ export const reconciliationRoutes: FastifyPluginAsyncZod<ReconciliationRouteDeps
     '/admin/reconciliation/runs',
     {
       config: { roles: ['auditor'] },
-      schema: { tags: ['reconciliation'], summary: 'Reconciliation runs, newest first', querystring: listQuery({}), response: { 200: pageOf(runBody), ...commonErrors } },
+      schema: { tags: ['reconciliation'], summary: 'Reconciliation runs, newest first', querystring: listQuery({}), response: { 200: pageOf(runBody).describe('A page of runs, newest first'), ...commonErrors } },
     },
     async (request) => listRuns(db, request.query),
   )
@@ -81,7 +81,7 @@ export const reconciliationRoutes: FastifyPluginAsyncZod<ReconciliationRouteDeps
         summary: 'One run and a page of its findings',
         params: z.object({ id: z.uuid() }),
         querystring: listQuery({ kind: z.enum(FINDING_KINDS).optional().meta({ description: 'Only findings of this kind' }) }),
-        response: { 200: runBody.extend({ items: z.array(findingBody), nextCursor: z.string().nullable() }), ...readErrors },
+        response: { 200: runBody.extend({ items: z.array(findingBody), nextCursor: z.string().nullable() }).describe('The run with a page of its findings'), ...readErrors },
       },
     },
     async (request) => {
