@@ -51,13 +51,16 @@ export async function run(options: BenchOptions) {
     let errors = 0
     // Long and fresh take turns, so the machine's noise falls on both alike. The first POST on the
     // long wallet tops the command side's cache up with the whole history: it is in the figures.
+    const steps = [
+      ['postLong', () => request('POST', '/transfers', transfer(ready.long))],
+      ['postFresh', () => request('POST', '/transfers', transfer(ready.fresh))],
+      ['getLong', () => request('GET', `/wallets/${ready.long}`)],
+      ['getFresh', () => request('GET', `/wallets/${ready.fresh}`)],
+    ] as const
     for (let i = 0; i < rounds; i++) {
-      for (const [key, run] of [
-        ['postLong', () => request('POST', '/transfers', transfer(ready.long))],
-        ['postFresh', () => request('POST', '/transfers', transfer(ready.fresh))],
-        ['getLong', () => request('GET', `/wallets/${ready.long}`)],
-        ['getFresh', () => request('GET', `/wallets/${ready.fresh}`)],
-      ] as const) {
+      // Odd rounds swap long and fresh: neither always follows the other's background work.
+      const order = i % 2 === 0 ? steps : ([steps[1], steps[0], steps[3], steps[2]] as const)
+      for (const [key, run] of order) {
         const r = await run()
         latencies[key].push(r.ms)
         if (!r.ok) errors++
