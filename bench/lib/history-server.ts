@@ -9,10 +9,13 @@ import { parseCircleAmount } from '../../src/events/money.ts'
 import { ROLES, startService } from '../../src/service.ts'
 
 /**
- * Child process of the history benchmark: the whole service (every role, embedded simulator), a
- * wallet with a long history and a fresh one, and the event loop's delay measured in here, where
- * folds would block. DATABASE_URL and BENCH_HISTORY (events to add to the long wallet) come from the
- * parent; 'reset' and 'delay' messages read the event-loop monitor, 'stop' ends it.
+ * Child process of the history benchmark, in two phases on one database. `build`: the whole service
+ * makes a long wallet and a fresh one, funded through the API, and appends BENCH_HISTORY events to
+ * the long one; it reports their ids and exits. `serve`: a new service process on the same database
+ * (so nothing of the build's allocations or caches is left: the first command on the long wallet
+ * folds its whole history from the store) serves the measurement, with the event loop's delay
+ * measured in here, where a fold would block; 'reset' and 'delay' messages read the monitor, 'stop'
+ * ends it.
  */
 const databaseUrl = process.env.DATABASE_URL!
 const historyEvents = Number(process.env.BENCH_HISTORY ?? 50_000)
@@ -32,6 +35,7 @@ const config = loadConfig({
   SIMULATOR_WEBHOOKS: process.env.SIMULATOR_WEBHOOKS ?? 'v2',
   CIRCLE_RATE_PER_SECOND: '1000',
 })
+const phase = process.env.BENCH_PHASE === 'serve' ? 'serve' : 'build'
 const service = await startService(config, [...ROLES], pino({ level: 'silent' }))
 const url = service.url!
 
@@ -60,39 +64,44 @@ const funded = async (ownerId: string) => {
   await until(`wallet ${id} funded`, async () => (await available(id)) === 100_000_000_000n)
   return id
 }
-const long = await funded('history-long')
-const fresh = await funded('history-fresh')
+if (phase === 'build') {
+  const long = await funded('history-long')
+  const fresh = await funded('history-fresh')
 
-// The long history: reservations each consumed by a debit, as transfers leave them, appended in
-// chunks straight to the store (the API would take hours to make 50,000 events).
-const pool = createPool(databaseUrl, 4)
-const store = new PostgresEventStore(pool)
-const stream = `wallet-${long}`
-let revision = (await store.readStream(stream, { direction: 'backwards', maxCount: 1 }))[0]!.revision
-const metadata = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'bench', occurredAt: new Date().toISOString() }
-let written = 0
-while (written < historyEvents) {
-  const events: NewEvent[] = []
-  for (let i = 0; i < 1000 && written + events.length < historyEvents; i += 2) {
-    const operationId = randomUUID()
-    events.push({ id: randomUUID(), type: 'FundsReserved', data: { walletId: long, operationId, amount: '1' }, metadata })
-    events.push({ id: randomUUID(), type: 'FundsDebited', data: { walletId: long, operationId, amount: '1' }, metadata })
+  // The long history: reservations each consumed by a debit, as transfers leave them, appended in
+  // chunks straight to the store (the API would take hours to make 50,000 events).
+  const pool = createPool(databaseUrl, 4)
+  const store = new PostgresEventStore(pool)
+  const stream = `wallet-${long}`
+  let revision = (await store.readStream(stream, { direction: 'backwards', maxCount: 1 }))[0]!.revision
+  const metadata = { correlationId: randomUUID(), causationId: randomUUID(), actor: 'bench', occurredAt: new Date().toISOString() }
+  let written = 0
+  while (written < historyEvents) {
+    const events: NewEvent[] = []
+    for (let i = 0; i < 1000 && written + events.length < historyEvents; i += 2) {
+      const operationId = randomUUID()
+      events.push({ id: randomUUID(), type: 'FundsReserved', data: { walletId: long, operationId, amount: '1' }, metadata })
+      events.push({ id: randomUUID(), type: 'FundsDebited', data: { walletId: long, operationId, amount: '1' }, metadata })
+    }
+    const r = await store.append(stream, events, { expected: revision })
+    revision = r.revision
+    written += events.length
+    if (written % 10_000 === 0) log(`${written} of ${historyEvents} events appended to the long wallet`)
   }
-  const r = await store.append(stream, events, { expected: revision })
-  revision = r.revision
-  written += events.length
-  if (written % 10_000 === 0) log(`${written} of ${historyEvents} events appended to the long wallet`)
+  const debited = BigInt(written / 2)
+  const expectedAvailable = 100_000_000_000n - debited
+  await until('the read models to include the long history', async () => (await available(long)) === expectedAvailable)
+  await store.close()
+  await pool.end()
+  log(`long wallet ${long} has ${revision + 1} events; fresh wallet ${fresh}`)
+  process.send!({ long, fresh, events: revision + 1 })
+  await service.stop()
+  process.exit(0)
 }
-const debited = BigInt(written / 2)
-const expectedAvailable = 100_000_000_000n - debited
-await until('the read models to include the long history', async () => (await available(long)) === expectedAvailable)
-await store.close()
-await pool.end()
-log(`long wallet ${long} has ${revision + 1} events; fresh wallet ${fresh}`)
 
 const histogram = monitorEventLoopDelay({ resolution: 10 })
 histogram.enable()
-process.send!({ url, long, fresh, events: revision + 1 })
+process.send!({ url })
 process.on('message', (message) => {
   if (message === 'reset') histogram.reset()
   else if (message === 'delay') process.send!({ maxDelayMs: histogram.max / 1e6, p99DelayMs: histogram.percentile(99) / 1e6 })
