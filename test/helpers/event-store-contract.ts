@@ -19,7 +19,7 @@ async function collect(store: EventStore, after: Position | undefined, until: (e
   return { events, checkpoints, timedOut: controller.signal.aborted }
 }
 
-/** The event store contract (DESIGN.md section 2), run against every adapter. */
+/** The event store contract (docs/architecture.md, "Contracts"), run against every adapter. */
 export async function eventStoreContract(t: Test, store: EventStore): Promise<void> {
   await t.test('expected revision rules', async (t) => {
     const s = streamName()
