@@ -1,6 +1,8 @@
 import { fork } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
+import { createCircleSimulator } from '../src/adapters/circle/simulator/simulator.ts'
+import { postgresState } from '../src/adapters/circle/simulator/state.ts'
 import { createBenchDatabase } from './lib/database.ts'
 import { percentiles, ratios, round, type BenchOptions, type Check, type Measurement, type Scenario, type Target } from './lib/report.ts'
 
@@ -10,9 +12,9 @@ export async function run(options: BenchOptions) {
   const history = options.tiny ? 2_000 : 50_000
   const rounds = options.tiny ? 20 : 400
   const database = await createBenchDatabase(options.databaseUrl, 'history')
-  const spawn = (phase: 'build' | 'serve') => {
+  const spawn = (phase: 'build' | 'serve', extraEnv: Record<string, string> = {}) => {
     const child = fork(path.join(import.meta.dirname, 'lib', 'history-server.ts'), {
-      env: { ...process.env, DATABASE_URL: database.url, BENCH_HISTORY: String(history), BENCH_PHASE: phase },
+      env: { ...process.env, DATABASE_URL: database.url, BENCH_HISTORY: String(history), BENCH_PHASE: phase, ...extraEnv },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
@@ -24,14 +26,19 @@ export async function run(options: BenchOptions) {
     return { child, exited, next }
   }
   let serving: ReturnType<typeof spawn> | undefined
+  let circle: Awaited<ReturnType<typeof createCircleSimulator>> | undefined
   try {
     options.log(`history: building a wallet with ${history} events`)
     const builder = spawn('build')
     const built = await builder.next<{ long: string; fresh: string; events: number }>()
     await builder.exited
     // A new process serves the measurement: the build's garbage and caches are gone, and the first
-    // command on the long wallet folds its whole history from the store.
-    serving = spawn('serve')
+    // command on the long wallet folds its whole history from the store. Circle is out of that
+    // process, as in production: the simulator (the same durable state the build used) runs here,
+    // so its settling and signing are not counted in the service's event loop.
+    circle = await createCircleSimulator({ settleMs: 0, state: await postgresState(database.url) })
+    const circleUrl = await circle.listen(0, '127.0.0.1')
+    serving = spawn('serve', { CIRCLE_API_KEY: 'SIM', CIRCLE_BASE_URL: circleUrl, CARD_ISSUER_URL: circleUrl, CARD_ISSUER_API_KEY: 'SIM' })
     const { child, next } = serving
     const ready = { ...built, ...(await next<{ url: string }>()) }
     const request = async (method: string, url: string, body?: unknown) => {
@@ -107,6 +114,7 @@ export async function run(options: BenchOptions) {
       await serving.exited
       clearTimeout(timer)
     }
+    await circle?.close()
     await database.drop()
   }
 }

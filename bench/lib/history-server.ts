@@ -13,7 +13,8 @@ import { ROLES, startService } from '../../src/service.ts'
  * makes a long wallet and a fresh one, funded through the API, and appends BENCH_HISTORY events to
  * the long one; it reports their ids and exits. `serve`: a new service process on the same database
  * (so nothing of the build's allocations or caches is left: the first command on the long wallet
- * folds its whole history from the store) serves the measurement, with the event loop's delay
+ * folds its whole history from the store), talking to Circle over HTTP as in production (the parent
+ * runs the simulator on the build's durable state), serves the measurement, with the event loop's delay
  * measured in here, where a fold would block; 'reset' and 'delay' messages read the monitor, 'stop'
  * ends it.
  */
@@ -23,6 +24,9 @@ const key = 'Bearer dev-backend-key'
 const log = (line: string) => process.stderr.write(`history: ${line}\n`)
 
 const config = loadConfig({
+  ...(process.env.CIRCLE_BASE_URL
+    ? { CIRCLE_API_KEY: process.env.CIRCLE_API_KEY, CIRCLE_BASE_URL: process.env.CIRCLE_BASE_URL, CARD_ISSUER_URL: process.env.CARD_ISSUER_URL, CARD_ISSUER_API_KEY: process.env.CARD_ISSUER_API_KEY }
+    : {}),
   DATABASE_URL: databaseUrl,
   PORT: '0',
   HOST: '127.0.0.1',
