@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Transaction } from 'kysely'
 import type pg from 'pg'
 import type { Logger } from 'pino'
-import type { EventFilter, EventStore, Position, RecordedEvent } from '../events/event-store.ts'
+import type { EventFilter, EventStore, Position, RecordedEvent, SubscriptionBatch } from '../events/event-store.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { Database } from '../database.ts'
 import { isAfter, readCheckpoints, saveCheckpoints } from './checkpoints.ts'
@@ -40,6 +40,8 @@ export type SubscriberOptions = Handler & {
   logger?: Logger
   /** First and maximum delay before a failed batch is retried (ms). */
   retryDelayMs?: { first: number; max: number }
+  /** How long a checkpoint moved only by batches with nothing to handle may wait before it is stored (ms). */
+  checkpointIdleMs?: number
   leaseRetryMs?: number
 }
 
@@ -147,22 +149,73 @@ export class Subscriber {
   private async consume(signal: AbortSignal): Promise<void> {
     const { db, store } = this.options
     const names = this.options.checkpoints ?? [this.name]
+    const idleMs = this.options.checkpointIdleMs ?? 250
     await this.options.prepare?.(signal)
     this.setPosition(await readCheckpoints(db, names))
-    const batches = store.subscribe({ after: this.position, filter: this.options.filter, batchSize: this.options.batchSize ?? 200, signal })
-    for await (const batch of batches) {
-      if (signal.aborted) throw signal.reason ?? new Error('aborted')
-      if (this.options.mode === 'transactional') {
-        const handle = this.options.handle
-        await db.transaction().execute(async (trx) => {
-          if (batch.events.length > 0) await handle(trx, batch.events)
-          await saveCheckpoints(trx, names, this.position, batch.checkpoint)
-        })
-      } else {
-        if (batch.events.length > 0) await this.options.handle(batch.events)
-        await saveCheckpoints(db, names, this.position, batch.checkpoint)
+    // The position stored in the checkpoint rows. A batch with nothing to handle (a filtered read
+    // whose window held none of our events) moves only the position in memory: restarting from the
+    // stored one re-reads events that need nothing, so the row catches up with the next batch that
+    // handles something, or once the subscriber has been idle (or behind) for `idleMs`. That saves
+    // a commit, and its WAL flush, per empty batch.
+    let stored = this.position
+    let dirtySince = 0
+    const storeIdle = async () => {
+      const to = this.position
+      if (to === undefined || to === stored) return
+      try {
+        await saveCheckpoints(db, names, stored, to)
+        stored = to
+      } catch (err) {
+        // Kept dirty: the next batch's compare-and-set from `stored` fails for real if another instance moved it.
+        this.options.logger?.warn({ err, subscriber: this.name }, 'could not store an idle checkpoint; will retry')
       }
-      this.setPosition(batch.checkpoint)
+    }
+    const batches = store.subscribe({ after: this.position, filter: this.options.filter, batchSize: this.options.batchSize ?? 200, signal })[Symbol.asyncIterator]()
+    let next: Promise<IteratorResult<SubscriptionBatch>> | undefined = batches.next()
+    try {
+      for (;;) {
+        let result: IteratorResult<SubscriptionBatch>
+        if (stored === this.position) result = await next
+        else {
+          const quiet = new AbortController()
+          const idle = sleep(idleMs, 'idle' as const, { signal: AbortSignal.any([quiet.signal, signal]) }).catch(() => 'aborted' as const)
+          const first = await Promise.race([next, idle])
+          quiet.abort()
+          if (first === 'idle') {
+            await storeIdle()
+            continue
+          }
+          result = first === 'aborted' ? await next : first
+        }
+        next = undefined
+        if (result.done) return
+        const batch = result.value
+        if (signal.aborted) throw signal.reason ?? new Error('aborted')
+        if (batch.events.length === 0) {
+          if (stored === this.position) dirtySince = Date.now()
+          this.setPosition(batch.checkpoint)
+          if (Date.now() - dirtySince >= idleMs) await storeIdle()
+          next = batches.next()
+          continue
+        }
+        if (this.options.mode === 'transactional') {
+          const handle = this.options.handle
+          await db.transaction().execute(async (trx) => {
+            await handle(trx, batch.events)
+            await saveCheckpoints(trx, names, stored, batch.checkpoint)
+          })
+        } else {
+          await this.options.handle(batch.events)
+          await saveCheckpoints(db, names, stored, batch.checkpoint)
+        }
+        stored = batch.checkpoint
+        this.setPosition(batch.checkpoint)
+        next = batches.next()
+      }
+    } finally {
+      // A stop leaves the stored checkpoint where this instance got to; a failed batch ends the store's read.
+      await storeIdle()
+      if (next === undefined) await batches.return?.()
     }
   }
 

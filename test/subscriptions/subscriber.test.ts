@@ -44,6 +44,64 @@ t.test('a transactional subscriber writes and checkpoints together, and resumes 
   t.equal(await seenBy(name), '25', 'a restart resumes after the checkpoint (a repeat would violate the primary key)')
 })
 
+t.test('batches with nothing to handle commit nothing until idle, and a restart from the stored checkpoint repeats nothing', async (t) => {
+  const name = `filtered-${randomUUID()}`
+  const type = `Wanted${randomUUID().slice(0, 8)}`
+  const commits: string[] = []
+  const make = () =>
+    new Subscriber({
+      name,
+      store,
+      db,
+      mode: 'transactional',
+      filter: { types: [type] },
+      batchSize: 5,
+      checkpointIdleMs: 300,
+      handle: async (trx, events) => {
+        for (const e of events) await sql`INSERT INTO seen VALUES (${e.id}, ${name})`.execute(trx)
+      },
+    })
+  const wanted = await store.append(`sub-${randomUUID()}`, [newEvent(type)], { expected: 'no_stream' })
+  const first = make()
+  first.start()
+  await first.caughtUp(wanted.position)
+  await until(async () => (await readCheckpoint(db, name)) === wanted.position)
+  // Events it does not handle, one append at a time: each is a batch with nothing in it.
+  let last = wanted.position
+  for (let i = 0; i < 6; i++) {
+    last = (await store.append(`sub-${randomUUID()}`, [newEvent('Other')], { expected: 'no_stream' })).position
+    await first.caughtUp(last)
+    commits.push((await readCheckpoint(db, name))!)
+  }
+  t.equal(commits[0], wanted.position, 'an empty batch right after a stored one leaves the stored checkpoint where it was')
+  t.equal((await first.status()).checkpoint, last, 'the position in memory follows every batch (read-your-writes and lag use it)')
+  await until(async () => (await readCheckpoint(db, name)) === last)
+  t.pass('once idle, the stored checkpoint catches up')
+  // A crash while the position in memory is ahead of the stored one leaves the row at the last
+  // batch that handled something: restarting there reads only events that need nothing again.
+  const more = await store.append(`sub-${randomUUID()}`, [newEvent('Other'), newEvent(type)], { expected: 'no_stream' })
+  await first.caughtUp(more.position)
+  const others = await store.append(`sub-${randomUUID()}`, [newEvent('Other'), newEvent('Other')], { expected: 'no_stream' })
+  await first.caughtUp(others.position)
+  await first.stop()
+  t.equal(await readCheckpoint(db, name), others.position, 'a stop stores where it got to')
+  await sql`UPDATE checkpoints SET position = ${more.position} WHERE name = ${name}`.execute(db)
+  const after = await store.append(`sub-${randomUUID()}`, [newEvent(type)], { expected: 'no_stream' })
+  const second = make()
+  second.start()
+  await second.caughtUp(after.position)
+  await second.stop()
+  t.equal(await seenBy(name), '3', 'each wanted event handled once, across the restart from a lagging checkpoint')
+})
+
+const until = async (probe: () => Promise<boolean>, ms = 5000) => {
+  const deadline = Date.now() + ms
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error('timed out')
+    await sleep(20)
+  }
+}
+
 t.test('a failing handler rolls back its writes and is retried from the same checkpoint', async (t) => {
   const name = `flaky-${randomUUID()}`
   let failures = 2
