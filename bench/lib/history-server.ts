@@ -33,7 +33,6 @@ const config = loadConfig({
   LOG_LEVEL: 'silent',
   RATE_LIMIT_MAX: '100000000',
   SIMULATOR_SETTLE_MS: '0',
-  CIRCLE_POLL_INTERVAL_MS: '50',
   // The embedded simulator signs every webhook in this process; SNS's RSA signatures would be the
   // simulator's cost, not the ledger's, so it delivers the v2 (ECDSA) scheme only here.
   SIMULATOR_WEBHOOKS: process.env.SIMULATOR_WEBHOOKS ?? 'v2',
