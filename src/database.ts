@@ -1,6 +1,6 @@
 import type { CheckpointsTable } from './subscriptions/checkpoints.table.ts'
 import type { IdempotencyKeysTable } from './http/plugins/idempotency.table.ts'
-import type { CirclePollMarksTable, CircleWalletsTable } from './process-manager/deposit-poller.ts'
+import type { CirclePollMarksTable } from './process-manager/deposit-poller.ts'
 import type { PmTasksTable } from './process-manager/tasks.table.ts'
 import type { ReadModelTables } from './projections/tables.ts'
 import type { DeadLettersTable } from './dead-letters/dead-letters.table.ts'
@@ -18,7 +18,6 @@ export interface Database extends ReadModelTables {
   checkpoints: CheckpointsTable
   idempotency_keys: IdempotencyKeysTable
   pm_tasks: PmTasksTable
-  circle_wallets: CircleWalletsTable
   circle_poll_marks: CirclePollMarksTable
   webhook_inbox: WebhookInboxTable
   dead_letters: DeadLettersTable

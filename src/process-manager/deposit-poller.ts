@@ -11,13 +11,6 @@ import type { EventStore } from '../events/event-store.ts'
 import { logSteps } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import { acquireLease } from '../subscriptions/lease.ts'
-import { Subscriber } from '../subscriptions/subscriber.ts'
-
-/** Which ledger wallet each Circle wallet is, from WalletCreated; how inbound transfers find their wallet. */
-export interface CircleWalletsTable {
-  circle_wallet_id: string
-  wallet_id: string
-}
 
 /** High-water marks of Circle listings: the creation time from which the next poll lists again. */
 export interface CirclePollMarksTable {
@@ -57,24 +50,11 @@ export interface DepositPollerOptions {
  */
 export class DepositPoller {
   private readonly options: DepositPollerOptions
-  private readonly wallets: Subscriber
   private controller = new AbortController()
   private running: Promise<void> | undefined
 
   constructor(options: DepositPollerOptions) {
     this.options = options
-    this.wallets = new Subscriber({
-      name: 'deposit-poller-wallets',
-      store: options.store,
-      db: options.db,
-      filter: { types: ['WalletCreated'] },
-      logger: options.logger,
-      mode: 'transactional',
-      handle: async (trx, events) => {
-        const rows = events.map((e) => ({ circle_wallet_id: String(e.data.circleWalletId), wallet_id: String(e.data.walletId) }))
-        if (rows.length > 0) await trx.insertInto('circle_wallets').values(rows).onConflict((oc) => oc.column('circle_wallet_id').doNothing()).execute()
-      },
-    })
   }
 
   start(): void {
@@ -95,7 +75,6 @@ export class DepositPoller {
       const lease = await acquireLease(this.options.pool, 'deposit-poller', { signal, retryMs: this.options.leaseRetryMs ?? 2000 })
       if (!lease) break
       const run = AbortSignal.any([signal, lease.lost])
-      this.wallets.start()
       try {
         while (!run.aborted) {
           try {
@@ -106,7 +85,6 @@ export class DepositPoller {
           await sleep(this.options.intervalMs, undefined, { signal: run }).catch(() => undefined)
         }
       } finally {
-        await this.wallets.stop()
         await lease.release()
       }
     }
@@ -130,8 +108,9 @@ export class DepositPoller {
 
     const inbound = seen.filter((t) => t.sourceChain !== undefined && t.destination.type === 'wallet' && t.status !== 'failed')
     const circleIds = [...new Set(inbound.map((t) => (t.destination as { id: string }).id))]
-    const known = circleIds.length === 0 ? [] : await db.selectFrom('circle_wallets').selectAll().where('circle_wallet_id', 'in', circleIds).execute()
-    const walletOf = new Map(known.map((r) => [r.circle_wallet_id, r.wallet_id]))
+    // Which of our wallets each Circle wallet is: the Circle-id read model, written from WalletCreated.
+    const known = circleIds.length === 0 ? [] : await db.selectFrom('circle_ids').select(['circle_id', 'entity_id']).where('kind', '=', 'wallet').where('circle_id', 'in', circleIds).execute()
+    const walletOf = new Map(known.map((r) => [r.circle_id, r.entity_id]))
 
     let hold: string | undefined
     const holdAt = (t: CircleTransfer, why: string) => {

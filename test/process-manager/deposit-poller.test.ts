@@ -12,6 +12,7 @@ import { formatAmount } from '../../src/events/money.ts'
 import { available, wallet } from '../../src/events/wallet.ts'
 import { DepositPoller } from '../../src/process-manager/deposit-poller.ts'
 import { meta } from '../helpers/commands.ts'
+import { circleIds } from '../../src/projections/circle-ids.ts'
 import { readModels } from '../../src/projections/index.ts'
 import { listWalletOperations } from '../../src/projections/wallet-operations.ts'
 import { ProjectionRunner } from '../../src/subscriptions/projection-runner.ts'
@@ -22,6 +23,10 @@ const silent = pino({ level: 'silent' })
 
 t.test('a deposit at the simulator credits the wallet with polling alone, once', async (t) => {
   const h = await processManagerHarness(t)
+  // The read models run beside the poller, as in the service: it finds wallets in the Circle-id model.
+  const readSide = new ProjectionRunner({ projections: readModels, store: h.store, db: h.db })
+  readSide.start()
+  t.teardown(() => readSide.stop())
   const poller = new DepositPoller({ store: h.store, db: h.db, pool: h.pool, circle: h.circle, logger: silent, intervalMs: 50, leaseRetryMs: 100 })
   poller.start()
   t.teardown(() => poller.stop())
@@ -40,9 +45,6 @@ t.test('a deposit at the simulator credits the wallet with polling alone, once',
   t.match(events[0]?.data, { walletId, chain: 'SOL', amount: '5250000' })
   t.equal(events[0]?.metadata.actor, 'deposit-poller')
   // ... and shows in the wallet's operations, as backendMirror reads them.
-  const readSide = new ProjectionRunner({ projections: readModels, store: h.store, db: h.db })
-  readSide.start()
-  t.teardown(() => readSide.stop())
   await readSide.caughtUp((await h.store.head())!)
   const timeline = await listWalletOperations(h.db, walletId, {})
   t.match(timeline.items, [{ operation_id: circleTransferId, kind: 'deposit', direction: 'in', status: 'completed', amount: '5250000' }], 'the deposit is in the wallet’s operations')
@@ -77,9 +79,10 @@ t.test('the mark waits for a pending deposit and for a wallet not yet known, the
     },
   }
   const poller = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, pageSize: 2, leaseRetryMs: 50 })
-  poller.start()
-  t.teardown(() => poller.stop())
-  await until(async () => (await database.db.selectFrom('circle_wallets').selectAll().execute()).length === 1, 10_000, 'wallet known to the poller')
+  const readSide = new ProjectionRunner({ projections: [circleIds], store, db: database.db })
+  readSide.start()
+  t.teardown(() => readSide.stop())
+  await until(async () => (await database.db.selectFrom('circle_ids').selectAll().where('kind', '=', 'wallet').execute()).length === 1, 10_000, 'wallet known to the poller')
 
   const first = await poller.pollOnce()
   t.equal(first.recorded, 1, 'the completed deposit is recorded; the mint (from a wallet) is not a deposit')
