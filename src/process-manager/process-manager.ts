@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { CardIssuer } from '../adapters/card-issuer/port.ts'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
+import { backoffDelay } from '../adapters/retry.ts'
 import { openDeadLetter } from '../dead-letters/dead-letters.ts'
 import { fold } from '../events/fold.ts'
 import type { EventStore } from '../events/event-store.ts'
@@ -266,7 +267,7 @@ export class ProcessManager {
       if (attempts >= (this.options.maxAttempts ?? 10) || failingMs >= (this.options.maxAgeMs ?? 3_600_000)) {
         outcome = await this.deadLetter(task, attempts, error)
       } else {
-        const inMs = Math.random() * Math.min(maxMs, baseMs * 2 ** task.attempts)
+        const inMs = backoffDelay(task.attempts, { baseMs, maxMs })
         this.options.logger.warn({ err, stream: task.stream, attempts }, 'operation step failed; will retry')
         outcome = { next: 'retry', inMs, error }
       }

@@ -2,6 +2,7 @@ import { EventEmitter, once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import type { Db } from '../adapters/postgres/database.ts'
+import { backoffDelay } from '../adapters/retry.ts'
 import { openDeadLetter } from '../dead-letters/dead-letters.ts'
 import type { Metrics } from '../metrics.ts'
 import { acquireLease } from '../subscriptions/lease.ts'
@@ -143,10 +144,7 @@ export class WebhookWorker {
       logger.error({ notification: item.id, type: item.type, attempts, error, deadLetterId }, 'webhook keeps failing; set aside as a dead letter')
       return
     }
-    const { baseMs, maxMs } = this.options.retry ?? { baseMs: 500, maxMs: 60_000 }
-    const ceiling = Math.min(maxMs, baseMs * 2 ** item.attempts)
-    // Half fixed, half random: spread out, yet never sooner than half the step.
-    const inMs = ceiling / 2 + Math.random() * (ceiling / 2)
+    const inMs = backoffDelay(item.attempts, this.options.retry ?? { baseMs: 500, maxMs: 60_000 })
     await scheduleRetry(db, item.id, inMs, error)
     metrics?.webhooks.inc({ stage: 'retried' })
     logger.info({ notification: item.id, type: item.type, attempts, inMs: Math.round(inMs), error }, 'webhook not applicable yet; will retry')
