@@ -1,6 +1,7 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
 import { fromMicros } from './money.ts'
+import * as streams from './stream-name.ts'
 
 /**
  * USDC -> fiat wire, in two Circle steps: (1) transfer user wallet -> master wallet, (2) business
@@ -99,5 +100,5 @@ function apply(state: RedeemState, event: RedeemEvent): RedeemState {
 }
 
 export const category = 'redeem'
-export const streamName = (id: string) => `redeem-${id}`
+export const streamName = (id: string) => streams.streamName(category, id)
 export const redeem: StreamType<RedeemState, RedeemEvent> = { category, streamName, initialState, evolve }

@@ -1,6 +1,7 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, StreamType } from './event.ts'
 import { fromMicros } from './money.ts'
+import * as streams from './stream-name.ts'
 
 /** Amounts in wallet events are micro-unit integer strings (see money.ts). */
 export type WalletCreationRequested = Event<'WalletCreationRequested', { walletId: string; ownerId: string; description?: string }>
@@ -130,5 +131,5 @@ function closeReservation(state: WalletState, operationId: string, debit: bigint
 }
 
 export const category = 'wallet'
-export const streamName = (walletId: string) => `wallet-${walletId}`
+export const streamName = (walletId: string) => streams.streamName(category, walletId)
 export const wallet: StreamType<WalletState, WalletEvent> = { category, streamName, initialState, evolve }

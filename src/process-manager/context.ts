@@ -7,6 +7,7 @@ import { execute, type Decider } from '../commands/handler.ts'
 import { outcomeCommandId } from '../commands/ids.ts'
 import type { Failure } from '../events/event.ts'
 import type { EventStore } from '../events/event-store.ts'
+import { parseStreamName } from '../events/stream-name.ts'
 import { logSteps } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import type { Outcome } from './tasks.ts'
@@ -37,7 +38,7 @@ export async function record<C, S>(ctx: StepContext, decider: Decider<C, S>, com
   try {
     const actor = ctx.actor ?? 'process-manager'
     const result = await execute(ctx.store, decider, command, { commandId, actor, occurredAt: new Date().toISOString() })
-    logSteps(ctx.logger, result.appended, { operationId: stream.slice(stream.indexOf('-') + 1), actor }, ctx.metrics)
+    logSteps(ctx.logger, result.appended, { operationId: parseStreamName(stream).id, actor }, ctx.metrics)
   } catch (err) {
     if (err instanceof DomainError && (err.code === 'outcome_conflict' || err.code === 'invalid_transition')) {
       ctx.logger.error({ err, stream, outcome }, 'Circle reported an outcome that contradicts the ledger; not applied')
