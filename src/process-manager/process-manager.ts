@@ -11,7 +11,7 @@ import { fold } from '../events/fold.ts'
 import type { EventStore } from '../events/event-store.ts'
 import { redeem } from '../events/redeem.ts'
 import type { Metrics } from '../metrics.ts'
-import { acquireLease } from '../subscriptions/lease.ts'
+import { LeasedLoop } from '../subscriptions/lease.ts'
 import { Subscriber } from '../subscriptions/subscriber.ts'
 import type { Step, StepContext } from './context.ts'
 import { bankAccountStep } from './steps/bank-account.ts'
@@ -99,9 +99,7 @@ export class ProcessManager {
   private readonly ctx: StepContext
   private readonly subscriber: Subscriber
   private readonly wakeup = new EventEmitter()
-  private controller = new AbortController()
-  private running: Promise<void> | undefined
-  active = false
+  private readonly lease: LeasedLoop
   /** When the newest verified webhook was received (epoch ms), looked up from the inbox now and then. */
   lastWebhookAt = 0
 
@@ -133,6 +131,18 @@ export class ProcessManager {
         setImmediate(() => this.wakeup.emit('work'))
       },
     })
+    this.lease = new LeasedLoop({
+      pool: options.pool,
+      name: 'process-manager',
+      retryMs: options.leaseRetryMs,
+      whileLeased: (signal) => this.whileLeased(signal),
+      onLeaseLost: () => options.logger.warn('process manager lost its lease; waiting to take it again'),
+    })
+  }
+
+  /** Holds the lease: this instance runs the operations. */
+  get active(): boolean {
+    return this.lease.active
   }
 
   get lag() {
@@ -140,40 +150,24 @@ export class ProcessManager {
   }
 
   start(): void {
-    if (this.running) return
-    this.controller = new AbortController()
-    this.running = this.loop(this.controller.signal)
+    this.lease.start()
   }
 
   async stop(): Promise<void> {
-    this.controller.abort()
+    const stopped = this.lease.stop()
     this.wakeup.emit('work')
-    await this.running
-    this.running = undefined
+    await stopped
   }
 
-  private async loop(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      const lease = await acquireLease(this.options.pool, 'process-manager', { signal, retryMs: this.options.leaseRetryMs ?? 2000 })
-      if (!lease) break
-      this.active = true
-      // Holding the lease makes this the only instance: claims left by a dead one can go.
-      await releaseClaims(this.options.db).catch((err: unknown) => this.options.logger.warn({ err }, 'could not release stale claims'))
-      this.options.logger.info('process manager active')
-      const run = AbortSignal.any([signal, lease.lost])
-      lease.lost.addEventListener(
-        'abort',
-        () => signal.aborted || this.options.logger.warn('process manager lost its lease; waiting to take it again'),
-        { once: true },
-      )
-      this.subscriber.start()
-      try {
-        await this.work(run)
-      } finally {
-        await this.subscriber.stop()
-        this.active = false
-        await lease.release()
-      }
+  private async whileLeased(signal: AbortSignal): Promise<void> {
+    // Holding the lease makes this the only instance: claims left by a dead one can go.
+    await releaseClaims(this.options.db).catch((err: unknown) => this.options.logger.warn({ err }, 'could not release stale claims'))
+    this.options.logger.info('process manager active')
+    this.subscriber.start()
+    try {
+      await this.work(signal)
+    } finally {
+      await this.subscriber.stop()
     }
   }
 

@@ -5,7 +5,7 @@ import type { Db } from '../adapters/postgres/database.ts'
 import { backoffDelay } from '../adapters/retry.ts'
 import { openDeadLetter } from '../dead-letters/dead-letters.ts'
 import type { Metrics } from '../metrics.ts'
-import { acquireLease } from '../subscriptions/lease.ts'
+import { LeasedLoop } from '../subscriptions/lease.ts'
 import { handleNotification, type HandlerContext } from './handle.ts'
 import { claimDue, markDead, markProcessed, releaseClaims, scheduleRetry, type InboxItem } from './inbox.ts'
 
@@ -34,13 +34,17 @@ export interface WebhookWorkerOptions extends Omit<HandlerContext, 'db'> {
 export class WebhookWorker {
   private readonly options: WebhookWorkerOptions
   private readonly wakeup = new EventEmitter()
-  private controller = new AbortController()
-  private running: Promise<void> | undefined
-  active = false
+  private readonly lease: LeasedLoop
 
   constructor(options: WebhookWorkerOptions) {
     this.options = options
     this.wakeup.setMaxListeners(0)
+    this.lease = new LeasedLoop({ pool: options.pool, name: 'webhook-worker', retryMs: options.leaseRetryMs, whileLeased: (signal) => this.whileLeased(signal) })
+  }
+
+  /** Holds the lease: this instance processes the inbox. */
+  get active(): boolean {
+    return this.lease.active
   }
 
   /** A notification was stored in this process: look now instead of at the next tick. */
@@ -49,32 +53,19 @@ export class WebhookWorker {
   }
 
   start(): void {
-    if (this.running) return
-    this.controller = new AbortController()
-    this.running = this.loop(this.controller.signal)
+    this.lease.start()
   }
 
   async stop(): Promise<void> {
-    this.controller.abort()
+    const stopped = this.lease.stop()
     this.wakeup.emit('work')
-    await this.running
-    this.running = undefined
+    await stopped
   }
 
-  private async loop(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      const lease = await acquireLease(this.options.pool, 'webhook-worker', { signal, retryMs: this.options.leaseRetryMs ?? 2000 })
-      if (!lease) break
-      this.active = true
-      await releaseClaims(this.options.db).catch((err: unknown) => this.options.logger.warn({ err }, 'could not release stale webhook claims'))
-      this.options.logger.info('webhook worker active')
-      try {
-        await this.work(AbortSignal.any([signal, lease.lost]))
-      } finally {
-        this.active = false
-        await lease.release()
-      }
-    }
+  private async whileLeased(signal: AbortSignal): Promise<void> {
+    await releaseClaims(this.options.db).catch((err: unknown) => this.options.logger.warn({ err }, 'could not release stale webhook claims'))
+    this.options.logger.info('webhook worker active')
+    await this.work(signal)
   }
 
   private async work(signal: AbortSignal): Promise<void> {
