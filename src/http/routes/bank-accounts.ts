@@ -7,8 +7,8 @@ import type { BankAccountState } from '../../events/bank-account.ts'
 import { submitWireAccount } from '../../process-manager/submit-wire-account.ts'
 import { getBankAccount, listBankAccounts } from '../../projections/bank-accounts.ts'
 import { HttpError, notFound } from '../errors.ts'
-import type { RouteDeps } from '../operation-routes.ts'
-import { answerCreated, commandMetadata, create, derivedId, waitIfAsked, type Resource } from '../operations.ts'
+import type { RouteDeps } from '../command-resource-routes.ts'
+import { answerCreated, commandMetadata, create, derivedId, waitIfAsked, type Resource } from '../command-requests.ts'
 import { attention, commandErrorsFor, createdResponses, readErrors, failure, idempotencyHeaders, idParams, listQuery, pageOf } from '../schemas.ts'
 
 const country = z.string().regex(/^[A-Z]{2}$/, 'country must be a two-letter ISO 3166-1 code in capitals, such as "US"').meta({ example: 'US' })
