@@ -71,7 +71,7 @@ export class Notifier {
     this.mapper = new NotificationMapper(options.store)
     this.subscriber = new Subscriber({
       name: options.name ?? 'notifier',
-      mode: 'after',
+      mode: 'at-least-once',
       store: options.store,
       db: options.db,
       ...(options.leasePool ? { leasePool: options.leasePool } : {}),

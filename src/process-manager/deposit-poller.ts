@@ -68,7 +68,7 @@ export class DepositPoller {
       db: options.db,
       filter: { types: ['WalletCreated'] },
       logger: options.logger,
-      mode: 'transactional',
+      mode: 'exactly-once',
       handle: async (trx, events) => {
         const rows = events.map((e) => ({ circle_wallet_id: String(e.data.circleWalletId), wallet_id: String(e.data.walletId) }))
         if (rows.length > 0) await trx.insertInto('circle_wallets').values(rows).onConflict((oc) => oc.column('circle_wallet_id').doNothing()).execute()

@@ -125,7 +125,7 @@ export class ProcessManager {
       db: options.db,
       filter: { types: ACTIONABLE_EVENTS },
       logger: options.logger,
-      mode: 'transactional',
+      mode: 'exactly-once',
       handle: async (trx, events) => {
         await wake(trx, events.map((e) => e.stream))
         setImmediate(() => this.wakeup.emit('work'))

@@ -14,12 +14,12 @@ export { CheckpointMoved, readCheckpoint, saveCheckpoint } from './checkpoints.t
 type Handler =
   | {
       /** Read-model writes and the checkpoint commit in one transaction (exactly once). */
-      mode: 'transactional'
+      mode: 'exactly-once'
       handle: (trx: Transaction<Database>, events: RecordedEvent[]) => Promise<void>
     }
   | {
       /** Side effects outside Postgres (Circle, NATS): the checkpoint moves after the handler; handlers are idempotent. */
-      mode: 'after'
+      mode: 'at-least-once'
       handle: (events: RecordedEvent[]) => Promise<void>
     }
 
@@ -152,7 +152,7 @@ export class Subscriber {
     const batches = store.subscribe({ after: this.position, filter: this.options.filter, batchSize: this.options.batchSize ?? 200, signal })
     for await (const batch of batches) {
       if (signal.aborted) throw signal.reason ?? new Error('aborted')
-      if (this.options.mode === 'transactional') {
+      if (this.options.mode === 'exactly-once') {
         const handle = this.options.handle
         await db.transaction().execute(async (trx) => {
           if (batch.events.length > 0) await handle(trx, batch.events)
