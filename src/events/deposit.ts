@@ -1,5 +1,5 @@
 import type { Event, StreamType } from './event.ts'
-import { fromMicros } from './money.ts'
+import { decodeMicros } from './money.ts'
 import * as streams from './stream-name.ts'
 
 /**
@@ -24,7 +24,7 @@ export const initialState: DepositState = { status: 'none' }
 export function evolve(state: DepositState, event: DepositEvent): DepositState {
   switch (event.type) {
     case 'DepositCompleted':
-      return { status: 'completed', walletId: event.data.walletId, amount: fromMicros(event.data.amount) }
+      return { status: 'completed', walletId: event.data.walletId, amount: decodeMicros(event.data.amount) }
     default: {
       event.type satisfies never
       return state

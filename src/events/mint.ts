@@ -1,6 +1,6 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
-import { fromMicros } from './money.ts'
+import { decodeMicros } from './money.ts'
 import * as streams from './stream-name.ts'
 
 /** Fiat -> USDC: Circle moves USDC from the master (treasury) wallet to the user's wallet. Amount in micro-units. */
@@ -32,7 +32,7 @@ export const initialState: MintState = { status: 'none', treasuryChecked: false 
 export function evolve(state: MintState, event: MintEvent): MintState {
   switch (event.type) {
     case 'MintRequested':
-      return { status: 'pending', mintId: event.data.mintId, walletId: event.data.walletId, amount: fromMicros(event.data.amount), treasuryChecked: false }
+      return { status: 'pending', mintId: event.data.mintId, walletId: event.data.walletId, amount: decodeMicros(event.data.amount), treasuryChecked: false }
     case 'MintTreasuryChecked':
       return { ...state, treasuryChecked: true }
     case 'MintSubmitted':

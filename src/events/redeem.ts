@@ -1,6 +1,6 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
-import { fromMicros } from './money.ts'
+import { decodeMicros } from './money.ts'
 import * as streams from './stream-name.ts'
 
 /**
@@ -73,7 +73,7 @@ function apply(state: RedeemState, event: RedeemEvent): RedeemState {
   switch (event.type) {
     case 'RedeemRequested': {
       const { redeemId, walletId, bankAccountId, amount } = event.data
-      return { status: 'pending', phase: 'requested', redeemId, walletId, bankAccountId, amount: fromMicros(amount), transferCompleted: false }
+      return { status: 'pending', phase: 'requested', redeemId, walletId, bankAccountId, amount: decodeMicros(amount), transferCompleted: false }
     }
     case 'RedeemTransferSubmitted':
       return { ...state, phase: 'transferring', circleTransferId: event.data.circleTransferId }
