@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { backoffDelay } from '../adapters/retry.ts'
 import { WrongExpectedVersion, type EventMetadata, type EventStore, type NewEvent, type StreamAppend } from '../events/event-store.ts'
 import type { StreamType } from '../events/event.ts'
 import { cacheOf, fold, type AnyEvent } from '../events/fold.ts'
@@ -126,7 +127,7 @@ export async function execute<C, S>(
       if (!(err instanceof WrongExpectedVersion)) throw err
       lastConflict = err.stream
       // Jittered exponential backoff spreads contenders for a hot wallet stream.
-      await sleep(Math.random() * Math.min(2 ** attempt, 50))
+      await sleep(backoffDelay(attempt, { baseMs: 1, maxMs: 50 }))
     }
   }
   throw new ConcurrencyConflict(lastConflict, maxAttempts)

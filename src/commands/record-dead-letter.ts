@@ -7,6 +7,7 @@ import type { StreamType } from '../events/event.ts'
 import type { AnyEvent } from '../events/fold.ts'
 import { mint } from '../events/mint.ts'
 import { redeem } from '../events/redeem.ts'
+import { parseStreamName } from '../events/stream-name.ts'
 import { transfer } from '../events/transfer.ts'
 import { wallet } from '../events/wallet.ts'
 import type { Decider, StreamRef } from './handler.ts'
@@ -17,11 +18,11 @@ const operationTypes: Record<string, StreamType<unknown, AnyEvent>> = Object.fro
   [wallet, bankAccount, mint, redeem, transfer, card].map((t) => [t.category, t as unknown as StreamType<unknown, AnyEvent>]),
 )
 
-/** The operation stream `{category}-{id}` names, when it is one of ours. */
+/** The operation stream `stream` names, when it is one of ours. */
 export function operationRef(stream: string): StreamRef | null {
-  const dash = stream.indexOf('-')
-  const type = dash > 0 ? operationTypes[stream.slice(0, dash)] : undefined
-  return type ? { type, id: stream.slice(dash + 1) } : null
+  const { category, id } = parseStreamName(stream)
+  const type = category ? operationTypes[category] : undefined
+  return type ? { type, id } : null
 }
 
 export const schema = z.object({

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { deposit, type DepositCompleted, type DepositEvent, type DepositState } from '../events/deposit.ts'
-import { toMicros } from '../events/money.ts'
+import { encodeMicros } from '../events/money.ts'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { DomainError } from './errors.ts'
 import type { Decider } from './handler.ts'
@@ -24,7 +24,7 @@ export function decide(command: RecordDeposit, state: State): { deposit: Deposit
     throw new DomainError('outcome_conflict', `deposit ${circleTransferId} was already recorded with another wallet or amount`)
   }
   if (state.wallet.status === 'none') throw new DomainError('wallet_not_found', `wallet ${walletId} does not exist`)
-  const amountMicros = toMicros(command.amount)
+  const amountMicros = encodeMicros(command.amount)
   const data: DepositCompleted['data'] = { depositId: circleTransferId, walletId, circleTransferId, amount: amountMicros }
   if (command.chain !== undefined) data.chain = command.chain
   if (command.txHash !== undefined) data.txHash = command.txHash

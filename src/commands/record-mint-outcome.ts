@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { mint, type MintEvent, type MintState } from '../events/mint.ts'
-import { toMicros } from '../events/money.ts'
+import { encodeMicros } from '../events/money.ts'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { DomainError } from './errors.ts'
 import type { Decider } from './handler.ts'
@@ -32,7 +32,7 @@ export function decide(command: RecordMintOutcome, state: State): { mint: MintEv
     case 'treasury_checked':
       if (s.status !== 'pending') throw new DomainError('invalid_transition', `mint ${mintId} is ${s.status}; the treasury check comes first`)
       if (s.treasuryChecked) return { mint: [] }
-      return { mint: [{ type: 'MintTreasuryChecked', data: { mintId, treasuryAvailable: toMicros(outcome.treasuryAvailable) } }] }
+      return { mint: [{ type: 'MintTreasuryChecked', data: { mintId, treasuryAvailable: encodeMicros(outcome.treasuryAvailable) } }] }
     case 'submitted':
       if (s.status === 'failed') throw conflict()
       if (s.status !== 'pending') return { mint: [] }
@@ -41,7 +41,7 @@ export function decide(command: RecordMintOutcome, state: State): { mint: MintEv
       if (s.status === 'completed') return { mint: [] }
       if (s.status === 'failed') throw conflict()
       // The credit is appended atomically with MintCompleted, so a mint not yet completed was never credited.
-      const credit: WalletEvent[] = [{ type: 'FundsCredited', data: { walletId: s.walletId!, operationId: mintId, amount: toMicros(s.amount!), source: 'mint' } }]
+      const credit: WalletEvent[] = [{ type: 'FundsCredited', data: { walletId: s.walletId!, operationId: mintId, amount: encodeMicros(s.amount!), source: 'mint' } }]
       return { mint: [{ type: 'MintCompleted', data: { mintId, circleTransferId: outcome.circleTransferId } }], wallet: credit }
     }
     case 'failed':

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { toMicros } from '../events/money.ts'
+import { encodeMicros } from '../events/money.ts'
 import { redeem, type RedeemEvent, type RedeemPhase, type RedeemState } from '../events/redeem.ts'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { DomainError } from './errors.ts'
@@ -53,7 +53,7 @@ export function decide(command: RecordRedeemOutcome, state: State): { redeem: Re
     throw new DomainError(code, `redeem ${redeemId} is ${s.phase}; ${outcome.type} does not apply`)
   }
   const walletId = s.walletId!
-  const amount = toMicros(s.amount!)
+  const amount = encodeMicros(s.amount!)
   // Wallet events go in the same atomic append as the redeem's terminal event, so a redeem that is
   // not terminal yet still holds its reservation.
   const release = (): WalletEvent[] => [{ type: 'ReservationReleased', data: { walletId, operationId: redeemId, amount } }]

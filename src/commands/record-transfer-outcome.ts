@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { toMicros } from '../events/money.ts'
+import { encodeMicros } from '../events/money.ts'
 import { transfer, type TransferCompleted, type TransferEvent, type TransferState } from '../events/transfer.ts'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { DomainError } from './errors.ts'
@@ -30,7 +30,7 @@ export function decide(command: RecordTransferOutcome, state: State): { transfer
     throw new DomainError('outcome_conflict', `transfer ${transferId} is bound to Circle transfer ${s.circleTransferId}`)
   }
   const conflict = () => new DomainError('outcome_conflict', `transfer ${transferId} is already ${s.status}`)
-  const amount = toMicros(s.amount!)
+  const amount = encodeMicros(s.amount!)
   const sourceWalletId = s.sourceWalletId!
   switch (outcome.type) {
     case 'submitted':

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { mint, type MintEvent, type MintState } from '../events/mint.ts'
-import { toMicros } from '../events/money.ts'
+import { encodeMicros } from '../events/money.ts'
 import { wallet, type WalletState } from '../events/wallet.ts'
 import type { Decider } from './handler.ts'
 import { amount, id, requireActiveWallet, requireNew } from './rules.ts'
@@ -13,7 +13,7 @@ type State = { mint: MintState; wallet: WalletState }
 export function decide(command: RequestMint, state: State): { mint: MintEvent[] } {
   requireNew(state.mint.status, 'mint', command.mintId)
   requireActiveWallet(state.wallet, command.walletId)
-  return { mint: [{ type: 'MintRequested', data: { mintId: command.mintId, walletId: command.walletId, amount: toMicros(command.amount) } }] }
+  return { mint: [{ type: 'MintRequested', data: { mintId: command.mintId, walletId: command.walletId, amount: encodeMicros(command.amount) } }] }
 }
 
 export const requestMint: Decider<RequestMint, State> = {

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { bankAccount, type BankAccountState } from '../events/bank-account.ts'
-import { toMicros } from '../events/money.ts'
+import { encodeMicros } from '../events/money.ts'
 import { redeem, type RedeemEvent, type RedeemState } from '../events/redeem.ts'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { DomainError } from './errors.ts'
@@ -22,7 +22,7 @@ export function decide(command: RequestRedeem, state: State): { redeem: RedeemEv
     throw new DomainError('bank_account_owner_mismatch', `bank account ${command.bankAccountId} does not belong to the wallet's owner`)
   }
   requireFunds(state.wallet, command.walletId, command.amount)
-  const amountMicros = toMicros(command.amount)
+  const amountMicros = encodeMicros(command.amount)
   return {
     redeem: [{ type: 'RedeemRequested', data: { redeemId: command.redeemId, walletId: command.walletId, bankAccountId: command.bankAccountId, amount: amountMicros } }],
     wallet: [{ type: 'FundsReserved', data: { walletId: command.walletId, operationId: command.redeemId, amount: amountMicros } }],

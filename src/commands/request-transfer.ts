@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { toMicros } from '../events/money.ts'
+import { encodeMicros } from '../events/money.ts'
 import { transfer, type TransferDestination, type TransferEvent, type TransferState } from '../events/transfer.ts'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { isSupportedChain, isValidAddress, SUPPORTED_CHAINS, TAGGED_CHAINS } from './chains.ts'
@@ -26,7 +26,7 @@ export function decide(command: RequestTransfer, state: State): { transfer: Tran
   requireActiveWallet(state.source, command.sourceWalletId)
   const destination = checkDestination(command, state.destination)
   requireFunds(state.source, command.sourceWalletId, command.amount)
-  const amountMicros = toMicros(command.amount)
+  const amountMicros = encodeMicros(command.amount)
   return {
     transfer: [{ type: 'TransferRequested', data: { transferId: command.transferId, sourceWalletId: command.sourceWalletId, destination, amount: amountMicros } }],
     source: [{ type: 'FundsReserved', data: { walletId: command.sourceWalletId, operationId: command.transferId, amount: amountMicros } }],

@@ -1,5 +1,6 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, StreamType } from './event.ts'
+import * as streams from './stream-name.ts'
 
 /**
  * A wire bank account linked for redeem payouts. The full account number or IBAN never enters an
@@ -63,5 +64,5 @@ export function evolve(state: BankAccountState, event: BankAccountEvent): BankAc
 }
 
 export const category = 'bankaccount'
-export const streamName = (id: string) => `bankaccount-${id}`
+export const streamName = (id: string) => streams.streamName(category, id)
 export const bankAccount: StreamType<BankAccountState, BankAccountEvent> = { category, streamName, initialState, evolve }

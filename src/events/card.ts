@@ -1,5 +1,6 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, StreamType } from './event.ts'
+import * as streams from './stream-name.ts'
 
 /**
  * A virtual card from the card issuer (Circle has no card issuing; see the CardIssuer port). The
@@ -105,5 +106,5 @@ export function evolve(state: CardState, event: CardEvent): CardState {
 }
 
 export const category = 'card'
-export const streamName = (id: string) => `card-${id}`
+export const streamName = (id: string) => streams.streamName(category, id)
 export const card: StreamType<CardState, CardEvent> = { category, streamName, initialState, evolve }

@@ -1,4 +1,5 @@
 import type { Event, StreamType } from './event.ts'
+import * as streams from './stream-name.ts'
 
 /**
  * A unit of work that kept failing and was set aside: a webhook notification the worker could not
@@ -39,5 +40,5 @@ export function evolve(state: DeadLetterState, event: DeadLetterEvent): DeadLett
 }
 
 export const category = 'deadletter'
-export const streamName = (id: string) => `deadletter-${id}`
+export const streamName = (id: string) => streams.streamName(category, id)
 export const deadLetter: StreamType<DeadLetterState, DeadLetterEvent> = { category, streamName, initialState, evolve }

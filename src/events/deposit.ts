@@ -1,5 +1,6 @@
 import type { Event, StreamType } from './event.ts'
-import { fromMicros } from './money.ts'
+import { decodeMicros } from './money.ts'
+import * as streams from './stream-name.ts'
 
 /**
  * An inbound on-chain deposit to one of our addresses, keyed by Circle's transfer id. Recorded with
@@ -23,7 +24,7 @@ export const initialState: DepositState = { status: 'none' }
 export function evolve(state: DepositState, event: DepositEvent): DepositState {
   switch (event.type) {
     case 'DepositCompleted':
-      return { status: 'completed', walletId: event.data.walletId, amount: fromMicros(event.data.amount) }
+      return { status: 'completed', walletId: event.data.walletId, amount: decodeMicros(event.data.amount) }
     default: {
       event.type satisfies never
       return state
@@ -33,5 +34,5 @@ export function evolve(state: DepositState, event: DepositEvent): DepositState {
 
 export const category = 'deposit'
 /** Keyed by Circle's transfer id, so a repeated notification lands on the same stream. */
-export const streamName = (circleTransferId: string) => `deposit-${circleTransferId}`
+export const streamName = (circleTransferId: string) => streams.streamName(category, circleTransferId)
 export const deposit: StreamType<DepositState, DepositEvent> = { category, streamName, initialState, evolve }

@@ -155,7 +155,12 @@ export function matchesFilter(event: { stream: string; type: string }, filter: E
   return true
 }
 
-/** Checks an expectation against the stream's current revision (-1 = no stream). */
+/**
+ * Checks an expectation against the stream's current revision (-1 = no stream): the one statement
+ * of the rule in TypeScript (the memory store's). The Postgres store decides the same rule inside
+ * its append_batch function, in the statement that appends (see that migration); KurrentDB's
+ * server decides it from the stream state the adapter passes on unchanged.
+ */
 export function checkExpected(stream: string, expected: ExpectedRevision, actual: number): void {
   const ok =
     expected === 'any' ||

@@ -1,6 +1,7 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
-import { fromMicros } from './money.ts'
+import { decodeMicros } from './money.ts'
+import * as streams from './stream-name.ts'
 
 /** Fiat -> USDC: Circle moves USDC from the master (treasury) wallet to the user's wallet. Amount in micro-units. */
 export type MintRequested = Event<'MintRequested', { mintId: string; walletId: string; amount: string }>
@@ -31,7 +32,7 @@ export const initialState: MintState = { status: 'none', treasuryChecked: false 
 export function evolve(state: MintState, event: MintEvent): MintState {
   switch (event.type) {
     case 'MintRequested':
-      return { status: 'pending', mintId: event.data.mintId, walletId: event.data.walletId, amount: fromMicros(event.data.amount), treasuryChecked: false }
+      return { status: 'pending', mintId: event.data.mintId, walletId: event.data.walletId, amount: decodeMicros(event.data.amount), treasuryChecked: false }
     case 'MintTreasuryChecked':
       return { ...state, treasuryChecked: true }
     case 'MintSubmitted':
@@ -51,5 +52,5 @@ export function evolve(state: MintState, event: MintEvent): MintState {
 }
 
 export const category = 'mint'
-export const streamName = (id: string) => `mint-${id}`
+export const streamName = (id: string) => streams.streamName(category, id)
 export const mint: StreamType<MintState, MintEvent> = { category, streamName, initialState, evolve }

@@ -46,12 +46,12 @@ export function formatAmount(micro: bigint): string {
 }
 
 /** Event data form: micro-units as a decimal-integer string. */
-export function toMicros(micro: bigint): string {
+export function encodeMicros(micro: bigint): string {
   return micro.toString()
 }
 
-/** Reads event data written by toMicros; anything else is a corrupt event. */
-export function fromMicros(value: string): bigint {
+/** Reads event data written by encodeMicros; anything else is a corrupt event. */
+export function decodeMicros(value: string): bigint {
   if (!/^-?[0-9]+$/.test(value)) throw new TypeError(`not a micro-unit amount: ${value}`)
   return BigInt(value)
 }

@@ -1,4 +1,5 @@
 import type { Event, StreamType } from './event.ts'
+import * as streams from './stream-name.ts'
 
 /** What started a run. */
 export type ReconciliationTrigger = 'schedule' | 'cli' | 'http'
@@ -35,5 +36,5 @@ export function evolve(state: ReconciliationState, event: ReconciliationEvent): 
 }
 
 export const category = 'reconciliation'
-export const streamName = (runId: string) => `reconciliation-${runId}`
+export const streamName = (runId: string) => streams.streamName(category, runId)
 export const reconciliation: StreamType<ReconciliationState, ReconciliationEvent> = { category, streamName, initialState, evolve }

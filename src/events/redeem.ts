@@ -1,6 +1,7 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
-import { fromMicros } from './money.ts'
+import { decodeMicros } from './money.ts'
+import * as streams from './stream-name.ts'
 
 /**
  * USDC -> fiat wire, in two Circle steps: (1) transfer user wallet -> master wallet, (2) business
@@ -72,7 +73,7 @@ function apply(state: RedeemState, event: RedeemEvent): RedeemState {
   switch (event.type) {
     case 'RedeemRequested': {
       const { redeemId, walletId, bankAccountId, amount } = event.data
-      return { status: 'pending', phase: 'requested', redeemId, walletId, bankAccountId, amount: fromMicros(amount), transferCompleted: false }
+      return { status: 'pending', phase: 'requested', redeemId, walletId, bankAccountId, amount: decodeMicros(amount), transferCompleted: false }
     }
     case 'RedeemTransferSubmitted':
       return { ...state, phase: 'transferring', circleTransferId: event.data.circleTransferId }
@@ -99,5 +100,5 @@ function apply(state: RedeemState, event: RedeemEvent): RedeemState {
 }
 
 export const category = 'redeem'
-export const streamName = (id: string) => `redeem-${id}`
+export const streamName = (id: string) => streams.streamName(category, id)
 export const redeem: StreamType<RedeemState, RedeemEvent> = { category, streamName, initialState, evolve }

@@ -1,6 +1,7 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
-import { fromMicros } from './money.ts'
+import { decodeMicros } from './money.ts'
+import * as streams from './stream-name.ts'
 
 /** Where a transfer goes: one of our wallets (off-chain at Circle) or a blockchain address. */
 export type TransferDestination =
@@ -37,7 +38,7 @@ export function evolve(state: TransferState, event: TransferEvent): TransferStat
   switch (event.type) {
     case 'TransferRequested': {
       const { transferId, sourceWalletId, destination, amount } = event.data
-      return { status: 'pending', transferId, sourceWalletId, destination, amount: fromMicros(amount) }
+      return { status: 'pending', transferId, sourceWalletId, destination, amount: decodeMicros(amount) }
     }
     case 'TransferSubmitted':
       return { ...state, status: 'processing', circleTransferId: event.data.circleTransferId }
@@ -59,5 +60,5 @@ export function evolve(state: TransferState, event: TransferEvent): TransferStat
 }
 
 export const category = 'transfer'
-export const streamName = (id: string) => `transfer-${id}`
+export const streamName = (id: string) => streams.streamName(category, id)
 export const transfer: StreamType<TransferState, TransferEvent> = { category, streamName, initialState, evolve }

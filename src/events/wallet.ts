@@ -1,6 +1,7 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
 import type { Event, Failure, StreamType } from './event.ts'
-import { fromMicros } from './money.ts'
+import { decodeMicros } from './money.ts'
+import * as streams from './stream-name.ts'
 
 /** Amounts in wallet events are micro-unit integer strings (see money.ts). */
 export type WalletCreationRequested = Event<'WalletCreationRequested', { walletId: string; ownerId: string; description?: string }>
@@ -100,7 +101,7 @@ export function evolve(state: WalletState, event: WalletEvent): WalletState {
       return { ...state, addresses: { ...state.addresses, [addressId]: { addressId, chain, status: 'failed', failure } } }
     }
     case 'FundsReserved': {
-      const amount = fromMicros(event.data.amount)
+      const amount = decodeMicros(event.data.amount)
       const previous = state.reservations[event.data.operationId] ?? 0n
       return {
         ...state,
@@ -111,9 +112,9 @@ export function evolve(state: WalletState, event: WalletEvent): WalletState {
     case 'ReservationReleased':
       return closeReservation(state, event.data.operationId, 0n)
     case 'FundsDebited':
-      return closeReservation(state, event.data.operationId, fromMicros(event.data.amount))
+      return closeReservation(state, event.data.operationId, decodeMicros(event.data.amount))
     case 'FundsCredited':
-      return { ...state, credited: state.credited + fromMicros(event.data.amount) }
+      return { ...state, credited: state.credited + decodeMicros(event.data.amount) }
     case 'OperationNeedsAttention':
     case 'OperationAttentionCleared':
       return evolveAttention(state, event)
@@ -130,5 +131,5 @@ function closeReservation(state: WalletState, operationId: string, debit: bigint
 }
 
 export const category = 'wallet'
-export const streamName = (walletId: string) => `wallet-${walletId}`
+export const streamName = (walletId: string) => streams.streamName(category, walletId)
 export const wallet: StreamType<WalletState, WalletEvent> = { category, streamName, initialState, evolve }

@@ -2,7 +2,7 @@ import type { Insertable, Kysely, Transaction } from 'kysely'
 import type { Database } from '../database.ts'
 import type { DepositEvent } from '../events/deposit.ts'
 import type { MintEvent } from '../events/mint.ts'
-import { fromMicros } from '../events/money.ts'
+import { decodeMicros } from '../events/money.ts'
 import type { RedeemEvent } from '../events/redeem.ts'
 import type { TransferEvent } from '../events/transfer.ts'
 import type { Projection, Recorded } from '../subscriptions/projection.ts'
@@ -100,7 +100,7 @@ function plan(event: Recorded<Handled>, operations: Map<string, Operation>): { o
     case 'MintRequested': {
       // A mint moves nothing until Circle completes it: only its completion is an entry.
       const { mintId, walletId, amount } = event.data
-      return { operation: { operation_id: mintId, kind: 'mint', wallet_id: walletId, amount: fromMicros(amount), counterparty: TREASURY } }
+      return { operation: { operation_id: mintId, kind: 'mint', wallet_id: walletId, amount: decodeMicros(amount), counterparty: TREASURY } }
     }
     case 'MintCompleted': {
       const op = known(event.data.mintId)
@@ -108,7 +108,7 @@ function plan(event: Recorded<Handled>, operations: Map<string, Operation>): { o
     }
     case 'RedeemRequested': {
       const { redeemId, walletId, bankAccountId, amount } = event.data
-      const op: Operation = { operation_id: redeemId, kind: 'redeem', wallet_id: walletId, amount: fromMicros(amount), counterparty: bankAccount(bankAccountId) }
+      const op: Operation = { operation_id: redeemId, kind: 'redeem', wallet_id: walletId, amount: decodeMicros(amount), counterparty: bankAccount(bankAccountId) }
       return { operation: op, entry: entry(op, 'redeem requested: funds reserved', reserve(op)) }
     }
     case 'RedeemCompleted': {
@@ -122,7 +122,7 @@ function plan(event: Recorded<Handled>, operations: Map<string, Operation>): { o
     case 'TransferRequested': {
       const { transferId, sourceWalletId, destination, amount } = event.data
       const counterparty = destination.type === 'wallet' ? availableAccount(destination.walletId) : chainAccount(destination.chain)
-      const op: Operation = { operation_id: transferId, kind: 'transfer', wallet_id: sourceWalletId, amount: fromMicros(amount), counterparty }
+      const op: Operation = { operation_id: transferId, kind: 'transfer', wallet_id: sourceWalletId, amount: decodeMicros(amount), counterparty }
       return { operation: op, entry: entry(op, 'transfer requested: funds reserved', reserve(op)) }
     }
     case 'TransferCompleted': {
@@ -142,7 +142,7 @@ function plan(event: Recorded<Handled>, operations: Map<string, Operation>): { o
           kind: 'deposit',
           description: 'deposit received',
           // Circle does not always tell the chain of a deposit; such funds are booked to chain:unknown.
-          move: { from: chainAccount(chain ?? 'unknown'), to: availableAccount(walletId), amount: fromMicros(amount) },
+          move: { from: chainAccount(chain ?? 'unknown'), to: availableAccount(walletId), amount: decodeMicros(amount) },
         },
       }
     }

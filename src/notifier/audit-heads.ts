@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream'
 import type { Logger } from 'pino'
 import { auditHeadSchema, auditHeadSubject, NOTIFICATION_SCHEMA_VERSION, type AuditHeadMessage } from '../adapters/nats/notification.ts'
+import { LeasedLoop } from '../subscriptions/lease.ts'
 
 /** The audit chain's last link: the position of its last event and the chain hash there; undefined while the chain is empty. */
 export type AuditHead = { position: string; hash: string }
@@ -29,26 +30,23 @@ export interface AuditHeadPublisherOptions {
  */
 export class AuditHeadPublisher {
   private readonly options: AuditHeadPublisherOptions
-  private controller = new AbortController()
-  private running: Promise<void> | undefined
+  /** Unleased: the notifier's lease decides, through `active`, whether this instance publishes. */
+  private readonly loop: LeasedLoop
   private last: { head: AuditHead; at: number } | undefined
   /** Heads published so far (tests, logs). */
   published = 0
 
   constructor(options: AuditHeadPublisherOptions) {
     this.options = options
+    this.loop = new LeasedLoop({ name: 'audit-heads', whileLeased: (signal) => this.publishWhile(signal) })
   }
 
   start(): void {
-    if (this.running) return
-    this.controller = new AbortController()
-    this.running = this.loop(this.controller.signal)
+    this.loop.start()
   }
 
-  async stop(): Promise<void> {
-    this.controller.abort()
-    await this.running
-    this.running = undefined
+  stop(): Promise<void> {
+    return this.loop.stop()
   }
 
   /** One look at the head: publishes it when it moved or the interval has passed. Returns whether it published. */
@@ -67,7 +65,7 @@ export class AuditHeadPublisher {
     return true
   }
 
-  private async loop(signal: AbortSignal): Promise<void> {
+  private async publishWhile(signal: AbortSignal): Promise<void> {
     const pollMs = Math.min(this.options.pollMs ?? 1000, this.options.intervalMs)
     while (!signal.aborted) {
       try {

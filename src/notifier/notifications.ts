@@ -10,6 +10,7 @@ import { mint, type MintState } from '../events/mint.ts'
 import { formatAmount } from '../events/money.ts'
 import { reconciliation, type ReconciliationState } from '../events/reconciliation.ts'
 import { redeem, type RedeemState } from '../events/redeem.ts'
+import { parseStreamName, streamPrefix } from '../events/stream-name.ts'
 import { transfer, type TransferState } from '../events/transfer.ts'
 import { wallet, type WalletState } from '../events/wallet.ts'
 
@@ -194,9 +195,7 @@ const byCategory = new Map<string, StreamNotifications<any>>(
 )
 
 /** Stream name prefixes the notifier subscribes to. */
-export const NOTIFYING_STREAM_PREFIXES = [...byCategory.keys()].map((c) => `${c}-`)
-
-const categoryOf = (stream: string) => stream.slice(0, stream.indexOf('-'))
+export const NOTIFYING_STREAM_PREFIXES = [...byCategory.keys()].map(streamPrefix)
 
 interface Folded {
   state: unknown
@@ -222,7 +221,7 @@ export class NotificationMapper {
 
   /** The notification of one event, or undefined when it changes no status. */
   async map(event: RecordedEvent): Promise<Notification | undefined> {
-    const kind = byCategory.get(categoryOf(event.stream))
+    const kind = byCategory.get(parseStreamName(event.stream).category)
     if (!kind) return undefined
     const before = await this.stateBefore(kind.type, event)
     const after = kind.type.evolve(before, event as AnyEvent)

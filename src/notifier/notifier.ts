@@ -4,6 +4,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { Db } from '../adapters/postgres/database.ts'
+import { backoffDelay } from '../adapters/retry.ts'
 import { notificationSubject, type Notification } from '../adapters/nats/notification.ts'
 import { ensureLedgerStream, type LedgerStreamOptions } from '../adapters/nats/stream.ts'
 import type { EventStore, Position, RecordedEvent } from '../events/event-store.ts'
@@ -23,7 +24,7 @@ export interface NotifierOptions {
   stream: LedgerStreamOptions
   /** How long to wait for one PubAck before the publish counts as failed and is retried (ms). */
   publishTimeoutMs?: number
-  /** First and maximum pause between publish retries (ms); the pause doubles, with jitter. */
+  /** Base and maximum pause between publish retries (ms): full-jitter exponential backoff. */
   retry?: { firstMs: number; maxMs: number }
   /** Checkpoint name; one notifier per name is active. */
   name?: string
@@ -70,7 +71,7 @@ export class Notifier {
     this.mapper = new NotificationMapper(options.store)
     this.subscriber = new Subscriber({
       name: options.name ?? 'notifier',
-      mode: 'after',
+      mode: 'at-least-once',
       store: options.store,
       db: options.db,
       ...(options.leasePool ? { leasePool: options.leasePool } : {}),
@@ -152,7 +153,7 @@ export class Notifier {
 
   private async connectLoop(signal: AbortSignal): Promise<void> {
     const { firstMs, maxMs } = this.options.retry ?? { firstMs: 200, maxMs: 10_000 }
-    let delay = firstMs
+    let failures = 0
     while (!signal.aborted) {
       try {
         const nc = await connect({
@@ -183,9 +184,9 @@ export class Notifier {
         const nc = this.nc
         this.nc = undefined
         await nc?.close().catch(() => undefined)
-        this.options.logger?.warn({ err, retryInMs: delay }, 'NATS unavailable; notifications wait in the event store')
-        await sleep(delay * (1 + Math.random() / 2), undefined, { signal }).catch(() => undefined)
-        delay = Math.min(delay * 2, maxMs)
+        const delay = backoffDelay(failures++, { baseMs: firstMs, maxMs })
+        this.options.logger?.warn({ err, retryInMs: Math.round(delay) }, 'NATS unavailable; notifications wait in the event store')
+        await sleep(delay, undefined, { signal }).catch(() => undefined)
       }
     }
   }
@@ -223,7 +224,7 @@ export class Notifier {
     const signal = this.controller.signal
     const { firstMs, maxMs } = this.options.retry ?? { firstMs: 200, maxMs: 10_000 }
     const { subjectPrefix, duplicateWindowMs } = this.options.stream
-    let delay = firstMs
+    let failures = 0
     let next = 0
     while (next < notes.length) {
       if (signal.aborted) throw new NotifierStopped('notifier stopped')
@@ -253,9 +254,9 @@ export class Notifier {
         if (signal.aborted) throw new NotifierStopped('notifier stopped')
         this.lastError = describe(err)
         this.counts.retries++
-        this.options.logger?.warn({ err, pending: notes.length - next, retryInMs: delay }, 'NATS publish failed; retrying')
-        await sleep(delay * (1 + Math.random() / 2), undefined, { signal }).catch(() => undefined)
-        delay = Math.min(delay * 2, maxMs)
+        const delay = backoffDelay(failures++, { baseMs: firstMs, maxMs })
+        this.options.logger?.warn({ err, pending: notes.length - next, retryInMs: Math.round(delay) }, 'NATS publish failed; retrying')
+        await sleep(delay, undefined, { signal }).catch(() => undefined)
         // A server that lost its state (or a stream deleted meanwhile) gets the stream back before the retry.
         if (this.jsm) await ensureLedgerStream(this.jsm, this.options.stream).catch(() => undefined)
       }

@@ -3,10 +3,11 @@ import type { CardIssuer } from '../adapters/card-issuer/port.ts'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import { UpstreamError } from '../adapters/upstream-error.ts'
 import { DomainError } from '../commands/errors.ts'
-import { execute, type Decider } from '../commands/handler.ts'
+import { execute, type CommandMetadata, type Decider } from '../commands/handler.ts'
 import { outcomeCommandId } from '../commands/ids.ts'
 import type { Failure } from '../events/event.ts'
 import type { EventStore } from '../events/event-store.ts'
+import { parseStreamName } from '../events/stream-name.ts'
 import { logSteps } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import type { Outcome } from './tasks.ts'
@@ -27,17 +28,23 @@ export interface StepContext {
 
 export type Step = (ctx: StepContext, id: string) => Promise<Outcome>
 
+/** What recording an outcome needs; `metadata` when the outcome belongs to an API request instead (its actor and request id). */
+export type Recorder = Pick<StepContext, 'store' | 'metrics' | 'actor'> & {
+  logger: Pick<Logger, 'info' | 'error'>
+  metadata?: (commandId: string) => CommandMetadata
+}
+
 /**
  * Records an outcome as the process manager. The command id derives from the stream and the
  * outcome, so replaying the same step appends nothing new; an outcome that contradicts the
  * recorded state is logged, never applied.
  */
-export async function record<C, S>(ctx: StepContext, decider: Decider<C, S>, command: C, stream: string, outcome: string): Promise<void> {
+export async function record<C, S>(ctx: Recorder, decider: Decider<C, S>, command: C, stream: string, outcome: string): Promise<void> {
   const commandId = outcomeCommandId(stream, outcome)
   try {
-    const actor = ctx.actor ?? 'process-manager'
-    const result = await execute(ctx.store, decider, command, { commandId, actor, occurredAt: new Date().toISOString() })
-    logSteps(ctx.logger, result.appended, { operationId: stream.slice(stream.indexOf('-') + 1), actor }, ctx.metrics)
+    const metadata = ctx.metadata?.(commandId) ?? { commandId, actor: ctx.actor ?? 'process-manager', occurredAt: new Date().toISOString() }
+    const result = await execute(ctx.store, decider, command, metadata)
+    logSteps(ctx.logger, result.appended, { operationId: parseStreamName(stream).id, actor: metadata.actor }, ctx.metrics)
   } catch (err) {
     if (err instanceof DomainError && (err.code === 'outcome_conflict' || err.code === 'invalid_transition')) {
       ctx.logger.error({ err, stream, outcome }, 'Circle reported an outcome that contradicts the ledger; not applied')

@@ -10,7 +10,7 @@ import { deposit } from '../events/deposit.ts'
 import type { EventStore } from '../events/event-store.ts'
 import { logSteps } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
-import { acquireLease } from '../subscriptions/lease.ts'
+import { LeasedLoop } from '../subscriptions/lease.ts'
 
 /** High-water marks of Circle listings: the creation time from which the next poll lists again. */
 export interface CirclePollMarksTable {
@@ -50,43 +50,29 @@ export interface DepositPollerOptions {
  */
 export class DepositPoller {
   private readonly options: DepositPollerOptions
-  private controller = new AbortController()
-  private running: Promise<void> | undefined
+  private readonly lease: LeasedLoop
 
   constructor(options: DepositPollerOptions) {
     this.options = options
+    this.lease = new LeasedLoop({ pool: options.pool, name: 'deposit-poller', retryMs: options.leaseRetryMs, whileLeased: (signal) => this.whileLeased(signal) })
   }
 
   start(): void {
-    if (this.running) return
-    this.controller = new AbortController()
-    this.running = this.loop(this.controller.signal)
+    this.lease.start()
   }
 
-  async stop(): Promise<void> {
-    this.controller.abort()
-    await this.running
-    this.running = undefined
+  stop(): Promise<void> {
+    return this.lease.stop()
   }
 
-  private async loop(signal: AbortSignal): Promise<void> {
-    const { logger } = this.options
-    while (!signal.aborted) {
-      const lease = await acquireLease(this.options.pool, 'deposit-poller', { signal, retryMs: this.options.leaseRetryMs ?? 2000 })
-      if (!lease) break
-      const run = AbortSignal.any([signal, lease.lost])
+  private async whileLeased(run: AbortSignal): Promise<void> {
+    while (!run.aborted) {
       try {
-        while (!run.aborted) {
-          try {
-            await this.pollOnce()
-          } catch (err) {
-            logger.warn({ err }, 'deposit poll failed; will retry')
-          }
-          await sleep(this.options.intervalMs, undefined, { signal: run }).catch(() => undefined)
-        }
-      } finally {
-        await lease.release()
+        await this.pollOnce()
+      } catch (err) {
+        this.options.logger.warn({ err }, 'deposit poll failed; will retry')
       }
+      await sleep(this.options.intervalMs, undefined, { signal: run }).catch(() => undefined)
     }
   }
 

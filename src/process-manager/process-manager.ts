@@ -5,12 +5,13 @@ import type { Logger } from 'pino'
 import type { CardIssuer } from '../adapters/card-issuer/port.ts'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
+import { backoffDelay } from '../adapters/retry.ts'
 import { openDeadLetter } from '../dead-letters/dead-letters.ts'
 import { fold } from '../events/fold.ts'
 import type { EventStore } from '../events/event-store.ts'
 import { redeem } from '../events/redeem.ts'
 import type { Metrics } from '../metrics.ts'
-import { acquireLease } from '../subscriptions/lease.ts'
+import { LeasedLoop } from '../subscriptions/lease.ts'
 import { Subscriber } from '../subscriptions/subscriber.ts'
 import type { Step, StepContext } from './context.ts'
 import { bankAccountStep } from './steps/bank-account.ts'
@@ -98,9 +99,7 @@ export class ProcessManager {
   private readonly ctx: StepContext
   private readonly subscriber: Subscriber
   private readonly wakeup = new EventEmitter()
-  private controller = new AbortController()
-  private running: Promise<void> | undefined
-  active = false
+  private readonly lease: LeasedLoop
   /** When the newest verified webhook was received (epoch ms), looked up from the inbox now and then. */
   lastWebhookAt = 0
 
@@ -126,12 +125,24 @@ export class ProcessManager {
       db: options.db,
       filter: { types: ACTIONABLE_EVENTS },
       logger: options.logger,
-      mode: 'transactional',
+      mode: 'exactly-once',
       handle: async (trx, events) => {
         await wake(trx, events.map((e) => e.stream))
         setImmediate(() => this.wakeup.emit('work'))
       },
     })
+    this.lease = new LeasedLoop({
+      pool: options.pool,
+      name: 'process-manager',
+      retryMs: options.leaseRetryMs,
+      whileLeased: (signal) => this.whileLeased(signal),
+      onLeaseLost: () => options.logger.warn('process manager lost its lease; waiting to take it again'),
+    })
+  }
+
+  /** Holds the lease: this instance runs the operations. */
+  get active(): boolean {
+    return this.lease.active
   }
 
   get lag() {
@@ -139,40 +150,24 @@ export class ProcessManager {
   }
 
   start(): void {
-    if (this.running) return
-    this.controller = new AbortController()
-    this.running = this.loop(this.controller.signal)
+    this.lease.start()
   }
 
   async stop(): Promise<void> {
-    this.controller.abort()
+    const stopped = this.lease.stop()
     this.wakeup.emit('work')
-    await this.running
-    this.running = undefined
+    await stopped
   }
 
-  private async loop(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      const lease = await acquireLease(this.options.pool, 'process-manager', { signal, retryMs: this.options.leaseRetryMs ?? 2000 })
-      if (!lease) break
-      this.active = true
-      // Holding the lease makes this the only instance: claims left by a dead one can go.
-      await releaseClaims(this.options.db).catch((err: unknown) => this.options.logger.warn({ err }, 'could not release stale claims'))
-      this.options.logger.info('process manager active')
-      const run = AbortSignal.any([signal, lease.lost])
-      lease.lost.addEventListener(
-        'abort',
-        () => signal.aborted || this.options.logger.warn('process manager lost its lease; waiting to take it again'),
-        { once: true },
-      )
-      this.subscriber.start()
-      try {
-        await this.work(run)
-      } finally {
-        await this.subscriber.stop()
-        this.active = false
-        await lease.release()
-      }
+  private async whileLeased(signal: AbortSignal): Promise<void> {
+    // Holding the lease makes this the only instance: claims left by a dead one can go.
+    await releaseClaims(this.options.db).catch((err: unknown) => this.options.logger.warn({ err }, 'could not release stale claims'))
+    this.options.logger.info('process manager active')
+    this.subscriber.start()
+    try {
+      await this.work(signal)
+    } finally {
+      await this.subscriber.stop()
     }
   }
 
@@ -266,7 +261,7 @@ export class ProcessManager {
       if (attempts >= (this.options.maxAttempts ?? 10) || failingMs >= (this.options.maxAgeMs ?? 3_600_000)) {
         outcome = await this.deadLetter(task, attempts, error)
       } else {
-        const inMs = Math.random() * Math.min(maxMs, baseMs * 2 ** task.attempts)
+        const inMs = backoffDelay(task.attempts, { baseMs, maxMs })
         this.options.logger.warn({ err, stream: task.stream, attempts }, 'operation step failed; will retry')
         outcome = { next: 'retry', inMs, error }
       }

@@ -1,6 +1,7 @@
 import { sql, type Transaction } from 'kysely'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { Database } from '../database.ts'
+import { parseStreamName } from '../events/stream-name.ts'
 
 export type TaskKind = 'wallet' | 'bankaccount' | 'mint' | 'redeem' | 'transfer' | 'card'
 
@@ -22,9 +23,9 @@ export async function wake(trx: Transaction<Database> | Db, streams: string[]): 
     .insertInto('pm_tasks')
     .values(
       unique.map((stream) => {
-        // Stream names are `{category}-{id}`; the category names the step that runs the task.
-        const dash = stream.indexOf('-')
-        return { stream, kind: stream.slice(0, dash), entity_id: stream.slice(dash + 1), due_at: sql<Date>`now()`, updated_at: sql<Date>`now()` }
+        // The stream's category names the step that runs the task.
+        const { category, id } = parseStreamName(stream)
+        return { stream, kind: category, entity_id: id, due_at: sql<Date>`now()`, updated_at: sql<Date>`now()` }
       }),
     )
     .onConflict((oc) =>

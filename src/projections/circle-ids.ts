@@ -5,6 +5,7 @@ import type { CardEvent } from '../events/card.ts'
 import type { DepositEvent } from '../events/deposit.ts'
 import type { MintEvent } from '../events/mint.ts'
 import type { RedeemEvent } from '../events/redeem.ts'
+import { parseStreamName } from '../events/stream-name.ts'
 import type { TransferEvent } from '../events/transfer.ts'
 import type { WalletEvent } from '../events/wallet.ts'
 import type { Projection, Recorded } from '../subscriptions/projection.ts'
@@ -76,8 +77,7 @@ export const circleIds: Projection<Handled> = {
     for (const e of events) {
       const link = linkOf(e)
       if (!link || rows.has(link.circle_id)) continue
-      const dash = e.stream.indexOf('-')
-      rows.set(link.circle_id, { ...link, stream: e.stream, entity_id: e.stream.slice(dash + 1), created_at: e.metadata.occurredAt, position: e.position })
+      rows.set(link.circle_id, { ...link, stream: e.stream, entity_id: parseStreamName(e.stream).id, created_at: e.metadata.occurredAt, position: e.position })
     }
     if (rows.size === 0) return
     await trx.insertInto('circle_ids').values([...rows.values()]).onConflict((oc) => oc.column('circle_id').doNothing()).execute()

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database } from '../database.ts'
 import type { StreamType } from '../events/event.ts'
 import type { AnyEvent } from '../events/fold.ts'
+import { parseStreamName } from '../events/stream-name.ts'
 import type { Projection, Recorded } from '../subscriptions/projection.ts'
 import { decodeState, encodeState } from './document-codec.ts'
 import type { DocumentColumns } from './document.table.ts'
@@ -42,7 +43,6 @@ export function documentModel<S, E extends AnyEvent>(def: {
   /** The indexed columns of a row, from its state (nulls where unknown). */
   columns(state: S): Record<string, string | null>
 }): DocumentModel<S, E> {
-  const prefix = `${def.type.category}-`
   const projection: Projection<E> = {
     name: def.name,
     version: def.version,
@@ -51,8 +51,8 @@ export function documentModel<S, E extends AnyEvent>(def: {
     async handle(trx, events) {
       const byId = new Map<string, Recorded<E>[]>()
       for (const e of events) {
-        if (!e.stream.startsWith(prefix)) continue
-        const id = e.stream.slice(prefix.length)
+        const { category, id } = parseStreamName(e.stream)
+        if (category !== def.type.category) continue
         const list = byId.get(id)
         if (list) list.push(e)
         else byId.set(id, [e])

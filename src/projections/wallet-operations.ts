@@ -5,6 +5,7 @@ import type { DepositEvent } from '../events/deposit.ts'
 import type { MintEvent } from '../events/mint.ts'
 import type { RedeemEvent } from '../events/redeem.ts'
 import type { TransferEvent } from '../events/transfer.ts'
+import { parseStreamName } from '../events/stream-name.ts'
 import type { Projection, Recorded } from '../subscriptions/projection.ts'
 import { pageQuery, type PageRequest } from './pagination.ts'
 import type { WalletOperationsTable } from './wallet-operations.table.ts'
@@ -88,7 +89,7 @@ export const walletOperations: Projection<Handled> = {
     const inserts = new Map<string, Row[]>()
     const updates = new Map<string, { status: OperationStatus; updated_at: string; position: string }>()
     for (const e of events) {
-      const operationId = e.stream.slice(e.stream.indexOf('-') + 1)
+      const operationId = parseStreamName(e.stream).id
       const rows = opened(e, operationId)
       if (rows.length > 0) {
         inserts.set(operationId, rows)

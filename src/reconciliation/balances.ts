@@ -1,6 +1,7 @@
 import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import { formatAmount } from '../events/money.ts'
+import { wallet } from '../events/wallet.ts'
 import type { Finding } from './runs.ts'
 
 /** An operation that moves a wallet's money and has not settled in the ledger yet. */
@@ -90,7 +91,7 @@ export async function checkBalances(
         const circle = await deps.circle.getWallet(w.circleWalletId)
         if (!explains(w.total, circle.balance, flights.get(w.id) ?? [])) suspects.push(w)
       } catch (err) {
-        findings.push({ kind: 'check_failed', subject: `wallet-${w.id}`, details: { check: 'balance', walletId: w.id, error: err instanceof Error ? err.message : String(err) } })
+        findings.push({ kind: 'check_failed', subject: wallet.streamName(w.id), details: { check: 'balance', walletId: w.id, error: err instanceof Error ? err.message : String(err) } })
       }
       onProgress(++done, wallets.length)
     }
@@ -107,7 +108,7 @@ export async function checkBalances(
       if (explains(w.total, circle.balance, open)) continue
       findings.push({
         kind: 'balance_mismatch',
-        subject: `wallet-${w.id}`,
+        subject: wallet.streamName(w.id),
         circleId: w.circleWalletId,
         details: {
           walletId: w.id,

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import pg from 'pg'
+import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
 import type { ReconciliationTrigger } from '../events/reconciliation.ts'
-import { acquireLease } from '../subscriptions/lease.ts'
+import { LeasedLoop, tryLease } from '../subscriptions/lease.ts'
 import { checkBalances } from './balances.ts'
 import { addFindings, finishRun, getRun, lastHighWaterMark, lastTreasury, startRun, type Run } from './runs.ts'
 import { checkTreasury } from './treasury.ts'
@@ -48,17 +48,6 @@ const RUN_LOCK = 'reconciliation-run'
 // but listed late is not missed. Already reported ones are not reported twice.
 const OVERLAP_MS = 60_000
 
-/** Holds a session advisory lock on its own connection, or undefined when another holds it. */
-async function tryLock(pool: pg.Pool, name: string): Promise<{ release(): Promise<void> } | undefined> {
-  const client = new pg.Client(pool.options)
-  client.on('error', () => undefined)
-  await client.connect()
-  const res = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [name])
-  if (res.rows[0]?.locked) return { release: () => client.end().catch(() => undefined) }
-  await client.end().catch(() => undefined)
-  return undefined
-}
-
 /**
  * Starts a run: takes the run lock (RunInProgress when another run holds it), stores the run, and
  * returns it with a promise of the finished run. Findings are stored as they are found.
@@ -69,7 +58,7 @@ export async function beginRun(
   trigger: ReconciliationTrigger,
   onProgress: OnProgress = () => undefined,
 ): Promise<{ run: Run; finished: Promise<Run> }> {
-  const lock = await tryLock(deps.pool, RUN_LOCK)
+  const lock = await tryLease(deps.pool, RUN_LOCK)
   if (!lock) throw new RunInProgress('a reconciliation run is in progress; read it with GET /admin/reconciliation/runs')
   let run: Run
   try {
@@ -136,51 +125,40 @@ export interface SchedulerOptions extends ReconcileOptions {
 export class Reconciler {
   private readonly deps: ReconcilerDeps
   private readonly options: SchedulerOptions
-  private controller = new AbortController()
-  private running: Promise<void> | undefined
-  active = false
+  private readonly lease: LeasedLoop
 
   constructor(deps: ReconcilerDeps, options: SchedulerOptions) {
     this.deps = deps
     this.options = { ...options }
+    this.lease = new LeasedLoop({ pool: deps.pool, name: 'reconciler', retryMs: options.leaseRetryMs, whileLeased: (signal) => this.whileLeased(signal) })
+  }
+
+  /** Holds the lease: this instance runs the scheduled reconciliations. */
+  get active(): boolean {
+    return this.lease.active
   }
 
   start(): void {
-    if (this.running) return
-    this.controller = new AbortController()
-    this.running = this.loop(this.controller.signal)
+    this.lease.start()
   }
 
-  async stop(): Promise<void> {
-    this.controller.abort()
-    await this.running
-    this.running = undefined
+  stop(): Promise<void> {
+    return this.lease.stop()
   }
 
-  private async loop(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      const lease = await acquireLease(this.deps.pool, 'reconciler', { signal, retryMs: this.options.leaseRetryMs ?? 2000 })
-      if (!lease) break
-      this.active = true
-      this.deps.logger.info('reconciler active')
-      const held = AbortSignal.any([signal, lease.lost])
+  private async whileLeased(held: AbortSignal): Promise<void> {
+    this.deps.logger.info('reconciler active')
+    // The first run comes one interval after taking the lease: a restart storm never floods Circle.
+    for (;;) {
+      await sleep(this.options.firstRunMs ?? this.options.intervalMs, undefined, { signal: held }).catch(() => undefined)
+      if (held.aborted) break
       try {
-        // The first run comes one interval after taking the lease: a restart storm never floods Circle.
-        for (;;) {
-          await sleep(this.options.firstRunMs ?? this.options.intervalMs, undefined, { signal: held }).catch(() => undefined)
-          if (held.aborted) break
-          try {
-            await reconcile(this.deps, { ...this.options, signal: held }, 'schedule')
-          } catch (err) {
-            if (err instanceof RunInProgress) this.deps.logger.info('a reconciliation run is in progress; skipping this turn')
-            else this.deps.logger.error({ err }, 'reconciliation run could not start')
-          }
-          this.options.firstRunMs = undefined
-        }
-      } finally {
-        this.active = false
-        await lease.release()
+        await reconcile(this.deps, { ...this.options, signal: held }, 'schedule')
+      } catch (err) {
+        if (err instanceof RunInProgress) this.deps.logger.info('a reconciliation run is in progress; skipping this turn')
+        else this.deps.logger.error({ err }, 'reconciliation run could not start')
       }
+      this.options.firstRunMs = undefined
     }
   }
 }

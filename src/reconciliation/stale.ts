@@ -3,10 +3,12 @@ import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
 import { bankAccount } from '../events/bank-account.ts'
+import { card } from '../events/card.ts'
 import { fold } from '../events/fold.ts'
 import { mint } from '../events/mint.ts'
 import { redeem } from '../events/redeem.ts'
 import { transfer } from '../events/transfer.ts'
+import { wallet } from '../events/wallet.ts'
 import type { StepContext } from '../process-manager/context.ts'
 import { settleWire } from '../process-manager/steps/bank-account.ts'
 import { settleMint } from '../process-manager/steps/mint.ts'
@@ -43,18 +45,18 @@ export async function staleCandidates(db: Db, staleAfterMs: number): Promise<Can
     for (const r of rows) out.push({ kind, id: r.id, stream: stream(r.id), status: r.status, createdAt: r.created_at })
   }
   const columns = ['id', 'status', 'created_at'] as const
-  add('mint', (id) => `mint-${id}`, await db.selectFrom('mints').select(columns).where('status', 'in', open).where('created_at', '<', before).execute())
-  add('redeem', (id) => `redeem-${id}`, await db.selectFrom('redeems').select(columns).where('status', 'in', open).where('created_at', '<', before).execute())
-  add('transfer', (id) => `transfer-${id}`, await db.selectFrom('transfers').select(columns).where('status', 'in', open).where('created_at', '<', before).execute())
-  add('bank_account', (id) => `bankaccount-${id}`, await db.selectFrom('bank_accounts').select(columns).where('status', '=', 'pending').where('created_at', '<', before).execute())
-  add('card', (id) => `card-${id}`, await db.selectFrom('cards').select(columns).where('status', '=', 'pending').where('created_at', '<', before).execute())
-  add('wallet', (id) => `wallet-${id}`, await db.selectFrom('wallets').select(columns).where('status', '=', 'pending').where('created_at', '<', before).execute())
+  add('mint', mint.streamName, await db.selectFrom('mints').select(columns).where('status', 'in', open).where('created_at', '<', before).execute())
+  add('redeem', redeem.streamName, await db.selectFrom('redeems').select(columns).where('status', 'in', open).where('created_at', '<', before).execute())
+  add('transfer', transfer.streamName, await db.selectFrom('transfers').select(columns).where('status', 'in', open).where('created_at', '<', before).execute())
+  add('bank_account', bankAccount.streamName, await db.selectFrom('bank_accounts').select(columns).where('status', '=', 'pending').where('created_at', '<', before).execute())
+  add('card', card.streamName, await db.selectFrom('cards').select(columns).where('status', '=', 'pending').where('created_at', '<', before).execute())
+  add('wallet', wallet.streamName, await db.selectFrom('wallets').select(columns).where('status', '=', 'pending').where('created_at', '<', before).execute())
   // Deposit addresses live inside the wallet document; the wallet's last change bounds their age.
   const addresses = await sql<{ wallet_id: string; address_id: string; updated_at: Date }>`
     SELECT w.id AS wallet_id, a.key AS address_id, w.updated_at
     FROM wallets w, jsonb_each(w.state -> 'addresses') a
     WHERE a.value ->> 'status' = 'pending' AND w.updated_at < ${before}`.execute(db)
-  for (const a of addresses.rows) out.push({ kind: 'address', id: a.address_id, walletId: a.wallet_id, stream: `wallet-${a.wallet_id}`, status: 'pending', createdAt: a.updated_at })
+  for (const a of addresses.rows) out.push({ kind: 'address', id: a.address_id, walletId: a.wallet_id, stream: wallet.streamName(a.wallet_id), status: 'pending', createdAt: a.updated_at })
   return out.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
 }
 

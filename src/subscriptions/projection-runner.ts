@@ -49,7 +49,7 @@ export class ProjectionRunner {
       filter: { types },
       checkpoints: projections.map(checkpointName),
       batchSize: options.batchSize ?? 500,
-      mode: 'transactional',
+      mode: 'exactly-once',
       prepare: (signal) => this.align(signal),
       handle: (trx, events) => applyBatch(trx, projections, events),
       ...(options.leasePool ? { leasePool: options.leasePool } : {}),

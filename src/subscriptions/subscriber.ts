@@ -4,6 +4,7 @@ import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { EventFilter, EventStore, Position, RecordedEvent, SubscriptionBatch } from '../events/event-store.ts'
 import type { Db } from '../adapters/postgres/database.ts'
+import { backoffDelay } from '../adapters/retry.ts'
 import type { Database } from '../database.ts'
 import { isAfter, readCheckpoints, saveCheckpoints } from './checkpoints.ts'
 import { acquireLease, type Lease } from './lease.ts'
@@ -13,12 +14,12 @@ export { CheckpointMoved, readCheckpoint, saveCheckpoint } from './checkpoints.t
 type Handler =
   | {
       /** Read-model writes and the checkpoint commit in one transaction (exactly once). */
-      mode: 'transactional'
+      mode: 'exactly-once'
       handle: (trx: Transaction<Database>, events: RecordedEvent[]) => Promise<void>
     }
   | {
       /** Side effects outside Postgres (Circle, NATS): the checkpoint moves after the handler; handlers are idempotent. */
-      mode: 'after'
+      mode: 'at-least-once'
       handle: (events: RecordedEvent[]) => Promise<void>
     }
 
@@ -38,7 +39,7 @@ export type SubscriberOptions = Handler & {
   filter?: EventFilter
   batchSize?: number
   logger?: Logger
-  /** First and maximum delay before a failed batch is retried (ms). */
+  /** Base and maximum delay before a failed batch is retried (ms): full-jitter exponential backoff. */
   retryDelayMs?: { first: number; max: number }
   /** How long a checkpoint moved only by batches with nothing to handle may wait before it is stored (ms). */
   checkpointIdleMs?: number
@@ -117,7 +118,7 @@ export class Subscriber {
 
   private async loop(signal: AbortSignal): Promise<void> {
     const { first, max } = this.options.retryDelayMs ?? { first: 200, max: 30_000 }
-    let delay = first
+    let failures = 0
     while (!signal.aborted) {
       let lease: Lease | undefined
       // Aborted by stop() or by losing the lease connection, whichever comes first.
@@ -132,12 +133,11 @@ export class Subscriber {
         if (signal.aborted) break
         this.active = true
         await this.consume(run.signal)
-        delay = first
+        failures = 0
       } catch (err) {
         if (signal.aborted) break
         this.options.logger?.error({ err, subscriber: this.name }, 'subscriber failed; retrying')
-        await sleep(delay + Math.random() * delay, undefined, { signal }).catch(() => undefined)
-        delay = Math.min(delay * 2, max)
+        await sleep(backoffDelay(failures++, { baseMs: first, maxMs: max }), undefined, { signal }).catch(() => undefined)
       } finally {
         signal.removeEventListener('abort', forward)
         this.active = false
@@ -198,7 +198,7 @@ export class Subscriber {
           next = batches.next()
           continue
         }
-        if (this.options.mode === 'transactional') {
+        if (this.options.mode === 'exactly-once') {
           const handle = this.options.handle
           await db.transaction().execute(async (trx) => {
             await handle(trx, batch.events)

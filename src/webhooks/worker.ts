@@ -2,9 +2,10 @@ import { EventEmitter, once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import type { Db } from '../adapters/postgres/database.ts'
+import { backoffDelay } from '../adapters/retry.ts'
 import { openDeadLetter } from '../dead-letters/dead-letters.ts'
 import type { Metrics } from '../metrics.ts'
-import { acquireLease } from '../subscriptions/lease.ts'
+import { LeasedLoop } from '../subscriptions/lease.ts'
 import { handleNotification, type HandlerContext } from './handle.ts'
 import { claimDue, markDead, markProcessed, releaseClaims, scheduleRetry, type InboxItem } from './inbox.ts'
 
@@ -33,13 +34,17 @@ export interface WebhookWorkerOptions extends Omit<HandlerContext, 'db'> {
 export class WebhookWorker {
   private readonly options: WebhookWorkerOptions
   private readonly wakeup = new EventEmitter()
-  private controller = new AbortController()
-  private running: Promise<void> | undefined
-  active = false
+  private readonly lease: LeasedLoop
 
   constructor(options: WebhookWorkerOptions) {
     this.options = options
     this.wakeup.setMaxListeners(0)
+    this.lease = new LeasedLoop({ pool: options.pool, name: 'webhook-worker', retryMs: options.leaseRetryMs, whileLeased: (signal) => this.whileLeased(signal) })
+  }
+
+  /** Holds the lease: this instance processes the inbox. */
+  get active(): boolean {
+    return this.lease.active
   }
 
   /** A notification was stored in this process: look now instead of at the next tick. */
@@ -48,32 +53,19 @@ export class WebhookWorker {
   }
 
   start(): void {
-    if (this.running) return
-    this.controller = new AbortController()
-    this.running = this.loop(this.controller.signal)
+    this.lease.start()
   }
 
   async stop(): Promise<void> {
-    this.controller.abort()
+    const stopped = this.lease.stop()
     this.wakeup.emit('work')
-    await this.running
-    this.running = undefined
+    await stopped
   }
 
-  private async loop(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      const lease = await acquireLease(this.options.pool, 'webhook-worker', { signal, retryMs: this.options.leaseRetryMs ?? 2000 })
-      if (!lease) break
-      this.active = true
-      await releaseClaims(this.options.db).catch((err: unknown) => this.options.logger.warn({ err }, 'could not release stale webhook claims'))
-      this.options.logger.info('webhook worker active')
-      try {
-        await this.work(AbortSignal.any([signal, lease.lost]))
-      } finally {
-        this.active = false
-        await lease.release()
-      }
-    }
+  private async whileLeased(signal: AbortSignal): Promise<void> {
+    await releaseClaims(this.options.db).catch((err: unknown) => this.options.logger.warn({ err }, 'could not release stale webhook claims'))
+    this.options.logger.info('webhook worker active')
+    await this.work(signal)
   }
 
   private async work(signal: AbortSignal): Promise<void> {
@@ -143,10 +135,7 @@ export class WebhookWorker {
       logger.error({ notification: item.id, type: item.type, attempts, error, deadLetterId }, 'webhook keeps failing; set aside as a dead letter')
       return
     }
-    const { baseMs, maxMs } = this.options.retry ?? { baseMs: 500, maxMs: 60_000 }
-    const ceiling = Math.min(maxMs, baseMs * 2 ** item.attempts)
-    // Half fixed, half random: spread out, yet never sooner than half the step.
-    const inMs = ceiling / 2 + Math.random() * (ceiling / 2)
+    const inMs = backoffDelay(item.attempts, this.options.retry ?? { baseMs: 500, maxMs: 60_000 })
     await scheduleRetry(db, item.id, inMs, error)
     metrics?.webhooks.inc({ stage: 'retried' })
     logger.info({ notification: item.id, type: item.type, attempts, inMs: Math.round(inMs), error }, 'webhook not applicable yet; will retry')

@@ -15,7 +15,7 @@ import { recordWalletOutcome } from '../../src/commands/record-wallet-outcome.ts
 import { requestMint } from '../../src/commands/request-mint.ts'
 import { requestRedeem } from '../../src/commands/request-redeem.ts'
 import { requestTransfer } from '../../src/commands/request-transfer.ts'
-import { fromMicros } from '../../src/events/money.ts'
+import { decodeMicros } from '../../src/events/money.ts'
 import { available, reserved, wallet } from '../../src/events/wallet.ts'
 import { meta } from '../helpers/commands.ts'
 
@@ -88,7 +88,7 @@ t.test('after a long random sequence of valid commands, every wallet balances', 
     const { state } = await fold(store, wallet, walletId)
     const credited = all.events
       .filter((e) => e.type === 'FundsCredited' && e.data.walletId === walletId)
-      .reduce((sum, e) => sum + fromMicros(e.data.amount as string), 0n)
+      .reduce((sum, e) => sum + decodeMicros(e.data.amount as string), 0n)
     const debited = state.debited
     t.equal(available(state) + reserved(state) + debited, credited, `wallet ${walletId.slice(0, 8)}: available + reserved + debited = credited`)
     t.ok(available(state) >= 0n, 'available never below zero')

@@ -22,7 +22,7 @@ t.test('a transactional subscriber writes and checkpoints together, and resumes 
       name,
       store,
       db,
-      mode: 'transactional',
+      mode: 'exactly-once',
       batchSize: 7,
       handle: async (trx, events) => {
         for (const e of events) await sql`INSERT INTO seen VALUES (${e.id}, ${name})`.execute(trx)
@@ -53,7 +53,7 @@ t.test('batches with nothing to handle commit nothing until idle, and a restart 
       name,
       store,
       db,
-      mode: 'transactional',
+      mode: 'exactly-once',
       filter: { types: [type] },
       batchSize: 5,
       checkpointIdleMs: 300,
@@ -109,7 +109,7 @@ t.test('a failing handler rolls back its writes and is retried from the same che
     name,
     store,
     db,
-    mode: 'transactional',
+    mode: 'exactly-once',
     retryDelayMs: { first: 10, max: 20 },
     handle: async (trx, events) => {
       for (const e of events) await sql`INSERT INTO seen VALUES (${e.id}, ${name})`.execute(trx)
@@ -134,7 +134,7 @@ t.test('only one instance holding the lease runs; the standby takes over when it
       db,
       leasePool: pool,
       leaseRetryMs: 100,
-      mode: 'after',
+      mode: 'at-least-once',
       handle: async (events) => void handled.push(...events.map(() => tag)),
     })
   const a = make('a')

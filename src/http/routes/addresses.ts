@@ -4,8 +4,8 @@ import { requestDepositAddress } from '../../commands/request-deposit-address.ts
 import type { DepositAddress } from '../../events/wallet.ts'
 import { getWallet } from '../../projections/wallets.ts'
 import { notFound } from '../errors.ts'
-import type { RouteDeps } from '../operation-routes.ts'
-import { answerCreated, create, derivedId, waitIfAsked } from '../operations.ts'
+import type { RouteDeps } from '../command-resource-routes.ts'
+import { answerCreated, create, derivedId, waitIfAsked } from '../command-requests.ts'
 import { chain, commandErrorsFor, createdResponses, readErrors, failure, id, idempotencyHeaders } from '../schemas.ts'
 
 export const addressBody = z

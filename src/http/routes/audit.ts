@@ -9,7 +9,7 @@ import { positionKey } from '../../ledger/position-key.ts'
 import { verificationMessage, verifyChain } from '../../ledger/verify.ts'
 import { notFound } from '../errors.ts'
 import { accepts, assertOrdered, limit, position } from '../ledger-schemas.ts'
-import type { RouteDeps } from '../operation-routes.ts'
+import type { RouteDeps } from '../command-resource-routes.ts'
 import { readErrors } from '../schemas.ts'
 
 export const auditEventBody = z

@@ -1,18 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { CircleError, type CirclePort, type WireAccountDetails } from '../../adapters/circle/port.ts'
+import type { CirclePort, WireAccountDetails } from '../../adapters/circle/port.ts'
 import { accountTypeOf, bankDetailsProblems } from '../../commands/bank-details.ts'
-import { execute } from '../../commands/handler.ts'
-import { circleKey, outcomeCommandId } from '../../commands/ids.ts'
 import { linkBankAccount, type LinkBankAccount } from '../../commands/link-bank-account.ts'
-import { recordBankAccountOutcome, type RecordBankAccountOutcome } from '../../commands/record-bank-account-outcome.ts'
-import { bankAccount, type BankAccountState } from '../../events/bank-account.ts'
-import { fold } from '../../events/fold.ts'
+import type { BankAccountState } from '../../events/bank-account.ts'
+import { submitWireAccount } from '../../process-manager/submit-wire-account.ts'
 import { getBankAccount, listBankAccounts } from '../../projections/bank-accounts.ts'
-import { logSteps } from '../../logger.ts'
 import { HttpError, notFound } from '../errors.ts'
-import type { RouteDeps } from '../operation-routes.ts'
-import { answerCreated, commandMetadata, create, derivedId, waitIfAsked, type Resource } from '../operations.ts'
+import type { RouteDeps } from '../command-resource-routes.ts'
+import { answerCreated, commandMetadata, create, derivedId, waitIfAsked, type Resource } from '../command-requests.ts'
 import { attention, commandErrorsFor, createdResponses, readErrors, failure, idempotencyHeaders, idParams, listQuery, pageOf } from '../schemas.ts'
 
 const country = z.string().regex(/^[A-Z]{2}$/, 'country must be a two-letter ISO 3166-1 code in capitals, such as "US"').meta({ example: 'US' })
@@ -86,8 +82,7 @@ export function toBankAccount(id: string, r: Resource<BankAccountState>): z.infe
 
 /**
  * Wire bank accounts for redeem payouts. The account number goes to Circle inside this request and
- * nowhere else: the events keep the last 4 digits and Circle's id. Circle is called with a key
- * derived from the bank account id, so a retried request binds to the same Circle account.
+ * nowhere else (submitWireAccount): the events keep the last 4 digits and Circle's id.
  */
 export const bankAccountRoutes: FastifyPluginAsyncZod<RouteDeps & { circle: Pick<CirclePort, 'createWireAccount'> }> = async (
   app,
@@ -129,21 +124,11 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<RouteDeps & { circle: Pick
       if (body.bankAddress.bankName !== undefined) command.bankName = body.bankAddress.bankName
       if (body.description !== undefined) command.description = body.description
       await create(store, linkBankAccount, command, request, bankAccountId)
-
-      // Whether Circle still needs the account is a write-side question: the stream's own state decides.
-      const current = await fold(store, bankAccount, bankAccountId)
-      if (current.state.status === 'pending' && current.state.circleWireId === undefined) {
-        const details: WireAccountDetails =
-          accountType === 'iban'
-            ? { iban: body.iban!, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
-            : { accountNumber: body.accountNumber!, routingNumber: body.routingNumber!, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
-        const outcome = await submitToCircle(circle, bankAccountId, details)
-        for (const o of outcome) {
-          const metadata = commandMetadata(request, outcomeCommandId(bankAccount.streamName(bankAccountId), o.type))
-          const result = await execute(store, recordBankAccountOutcome, { bankAccountId, outcome: o }, metadata)
-          logSteps(request.log, result.appended, { operationId: bankAccountId, actor: metadata.actor }, request.server.metrics)
-        }
-      }
+      const details: WireAccountDetails =
+        accountType === 'iban'
+          ? { iban: body.iban!, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
+          : { accountNumber: body.accountNumber!, routingNumber: body.routingNumber!, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
+      await submitWireAccount({ store, circle, logger: request.log, metrics: request.server.metrics, metadata: (commandId) => commandMetadata(request, commandId) }, bankAccountId, details)
       await read.caughtUp()
       const reread = () => getBankAccount(read.db, bankAccountId)
       const settled = (s: BankAccountState) => s.status === 'active' || s.status === 'failed'
@@ -180,25 +165,4 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<RouteDeps & { circle: Pick
       return { items: page.items.map((i) => toBankAccount(i.id, i.resource)), nextCursor: page.nextCursor }
     },
   )
-}
-
-async function submitToCircle(
-  circle: Pick<CirclePort, 'createWireAccount'>,
-  bankAccountId: string,
-  details: WireAccountDetails,
-): Promise<RecordBankAccountOutcome['outcome'][]> {
-  try {
-    const wire = await circle.createWireAccount({ idempotencyKey: circleKey(bankAccountId, 'link'), details })
-    const submitted = { type: 'submitted' as const, circleWireId: wire.id }
-    if (wire.status === 'complete') return [submitted, { type: 'linked', circleWireId: wire.id }]
-    if (wire.status === 'failed') return [submitted, { type: 'failed', failure: { code: 'circle_wire_failed', message: 'Circle refused the wire account' } }]
-    return [submitted]
-  } catch (err) {
-    if (err instanceof CircleError && err.refusal) {
-      return [{ type: 'failed', failure: { code: `circle_${err.code}`, message: err.message } }]
-    }
-    // Our own key refused (401/403) is an operator problem, not the client's: nothing is failed, the client retries.
-    const why = err instanceof CircleError && err.operator ? 'Circle refused the service’s credentials' : 'Circle did not answer'
-    throw new HttpError(503, 'circle_unavailable', `${why}; retry with the same Idempotency-Key`, { cause: err })
-  }
 }

@@ -16,8 +16,8 @@ import { cards } from '../../projections/cards.ts'
 import { readDocument } from '../../projections/document.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { notFound } from '../errors.ts'
-import { operationRoutes, type RouteDeps } from '../operation-routes.ts'
-import { commandMetadata, create, type Resource } from '../operations.ts'
+import { operationRoutes, type RouteDeps } from '../command-resource-routes.ts'
+import { commandMetadata, create, type Resource } from '../command-requests.ts'
 import { attention, commandErrorsFor, failure, id, idParams, operationFilters, type ErrorExample } from '../schemas.ts'
 
 export const cardBody = z

@@ -6,8 +6,8 @@ import { deposits } from '../../projections/deposits.ts'
 import { readDocument } from '../../projections/document.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { notFound } from '../errors.ts'
-import type { RouteDeps } from '../operation-routes.ts'
-import type { Resource } from '../operations.ts'
+import type { RouteDeps } from '../command-resource-routes.ts'
+import type { Resource } from '../command-requests.ts'
 import { currency, listQuery, operationFilters, pageOf, readErrors } from '../schemas.ts'
 
 export const depositBody = z

@@ -5,7 +5,7 @@ import { ACCOUNT_PATTERN } from '../../ledger/accounts.ts'
 import { accountPostings, balanceAt, getAccount, listEntries, momentKey, trialBalance } from '../../ledger/journal.ts'
 import { notFound } from '../errors.ts'
 import { limit, moment, parseMoment, position, signedAmount } from '../ledger-schemas.ts'
-import type { RouteDeps } from '../operation-routes.ts'
+import type { RouteDeps } from '../command-resource-routes.ts'
 import { currency, readErrors } from '../schemas.ts'
 
 const operationKind = z.enum(['mint', 'redeem', 'transfer', 'deposit'])

@@ -4,8 +4,8 @@ import { isTerminal } from '../../events/event.ts'
 import type { MintState } from '../../events/mint.ts'
 import { mints } from '../../projections/mints.ts'
 import { listOperations } from '../../projections/operation-list.ts'
-import { operationRoutes } from '../operation-routes.ts'
-import { create, money, operationView, type Resource } from '../operations.ts'
+import { operationRoutes } from '../command-resource-routes.ts'
+import { create, money, operationView, type Resource } from '../command-requests.ts'
 import { amount, currency, id, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
 
 export const mintBody = z

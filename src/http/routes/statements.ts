@@ -6,7 +6,7 @@ import { StatementTooLong, walletBalancesAt, walletStatement, type Movement, typ
 import { getWallet } from '../../projections/wallets.ts'
 import { HttpError, notFound } from '../errors.ts'
 import { accepts, assertOrdered, moment, parseMoment, position } from '../ledger-schemas.ts'
-import type { RouteDeps } from '../operation-routes.ts'
+import type { RouteDeps } from '../command-resource-routes.ts'
 import { currency, errorBody, idParams, readErrors } from '../schemas.ts'
 
 const balancesBody = z.object({

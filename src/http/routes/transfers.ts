@@ -4,8 +4,8 @@ import { isTerminal } from '../../events/event.ts'
 import type { TransferState } from '../../events/transfer.ts'
 import { transfers } from '../../projections/transfers.ts'
 import { listOperations } from '../../projections/operation-list.ts'
-import { operationRoutes } from '../operation-routes.ts'
-import { create, money, operationView, type Resource } from '../operations.ts'
+import { operationRoutes } from '../command-resource-routes.ts'
+import { create, money, operationView, type Resource } from '../command-requests.ts'
 import { amount, chain, currency, id, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
 
 const destination = z

@@ -4,7 +4,7 @@ import { formatAmount } from '../../events/money.ts'
 import { listWalletOperations } from '../../projections/wallet-operations.ts'
 import { getWallet } from '../../projections/wallets.ts'
 import { notFound } from '../errors.ts'
-import type { RouteDeps } from '../operation-routes.ts'
+import type { RouteDeps } from '../command-resource-routes.ts'
 import { currency, idParams, listQuery, operationStatus, pageOf, readErrors } from '../schemas.ts'
 
 export const walletOperationBody = z

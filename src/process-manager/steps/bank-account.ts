@@ -7,7 +7,7 @@ import type { Outcome } from '../tasks.ts'
 
 /**
  * A submitted wire account is linked once Circle completes it. One never submitted cannot be sent
- * from here: its numbers exist only in the API request, which a client retry (same
+ * from here: its numbers exist only in the API request (submitWireAccount), which a client retry (same
  * Idempotency-Key) re-sends. Once that key has expired no retry can come, so the account fails
  * with `submission_abandoned` instead of staying pending for ever.
  */

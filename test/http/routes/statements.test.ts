@@ -6,7 +6,7 @@ import { recordTransferOutcome } from '../../../src/commands/record-transfer-out
 import { requestMint } from '../../../src/commands/request-mint.ts'
 import { requestTransfer } from '../../../src/commands/request-transfer.ts'
 import type { RecordedEvent } from '../../../src/events/event-store.ts'
-import { formatAmount, fromMicros } from '../../../src/events/money.ts'
+import { formatAmount, decodeMicros } from '../../../src/events/money.ts'
 import { auth } from '../../helpers/app.ts'
 import { meta } from '../../helpers/commands.ts'
 import { httpHarness } from '../../helpers/http.ts'
@@ -30,7 +30,7 @@ function replayWallet(events: RecordedEvent[], walletId: string) {
     const commit = events.slice(i, j)
     for (const e of commit) {
       if (e.stream !== `wallet-${walletId}`) continue
-      const amount = typeof e.data.amount === 'string' ? fromMicros(e.data.amount) : 0n
+      const amount = typeof e.data.amount === 'string' ? decodeMicros(e.data.amount) : 0n
       if (e.type === 'FundsCredited') available += amount
       if (e.type === 'FundsReserved') (available -= amount), (held += amount)
       if (e.type === 'ReservationReleased') (available += amount), (held -= amount)

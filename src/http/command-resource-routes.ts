@@ -1,3 +1,7 @@
+/**
+ * The routes of a resource that an asynchronous command creates (operationRoutes: its POST, its GET
+ * and its list), and what every route is given (RouteDeps).
+ */
 import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -8,7 +12,7 @@ import { readDocument, type DocumentModel } from '../projections/document.ts'
 import type { Page } from '../projections/pagination.ts'
 import type { WaitForReadModels } from '../subscriptions/read-your-writes.ts'
 import { notFound } from './errors.ts'
-import { answerCreated, derivedId, waitIfAsked, type Resource } from './operations.ts'
+import { answerCreated, derivedId, waitIfAsked, type Resource } from './command-requests.ts'
 import { commandErrorsFor, createdResponses, idempotencyHeaders, idParams, listQuery, pageOf, readErrors, type ErrorExample } from './schemas.ts'
 
 /** What routes need of the read side: the read models' database and the read-your-writes wait. */

@@ -3,7 +3,7 @@ import { execute } from '../../src/commands/handler.ts'
 import { recordMintOutcome } from '../../src/commands/record-mint-outcome.ts'
 import { recordAddressOutcome } from '../../src/commands/record-address-outcome.ts'
 import { recordWalletOutcome } from '../../src/commands/record-wallet-outcome.ts'
-import { parsePrefer } from '../../src/http/operations.ts'
+import { parsePrefer } from '../../src/http/command-requests.ts'
 import { meta } from '../helpers/commands.ts'
 import { httpHarness } from '../helpers/http.ts'
 

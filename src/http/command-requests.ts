@@ -1,3 +1,7 @@
+/**
+ * What a route that runs a command does with its request: the id derived from the Idempotency-Key,
+ * the command's metadata, money fields, `Prefer: wait`, and the 201/202/200 answer.
+ */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { DomainError } from '../commands/errors.ts'
