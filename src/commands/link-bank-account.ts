@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { bankAccount, type BankAccountEvent, type BankAccountLinkRequested, type BankAccountState } from '../events/bank-account.ts'
-import type { Decider } from './handler.ts'
+import type { Decider, Decision } from './handler.ts'
 import { id, requireNew } from './rules.ts'
 
 /** Only the last 4 digits reach the domain; the full number goes to Circle and nowhere else. */
@@ -16,8 +16,9 @@ export const schema = z.object({
 })
 export type LinkBankAccount = z.infer<typeof schema>
 type State = { bankAccount: BankAccountState }
+type Events = { bankAccount: BankAccountEvent }
 
-export function decide(command: LinkBankAccount, state: State): { bankAccount: BankAccountEvent[] } {
+function decide(command: LinkBankAccount, state: State): Decision<Events> {
   requireNew(state.bankAccount.status, 'bank account', command.bankAccountId)
   const { bankAccountId, ownerId, accountType, last4, holderName, country } = command
   const data: BankAccountLinkRequested['data'] = { bankAccountId, ownerId, accountType, last4, holderName, country }
@@ -26,7 +27,7 @@ export function decide(command: LinkBankAccount, state: State): { bankAccount: B
   return { bankAccount: [{ type: 'BankAccountLinkRequested', data }] }
 }
 
-export const linkBankAccount: Decider<LinkBankAccount, State> = {
+export const linkBankAccount: Decider<LinkBankAccount, State, Events> = {
   streams: (c) => ({ bankAccount: { type: bankAccount, id: c.bankAccountId } }),
   decide,
   correlationId: (c) => c.bankAccountId,
