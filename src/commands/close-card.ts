@@ -24,6 +24,7 @@ function decide(command: CloseCard, state: State): Decision<Events> {
 }
 
 export const closeCard: Decider<CloseCard, State, Events> = {
+  schema,
   streams: (c) => ({ card: { type: card, id: c.cardId } }),
   decide,
   correlationId: (c) => c.cardId,

@@ -16,6 +16,7 @@ function decide(command: CreateWallet, state: State): Decision<Events> {
 }
 
 export const createWallet: Decider<CreateWallet, State, Events> = {
+  schema,
   streams: (c) => ({ wallet: { type: wallet, id: c.walletId } }),
   decide,
   correlationId: (c) => c.walletId,

@@ -27,6 +27,7 @@ function decide(command: DiscardDeadLetter, state: State): Decision<Events> {
 }
 
 export const discardDeadLetter: Decider<DiscardDeadLetter, State, Events> = {
+  schema,
   streams: (c) => ({ deadLetter: { type: deadLetter, id: c.deadLetterId } }),
   related: (_c, s) => ({ operation: s.deadLetter?.kind === 'task' && s.deadLetter.subject ? operationRef(s.deadLetter.subject) : null }),
   decide,

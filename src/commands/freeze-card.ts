@@ -24,6 +24,7 @@ function decide(command: FreezeCard, state: State): Decision<Events> {
 }
 
 export const freezeCard: Decider<FreezeCard, State, Events> = {
+  schema,
   streams: (c) => ({ card: { type: card, id: c.cardId } }),
   decide,
   correlationId: (c) => c.cardId,

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { WrongExpectedVersion, type EventMetadata, type EventStore, type NewEvent, type StreamAppend } from '../events/event-store.ts'
 import type { StreamType } from '../events/event.ts'
 import { cacheOf, fold, type AnyEvent } from '../events/fold.ts'
-import { ConcurrencyConflict } from './errors.ts'
+import type { z } from 'zod'
+import { ConcurrencyConflict, DomainError } from './errors.ts'
 import { deriveId } from './ids.ts'
 
 export type { AnyEvent }
@@ -38,6 +39,8 @@ export type Decision<E> = { [K in keyof E]?: E[K][] }
  * type of each key's stream.
  */
 export interface Decider<C, S, E extends StreamEvents<S> = StreamEvents<S>> {
+  /** The command's rules of shape; every command is parsed with it before anything is read or decided. */
+  schema: z.ZodType<C>
   /** Streams to read before deciding, by key; null = not needed for this command (the key is absent from the state). */
   streams(command: C): StreamRefs
   /** Streams named by what was read (e.g. the wallet of a mint). */
@@ -54,12 +57,21 @@ export interface Decided<S, E> {
   decision: Decision<E>
 }
 
+/** The command as its schema parses it; one breaking the schema is refused with invalid_command, naming each field. */
+export function parseCommand<C>(decider: { schema: z.ZodType<C> }, command: C): C {
+  const parsed = decider.schema.safeParse(command)
+  if (parsed.success) return parsed.data
+  const problems = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : 'command'}: ${i.message}`)
+  throw new DomainError('invalid_command', `the command is not valid: ${problems.join('; ')}`)
+}
+
 /**
  * A command's decision, step by step and without I/O: yields the stream refs to read (first the
  * command's own, then those named by what they hold), is sent back the state each one folds to, and
  * returns the decision. execute() runs it against the event store; tests run it against given events.
  */
-export function* decideSteps<C, S, E extends StreamEvents<S>>(decider: Decider<C, S, E>, command: C): Generator<StreamRefs, Decided<S, E>, Record<string, unknown>> {
+export function* decideSteps<C, S, E extends StreamEvents<S>>(decider: Decider<C, S, E>, given: C): Generator<StreamRefs, Decided<S, E>, Record<string, unknown>> {
+  const command = parseCommand(decider, given)
   const refs: StreamRefs = { ...decider.streams(command) }
   const state: Record<string, unknown> = { ...(yield refs) }
   if (decider.related) {

@@ -16,6 +16,7 @@ function decide(command: IssueCard, state: State): Decision<Events> {
 }
 
 export const issueCard: Decider<IssueCard, State, Events> = {
+  schema,
   streams: (c) => ({ card: { type: card, id: c.cardId }, wallet: { type: wallet, id: c.walletId } }),
   decide,
   correlationId: (c) => c.cardId,

@@ -28,6 +28,7 @@ function decide(command: LinkBankAccount, state: State): Decision<Events> {
 }
 
 export const linkBankAccount: Decider<LinkBankAccount, State, Events> = {
+  schema,
   streams: (c) => ({ bankAccount: { type: bankAccount, id: c.bankAccountId } }),
   decide,
   correlationId: (c) => c.bankAccountId,

@@ -35,6 +35,7 @@ function decide(command: RecordAddressOutcome, state: State): Decision<Events> {
 }
 
 export const recordAddressOutcome: Decider<RecordAddressOutcome, State, Events> = {
+  schema,
   streams: (c) => ({ wallet: { type: wallet, id: c.walletId } }),
   decide,
   correlationId: (c) => c.addressId,

@@ -42,6 +42,7 @@ function decide(command: RecordBankAccountOutcome, state: State): Decision<Event
 }
 
 export const recordBankAccountOutcome: Decider<RecordBankAccountOutcome, State, Events> = {
+  schema,
   streams: (c) => ({ bankAccount: { type: bankAccount, id: c.bankAccountId } }),
   decide,
   correlationId: (c) => c.bankAccountId,

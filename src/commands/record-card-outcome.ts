@@ -70,6 +70,7 @@ function decide(command: RecordCardOutcome, state: State): Decision<Events> {
 }
 
 export const recordCardOutcome: Decider<RecordCardOutcome, State, Events> = {
+  schema,
   streams: (c) => ({ card: { type: card, id: c.cardId } }),
   decide,
   correlationId: (c) => c.cardId,

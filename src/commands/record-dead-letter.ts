@@ -31,7 +31,8 @@ export const schema = z.object({
   subject: z.string().min(1).max(300),
   /** The notification type, or the task kind. */
   detail: z.string().min(1).max(100),
-  error: z.string().max(1000),
+  /** The whole message; the dead-letter row keeps its first 1000 characters. */
+  error: z.string(),
   attempts: z.number().int().nonnegative(),
   /** For a task: the state its operation shows until an admin acts. */
   attention: z.string().min(1).max(64).optional(),
@@ -65,6 +66,7 @@ function decide(command: RecordDeadLetter, state: State): Decision<Events> {
 }
 
 export const recordDeadLetter: Decider<RecordDeadLetter, State, Events> = {
+  schema,
   streams: (c) => ({ deadLetter: { type: deadLetter, id: c.deadLetterId }, operation: c.kind === 'task' ? operationRef(c.subject) : null }),
   decide,
   correlationId: (c) => (c.kind === 'task' ? (operationRef(c.subject)?.id ?? c.deadLetterId) : c.deadLetterId),

@@ -36,6 +36,7 @@ function decide(command: RecordDeposit, state: State): Decision<Events> {
 }
 
 export const recordDeposit: Decider<RecordDeposit, State, Events> = {
+  schema,
   streams: (c) => ({ deposit: { type: deposit, id: c.circleTransferId }, wallet: { type: wallet, id: c.walletId } }),
   decide,
   correlationId: (c) => c.circleTransferId,

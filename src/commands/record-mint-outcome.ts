@@ -54,6 +54,7 @@ function decide(command: RecordMintOutcome, state: State): Decision<Events> {
 }
 
 export const recordMintOutcome: Decider<RecordMintOutcome, State, Events> = {
+  schema,
   streams: (c) => ({ mint: { type: mint, id: c.mintId } }),
   related: (_c, s) => ({ wallet: s.mint?.walletId ? { type: wallet, id: s.mint.walletId } : null }),
   decide,

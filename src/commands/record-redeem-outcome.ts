@@ -118,6 +118,7 @@ function isRepeat(s: RedeemState, outcome: Outcome): boolean {
 }
 
 export const recordRedeemOutcome: Decider<RecordRedeemOutcome, State, Events> = {
+  schema,
   streams: (c) => ({ redeem: { type: redeem, id: c.redeemId } }),
   related: (_c, s) => ({ wallet: s.redeem?.walletId ? { type: wallet, id: s.redeem.walletId } : null }),
   decide,

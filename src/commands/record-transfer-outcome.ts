@@ -64,6 +64,7 @@ function decide(command: RecordTransferOutcome, state: State): Decision<Events> 
 }
 
 export const recordTransferOutcome: Decider<RecordTransferOutcome, State, Events> = {
+  schema,
   streams: (c) => ({ transfer: { type: transfer, id: c.transferId } }),
   related: (_c, s) => ({
     source: s.transfer?.sourceWalletId ? { type: wallet, id: s.transfer.sourceWalletId } : null,

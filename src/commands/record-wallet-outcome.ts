@@ -29,6 +29,7 @@ function decide(command: RecordWalletOutcome, state: State): Decision<Events> {
 }
 
 export const recordWalletOutcome: Decider<RecordWalletOutcome, State, Events> = {
+  schema,
   streams: (c) => ({ wallet: { type: wallet, id: c.walletId } }),
   decide,
   correlationId: (c) => c.walletId,

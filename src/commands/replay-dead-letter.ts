@@ -24,6 +24,7 @@ function decide(command: ReplayDeadLetter, state: State): Decision<Events> {
 }
 
 export const replayDeadLetter: Decider<ReplayDeadLetter, State, Events> = {
+  schema,
   streams: (c) => ({ deadLetter: { type: deadLetter, id: c.deadLetterId } }),
   related: (_c, s) => ({ operation: s.deadLetter?.kind === 'task' && s.deadLetter.subject ? operationRef(s.deadLetter.subject) : null }),
   decide,

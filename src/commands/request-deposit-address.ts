@@ -32,6 +32,7 @@ function decide(command: RequestDepositAddress, state: State): Decision<Events> 
 }
 
 export const requestDepositAddress: Decider<RequestDepositAddress, State, Events> = {
+  schema,
   streams: (c) => ({ wallet: { type: wallet, id: c.walletId } }),
   decide,
   correlationId: (c) => c.addressId,

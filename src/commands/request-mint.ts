@@ -18,6 +18,7 @@ function decide(command: RequestMint, state: State): Decision<Events> {
 }
 
 export const requestMint: Decider<RequestMint, State, Events> = {
+  schema,
   streams: (c) => ({ mint: { type: mint, id: c.mintId }, wallet: { type: wallet, id: c.walletId } }),
   decide,
   correlationId: (c) => c.mintId,

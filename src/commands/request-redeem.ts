@@ -31,6 +31,7 @@ function decide(command: RequestRedeem, state: State): Decision<Events> {
 }
 
 export const requestRedeem: Decider<RequestRedeem, State, Events> = {
+  schema,
   streams: (c) => ({
     redeem: { type: redeem, id: c.redeemId },
     wallet: { type: wallet, id: c.walletId },

@@ -54,6 +54,7 @@ function checkDestination(command: RequestTransfer, destinationWallet: WalletSta
 }
 
 export const requestTransfer: Decider<RequestTransfer, State, Events> = {
+  schema,
   streams: (c) => ({
     transfer: { type: transfer, id: c.transferId },
     source: { type: wallet, id: c.sourceWalletId },

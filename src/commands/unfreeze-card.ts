@@ -13,6 +13,7 @@ function decide(command: UnfreezeCard, state: State): Decision<Events> {
 }
 
 export const unfreezeCard: Decider<UnfreezeCard, State, Events> = {
+  schema,
   streams: (c) => ({ card: { type: card, id: c.cardId } }),
   decide,
   correlationId: (c) => c.cardId,

@@ -21,6 +21,7 @@ t.test('a link request keeps only the last 4 digits of the account', async (t) =
 t.test('the command schema refuses anything but 4 trailing characters', async (t) => {
   t.notOk(schema.safeParse({ ...command, last4: '123456789' }).success, 'a full account number does not fit the command')
   t.ok(schema.safeParse(command).success)
+  spec(t, linkBankAccount).when({ ...command, last4: '123456789' }).thenRejects('invalid_command', 'execute parses the command with it before deciding')
 })
 
 t.test('linking an existing bank account id is rejected with already_exists', async (t) => {
