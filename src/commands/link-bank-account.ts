@@ -9,9 +9,10 @@ export const schema = z.object({
   ownerId: z.string().min(1).max(128),
   accountType: z.enum(['us', 'iban', 'swift']),
   last4: z.string().regex(/^[0-9A-Z]{4}$/),
-  holderName: z.string().min(1).max(255),
+  /** The billing name Circle keeps (up to 1024 characters). */
+  holderName: z.string().min(1).max(1024),
   bankName: z.string().max(255).optional(),
-  country: z.string().regex(/^[A-Z]{2}$/),
+  country: z.string().regex(/^[A-Z]{2}$/, 'country must be a two-letter ISO 3166-1 code in capitals, such as "US"'),
   description: z.string().max(255).optional(),
 })
 export type LinkBankAccount = z.infer<typeof schema>

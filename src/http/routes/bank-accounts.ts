@@ -4,7 +4,7 @@ import { CircleError, type CirclePort, type WireAccountDetails } from '../../ada
 import { accountTypeOf, bankDetailsProblems } from '../../commands/bank-details.ts'
 import { execute } from '../../commands/handler.ts'
 import { circleKey, outcomeCommandId } from '../../commands/ids.ts'
-import { linkBankAccount, type LinkBankAccount } from '../../commands/link-bank-account.ts'
+import { linkBankAccount, schema as linkCommand, type LinkBankAccount } from '../../commands/link-bank-account.ts'
 import { recordBankAccountOutcome, type RecordBankAccountOutcome } from '../../commands/record-bank-account-outcome.ts'
 import { bankAccount, type BankAccountState } from '../../events/bank-account.ts'
 import { fold } from '../../events/fold.ts'
@@ -15,10 +15,10 @@ import type { RouteDeps } from '../operation-routes.ts'
 import { answerCreated, commandMetadata, create, derivedId, waitIfAsked, type Resource } from '../operations.ts'
 import { attention, commandErrorsFor, createdResponses, readErrors, failure, idempotencyHeaders, idParams, listQuery, pageOf } from '../schemas.ts'
 
-const country = z.string().regex(/^[A-Z]{2}$/, 'country must be a two-letter ISO 3166-1 code in capitals, such as "US"').meta({ example: 'US' })
+const country = linkCommand.shape.country.meta({ example: 'US' })
 const billingDetails = z
   .strictObject({
-    name: z.string().min(1).max(1024).meta({ example: 'Ada Lovelace' }),
+    name: linkCommand.shape.holderName.meta({ example: 'Ada Lovelace' }),
     line1: z.string().min(1).max(1024).meta({ example: '1 Main St' }),
     line2: z.string().max(1024).optional(),
     city: z.string().min(1).max(1024).meta({ example: 'Boston' }),
@@ -38,7 +38,7 @@ const bankAddress = z
   })
   .meta({ description: 'The bank’s address' })
 
-const ownerId = z.string().min(1).max(128).meta({ example: 'user-42' })
+const ownerId = linkCommand.shape.ownerId.meta({ example: 'user-42' })
 
 /** Shapes only; which fields each of Circle's account types needs is checked by bankDetailsProblems. */
 const linkBody = z
@@ -49,7 +49,7 @@ const linkBody = z
     iban: z.string().min(1).max(34).optional().meta({ description: 'IBAN (capitals, no spaces; check digits verified), instead of accountNumber + routingNumber', example: 'DE89370400440532013000' }),
     billingDetails,
     bankAddress,
-    description: z.string().max(255).optional().meta({ example: 'payroll account' }),
+    description: linkCommand.shape.description.meta({ example: 'payroll account' }),
   })
   .meta({
     description:
