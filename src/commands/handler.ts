@@ -25,7 +25,8 @@ export interface CommandMetadata {
 
 // The state types differ per key; the deciders give them back their precise types.
 export type StreamRef = { type: StreamType<any, any>; id: string }
-export type StreamRefs = Record<string, StreamRef | null>
+/** Stream refs by key; a decider's keys are those of its state. */
+export type StreamRefs<S = Record<string, unknown>> = { [K in keyof S]?: StreamRef | null }
 
 /** The event type of each stream key's stream, e.g. `{ transfer: TransferEvent; source: WalletEvent }`. */
 export type StreamEvents<S> = { [K in keyof S]-?: AnyEvent }
@@ -42,9 +43,9 @@ export interface Decider<C, S, E extends StreamEvents<S> = StreamEvents<S>> {
   /** The command's rules of shape; every command is parsed with it before anything is read or decided. */
   schema: z.ZodType<C>
   /** Streams to read before deciding, by key; null = not needed for this command (the key is absent from the state). */
-  streams(command: C): StreamRefs
+  streams(command: C): StreamRefs<S>
   /** Streams named by what was read (e.g. the wallet of a mint). */
-  related?(command: C, state: Partial<S>): StreamRefs
+  related?(command: C, state: Partial<S>): StreamRefs<S>
   decide(command: C, state: S): Decision<E>
   /** The operation id the events correlate to. */
   correlationId(command: C): string
