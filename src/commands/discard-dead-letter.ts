@@ -2,19 +2,21 @@ import { z } from 'zod'
 import type { AttentionEvent } from '../events/attention.ts'
 import { deadLetter, type DeadLetterEvent, type DeadLetterState } from '../events/dead-letter.ts'
 import { DomainError } from './errors.ts'
-import type { Decider } from './handler.ts'
+import type { Decider, Decision } from './handler.ts'
 import { operationRef } from './record-dead-letter.ts'
 import { id } from './rules.ts'
 
 export const schema = z.object({ deadLetterId: id, reason: z.string().trim().min(1).max(500) })
 export type DiscardDeadLetter = z.infer<typeof schema>
-type State = { deadLetter: DeadLetterState }
+/** `operation`, a task's operation stream (of any operation type), is written to, never read from. */
+type State = { deadLetter: DeadLetterState; operation?: unknown }
+type Events = { deadLetter: DeadLetterEvent; operation: AttentionEvent }
 
 /**
  * An admin settles a dead letter by hand (e.g. fixed at Circle, or a notification for another
  * integration); the reason is kept in the event. A task's operation stops showing attention.
  */
-export function decide(command: DiscardDeadLetter, state: State): { deadLetter: DeadLetterEvent[]; operation?: AttentionEvent[] } {
+function decide(command: DiscardDeadLetter, state: State): Decision<Events> {
   const s = state.deadLetter
   if (s.status === 'none') throw new DomainError('not_found', `dead letter ${command.deadLetterId} does not exist`)
   if (s.status !== 'open') throw new DomainError('dead_letter_not_open', `dead letter ${command.deadLetterId} is already ${s.status}`)
@@ -24,7 +26,8 @@ export function decide(command: DiscardDeadLetter, state: State): { deadLetter: 
   return { deadLetter: discarded, operation: [{ type: 'OperationAttentionCleared', data: { deadLetterId, resolution: 'discarded', reason } }] }
 }
 
-export const discardDeadLetter: Decider<DiscardDeadLetter, State> = {
+export const discardDeadLetter: Decider<DiscardDeadLetter, State, Events> = {
+  schema,
   streams: (c) => ({ deadLetter: { type: deadLetter, id: c.deadLetterId } }),
   related: (_c, s) => ({ operation: s.deadLetter?.kind === 'task' && s.deadLetter.subject ? operationRef(s.deadLetter.subject) : null }),
   decide,

@@ -4,6 +4,8 @@
  */
 export const domainErrorCodes = {
   not_found: 'not_found',
+  /** The command breaks its own schema (a field out of range or of the wrong shape). */
+  invalid_command: 'rule',
   wallet_not_found: 'rule',
   wallet_not_active: 'rule',
   insufficient_funds: 'rule',

@@ -3,7 +3,8 @@ import { backoffDelay } from '../adapters/retry.ts'
 import { WrongExpectedVersion, type EventMetadata, type EventStore, type NewEvent, type StreamAppend } from '../events/event-store.ts'
 import type { StreamType } from '../events/event.ts'
 import { cacheOf, fold, type AnyEvent } from '../events/fold.ts'
-import { ConcurrencyConflict } from './errors.ts'
+import type { z } from 'zod'
+import { ConcurrencyConflict, DomainError } from './errors.ts'
 import { deriveId } from './ids.ts'
 
 export type { AnyEvent }
@@ -25,19 +26,66 @@ export interface CommandMetadata {
 
 // The state types differ per key; the deciders give them back their precise types.
 export type StreamRef = { type: StreamType<any, any>; id: string }
-export type StreamRefs = Record<string, StreamRef | null>
+/** Stream refs by key; a decider's keys are those of its state. */
+export type StreamRefs<S = Record<string, unknown>> = { [K in keyof S]?: StreamRef | null }
 
-/** Events to append, per stream key of the decider. */
-export type Decision = Record<string, AnyEvent[] | undefined>
+/** The event type of each stream key's stream, e.g. `{ transfer: TransferEvent; source: WalletEvent }`. */
+export type StreamEvents<S> = { [K in keyof S]-?: AnyEvent }
 
-export interface Decider<C, S> {
-  /** Streams to read before deciding, by key; null = not needed for this command (initial state). */
-  streams(command: C): StreamRefs
+/** Events to append, per stream key of the decider; each key takes only its own stream's events. */
+export type Decision<E> = { [K in keyof E]?: E[K][] }
+
+/**
+ * A command's decider. `S` is the state of every stream it reads, by key (a key whose stream is not
+ * read for this command, a null ref, is absent: the state type marks it optional); `E` the event
+ * type of each key's stream.
+ */
+export interface Decider<C, S, E extends StreamEvents<S> = StreamEvents<S>> {
+  /** The command's rules of shape; every command is parsed with it before anything is read or decided. */
+  schema: z.ZodType<C>
+  /** Streams to read before deciding, by key; null = not needed for this command (the key is absent from the state). */
+  streams(command: C): StreamRefs<S>
   /** Streams named by what was read (e.g. the wallet of a mint). */
-  related?(command: C, state: Partial<S>): StreamRefs
-  decide(command: C, state: S): Decision
+  related?(command: C, state: Partial<S>): StreamRefs<S>
+  decide(command: C, state: S): Decision<E>
   /** The operation id the events correlate to. */
   correlationId(command: C): string
+}
+
+/** What a command read and decided: the refs of every stream key, the states folded, the events per key. */
+export interface Decided<S, E> {
+  refs: StreamRefs
+  state: S
+  decision: Decision<E>
+}
+
+/** The command as its schema parses it; one breaking the schema is refused with invalid_command, naming each field. */
+export function parseCommand<C>(decider: { schema: z.ZodType<C> }, command: C): C {
+  const parsed = decider.schema.safeParse(command)
+  if (parsed.success) return parsed.data
+  const problems = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : 'command'}: ${i.message}`)
+  throw new DomainError('invalid_command', `the command is not valid: ${problems.join('; ')}`)
+}
+
+/**
+ * A command's decision, step by step and without I/O: yields the stream refs to read (first the
+ * command's own, then those named by what they hold), is sent back the state each one folds to, and
+ * returns the decision. execute() runs it against the event store; tests run it against given events.
+ */
+export function* decideSteps<C, S, E extends StreamEvents<S>>(decider: Decider<C, S, E>, given: C): Generator<StreamRefs, Decided<S, E>, Record<string, unknown>> {
+  const command = parseCommand(decider, given)
+  const refs: StreamRefs = { ...decider.streams(command) }
+  const state: Record<string, unknown> = { ...(yield refs) }
+  if (decider.related) {
+    const extra = decider.related(command, state as Partial<S>)
+    Object.assign(refs, extra)
+    Object.assign(state, yield extra)
+  }
+  const decision = decider.decide(command, state as S)
+  for (const [key, events] of Object.entries(decision) as [string, AnyEvent[] | undefined][]) {
+    if (events && events.length > 0 && !refs[key]) throw new Error(`decider appended to stream key ${key} it did not read`)
+  }
+  return { refs, state: state as S, decision }
 }
 
 export interface ExecuteResult<S> {
@@ -58,9 +106,9 @@ export interface ExecuteOptions {
  * multi-stream append with the revisions it read. A lost race re-reads and re-decides, a bounded
  * number of times, then surfaces ConcurrencyConflict.
  */
-export async function execute<C, S>(
+export async function execute<C, S, E extends StreamEvents<S>>(
   store: EventStore,
-  decider: Decider<C, S>,
+  decider: Decider<C, S, E>,
   command: C,
   metadata: CommandMetadata,
   options: ExecuteOptions = {},
@@ -68,17 +116,15 @@ export async function execute<C, S>(
   const maxAttempts = options.maxAttempts ?? 30
   let lastConflict = ''
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const refs: StreamRefs = { ...decider.streams(command) }
-    const loaded = await load(store, refs)
-    if (decider.related) {
-      const extra = decider.related(command, loaded.state as Partial<S>)
-      const more = await load(store, extra)
-      Object.assign(refs, extra)
-      Object.assign(loaded.state, more.state)
-      Object.assign(loaded.revisions, more.revisions)
+    const steps = decideSteps(decider, command)
+    const revisions: Record<string, number> = {}
+    let step = steps.next({})
+    while (!step.done) {
+      const loaded = await load(store, step.value)
+      Object.assign(revisions, loaded.revisions)
+      step = steps.next(loaded.state)
     }
-    const state = loaded.state as S
-    const decision = decider.decide(command, state)
+    const { refs, state, decision } = step.value
     const eventMetadata: EventMetadata = {
       correlationId: metadata.correlationId ?? decider.correlationId(command),
       causationId: metadata.causationId ?? metadata.commandId,
@@ -90,12 +136,11 @@ export async function execute<C, S>(
     const appends: StreamAppend[] = []
     const appendedKeys: string[] = []
     const newState = { ...(state as Record<string, unknown>) }
-    for (const [key, events] of Object.entries(decision)) {
+    for (const [key, events] of Object.entries(decision) as [string, AnyEvent[] | undefined][]) {
       const ref = refs[key]
-      if (!events || events.length === 0) continue
-      if (!ref) throw new Error(`decider appended to stream key ${key} it did not read`)
+      if (!events || events.length === 0 || !ref) continue
       const stream = ref.type.streamName(ref.id)
-      const revision = loaded.revisions[key]!
+      const revision = revisions[key]!
       appendedKeys.push(key)
       appends.push({
         stream,
@@ -115,7 +160,7 @@ export async function execute<C, S>(
       // The state computed here is the stream's state at the revision written: the next command reads nothing.
       const cache = cacheOf(store)
       appendedKeys.forEach((key, i) => {
-        const expectedRevision = loaded.revisions[key]! + appends[i]!.events.length
+        const expectedRevision = revisions[key]! + appends[i]!.events.length
         if (results[i]?.revision === expectedRevision) cache.remember(appends[i]!.stream, { state: newState[key], revision: expectedRevision })
       })
       return {

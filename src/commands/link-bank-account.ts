@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { bankAccount, type BankAccountEvent, type BankAccountLinkRequested, type BankAccountState } from '../events/bank-account.ts'
-import type { Decider } from './handler.ts'
+import type { Decider, Decision } from './handler.ts'
 import { id, requireNew } from './rules.ts'
 
 /** Only the last 4 digits reach the domain; the full number goes to Circle and nowhere else. */
@@ -9,15 +9,17 @@ export const schema = z.object({
   ownerId: z.string().min(1).max(128),
   accountType: z.enum(['us', 'iban', 'swift']),
   last4: z.string().regex(/^[0-9A-Z]{4}$/),
-  holderName: z.string().min(1).max(255),
+  /** The billing name Circle keeps (up to 1024 characters). */
+  holderName: z.string().min(1).max(1024),
   bankName: z.string().max(255).optional(),
-  country: z.string().regex(/^[A-Z]{2}$/),
+  country: z.string().regex(/^[A-Z]{2}$/, 'country must be a two-letter ISO 3166-1 code in capitals, such as "US"'),
   description: z.string().max(255).optional(),
 })
 export type LinkBankAccount = z.infer<typeof schema>
 type State = { bankAccount: BankAccountState }
+type Events = { bankAccount: BankAccountEvent }
 
-export function decide(command: LinkBankAccount, state: State): { bankAccount: BankAccountEvent[] } {
+function decide(command: LinkBankAccount, state: State): Decision<Events> {
   requireNew(state.bankAccount.status, 'bank account', command.bankAccountId)
   const { bankAccountId, ownerId, accountType, last4, holderName, country } = command
   const data: BankAccountLinkRequested['data'] = { bankAccountId, ownerId, accountType, last4, holderName, country }
@@ -26,7 +28,8 @@ export function decide(command: LinkBankAccount, state: State): { bankAccount: B
   return { bankAccount: [{ type: 'BankAccountLinkRequested', data }] }
 }
 
-export const linkBankAccount: Decider<LinkBankAccount, State> = {
+export const linkBankAccount: Decider<LinkBankAccount, State, Events> = {
+  schema,
   streams: (c) => ({ bankAccount: { type: bankAccount, id: c.bankAccountId } }),
   decide,
   correlationId: (c) => c.bankAccountId,

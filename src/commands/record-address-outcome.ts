@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { wallet, type DepositAddressCreated, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { DomainError } from './errors.ts'
-import type { Decider } from './handler.ts'
+import type { Decider, Decision } from './handler.ts'
 import { failure, id, requireExisting } from './rules.ts'
 
 export const schema = z.object({
@@ -14,8 +14,9 @@ export const schema = z.object({
 })
 export type RecordAddressOutcome = z.infer<typeof schema>
 type State = { wallet: WalletState }
+type Events = { wallet: WalletEvent }
 
-export function decide(command: RecordAddressOutcome, state: State): { wallet: WalletEvent[] } {
+function decide(command: RecordAddressOutcome, state: State): Decision<Events> {
   const { walletId, addressId, outcome } = command
   requireExisting(state.wallet.status, 'wallet', walletId)
   const current = state.wallet.addresses[addressId]
@@ -33,7 +34,8 @@ export function decide(command: RecordAddressOutcome, state: State): { wallet: W
   return { wallet: [{ type: 'DepositAddressCreated', data }] }
 }
 
-export const recordAddressOutcome: Decider<RecordAddressOutcome, State> = {
+export const recordAddressOutcome: Decider<RecordAddressOutcome, State, Events> = {
+  schema,
   streams: (c) => ({ wallet: { type: wallet, id: c.walletId } }),
   decide,
   correlationId: (c) => c.addressId,

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { bankAccount, type BankAccountEvent, type BankAccountState } from '../events/bank-account.ts'
 import { DomainError } from './errors.ts'
-import type { Decider } from './handler.ts'
+import type { Decider, Decision } from './handler.ts'
 import { failure, id, requireExisting } from './rules.ts'
 
 const circleWireId = z.string().min(1).max(64)
@@ -15,8 +15,9 @@ export const schema = z.object({
 })
 export type RecordBankAccountOutcome = z.infer<typeof schema>
 type State = { bankAccount: BankAccountState }
+type Events = { bankAccount: BankAccountEvent }
 
-export function decide(command: RecordBankAccountOutcome, state: State): { bankAccount: BankAccountEvent[] } {
+function decide(command: RecordBankAccountOutcome, state: State): Decision<Events> {
   const { bankAccountId, outcome } = command
   const s = state.bankAccount
   requireExisting(s.status, 'bank account', bankAccountId)
@@ -40,7 +41,8 @@ export function decide(command: RecordBankAccountOutcome, state: State): { bankA
   }
 }
 
-export const recordBankAccountOutcome: Decider<RecordBankAccountOutcome, State> = {
+export const recordBankAccountOutcome: Decider<RecordBankAccountOutcome, State, Events> = {
+  schema,
   streams: (c) => ({ bankAccount: { type: bankAccount, id: c.bankAccountId } }),
   decide,
   correlationId: (c) => c.bankAccountId,

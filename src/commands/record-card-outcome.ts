@@ -1,10 +1,10 @@
 import { z } from 'zod'
 import { card, type CardEvent, type CardState, type CardStatusChanged } from '../events/card.ts'
-import { decide as decideClose } from './close-card.ts'
-import { decide as decideFreeze } from './freeze-card.ts'
-import { decide as decideUnfreeze } from './unfreeze-card.ts'
+import { closeCard } from './close-card.ts'
+import { freezeCard } from './freeze-card.ts'
+import { unfreezeCard } from './unfreeze-card.ts'
 import { DomainError } from './errors.ts'
-import type { Decider } from './handler.ts'
+import type { Decider, Decision } from './handler.ts'
 import { failure, id, requireExisting } from './rules.ts'
 
 export const schema = z.object({
@@ -28,8 +28,9 @@ export const schema = z.object({
 })
 export type RecordCardOutcome = z.infer<typeof schema>
 type State = { card: CardState }
+type Events = { card: CardEvent }
 
-export function decide(command: RecordCardOutcome, state: State): { card: CardEvent[] } {
+function decide(command: RecordCardOutcome, state: State): Decision<Events> {
   const { cardId, outcome } = command
   const s = state.card
   requireExisting(s.status, 'card', cardId)
@@ -59,8 +60,8 @@ export function decide(command: RecordCardOutcome, state: State): { card: CardEv
       // Only the action still pending lands; one superseded by a later request or already confirmed appends nothing.
       if (s.pendingAction !== outcome.action) return { card: [] }
       const confirmed = { cardId, issuer: 'confirmed' as const, ...(s.pendingReason === undefined ? {} : { reason: s.pendingReason }) }
-      const decide = { freeze: decideFreeze, unfreeze: decideUnfreeze, close: decideClose }[outcome.action]
-      return decide(confirmed, { card: s })
+      const decider = { freeze: freezeCard, unfreeze: unfreezeCard, close: closeCard }[outcome.action]
+      return decider.decide(confirmed, { card: s })
     }
     case 'action_failed':
       if (s.pendingAction !== outcome.action) return { card: [] }
@@ -68,7 +69,8 @@ export function decide(command: RecordCardOutcome, state: State): { card: CardEv
   }
 }
 
-export const recordCardOutcome: Decider<RecordCardOutcome, State> = {
+export const recordCardOutcome: Decider<RecordCardOutcome, State, Events> = {
+  schema,
   streams: (c) => ({ card: { type: card, id: c.cardId } }),
   decide,
   correlationId: (c) => c.cardId,

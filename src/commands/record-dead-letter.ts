@@ -10,7 +10,7 @@ import { redeem } from '../events/redeem.ts'
 import { parseStreamName } from '../events/stream-name.ts'
 import { transfer } from '../events/transfer.ts'
 import { wallet } from '../events/wallet.ts'
-import type { Decider, StreamRef } from './handler.ts'
+import type { Decider, Decision, StreamRef } from './handler.ts'
 import { id } from './rules.ts'
 
 /** The operation streams a process-manager task can belong to, by category (the stream name's prefix). */
@@ -32,19 +32,22 @@ export const schema = z.object({
   subject: z.string().min(1).max(300),
   /** The notification type, or the task kind. */
   detail: z.string().min(1).max(100),
-  error: z.string().max(1000),
+  /** The whole message; the dead-letter row keeps its first 1000 characters. */
+  error: z.string(),
   attempts: z.number().int().nonnegative(),
   /** For a task: the state its operation shows until an admin acts. */
   attention: z.string().min(1).max(64).optional(),
 })
 export type RecordDeadLetter = z.infer<typeof schema>
-type State = { deadLetter: DeadLetterState }
+/** `operation`, a task's operation stream (of any operation type), is written to, never read from. */
+type State = { deadLetter: DeadLetterState; operation?: unknown }
+type Events = { deadLetter: DeadLetterEvent; operation: AttentionEvent }
 
 /**
  * Sets a failing unit of work aside. A task's operation is flagged in the same append, so its read
  * models and the audit log show that it needs attention.
  */
-export function decide(command: RecordDeadLetter, state: State): { deadLetter: DeadLetterEvent[]; operation?: AttentionEvent[] } {
+function decide(command: RecordDeadLetter, state: State): Decision<Events> {
   if (state.deadLetter.status !== 'none') return { deadLetter: [] }
   const data: DeadLetterRecorded['data'] = {
     deadLetterId: command.deadLetterId,
@@ -63,7 +66,8 @@ export function decide(command: RecordDeadLetter, state: State): { deadLetter: D
   }
 }
 
-export const recordDeadLetter: Decider<RecordDeadLetter, State> = {
+export const recordDeadLetter: Decider<RecordDeadLetter, State, Events> = {
+  schema,
   streams: (c) => ({ deadLetter: { type: deadLetter, id: c.deadLetterId }, operation: c.kind === 'task' ? operationRef(c.subject) : null }),
   decide,
   correlationId: (c) => (c.kind === 'task' ? (operationRef(c.subject)?.id ?? c.deadLetterId) : c.deadLetterId),

@@ -3,7 +3,7 @@ import { deposit, type DepositCompleted, type DepositEvent, type DepositState } 
 import { encodeMicros } from '../events/money.ts'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { DomainError } from './errors.ts'
-import type { Decider } from './handler.ts'
+import type { Decider, Decision } from './handler.ts'
 import { amount, id } from './rules.ts'
 
 export const schema = z.object({
@@ -15,9 +15,10 @@ export const schema = z.object({
 })
 export type RecordDeposit = z.infer<typeof schema>
 type State = { deposit: DepositState; wallet: WalletState }
+type Events = { deposit: DepositEvent; wallet: WalletEvent }
 
 /** An inbound deposit credits the wallet once, keyed by Circle's transfer id. */
-export function decide(command: RecordDeposit, state: State): { deposit: DepositEvent[]; wallet: WalletEvent[] } {
+function decide(command: RecordDeposit, state: State): Decision<Events> {
   const { circleTransferId, walletId } = command
   if (state.deposit.status === 'completed') {
     if (state.deposit.walletId === walletId && state.deposit.amount === command.amount) return { deposit: [], wallet: [] }
@@ -34,7 +35,8 @@ export function decide(command: RecordDeposit, state: State): { deposit: Deposit
   }
 }
 
-export const recordDeposit: Decider<RecordDeposit, State> = {
+export const recordDeposit: Decider<RecordDeposit, State, Events> = {
+  schema,
   streams: (c) => ({ deposit: { type: deposit, id: c.circleTransferId }, wallet: { type: wallet, id: c.walletId } }),
   decide,
   correlationId: (c) => c.circleTransferId,

@@ -3,7 +3,7 @@ import { mint, type MintEvent, type MintState } from '../events/mint.ts'
 import { encodeMicros } from '../events/money.ts'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { DomainError } from './errors.ts'
-import type { Decider } from './handler.ts'
+import type { Decider, Decision } from './handler.ts'
 import { failure, id, requireExisting } from './rules.ts'
 
 const circleTransferId = z.string().min(1).max(64)
@@ -17,10 +17,12 @@ export const schema = z.object({
   ]),
 })
 export type RecordMintOutcome = z.infer<typeof schema>
-type State = { mint: MintState; wallet: WalletState }
+/** The mint's wallet is read once the mint names it; only completion appends to it. */
+type State = { mint: MintState; wallet?: WalletState }
+type Events = { mint: MintEvent; wallet: WalletEvent }
 
 /** Completion credits the wallet in the same append; a repeated outcome appends nothing. */
-export function decide(command: RecordMintOutcome, state: State): { mint: MintEvent[]; wallet?: WalletEvent[] } {
+function decide(command: RecordMintOutcome, state: State): Decision<Events> {
   const { mintId, outcome } = command
   const s = state.mint
   requireExisting(s.status, 'mint', mintId)
@@ -51,9 +53,10 @@ export function decide(command: RecordMintOutcome, state: State): { mint: MintEv
   }
 }
 
-export const recordMintOutcome: Decider<RecordMintOutcome, State> = {
+export const recordMintOutcome: Decider<RecordMintOutcome, State, Events> = {
+  schema,
   streams: (c) => ({ mint: { type: mint, id: c.mintId } }),
   related: (_c, s) => ({ wallet: s.mint?.walletId ? { type: wallet, id: s.mint.walletId } : null }),
-  decide: (c, s) => decide(c, { ...s, wallet: s.wallet ?? wallet.initialState }),
+  decide,
   correlationId: (c) => c.mintId,
 }

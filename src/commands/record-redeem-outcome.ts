@@ -3,7 +3,7 @@ import { encodeMicros } from '../events/money.ts'
 import { redeem, type RedeemEvent, type RedeemPhase, type RedeemState } from '../events/redeem.ts'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { DomainError } from './errors.ts'
-import type { Decider } from './handler.ts'
+import type { Decider, Decision } from './handler.ts'
 import { failure, id, requireExisting } from './rules.ts'
 
 const circleId = z.string().min(1).max(64)
@@ -22,7 +22,9 @@ export const schema = z.object({
 })
 export type RecordRedeemOutcome = z.infer<typeof schema>
 type Outcome = RecordRedeemOutcome['outcome']
-type State = { redeem: RedeemState; wallet: WalletState }
+/** The redeem's wallet is read once the redeem names it; only terminal outcomes append to it. */
+type State = { redeem: RedeemState; wallet?: WalletState }
+type Events = { redeem: RedeemEvent; wallet: WalletEvent }
 
 /** The phase each outcome moves to, and the phases it may come from. */
 const moves: Record<Outcome['type'], { to: RedeemPhase; from: RedeemPhase[] }> = {
@@ -42,7 +44,7 @@ const moves: Record<Outcome['type'], { to: RedeemPhase; from: RedeemPhase[] }> =
  * transfer came back) releases it. A repeated outcome appends nothing; one that contradicts a
  * terminal state is refused.
  */
-export function decide(command: RecordRedeemOutcome, state: State): { redeem: RedeemEvent[]; wallet?: WalletEvent[] } {
+function decide(command: RecordRedeemOutcome, state: State): Decision<Events> {
   const { redeemId, outcome } = command
   const s = state.redeem
   requireExisting(s.status, 'redeem', redeemId)
@@ -115,9 +117,10 @@ function isRepeat(s: RedeemState, outcome: Outcome): boolean {
   }
 }
 
-export const recordRedeemOutcome: Decider<RecordRedeemOutcome, State> = {
+export const recordRedeemOutcome: Decider<RecordRedeemOutcome, State, Events> = {
+  schema,
   streams: (c) => ({ redeem: { type: redeem, id: c.redeemId } }),
   related: (_c, s) => ({ wallet: s.redeem?.walletId ? { type: wallet, id: s.redeem.walletId } : null }),
-  decide: (c, s) => decide(c, { ...s, wallet: s.wallet ?? wallet.initialState }),
+  decide,
   correlationId: (c) => c.redeemId,
 }

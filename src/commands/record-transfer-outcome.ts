@@ -3,7 +3,7 @@ import { encodeMicros } from '../events/money.ts'
 import { transfer, type TransferCompleted, type TransferEvent, type TransferState } from '../events/transfer.ts'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { DomainError } from './errors.ts'
-import type { Decider } from './handler.ts'
+import type { Decider, Decision } from './handler.ts'
 import { failure, id, requireExisting } from './rules.ts'
 
 const circleTransferId = z.string().min(1).max(64)
@@ -16,13 +16,15 @@ export const schema = z.object({
   ]),
 })
 export type RecordTransferOutcome = z.infer<typeof schema>
-type State = { transfer: TransferState; source: WalletState; destination: WalletState }
+/** The wallets are read once the transfer names them (the destination only when it is one of ours). */
+type State = { transfer: TransferState; source?: WalletState; destination?: WalletState }
+type Events = { transfer: TransferEvent; source: WalletEvent; destination: WalletEvent }
 
 /**
  * Completion debits the source's reservation and, for one of our wallets, credits the destination,
  * all in one append; failure releases the reservation. Repeats append nothing.
  */
-export function decide(command: RecordTransferOutcome, state: State): { transfer: TransferEvent[]; source?: WalletEvent[]; destination?: WalletEvent[] } {
+function decide(command: RecordTransferOutcome, state: State): Decision<Events> {
   const { transferId, outcome } = command
   const s = state.transfer
   requireExisting(s.status, 'transfer', transferId)
@@ -61,12 +63,13 @@ export function decide(command: RecordTransferOutcome, state: State): { transfer
   }
 }
 
-export const recordTransferOutcome: Decider<RecordTransferOutcome, State> = {
+export const recordTransferOutcome: Decider<RecordTransferOutcome, State, Events> = {
+  schema,
   streams: (c) => ({ transfer: { type: transfer, id: c.transferId } }),
   related: (_c, s) => ({
     source: s.transfer?.sourceWalletId ? { type: wallet, id: s.transfer.sourceWalletId } : null,
     destination: s.transfer?.destination?.type === 'wallet' ? { type: wallet, id: s.transfer.destination.walletId } : null,
   }),
-  decide: (c, s) => decide(c, { ...s, source: s.source ?? wallet.initialState, destination: s.destination ?? wallet.initialState }),
+  decide,
   correlationId: (c) => c.transferId,
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { DomainError } from './errors.ts'
-import type { Decider } from './handler.ts'
+import type { Decider, Decision } from './handler.ts'
 import { failure, id, requireExisting } from './rules.ts'
 
 export const schema = z.object({
@@ -13,8 +13,9 @@ export const schema = z.object({
 })
 export type RecordWalletOutcome = z.infer<typeof schema>
 type State = { wallet: WalletState }
+type Events = { wallet: WalletEvent }
 
-export function decide(command: RecordWalletOutcome, state: State): { wallet: WalletEvent[] } {
+function decide(command: RecordWalletOutcome, state: State): Decision<Events> {
   const { walletId, outcome } = command
   requireExisting(state.wallet.status, 'wallet', walletId)
   const repeat =
@@ -27,7 +28,8 @@ export function decide(command: RecordWalletOutcome, state: State): { wallet: Wa
     : { wallet: [{ type: 'WalletCreationFailed', data: { walletId, failure: outcome.failure } }] }
 }
 
-export const recordWalletOutcome: Decider<RecordWalletOutcome, State> = {
+export const recordWalletOutcome: Decider<RecordWalletOutcome, State, Events> = {
+  schema,
   streams: (c) => ({ wallet: { type: wallet, id: c.walletId } }),
   decide,
   correlationId: (c) => c.walletId,

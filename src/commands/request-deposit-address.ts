@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { isSupportedChain, SUPPORTED_CHAINS } from './chains.ts'
 import { DomainError } from './errors.ts'
-import type { Decider } from './handler.ts'
+import type { Decider, Decision } from './handler.ts'
 import { id, requireActiveWallet } from './rules.ts'
 
 export const schema = z.object({
@@ -14,8 +14,9 @@ export const schema = z.object({
 })
 export type RequestDepositAddress = z.infer<typeof schema>
 type State = { wallet: WalletState }
+type Events = { wallet: WalletEvent }
 
-export function decide(command: RequestDepositAddress, state: State): { wallet: WalletEvent[] } {
+function decide(command: RequestDepositAddress, state: State): Decision<Events> {
   requireActiveWallet(state.wallet, command.walletId)
   if (!isSupportedChain(command.chain)) {
     throw new DomainError('unsupported_chain', `chain ${command.chain} is not supported (supported: ${SUPPORTED_CHAINS.join(', ')})`)
@@ -30,7 +31,8 @@ export function decide(command: RequestDepositAddress, state: State): { wallet: 
   return { wallet: [{ type: 'DepositAddressRequested', data: { walletId: command.walletId, addressId: command.addressId, chain: command.chain } }] }
 }
 
-export const requestDepositAddress: Decider<RequestDepositAddress, State> = {
+export const requestDepositAddress: Decider<RequestDepositAddress, State, Events> = {
+  schema,
   streams: (c) => ({ wallet: { type: wallet, id: c.walletId } }),
   decide,
   correlationId: (c) => c.addressId,

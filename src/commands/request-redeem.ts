@@ -1,18 +1,19 @@
 import { z } from 'zod'
-import { bankAccount, type BankAccountState } from '../events/bank-account.ts'
+import { bankAccount, type BankAccountEvent, type BankAccountState } from '../events/bank-account.ts'
 import { encodeMicros } from '../events/money.ts'
 import { redeem, type RedeemEvent, type RedeemState } from '../events/redeem.ts'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { DomainError } from './errors.ts'
-import type { Decider } from './handler.ts'
+import type { Decider, Decision } from './handler.ts'
 import { amount, id, requireActiveWallet, requireFunds, requireNew } from './rules.ts'
 
 export const schema = z.object({ redeemId: id, walletId: id, bankAccountId: id, amount })
 export type RequestRedeem = z.infer<typeof schema>
 type State = { redeem: RedeemState; wallet: WalletState; bankAccount: BankAccountState }
+type Events = { redeem: RedeemEvent; wallet: WalletEvent; bankAccount: BankAccountEvent }
 
 /** Reserves the amount on the wallet in the same atomic append that opens the redeem. */
-export function decide(command: RequestRedeem, state: State): { redeem: RedeemEvent[]; wallet: WalletEvent[] } {
+function decide(command: RequestRedeem, state: State): Decision<Events> {
   requireNew(state.redeem.status, 'redeem', command.redeemId)
   requireActiveWallet(state.wallet, command.walletId)
   const bank = state.bankAccount
@@ -29,7 +30,8 @@ export function decide(command: RequestRedeem, state: State): { redeem: RedeemEv
   }
 }
 
-export const requestRedeem: Decider<RequestRedeem, State> = {
+export const requestRedeem: Decider<RequestRedeem, State, Events> = {
+  schema,
   streams: (c) => ({
     redeem: { type: redeem, id: c.redeemId },
     wallet: { type: wallet, id: c.walletId },

@@ -4,7 +4,7 @@ import { transfer, type TransferDestination, type TransferEvent, type TransferSt
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { isSupportedChain, isValidAddress, SUPPORTED_CHAINS, TAGGED_CHAINS } from './chains.ts'
 import { DomainError } from './errors.ts'
-import type { Decider } from './handler.ts'
+import type { Decider, Decision } from './handler.ts'
 import { amount, id, requireActiveWallet, requireFunds, requireNew } from './rules.ts'
 
 export const destinationSchema = z.discriminatedUnion('type', [
@@ -18,10 +18,12 @@ export const destinationSchema = z.discriminatedUnion('type', [
 ])
 export const schema = z.object({ transferId: id, sourceWalletId: id, destination: destinationSchema, amount })
 export type RequestTransfer = z.infer<typeof schema>
-type State = { transfer: TransferState; source: WalletState; destination: WalletState }
+/** `destination` is read only when the destination is one of our wallets. */
+type State = { transfer: TransferState; source: WalletState; destination?: WalletState }
+type Events = { transfer: TransferEvent; source: WalletEvent; destination: WalletEvent }
 
 /** Reserves the amount on the source wallet in the same atomic append that opens the transfer. */
-export function decide(command: RequestTransfer, state: State): { transfer: TransferEvent[]; source: WalletEvent[] } {
+function decide(command: RequestTransfer, state: State): Decision<Events> {
   requireNew(state.transfer.status, 'transfer', command.transferId)
   requireActiveWallet(state.source, command.sourceWalletId)
   const destination = checkDestination(command, state.destination)
@@ -33,10 +35,11 @@ export function decide(command: RequestTransfer, state: State): { transfer: Tran
   }
 }
 
-function checkDestination(command: RequestTransfer, destinationWallet: WalletState): TransferDestination {
+function checkDestination(command: RequestTransfer, destinationWallet: WalletState | undefined): TransferDestination {
   const d = command.destination
   if (d.type === 'wallet') {
     if (d.walletId === command.sourceWalletId) throw new DomainError('same_wallet', 'source and destination are the same wallet')
+    if (!destinationWallet) throw new Error(`destination wallet ${d.walletId} was not read`)
     requireActiveWallet(destinationWallet, d.walletId)
     return { type: 'wallet', walletId: d.walletId }
   }
@@ -50,12 +53,13 @@ function checkDestination(command: RequestTransfer, destinationWallet: WalletSta
   return out
 }
 
-export const requestTransfer: Decider<RequestTransfer, State> = {
+export const requestTransfer: Decider<RequestTransfer, State, Events> = {
+  schema,
   streams: (c) => ({
     transfer: { type: transfer, id: c.transferId },
     source: { type: wallet, id: c.sourceWalletId },
     destination: c.destination.type === 'wallet' ? { type: wallet, id: c.destination.walletId } : null,
   }),
-  decide: (c, s) => decide(c, { ...s, destination: s.destination ?? wallet.initialState }),
+  decide,
   correlationId: (c) => c.transferId,
 }

@@ -1,6 +1,8 @@
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { SUPPORTED_CHAINS } from '../commands/chains.ts'
+import { schema as depositAddressCommand } from '../commands/request-deposit-address.ts'
+import { id as commandId } from '../commands/rules.ts'
 
 /** A decimal string amount: > 0, at most 6 decimals, no exponent, no sign, no spaces. */
 const AMOUNT_SHAPE = 'amount must be a decimal string such as "10.50" (digits, at most 6 decimals, no sign or exponent)'
@@ -16,9 +18,10 @@ export const amount = z
   .meta({ description: 'Decimal string in USD (= USDC), at most 6 decimals', example: '10.50' })
 
 export const currency = z.literal('USD').meta({ description: "Circle's code for USDC" })
-export const id = z.uuid()
+/** An id in a body: the commands' own id rule. */
+export const id = commandId
 export const idParams = z.object({ id: z.uuid() })
-export const chain = z.string().min(1).max(16).meta({ description: `One of ${SUPPORTED_CHAINS.join(', ')}`, example: 'SOL' })
+export const chain = depositAddressCommand.shape.chain.meta({ description: `One of ${SUPPORTED_CHAINS.join(', ')}`, example: 'SOL' })
 
 export const failure = z.object({ code: z.string(), message: z.string() }).meta({ description: 'Why the operation failed' })
 export const operationStatus = z.enum(['pending', 'processing', 'completed', 'failed'])

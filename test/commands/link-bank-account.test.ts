@@ -1,7 +1,6 @@
 import t from 'tap'
-import { decide, schema } from '../../src/commands/link-bank-account.ts'
-import { bankAccount } from '../../src/events/bank-account.ts'
-import { given, thenRejects } from '../helpers/decider.ts'
+import { linkBankAccount, schema } from '../../src/commands/link-bank-account.ts'
+import { spec } from '../helpers/spec.ts'
 import { ids, linkedBank } from '../helpers/fixtures.ts'
 
 const command = {
@@ -15,16 +14,16 @@ const command = {
 }
 
 t.test('a link request keeps only the last 4 digits of the account', async (t) => {
-  const events = decide(command, { bankAccount: given(bankAccount, []) })
-  t.same(events.bankAccount, [{ type: 'BankAccountLinkRequested', data: command }])
+  const events = spec(t, linkBankAccount).when(command).then({ bankAccount: [{ type: 'BankAccountLinkRequested', data: command }] })
   t.notMatch(JSON.stringify(events), /123456789/)
 })
 
 t.test('the command schema refuses anything but 4 trailing characters', async (t) => {
   t.notOk(schema.safeParse({ ...command, last4: '123456789' }).success, 'a full account number does not fit the command')
   t.ok(schema.safeParse(command).success)
+  spec(t, linkBankAccount).when({ ...command, last4: '123456789' }).thenRejects('invalid_command', 'execute parses the command with it before deciding')
 })
 
 t.test('linking an existing bank account id is rejected with already_exists', async (t) => {
-  thenRejects(t, () => decide(command, { bankAccount: given(bankAccount, linkedBank()) }), 'already_exists')
+  spec(t, linkBankAccount).given({ bankAccount: linkedBank() }).when(command).thenRejects('already_exists')
 })

@@ -1,40 +1,36 @@
-import t from 'tap'
-import { decide } from '../../src/commands/record-bank-account-outcome.ts'
-import { bankAccount } from '../../src/events/bank-account.ts'
-import { given, thenRejects } from '../helpers/decider.ts'
+import t, { type Test } from 'tap'
+import { recordBankAccountOutcome, type RecordBankAccountOutcome } from '../../src/commands/record-bank-account-outcome.ts'
+import type { BankAccountEvent } from '../../src/events/bank-account.ts'
+import { spec } from '../helpers/spec.ts'
 import { ids, linkedBank } from '../helpers/fixtures.ts'
 
 const bankAccountId = ids.bank
 const requested = linkedBank().slice(0, 1)
 const submitted = linkedBank().slice(0, 2)
 const failure = { code: 'invalid_wire_rtn', message: 'bad routing number' }
-const at = (events: ReturnType<typeof linkedBank>) => ({ bankAccount: given(bankAccount, events) })
+/** The bank account's past events, then an outcome. */
+const at = (t: Test, events: BankAccountEvent[], outcome: RecordBankAccountOutcome['outcome']) =>
+  spec(t, recordBankAccountOutcome).given({ bankAccount: events }).when({ bankAccountId, outcome })
 
 t.test('a link request is submitted, then linked', async (t) => {
-  t.same(decide({ bankAccountId, outcome: { type: 'submitted', circleWireId: 'wire-1' } }, at(requested)).bankAccount, [
-    { type: 'BankAccountSubmitted', data: { bankAccountId, circleWireId: 'wire-1' } },
-  ])
-  t.same(decide({ bankAccountId, outcome: { type: 'linked', circleWireId: 'wire-1' } }, at(submitted)).bankAccount, [
-    { type: 'BankAccountLinked', data: { bankAccountId, circleWireId: 'wire-1' } },
-  ])
-  t.same(decide({ bankAccountId, outcome: { type: 'failed', failure } }, at(submitted)).bankAccount, [
-    { type: 'BankAccountLinkFailed', data: { bankAccountId, failure } },
-  ])
+  at(t, requested, { type: 'submitted', circleWireId: 'wire-1' }).then({ bankAccount: [{ type: 'BankAccountSubmitted', data: { bankAccountId, circleWireId: 'wire-1' } }] })
+  at(t, submitted, { type: 'linked', circleWireId: 'wire-1' }).then({ bankAccount: [{ type: 'BankAccountLinked', data: { bankAccountId, circleWireId: 'wire-1' } }] })
+  at(t, submitted, { type: 'failed', failure }).then({ bankAccount: [{ type: 'BankAccountLinkFailed', data: { bankAccountId, failure } }] })
 })
 
 t.test('repeats append nothing', async (t) => {
-  t.same(decide({ bankAccountId, outcome: { type: 'submitted', circleWireId: 'wire-1' } }, at(submitted)).bankAccount, [])
-  t.same(decide({ bankAccountId, outcome: { type: 'linked', circleWireId: 'wire-1' } }, at(linkedBank())).bankAccount, [])
-  t.same(decide({ bankAccountId, outcome: { type: 'submitted', circleWireId: 'wire-1' } }, at(linkedBank())).bankAccount, [], 'a late submission report')
+  at(t, submitted, { type: 'submitted', circleWireId: 'wire-1' }).thenNothing()
+  at(t, linkedBank(), { type: 'linked', circleWireId: 'wire-1' }).thenNothing()
+  at(t, linkedBank(), { type: 'submitted', circleWireId: 'wire-1' }).thenNothing('a late submission report')
   const failedState = [...requested, { type: 'BankAccountLinkFailed' as const, data: { bankAccountId, failure } }]
-  t.same(decide({ bankAccountId, outcome: { type: 'failed', failure } }, at(failedState)).bankAccount, [])
+  at(t, failedState, { type: 'failed', failure }).thenNothing()
 })
 
 t.test('contradictions are rejected with outcome_conflict', async (t) => {
-  thenRejects(t, () => decide({ bankAccountId, outcome: { type: 'failed', failure } }, at(linkedBank())), 'outcome_conflict')
-  thenRejects(t, () => decide({ bankAccountId, outcome: { type: 'linked', circleWireId: 'wire-2' } }, at(submitted)), 'outcome_conflict')
+  at(t, linkedBank(), { type: 'failed', failure }).thenRejects('outcome_conflict')
+  at(t, submitted, { type: 'linked', circleWireId: 'wire-2' }).thenRejects('outcome_conflict')
   const failedState = [...requested, { type: 'BankAccountLinkFailed' as const, data: { bankAccountId, failure } }]
-  thenRejects(t, () => decide({ bankAccountId, outcome: { type: 'linked', circleWireId: 'wire-1' } }, at(failedState)), 'outcome_conflict')
-  thenRejects(t, () => decide({ bankAccountId, outcome: { type: 'submitted', circleWireId: 'wire-1' } }, at(failedState)), 'outcome_conflict')
-  thenRejects(t, () => decide({ bankAccountId, outcome: { type: 'linked', circleWireId: 'wire-1' } }, at([])), 'not_found')
+  at(t, failedState, { type: 'linked', circleWireId: 'wire-1' }).thenRejects('outcome_conflict')
+  at(t, failedState, { type: 'submitted', circleWireId: 'wire-1' }).thenRejects('outcome_conflict')
+  at(t, [], { type: 'linked', circleWireId: 'wire-1' }).thenRejects('not_found')
 })

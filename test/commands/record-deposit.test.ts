@@ -1,24 +1,29 @@
 import t from 'tap'
-import { decide } from '../../src/commands/record-deposit.ts'
-import { deposit } from '../../src/events/deposit.ts'
+import { recordDeposit } from '../../src/commands/record-deposit.ts'
 import { available, wallet } from '../../src/events/wallet.ts'
-import { given, thenRejects } from '../helpers/decider.ts'
+import { spec, stateOf } from '../helpers/spec.ts'
 import { activeWallet, ids, usd } from '../helpers/fixtures.ts'
 
 const command = { circleTransferId: 'ct-dep-1', walletId: ids.wallet, amount: usd('5.25'), chain: 'ETH', txHash: '0xabc' }
+const credit = { type: 'FundsCredited' as const, data: { walletId: ids.wallet, operationId: 'deposit:ct-dep-1', amount: '5250000', source: 'deposit' as const } }
 
 t.test('an inbound deposit is recorded and credits the wallet', async (t) => {
-  const d = decide(command, { deposit: given(deposit, []), wallet: given(wallet, activeWallet()) })
-  t.same(d.deposit, [{ type: 'DepositCompleted', data: { depositId: 'ct-dep-1', walletId: ids.wallet, circleTransferId: 'ct-dep-1', amount: '5250000', chain: 'ETH', txHash: '0xabc' } }])
-  t.equal(available(d.wallet.reduce(wallet.evolve, given(wallet, activeWallet()))), usd('5.25'))
+  const d = spec(t, recordDeposit)
+    .given({ wallet: activeWallet() })
+    .when(command)
+    .then({
+      deposit: [{ type: 'DepositCompleted', data: { depositId: 'ct-dep-1', walletId: ids.wallet, circleTransferId: 'ct-dep-1', amount: '5250000', chain: 'ETH', txHash: '0xabc' } }],
+      wallet: [credit],
+    })
+  t.equal(available(stateOf(wallet, [...activeWallet(), ...(d.wallet ?? [])])), usd('5.25'))
 })
 
 t.test('the same deposit reported again appends nothing', async (t) => {
-  const first = decide(command, { deposit: given(deposit, []), wallet: given(wallet, activeWallet()) })
-  t.same(decide(command, { deposit: given(deposit, first.deposit), wallet: given(wallet, activeWallet()) }), { deposit: [], wallet: [] })
-  thenRejects(t, () => decide({ ...command, amount: usd('6') }, { deposit: given(deposit, first.deposit), wallet: given(wallet, activeWallet()) }), 'outcome_conflict')
+  const first = spec(t, recordDeposit).given({ wallet: activeWallet() }).when(command).decision()
+  spec(t, recordDeposit).given({ deposit: first.deposit ?? [], wallet: activeWallet() }).when(command).thenNothing()
+  spec(t, recordDeposit).given({ deposit: first.deposit ?? [], wallet: activeWallet() }).when({ ...command, amount: usd('6') }).thenRejects('outcome_conflict')
 })
 
 t.test('a deposit to an unknown wallet is rejected with wallet_not_found', async (t) => {
-  thenRejects(t, () => decide(command, { deposit: given(deposit, []), wallet: given(wallet, []) }), 'wallet_not_found')
+  spec(t, recordDeposit).when(command).thenRejects('wallet_not_found')
 })

@@ -1,8 +1,8 @@
-import t from 'tap'
-import { decide, type RecordRedeemOutcome } from '../../src/commands/record-redeem-outcome.ts'
+import t, { type Test } from 'tap'
+import { recordRedeemOutcome, type RecordRedeemOutcome } from '../../src/commands/record-redeem-outcome.ts'
 import { redeem, type RedeemEvent } from '../../src/events/redeem.ts'
 import { available, reserved, wallet, type WalletEvent } from '../../src/events/wallet.ts'
-import { given, thenRejects } from '../helpers/decider.ts'
+import { spec, stateOf } from '../helpers/spec.ts'
 import { activeWallet, ids, usd } from '../helpers/fixtures.ts'
 
 const redeemId = ids.redeem
@@ -13,19 +13,20 @@ const walletEvents: WalletEvent[] = [
   { type: 'FundsReserved', data: { walletId, operationId: redeemId, amount: '40000000' } },
 ]
 
-/** Runs outcomes in order from a fresh request, folding each decision into the state. */
-function run(...outcomes: RecordRedeemOutcome['outcome'][]) {
-  let r = given(redeem, [{ type: 'RedeemRequested', data: { redeemId, walletId, bankAccountId: ids.bank, amount: '40000000' } }])
-  let w = given(wallet, walletEvents)
+/** Runs outcomes in order from a fresh request, each decided on the events the ones before appended. */
+function run(t: Test, ...outcomes: RecordRedeemOutcome['outcome'][]) {
+  const given = { redeem: [{ type: 'RedeemRequested', data: { redeemId, walletId, bankAccountId: ids.bank, amount: '40000000' } }] as RedeemEvent[], wallet: [...walletEvents] }
   const appended: (RedeemEvent | WalletEvent)[] = []
   for (const outcome of outcomes) {
-    const d = decide({ redeemId, outcome }, { redeem: r, wallet: w })
-    r = d.redeem.reduce(redeem.evolve, r)
-    w = (d.wallet ?? []).reduce(wallet.evolve, w)
-    appended.push(...d.redeem, ...(d.wallet ?? []))
+    const d = spec(t, recordRedeemOutcome).given(given).when({ redeemId, outcome }).decision()
+    given.redeem.push(...(d.redeem ?? []))
+    given.wallet.push(...(d.wallet ?? []))
+    appended.push(...(d.redeem ?? []), ...(d.wallet ?? []))
   }
-  return { redeem: r, wallet: w, appended }
+  return { redeem: stateOf(redeem, given.redeem), wallet: stateOf(wallet, given.wallet), appended, given }
 }
+/** An outcome recorded on the redeem as `run` left it. */
+const after = (t: Test, history: ReturnType<typeof run>, outcome: RecordRedeemOutcome['outcome']) => spec(t, recordRedeemOutcome).given(history.given).when({ redeemId, outcome })
 
 const happy: RecordRedeemOutcome['outcome'][] = [
   { type: 'transfer_submitted', circleTransferId: 'ct-1' },
@@ -35,7 +36,7 @@ const happy: RecordRedeemOutcome['outcome'][] = [
 ]
 
 t.test('both steps complete: the redeem completes and the reservation is debited', async (t) => {
-  const { redeem: r, wallet: w, appended } = run(...happy)
+  const { redeem: r, wallet: w, appended } = run(t, ...happy)
   t.equal(r.status, 'completed')
   t.same(appended.map((e) => e.type), ['RedeemTransferSubmitted', 'RedeemTransferCompleted', 'RedeemPayoutSubmitted', 'RedeemCompleted', 'FundsDebited'])
   t.equal(reserved(w), 0n)
@@ -44,7 +45,7 @@ t.test('both steps complete: the redeem completes and the reservation is debited
 })
 
 t.test('step 1 fails: the redeem fails and the reservation is released', async (t) => {
-  const { redeem: r, wallet: w, appended } = run({ type: 'transfer_submitted', circleTransferId: 'ct-1' }, { type: 'transfer_failed', failure })
+  const { redeem: r, wallet: w, appended } = run(t, { type: 'transfer_submitted', circleTransferId: 'ct-1' }, { type: 'transfer_failed', failure })
   t.equal(r.status, 'failed')
   t.same(appended.at(-1), { type: 'ReservationReleased', data: { walletId, operationId: redeemId, amount: '40000000' } })
   t.equal(available(w), usd('100'))
@@ -52,6 +53,7 @@ t.test('step 1 fails: the redeem fails and the reservation is released', async (
 
 t.test('the payout fails after step 1: compensation, then failure with the funds back', async (t) => {
   const { redeem: r, wallet: w, appended } = run(
+    t,
     ...happy.slice(0, 3),
     { type: 'payout_failed', failure },
     { type: 'compensation_submitted', circleTransferId: 'ct-back' },
@@ -65,39 +67,39 @@ t.test('the payout fails after step 1: compensation, then failure with the funds
 })
 
 t.test('the status stays processing while compensation is under way', async (t) => {
-  const { redeem: r } = run(...happy.slice(0, 3), { type: 'payout_failed', failure })
+  const { redeem: r } = run(t, ...happy.slice(0, 3), { type: 'payout_failed', failure })
   t.equal(r.status, 'processing')
   t.equal(r.phase, 'compensation_due')
 })
 
 t.test('a completion webhook that overtakes our submission record records both', async (t) => {
-  const { appended, redeem: r } = run({ type: 'transfer_completed', circleTransferId: 'ct-1' }, { type: 'payout_completed', circlePayoutId: 'po-1' })
+  const { appended, redeem: r } = run(t, { type: 'transfer_completed', circleTransferId: 'ct-1' }, { type: 'payout_completed', circlePayoutId: 'po-1' })
   t.same(appended.map((e) => e.type), ['RedeemTransferSubmitted', 'RedeemTransferCompleted', 'RedeemPayoutSubmitted', 'RedeemCompleted', 'FundsDebited'])
   t.equal(r.circlePayoutId, 'po-1')
 })
 
 t.test('every repeated outcome appends nothing', async (t) => {
-  const completed = run(...happy)
+  const completed = run(t, ...happy)
   for (const outcome of happy) {
-    t.same(decide({ redeemId, outcome }, { redeem: completed.redeem, wallet: completed.wallet }).redeem, [], `repeat ${outcome.type}`)
+    after(t, completed, outcome).thenNothing(`repeat ${outcome.type}`)
   }
-  const compensated = run(...happy.slice(0, 3), { type: 'payout_failed', failure }, { type: 'compensation_completed', circleTransferId: 'ct-back' })
+  const compensated = run(t, ...happy.slice(0, 3), { type: 'payout_failed', failure }, { type: 'compensation_completed', circleTransferId: 'ct-back' })
   for (const outcome of [{ type: 'payout_failed', failure }, { type: 'compensation_completed', circleTransferId: 'ct-back' }] as const) {
-    t.same(decide({ redeemId, outcome }, { redeem: compensated.redeem, wallet: compensated.wallet }).redeem, [], `repeat ${outcome.type}`)
+    after(t, compensated, outcome).thenNothing(`repeat ${outcome.type}`)
   }
-  const failedEarly = run({ type: 'transfer_failed', failure })
-  t.same(decide({ redeemId, outcome: { type: 'transfer_failed', failure } }, failedEarly).redeem, [])
+  const failedEarly = run(t, { type: 'transfer_failed', failure })
+  after(t, failedEarly, { type: 'transfer_failed', failure }).thenNothing()
 })
 
 t.test('contradictions and out-of-order outcomes are rejected', async (t) => {
-  const completed = run(...happy)
-  thenRejects(t, () => decide({ redeemId, outcome: { type: 'payout_failed', failure } }, completed), 'outcome_conflict')
-  thenRejects(t, () => decide({ redeemId, outcome: { type: 'transfer_failed', failure } }, completed), 'outcome_conflict')
-  const failedEarly = run({ type: 'transfer_failed', failure })
-  thenRejects(t, () => decide({ redeemId, outcome: { type: 'transfer_completed', circleTransferId: 'ct-1' } }, failedEarly), 'outcome_conflict')
-  thenRejects(t, () => decide({ redeemId, outcome: { type: 'payout_completed', circlePayoutId: 'po-1' } }, failedEarly), 'outcome_conflict')
-  const requested = run()
-  thenRejects(t, () => decide({ redeemId, outcome: { type: 'payout_submitted', circlePayoutId: 'po-1' } }, requested), 'invalid_transition', 'no payout before step 1')
-  thenRejects(t, () => decide({ redeemId, outcome: { type: 'compensation_submitted', circleTransferId: 'x' } }, requested), 'invalid_transition')
-  thenRejects(t, () => decide({ redeemId, outcome: { type: 'transfer_submitted', circleTransferId: 'x' } }, { redeem: given(redeem, []), wallet: given(wallet, []) }), 'not_found')
+  const completed = run(t, ...happy)
+  after(t, completed, { type: 'payout_failed', failure }).thenRejects('outcome_conflict')
+  after(t, completed, { type: 'transfer_failed', failure }).thenRejects('outcome_conflict')
+  const failedEarly = run(t, { type: 'transfer_failed', failure })
+  after(t, failedEarly, { type: 'transfer_completed', circleTransferId: 'ct-1' }).thenRejects('outcome_conflict')
+  after(t, failedEarly, { type: 'payout_completed', circlePayoutId: 'po-1' }).thenRejects('outcome_conflict')
+  const requested = run(t)
+  after(t, requested, { type: 'payout_submitted', circlePayoutId: 'po-1' }).thenRejects('invalid_transition', 'no payout before step 1')
+  after(t, requested, { type: 'compensation_submitted', circleTransferId: 'x' }).thenRejects('invalid_transition')
+  spec(t, recordRedeemOutcome).when({ redeemId, outcome: { type: 'transfer_submitted', circleTransferId: 'x' } }).thenRejects('not_found')
 })

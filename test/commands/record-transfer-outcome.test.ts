@@ -1,8 +1,8 @@
-import t from 'tap'
-import { decide } from '../../src/commands/record-transfer-outcome.ts'
-import { transfer, type TransferEvent } from '../../src/events/transfer.ts'
+import t, { type Test } from 'tap'
+import { recordTransferOutcome, type RecordTransferOutcome } from '../../src/commands/record-transfer-outcome.ts'
+import type { TransferEvent } from '../../src/events/transfer.ts'
 import { available, wallet, type WalletEvent } from '../../src/events/wallet.ts'
-import { given, thenRejects } from '../helpers/decider.ts'
+import { spec, stateOf } from '../helpers/spec.ts'
 import { activeWallet, ids, usd } from '../helpers/fixtures.ts'
 
 const transferId = ids.transfer
@@ -21,44 +21,54 @@ const external: TransferEvent[] = [
     data: { transferId, sourceWalletId: ids.wallet, destination: { type: 'blockchain', chain: 'SOL', address: '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T' }, amount: '10000000' },
   },
 ]
-const at = (events: TransferEvent[], src = source) => ({
-  transfer: given(transfer, events),
-  source: given(wallet, src),
-  destination: given(wallet, activeWallet(ids.otherWallet, 'owner-2')),
-})
+/**
+ * The transfer's past events, then an outcome. Its wallets are read as production reads them: the
+ * source once the transfer names it, the destination only when it is one of ours.
+ */
+const at = (t: Test, events: TransferEvent[], outcome: RecordTransferOutcome['outcome']) => {
+  const requested = events[0]?.type === 'TransferRequested' ? events[0].data : undefined
+  const wallets = {
+    ...(requested ? { source } : {}),
+    ...(requested?.destination.type === 'wallet' ? { destination: activeWallet(ids.otherWallet, 'owner-2') } : {}),
+  }
+  return spec(t, recordTransferOutcome).given({ transfer: events, ...wallets }).when({ transferId, outcome })
+}
 
 t.test('an internal transfer completes: source debited, destination credited, in one decision', async (t) => {
-  const d = decide({ transferId, outcome: { type: 'completed', circleTransferId: 'ct-1' } }, at(internal))
-  t.same(d.transfer, [{ type: 'TransferCompleted', data: { transferId, circleTransferId: 'ct-1' } }])
-  t.same(d.source, [{ type: 'FundsDebited', data: { walletId: ids.wallet, operationId: transferId, amount: '10000000' } }])
-  t.same(d.destination, [{ type: 'FundsCredited', data: { walletId: ids.otherWallet, operationId: transferId, amount: '10000000', source: 'transfer' } }])
-  t.equal(available(d.source!.reduce(wallet.evolve, given(wallet, source))), usd('90'))
+  const d = at(t, internal, { type: 'completed', circleTransferId: 'ct-1' }).then({
+    transfer: [{ type: 'TransferCompleted', data: { transferId, circleTransferId: 'ct-1' } }],
+    source: [{ type: 'FundsDebited', data: { walletId: ids.wallet, operationId: transferId, amount: '10000000' } }],
+    destination: [{ type: 'FundsCredited', data: { walletId: ids.otherWallet, operationId: transferId, amount: '10000000', source: 'transfer' } }],
+  })
+  t.equal(available(stateOf(wallet, [...source, ...(d.source ?? [])])), usd('90'))
 })
 
 t.test('an on-chain transfer is submitted then completes with its tx hash and credits nobody of ours', async (t) => {
-  const s = decide({ transferId, outcome: { type: 'submitted', circleTransferId: 'ct-9' } }, at(external))
-  t.same(s.transfer, [{ type: 'TransferSubmitted', data: { transferId, circleTransferId: 'ct-9' } }])
-  const d = decide({ transferId, outcome: { type: 'completed', circleTransferId: 'ct-9', txHash: '5Kx' } }, at([...external, ...s.transfer]))
-  t.same(d.transfer, [{ type: 'TransferCompleted', data: { transferId, circleTransferId: 'ct-9', txHash: '5Kx' } }])
-  t.same(d.destination, [])
+  const s = at(t, external, { type: 'submitted', circleTransferId: 'ct-9' }).then({ transfer: [{ type: 'TransferSubmitted', data: { transferId, circleTransferId: 'ct-9' } }] })
+  at(t, [...external, ...(s.transfer ?? [])], { type: 'completed', circleTransferId: 'ct-9', txHash: '5Kx' }).then({
+    transfer: [{ type: 'TransferCompleted', data: { transferId, circleTransferId: 'ct-9', txHash: '5Kx' } }],
+    source: [{ type: 'FundsDebited', data: { walletId: ids.wallet, operationId: transferId, amount: '10000000' } }],
+    destination: [],
+  })
 })
 
 t.test('a failed transfer releases the reservation', async (t) => {
-  const d = decide({ transferId, outcome: { type: 'failed', failure } }, at(internal))
-  t.same(d.transfer, [{ type: 'TransferFailed', data: { transferId, failure } }])
-  t.same(d.source, [{ type: 'ReservationReleased', data: { walletId: ids.wallet, operationId: transferId, amount: '10000000' } }])
-  t.equal(available(d.source!.reduce(wallet.evolve, given(wallet, source))), usd('100'))
+  const d = at(t, internal, { type: 'failed', failure }).then({
+    transfer: [{ type: 'TransferFailed', data: { transferId, failure } }],
+    source: [{ type: 'ReservationReleased', data: { walletId: ids.wallet, operationId: transferId, amount: '10000000' } }],
+  })
+  t.equal(available(stateOf(wallet, [...source, ...(d.source ?? [])])), usd('100'))
 })
 
 t.test('repeated outcomes append nothing; contradictions are rejected', async (t) => {
   const completed = [...internal, { type: 'TransferCompleted' as const, data: { transferId, circleTransferId: 'ct-1' } }]
-  t.same(decide({ transferId, outcome: { type: 'completed', circleTransferId: 'ct-1' } }, at(completed)).transfer, [])
-  t.same(decide({ transferId, outcome: { type: 'submitted', circleTransferId: 'ct-1' } }, at(completed)).transfer, [])
-  thenRejects(t, () => decide({ transferId, outcome: { type: 'failed', failure } }, at(completed)), 'outcome_conflict')
+  at(t, completed, { type: 'completed', circleTransferId: 'ct-1' }).thenNothing()
+  at(t, completed, { type: 'submitted', circleTransferId: 'ct-1' }).thenNothing()
+  at(t, completed, { type: 'failed', failure }).thenRejects('outcome_conflict')
   const failed = [...internal, { type: 'TransferFailed' as const, data: { transferId, failure } }]
-  t.same(decide({ transferId, outcome: { type: 'failed', failure } }, at(failed)).transfer, [])
-  thenRejects(t, () => decide({ transferId, outcome: { type: 'completed', circleTransferId: 'ct-1' } }, at(failed)), 'outcome_conflict')
-  thenRejects(t, () => decide({ transferId, outcome: { type: 'submitted', circleTransferId: 'ct-1' } }, at(failed)), 'outcome_conflict')
-  thenRejects(t, () => decide({ transferId, outcome: { type: 'completed', circleTransferId: 'other' } }, at(internal)), 'outcome_conflict')
-  thenRejects(t, () => decide({ transferId, outcome: { type: 'failed', failure } }, at([])), 'not_found')
+  at(t, failed, { type: 'failed', failure }).thenNothing()
+  at(t, failed, { type: 'completed', circleTransferId: 'ct-1' }).thenRejects('outcome_conflict')
+  at(t, failed, { type: 'submitted', circleTransferId: 'ct-1' }).thenRejects('outcome_conflict')
+  at(t, internal, { type: 'completed', circleTransferId: 'other' }).thenRejects('outcome_conflict')
+  at(t, [], { type: 'failed', failure }).thenRejects('not_found')
 })

@@ -1,8 +1,7 @@
 import t from 'tap'
-import { decide, type RequestTransfer } from '../../src/commands/request-transfer.ts'
-import { transfer } from '../../src/events/transfer.ts'
-import { wallet } from '../../src/events/wallet.ts'
-import { given, thenRejects } from '../helpers/decider.ts'
+import { requestTransfer, type RequestTransfer } from '../../src/commands/request-transfer.ts'
+import type { TransferDestination } from '../../src/events/transfer.ts'
+import { spec } from '../helpers/spec.ts'
 import { activeWallet, ids, pendingWallet, usd } from '../helpers/fixtures.ts'
 
 const toWallet: RequestTransfer = { transferId: ids.transfer, sourceWalletId: ids.wallet, destination: { type: 'wallet', walletId: ids.otherWallet }, amount: usd('10') }
@@ -10,17 +9,22 @@ const onChain = (chain: string, address: string, addressTag?: string): RequestTr
   ...toWallet,
   destination: addressTag === undefined ? { type: 'blockchain', chain, address } : { type: 'blockchain', chain, address, addressTag },
 })
-const state = (over: Partial<Parameters<typeof decide>[1]> = {}) => ({
-  transfer: given(transfer, []),
-  source: given(wallet, activeWallet(ids.wallet, 'owner-1', usd('100'))),
-  destination: given(wallet, activeWallet(ids.otherWallet, 'owner-2')),
-  ...over,
+const source = activeWallet(ids.wallet, 'owner-1', usd('100'))
+const wallets = { source, destination: activeWallet(ids.otherWallet, 'owner-2') }
+/** What a transfer of 10 to `destination` appends. */
+const requested = (destination: TransferDestination) => ({
+  transfer: [{ type: 'TransferRequested' as const, data: { transferId: ids.transfer, sourceWalletId: ids.wallet, destination, amount: '10000000' } }],
+  source: [{ type: 'FundsReserved' as const, data: { walletId: ids.wallet, operationId: ids.transfer, amount: '10000000' } }],
 })
 
 t.test('a transfer to one of our wallets opens the operation and reserves the amount', async (t) => {
-  const events = decide(toWallet, state())
-  t.same(events.transfer[0]?.data, { transferId: ids.transfer, sourceWalletId: ids.wallet, destination: { type: 'wallet', walletId: ids.otherWallet }, amount: '10000000' })
-  t.same(events.source, [{ type: 'FundsReserved', data: { walletId: ids.wallet, operationId: ids.transfer, amount: '10000000' } }])
+  spec(t, requestTransfer)
+    .given(wallets)
+    .when(toWallet)
+    .then({
+      transfer: [{ type: 'TransferRequested', data: { transferId: ids.transfer, sourceWalletId: ids.wallet, destination: { type: 'wallet', walletId: ids.otherWallet }, amount: '10000000' } }],
+      source: [{ type: 'FundsReserved', data: { walletId: ids.wallet, operationId: ids.transfer, amount: '10000000' } }],
+    })
 })
 
 t.test('transfers to well-formed addresses on every supported chain family are accepted', async (t) => {
@@ -38,8 +42,8 @@ t.test('transfers to well-formed addresses on every supported chain family are a
     ['HBAR', '0.0.123456', 'memo-1'],
   ]
   for (const [chain, address, tag] of good) {
-    const events = decide(onChain(chain, address, tag), state({ destination: given(wallet, []) }))
-    t.equal(events.transfer[0]?.type, 'TransferRequested', `${chain} ${address}`)
+    const destination: TransferDestination = tag === undefined ? { type: 'blockchain', chain, address } : { type: 'blockchain', chain, address, addressTag: tag }
+    spec(t, requestTransfer).given({ source }).when(onChain(chain, address, tag)).then(requested(destination), `${chain} ${address}`)
   }
 })
 
@@ -57,27 +61,27 @@ t.test('a malformed address for its chain is rejected with invalid_address', asy
     ['ETH', '0x52908400098527886E0F7030069857D2E4169EE7', 'tag-not-allowed'],
   ]
   for (const [chain, address, tag] of bad) {
-    thenRejects(t, () => decide(onChain(chain, address, tag), state()), 'invalid_address', `${chain} ${address}${tag ? ' with tag' : ''}`)
+    spec(t, requestTransfer).given({ source }).when(onChain(chain, address, tag)).thenRejects('invalid_address', `${chain} ${address}${tag ? ' with tag' : ''}`)
   }
 })
 
 t.test('an unsupported chain is rejected with unsupported_chain', async (t) => {
-  thenRejects(t, () => decide(onChain('DOGE', 'D8vFz4p1L37jdg47HXKtSHA5uYLYxbGgPD'), state()), 'unsupported_chain')
+  spec(t, requestTransfer).given({ source }).when(onChain('DOGE', 'D8vFz4p1L37jdg47HXKtSHA5uYLYxbGgPD')).thenRejects('unsupported_chain')
 })
 
 t.test('a transfer beyond the available balance is rejected with insufficient_funds', async (t) => {
-  thenRejects(t, () => decide({ ...toWallet, amount: usd('100.01') }, state()), 'insufficient_funds')
+  spec(t, requestTransfer).given(wallets).when({ ...toWallet, amount: usd('100.01') }).thenRejects('insufficient_funds')
 })
 
 t.test('unknown, inactive or identical wallets are rejected', async (t) => {
-  thenRejects(t, () => decide(toWallet, state({ source: given(wallet, []) })), 'wallet_not_found', 'unknown source')
-  thenRejects(t, () => decide(toWallet, state({ source: given(wallet, pendingWallet()) })), 'wallet_not_active', 'inactive source')
-  thenRejects(t, () => decide(toWallet, state({ destination: given(wallet, []) })), 'wallet_not_found', 'unknown destination')
-  thenRejects(t, () => decide(toWallet, state({ destination: given(wallet, pendingWallet(ids.otherWallet)) })), 'wallet_not_active', 'inactive destination')
-  thenRejects(t, () => decide({ ...toWallet, destination: { type: 'wallet', walletId: ids.wallet } }, state()), 'same_wallet')
+  spec(t, requestTransfer).given({ ...wallets, source: [] }).when(toWallet).thenRejects('wallet_not_found', 'unknown source')
+  spec(t, requestTransfer).given({ ...wallets, source: pendingWallet() }).when(toWallet).thenRejects('wallet_not_active', 'inactive source')
+  spec(t, requestTransfer).given({ ...wallets, destination: [] }).when(toWallet).thenRejects('wallet_not_found', 'unknown destination')
+  spec(t, requestTransfer).given({ ...wallets, destination: pendingWallet(ids.otherWallet) }).when(toWallet).thenRejects('wallet_not_active', 'inactive destination')
+  spec(t, requestTransfer).given({ source, destination: source }).when({ ...toWallet, destination: { type: 'wallet', walletId: ids.wallet } }).thenRejects('same_wallet')
 })
 
 t.test('reusing a transfer id is rejected with already_exists', async (t) => {
-  const existing = given(transfer, decide(toWallet, state()).transfer)
-  thenRejects(t, () => decide(toWallet, state({ transfer: existing })), 'already_exists')
+  const existing = spec(t, requestTransfer).given(wallets).when(toWallet).decision().transfer ?? []
+  spec(t, requestTransfer).given({ ...wallets, transfer: existing }).when(toWallet).thenRejects('already_exists')
 })

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { requestDepositAddress } from '../../commands/request-deposit-address.ts'
+import { requestDepositAddress, schema as depositAddressCommand } from '../../commands/request-deposit-address.ts'
 import type { DepositAddress } from '../../events/wallet.ts'
 import { getWallet } from '../../projections/wallets.ts'
 import { notFound } from '../errors.ts'
@@ -47,7 +47,7 @@ export const addressRoutes: FastifyPluginAsyncZod<RouteDeps & { maxAddressesPerW
         tags: ['wallets'],
         summary: 'Request a deposit address for a wallet on a chain',
         headers: idempotencyHeaders,
-        body: z.strictObject({ walletId: id, chain }),
+        body: depositAddressCommand.pick({ walletId: true }).extend({ chain }).strict(),
         response: { ...createdResponses(addressBody, 'resource'), ...commandErrorsFor([['wallet_not_found', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f does not exist'], ['wallet_not_active', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f is pending, not active'], ['unsupported_chain', 'chain DOGE is not supported (supported: ETH, POLY, ARB, BASE, AVAX, OP, CELO, SOL, XLM, ALGO, TRX, HBAR, NEAR)']]) },
       },
     },

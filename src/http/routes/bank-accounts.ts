@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { CirclePort, WireAccountDetails } from '../../adapters/circle/port.ts'
 import { accountTypeOf, bankDetailsProblems } from '../../commands/bank-details.ts'
-import { linkBankAccount, type LinkBankAccount } from '../../commands/link-bank-account.ts'
+import { linkBankAccount, schema as linkCommand, type LinkBankAccount } from '../../commands/link-bank-account.ts'
 import type { BankAccountState } from '../../events/bank-account.ts'
 import { submitWireAccount } from '../../process-manager/submit-wire-account.ts'
 import { getBankAccount, listBankAccounts } from '../../projections/bank-accounts.ts'
@@ -11,10 +11,10 @@ import type { RouteDeps } from '../command-resource-routes.ts'
 import { answerCreated, commandMetadata, create, derivedId, waitIfAsked, type Resource } from '../command-requests.ts'
 import { attention, commandErrorsFor, createdResponses, readErrors, failure, idempotencyHeaders, idParams, listQuery, pageOf } from '../schemas.ts'
 
-const country = z.string().regex(/^[A-Z]{2}$/, 'country must be a two-letter ISO 3166-1 code in capitals, such as "US"').meta({ example: 'US' })
+const country = linkCommand.shape.country.meta({ example: 'US' })
 const billingDetails = z
   .strictObject({
-    name: z.string().min(1).max(1024).meta({ example: 'Ada Lovelace' }),
+    name: linkCommand.shape.holderName.meta({ example: 'Ada Lovelace' }),
     line1: z.string().min(1).max(1024).meta({ example: '1 Main St' }),
     line2: z.string().max(1024).optional(),
     city: z.string().min(1).max(1024).meta({ example: 'Boston' }),
@@ -34,7 +34,7 @@ const bankAddress = z
   })
   .meta({ description: 'The bank’s address' })
 
-const ownerId = z.string().min(1).max(128).meta({ example: 'user-42' })
+const ownerId = linkCommand.shape.ownerId.meta({ example: 'user-42' })
 
 /** Shapes only; which fields each of Circle's account types needs is checked by bankDetailsProblems. */
 const linkBody = z
@@ -45,7 +45,7 @@ const linkBody = z
     iban: z.string().min(1).max(34).optional().meta({ description: 'IBAN (capitals, no spaces; check digits verified), instead of accountNumber + routingNumber', example: 'DE89370400440532013000' }),
     billingDetails,
     bankAddress,
-    description: z.string().max(255).optional().meta({ example: 'payroll account' }),
+    description: linkCommand.shape.description.meta({ example: 'payroll account' }),
   })
   .meta({
     description:

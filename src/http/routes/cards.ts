@@ -3,12 +3,12 @@ import { z } from 'zod'
 import { randomUUID } from 'node:crypto'
 import type { CardIssuer } from '../../adapters/card-issuer/port.ts'
 import { UpstreamError } from '../../adapters/upstream-error.ts'
-import { alreadyDone, requireActionable, type CardActionCommand } from '../../commands/card-action.ts'
+import { alreadyDone, requireActionable, schema as cardActionCommand, type CardActionCommand } from '../../commands/card-action.ts'
 import { closeCard } from '../../commands/close-card.ts'
 import { DomainError } from '../../commands/errors.ts'
 import { freezeCard } from '../../commands/freeze-card.ts'
 import { execute, type Decider } from '../../commands/handler.ts'
-import { issueCard } from '../../commands/issue-card.ts'
+import { issueCard, schema as issueCardCommand } from '../../commands/issue-card.ts'
 import { unfreezeCard } from '../../commands/unfreeze-card.ts'
 import { card, type CardAction, type CardState } from '../../events/card.ts'
 import { fold } from '../../events/fold.ts'
@@ -18,7 +18,7 @@ import { listOperations } from '../../projections/operation-list.ts'
 import { notFound } from '../errors.ts'
 import { operationRoutes, type RouteDeps } from '../command-resource-routes.ts'
 import { commandMetadata, create, type Resource } from '../command-requests.ts'
-import { attention, commandErrorsFor, failure, id, idParams, operationFilters, type ErrorExample } from '../schemas.ts'
+import { attention, commandErrorsFor, failure, idParams, operationFilters, type ErrorExample } from '../schemas.ts'
 
 export const cardBody = z
   .object({
@@ -62,7 +62,7 @@ export function toCard(id: string, r: Resource<CardState>): z.infer<typeof cardB
   return body
 }
 
-const reasonBody = z.strictObject({ reason: z.string().max(255).optional() }).nullish()
+const reasonBody = cardActionCommand.pick({ reason: true }).strict().nullish()
 
 const issueRoutes = operationRoutes({
   tag: 'cards',
@@ -70,7 +70,7 @@ const issueRoutes = operationRoutes({
   createPath: '/cards',
   readPath: '/cards',
   summaries: { create: 'Issue a virtual card for a wallet', read: 'A card and its status' },
-  body: z.strictObject({ walletId: id, cardholderName: z.string().min(1).max(100).meta({ example: 'Ada Lovelace' }) }),
+  body: issueCardCommand.pick({ walletId: true }).extend({ cardholderName: issueCardCommand.shape.cardholderName.meta({ example: 'Ada Lovelace' }) }).strict(),
   response: cardBody,
   model: cards,
   create: (store, request, body, cardId) => create(store, issueCard, { cardId, walletId: body.walletId, cardholderName: body.cardholderName }, request, cardId),

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { Db } from '../../adapters/postgres/database.ts'
+import { schema as discardCommand } from '../../commands/discard-dead-letter.ts'
 import { discard, getDeadLetter, listDeadLetters, replay, type DeadLetterRow } from '../../dead-letters/dead-letters.ts'
 import type { EventStore } from '../../events/event-store.ts'
 import { notFound } from '../errors.ts'
@@ -107,7 +108,7 @@ export const deadLetterRoutes: FastifyPluginAsyncZod<{ store: EventStore; db: Db
         tags: ['admin'],
         summary: 'Close a dead letter without running it again (reason required)',
         params: idParams,
-        body: z.strictObject({ reason: z.string().trim().min(1).max(500).meta({ description: 'Why it is discarded; kept in the audit log' }) }),
+        body: z.strictObject({ reason: discardCommand.shape.reason.meta({ description: 'Why it is discarded; kept in the audit log' }) }),
         response: { 200: deadLetterBody.describe('The dead letter after the action'), ...commandErrors, 404: readErrors[404] },
       },
     },

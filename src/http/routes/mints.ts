@@ -1,12 +1,12 @@
 import { z } from 'zod'
-import { requestMint } from '../../commands/request-mint.ts'
+import { requestMint, schema as mintCommand } from '../../commands/request-mint.ts'
 import { isTerminal } from '../../events/event.ts'
 import type { MintState } from '../../events/mint.ts'
 import { mints } from '../../projections/mints.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { operationRoutes } from '../command-resource-routes.ts'
 import { create, money, operationView, type Resource } from '../command-requests.ts'
-import { amount, currency, id, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
+import { amount, currency, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
 
 export const mintBody = z
   .object({ id: z.uuid(), walletId: z.uuid(), ...operationFields, circleTransferId: z.string().optional() })
@@ -28,7 +28,7 @@ export const mintRoutes = (maxAmount: bigint) =>
     createPath: '/mint',
     readPath: '/mints',
     summaries: { create: 'Mint USDC into a wallet from the treasury', read: 'A mint and its status' },
-    body: z.strictObject({ walletId: id, amount, currency: currency.optional() }),
+    body: mintCommand.pick({ walletId: true }).extend({ amount, currency: currency.optional() }).strict(),
     response: mintBody,
     model: mints,
     create: (store, request, body, mintId) => create(store, requestMint, { mintId, walletId: body.walletId, amount: money(body.amount, maxAmount) }, request, mintId),

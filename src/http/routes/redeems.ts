@@ -1,12 +1,12 @@
 import { z } from 'zod'
-import { requestRedeem } from '../../commands/request-redeem.ts'
+import { requestRedeem, schema as redeemCommand } from '../../commands/request-redeem.ts'
 import { isTerminal } from '../../events/event.ts'
 import type { RedeemState } from '../../events/redeem.ts'
 import { redeems } from '../../projections/redeems.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { operationRoutes } from '../command-resource-routes.ts'
 import { create, money, operationView, type Resource } from '../command-requests.ts'
-import { amount, currency, id, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
+import { amount, currency, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
 
 export const redeemBody = z
   .object({
@@ -42,7 +42,7 @@ export const redeemRoutes = (maxAmount: bigint) =>
     createPath: '/redeem',
     readPath: '/redeems',
     summaries: { create: 'Redeem USDC from a wallet to a linked bank account', read: 'A redeem and its status' },
-    body: z.strictObject({ walletId: id, bankAccountId: id, amount, currency: currency.optional() }),
+    body: redeemCommand.pick({ walletId: true, bankAccountId: true }).extend({ amount, currency: currency.optional() }).strict(),
     response: redeemBody,
     model: redeems,
     create: (store, request, body, redeemId) =>

@@ -1,22 +1,18 @@
 import { z } from 'zod'
-import { requestTransfer, type RequestTransfer } from '../../commands/request-transfer.ts'
+import { destinationSchema, requestTransfer, schema as transferCommand, type RequestTransfer } from '../../commands/request-transfer.ts'
 import { isTerminal } from '../../events/event.ts'
 import type { TransferState } from '../../events/transfer.ts'
 import { transfers } from '../../projections/transfers.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { operationRoutes } from '../command-resource-routes.ts'
 import { create, money, operationView, type Resource } from '../command-requests.ts'
-import { amount, chain, currency, id, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
+import { amount, chain, currency, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
 
+const [toWallet, toChain] = destinationSchema.options
 const destination = z
   .discriminatedUnion('type', [
-    z.strictObject({ type: z.literal('wallet'), walletId: id }),
-    z.strictObject({
-      type: z.literal('blockchain'),
-      chain,
-      address: z.string().min(1).max(128).meta({ example: '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T' }),
-      addressTag: z.string().min(1).max(128).optional(),
-    }),
+    toWallet.strict(),
+    toChain.extend({ chain, address: toChain.shape.address.meta({ example: '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T' }) }).strict(),
   ], { error: 'type must be "wallet" (one of our wallets) or "blockchain" (an address on a chain)' })
   .meta({ id: 'TransferDestination' })
 
@@ -65,7 +61,7 @@ export const transferRoutes = (maxAmount: bigint) =>
     createPath: '/transfers',
     readPath: '/transfers',
     summaries: { create: 'Transfer USDC to a wallet or a blockchain address', read: 'A transfer and its status' },
-    body: z.strictObject({ sourceWalletId: id, destination, amount, currency: currency.optional() }),
+    body: transferCommand.pick({ sourceWalletId: true }).extend({ destination, amount, currency: currency.optional() }).strict(),
     response: transferBody,
     model: transfers,
     create: (store, request, body, transferId) => {

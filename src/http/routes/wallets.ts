@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { createWallet } from '../../commands/create-wallet.ts'
+import { createWallet, schema as createWalletCommand } from '../../commands/create-wallet.ts'
 import { formatAmount } from '../../events/money.ts'
 import { available, reserved, type WalletState } from '../../events/wallet.ts'
 import { listWallets, wallets } from '../../projections/wallets.ts'
@@ -67,7 +67,7 @@ export const walletRoutes = operationRoutes({
   createPath: '/wallets',
   readPath: '/wallets',
   summaries: { create: 'Create a custodial wallet', read: 'A wallet with its addresses and balances' },
-  body: z.strictObject({ ownerId: z.string().min(1).max(128).meta({ example: 'user-42' }), description: z.string().max(255).optional() }),
+  body: createWalletCommand.pick({ description: true }).extend({ ownerId: createWalletCommand.shape.ownerId.meta({ example: 'user-42' }) }).strict(),
   response: walletBody,
   model: wallets,
   create: (store, request, body, walletId) =>
