@@ -41,7 +41,7 @@ export function decide(command: RecordMintOutcome, state: State): { mint: MintEv
       if (s.status === 'completed') return { mint: [] }
       if (s.status === 'failed') throw conflict()
       // The credit is appended atomically with MintCompleted, so a mint not yet completed was never credited.
-      const credit: WalletEvent[] = [{ type: 'FundsCredited', data: { walletId: s.walletId!, operationId: mintId, amount: toMicros(s.amount!), source: 'mint' } }]
+      const credit: WalletEvent[] = [{ type: 'FundsCredited', data: { walletId: s.walletId, operationId: mintId, amount: toMicros(s.amount), source: 'mint' } }]
       return { mint: [{ type: 'MintCompleted', data: { mintId, circleTransferId: outcome.circleTransferId } }], wallet: credit }
     }
     case 'failed':

@@ -30,8 +30,8 @@ export function decide(command: RecordTransferOutcome, state: State): { transfer
     throw new DomainError('outcome_conflict', `transfer ${transferId} is bound to Circle transfer ${s.circleTransferId}`)
   }
   const conflict = () => new DomainError('outcome_conflict', `transfer ${transferId} is already ${s.status}`)
-  const amount = toMicros(s.amount!)
-  const sourceWalletId = s.sourceWalletId!
+  const amount = toMicros(s.amount)
+  const sourceWalletId = s.sourceWalletId
   switch (outcome.type) {
     case 'submitted':
       if (s.status === 'failed') throw conflict()
@@ -45,7 +45,7 @@ export function decide(command: RecordTransferOutcome, state: State): { transfer
       // Wallet events are appended atomically with the transfer's terminal event: a transfer not yet
       // terminal has neither debited nor credited.
       const destination: WalletEvent[] =
-        s.destination?.type === 'wallet'
+        s.destination.type === 'wallet'
           ? [{ type: 'FundsCredited', data: { walletId: s.destination.walletId, operationId: transferId, amount, source: 'transfer' } }]
           : []
       const source: WalletEvent[] = [{ type: 'FundsDebited', data: { walletId: sourceWalletId, operationId: transferId, amount } }]

@@ -1,4 +1,4 @@
-import type { Event, StreamType } from './event.ts'
+import type { Event, StatusUnion, StreamType } from './event.ts'
 import { fromMicros } from './money.ts'
 
 /**
@@ -12,11 +12,7 @@ export type DepositCompleted = Event<
 
 export type DepositEvent = DepositCompleted
 
-export interface DepositState {
-  status: 'none' | 'completed'
-  walletId?: string
-  amount?: bigint
-}
+export type DepositState = StatusUnion<{ status: 'none' } | { status: 'completed'; walletId: string; amount: bigint }>
 
 export const initialState: DepositState = { status: 'none' }
 

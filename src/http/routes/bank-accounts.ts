@@ -12,7 +12,7 @@ import { getBankAccount, listBankAccounts } from '../../projections/bank-account
 import { logSteps } from '../../logger.ts'
 import { HttpError, notFound } from '../errors.ts'
 import type { RouteDeps } from '../operation-routes.ts'
-import { answerCreated, commandMetadata, create, derivedId, waitIfAsked, type Resource } from '../operations.ts'
+import { answerCreated, commandMetadata, create, derivedId, stateOf, waitIfAsked, type Resource } from '../operations.ts'
 import { attention, commandErrorsFor, createdResponses, readErrors, failure, idempotencyHeaders, idParams, listQuery, pageOf } from '../schemas.ts'
 
 const country = z.string().regex(/^[A-Z]{2}$/, 'country must be a two-letter ISO 3166-1 code in capitals, such as "US"').meta({ example: 'US' })
@@ -75,8 +75,8 @@ export const bankAccountBody = z
   })
 
 export function toBankAccount(id: string, r: Resource<BankAccountState>): z.infer<typeof bankAccountBody> {
-  const s = r.state
-  const body: z.infer<typeof bankAccountBody> = { id, ownerId: s.ownerId!, status: s.status === 'none' ? 'pending' : s.status, last4: s.last4!, createdAt: r.createdAt }
+  const s = stateOf('bank account', id, r)
+  const body: z.infer<typeof bankAccountBody> = { id, ownerId: s.ownerId, status: s.status, last4: s.last4, createdAt: r.createdAt }
   if (s.circleWireId !== undefined) body.circleWireId = s.circleWireId
   if (s.description !== undefined) body.description = s.description
   if (s.failure !== undefined) body.failure = s.failure
