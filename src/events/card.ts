@@ -69,6 +69,9 @@ export type CardState = StatusUnion<
   | (CardRequest & { status: 'failed'; failure: Failure })
 >
 
+/** A card the issuer issued: the only kind an action applies to. */
+export type IssuedCardState = Extract<CardState, { status: 'active' | 'frozen' | 'closed' }>
+
 /** The status each action leads to. */
 export const actionTarget = { freeze: 'frozen', unfreeze: 'active', close: 'closed' } as const satisfies Record<CardAction, CardStatus>
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { CircleError, type CirclePort, type WireAccountDetails } from '../../adapters/circle/port.ts'
-import { accountTypeOf, bankDetailsProblems } from '../../commands/bank-details.ts'
+import { bankDetailsProblems, wireAccountNumberOf } from '../../commands/bank-details.ts'
 import { execute } from '../../commands/handler.ts'
 import { circleKey, outcomeCommandId } from '../../commands/ids.ts'
 import { linkBankAccount, type LinkBankAccount } from '../../commands/link-bank-account.ts'
@@ -112,12 +112,14 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<RouteDeps & { circle: Pick
       const body = request.body
       // Checked before any event or Circle call: Circle would refuse these later as code 2.
       const problems = bankDetailsProblems(body)
-      if (problems.length > 0) {
+      const account = wireAccountNumberOf(body)
+      // Details that name no complete account always have a problem that says so.
+      if (problems.length > 0 || account === undefined) {
         throw new HttpError(400, 'validation_failed', `the request is not valid: ${problems.map((p) => p.message).join('; ')}`, { details: problems })
       }
-      const accountType = accountTypeOf(body)!
+      const accountType = account.type
       const bankAccountId = derivedId(request, 'bankaccount')
-      const number = accountType === 'iban' ? body.iban! : body.accountNumber!
+      const number = account.type === 'iban' ? account.iban : account.accountNumber
       const command: LinkBankAccount = {
         bankAccountId,
         ownerId: body.ownerId,
@@ -134,9 +136,9 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<RouteDeps & { circle: Pick
       const current = await fold(store, bankAccount, bankAccountId)
       if (current.state.status === 'pending' && current.state.circleWireId === undefined) {
         const details: WireAccountDetails =
-          accountType === 'iban'
-            ? { iban: body.iban!, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
-            : { accountNumber: body.accountNumber!, routingNumber: body.routingNumber!, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
+          account.type === 'iban'
+            ? { iban: account.iban, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
+            : { accountNumber: account.accountNumber, routingNumber: account.routingNumber, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
         const outcome = await submitToCircle(circle, bankAccountId, details)
         for (const o of outcome) {
           const metadata = commandMetadata(request, outcomeCommandId(bankAccount.streamName(bankAccountId), o.type))

@@ -131,7 +131,7 @@ export const cardRoutes: FastifyPluginAsyncZod<RouteDeps & { issuer: CardIssuer;
         if (alreadyDone(action, current.state) || current.state.status === 'closed') return reply.code(200).send(toCard(cardId, await readCard(cardId)))
         let outcome: CardActionCommand['issuer']
         try {
-          await issuer[action](current.state.issuerCardId!, { waitMs: cardActionWaitMs })
+          await issuer[action](current.state.issuerCardId, { waitMs: cardActionWaitMs })
           outcome = 'confirmed'
         } catch (err) {
           if (err instanceof UpstreamError && err.refusal) {
