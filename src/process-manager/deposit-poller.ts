@@ -8,6 +8,7 @@ import { outcomeCommandId } from '../commands/ids.ts'
 import { recordDeposit } from '../commands/record-deposit.ts'
 import { deposit } from '../events/deposit.ts'
 import type { EventStore } from '../events/event-store.ts'
+import type { WalletEvent } from '../events/wallet.ts'
 import { logSteps } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import { acquireLease } from '../subscriptions/lease.ts'
@@ -67,7 +68,7 @@ export class DepositPoller {
       name: 'deposit-poller-wallets',
       store: options.store,
       db: options.db,
-      filter: { types: ['WalletCreated'] },
+      filter: { types: ['WalletCreated'] satisfies WalletEvent['type'][] },
       logger: options.logger,
       mode: 'transactional',
       handle: async (trx, events) => {

@@ -8,6 +8,7 @@ import type { Db } from '../adapters/postgres/database.ts'
 import { openDeadLetter } from '../dead-letters/dead-letters.ts'
 import { fold } from '../events/fold.ts'
 import type { EventStore } from '../events/event-store.ts'
+import type { DomainEvent } from '../events/types.ts'
 import { redeem } from '../events/redeem.ts'
 import type { Metrics } from '../metrics.ts'
 import { acquireLease } from '../subscriptions/lease.ts'
@@ -52,7 +53,7 @@ export const ACTIONABLE_EVENTS = [
   'CardUnfrozen',
   'CardClosed',
   'CardActionRequested',
-]
+] satisfies readonly DomainEvent['type'][]
 
 export interface ProcessManagerOptions {
   store: EventStore
