@@ -16,8 +16,8 @@ const duration = z
   .string()
   .regex(/^[0-9]+(ms|s|m|h|d)?$/, 'expected a duration such as 60s, 5m, 2h or 30d')
   .transform((value) => {
-    const [, n, unit] = /^([0-9]+)(ms|s|m|h|d)?$/.exec(value)!
-    return Number(n) * UNIT_MS[(unit ?? 'ms') as keyof typeof UNIT_MS]
+    const unit = /(ms|s|m|h|d)$/.exec(value)?.[1] ?? 'ms'
+    return Number.parseInt(value, 10) * UNIT_MS[unit as keyof typeof UNIT_MS]
   })
 
 const decimalAmount = z.string().regex(/^\d+(\.\d{1,6})?$/, 'expected a decimal amount such as "1000000.00"')

@@ -85,23 +85,27 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       `CIRCLE_API_KEY is unset: using the embedded Circle simulator at ${simulatorUrl} (state in schema circle_sim; simulate a deposit: POST ${simulatorUrl}/sim/deposits {"walletId": <circleWalletId>, "amount": "5.00", "chain": "SOL"} with Authorization: Bearer <control token>)`,
     )
   }
+  // The configuration check requires both with CIRCLE_API_KEY; without it both are the simulator's.
+  const issuerUrl = config.CARD_ISSUER_URL ?? simulatorUrl
+  if (circleBaseUrl === undefined || issuerUrl === undefined) throw new Error('CIRCLE_BASE_URL and CARD_ISSUER_URL are required with CIRCLE_API_KEY')
+  const circleUrl = circleBaseUrl
   const circle = new CircleSdkAdapter({
     apiKey: config.CIRCLE_API_KEY ?? 'SIMULATOR',
-    baseUrl: circleBaseUrl!,
+    baseUrl: circleUrl,
     timeoutMs: config.CIRCLE_TIMEOUT_MS,
     ratePerSecond: config.CIRCLE_RATE_PER_SECOND,
     logger,
     metrics,
   })
   // Circle has no card issuing: the issuer is its own service, by default the simulator's issuing routes.
-  const issuer = new HttpCardIssuer({ baseUrl: (config.CARD_ISSUER_URL ?? simulatorUrl)!, apiKey: config.CARD_ISSUER_API_KEY ?? 'SIMULATOR', timeoutMs: config.CIRCLE_TIMEOUT_MS, logger })
+  const issuer = new HttpCardIssuer({ baseUrl: issuerUrl, apiKey: config.CARD_ISSUER_API_KEY ?? 'SIMULATOR', timeoutMs: config.CIRCLE_TIMEOUT_MS, logger })
 
   let projections: ProjectionRunner | undefined
   if (roles.includes('projections')) {
-    projections = new ProjectionRunner({ projections: readModels, store, db, leasePool: pool, logger })
-    metrics.trackLag('read-models', () => projections!.status().then((s) => s.lag))
-    projections.start()
-    const runner = projections
+    const runner = new ProjectionRunner({ projections: readModels, store, db, leasePool: pool, logger })
+    projections = runner
+    metrics.trackLag('read-models', () => runner.status().then((s) => s.lag))
+    runner.start()
     stops.unshift(() => runner.stop())
     // The journal and the audit log run beside the read models, each with its own checkpoint and lease.
     const ledger = ledgerRunners({ store, db, leasePool: pool, logger })
@@ -200,6 +204,9 @@ export async function startService(config: Config, roles: Role[], logger: Logger
 
   let url: string | undefined
   if (roles.includes('api')) {
+    // The projection runner moves every read model's checkpoint in one statement: the first one's stands for all.
+    const [readModelGroup] = readModels
+    if (readModelGroup === undefined) throw new Error('no read models to wait for')
     const apiKeys = config.API_KEYS ?? developmentApiKeys()
     if (!config.API_KEYS) logger.warn({ keys: DEVELOPMENT_KEYS.map((k) => k.name) }, 'API_KEYS is unset: the documented development keys are accepted')
     const app = await buildApp({
@@ -217,7 +224,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       store,
       db,
       // With the projections in this process the wait follows them directly; an API-only instance polls their checkpoint.
-      readModels: readYourWrites({ store, db, checkpoint: checkpointName(readModels[0]!), ...(projections ? { local: projections } : {}) }),
+      readModels: readYourWrites({ store, db, checkpoint: checkpointName(readModelGroup), ...(projections ? { local: projections } : {}) }),
       metrics,
       circle,
       issuer,
@@ -233,7 +240,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       ...(config.TRUST_PROXY === undefined ? {} : { trustProxy: config.TRUST_PROXY }),
       webhooks: {
         verifier: new WebhookVerifier({
-          publicKeys: new CirclePublicKeys({ baseUrl: circleBaseUrl!, apiKey: config.CIRCLE_API_KEY ?? 'SIMULATOR', timeoutMs: config.CIRCLE_TIMEOUT_MS }),
+          publicKeys: new CirclePublicKeys({ baseUrl: circleUrl, apiKey: config.CIRCLE_API_KEY ?? 'SIMULATOR', timeoutMs: config.CIRCLE_TIMEOUT_MS }),
           certificates: new SnsCertificates({ timeoutMs: config.CIRCLE_TIMEOUT_MS }),
           // The embedded simulator signs SNS envelopes with a test certificate served from its own (http) origin.
           snsTopicArns: config.CIRCLE_SNS_TOPIC_ARNS ?? (simulatorUrl ? [SNS_TOPIC_ARN] : []),
@@ -250,7 +257,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       },
     })
     url = await app.listen({ port: config.PORT, host: config.HOST })
-    if (simulatorUrl) await subscribeSimulator(simulatorUrl, simulatorControlToken!, app.server.address(), config.SIMULATOR_WEBHOOKS, logger)
+    if (simulatorUrl && simulatorControlToken) await subscribeSimulator(simulatorUrl, simulatorControlToken, app.server.address(), config.SIMULATOR_WEBHOOKS, logger)
     const purge = setInterval(() => void purgeExpiredIdempotencyKeys(db).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed')), 3_600_000)
     purge.unref()
     stops.unshift(async () => {

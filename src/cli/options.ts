@@ -4,7 +4,8 @@ import { UsageError } from './context.ts'
 export function parseOptions<K extends string>(args: string[], names: readonly K[]): Partial<Record<K, string>> {
   const out: Partial<Record<K, string>> = {}
   for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!
+    const arg = args[i]
+    if (arg === undefined) break
     const name = arg.startsWith('--') ? (arg.slice(2) as K) : undefined
     if (name === undefined || !names.includes(name)) throw new UsageError(`unexpected argument ${arg}`)
     const value = args[++i]

@@ -28,8 +28,10 @@ export interface FieldProblem {
 /** ABA routing numbers carry a weighted checksum (3, 7, 1). */
 export function validRoutingNumber(rtn: string): boolean {
   if (!/^[0-9]{9}$/.test(rtn)) return false
-  const d = [...rtn].map((c) => c.charCodeAt(0) - 48)
-  return (3 * (d[0]! + d[3]! + d[6]!) + 7 * (d[1]! + d[4]! + d[7]!) + (d[2]! + d[5]! + d[8]!)) % 10 === 0
+  const digit = (i: number) => rtn.charCodeAt(i) - 48
+  let sum = 0
+  for (let i = 0; i < 9; i += 3) sum += 3 * digit(i) + 7 * digit(i + 1) + digit(i + 2)
+  return sum % 10 === 0
 }
 
 /** ISO 13616: move the first four characters to the end, letters to numbers, mod 97 must be 1. */
@@ -56,22 +58,32 @@ export function accountTypeOf(details: BankDetails): BankAccountType | undefined
   return details.bankAddress.country === 'US' ? 'us' : 'swift'
 }
 
+/** The number an account is known by and how it routes, as Circle's account type needs them. */
+export type WireAccountNumber = { type: 'iban'; iban: string } | { type: 'us' | 'swift'; accountNumber: string; routingNumber: string }
+
+/** The details' account number and routing; `undefined` when they name no complete account (bankDetailsProblems says why). */
+export function wireAccountNumberOf(details: BankDetails): WireAccountNumber | undefined {
+  if (details.iban !== undefined) return { type: 'iban', iban: details.iban }
+  if (details.accountNumber === undefined || details.routingNumber === undefined) return undefined
+  return { type: details.bankAddress.country === 'US' ? 'us' : 'swift', accountNumber: details.accountNumber, routingNumber: details.routingNumber }
+}
+
 /** Every problem Circle would refuse the details for, one per field; empty when Circle's rules are met. */
 export function bankDetailsProblems(details: BankDetails): FieldProblem[] {
   const problems: FieldProblem[] = []
   const problem = (field: string, message: string) => problems.push({ field: `body.${field}`, message })
   const type = accountTypeOf(details)
   if (type === undefined) problem('accountNumber', 'send either accountNumber with routingNumber, or iban')
-  if (type === 'iban') {
+  const { iban, accountNumber } = details
+  if (type === 'iban' && iban !== undefined) {
     if (details.accountNumber !== undefined) problem('accountNumber', 'send either iban or accountNumber, not both')
     if (details.routingNumber !== undefined) problem('routingNumber', 'an IBAN account has no routingNumber')
-    const iban = details.iban!
     if (!validIban(iban)) problem('iban', 'iban is not a valid IBAN (its check digits do not match; use capitals and no spaces)')
     else if (iban.slice(0, 2) !== details.bankAddress.country) problem('bankAddress.country', `bankAddress.country must be ${iban.slice(0, 2)}, the IBAN's country`)
     if (!details.bankAddress.city) problem('bankAddress.city', "bankAddress.city is required for an IBAN account (Circle needs the bank's city)")
   }
-  if (type === 'us' || type === 'swift') {
-    if (!/^[0-9A-Z]{6,35}$/.test(details.accountNumber!)) problem('accountNumber', 'accountNumber must be 6 to 35 digits or capital letters')
+  if ((type === 'us' || type === 'swift') && accountNumber !== undefined) {
+    if (!/^[0-9A-Z]{6,35}$/.test(accountNumber)) problem('accountNumber', 'accountNumber must be 6 to 35 digits or capital letters')
     if (details.routingNumber === undefined) {
       problem('routingNumber', type === 'us' ? 'routingNumber (the 9-digit ABA number) is required with accountNumber' : "routingNumber (the bank's SWIFT/BIC code) is required with accountNumber")
     } else if (type === 'us' && !validRoutingNumber(details.routingNumber)) {

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { actionTarget, type CardAction, type CardEvent, type CardState } from '../events/card.ts'
+import { actionTarget, type CardAction, type CardEvent, type CardState, type IssuedCardState } from '../events/card.ts'
 import { DomainError } from './errors.ts'
 import { id, requireExisting } from './rules.ts'
 
@@ -15,7 +15,7 @@ export type CardActionCommand = z.infer<typeof schema>
 export const alreadyDone = (action: CardAction, state: CardState) => state.status === actionTarget[action] && state.pendingAction === undefined
 
 /** Refuses an action the card's state does not allow; shared by freeze, unfreeze and close. */
-export function requireActionable(action: CardAction, cardId: string, state: CardState): void {
+export function requireActionable(action: CardAction, cardId: string, state: CardState): asserts state is IssuedCardState {
   requireExisting(state.status, 'card', cardId)
   if (state.status === 'closed') {
     if (action === 'close') return

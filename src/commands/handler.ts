@@ -134,15 +134,16 @@ export async function execute<C, S, E extends StreamEvents<S>>(
     if (metadata.requestId !== undefined) eventMetadata.requestId = metadata.requestId
     if (metadata.idempotencyKey !== undefined) eventMetadata.idempotencyKey = metadata.idempotencyKey
     const appends: StreamAppend[] = []
-    const appendedKeys: string[] = []
+    /** Each append with the state key it came from and the revision it expects. */
+    const written: { key: string; revision: number; append: StreamAppend }[] = []
     const newState = { ...(state as Record<string, unknown>) }
     for (const [key, events] of Object.entries(decision) as [string, AnyEvent[] | undefined][]) {
       const ref = refs[key]
       if (!events || events.length === 0 || !ref) continue
       const stream = ref.type.streamName(ref.id)
-      const revision = revisions[key]!
-      appendedKeys.push(key)
-      appends.push({
+      const revision = revisions[key]
+      if (revision === undefined) throw new Error(`stream key ${key} was read without a revision`)
+      const append: StreamAppend = {
         stream,
         expected: revision === -1 ? 'no_stream' : revision,
         events: events.map((e, i) => ({
@@ -151,7 +152,9 @@ export async function execute<C, S, E extends StreamEvents<S>>(
           data: e.data,
           metadata: eventMetadata,
         })),
-      })
+      }
+      written.push({ key, revision, append })
+      appends.push(append)
       newState[key] = events.reduce((s, e) => ref.type.evolve(s, e), newState[key])
     }
     if (appends.length === 0) return { appended: [], state, position: undefined }
@@ -159,14 +162,14 @@ export async function execute<C, S, E extends StreamEvents<S>>(
       const results = await store.appendMulti(appends)
       // The state computed here is the stream's state at the revision written: the next command reads nothing.
       const cache = cacheOf(store)
-      appendedKeys.forEach((key, i) => {
-        const expectedRevision = revisions[key]! + appends[i]!.events.length
-        if (results[i]?.revision === expectedRevision) cache.remember(appends[i]!.stream, { state: newState[key], revision: expectedRevision })
+      written.forEach(({ key, revision, append }, i) => {
+        const expectedRevision = revision + append.events.length
+        if (results[i]?.revision === expectedRevision) cache.remember(append.stream, { state: newState[key], revision: expectedRevision })
       })
       return {
         appended: appends.map((a) => ({ stream: a.stream, events: a.events })),
         state: newState as S,
-        position: results.reduce((last, r) => ((store.distance(last, r.position) ?? 0) > 0 ? r.position : last), results[0]!.position),
+        position: results.reduce<string | undefined>((last, r) => (last === undefined || (store.distance(last, r.position) ?? 0) > 0 ? r.position : last), undefined),
       }
     } catch (err) {
       if (!(err instanceof WrongExpectedVersion)) throw err

@@ -43,7 +43,7 @@ function decide(command: RecordMintOutcome, state: State): Decision<Events> {
       if (s.status === 'completed') return { mint: [] }
       if (s.status === 'failed') throw conflict()
       // The credit is appended atomically with MintCompleted, so a mint not yet completed was never credited.
-      const credit: WalletEvent[] = [{ type: 'FundsCredited', data: { walletId: s.walletId!, operationId: mintId, amount: encodeMicros(s.amount!), source: 'mint' } }]
+      const credit: WalletEvent[] = [{ type: 'FundsCredited', data: { walletId: s.walletId, operationId: mintId, amount: encodeMicros(s.amount), source: 'mint' } }]
       return { mint: [{ type: 'MintCompleted', data: { mintId, circleTransferId: outcome.circleTransferId } }], wallet: credit }
     }
     case 'failed':

@@ -54,8 +54,8 @@ function decide(command: RecordRedeemOutcome, state: State): Decision<Events> {
     const code = s.status === 'completed' || s.status === 'failed' ? 'outcome_conflict' : 'invalid_transition'
     throw new DomainError(code, `redeem ${redeemId} is ${s.phase}; ${outcome.type} does not apply`)
   }
-  const walletId = s.walletId!
-  const amount = encodeMicros(s.amount!)
+  const walletId = s.walletId
+  const amount = encodeMicros(s.amount)
   // Wallet events go in the same atomic append as the redeem's terminal event, so a redeem that is
   // not terminal yet still holds its reservation.
   const release = (): WalletEvent[] => [{ type: 'ReservationReleased', data: { walletId, operationId: redeemId, amount } }]

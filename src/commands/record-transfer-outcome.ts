@@ -32,8 +32,8 @@ function decide(command: RecordTransferOutcome, state: State): Decision<Events> 
     throw new DomainError('outcome_conflict', `transfer ${transferId} is bound to Circle transfer ${s.circleTransferId}`)
   }
   const conflict = () => new DomainError('outcome_conflict', `transfer ${transferId} is already ${s.status}`)
-  const amount = encodeMicros(s.amount!)
-  const sourceWalletId = s.sourceWalletId!
+  const amount = encodeMicros(s.amount)
+  const sourceWalletId = s.sourceWalletId
   switch (outcome.type) {
     case 'submitted':
       if (s.status === 'failed') throw conflict()
@@ -47,7 +47,7 @@ function decide(command: RecordTransferOutcome, state: State): Decision<Events> 
       // Wallet events are appended atomically with the transfer's terminal event: a transfer not yet
       // terminal has neither debited nor credited.
       const destination: WalletEvent[] =
-        s.destination?.type === 'wallet'
+        s.destination.type === 'wallet'
           ? [{ type: 'FundsCredited', data: { walletId: s.destination.walletId, operationId: transferId, amount, source: 'transfer' } }]
           : []
       const source: WalletEvent[] = [{ type: 'FundsDebited', data: { walletId: sourceWalletId, operationId: transferId, amount } }]

@@ -26,6 +26,7 @@ export function requireNew(status: string, what: string, id: string): void {
   if (status !== 'none') throw new DomainError('already_exists', `${what} ${id} already exists`)
 }
 
-export function requireExisting(status: string, what: string, id: string): void {
+/** Narrows the state whose status it is checks: past this call, the stream exists. */
+export function requireExisting<S extends string>(status: S, what: string, id: string): asserts status is Exclude<S, 'none'> {
   if (status === 'none') throw new DomainError('not_found', `${what} ${id} not found`)
 }

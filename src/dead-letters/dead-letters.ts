@@ -50,7 +50,8 @@ export async function listDeadLetters(
 export async function replay(store: EventStore, db: Db, id: string, actor: string, requestId?: string): Promise<DeadLetterRow> {
   const meta = { commandId: randomUUID(), actor, occurredAt: new Date().toISOString(), ...(requestId === undefined ? {} : { requestId }) }
   await executeOrResume(store, db, id, 'replayed', () => execute(store, replayDeadLetter, { deadLetterId: id }, meta))
-  const row = (await getDeadLetter(db, id))!
+  const row = await getDeadLetter(db, id)
+  if (!row) throw new Error(`dead letter ${id} is gone after its replay was recorded`)
   if (row.kind === 'webhook') {
     await db
       .updateTable('webhook_inbox')

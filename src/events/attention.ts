@@ -13,7 +13,7 @@ export type OperationAttentionCleared = Event<
 
 export type AttentionEvent = OperationNeedsAttention | OperationAttentionCleared
 
-export const ATTENTION_EVENTS = ['OperationNeedsAttention', 'OperationAttentionCleared'] as const
+export const ATTENTION_EVENTS = ['OperationNeedsAttention', 'OperationAttentionCleared'] as const satisfies readonly AttentionEvent['type'][]
 
 /** The attention part of any operation state. */
 export interface AttentionState {

@@ -1,5 +1,5 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
-import type { Event, Failure, StreamType } from './event.ts'
+import type { Event, Failure, StatusUnion, StreamType } from './event.ts'
 import * as streams from './stream-name.ts'
 
 /**
@@ -29,15 +29,21 @@ export type BankAccountEvent = BankAccountLinkRequested | BankAccountSubmitted |
 
 export type BankAccountStatus = 'none' | 'pending' | 'active' | 'failed'
 
-export interface BankAccountState extends AttentionState {
-  status: BankAccountStatus
-  bankAccountId?: string
-  ownerId?: string
-  last4?: string
+/** What every requested link carries, whatever its status. */
+interface BankAccountRequest extends AttentionState {
+  bankAccountId: string
+  ownerId: string
+  last4: string
   description?: string
-  circleWireId?: string
-  failure?: Failure
 }
+
+/** A bank account's state by status: Circle's wire id exists once Circle accepted the account. */
+export type BankAccountState = StatusUnion<
+  | (AttentionState & { status: 'none' })
+  | (BankAccountRequest & { status: 'pending'; circleWireId?: string })
+  | (BankAccountRequest & { status: 'active'; circleWireId: string })
+  | (BankAccountRequest & { status: 'failed'; failure: Failure; circleWireId?: string })
+>
 
 export const initialState: BankAccountState = { status: 'none' }
 
@@ -47,15 +53,19 @@ export function evolve(state: BankAccountState, event: BankAccountEvent): BankAc
       const { bankAccountId, ownerId, last4, description } = event.data
       return description === undefined ? { status: 'pending', bankAccountId, ownerId, last4 } : { status: 'pending', bankAccountId, ownerId, last4, description }
     }
+    case 'OperationNeedsAttention':
+    case 'OperationAttentionCleared':
+      return evolveAttention(state, event)
+  }
+  // The deciders append an outcome only to a pending link; anywhere else it would change nothing.
+  if (state.status !== 'pending') return state
+  switch (event.type) {
     case 'BankAccountSubmitted':
       return { ...state, circleWireId: event.data.circleWireId }
     case 'BankAccountLinked':
       return { ...state, status: 'active', circleWireId: event.data.circleWireId }
     case 'BankAccountLinkFailed':
       return { ...state, status: 'failed', failure: event.data.failure }
-    case 'OperationNeedsAttention':
-    case 'OperationAttentionCleared':
-      return evolveAttention(state, event)
     default: {
       event satisfies never
       return state

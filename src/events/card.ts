@@ -1,5 +1,5 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
-import type { Event, Failure, StreamType } from './event.ts'
+import type { Event, Failure, StatusUnion, StreamType } from './event.ts'
 import * as streams from './stream-name.ts'
 
 /**
@@ -39,17 +39,20 @@ export type CardEvent =
 
 export type CardStatus = 'none' | 'pending' | 'active' | 'frozen' | 'closed' | 'failed'
 
-export interface CardState extends AttentionState {
-  status: CardStatus
-  cardId?: string
-  walletId?: string
-  cardholderName?: string
-  issuerCardId?: string
-  last4?: string
-  expMonth?: number
-  expYear?: number
-  network?: string
-  failure?: Failure
+/** What every requested card carries, whatever its status. */
+interface CardRequest extends AttentionState {
+  cardId: string
+  walletId: string
+  cardholderName: string
+}
+
+/** What the issuer told us of an issued card, and the actions asked of it since. */
+interface IssuedCard extends CardRequest {
+  issuerCardId: string
+  last4: string
+  expMonth: number
+  expYear: number
+  network: string
   /** An action asked of the issuer and not confirmed yet. */
   pendingAction?: CardAction
   pendingReason?: string
@@ -59,10 +62,21 @@ export interface CardState extends AttentionState {
   actionFailure?: { action: CardAction; failure: Failure }
 }
 
+/** A card's state by status: the issuer's fields and actions exist only once it issued the card. */
+export type CardState = StatusUnion<
+  | (AttentionState & { status: 'none' })
+  | (CardRequest & { status: 'pending' })
+  | (IssuedCard & { status: 'active' | 'frozen' | 'closed' })
+  | (CardRequest & { status: 'failed'; failure: Failure })
+>
+
+/** A card the issuer issued: the only kind an action applies to. */
+export type IssuedCardState = Extract<CardState, { status: 'active' | 'frozen' | 'closed' }>
+
 /** The status each action leads to. */
 export const actionTarget = { freeze: 'frozen', unfreeze: 'active', close: 'closed' } as const satisfies Record<CardAction, CardStatus>
 
-const settled = (state: CardState): CardState => {
+const settled = (state: IssuedCard): IssuedCard => {
   const { pendingAction: _a, pendingReason: _r, ...rest } = state
   return rest
 }
@@ -73,12 +87,21 @@ export function evolve(state: CardState, event: CardEvent): CardState {
   switch (event.type) {
     case 'CardRequested':
       return { status: 'pending', ...event.data }
+    case 'OperationNeedsAttention':
+    case 'OperationAttentionCleared':
+      return evolveAttention(state, event)
     case 'CardIssued': {
+      if (state.status !== 'pending') return state
       const { issuerCardId, last4, expMonth, expYear, network } = event.data
       return { ...state, status: 'active', issuerCardId, last4, expMonth, expYear, network }
     }
     case 'CardIssueFailed':
+      if (state.status !== 'pending') return state
       return { ...state, status: 'failed', failure: event.data.failure }
+  }
+  // The deciders append the rest only to an issued card; anywhere else it would change nothing.
+  if (state.status !== 'active' && state.status !== 'frozen' && state.status !== 'closed') return state
+  switch (event.type) {
     case 'CardFrozen':
       return { ...settled(state), status: 'frozen' }
     case 'CardUnfrozen':
@@ -86,18 +109,15 @@ export function evolve(state: CardState, event: CardEvent): CardState {
     case 'CardClosed':
       return { ...settled(state), status: 'closed' }
     case 'CardActionRequested': {
-      const next: CardState = { ...settled(state), pendingAction: event.data.action, actionRequests: (state.actionRequests ?? 0) + 1 }
+      const next: CardState = { ...settled(state), status: state.status, pendingAction: event.data.action, actionRequests: (state.actionRequests ?? 0) + 1 }
       if (event.data.reason !== undefined) next.pendingReason = event.data.reason
       return next
     }
     case 'CardActionFailed':
-      return { ...settled(state), actionFailure: { action: event.data.action, failure: event.data.failure } }
+      return { ...settled(state), status: state.status, actionFailure: { action: event.data.action, failure: event.data.failure } }
     case 'CardStatusChanged':
       // The issuer's own change wins; a pending action is kept for the process manager to retry, unless the card is closed for good.
       return event.data.status === 'closed' ? { ...settled(state), status: 'closed' } : { ...state, status: event.data.status }
-    case 'OperationNeedsAttention':
-    case 'OperationAttentionCleared':
-      return evolveAttention(state, event)
     default: {
       event satisfies never
       return state

@@ -1,4 +1,4 @@
-import type { Event, StreamType } from './event.ts'
+import type { Event, StatusUnion, StreamType } from './event.ts'
 import { decodeMicros } from './money.ts'
 import * as streams from './stream-name.ts'
 
@@ -13,11 +13,7 @@ export type DepositCompleted = Event<
 
 export type DepositEvent = DepositCompleted
 
-export interface DepositState {
-  status: 'none' | 'completed'
-  walletId?: string
-  amount?: bigint
-}
+export type DepositState = StatusUnion<{ status: 'none' } | { status: 'completed'; walletId: string; amount: bigint }>
 
 export const initialState: DepositState = { status: 'none' }
 

@@ -41,7 +41,8 @@ export class AggregateCache {
     let folded: Folded<S> = cached ?? { state: type.initialState, revision: -1 }
     for (;;) {
       const events = await store.readStream(stream, { fromRevision: folded.revision + 1, maxCount: PAGE })
-      if (events.length > 0) folded = { state: foldEvents(type, events, folded.state), revision: events.at(-1)!.revision }
+      const last = events.at(-1)
+      if (last !== undefined) folded = { state: foldEvents(type, events, folded.state), revision: last.revision }
       if (events.length < PAGE) break
       await yieldToLoop()
     }
@@ -56,7 +57,8 @@ export class AggregateCache {
     if (current && current.revision > folded.revision) return
     this.entries.delete(stream)
     this.entries.set(stream, folded)
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!)
+    const [oldest] = this.entries.keys()
+    if (this.entries.size > this.maxEntries && oldest !== undefined) this.entries.delete(oldest)
   }
 
   clear(): void {

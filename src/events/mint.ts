@@ -1,5 +1,5 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
-import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
+import type { Event, Failure, StatusUnion, StreamType } from './event.ts'
 import { decodeMicros } from './money.ts'
 import * as streams from './stream-name.ts'
 
@@ -17,15 +17,21 @@ export type MintFailed = Event<'MintFailed', { mintId: string; failure: Failure 
 
 export type MintEvent = MintRequested | MintTreasuryChecked | MintSubmitted | MintCompleted | MintFailed | AttentionEvent
 
-export interface MintState extends AttentionState {
-  status: OperationStatus | 'none'
-  mintId?: string
-  walletId?: string
-  amount?: bigint
+/** What every requested mint carries, whatever its status. */
+interface MintRequest extends AttentionState {
+  mintId: string
+  walletId: string
+  amount: bigint
   treasuryChecked: boolean
-  circleTransferId?: string
-  failure?: Failure
 }
+
+/** A mint's state by status: each field exists only in the statuses where it is known. */
+export type MintState = StatusUnion<
+  | (AttentionState & { status: 'none'; treasuryChecked: boolean })
+  | (MintRequest & { status: 'pending' })
+  | (MintRequest & { status: 'processing' | 'completed'; circleTransferId: string })
+  | (MintRequest & { status: 'failed'; failure: Failure; circleTransferId?: string })
+>
 
 export const initialState: MintState = { status: 'none', treasuryChecked: false }
 
@@ -35,15 +41,19 @@ export function evolve(state: MintState, event: MintEvent): MintState {
       return { status: 'pending', mintId: event.data.mintId, walletId: event.data.walletId, amount: decodeMicros(event.data.amount), treasuryChecked: false }
     case 'MintTreasuryChecked':
       return { ...state, treasuryChecked: true }
+    case 'OperationNeedsAttention':
+    case 'OperationAttentionCleared':
+      return evolveAttention(state, event)
+  }
+  // The deciders append an outcome only to a mint in flight; anywhere else it would change nothing.
+  if (state.status !== 'pending' && state.status !== 'processing') return state
+  switch (event.type) {
     case 'MintSubmitted':
       return { ...state, status: 'processing', circleTransferId: event.data.circleTransferId }
     case 'MintCompleted':
       return { ...state, status: 'completed', circleTransferId: event.data.circleTransferId }
     case 'MintFailed':
       return { ...state, status: 'failed', failure: event.data.failure }
-    case 'OperationNeedsAttention':
-    case 'OperationAttentionCleared':
-      return evolveAttention(state, event)
     default: {
       event satisfies never
       return state

@@ -25,11 +25,10 @@ const DECIMAL = /^(0|[1-9][0-9]*)(?:\.([0-9]+))?$/
 /** Parses a decimal string such as `"10.50"` into micro-units; refuses anything else with InvalidAmount. */
 export function parseAmount(input: unknown, max?: bigint): bigint {
   if (typeof input !== 'string') throw new InvalidAmount('not_a_string', 'amount must be a decimal string such as "10.50"')
-  const match = DECIMAL.exec(input)
-  if (!match) throw new InvalidAmount('malformed', `amount "${input.slice(0, 40)}" is not a decimal string such as "10.50"`)
-  const [, whole, fraction = ''] = match
+  const [, whole, fraction = ''] = DECIMAL.exec(input) ?? []
+  if (whole === undefined) throw new InvalidAmount('malformed', `amount "${input.slice(0, 40)}" is not a decimal string such as "10.50"`)
   if (fraction.length > DECIMALS) throw new InvalidAmount('too_many_decimals', `amount has more than ${DECIMALS} decimals`)
-  const micro = BigInt(whole!) * SCALE + BigInt(fraction.padEnd(DECIMALS, '0'))
+  const micro = BigInt(whole) * SCALE + BigInt(fraction.padEnd(DECIMALS, '0'))
   if (micro <= 0n) throw new InvalidAmount('not_positive', 'amount must be greater than 0')
   if (max !== undefined && micro > max) throw new InvalidAmount('above_maximum', `amount exceeds the maximum of ${formatAmount(max)}`)
   return micro

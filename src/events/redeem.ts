@@ -1,5 +1,5 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
-import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
+import type { Event, Failure, StatusUnion, StreamType } from './event.ts'
 import { decodeMicros } from './money.ts'
 import * as streams from './stream-name.ts'
 
@@ -33,65 +33,82 @@ export type RedeemEvent =
 
 export type RedeemPhase = 'none' | 'requested' | 'transferring' | 'transferred' | 'paying_out' | 'compensation_due' | 'compensating' | 'completed' | 'failed'
 
-export interface RedeemState extends AttentionState {
-  status: OperationStatus | 'none'
-  phase: RedeemPhase
-  redeemId?: string
-  walletId?: string
-  bankAccountId?: string
-  amount?: bigint
-  circleTransferId?: string
-  circlePayoutId?: string
-  compensationTransferId?: string
-  /** Step 1 moved the USDC to the master wallet: a failure from here on needs the transfer back. */
-  transferCompleted: boolean
-  failure?: Failure
+/** What every requested redeem carries, whatever its phase. */
+interface RedeemRequest extends AttentionState {
+  redeemId: string
+  walletId: string
+  bankAccountId: string
+  amount: bigint
 }
+
+/**
+ * A redeem's state by phase, each with the status it shows (status is never set apart from the
+ * phase): each field exists only in the phases where it is known. `transferCompleted`: step 1 moved
+ * the USDC to the master wallet, so a failure from there on needs the transfer back.
+ */
+export type RedeemState = StatusUnion<
+  | (AttentionState & { phase: 'none'; status: 'none'; transferCompleted: false })
+  | (RedeemRequest & { phase: 'requested'; status: 'pending'; transferCompleted: false })
+  | (RedeemRequest & { phase: 'transferring'; status: 'processing'; transferCompleted: false; circleTransferId: string })
+  | (RedeemRequest & { phase: 'transferred'; status: 'processing'; transferCompleted: true; circleTransferId: string })
+  | (RedeemRequest & { phase: 'paying_out'; status: 'processing'; transferCompleted: true; circleTransferId: string; circlePayoutId: string })
+  | (RedeemRequest & { phase: 'completed'; status: 'completed'; transferCompleted: true; circleTransferId: string; circlePayoutId: string })
+  | (RedeemRequest & { phase: 'compensation_due'; status: 'processing'; transferCompleted: true; circleTransferId: string; circlePayoutId?: string; failure: Failure })
+  | (RedeemRequest & {
+      phase: 'compensating'
+      status: 'processing'
+      transferCompleted: true
+      circleTransferId: string
+      circlePayoutId?: string
+      failure: Failure
+      compensationTransferId: string
+    })
+  | (RedeemRequest & {
+      phase: 'failed'
+      status: 'failed'
+      transferCompleted: boolean
+      circleTransferId?: string
+      circlePayoutId?: string
+      failure: Failure
+      compensationTransferId?: string
+    })
+>
 
 export const initialState: RedeemState = { status: 'none', phase: 'none', transferCompleted: false }
 
-/** The operation status each phase shows; status is never set apart from the phase. */
-const statusOf: Record<RedeemPhase, RedeemState['status']> = {
-  none: 'none',
-  requested: 'pending',
-  transferring: 'processing',
-  transferred: 'processing',
-  paying_out: 'processing',
-  compensation_due: 'processing',
-  compensating: 'processing',
-  completed: 'completed',
-  failed: 'failed',
-}
-
 export function evolve(state: RedeemState, event: RedeemEvent): RedeemState {
-  const next = apply(state, event)
-  return next === state ? state : { ...next, status: statusOf[next.phase] }
-}
-
-/** The phase change of one event; `evolve` derives the status from the phase. */
-function apply(state: RedeemState, event: RedeemEvent): RedeemState {
   switch (event.type) {
     case 'RedeemRequested': {
       const { redeemId, walletId, bankAccountId, amount } = event.data
       return { status: 'pending', phase: 'requested', redeemId, walletId, bankAccountId, amount: decodeMicros(amount), transferCompleted: false }
     }
-    case 'RedeemTransferSubmitted':
-      return { ...state, phase: 'transferring', circleTransferId: event.data.circleTransferId }
-    case 'RedeemTransferCompleted':
-      return { ...state, phase: 'transferred', transferCompleted: true, circleTransferId: event.data.circleTransferId }
-    case 'RedeemPayoutSubmitted':
-      return { ...state, phase: 'paying_out', circlePayoutId: event.data.circlePayoutId }
-    case 'RedeemCompleted':
-      return { ...state, phase: 'completed', circlePayoutId: event.data.circlePayoutId }
-    case 'RedeemPayoutFailed':
-      return { ...state, phase: 'compensation_due', failure: event.data.failure }
-    case 'RedeemCompensationSubmitted':
-      return { ...state, phase: 'compensating', compensationTransferId: event.data.circleTransferId }
-    case 'RedeemFailed':
-      return { ...state, phase: 'failed', failure: event.data.failure }
     case 'OperationNeedsAttention':
     case 'OperationAttentionCleared':
       return evolveAttention(state, event)
+  }
+  // Each outcome changes only the phases the decider appends it from; anywhere else it changes nothing.
+  switch (event.type) {
+    case 'RedeemTransferSubmitted':
+      if (state.phase !== 'requested') return state
+      return { ...state, phase: 'transferring', status: 'processing', circleTransferId: event.data.circleTransferId }
+    case 'RedeemTransferCompleted':
+      if (state.phase !== 'requested' && state.phase !== 'transferring') return state
+      return { ...state, phase: 'transferred', status: 'processing', transferCompleted: true, circleTransferId: event.data.circleTransferId }
+    case 'RedeemPayoutSubmitted':
+      if (state.phase !== 'transferred') return state
+      return { ...state, phase: 'paying_out', status: 'processing', circlePayoutId: event.data.circlePayoutId }
+    case 'RedeemCompleted':
+      if (state.phase !== 'transferred' && state.phase !== 'paying_out') return state
+      return { ...state, phase: 'completed', status: 'completed', circlePayoutId: event.data.circlePayoutId }
+    case 'RedeemPayoutFailed':
+      if (state.phase !== 'transferred' && state.phase !== 'paying_out') return state
+      return { ...state, phase: 'compensation_due', status: 'processing', failure: event.data.failure }
+    case 'RedeemCompensationSubmitted':
+      if (state.phase !== 'compensation_due') return state
+      return { ...state, phase: 'compensating', status: 'processing', compensationTransferId: event.data.circleTransferId }
+    case 'RedeemFailed':
+      if (state.phase === 'none' || state.phase === 'completed' || state.phase === 'failed') return state
+      return { ...state, phase: 'failed', status: 'failed', failure: event.data.failure }
     default: {
       event satisfies never
       return state

@@ -1,5 +1,5 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
-import type { Event, Failure, OperationStatus, StreamType } from './event.ts'
+import type { Event, Failure, StatusUnion, StreamType } from './event.ts'
 import { decodeMicros } from './money.ts'
 import * as streams from './stream-name.ts'
 
@@ -21,16 +21,22 @@ export type TransferFailed = Event<'TransferFailed', { transferId: string; failu
 
 export type TransferEvent = TransferRequested | TransferSubmitted | TransferCompleted | TransferFailed | AttentionEvent
 
-export interface TransferState extends AttentionState {
-  status: OperationStatus | 'none'
-  transferId?: string
-  sourceWalletId?: string
-  destination?: TransferDestination
-  amount?: bigint
-  circleTransferId?: string
-  txHash?: string
-  failure?: Failure
+/** What every requested transfer carries, whatever its status. */
+interface TransferRequest extends AttentionState {
+  transferId: string
+  sourceWalletId: string
+  destination: TransferDestination
+  amount: bigint
 }
+
+/** A transfer's state by status: each field exists only in the statuses where it is known. */
+export type TransferState = StatusUnion<
+  | (AttentionState & { status: 'none' })
+  | (TransferRequest & { status: 'pending' })
+  | (TransferRequest & { status: 'processing'; circleTransferId: string })
+  | (TransferRequest & { status: 'completed'; circleTransferId: string; txHash?: string })
+  | (TransferRequest & { status: 'failed'; failure: Failure; circleTransferId?: string })
+>
 
 export const initialState: TransferState = { status: 'none' }
 
@@ -40,18 +46,21 @@ export function evolve(state: TransferState, event: TransferEvent): TransferStat
       const { transferId, sourceWalletId, destination, amount } = event.data
       return { status: 'pending', transferId, sourceWalletId, destination, amount: decodeMicros(amount) }
     }
-    case 'TransferSubmitted':
-      return { ...state, status: 'processing', circleTransferId: event.data.circleTransferId }
-    case 'TransferCompleted': {
-      const next: TransferState = { ...state, status: 'completed', circleTransferId: event.data.circleTransferId }
-      if (event.data.txHash !== undefined) next.txHash = event.data.txHash
-      return next
-    }
-    case 'TransferFailed':
-      return { ...state, status: 'failed', failure: event.data.failure }
     case 'OperationNeedsAttention':
     case 'OperationAttentionCleared':
       return evolveAttention(state, event)
+  }
+  // The deciders append an outcome only to a transfer in flight; anywhere else it would change nothing.
+  if (state.status !== 'pending' && state.status !== 'processing') return state
+  switch (event.type) {
+    case 'TransferSubmitted':
+      return { ...state, status: 'processing', circleTransferId: event.data.circleTransferId }
+    case 'TransferCompleted': {
+      const { txHash, circleTransferId } = event.data
+      return txHash === undefined ? { ...state, status: 'completed', circleTransferId } : { ...state, status: 'completed', circleTransferId, txHash }
+    }
+    case 'TransferFailed':
+      return { ...state, status: 'failed', failure: event.data.failure }
     default: {
       event satisfies never
       return state

@@ -1,5 +1,5 @@
 import { evolveAttention, type AttentionEvent, type AttentionState } from './attention.ts'
-import type { Event, Failure, StreamType } from './event.ts'
+import type { Event, Failure, StatusUnion, StreamType } from './event.ts'
 import { decodeMicros } from './money.ts'
 import * as streams from './stream-name.ts'
 
@@ -50,13 +50,8 @@ export interface DepositAddress {
   failure?: Failure
 }
 
-export interface WalletState extends AttentionState {
-  status: WalletStatus
-  walletId?: string
-  ownerId?: string
-  description?: string
-  circleWalletId?: string
-  failure?: Failure
+/** Balances and deposit addresses, kept in every status. */
+interface WalletBooks extends AttentionState {
   addresses: Record<string, DepositAddress>
   /** Everything ever credited, in micro-units. */
   credited: bigint
@@ -71,6 +66,21 @@ export interface WalletState extends AttentionState {
   reserved: bigint
 }
 
+/** What every requested wallet carries, whatever its status. */
+interface WalletRequest extends WalletBooks {
+  walletId: string
+  ownerId: string
+  description?: string
+}
+
+/** A wallet's state by status: Circle's wallet id exists only once the wallet is active. */
+export type WalletState = StatusUnion<
+  | (WalletBooks & { status: 'none' })
+  | (WalletRequest & { status: 'pending' })
+  | (WalletRequest & { status: 'active'; circleWalletId: string })
+  | (WalletRequest & { status: 'failed'; failure: Failure })
+>
+
 export const initialState: WalletState = { status: 'none', addresses: {}, credited: 0n, debited: 0n, reservations: {}, reserved: 0n }
 
 export const reserved = (s: WalletState): bigint => s.reserved
@@ -80,11 +90,13 @@ export const available = (s: WalletState): bigint => s.credited - s.debited - re
 export function evolve(state: WalletState, event: WalletEvent): WalletState {
   switch (event.type) {
     case 'WalletCreationRequested':
-      return { ...state, status: 'pending', ...event.data }
+      // Appended only to a wallet that does not exist yet.
+      return state.status === 'none' ? { ...state, status: 'pending', ...event.data } : state
+    // The deciders record an outcome only for a pending wallet; anywhere else it would change nothing.
     case 'WalletCreated':
-      return { ...state, status: 'active', circleWalletId: event.data.circleWalletId }
+      return state.status === 'pending' ? { ...state, status: 'active', circleWalletId: event.data.circleWalletId } : state
     case 'WalletCreationFailed':
-      return { ...state, status: 'failed', failure: event.data.failure }
+      return state.status === 'pending' ? { ...state, status: 'failed', failure: event.data.failure } : state
     case 'DepositAddressRequested':
       return {
         ...state,

@@ -8,7 +8,7 @@ import { DomainError } from '../commands/errors.ts'
 import { deriveId } from '../commands/ids.ts'
 import { execute, type CommandMetadata, type Decider } from '../commands/handler.ts'
 import type { EventStore, Position } from '../events/event-store.ts'
-import type { Failure, OperationStatus } from '../events/event.ts'
+import { exists, type Failure, type OperationStatus } from '../events/event.ts'
 import type { Resource } from '../projections/document.ts'
 import { formatAmount, InvalidAmount, parseAmount } from '../events/money.ts'
 import { logSteps } from '../logger.ts'
@@ -60,15 +60,24 @@ export function money(value: string, max: bigint, field = 'body.amount'): bigint
 
 export type { Resource }
 
+/**
+ * The state of a read-model row. A row is written from its stream's events, so its state is never
+ * the stream's initial one; one that is would be a broken read model, answered as an error.
+ */
+export function stateOf<S extends { status: string }>(what: string, id: string, r: Resource<S>): Exclude<S, { status: 'none' }> {
+  if (!exists(r.state)) throw new Error(`${what} ${id} has a read-model row but no events`)
+  return r.state
+}
+
 /** The operation fields of an answer; a failure shows once the operation has failed. */
-export function operationView(r: Resource<{ status: OperationStatus | 'none'; amount?: bigint; failure?: Failure; attention?: string }>) {
-  const status = r.state.status === 'none' ? 'pending' : r.state.status
+export function operationView(state: { status: OperationStatus; amount: bigint; failure?: Failure; attention?: string }, r: Resource<unknown>) {
+  const { status } = state
   return {
-    amount: formatAmount(r.state.amount!),
+    amount: formatAmount(state.amount),
     currency: 'USD' as const,
     status,
-    ...(status === 'failed' && r.state.failure ? { failure: r.state.failure } : {}),
-    ...(r.state.attention === undefined ? {} : { attention: r.state.attention }),
+    ...(status === 'failed' && state.failure ? { failure: state.failure } : {}),
+    ...(state.attention === undefined ? {} : { attention: state.attention }),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   }

@@ -45,5 +45,5 @@ export const signedAmount = z.string().meta({ description: 'Decimal string, USD 
 
 /** Whether the client asked for this media type in preference to JSON. */
 export function accepts(accept: string | undefined, type: string): boolean {
-  return typeof accept === 'string' && accept.split(',').some((part) => part.trim().split(';')[0]!.trim().toLowerCase() === type)
+  return typeof accept === 'string' && accept.split(',').some((part) => part.replace(/;.*$/s, '').trim().toLowerCase() === type)
 }

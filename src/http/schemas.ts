@@ -170,7 +170,8 @@ export function docsTransform(document: TransformInput): ReturnType<typeof jsonS
   if (!schema || schema.hide) return out
   const route = document.route
   if (route) {
-    const method = Array.isArray(route.method) ? route.method[0]! : route.method
+    const method = Array.isArray(route.method) ? route.method[0] : route.method
+    if (method === undefined) throw new Error(`route ${route.url} has no method`)
     schema.operationId ??= OPERATION_IDS[`${method} ${route.url}`] ?? derivedOperationId(method, route.url)
     const access = route.config?.public
       ? 'Open: no API key needed (a key that is sent must be valid).'

@@ -14,15 +14,14 @@ export interface CheckFailure {
   message: string
 }
 
-export interface CheckResult {
-  ok: boolean
+/** A journal check: `ok`, or the first failure. */
+export type CheckResult = {
   entries: number
   accounts: number
   wallets: number
   /** Position the wallets were compared at (the wallet read model's checkpoint). */
   position: string | null
-  failure?: CheckFailure
-}
+} & ({ ok: true; failure?: never } | { ok: false; failure: CheckFailure })
 
 /**
  * The journal holds when every entry sums to zero, every account's kept balance equals the sum of
@@ -39,7 +38,7 @@ export async function checkJournal(db: Kysely<Database>, options: { waitMs?: num
     return { entries: Number(e.n), accounts: Number(a.n) }
   }
   const result = (position: string | null, walletCount: number, failure?: CheckFailure): Promise<CheckResult> =>
-    counts().then((c) => ({ ok: failure === undefined, ...c, wallets: walletCount, position, ...(failure ? { failure } : {}) }))
+    counts().then((c) => (failure === undefined ? { ok: true, ...c, wallets: walletCount, position } : { ok: false, ...c, wallets: walletCount, position, failure }))
 
   const unbalanced = await sql<{ account: string; position: string; total: string }>`
     SELECT min(account) AS account, min(position) AS position, sum(amount)::text AS total

@@ -24,16 +24,15 @@ export interface ChainBreak {
   details: Record<string, unknown>
 }
 
-export interface VerifyResult {
-  ok: boolean
+/** A verification: `ok`, or the first break. */
+export type VerifyResult = {
   /** Events verified before the end or the first break. */
   verified: number
   /** Last position verified (null when none). */
   position: string | null
   /** How far the audit log has been built: events after it are not audited yet and not checked. */
   auditedUpTo: string | null
-  break?: ChainBreak
-}
+} & ({ ok: true; break?: never } | { ok: false; break: ChainBreak })
 
 export interface VerifyOptions {
   db: Kysely<Database>
@@ -59,7 +58,8 @@ export async function verifyChain(options: VerifyOptions): Promise<VerifyResult>
   const audited = (await readCheckpoint(db, checkpointName(auditLog))) ?? null
   let verified = 0
   let last: string | null = null
-  const done = (brk?: ChainBreak): VerifyResult => ({ ok: brk === undefined, verified, position: last, auditedUpTo: audited, ...(brk ? { break: brk } : {}) })
+  const done = (brk?: ChainBreak): VerifyResult =>
+    brk === undefined ? { ok: true, verified, position: last, auditedUpTo: audited } : { ok: false, verified, position: last, auditedUpTo: audited, break: brk }
   if (audited === null) return done()
   const upper = options.to !== undefined && positionKey(options.to) < positionKey(audited) ? positionKey(options.to) : positionKey(audited)
 
@@ -86,7 +86,8 @@ export async function verifyChain(options: VerifyOptions): Promise<VerifyResult>
     if (options.signal?.aborted) throw options.signal.reason ?? new Error('verify aborted')
     const page = await store.readAll({ after, maxCount: pageSize })
     const events = page.events.filter((e) => positionKey(e.position) <= upper)
-    const endKey = events.length > 0 && events.length === page.events.length ? positionKey(events.at(-1)!.position) : upper
+    const lastEvent = events.at(-1)
+    const endKey = lastEvent !== undefined && events.length === page.events.length ? positionKey(lastEvent.position) : upper
     const rows = await readRows(db, afterKey, endKey)
     let r = 0
     for (const event of events) {
@@ -110,10 +111,11 @@ export async function verifyChain(options: VerifyOptions): Promise<VerifyResult>
       verified++
       last = event.position
     }
-    if (r < rows.length) return done(eventMissing(rows[r]!))
+    const unmatched = rows[r]
+    if (unmatched) return done(eventMissing(unmatched))
     options.onProgress?.(verified, total)
-    if (events.length < page.events.length || page.events.length === 0 || endKey >= upper) return done()
-    after = events.at(-1)!.position
+    if (lastEvent === undefined || events.length < page.events.length || endKey >= upper) return done()
+    after = lastEvent.position
     afterKey = endKey
   }
 }
@@ -185,6 +187,6 @@ function differences(a: ChainedEvent, b: ChainedEvent): string[] {
 }
 
 /** "verified N events up to position P" or the first break. */
-export function verificationMessage(r: { ok: boolean; verified: number; position: string | null; break?: { message: string } }): string {
-  return r.ok ? `verified ${r.verified} events up to position ${r.position ?? '-'}` : `chain broken: ${r.break!.message} (${r.verified} events verified before it)`
+export function verificationMessage(r: { verified: number; position: string | null } & ({ ok: true } | { ok: false; break: { message: string } })): string {
+  return r.ok ? `verified ${r.verified} events up to position ${r.position ?? '-'}` : `chain broken: ${r.break.message} (${r.verified} events verified before it)`
 }

@@ -4,7 +4,7 @@ import { bankAccount, type BankAccountState } from '../events/bank-account.ts'
 import { card, type CardState } from '../events/card.ts'
 import { deposit, type DepositEvent, type DepositState } from '../events/deposit.ts'
 import type { EventStore, RecordedEvent } from '../events/event-store.ts'
-import type { Failure, StreamType } from '../events/event.ts'
+import { exists, type Failure, type StreamType } from '../events/event.ts'
 import { foldEvents, type AnyEvent } from '../events/fold.ts'
 import { mint, type MintState } from '../events/mint.ts'
 import { formatAmount } from '../events/money.ts'
@@ -30,10 +30,14 @@ const money = (micro: bigint | undefined) => (micro === undefined ? { amount: nu
 const failureOf = (s: NotificationStatus, failure: Failure | undefined) => (s === 'failed' && failure ? { code: failure.code, message: failure.message } : null)
 
 /** The state's status changed: the resource's notification, built by `build` from the state after. */
-function changed<S extends { status: string }>(before: S, after: S, build: (s: NotificationStatus, previous: NotificationStatus | null) => Draft): Draft | undefined {
-  if (before.status === after.status) return undefined
+function changed<S extends { status: string }>(
+  before: S,
+  after: S,
+  build: (after: Exclude<S, { status: 'none' }>, s: NotificationStatus, previous: NotificationStatus | null) => Draft,
+): Draft | undefined {
+  if (before.status === after.status || !exists(after)) return undefined
   const s = status(after.status)
-  return s === null ? undefined : build(s, status(before.status))
+  return s === null ? undefined : build(after, s, status(before.status))
 }
 
 const walletNotifications: StreamNotifications<WalletState> = {
@@ -43,27 +47,27 @@ const walletNotifications: StreamNotifications<WalletState> = {
     if (typeof data.addressId === 'string') {
       const was = before.addresses[data.addressId]
       const now = after.addresses[data.addressId]
-      if (!now || was?.status === now.status) return undefined
+      if (!now || was?.status === now.status || !exists(after)) return undefined
       return {
         ...none,
         resource: 'address',
         id: now.addressId,
-        walletId: after.walletId!,
+        walletId: after.walletId,
         status: now.status,
         previousStatus: was?.status ?? null,
         failure: failureOf(now.status, now.failure),
       }
     }
-    return changed(before, after, (s, previousStatus) => ({
+    return changed(before, after, (a, s, previousStatus) => ({
       ...none,
       resource: 'wallet',
-      id: after.walletId!,
-      walletId: after.walletId!,
-      ownerId: after.ownerId ?? null,
+      id: a.walletId,
+      walletId: a.walletId,
+      ownerId: a.ownerId ?? null,
       status: s,
       previousStatus,
-      circleId: after.circleWalletId ?? null,
-      failure: failureOf(s, after.failure),
+      circleId: a.circleWalletId ?? null,
+      failure: failureOf(s, a.failure),
     }))
   },
 }
@@ -71,64 +75,64 @@ const walletNotifications: StreamNotifications<WalletState> = {
 const bankAccountNotifications: StreamNotifications<BankAccountState> = {
   type: bankAccount,
   change: (_event, before, after) =>
-    changed(before, after, (s, previousStatus) => ({
+    changed(before, after, (a, s, previousStatus) => ({
       ...none,
       resource: 'bank_account',
-      id: after.bankAccountId!,
-      ownerId: after.ownerId ?? null,
+      id: a.bankAccountId,
+      ownerId: a.ownerId ?? null,
       status: s,
       previousStatus,
-      circleId: after.circleWireId ?? null,
-      failure: failureOf(s, after.failure),
+      circleId: a.circleWireId ?? null,
+      failure: failureOf(s, a.failure),
     })),
 }
 
 const mintNotifications: StreamNotifications<MintState> = {
   type: mint,
   change: (_event, before, after) =>
-    changed(before, after, (s, previousStatus) => ({
+    changed(before, after, (a, s, previousStatus) => ({
       ...none,
       resource: 'mint',
-      id: after.mintId!,
-      walletId: after.walletId!,
+      id: a.mintId,
+      walletId: a.walletId,
       status: s,
       previousStatus,
-      ...money(after.amount),
-      circleId: after.circleTransferId ?? null,
-      failure: failureOf(s, after.failure),
+      ...money(a.amount),
+      circleId: a.circleTransferId ?? null,
+      failure: failureOf(s, a.failure),
     })),
 }
 
 const redeemNotifications: StreamNotifications<RedeemState> = {
   type: redeem,
   change: (_event, before, after) =>
-    changed(before, after, (s, previousStatus) => ({
+    changed(before, after, (a, s, previousStatus) => ({
       ...none,
       resource: 'redeem',
-      id: after.redeemId!,
-      walletId: after.walletId!,
+      id: a.redeemId,
+      walletId: a.walletId,
       status: s,
       previousStatus,
-      ...money(after.amount),
-      circleId: after.circlePayoutId ?? after.circleTransferId ?? null,
-      failure: failureOf(s, after.failure),
+      ...money(a.amount),
+      circleId: a.circlePayoutId ?? a.circleTransferId ?? null,
+      failure: failureOf(s, a.failure),
     })),
 }
 
 const transferNotifications: StreamNotifications<TransferState> = {
   type: transfer,
   change: (_event, before, after) =>
-    changed(before, after, (s, previousStatus) => ({
+    changed(before, after, (a, s, previousStatus) => ({
       ...none,
       resource: 'transfer',
-      id: after.transferId!,
-      walletId: after.sourceWalletId!,
+      id: a.transferId,
+      walletId: a.sourceWalletId,
       status: s,
       previousStatus,
-      ...money(after.amount),
-      circleId: after.circleTransferId ?? null,
-      txHash: after.txHash ?? null,
-      failure: failureOf(s, after.failure),
+      ...money(a.amount),
+      circleId: a.circleTransferId ?? null,
+      txHash: a.txHash ?? null,
+      failure: failureOf(s, a.failure),
     })),
 }
 
@@ -137,14 +141,14 @@ const depositNotifications: StreamNotifications<DepositState> = {
   change(event, before, after) {
     // The deposit state keeps only what deciding needs; Circle's ids come from the event itself.
     const data = (event as unknown as DepositEvent).data
-    return changed(before, after, (s, previousStatus) => ({
+    return changed(before, after, (a, s, previousStatus) => ({
       ...none,
       resource: 'deposit',
       id: data.depositId,
       walletId: data.walletId,
       status: s,
       previousStatus,
-      ...money(after.amount),
+      ...money(a.amount),
       circleId: data.circleTransferId,
       txHash: data.txHash ?? null,
     }))
@@ -155,14 +159,14 @@ const cardNotifications: StreamNotifications<CardState> = {
   type: card,
   // Only status, ids and the failure: never the card number (we do not hold it) nor its last digits.
   change: (_event, before, after) =>
-    changed(before, after, (s, previousStatus) => ({
+    changed(before, after, (a, s, previousStatus) => ({
       ...none,
       resource: 'card',
-      id: after.cardId!,
-      walletId: after.walletId!,
+      id: a.cardId,
+      walletId: a.walletId,
       status: s,
       previousStatus,
-      failure: failureOf(s, after.failure),
+      failure: failureOf(s, a.failure),
     })),
 }
 
@@ -237,8 +241,9 @@ export class NotificationMapper {
     let folded: Folded = cached && cached.revision < event.revision ? cached : { state: type.initialState, revision: -1 }
     while (folded.revision < event.revision - 1) {
       const events = await this.store.readStream(event.stream, { fromRevision: folded.revision + 1, maxCount: Math.min(1000, event.revision - 1 - folded.revision) })
-      if (events.length === 0) throw new Error(`stream ${event.stream} has no revision ${folded.revision + 1} though revision ${event.revision} was delivered`)
-      folded = { state: foldEvents(type, events, folded.state as S), revision: events.at(-1)!.revision }
+      const last = events.at(-1)
+      if (last === undefined) throw new Error(`stream ${event.stream} has no revision ${folded.revision + 1} though revision ${event.revision} was delivered`)
+      folded = { state: foldEvents(type, events, folded.state as S), revision: last.revision }
     }
     return folded.state as S
   }
@@ -246,6 +251,7 @@ export class NotificationMapper {
   private remember(stream: string, folded: Folded): void {
     this.states.delete(stream)
     this.states.set(stream, folded)
-    if (this.states.size > this.maxEntries) this.states.delete(this.states.keys().next().value!)
+    const [oldest] = this.states.keys()
+    if (this.states.size > this.maxEntries && oldest !== undefined) this.states.delete(oldest)
   }
 }

@@ -148,7 +148,8 @@ export class Notifier {
 
   private async jetstream(): Promise<JetStreamClient> {
     await this.ready.promise
-    return this.js!
+    if (this.js === undefined) throw new Error('NATS JetStream is not connected')
+    return this.js
   }
 
   private async connectLoop(signal: AbortSignal): Promise<void> {
@@ -271,10 +272,12 @@ export class Notifier {
     const { name, subjectPrefix } = this.options.stream
     const lastBySubject = new Map<string, Position | null>()
     for (let i = from; i < notes.length; i++) {
-      const n = notes[i]!
+      const n = notes[i]
+      if (n === undefined) break
       const subject = notificationSubject(subjectPrefix, n)
       if (!lastBySubject.has(subject)) {
-        const stored = await this.jsm!.streams.getMessage(name, { last_by_subj: subject })
+        if (this.jsm === undefined) throw new Error('NATS JetStream is not connected')
+        const stored = await this.jsm.streams.getMessage(name, { last_by_subj: subject })
         lastBySubject.set(subject, stored ? (stored.json<Notification>().position ?? null) : null)
       }
       const last = lastBySubject.get(subject)

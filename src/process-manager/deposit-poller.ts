@@ -88,8 +88,9 @@ export class DepositPoller {
     for (let pageAfter: string | undefined; ; ) {
       const page = await circle.listTransfers({ ...(from === undefined ? {} : { from }), ...(pageAfter === undefined ? {} : { pageAfter }), pageSize })
       seen.push(...page)
-      if (page.length < pageSize) break
-      pageAfter = page.at(-1)!.id
+      const last = page.at(-1)
+      if (last === undefined || page.length < pageSize) break
+      pageAfter = last.id
     }
 
     const inbound = seen.filter((t) => t.sourceChain !== undefined && t.destination.type === 'wallet' && t.status !== 'failed')

@@ -9,6 +9,7 @@ import { backoffDelay } from '../adapters/retry.ts'
 import { openDeadLetter } from '../dead-letters/dead-letters.ts'
 import { fold } from '../events/fold.ts'
 import type { EventStore } from '../events/event-store.ts'
+import type { DomainEvent } from '../events/types.ts'
 import { redeem } from '../events/redeem.ts'
 import type { Metrics } from '../metrics.ts'
 import { LeasedLoop } from '../subscriptions/lease.ts'
@@ -53,7 +54,7 @@ export const ACTIONABLE_EVENTS = [
   'CardUnfrozen',
   'CardClosed',
   'CardActionRequested',
-]
+] satisfies readonly DomainEvent['type'][]
 
 export interface ProcessManagerOptions {
   store: EventStore

@@ -12,7 +12,8 @@ export function decodeState<S>(json: unknown): S {
     if (Array.isArray(value)) return value.map(revive)
     if (value !== null && typeof value === 'object') {
       const entries = Object.entries(value)
-      if (entries.length === 1 && entries[0]![0] === '$micros' && typeof entries[0]![1] === 'string') return BigInt(entries[0]![1])
+      const [only, ...more] = entries
+      if (only !== undefined && more.length === 0 && only[0] === '$micros' && typeof only[1] === 'string') return BigInt(only[1])
       return Object.fromEntries(entries.map(([k, v]) => [k, revive(v)]))
     }
     return value

@@ -65,21 +65,23 @@ export function documentModel<S, E extends AnyEvent>(def: {
         const row = current.get(id)
         // Events the row already holds are skipped, so a batch handed over twice changes nothing.
         const list = row ? all.filter((e) => e.revision > (row.revision as number)) : all
-        if (list.length === 0) return []
+        const first = list[0]
+        const last = list.at(-1)
+        if (first === undefined || last === undefined) return []
         const state = list.reduce((s, e) => def.type.evolve(s, e as unknown as E), row ? decodeState<S>(row.state) : def.type.initialState)
-        const last = list.at(-1)!
         return {
           id,
           state: encodeState(state),
-          created_at: row ? (row.created_at as Date) : list[0]!.metadata.occurredAt,
+          created_at: row ? (row.created_at as Date) : first.metadata.occurredAt,
           updated_at: last.metadata.occurredAt,
           position: last.position,
           revision: last.revision,
           ...def.columns(state),
         }
       })
-      if (rows.length === 0) return
-      const columns = Object.keys(rows[0]!).filter((c) => c !== 'id' && c !== 'created_at')
+      const [firstRow] = rows
+      if (firstRow === undefined) return
+      const columns = Object.keys(firstRow).filter((c) => c !== 'id' && c !== 'created_at')
       await db
         .insertInto(def.table)
         .values(rows)

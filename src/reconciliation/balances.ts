@@ -45,7 +45,7 @@ async function ledgerWallets(db: Db, ids?: string[]): Promise<LedgerWallet[]> {
   let q = db.selectFrom('wallets').select(['id', 'circle_wallet_id', 'available', 'reserved']).where('status', '=', 'active').where('circle_wallet_id', 'is not', null)
   if (ids) q = q.where('id', 'in', ids)
   const rows = await q.orderBy('created_at').execute()
-  return rows.map((r) => ({ id: r.id, circleWalletId: r.circle_wallet_id!, total: BigInt(r.available) + BigInt(r.reserved) }))
+  return rows.flatMap((r) => (r.circle_wallet_id === null ? [] : [{ id: r.id, circleWalletId: r.circle_wallet_id, total: BigInt(r.available) + BigInt(r.reserved) }]))
 }
 
 /**
@@ -86,7 +86,8 @@ export async function checkBalances(
   const worker = async () => {
     while (next < wallets.length) {
       deps.signal?.throwIfAborted()
-      const w = wallets[next++]!
+      const w = wallets[next++]
+      if (w === undefined) break
       try {
         const circle = await deps.circle.getWallet(w.circleWalletId)
         if (!explains(w.total, circle.balance, flights.get(w.id) ?? [])) suspects.push(w)

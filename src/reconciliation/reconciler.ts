@@ -8,7 +8,7 @@ import type { EventStore } from '../events/event-store.ts'
 import type { ReconciliationTrigger } from '../events/reconciliation.ts'
 import { LeasedLoop, tryLease } from '../subscriptions/lease.ts'
 import { checkBalances } from './balances.ts'
-import { addFindings, finishRun, getRun, lastHighWaterMark, lastTreasury, startRun, type Run } from './runs.ts'
+import { addFindings, finishRun, lastHighWaterMark, lastTreasury, startRun, storedRun, type Run } from './runs.ts'
 import { checkTreasury } from './treasury.ts'
 import { checkStale } from './stale.ts'
 import { checkUnknown } from './unknown.ts'
@@ -107,7 +107,7 @@ async function execute(deps: ReconcilerDeps, options: ReconcileOptions, run: Run
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err)
     deps.logger.error({ err, runId: run.id }, 'reconciliation run failed')
-    return finishRun(deps.db, deps.store, run.id, { checked, error: message }).catch(async () => (await getRun(deps.db, run.id))!)
+    return finishRun(deps.db, deps.store, run.id, { checked, error: message }).catch(() => storedRun(deps.db, run.id))
   }
 }
 

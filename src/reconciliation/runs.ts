@@ -87,7 +87,7 @@ export async function startRun(db: Db, store: EventStore, trigger: Reconciliatio
     [{ id: randomUUID(), type: 'ReconciliationRunStarted', data: { runId, trigger, startedAt: startedAt.toISOString() }, metadata: meta(runId, startedAt.toISOString()) }],
     { expected: 'no_stream' },
   )
-  return (await getRun(db, runId))!
+  return storedRun(db, runId)
 }
 
 export async function addFindings(db: Db, runId: string, findings: Finding[]): Promise<void> {
@@ -129,7 +129,7 @@ export async function finishRun(
     .execute()
   const data = { runId, outcome, findings, counts, checked: result.checked, ...(result.error === undefined ? {} : { error: result.error }) }
   await store.append(reconciliation.streamName(runId), [{ id: randomUUID(), type: 'ReconciliationRunCompleted', data, metadata: meta(runId, finishedAt.toISOString()) }], { expected: 0 })
-  return (await getRun(db, runId))!
+  return storedRun(db, runId)
 }
 
 const runColumns = ['id', 'trigger', 'status', 'outcome', 'created_at', 'finished_at', 'listed_from', 'high_water_mark', 'checked', 'counts', 'error', 'treasury'] as const
@@ -137,6 +137,13 @@ const runColumns = ['id', 'trigger', 'status', 'outcome', 'created_at', 'finishe
 export async function getRun(db: Db, runId: string): Promise<Run | undefined> {
   const row = await db.selectFrom('reconciliation_runs').select(runColumns).where('id', '=', runId).executeTakeFirst()
   return row ? toRun(row) : undefined
+}
+
+/** A run this process just wrote: missing means its row was removed under it. */
+export async function storedRun(db: Db, runId: string): Promise<Run> {
+  const run = await getRun(db, runId)
+  if (run === undefined) throw new Error(`reconciliation run ${runId} has no row after it was written`)
+  return run
 }
 
 export async function listRuns(db: Db, page: PageRequest): Promise<Page<Run>> {
@@ -173,5 +180,5 @@ export async function lastTreasury(db: Db): Promise<TreasurySnapshot | undefined
 export async function alreadyReported(db: Db, runId: string, circleIds: string[]): Promise<Set<string>> {
   if (circleIds.length === 0) return new Set()
   const rows = await db.selectFrom('reconciliation_findings').select('circle_id').where('circle_id', 'in', circleIds).where('run_id', '!=', runId).where('kind', 'like', 'unknown_%').execute()
-  return new Set(rows.map((r) => r.circle_id!))
+  return new Set(rows.flatMap((r) => (r.circle_id === null ? [] : [r.circle_id])))
 }

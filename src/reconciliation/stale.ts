@@ -70,20 +70,20 @@ async function resolve(ctx: StepContext, c: Candidate): Promise<boolean> {
   switch (c.kind) {
     case 'mint': {
       const { state } = await fold(ctx.store, mint, c.id)
-      if (state.status !== 'processing' || state.circleTransferId === undefined) return false
+      if (state.status !== 'processing') return false
       return (await settleMint(ctx, c.id, await ctx.circle.getTransfer(state.circleTransferId))).next === 'done'
     }
     case 'transfer': {
       const { state } = await fold(ctx.store, transfer, c.id)
-      if (state.status !== 'processing' || state.circleTransferId === undefined) return false
+      if (state.status !== 'processing') return false
       return (await settleTransfer(ctx, c.id, await ctx.circle.getTransfer(state.circleTransferId))).next === 'done'
     }
     case 'redeem': {
       const { state } = await fold(ctx.store, redeem, c.id)
-      if (state.phase === 'transferring') return settleRedeemTransfer(ctx, c.id, await ctx.circle.getTransfer(state.circleTransferId!))
-      if (state.phase === 'paying_out') return settleRedeemPayout(ctx, c.id, await ctx.circle.getPayout(state.circlePayoutId!))
+      if (state.phase === 'transferring') return settleRedeemTransfer(ctx, c.id, await ctx.circle.getTransfer(state.circleTransferId))
+      if (state.phase === 'paying_out') return settleRedeemPayout(ctx, c.id, await ctx.circle.getPayout(state.circlePayoutId))
       if (state.phase === 'compensating') {
-        const t = await ctx.circle.getTransfer(state.compensationTransferId!)
+        const t = await ctx.circle.getTransfer(state.compensationTransferId)
         return t.status === 'complete' && (await compensation(ctx, state, t.id, t.status)).next === 'done'
       }
       return false

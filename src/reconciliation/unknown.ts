@@ -45,7 +45,8 @@ export async function checkUnknown(
   const worker = async () => {
     while (next < wallets.length) {
       deps.signal?.throwIfAborted()
-      const walletId = wallets[next++]!
+      const walletId = wallets[next++]
+      if (walletId === undefined) break
       for (const t of await deps.circle.listWalletTransfers({ walletId, ...query })) transfers.set(t.id, t)
       onProgress(++done, wallets.length + 1)
     }

@@ -119,10 +119,11 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
       await sql`INSERT INTO ${sql.id('public', table)} SELECT * FROM ${sql.id(schema, table)}`.execute(trx)
     }
     if (after !== undefined) {
+      const position = after
       await trx
         .insertInto('checkpoints')
-        .values({ name, position: after, updated_at: new Date() })
-        .onConflict((oc) => oc.column('name').doUpdateSet({ position: after!, updated_at: new Date() }))
+        .values({ name, position, updated_at: new Date() })
+        .onConflict((oc) => oc.column('name').doUpdateSet({ position, updated_at: new Date() }))
         .execute()
     }
     // Checkpoints of the projection's earlier versions describe tables that no longer exist.

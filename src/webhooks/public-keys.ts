@@ -92,6 +92,7 @@ export class CirclePublicKeys implements PublicKeySource {
   private remember<V>(map: Map<string, V>, keyId: string, value: V): void {
     map.delete(keyId)
     map.set(keyId, value)
-    if (map.size > this.options.maxEntries) map.delete(map.keys().next().value!)
+    const [oldest] = map.keys()
+    if (map.size > this.options.maxEntries && oldest !== undefined) map.delete(oldest)
   }
 }

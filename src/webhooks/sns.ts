@@ -79,7 +79,8 @@ export class SnsCertificates {
     const loading = this.fetchText(url)
     loading.catch(() => this.cache.delete(url))
     this.cache.set(url, loading)
-    if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!)
+    const [oldest] = this.cache.keys()
+    if (this.cache.size > this.maxEntries && oldest !== undefined) this.cache.delete(oldest)
     return loading
   }
 }

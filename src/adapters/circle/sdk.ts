@@ -212,8 +212,9 @@ export class CircleSdkAdapter implements CirclePort {
     for (;;) {
       const page = await this.call(operation, (o) => send(after, o), z.array(item))
       all.push(...page)
-      if (page.length < PAGE_SIZE) return all
-      after = page.at(-1)!.id
+      const last = page.at(-1)
+      if (last === undefined || page.length < PAGE_SIZE) return all
+      after = last.id
     }
   }
 

@@ -74,7 +74,8 @@ export class KurrentDbEventStore implements EventStore {
 
   async appendMulti(appends: StreamAppend[]): Promise<AppendResult[]> {
     assertAppendable(appends)
-    if (appends.length === 1) return [await this.append(appends[0]!.stream, appends[0]!.events, appends[0]!)]
+    const [only, ...others] = appends
+    if (only !== undefined && others.length === 0) return [await this.append(only.stream, only.events, only)]
     try {
       const res = await this.client.multiStreamAppend(
         appends.map((a) => ({ streamName: a.stream, events: a.events.map(toEventData), expectedState: toStreamState(a.expected) })),
@@ -88,7 +89,8 @@ export class KurrentDbEventStore implements EventStore {
       if (err instanceof WrongExpectedVersionError) {
         const replays = await Promise.all(appends.map((a) => this.findReplay(a.stream, a.events)))
         if (replays.every((r) => r !== undefined)) return replays as AppendResult[]
-        const failed = appends.find((a) => a.stream === err.streamName) ?? appends[0]!
+        const failed = appends.find((a) => a.stream === err.streamName) ?? only
+        if (failed === undefined) throw err
         throw new WrongExpectedVersion(failed.stream, failed.expected, toRevision(err.actualState))
       }
       throw err
@@ -99,9 +101,10 @@ export class KurrentDbEventStore implements EventStore {
     const recent = await this.readStream(stream, { direction: 'backwards', maxCount: REPLAY_WINDOW })
     const byId = new Map(recent.map((e) => [e.id, e]))
     const found = events.map((e) => byId.get(e.id))
-    if (found.every((e) => e === undefined)) return undefined
-    if (found.some((e) => e === undefined)) throw new EventIdConflict('some event ids of this append were already written', events.map((e) => e.id))
-    const last = found.reduce((m, e) => (e!.revision > m!.revision ? e : m))!
+    const known = found.filter((e) => e !== undefined)
+    if (known.length === 0) return undefined
+    if (known.length < found.length) throw new EventIdConflict('some event ids of this append were already written', events.map((e) => e.id))
+    const last = known.reduce((m, e) => (e.revision > m.revision ? e : m))
     return { stream, revision: last.revision, position: last.position }
   }
 

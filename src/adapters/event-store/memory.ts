@@ -32,7 +32,8 @@ export class MemoryEventStore implements EventStore {
 
   async append(stream: string, events: NewEvent[], options: { expected: ExpectedRevision }): Promise<AppendResult> {
     const [result] = await this.appendMulti([{ stream, events, expected: options.expected }])
-    return result!
+    if (result === undefined) throw new Error(`the append to ${stream} got no result`)
+    return result
   }
 
   async appendMulti(appends: StreamAppend[]): Promise<AppendResult[]> {
@@ -57,7 +58,8 @@ export class MemoryEventStore implements EventStore {
         this.log.push(recorded)
         this.byId.set(e.id, recorded)
       }
-      const last = stream[stream.length - 1]!
+      const last = stream.at(-1)
+      if (last === undefined) throw new Error(`stream ${a.stream} is empty after an append`)
       results.push({ stream: a.stream, revision: last.revision, position: last.position })
     }
     this.wake.emit('append')
@@ -81,7 +83,8 @@ export class MemoryEventStore implements EventStore {
     const events: RecordedEvent[] = []
     let checkpoint: Position | undefined = options.after
     for (let i = start; i < this.log.length && events.length < max; i++) {
-      const e = this.log[i]!
+      const e = this.log[i]
+      if (e === undefined) break
       checkpoint = e.position
       if (matchesFilter(e, options.filter)) events.push(clone(e))
     }

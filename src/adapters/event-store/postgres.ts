@@ -104,7 +104,8 @@ export class PostgresEventStore implements EventStore {
 
   async append(stream: string, events: NewEvent[], options: { expected: ExpectedRevision }): Promise<AppendResult> {
     const [result] = await this.appendMulti([{ stream, events, expected: options.expected }])
-    return result!
+    if (result === undefined) throw new Error(`the append to ${stream} got no result`)
+    return result
   }
 
   /**
@@ -123,7 +124,11 @@ export class PostgresEventStore implements EventStore {
     })
     this.onAppend?.((performance.now() - started) / 1000)
     const byStream = new Map(results.map((r) => [r.stream, r]))
-    return appends.map((a) => byStream.get(a.stream)!)
+    return appends.map((a) => {
+      const result = byStream.get(a.stream)
+      if (result === undefined) throw new Error(`the append to ${a.stream} got no result`)
+      return result
+    })
   }
 
   /**
@@ -162,7 +167,8 @@ export class PostgresEventStore implements EventStore {
     const ids = new Set<string>()
     let events = 0
     for (let i = 0; i < this.queue.length && batch.length < this.maxBatchAppends; ) {
-      const next = this.queue[i]!
+      const next = this.queue[i]
+      if (next === undefined) break
       const own = next.appends.flatMap((a) => a.events.map((e) => e.id))
       if (batch.length > 0 && (events + next.events > this.maxBatchEvents || own.some((id) => ids.has(id)))) {
         i++
@@ -213,8 +219,9 @@ export class PostgresEventStore implements EventStore {
         // Another writer (another process) wrote one of these event ids or created one of these
         // streams meanwhile: a fresh attempt sees its commit.
         if (RETRYABLE.has((err as { code?: string }).code ?? '') && attempt < MAX_ATTEMPTS) continue
-        if (batch.length === 1) {
-          batch[0]!.reject(err)
+        const [only, ...others] = batch
+        if (only !== undefined && others.length === 0) {
+          only.reject(err)
           return
         }
         // Anything else may come from one append's content (text the database refuses): each goes
@@ -222,7 +229,11 @@ export class PostgresEventStore implements EventStore {
         for (const p of batch) await this.settle(client, [p])
         return
       }
-      outcomes.forEach((o, i) => (o.kind === 'done' ? batch[i]!.resolve(o.results) : batch[i]!.reject(o.error)))
+      batch.forEach((p, i) => {
+        const o = outcomes[i] ?? { kind: 'failed', error: new Error('append_batch answered no outcome for this append') }
+        if (o.kind === 'done') p.resolve(o.results)
+        else p.reject(o.error)
+      })
       return
     }
   }
@@ -261,14 +272,21 @@ export class PostgresEventStore implements EventStore {
         return { kind: 'failed', error: new EventIdConflict('some event ids of this append were already written', ids) }
       }
       const lost = mine.findIndex((r) => r.o_actual !== null)
-      if (lost >= 0) {
-        const a = p.appends[lost]!
-        return { kind: 'failed', error: new WrongExpectedVersion(a.stream, a.expected, mine[lost]!.o_actual!) }
+      const lostAppend = p.appends[lost]
+      const actual = mine[lost]?.o_actual
+      if (lostAppend !== undefined && typeof actual === 'number') {
+        return { kind: 'failed', error: new WrongExpectedVersion(lostAppend.stream, lostAppend.expected, actual) }
       }
-      if (mine.length !== p.appends.length || mine.some((r) => r.o_outcome !== 'written' && r.o_outcome !== 'replayed')) {
+      // One written or replayed row per append, in order; anything else is an answer we do not understand.
+      const results = mine.flatMap((r, j) => {
+        const a = p.appends[j]
+        if (a === undefined || r.o_revision === null || (r.o_outcome !== 'written' && r.o_outcome !== 'replayed')) return []
+        return [{ stream: a.stream, revision: r.o_revision, position: String(r.o_position) }]
+      })
+      if (results.length !== p.appends.length) {
         return { kind: 'failed', error: new Error(`append_batch answered ${mine.map((r) => r.o_outcome).join(', ')}`) }
       }
-      return { kind: 'done', results: mine.map((r, j) => ({ stream: p.appends[j]!.stream, revision: r.o_revision!, position: String(r.o_position) })) }
+      return { kind: 'done', results }
     })
   }
 
@@ -309,7 +327,8 @@ export class PostgresEventStore implements EventStore {
     )
     const upper = res.rows[0]?.upper
     const events = res.rows.filter((r) => r.position !== null).map(toRecorded)
-    const checkpoint = events.length === max ? events.at(-1)!.position : BigInt(upper ?? after) > BigInt(after) ? String(upper) : options.after
+    const last = events.at(-1)
+    const checkpoint = events.length === max && last !== undefined ? last.position : BigInt(upper ?? after) > BigInt(after) ? String(upper) : options.after
     return { events, checkpoint }
   }
 

@@ -17,7 +17,7 @@ export function findReplay(appends: StreamAppend[], lookup: (id: string) => Stor
   if (known === 0) return undefined
   if (known !== ids.length) throw new EventIdConflict('some event ids of this append were already written', ids)
   return appends.map((a, i) => {
-    const stored = found[i]! as Stored[]
+    const stored = (found[i] ?? []).filter((s) => s !== undefined)
     if (stored.some((s) => s.stream !== a.stream)) {
       throw new EventIdConflict(`event ids already written to another stream than ${a.stream}`, ids)
     }

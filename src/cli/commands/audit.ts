@@ -39,7 +39,7 @@ export const audit: CliCommand = {
     if (ctx.json) ctx.stdout.write(`${JSON.stringify({ ...result, message, ...(heads ? { publishedHeads: heads } : {}) })}\n`)
     else {
       if (result.ok) ctx.stdout.write(`${message}\n`)
-      else ctx.stdout.write(`chain broken at position ${result.break!.position}: ${result.break!.kind}: ${result.break!.message}\n`)
+      else ctx.stdout.write(`chain broken at position ${result.break.position}: ${result.break.kind}: ${result.break.message}\n`)
       if (heads && headsOk) ctx.stdout.write(`${heads.checked} heads published on NATS match the stored chain\n`)
       for (const m of heads?.mismatches ?? []) {
         ctx.stdout.write(`published head at position ${m.position} (${m.at}) is ${m.published}; the stored chain has ${m.stored ?? 'no row there'}\n`)

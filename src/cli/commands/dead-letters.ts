@@ -16,6 +16,30 @@ function option(args: string[], name: string): string | undefined {
   return value
 }
 
+/** What the arguments ask for: each action with only the options it takes. */
+type Request =
+  | { action: 'list'; kind: 'webhook' | 'task' | undefined; status: 'open' | 'replayed' | 'discarded' | undefined }
+  | { action: 'replay'; id: string }
+  | { action: 'discard'; id: string; reason: string }
+
+function parse(args: string[]): Request {
+  const [action, ...rest] = args
+  if (action !== 'list' && action !== 'replay' && action !== 'discard') throw new UsageError(`expected list, replay or discard, got ${action ?? 'nothing'}`)
+  if (action === 'list') {
+    const kind = option(rest, '--kind')
+    if (kind !== undefined && kind !== 'webhook' && kind !== 'task') throw new UsageError('--kind is webhook or task')
+    const status = option(rest, '--status')
+    if (status !== undefined && status !== 'open' && status !== 'replayed' && status !== 'discarded') throw new UsageError('--status is open, replayed or discarded')
+    return { action, kind, status }
+  }
+  const id = rest[0]
+  if (id === undefined || !UUID.test(id)) throw new UsageError('name the dead letter by its id (a UUID)')
+  if (action === 'replay') return { action, id }
+  const reason = option(rest, '--reason')?.trim()
+  if (!reason) throw new UsageError('discard needs --reason <text>')
+  return { action, id, reason }
+}
+
 const line = (r: DeadLetterRow) =>
   `${r.id}  ${r.kind.padEnd(7)} ${r.status.padEnd(9)} ${r.detail.padEnd(10)} ${r.subject}  attempts ${r.attempts}${r.attention ? `  attention ${r.attention}` : ''}\n    ${r.error}\n`
 
@@ -23,30 +47,11 @@ export const deadLetters: CliCommand = {
   summary: 'work that kept failing (webhooks, process-manager tasks): list, replay, or discard with a reason',
   usage: 'dead-letters list [--kind webhook|task] [--status open|replayed|discarded] | replay <id> | discard <id> --reason <text>',
   async run(args, ctx) {
-    const [action, ...rest] = args
-    if (action !== 'list' && action !== 'replay' && action !== 'discard') throw new UsageError(`expected list, replay or discard, got ${action ?? 'nothing'}`)
-    let id: string | undefined
-    let reason: string | undefined
-    let kind: 'webhook' | 'task' | undefined
-    let status: 'open' | 'replayed' | 'discarded' | undefined
-    if (action === 'list') {
-      const k = option(rest, '--kind')
-      if (k !== undefined && k !== 'webhook' && k !== 'task') throw new UsageError('--kind is webhook or task')
-      kind = k
-      const s = option(rest, '--status')
-      if (s !== undefined && s !== 'open' && s !== 'replayed' && s !== 'discarded') throw new UsageError('--status is open, replayed or discarded')
-      status = s
-    } else {
-      id = rest[0]
-      if (id === undefined || !UUID.test(id)) throw new UsageError('name the dead letter by its id (a UUID)')
-      if (action === 'discard') {
-        reason = option(rest, '--reason')?.trim()
-        if (!reason) throw new UsageError('discard needs --reason <text>')
-      }
-    }
+    const request = parse(args)
     const conn = await ctx.connect()
     try {
-      if (action === 'list') {
+      if (request.action === 'list') {
+        const { kind, status } = request
         const rows: DeadLetterRow[] = []
         let cursor: string | undefined
         do {
@@ -59,12 +64,13 @@ export const deadLetters: CliCommand = {
         else for (const r of rows) ctx.stdout.write(line(r))
         return 0
       }
-      if (!(await getDeadLetter(conn.db, id!))) {
+      const { id } = request
+      if (!(await getDeadLetter(conn.db, id))) {
         ctx.stderr.write(`dead letter ${id} not found\n`)
         return 1
       }
       try {
-        const row = action === 'replay' ? await replay(conn.store, conn.db, id!, actor()) : await discard(conn.store, conn.db, id!, reason!, actor())
+        const row = request.action === 'replay' ? await replay(conn.store, conn.db, id, actor()) : await discard(conn.store, conn.db, id, request.reason, actor())
         if (ctx.json) ctx.stdout.write(JSON.stringify(row) + '\n')
         else ctx.stdout.write(`${row.id}: ${row.status} by ${row.resolved_by}\n`)
         return 0

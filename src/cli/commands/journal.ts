@@ -16,7 +16,7 @@ export const journal: CliCommand = {
     if (ctx.json) ctx.stdout.write(`${JSON.stringify(result)}\n`)
     else if (result.ok) {
       ctx.stdout.write(`journal holds: ${result.entries} entries, ${result.accounts} accounts, trial balance 0, ${result.wallets} wallets agree at position ${result.position ?? '-'}\n`)
-    } else ctx.stdout.write(`journal check failed: account ${result.failure!.account}: ${result.failure!.rule}: ${result.failure!.message}\n`)
+    } else ctx.stdout.write(`journal check failed: account ${result.failure.account}: ${result.failure.rule}: ${result.failure.message}\n`)
     return result.ok ? 0 : 1
   },
 }

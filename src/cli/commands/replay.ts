@@ -18,8 +18,9 @@ async function* pages(store: EventStore, options: { stream?: string | undefined;
     for (;;) {
       const events = await store.readStream(options.stream, { fromRevision: from, maxCount: PAGE })
       if (events.length > 0) yield events
-      if (events.length < PAGE) return
-      from = events.at(-1)!.revision + 1
+      const last = events.at(-1)
+      if (last === undefined || events.length < PAGE) return
+      from = last.revision + 1
     }
   }
   const until = options.until === undefined ? undefined : positionKey(options.until)
@@ -28,8 +29,9 @@ async function* pages(store: EventStore, options: { stream?: string | undefined;
     const page = await store.readAll({ after, maxCount: PAGE })
     const events = until === undefined ? page.events : page.events.filter((e) => positionKey(e.position) <= until)
     if (events.length > 0) yield events
-    if (page.events.length < PAGE || events.length < page.events.length) return
-    after = events.at(-1)!.position
+    const last = events.at(-1)
+    if (last === undefined || page.events.length < PAGE || events.length < page.events.length) return
+    after = last.position
   }
 }
 
@@ -56,7 +58,7 @@ export const replay: CliCommand = {
         // Wait for stdout to drain: a slow reader slows the replay instead of filling memory.
         if (!ctx.stdout.write(chunk)) await once(ctx.stdout, 'drain')
         count += events.length
-        last = events.at(-1)!.position
+        last = events.at(-1)?.position ?? last
         bar?.update(count, total)
       }
     } finally {

@@ -90,7 +90,7 @@ export const authPlugin = fp<AuthOptions>(async (app, opts) => {
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config
     const header = request.headers.authorization
-    const match = typeof header === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/.exec(header) : null
+    const apiKey = typeof header === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/.exec(header)?.[1] : undefined
     const wait = failures.blockedFor(request.ip)
     const unauthorized = (message: string) => {
       failures.fail(request.ip)
@@ -99,7 +99,7 @@ export const authPlugin = fp<AuthOptions>(async (app, opts) => {
     if (config.public || publicPrefixes.some((p) => request.routeOptions.url?.startsWith(p))) {
       // Open routes need no key; one that is sent must be valid, and identifies the caller (auditors and admins see /health details).
       if (header === undefined) return
-      const principal = match ? byHash.get(sha256hex(match[1]!)) : undefined
+      const principal = apiKey !== undefined ? byHash.get(sha256hex(apiKey)) : undefined
       if (!principal) {
         if (wait > 0) throw new HttpError(429, 'rate_limited', `too many requests without a valid API key from this address; retry in ${wait} s`, { headers: { 'retry-after': String(wait) } })
         throw unauthorized('unknown API key: send a valid key, or none on this open route')
@@ -110,8 +110,8 @@ export const authPlugin = fp<AuthOptions>(async (app, opts) => {
     if (wait > 0) {
       throw new HttpError(429, 'rate_limited', `too many requests without a valid API key from this address; retry in ${wait} s`, { headers: { 'retry-after': String(wait) } })
     }
-    if (!match) throw unauthorized('send Authorization: Bearer <api key>')
-    const principal = byHash.get(sha256hex(match[1]!))
+    if (apiKey === undefined) throw unauthorized('send Authorization: Bearer <api key>')
+    const principal = byHash.get(sha256hex(apiKey))
     if (!principal) throw unauthorized('unknown API key')
     request.principal = principal
     // An unknown route answers 404 to any valid key rather than a misleading 403.

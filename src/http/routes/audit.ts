@@ -66,8 +66,9 @@ export async function* ndjsonEvents(store: EventStore, db: Db, after: string | u
     for (const e of events) chunk += `${JSON.stringify(toBody(e, links.get(e.position)))}\n`
     yield chunk
     sent += events.length
-    if (events.length < page.events.length) return
-    cursor = events.at(-1)!.position
+    const last = events.at(-1)
+    if (last === undefined || events.length < page.events.length) return
+    cursor = last.position
   }
 }
 
@@ -104,10 +105,11 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store
       if (events.length === 0 && from === 0) throw notFound('stream', stream)
       const page = events.slice(0, pageSize)
       const links = await chainLinks(db, page.map((e) => e.position))
+      const last = page.at(-1)
       return {
         stream,
         events: page.map((e) => toBody(e, links.get(e.position))),
-        nextRevision: events.length > pageSize ? page.at(-1)!.revision + 1 : null,
+        nextRevision: events.length > pageSize && last !== undefined ? last.revision + 1 : null,
       }
     },
   )
@@ -144,7 +146,7 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store
       const pageSize = Math.min(requested ?? 100, 1000)
       const page = await store.readAll({ after, maxCount: pageSize })
       const links = await chainLinks(db, page.events.map((e) => e.position))
-      return { events: page.events.map((e) => toBody(e, links.get(e.position))), next: page.events.length === pageSize ? page.events.at(-1)!.position : null }
+      return { events: page.events.map((e) => toBody(e, links.get(e.position))), next: page.events.length === pageSize ? (page.events.at(-1)?.position ?? null) : null }
     },
   )
 

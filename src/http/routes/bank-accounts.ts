@@ -1,14 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { CirclePort, WireAccountDetails } from '../../adapters/circle/port.ts'
-import { accountTypeOf, bankDetailsProblems } from '../../commands/bank-details.ts'
+import { bankDetailsProblems, wireAccountNumberOf } from '../../commands/bank-details.ts'
 import { linkBankAccount, schema as linkCommand, type LinkBankAccount } from '../../commands/link-bank-account.ts'
 import type { BankAccountState } from '../../events/bank-account.ts'
 import { submitWireAccount } from '../../process-manager/submit-wire-account.ts'
 import { getBankAccount, listBankAccounts } from '../../projections/bank-accounts.ts'
 import { HttpError, notFound } from '../errors.ts'
 import type { RouteDeps } from '../command-resource-routes.ts'
-import { answerCreated, commandMetadata, create, derivedId, waitIfAsked, type Resource } from '../command-requests.ts'
+import { answerCreated, commandMetadata, create, derivedId, stateOf, waitIfAsked, type Resource } from '../command-requests.ts'
 import { attention, commandErrorsFor, createdResponses, readErrors, failure, idempotencyHeaders, idParams, listQuery, pageOf } from '../schemas.ts'
 
 const country = linkCommand.shape.country.meta({ example: 'US' })
@@ -71,8 +71,8 @@ export const bankAccountBody = z
   })
 
 export function toBankAccount(id: string, r: Resource<BankAccountState>): z.infer<typeof bankAccountBody> {
-  const s = r.state
-  const body: z.infer<typeof bankAccountBody> = { id, ownerId: s.ownerId!, status: s.status === 'none' ? 'pending' : s.status, last4: s.last4!, createdAt: r.createdAt }
+  const s = stateOf('bank account', id, r)
+  const body: z.infer<typeof bankAccountBody> = { id, ownerId: s.ownerId, status: s.status, last4: s.last4, createdAt: r.createdAt }
   if (s.circleWireId !== undefined) body.circleWireId = s.circleWireId
   if (s.description !== undefined) body.description = s.description
   if (s.failure !== undefined) body.failure = s.failure
@@ -107,12 +107,14 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<RouteDeps & { circle: Pick
       const body = request.body
       // Checked before any event or Circle call: Circle would refuse these later as code 2.
       const problems = bankDetailsProblems(body)
-      if (problems.length > 0) {
+      const account = wireAccountNumberOf(body)
+      // Details that name no complete account always have a problem that says so.
+      if (problems.length > 0 || account === undefined) {
         throw new HttpError(400, 'validation_failed', `the request is not valid: ${problems.map((p) => p.message).join('; ')}`, { details: problems })
       }
-      const accountType = accountTypeOf(body)!
+      const accountType = account.type
       const bankAccountId = derivedId(request, 'bankaccount')
-      const number = accountType === 'iban' ? body.iban! : body.accountNumber!
+      const number = account.type === 'iban' ? account.iban : account.accountNumber
       const command: LinkBankAccount = {
         bankAccountId,
         ownerId: body.ownerId,
@@ -125,9 +127,9 @@ export const bankAccountRoutes: FastifyPluginAsyncZod<RouteDeps & { circle: Pick
       if (body.description !== undefined) command.description = body.description
       await create(store, linkBankAccount, command, request, bankAccountId)
       const details: WireAccountDetails =
-        accountType === 'iban'
-          ? { iban: body.iban!, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
-          : { accountNumber: body.accountNumber!, routingNumber: body.routingNumber!, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
+        account.type === 'iban'
+          ? { iban: account.iban, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
+          : { accountNumber: account.accountNumber, routingNumber: account.routingNumber, billingDetails: body.billingDetails, bankAddress: body.bankAddress }
       await submitWireAccount({ store, circle, logger: request.log, metrics: request.server.metrics, metadata: (commandId) => commandMetadata(request, commandId) }, bankAccountId, details)
       await read.caughtUp()
       const reread = () => getBankAccount(read.db, bankAccountId)

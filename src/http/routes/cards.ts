@@ -17,7 +17,7 @@ import { readDocument } from '../../projections/document.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { notFound } from '../errors.ts'
 import { operationRoutes, type RouteDeps } from '../command-resource-routes.ts'
-import { commandMetadata, create, type Resource } from '../command-requests.ts'
+import { commandMetadata, create, stateOf, type Resource } from '../command-requests.ts'
 import { attention, commandErrorsFor, failure, idParams, operationFilters, type ErrorExample } from '../schemas.ts'
 
 export const cardBody = z
@@ -49,8 +49,8 @@ export const cardBody = z
   })
 
 export function toCard(id: string, r: Resource<CardState>): z.infer<typeof cardBody> {
-  const s = r.state
-  const body: z.infer<typeof cardBody> = { id, walletId: s.walletId!, status: s.status === 'none' ? 'pending' : s.status, createdAt: r.createdAt, updatedAt: r.updatedAt }
+  const s = stateOf('card', id, r)
+  const body: z.infer<typeof cardBody> = { id, walletId: s.walletId, status: s.status, createdAt: r.createdAt, updatedAt: r.updatedAt }
   if (s.last4 !== undefined) body.last4 = s.last4
   if (s.expMonth !== undefined) body.expMonth = s.expMonth
   if (s.expYear !== undefined) body.expYear = s.expYear
@@ -131,7 +131,7 @@ export const cardRoutes: FastifyPluginAsyncZod<RouteDeps & { issuer: CardIssuer;
         if (alreadyDone(action, current.state) || current.state.status === 'closed') return reply.code(200).send(toCard(cardId, await readCard(cardId)))
         let outcome: CardActionCommand['issuer']
         try {
-          await issuer[action](current.state.issuerCardId!, { waitMs: cardActionWaitMs })
+          await issuer[action](current.state.issuerCardId, { waitMs: cardActionWaitMs })
           outcome = 'confirmed'
         } catch (err) {
           if (err instanceof UpstreamError && err.refusal) {

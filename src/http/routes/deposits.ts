@@ -7,7 +7,7 @@ import { readDocument } from '../../projections/document.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { notFound } from '../errors.ts'
 import type { RouteDeps } from '../command-resource-routes.ts'
-import type { Resource } from '../command-requests.ts'
+import { stateOf, type Resource } from '../command-requests.ts'
 import { currency, listQuery, operationFilters, pageOf, readErrors } from '../schemas.ts'
 
 export const depositBody = z
@@ -22,7 +22,8 @@ export const depositBody = z
   .meta({ id: 'Deposit', description: 'USDC that arrived on-chain at one of our deposit addresses and was credited to the wallet' })
 
 export function toDeposit(id: string, r: Resource<DepositState>): z.infer<typeof depositBody> {
-  return { id, walletId: r.state.walletId!, amount: formatAmount(r.state.amount!), currency: 'USD', status: 'completed', createdAt: r.createdAt }
+  const s = stateOf('deposit', id, r)
+  return { id, walletId: s.walletId, amount: formatAmount(s.amount), currency: 'USD', status: s.status, createdAt: r.createdAt }
 }
 
 /** Inbound deposits are recorded from Circle, never requested: read-only routes. */

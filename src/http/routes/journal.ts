@@ -117,7 +117,7 @@ export const journalRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { rea
           balanceAfter: formatAmount(BigInt(r.balance_after)),
           bookedAt: r.booked_at.toISOString(),
         })),
-        next: rows.length === pageSize ? rows.at(-1)!.position : null,
+        next: rows.length === pageSize ? (rows.at(-1)?.position ?? null) : null,
       }
     },
   )
@@ -151,7 +151,7 @@ export const journalRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { rea
           bookedAt: e.booked_at.toISOString(),
           postings: e.postings.map((p) => ({ account: p.account, amount: formatAmount(BigInt(p.amount)), balanceAfter: formatAmount(BigInt(p.balance_after)) })),
         })),
-        next: entries.length === request.query.limit ? entries.at(-1)!.position : null,
+        next: entries.length === request.query.limit ? (entries.at(-1)?.position ?? null) : null,
       }
     },
   )

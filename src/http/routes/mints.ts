@@ -5,7 +5,7 @@ import type { MintState } from '../../events/mint.ts'
 import { mints } from '../../projections/mints.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { operationRoutes } from '../command-resource-routes.ts'
-import { create, money, operationView, type Resource } from '../command-requests.ts'
+import { create, money, operationView, stateOf, type Resource } from '../command-requests.ts'
 import { amount, currency, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
 
 export const mintBody = z
@@ -16,8 +16,8 @@ export const mintBody = z
   })
 
 export function toMint(id: string, r: Resource<MintState>): z.infer<typeof mintBody> {
-  const s = r.state
-  return { id, walletId: s.walletId!, ...operationView(r), ...(s.circleTransferId === undefined ? {} : { circleTransferId: s.circleTransferId }) }
+  const s = stateOf('mint', id, r)
+  return { id, walletId: s.walletId, ...operationView(s, r), ...(s.circleTransferId === undefined ? {} : { circleTransferId: s.circleTransferId }) }
 }
 
 /** Mint (fiat -> USDC): Circle moves USDC from the treasury (master wallet) to the user's wallet. */

@@ -5,7 +5,7 @@ import type { RedeemState } from '../../events/redeem.ts'
 import { redeems } from '../../projections/redeems.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { operationRoutes } from '../command-resource-routes.ts'
-import { create, money, operationView, type Resource } from '../command-requests.ts'
+import { create, money, operationView, stateOf, type Resource } from '../command-requests.ts'
 import { amount, currency, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
 
 export const redeemBody = z
@@ -23,12 +23,12 @@ export const redeemBody = z
   })
 
 export function toRedeem(id: string, r: Resource<RedeemState>): z.infer<typeof redeemBody> {
-  const s = r.state
+  const s = stateOf('redeem', id, r)
   return {
     id,
-    walletId: s.walletId!,
-    bankAccountId: s.bankAccountId!,
-    ...operationView(r),
+    walletId: s.walletId,
+    bankAccountId: s.bankAccountId,
+    ...operationView(s, r),
     ...(s.circleTransferId === undefined ? {} : { circleTransferId: s.circleTransferId }),
     ...(s.circlePayoutId === undefined ? {} : { circlePayoutId: s.circlePayoutId }),
   }

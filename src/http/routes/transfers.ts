@@ -5,7 +5,7 @@ import type { TransferState } from '../../events/transfer.ts'
 import { transfers } from '../../projections/transfers.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { operationRoutes } from '../command-resource-routes.ts'
-import { create, money, operationView, type Resource } from '../command-requests.ts'
+import { create, money, operationView, stateOf, type Resource } from '../command-requests.ts'
 import { amount, chain, currency, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
 
 const [toWallet, toChain] = destinationSchema.options
@@ -42,12 +42,12 @@ export const transferBody = z
   })
 
 export function toTransfer(id: string, r: Resource<TransferState>): z.infer<typeof transferBody> {
-  const s = r.state
+  const s = stateOf('transfer', id, r)
   return {
     id,
-    sourceWalletId: s.sourceWalletId!,
-    destination: s.destination!,
-    ...operationView(r),
+    sourceWalletId: s.sourceWalletId,
+    destination: s.destination,
+    ...operationView(s, r),
     ...(s.circleTransferId === undefined ? {} : { circleTransferId: s.circleTransferId }),
     ...(s.txHash === undefined ? {} : { txHash: s.txHash }),
   }

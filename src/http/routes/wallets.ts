@@ -4,7 +4,7 @@ import { formatAmount } from '../../events/money.ts'
 import { available, reserved, type WalletState } from '../../events/wallet.ts'
 import { listWallets, wallets } from '../../projections/wallets.ts'
 import { operationRoutes } from '../command-resource-routes.ts'
-import { create, type Resource } from '../command-requests.ts'
+import { create, stateOf, type Resource } from '../command-requests.ts'
 import { currency, failure } from '../schemas.ts'
 import { addressBody, toAddress } from './addresses.ts'
 
@@ -40,11 +40,11 @@ export const walletBody = z
   })
 
 export function toWallet(id: string, r: Resource<WalletState>): z.infer<typeof walletBody> {
-  const s = r.state
+  const s = stateOf('wallet', id, r)
   const body: z.infer<typeof walletBody> = {
     id,
-    ownerId: s.ownerId!,
-    status: s.status === 'none' ? 'pending' : s.status,
+    ownerId: s.ownerId,
+    status: s.status,
     addresses: Object.values(s.addresses).map((a) => toAddress(id, a)),
     balances: {
       available: formatAmount(available(s)),

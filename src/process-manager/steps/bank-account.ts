@@ -17,7 +17,8 @@ export const bankAccountStep: Step = async (ctx, bankAccountId) => {
   if (state.status !== 'pending') return done
   if (state.circleWireId === undefined) {
     const [requested] = await ctx.store.readStream(stream, { maxCount: 1 })
-    const abandonAt = Date.parse(requested!.recordedAt) + ctx.submissionAbandonMs
+    if (requested === undefined) throw new Error(`bank account ${bankAccountId} is pending but its stream is empty`)
+    const abandonAt = Date.parse(requested.recordedAt) + ctx.submissionAbandonMs
     if (Date.now() < abandonAt) return { next: 'poll', inMs: abandonAt - Date.now() }
     const hours = Math.round(ctx.submissionAbandonMs / 360_000) / 10
     const failure = { code: 'submission_abandoned', message: `Circle never received this account and no retry came within ${hours} h; link it again with a new Idempotency-Key` }

@@ -16,7 +16,7 @@ export const cardStep: Step = async (ctx, cardId) => {
   if (state.status === 'pending') {
     let issued: IssuedCard
     try {
-      const created = await ctx.issuer.issue({ idempotencyKey: circleKey(cardId, 'issue'), walletId: state.walletId!, cardholderName: state.cardholderName! })
+      const created = await ctx.issuer.issue({ idempotencyKey: circleKey(cardId, 'issue'), walletId: state.walletId, cardholderName: state.cardholderName })
       issued = created.status === 'pending' ? await ctx.issuer.get(created.id) : created
     } catch (err) {
       if (!isRefusal(err)) throw err
@@ -32,7 +32,8 @@ export const cardStep: Step = async (ctx, cardId) => {
     await record(ctx, recordCardOutcome, { cardId, outcome: { type: 'issued', issuerCardId, last4, expMonth, expYear, network } }, stream, 'issued')
     return done
   }
-  if (state.pendingAction !== undefined && state.issuerCardId !== undefined) {
+  if (state.status !== 'active' && state.status !== 'frozen' && state.status !== 'closed') return done
+  if (state.pendingAction !== undefined) {
     const action = state.pendingAction
     // Each pending action has its own outcome id, so a later freeze after an unfreeze is not taken for the first.
     const outcomeKey = `${action}-${state.actionRequests ?? 0}`
@@ -46,12 +47,10 @@ export const cardStep: Step = async (ctx, cardId) => {
     await record(ctx, recordCardOutcome, { cardId, outcome: { type: 'action_confirmed', action } }, stream, `${outcomeKey}-confirmed`)
     return done
   }
-  if (state.status === 'active' || state.status === 'frozen' || state.status === 'closed') {
-    const current = await ctx.issuer.get(state.issuerCardId!)
-    if (current.status === state.status || current.status === 'closed') return done
-    if (state.status === 'frozen') await ctx.issuer.freeze(current.id)
-    else if (state.status === 'active') await ctx.issuer.unfreeze(current.id)
-    else await ctx.issuer.close(current.id)
-  }
+  const current = await ctx.issuer.get(state.issuerCardId)
+  if (current.status === state.status || current.status === 'closed') return done
+  if (state.status === 'frozen') await ctx.issuer.freeze(current.id)
+  else if (state.status === 'active') await ctx.issuer.unfreeze(current.id)
+  else await ctx.issuer.close(current.id)
   return done
 }

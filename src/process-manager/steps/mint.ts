@@ -3,8 +3,8 @@ import { fold } from '../../events/fold.ts'
 import { recordMintOutcome } from '../../commands/record-mint-outcome.ts'
 import { mint } from '../../events/mint.ts'
 import { formatAmount } from '../../events/money.ts'
-import { wallet } from '../../events/wallet.ts'
 import type { CircleTransfer } from '../../adapters/circle/port.ts'
+import { circleWalletOf } from './circle-ids.ts'
 import { done, failureOf, isRefusal, poll, record, type Step, type StepContext } from '../context.ts'
 
 /**
@@ -17,21 +17,20 @@ export const mintStep: Step = async (ctx, mintId) => {
   if (state.status === 'pending') {
     if (!state.treasuryChecked) {
       const available = await ctx.circle.treasuryBalance()
-      if (available < state.amount!) {
-        const failure = { code: 'insufficient_treasury_balance', message: `treasury holds ${formatAmount(available)}, the mint needs ${formatAmount(state.amount!)}` }
+      if (available < state.amount) {
+        const failure = { code: 'insufficient_treasury_balance', message: `treasury holds ${formatAmount(available)}, the mint needs ${formatAmount(state.amount)}` }
         await record(ctx, recordMintOutcome, { mintId, outcome: { type: 'failed', failure } }, stream, 'failed')
         return done
       }
       await record(ctx, recordMintOutcome, { mintId, outcome: { type: 'treasury_checked', treasuryAvailable: available } }, stream, 'treasury_checked')
     }
-    const target = (await fold(ctx.store, wallet, state.walletId!)).state
     let transfer: CircleTransfer
     try {
       transfer = await ctx.circle.createTransfer({
         idempotencyKey: circleKey(mintId, 'mint'),
         sourceWalletId: await ctx.circle.masterWalletId(),
-        destination: { type: 'wallet', id: target.circleWalletId! },
-        amount: state.amount!,
+        destination: { type: 'wallet', id: await circleWalletOf(ctx, state.walletId) },
+        amount: state.amount,
       })
     } catch (err) {
       if (!isRefusal(err)) throw err
@@ -41,7 +40,7 @@ export const mintStep: Step = async (ctx, mintId) => {
     await record(ctx, recordMintOutcome, { mintId, outcome: { type: 'submitted', circleTransferId: transfer.id } }, stream, 'submitted')
     return settleMint(ctx, mintId, transfer)
   }
-  if (state.status === 'processing') return settleMint(ctx, mintId, await ctx.circle.getTransfer(state.circleTransferId!))
+  if (state.status === 'processing') return settleMint(ctx, mintId, await ctx.circle.getTransfer(state.circleTransferId))
   return done
 }
 

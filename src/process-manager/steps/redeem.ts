@@ -2,9 +2,8 @@ import { circleKey } from '../../commands/ids.ts'
 import { fold } from '../../events/fold.ts'
 import { recordRedeemOutcome, type RecordRedeemOutcome } from '../../commands/record-redeem-outcome.ts'
 import type { CirclePayout, CircleTransfer } from '../../adapters/circle/port.ts'
-import { bankAccount } from '../../events/bank-account.ts'
 import { redeem, type RedeemState } from '../../events/redeem.ts'
-import { wallet } from '../../events/wallet.ts'
+import { circleWalletOf, circleWireOf } from './circle-ids.ts'
 import { done, failureOf, isRefusal, poll, record, type Step, type StepContext } from '../context.ts'
 
 type Outcome = RecordRedeemOutcome['outcome']
@@ -16,16 +15,15 @@ type Outcome = RecordRedeemOutcome['outcome']
 export const redeemStep: Step = async (ctx, redeemId) => {
   const { state } = await fold(ctx.store, redeem, redeemId)
   const save = (outcome: Outcome, name: string = outcome.type) => record(ctx, recordRedeemOutcome, { redeemId, outcome }, redeem.streamName(redeemId), name)
-  const userWallet = async () => (await fold(ctx.store, wallet, state.walletId!)).state.circleWalletId!
 
   switch (state.phase) {
     case 'requested': {
       try {
         const t = await ctx.circle.createTransfer({
           idempotencyKey: circleKey(redeemId, 'to-master'),
-          sourceWalletId: await userWallet(),
+          sourceWalletId: await circleWalletOf(ctx, state.walletId),
           destination: { type: 'wallet', id: await ctx.circle.masterWalletId() },
-          amount: state.amount!,
+          amount: state.amount,
         })
         await save({ type: 'transfer_submitted', circleTransferId: t.id })
         if (t.status === 'complete') await save({ type: 'transfer_completed', circleTransferId: t.id })
@@ -37,11 +35,11 @@ export const redeemStep: Step = async (ctx, redeemId) => {
       return again(ctx, redeemId)
     }
     case 'transferring':
-      return (await settleRedeemTransfer(ctx, redeemId, await ctx.circle.getTransfer(state.circleTransferId!))) ? again(ctx, redeemId) : poll(ctx)
+      return (await settleRedeemTransfer(ctx, redeemId, await ctx.circle.getTransfer(state.circleTransferId))) ? again(ctx, redeemId) : poll(ctx)
     case 'transferred': {
-      const wire = (await fold(ctx.store, bankAccount, state.bankAccountId!)).state.circleWireId!
+      const wire = await circleWireOf(ctx, state.bankAccountId)
       try {
-        const p = await ctx.circle.createPayout({ idempotencyKey: circleKey(redeemId, 'payout'), wireAccountId: wire, amount: state.amount! })
+        const p = await ctx.circle.createPayout({ idempotencyKey: circleKey(redeemId, 'payout'), wireAccountId: wire, amount: state.amount })
         await save({ type: 'payout_submitted', circlePayoutId: p.id })
         if (p.status === 'complete') await save({ type: 'payout_completed', circlePayoutId: p.id })
         if (p.status === 'failed') await save(payoutFailed(p.errorCode))
@@ -52,19 +50,19 @@ export const redeemStep: Step = async (ctx, redeemId) => {
       return again(ctx, redeemId)
     }
     case 'paying_out':
-      return (await settleRedeemPayout(ctx, redeemId, await ctx.circle.getPayout(state.circlePayoutId!))) ? again(ctx, redeemId) : poll(ctx)
+      return (await settleRedeemPayout(ctx, redeemId, await ctx.circle.getPayout(state.circlePayoutId))) ? again(ctx, redeemId) : poll(ctx)
     case 'compensation_due': {
       const t = await ctx.circle.createTransfer({
         idempotencyKey: circleKey(redeemId, 'compensation'),
         sourceWalletId: await ctx.circle.masterWalletId(),
-        destination: { type: 'wallet', id: await userWallet() },
-        amount: state.amount!,
+        destination: { type: 'wallet', id: await circleWalletOf(ctx, state.walletId) },
+        amount: state.amount,
       })
       await save({ type: 'compensation_submitted', circleTransferId: t.id })
       return compensation(ctx, state, t.id, t.status)
     }
     case 'compensating': {
-      const t = await ctx.circle.getTransfer(state.compensationTransferId!)
+      const t = await ctx.circle.getTransfer(state.compensationTransferId)
       return compensation(ctx, state, t.id, t.status)
     }
     default:
@@ -101,8 +99,8 @@ const payoutFailed = (errorCode: string | undefined): Outcome => ({
 const again = async (ctx: StepContext, redeemId: string) => redeemStep(ctx, redeemId)
 
 /** Records the transfer back once Circle completed it; a pending or failed one is polled again. */
-export async function compensation(ctx: StepContext, state: RedeemState, transferId: string, status: string) {
-  const redeemId = state.redeemId!
+export async function compensation(ctx: StepContext, state: Extract<RedeemState, { phase: 'compensation_due' | 'compensating' }>, transferId: string, status: string) {
+  const { redeemId } = state
   if (status === 'complete') {
     await record(ctx, recordRedeemOutcome, { redeemId, outcome: { type: 'compensation_completed', circleTransferId: transferId } }, redeem.streamName(redeemId), 'compensation_completed')
     return done

@@ -2,8 +2,8 @@ import { circleKey } from '../../commands/ids.ts'
 import { fold } from '../../events/fold.ts'
 import { recordTransferOutcome } from '../../commands/record-transfer-outcome.ts'
 import { transfer } from '../../events/transfer.ts'
-import { wallet } from '../../events/wallet.ts'
 import type { CircleDestination, CircleTransfer } from '../../adapters/circle/port.ts'
+import { circleWalletOf } from './circle-ids.ts'
 import { done, failureOf, isRefusal, poll, record, type Step, type StepContext } from '../context.ts'
 
 /** Transfer: send from the source wallet to our wallet or a blockchain address, then follow it. */
@@ -11,15 +11,14 @@ export const transferStep: Step = async (ctx, transferId) => {
   const stream = transfer.streamName(transferId)
   const { state } = await fold(ctx.store, transfer, transferId)
   if (state.status === 'pending') {
-    const source = (await fold(ctx.store, wallet, state.sourceWalletId!)).state
-    const d = state.destination!
+    const d = state.destination
     const destination: CircleDestination =
       d.type === 'wallet'
-        ? { type: 'wallet', id: (await fold(ctx.store, wallet, d.walletId)).state.circleWalletId! }
+        ? { type: 'wallet', id: await circleWalletOf(ctx, d.walletId) }
         : { type: 'blockchain', chain: d.chain, address: d.address, ...(d.addressTag === undefined ? {} : { addressTag: d.addressTag }) }
     let sent: CircleTransfer
     try {
-      sent = await ctx.circle.createTransfer({ idempotencyKey: circleKey(transferId, 'transfer'), sourceWalletId: source.circleWalletId!, destination, amount: state.amount! })
+      sent = await ctx.circle.createTransfer({ idempotencyKey: circleKey(transferId, 'transfer'), sourceWalletId: await circleWalletOf(ctx, state.sourceWalletId), destination, amount: state.amount })
     } catch (err) {
       if (!isRefusal(err)) throw err
       await record(ctx, recordTransferOutcome, { transferId, outcome: { type: 'failed', failure: failureOf(err) } }, stream, 'failed')
@@ -28,7 +27,7 @@ export const transferStep: Step = async (ctx, transferId) => {
     await record(ctx, recordTransferOutcome, { transferId, outcome: { type: 'submitted', circleTransferId: sent.id } }, stream, 'submitted')
     return settleTransfer(ctx, transferId, sent)
   }
-  if (state.status === 'processing') return settleTransfer(ctx, transferId, await ctx.circle.getTransfer(state.circleTransferId!))
+  if (state.status === 'processing') return settleTransfer(ctx, transferId, await ctx.circle.getTransfer(state.circleTransferId))
   return done
 }
 

@@ -23,7 +23,7 @@ export const walletStep: Step = async (ctx, walletId) => {
   for (const address of Object.values(state.addresses).filter((a) => a.status === 'pending')) {
     const { addressId } = address
     try {
-      const created = await ctx.circle.createDepositAddress(state.circleWalletId!, { idempotencyKey: circleKey(addressId, 'address'), chain: address.chain })
+      const created = await ctx.circle.createDepositAddress(state.circleWalletId, { idempotencyKey: circleKey(addressId, 'address'), chain: address.chain })
       const outcome = created.addressTag === undefined ? { type: 'created' as const, address: created.address } : { type: 'created' as const, address: created.address, addressTag: created.addressTag }
       await record(ctx, recordAddressOutcome, { walletId, addressId, outcome }, stream, `address/${addressId}/created`)
     } catch (err) {

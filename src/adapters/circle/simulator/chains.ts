@@ -10,7 +10,7 @@ export function base58(bytes: Uint8Array): string {
   for (const b of bytes) n = (n << 8n) | BigInt(b)
   let out = ''
   while (n > 0n) {
-    out = BASE58[Number(n % 58n)]! + out
+    out = BASE58.charAt(Number(n % 58n)) + out
     n /= 58n
   }
   for (const b of bytes) {

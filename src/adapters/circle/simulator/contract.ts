@@ -166,7 +166,7 @@ export function requestExamples(method: string, path: string): { name: string; b
   }
   const schema = originalDeref(content.schema) as { oneOf?: unknown[]; anyOf?: unknown[] }
   const branches = schema.oneOf ?? schema.anyOf
-  if (branches) return branches.map((b, i) => ({ name: ((b as { $ref?: string }).$ref ?? `branch ${i}`).split('/').pop()!, body: examplesOf(originalDeref(b))[0] }))
+  if (branches) return branches.map((b, i) => ({ name: ((b as { $ref?: string }).$ref ?? `branch ${i}`).replace(/^.*\//s, ''), body: examplesOf(originalDeref(b))[0] }))
   return examplesOf(schema).map((body) => ({ name: 'properties', body }))
 }
 

@@ -136,6 +136,20 @@ const usd = (micro: bigint): Money => ({ amount: formatAmount(micro), currency: 
 const invalid = (location: string, message: string, invalidValue?: unknown) =>
   new CircleApiError(400, 2, `Invalid entity.\n${location} ${message}`, [{ error: 'invalid_value', location, message, ...(invalidValue === undefined ? {} : { invalidValue }) }])
 
+/** A document the simulator wrote itself (the master wallet, one it just stored): missing means its state is broken. */
+const stored = <T>(doc: T | undefined, what: string): T => {
+  if (doc === undefined) throw new Error(`the simulator's state has no ${what}`)
+  return doc
+}
+
+/** Circle's answer to a body that fails its schema: the first issue, located. */
+const invalidEntity = (error: z.ZodError) => {
+  const [issue] = error.issues
+  const location = issue?.path.join('.') || 'body'
+  const message = issue?.message ?? 'is not valid'
+  return new CircleApiError(400, 2, `Invalid entity.\n${location} ${message}`, [{ error: 'invalid_value', location, message }])
+}
+
 const depositBody = z
   .strictObject({
     walletId: z.string().min(1).optional(),
@@ -194,7 +208,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   const transferWallets = (t: Transfer) => [t.source.type === 'wallet' ? t.source.id : undefined, t.destination.type === 'wallet' ? t.destination.id : undefined].filter((id): id is string => id !== undefined)
   const putTransfer = (tx: SimTx, t: Transfer) => tx.put('transfers', t.id, t, transferWallets(t))
   const credit = async (tx: SimTx, walletId: string, amount: bigint) => {
-    const w = (await tx.get<Wallet>('wallets', walletId))!
+    const w = stored(await tx.get<Wallet>('wallets', walletId), `wallet ${walletId}`)
     await tx.put('wallets', walletId, { ...w, balance: (BigInt(w.balance) + amount).toString() }, [walletId])
   }
 
@@ -306,8 +320,9 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
       return
     }
     if (!isApi(request.url)) return
-    if (!/^Bearer \S+$/.test(request.headers.authorization ?? '')) return reply.code(401).send({ code: 1, message: 'Malformed authorization.' })
-    const apiKey = request.headers.authorization!.slice('Bearer '.length)
+    const authorization = request.headers.authorization ?? ''
+    if (!/^Bearer \S+$/.test(authorization)) return reply.code(401).send({ code: 1, message: 'Malformed authorization.' })
+    const apiKey = authorization.slice('Bearer '.length)
     if (faults.revokedKeys.includes(apiKey)) return reply.code(401).send({ code: 401, message: 'Invalid credentials.' })
     if (faults.forbiddenKeys.includes(apiKey)) return reply.code(403).send({ code: 3, message: 'Forbidden.' })
     if (faults.latencyMs > 0) await pause(faults.latencyMs)
@@ -322,7 +337,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   app.addHook('preHandler', async (request) => {
     if (!isApi(request.url)) return
     const key = (request.body as { idempotencyKey?: unknown } | undefined)?.idempotencyKey
-    received.push({ method: request.method, path: request.url.split('?')[0]!, ...(typeof key === 'string' ? { idempotencyKey: key } : {}), at: Date.now() })
+    received.push({ method: request.method, path: request.url.replace(/\?.*$/s, ''), ...(typeof key === 'string' ? { idempotencyKey: key } : {}), at: Date.now() })
   })
   app.addHook('onSend', async (request, reply, payload) => {
     const r = request as FastifyRequest & { failAfter?: boolean; hang?: boolean; holdMs?: number }
@@ -376,12 +391,17 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     })
   }
 
-  const param = (request: FastifyRequest, name: string) => (request.params as Record<string, string>)[name]!
   const notFound = () => new CircleApiError(404, 404, 'Not found.')
+  const param = (request: FastifyRequest, name: string) => {
+    const value = (request.params as Record<string, string | undefined>)[name]
+    if (value === undefined) throw notFound()
+    return value
+  }
 
   /** GET one resource by the path's last parameter: `{data}`, or 404. */
   function readRoute<T>(openapiPath: string, collection: 'wallets' | 'transfers' | 'wires' | 'payouts', view: (resource: T) => unknown = (r) => r) {
-    const name = /\{(\w+)\}$/.exec(openapiPath)![1]!
+    const name = /\{(\w+)\}$/.exec(openapiPath)?.[1]
+    if (name === undefined) throw new Error(`${openapiPath} does not end in a path parameter`)
     circleRoute('GET', openapiPath, async (request) => {
       const resource = await state.read.get<T>(collection, param(request, name))
       if (!resource) throw notFound()
@@ -469,7 +489,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   readRoute('/v1/businessAccount/banks/wires/{id}', 'wires')
 
   circleRoute('GET', '/v1/businessAccount/balances', async () => {
-    const master = (await state.read.get<Wallet>('wallets', masterWalletId))!
+    const master = stored(await state.read.get<Wallet>('wallets', masterWalletId), 'master wallet')
     return { data: { available: [usd(BigInt(master.balance))], unsettled: [] } }
   })
 
@@ -522,7 +542,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     return idempotent(request, reply, 'payout', async (tx, notes) => {
       const wire = await tx.get<Wire>('wires', b.destination.id)
       if (!wire || wire.status !== 'complete') throw new CircleApiError(400, 1089, 'Invalid destination account.')
-      const master = (await tx.get<Wallet>('wallets', masterWalletId))!
+      const master = stored(await tx.get<Wallet>('wallets', masterWalletId), 'master wallet')
       const amount = parseCircleAmount(b.amount.amount)
       if (BigInt(master.balance) < amount) throw new CircleApiError(400, 5006, 'Insufficient funds.')
       await tx.put('wallets', masterWalletId, { ...master, balance: (BigInt(master.balance) - amount).toString() }, [masterWalletId])
@@ -564,11 +584,12 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   }
   app.post('/issuing/v1/cards', async (request, reply) => {
     const b = (request.body ?? {}) as { idempotencyKey?: string; walletId?: string; cardholderName?: string }
-    if (!b.idempotencyKey || !b.walletId || !b.cardholderName) {
-      throw new CircleApiError(400, 2, 'Invalid entity.', [{ error: 'required', location: !b.idempotencyKey ? 'idempotencyKey' : !b.walletId ? 'walletId' : 'cardholderName', message: 'may not be null' }])
+    const { walletId, cardholderName } = b
+    if (!b.idempotencyKey || !walletId || !cardholderName) {
+      throw new CircleApiError(400, 2, 'Invalid entity.', [{ error: 'required', location: !b.idempotencyKey ? 'idempotencyKey' : !walletId ? 'walletId' : 'cardholderName', message: 'may not be null' }])
     }
     return idempotent(request, reply, 'card', async (tx) => {
-      const card: Card = { id: randomUUID(), walletId: b.walletId!, cardholderName: b.cardholderName!, status: 'pending', last4: String(randomInt(1000, 9999)), expMonth: randomInt(1, 13), expYear: new Date().getUTCFullYear() + 4, network: 'VISA', createDate: now() }
+      const card: Card = { id: randomUUID(), walletId, cardholderName, status: 'pending', last4: String(randomInt(1000, 9999)), expMonth: randomInt(1, 13), expYear: new Date().getUTCFullYear() + 4, network: 'VISA', createDate: now() }
       await tx.put('cards', card.id, card)
       await schedule(tx, { action: 'card', target: card.id })
       return { id: card.id, body: card }
@@ -645,7 +666,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   app.put('/sim/treasury', async (request) => {
     const amount = parseCircleAmount((request.body as { amount: string }).amount)
     await state.atomically(async (tx) => {
-      const master = (await tx.get<Wallet>('wallets', masterWalletId))!
+      const master = stored(await tx.get<Wallet>('wallets', masterWalletId), 'master wallet')
       await tx.put('wallets', masterWalletId, { ...master, balance: amount.toString() }, [masterWalletId])
     })
     return { amount: formatAmount(amount) }
@@ -657,11 +678,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
    */
   app.post('/sim/deposits', async (request, reply) => {
     const parsed = depositBody.safeParse(request.body ?? {})
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!
-      const location = issue.path.join('.') || 'body'
-      throw new CircleApiError(400, 2, `Invalid entity.\n${location} ${issue.message}`, [{ error: 'invalid_value', location, message: issue.message }])
-    }
+    if (!parsed.success) throw invalidEntity(parsed.error)
     const b = parsed.data
     const amount = parseCircleAmount(b.amount)
     if (amount <= 0n) throw invalid('amount', 'must be positive', b.amount)
@@ -674,7 +691,8 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
         if (b.walletId !== undefined && b.walletId !== address.walletId) throw invalid('walletId', `does not own the address ${b.address}`, b.walletId)
         if (b.chain !== undefined && b.chain !== address.chain) throw invalid('chain', `the address ${b.address} is on ${address.chain}`, b.chain)
       }
-      const walletId = address?.walletId ?? b.walletId!
+      const walletId = address?.walletId ?? b.walletId
+      if (walletId === undefined) throw invalid('walletId', 'walletId or address is required')
       if (!(await tx.get('wallets', walletId))) throw notFound()
       const chain = address?.chain ?? b.chain ?? 'ETH'
       address ??= (await tx.list<Address>('addresses', { walletId })).map((a) => a.doc).find((a) => a.chain === chain)
@@ -693,9 +711,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   const control = <T extends z.ZodType>(schema: T, body: unknown): z.infer<T> => {
     const parsed = schema.safeParse(body ?? {})
     if (parsed.success) return parsed.data
-    const issue = parsed.error.issues[0]!
-    const location = issue.path.join('.') || 'body'
-    throw new CircleApiError(400, 2, `Invalid entity.\n${location} ${issue.message}`, [{ error: 'invalid_value', location, message: issue.message }])
+    throw invalidEntity(parsed.error)
   }
   const signedAmount = z.string().regex(/^-?\d+(\.\d{1,6})?$/, 'a signed decimal string such as "-5.00"')
   /** Changes a wallet's balance with no resource and no notification: `{amount}` signed, e.g. "-5.00". */
@@ -708,7 +724,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
       if (!w) throw notFound()
       if (BigInt(w.balance) + delta < 0n) throw new CircleApiError(400, 1093, 'Insufficient funds.')
       await credit(tx, walletId, delta)
-      return (await tx.get<Wallet>('wallets', walletId))!
+      return stored(await tx.get<Wallet>('wallets', walletId), `wallet ${walletId}`)
     })
     return { data: publicWallet(wallet) }
   })
@@ -731,7 +747,10 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
       if (b.destinationWalletId !== undefined && !(await tx.get('wallets', b.destinationWalletId))) throw new CircleApiError(400, 1089, 'Invalid destination account.')
       if (BigInt(source.balance) < amount) throw new CircleApiError(400, 1093, 'Insufficient funds.')
       await credit(tx, source.walletId, -amount)
-      const destination: Transfer['destination'] = b.destinationWalletId !== undefined ? { type: 'wallet', id: b.destinationWalletId } : { type: 'blockchain', address: b.address!, chain: b.chain! }
+      let destination: Transfer['destination']
+      if (b.destinationWalletId !== undefined) destination = { type: 'wallet', id: b.destinationWalletId }
+      else if (b.address !== undefined && b.chain !== undefined) destination = { type: 'blockchain', address: b.address, chain: b.chain }
+      else throw invalid('destinationWalletId', 'destinationWalletId or address and chain are required')
       const t: Transfer = { id: randomUUID(), source: { type: 'wallet', id: source.walletId }, destination, amount: usd(amount), status: 'pending', createDate: now() }
       await putTransfer(tx, t)
       await schedule(tx, { action: 'transfer', target: t.id })
@@ -749,7 +768,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
         const resource = await tx.get<{ status: string }>(collection, id)
         if (!resource) throw notFound()
         await runJob(tx, { action, target: id, dueAt: Date.now() }, [])
-        return (await tx.get<Transfer | Payout>(collection, id))!
+        return stored(await tx.get<Transfer | Payout>(collection, id), `${collection} ${id}`)
       })
       return { data: settled }
     })

@@ -146,7 +146,9 @@ export async function postgresState(databaseUrl: string, options: { schema?: str
         `INSERT INTO ${counters} (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = ${counters}.value + 1 RETURNING value`,
         [counter, start.toString()],
       )
-      return BigInt(res.rows[0]!.value)
+      const [row] = res.rows
+      if (row === undefined) throw new Error(`counter ${counter} returned no row`)
+      return BigInt(row.value)
     },
   })
 
