@@ -32,6 +32,9 @@ const tally = (): Tally => ({ statements: 0, reads: 0, commits: 0, byKind: new M
 const inRequest = new AsyncLocalStorage<Tally>()
 let background = tally()
 let counting = false
+// COST_DETAIL=1: also the most frequent statements (all contexts), by their first characters.
+const detail = process.env.COST_DETAIL === '1'
+const texts = new Map<string, number>()
 
 // Only the measured requests: the embedded simulator and webhook deliveries are HTTP requests too.
 subscribe('http.server.request.start', (message) => {
@@ -52,6 +55,7 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     t.statements++
     const kind = /append_batch/.test(text) ? 'append_batch' : /^(WITH|SELECT)$/.test(word) && !/\b(INSERT|UPDATE|DELETE)\b/i.test(text) ? `SELECT` : word
     t.byKind.set(kind, (t.byKind.get(kind) ?? 0) + 1)
+    if (detail) texts.set(text.slice(0, 110).replace(/\s+/g, ' '), (texts.get(text.slice(0, 110).replace(/\s+/g, ' ')) ?? 0) + 1)
     if (word === 'BEGIN') inTransaction.add(this)
     else if (word === 'COMMIT' || word === 'ROLLBACK') {
       inTransaction.delete(this)
@@ -122,6 +126,7 @@ try {
   console.log('|---|---:|---:|---:|---|')
   console.log(row('serving the request', current))
   console.log(row('background roles', background))
+  if (detail) for (const [text, n] of [...texts].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(per(n).padStart(7), text)
 } finally {
   await service.stop()
   await db.drop()
