@@ -20,7 +20,11 @@ export async function run(options: BenchOptions) {
       for (const subject of ['service', 'bare-route'] as const) {
         options.log(`commands: ${c} connections: ${subject}`)
         const url = subject === 'service' ? `${servers.serviceUrl}/transfers` : `${servers.bareUrl}/bare/transfers`
+        const before = await servers.cpu()
         const result = await load(url, c, seconds, servers.wallets)
+        const after = await servers.cpu()
+        // Of one core: whether the Node process or PostgreSQL is the one at its limit.
+        const cores = { node: round((after.node - before.node) / result.duration, 2), postgres: round((after.postgres - before.postgres) / result.duration, 2) }
         const ok = result['2xx']
         const errors = result.errors + result.timeouts + result.non2xx
         checks.push({ description: `${c} connections, ${subject}: every request answered 2xx`, ok: errors === 0 && ok > 0, detail: `2xx ${ok}, non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}` })
@@ -31,7 +35,7 @@ export async function run(options: BenchOptions) {
           seconds: round(result.duration, 2),
           p50Ms: result.latency.p50,
           p99Ms: result.latency.p99,
-          extra: { non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts },
+          extra: { non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts, nodeCores: cores.node, postgresCores: cores.postgres },
         })
       }
       scenarios.push({ name: `${c} connections`, parameters: { connections: c }, measurements, ratios: ratios(measurements, [['service', 'bare-route']]) })

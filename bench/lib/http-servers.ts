@@ -1,6 +1,14 @@
 import { fork } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
+import pg from 'pg'
 import { createBenchDatabase } from './database.ts'
+
+/** CPU seconds used so far: the servers' Node process, and the PostgreSQL backends connected to their database. */
+export interface CpuSeconds {
+  node: number
+  postgres: number
+}
 
 export interface CommandServers {
   serviceUrl: string
@@ -9,6 +17,8 @@ export interface CommandServers {
   wallets: string[]
   /** Rows the bare GET route can read. */
   bareIds: string[]
+  /** CPU used so far; the difference over a measurement is its cost (backends that came and went between two readings are missed). */
+  cpu(): Promise<CpuSeconds>
   stop(): Promise<void>
 }
 
@@ -27,9 +37,39 @@ export async function startCommandServers(serverUrl: string, wallets: number): P
       new Promise<{ serviceUrl: string; bareUrl: string; wallets: string[]; bareIds: string[] }>((resolve) => child.once('message', (m) => resolve(m as never))),
       exited.then((code) => Promise.reject(new Error(`the benchmark servers exited with ${code} before they were ready`))),
     ])
+    const adminUrl = new URL(serverUrl)
+    adminUrl.pathname = '/postgres'
+    const admin = new pg.Client({ connectionString: adminUrl.toString() })
+    await admin.connect()
+    // Backends seen once stay counted; a backend gone since counts with its last reading.
+    const backends = new Map<number, number>()
+    const cpu = async (): Promise<CpuSeconds> => {
+      const node = new Promise<number>((resolve) => {
+        const onMessage = (m: unknown) => {
+          if (typeof m === 'object' && m !== null && 'cpu' in m) {
+            child.off('message', onMessage)
+            const usage = (m as { cpu: { user: number; system: number } }).cpu
+            resolve((usage.user + usage.system) / 1e6)
+          }
+        }
+        child.on('message', onMessage)
+        child.send('cpu')
+      })
+      const pids = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [database.name])
+      for (const { pid } of pids.rows) {
+        // utime and stime, in clock ticks (100 a second), after the command name in parentheses.
+        const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
+        if (!stat) continue
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        backends.set(pid, (Number(fields[11]) + Number(fields[12])) / 100)
+      }
+      return { node: await node, postgres: [...backends.values()].reduce((a, b) => a + b, 0) }
+    }
     return {
       ...ready,
+      cpu,
       stop: async () => {
+        await admin.end()
         child.send('stop')
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
         await exited

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { backoffDelay } from '../adapters/retry.ts'
-import { WrongExpectedVersion, type EventMetadata, type EventStore, type NewEvent, type StreamAppend } from '../events/event-store.ts'
+import { WrongExpectedVersion, type EventMetadata, type EventStore, type NewEvent, type RequestAnswer, type StreamAppend } from '../events/event-store.ts'
 import type { StreamType } from '../events/event.ts'
 import { cacheOf, fold, type AnyEvent } from '../events/fold.ts'
 import type { z } from 'zod'
@@ -99,6 +99,11 @@ export interface ExecuteResult<S> {
 
 export interface ExecuteOptions {
   maxAttempts?: number
+  /**
+   * The request's answer given the events about to be appended, stored with them by a store that
+   * `storesAnswers` (asked again on every attempt, as the events may change).
+   */
+  answer?: (appends: StreamAppend[]) => RequestAnswer
 }
 
 /**
@@ -159,7 +164,7 @@ export async function execute<C, S, E extends StreamEvents<S>>(
     }
     if (appends.length === 0) return { appended: [], state, position: undefined }
     try {
-      const results = await store.appendMulti(appends)
+      const results = await store.appendMulti(appends, options.answer ? { answer: options.answer(appends) } : {})
       // The state computed here is the stream's state at the revision written: the next command reads nothing.
       const cache = cacheOf(store)
       written.forEach(({ key, revision, append }, i) => {

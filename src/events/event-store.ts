@@ -58,6 +58,30 @@ export interface StreamAppend {
   expected: ExpectedRevision
 }
 
+/**
+ * The answer to the HTTP request an append comes from, for a store that keeps it in the append's
+ * own transaction (`EventStore.storesAnswers`): the Idempotency-Key row, finished.
+ */
+export interface RequestAnswer {
+  principal: string
+  key: string
+  requestHash: string
+  status: number
+  /** The answer's body as JSON text. */
+  body: string
+  headers: Record<string, string>
+  ttlHours: number
+}
+
+export interface AppendOptions {
+  /**
+   * Stored with the events, all or nothing, by a store that `storesAnswers`; others ignore it.
+   * If the key is held already (an answer stored, a request in flight, another request under the
+   * key), nothing is written and the append fails with IdempotencyKeyTaken.
+   */
+  answer?: RequestAnswer
+}
+
 export interface EventFilter {
   /** Keep events whose stream starts with one of these prefixes, e.g. `mint-`. */
   streamPrefixes?: readonly string[]
@@ -105,8 +129,10 @@ export interface SubscriptionBatch {
 export interface EventStore {
   readonly kind: 'postgres' | 'memory' | 'kurrentdb'
   append(stream: string, events: NewEvent[], options: { expected: ExpectedRevision }): Promise<AppendResult>
+  /** Whether appendMulti keeps `options.answer` in the append's transaction (one commit per command). */
+  readonly storesAnswers?: boolean
   /** All or nothing across streams. */
-  appendMulti(appends: StreamAppend[]): Promise<AppendResult[]>
+  appendMulti(appends: StreamAppend[], options?: AppendOptions): Promise<AppendResult[]>
   /** Events of one stream; an unknown stream reads as empty. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>
   readAll(options?: ReadAllOptions): Promise<ReadAllResult>
@@ -140,6 +166,16 @@ export class EventIdConflict extends Error {
   constructor(message: string, eventIds: string[]) {
     super(message)
     this.eventIds = eventIds
+  }
+}
+
+/** The append's Idempotency-Key was held already (see AppendOptions.answer); nothing was written. */
+export class IdempotencyKeyTaken extends Error {
+  override name = 'IdempotencyKeyTaken'
+  readonly key: string
+  constructor(key: string) {
+    super(`Idempotency-Key ${key} is held already`)
+    this.key = key
   }
 }
 

@@ -35,11 +35,14 @@ export function commandMetadata(request: FastifyRequest, commandId: string): Com
 /**
  * Runs a creating command and gives the position it wrote; undefined when the resource already
  * existed under its derived id (this request ran before), so the caller waits for the head instead.
+ * When the route stores its answer with the events (AnswerInAppend), the append carries it.
  */
 export async function create<C, S>(store: EventStore, decider: Decider<C, S>, command: C, request: FastifyRequest, id: string): Promise<Position | undefined> {
   try {
     const metadata = commandMetadata(request, id)
-    const result = await execute(store, decider, command, metadata)
+    const inAppend = request.idempotency?.inAppend
+    const result = await execute(store, decider, command, metadata, inAppend?.answer ? { answer: inAppend.answer } : {})
+    if (inAppend?.answer && result.appended.length > 0) inAppend.stored = true
     logSteps(request.log, result.appended, { operationId: id, actor: metadata.actor }, request.server.metrics)
     return result.position
   } catch (err) {
@@ -135,6 +138,10 @@ export function answerCreated(request: FastifyRequest, reply: FastifyReply, answ
   if (preferences.wait !== undefined) applied.push(`wait=${preferences.wait}`)
   if (preferences.respondAsync && !answer.terminal) applied.push('respond-async')
   if (applied.length > 0) void reply.header('preference-applied', applied.join(', '))
-  const status = !answer.terminal ? 202 : answer.creates === 'resource' ? 201 : 200
-  return reply.code(status).header('location', answer.location)
+  return reply.code(createdStatus(answer.terminal, answer.creates)).header('location', answer.location)
+}
+
+/** 202 while running; once terminal, 201 for a new resource, 200 for an operation. */
+export function createdStatus(terminal: boolean, creates: 'resource' | 'operation'): number {
+  return !terminal ? 202 : creates === 'resource' ? 201 : 200
 }

@@ -6,13 +6,13 @@ import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Db } from '../adapters/postgres/database.ts'
-import type { EventStore, Position } from '../events/event-store.ts'
+import { IdempotencyKeyTaken, type EventStore, type Position, type StreamAppend } from '../events/event-store.ts'
 import type { AnyEvent } from '../events/fold.ts'
 import { readDocument, type DocumentModel } from '../projections/document.ts'
 import type { Page } from '../projections/pagination.ts'
 import type { WaitForReadModels } from '../subscriptions/read-your-writes.ts'
-import { notFound } from './errors.ts'
-import { answerCreated, derivedId, waitIfAsked, type Resource } from './command-requests.ts'
+import { HttpError, notFound } from './errors.ts'
+import { answerCreated, createdStatus, derivedId, waitIfAsked, type Resource } from './command-requests.ts'
 import { commandErrorsFor, createdResponses, idempotencyHeaders, idParams, listQuery, pageOf, readErrors, type ErrorExample } from './schemas.ts'
 
 /** What routes need of the read side: the read models' database and the read-your-writes wait. */
@@ -69,17 +69,46 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
     app.post(
       def.createPath,
       {
-        config: { roles: ['backend'], idempotent: true },
+        config: { roles: ['backend'], idempotent: true, answerInAppend: true },
         schema: { tags: [def.tag], summary: def.summaries.create, headers: idempotencyHeaders, body, response: { ...createdResponses(response, def.creates ?? 'operation'), ...commandErrorsFor(def.rules ?? []) } },
       },
       async (request, reply) => {
         const id = derivedId(request, def.name)
-        const position = await def.create(store, request, request.body as z.output<Body>, id)
+        const location = `${def.readPath}/${id}`
+        const held = request.idempotency!
+        const inAppend = held.inAppend
+        // One commit: the answer is the new resource as its own events make it, stored with them.
+        let answer: { terminal: boolean; body: string } | undefined
+        if (inAppend) {
+          inAppend.answer = (appends: StreamAppend[]) => {
+            const events = appends.find((a) => a.stream === def.model.type.streamName(id))?.events ?? []
+            const state = events.reduce((s, e) => def.model.type.evolve(s, e as AnyEvent), def.model.type.initialState)
+            const resource = { state, createdAt: events[0]?.metadata.occurredAt ?? '', updatedAt: events.at(-1)?.metadata.occurredAt ?? '' }
+            const terminal = def.settled(state)
+            answer = { terminal, body: JSON.stringify(z.encode(response, def.toResponse(id, resource))) }
+            return { principal: held.principal, key: held.key, requestHash: held.hash, status: createdStatus(terminal, def.creates ?? 'operation'), body: answer.body, headers: { location }, ttlHours: inAppend.ttlHours }
+          }
+        }
+        let position: Position | undefined
+        try {
+          position = await def.create(store, request, request.body as z.output<Body>, id)
+        } catch (err) {
+          // A concurrent duplicate stored its answer first, or the key is held otherwise: nothing was written.
+          if (!(inAppend && err instanceof IdempotencyKeyTaken)) throw err
+          if (await inAppend.replay(reply)) return reply
+          throw new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
+        }
+        if (inAppend?.stored && answer) {
+          await read.caughtUp(position)
+          return answerCreated(request, reply, { terminal: answer.terminal, creates: def.creates ?? 'operation', location }).type('application/json; charset=utf-8').send(answer.body)
+        }
+        // The resource existed already (this request, or its duplicate, ran before): its stored answer, if any.
+        if (inAppend && (await inAppend.replay(reply))) return reply
         await read.caughtUp(position)
         const created = await reread(id)
         if (!created) throw notFound(def.name, id)
         const resource = await waitIfAsked(request, created, () => reread(id), def.settled)
-        return answerCreated(request, reply, { terminal: def.settled(resource.state), creates: def.creates ?? 'operation', location: `${def.readPath}/${id}` }).send(def.toResponse(id, resource))
+        return answerCreated(request, reply, { terminal: def.settled(resource.state), creates: def.creates ?? 'operation', location }).send(def.toResponse(id, resource))
       },
     )
     app.get(

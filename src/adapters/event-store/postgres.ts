@@ -5,7 +5,9 @@ import {
   assertAppendable,
   EventIdConflict,
   EventStoreUnavailable,
+  IdempotencyKeyTaken,
   WrongExpectedVersion,
+  type AppendOptions,
   type AppendResult,
   type EventFilter,
   type EventStore,
@@ -16,6 +18,7 @@ import {
   type ReadAllResult,
   type ReadStreamOptions,
   type RecordedEvent,
+  type RequestAnswer,
   type StreamAppend,
   type SubscribeOptions,
   type SubscriptionBatch,
@@ -31,6 +34,8 @@ interface Pending {
   /** Sorted by stream. */
   appends: StreamAppend[]
   events: number
+  /** Stored in the batch's transaction with the events (one commit per command). */
+  answer: RequestAnswer | undefined
   resolve: (results: AppendResult[]) => void
   reject: (error: unknown) => void
 }
@@ -73,6 +78,7 @@ export interface PostgresEventStoreOptions {
  */
 export class PostgresEventStore implements EventStore {
   readonly kind = 'postgres' as const
+  readonly storesAnswers = true
   private readonly pool: pg.Pool
   private readonly pollIntervalMs: number
   private readonly scanWindow: number
@@ -111,15 +117,16 @@ export class PostgresEventStore implements EventStore {
   /**
    * Queues the append for the flusher (group commit): the appends waiting at that moment share one
    * transaction, so one head update, one insert and one COMMIT (one WAL flush) serve them all, while
-   * each still gets its own result or error.
+   * each still gets its own result or error. An answer in the options is stored in that same
+   * transaction (append_batch_answering), so a creating request commits once.
    */
-  async appendMulti(appends: StreamAppend[]): Promise<AppendResult[]> {
+  async appendMulti(appends: StreamAppend[], options: AppendOptions = {}): Promise<AppendResult[]> {
     assertAppendable(appends)
     const started = performance.now()
     // In stream order, so that the stream reported when several fail does not depend on the caller's order.
     const ordered = [...appends].sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0))
     const results = await new Promise<AppendResult[]>((resolve, reject) => {
-      this.queue.push({ appends: ordered, events: ordered.reduce((n, a) => n + a.events.length, 0), resolve, reject })
+      this.queue.push({ appends: ordered, events: ordered.reduce((n, a) => n + a.events.length, 0), answer: options.answer, resolve, reject })
       this.schedulePump()
     })
     this.onAppend?.((performance.now() - started) / 1000)
@@ -160,20 +167,24 @@ export class PostgresEventStore implements EventStore {
 
   /**
    * Takes waiting appends up to the bounds. An append repeating ids of one already taken waits for
-   * the next batch, where those ids are known and it gets the original result.
+   * the next batch, where those ids are known and it gets the original result; so does an answer
+   * under an Idempotency-Key already in the batch (the first one's claim decides it).
    */
   private takeBatch(): Pending[] {
     const batch: Pending[] = []
     const ids = new Set<string>()
+    const keys = new Set<string>()
     let events = 0
     for (let i = 0; i < this.queue.length && batch.length < this.maxBatchAppends; ) {
       const next = this.queue[i]
       if (next === undefined) break
       const own = next.appends.flatMap((a) => a.events.map((e) => e.id))
-      if (batch.length > 0 && (events + next.events > this.maxBatchEvents || own.some((id) => ids.has(id)))) {
+      const key = next.answer ? JSON.stringify([next.answer.principal, next.answer.key]) : undefined
+      if (batch.length > 0 && (events + next.events > this.maxBatchEvents || own.some((id) => ids.has(id)) || (key !== undefined && keys.has(key)))) {
         i++
         continue
       }
+      if (key !== undefined) keys.add(key)
       for (const id of own) ids.add(id)
       events += next.events
       batch.push(next)
@@ -241,23 +252,41 @@ export class PostgresEventStore implements EventStore {
   /**
    * One statement for the batch, outside an explicit transaction: the append_batch function (see
    * its migration) locks the stream rows, decides each append in queue order, takes the head and
-   * inserts every accepted event, and its implicit COMMIT is the batch's one WAL flush.
+   * inserts every accepted event, and its implicit COMMIT is the batch's one WAL flush. When appends
+   * carry answers, append_batch_answering claims their Idempotency-Keys first and stores the
+   * answers with the events.
    */
   private async writeBatch(client: pg.PoolClient, batch: Pending[]): Promise<Outcome[]> {
     const parts = batch.flatMap((p, i) => p.appends.map((a) => ({ append: i, a })))
     const events = parts.flatMap(({ a }) => a.events)
+    const params: unknown[] = [
+      parts.map((p) => p.append),
+      parts.map((p) => p.a.stream),
+      parts.map((p) => String(p.a.expected)),
+      parts.map((p) => p.a.events.length),
+      events.map((e) => e.id),
+      events.map((e) => e.type),
+      events.map((e) => JSON.stringify(e.data)),
+      events.map((e) => JSON.stringify(e.metadata)),
+    ]
+    const answering = batch.flatMap((p, i) => (p.answer ? [{ append: i, answer: p.answer }] : []))
+    if (answering.length > 0) {
+      params.push(
+        answering.map((a) => a.append),
+        answering.map((a) => a.answer.principal),
+        answering.map((a) => a.answer.key),
+        answering.map((a) => a.answer.requestHash),
+        answering.map((a) => a.answer.status),
+        answering.map((a) => a.answer.body),
+        answering.map((a) => JSON.stringify(a.answer.headers)),
+        answering.map((a) => a.answer.ttlHours),
+      )
+    }
     const res = await client.query<{ o_part: string; o_outcome: string; o_revision: number | null; o_position: string | null; o_actual: number | null }>(
-      'SELECT o_part, o_outcome, o_revision, o_position, o_actual FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8)',
-      [
-        parts.map((p) => p.append),
-        parts.map((p) => p.a.stream),
-        parts.map((p) => String(p.a.expected)),
-        parts.map((p) => p.a.events.length),
-        events.map((e) => e.id),
-        events.map((e) => e.type),
-        events.map((e) => JSON.stringify(e.data)),
-        events.map((e) => JSON.stringify(e.metadata)),
-      ],
+      answering.length > 0
+        ? 'SELECT o_part, o_outcome, o_revision, o_position, o_actual FROM append_batch_answering($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)'
+        : 'SELECT o_part, o_outcome, o_revision, o_position, o_actual FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8)',
+      params,
     )
     const rows = [...res.rows].sort((x, y) => Number(x.o_part) - Number(y.o_part))
     let next = 0
@@ -265,6 +294,7 @@ export class PostgresEventStore implements EventStore {
       const mine = rows.slice(next, next + p.appends.length)
       next += p.appends.length
       const ids = p.appends.flatMap((a) => a.events.map((e) => e.id))
+      if (p.answer && mine.some((r) => r.o_outcome === 'key_taken')) return { kind: 'failed', error: new IdempotencyKeyTaken(p.answer.key) }
       if (mine.some((r) => r.o_outcome === 'elsewhere')) {
         return { kind: 'failed', error: new EventIdConflict(`event ids already written to another stream than ${p.appends.map((a) => a.stream).join(', ')}`, ids) }
       }

@@ -1,24 +1,52 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { sql } from 'kysely'
 import type { Db } from '../../adapters/postgres/database.ts'
 import { HttpError } from '../errors.ts'
 import { canonicalJson } from '../../events/canonical-json.ts'
+import type { RequestAnswer, StreamAppend } from '../../events/event-store.ts'
+import { parsePrefer } from '../command-requests.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** A creating POST: requires Idempotency-Key and replays its stored answer. */
     idempotent?: boolean
+    /**
+     * The route can store its answer with the events it appends (see AnswerInAppend), so the key
+     * needs no in-flight row when the event store supports it.
+     */
+    answerInAppend?: boolean
   }
   interface FastifyRequest {
     /** Set while this request holds its Idempotency-Key; `hash` identifies the request's content, `token` this attempt. */
-    idempotency?: { principal: string; key: string; hash: string; token: string }
+    idempotency?: { principal: string; key: string; hash: string; token: string; inAppend?: AnswerInAppend }
   }
+}
+
+/**
+ * One commit per command. The key was free when the request came in and no row holds it: the
+ * route's append claims it and stores the answer in the same transaction (`answer` builds that
+ * answer from the events about to be appended). If the append finds the key held (a concurrent
+ * duplicate, or another request under the key) it writes nothing, and `replay` answers from the
+ * key's row: its stored answer when that is this request's, otherwise 409 idempotency_key_in_use.
+ * An answer the append did not store (a refusal, an already existing resource) is stored when it
+ * is sent, as on the in-flight path.
+ */
+export interface AnswerInAppend {
+  ttlHours: number
+  /** Set by the route: the answer to store, given the appends (see ExecuteOptions.answer). */
+  answer?: (appends: StreamAppend[]) => RequestAnswer
+  /** Set once an append stored the answer. */
+  stored: boolean
+  /** Sends the key's stored answer if it is this request's, else throws 409 idempotency_key_in_use; false when the key has no row. */
+  replay(reply: FastifyReply): Promise<boolean>
 }
 
 export interface IdempotencyOptions {
   db: Db
+  /** The event store keeps an answer in its append's transaction (EventStore.storesAnswers). */
+  answersInAppend?: boolean
   /** How long a key and its answer are kept. */
   ttlHours: number
   /**
@@ -77,6 +105,38 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
     renewals.delete(request)
   }
 
+  const findRow = (principal: string, key: string) =>
+    db
+      .selectFrom('idempotency_keys')
+      .select(['request_hash', 'state', 'response_status', 'response_body', 'response_headers', sql<boolean>`expires_at < now()`.as('expired'), sql<boolean>`locked_until < now()`.as('abandoned')])
+      .where('principal', '=', principal)
+      .where('key', '=', key)
+      .executeTakeFirst()
+  type Row = NonNullable<Awaited<ReturnType<typeof findRow>>>
+  const sendStored = (reply: FastifyReply, row: Row) =>
+    reply
+      .code(row.response_status!)
+      .headers({ ...(row.response_headers ?? {}), 'idempotent-replayed': 'true', 'content-type': 'application/json; charset=utf-8' })
+      .send(JSON.stringify(row.response_body))
+  const inUse = () => new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
+
+  const answerInAppend = (principal: string, key: string, hash: string): AnswerInAppend => {
+    const held: AnswerInAppend = {
+      ttlHours: opts.ttlHours,
+      stored: false,
+      async replay(reply) {
+        const row = await findRow(principal, key)
+        if (!row) return false
+        if (row.state !== 'done' || row.request_hash !== hash || row.expired) throw inUse()
+        // The answer is the key's already: nothing more to store.
+        held.stored = true
+        await sendStored(reply, row)
+        return true
+      },
+    }
+    return held
+  }
+
   app.addHook('preHandler', async (request, reply) => {
     if (!request.routeOptions.config.idempotent) return
     const key = request.headers['idempotency-key']
@@ -86,6 +146,13 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
       .update(`${request.method} ${request.routeOptions.url ?? ''} ${canonicalJson(request.params)}\n${canonicalJson(request.body)}`)
       .digest('hex')
     const token = randomUUID()
+    if (opts.answersInAppend && request.routeOptions.config.answerInAppend && parsePrefer(request.headers.prefer).wait === undefined) {
+      // The common case, a new key, costs one read here and nothing more until the append.
+      if (!(await findRow(principal, key))) {
+        request.idempotency = { principal, key, hash, token, inAppend: answerInAppend(principal, key, hash) }
+        return
+      }
+    }
     for (let attempt = 0; attempt < 3; attempt++) {
       const inserted = await db
         .insertInto('idempotency_keys')
@@ -109,12 +176,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
         renewWhileRunning(request)
         return
       }
-      const row = await db
-        .selectFrom('idempotency_keys')
-        .select(['request_hash', 'state', 'response_status', 'response_body', 'response_headers', sql<boolean>`expires_at < now()`.as('expired'), sql<boolean>`locked_until < now()`.as('abandoned')])
-        .where('principal', '=', principal)
-        .where('key', '=', key)
-        .executeTakeFirst()
+      const row = await findRow(principal, key)
       if (!row) continue
       if (row.expired) {
         await db.deleteFrom('idempotency_keys').where('principal', '=', principal).where('key', '=', key).where('expires_at', '<', sql<Date>`now()`).execute()
@@ -123,13 +185,8 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
       if (row.request_hash !== hash) {
         throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with another request; use a new key')
       }
-      if (row.state === 'done') {
-        return reply
-          .code(row.response_status!)
-          .headers({ ...(row.response_headers ?? {}), 'idempotent-replayed': 'true', 'content-type': 'application/json; charset=utf-8' })
-          .send(JSON.stringify(row.response_body))
-      }
-      if (!row.abandoned) throw new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
+      if (row.state === 'done') return sendStored(reply, row)
+      if (!row.abandoned) throw inUse()
       // The first attempt's process died; resource ids derive from the key, so running again is safe.
       const taken = await db
         .updateTable('idempotency_keys')
@@ -139,7 +196,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
         .where('state', '=', 'in_flight')
         .where('locked_until', '<', sql<Date>`now()`)
         .executeTakeFirst()
-      if (taken.numUpdatedRows === 0n) throw new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
+      if (taken.numUpdatedRows === 0n) throw inUse()
       request.idempotency = { principal, key, hash, token }
       renewWhileRunning(request)
       return
@@ -152,6 +209,29 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
     if (!held) return payload
     request.idempotency = undefined
     stopRenewing(request)
+    if (held.inAppend) {
+      // No row was taken: a stored or unstorable answer leaves nothing to do, any other is stored now.
+      if (held.inAppend.stored || retryable(reply.statusCode) || typeof payload !== 'string') return payload
+      const location = reply.getHeader('location')
+      const inserted = await db
+        .insertInto('idempotency_keys')
+        .values({
+          principal: held.principal,
+          key: held.key,
+          request_hash: held.hash,
+          state: 'done',
+          response_status: reply.statusCode,
+          response_body: sql`${payload}::jsonb`,
+          response_headers: typeof location === 'string' ? { location } : {},
+          locked_until: sql<Date>`now()`,
+          expires_at: sql<Date>`now() + make_interval(hours => ${opts.ttlHours})`,
+        })
+        .onConflict((oc) => oc.columns(['principal', 'key']).doNothing())
+        .returning('key')
+        .executeTakeFirst()
+      if (!inserted) request.log.warn({ idempotencyKey: held.key }, 'another request took the Idempotency-Key meanwhile; this answer is not stored')
+      return payload
+    }
     // Fenced by the attempt's token: if the lock passed to a retry meanwhile, the row is the retry's now.
     if (retryable(reply.statusCode) || typeof payload !== 'string') {
       const dropped = await db

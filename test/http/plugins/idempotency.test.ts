@@ -142,3 +142,39 @@ t.test('a request whose lock passed to a retry neither deletes nor overwrites th
   t.same(done, { state: 'done', response_status: 202 }, 'the retry stored its own answer')
   t.equal(circle.calls.length, 2)
 })
+
+t.test('on the PostgreSQL store a creating POST stores its answer in the transaction of its events', async (t) => {
+  const { post, db } = await httpHarness(t)
+  const first = await post('/wallets', { ownerId: 'one-commit' }, { 'idempotency-key': 'one-commit' })
+  t.equal(first.statusCode, 202)
+  const key = await sql<{ xmin: string; state: string; lock_token: string | null }>`SELECT xmin::text, state, lock_token FROM idempotency_keys WHERE key = 'one-commit'`.execute(db)
+  const events = await sql<{ xmin: string }>`SELECT xmin::text FROM events WHERE stream = ${`wallet-${first.json().id}`}`.execute(db)
+  t.same(key.rows.map((r) => [r.state, r.lock_token]), [['done', null]], 'the row went straight to done, never in flight')
+  t.same(events.rows.map((r) => r.xmin), [key.rows[0]!.xmin], 'written by the same transaction as the event')
+  const replay = await post('/wallets', { ownerId: 'one-commit' }, { 'idempotency-key': 'one-commit' })
+  t.equal(replay.headers['idempotent-replayed'], 'true')
+  t.same(replay.json(), first.json(), 'the stored answer is the one sent')
+})
+
+t.test('one key for two different requests at once: one is created, the other refused, nothing else written', async (t) => {
+  const { post, store } = await httpHarness(t)
+  const answers = await Promise.all(['owner-a', 'owner-b', 'owner-c'].map((ownerId) => post('/wallets', { ownerId }, { 'idempotency-key': 'contested' })))
+  const statuses = answers.map((a) => a.statusCode).sort()
+  t.equal(statuses.filter((s) => s === 202).length, 1, `exactly one 202 (${statuses.join(',')})`)
+  for (const refused of answers.filter((a) => a.statusCode !== 202)) {
+    t.ok(['idempotency_key_reused', 'idempotency_key_in_use'].includes(refused.json().error.code), refused.json().error.code)
+  }
+  const created = await store.readAll({ filter: { types: ['WalletCreationRequested'] } })
+  t.equal(created.events.length, 1, 'one wallet')
+  const again = await post('/wallets', { ownerId: 'owner-z' }, { 'idempotency-key': 'contested' })
+  t.equal(again.json().error.code, 'idempotency_key_reused', 'afterwards the key is the winner’s')
+})
+
+t.test('Prefer: wait keeps the in-flight row: its answer, after the wait, is the one stored', async (t) => {
+  const { post, db } = await httpHarness(t)
+  const first = await post('/wallets', { ownerId: 'waits' }, { 'idempotency-key': 'waits', prefer: 'wait=1' })
+  const row = await db.selectFrom('idempotency_keys').select(['state', 'lock_token', 'response_status']).where('key', '=', 'waits').executeTakeFirstOrThrow()
+  t.equal(row.state, 'done')
+  t.ok(row.lock_token, 'taken in flight first, with a lock token')
+  t.equal(row.response_status, first.statusCode)
+})
