@@ -6,17 +6,19 @@ import { progressBar } from '../src/cli/progress.ts'
 import { checkJournal } from '../src/ledger/check.ts'
 import { ledgerProjections } from '../src/ledger/index.ts'
 import { readModels } from '../src/projections/index.ts'
-import { rebuildProjection } from '../src/subscriptions/rebuild.ts'
+import { DEFAULT_REBUILD_BATCH, rebuildProjection } from '../src/subscriptions/rebuild.ts'
 import { createBenchDatabase } from './lib/database.ts'
-import { generateEvents } from './lib/generate-events.ts'
+import { generateEvents, sqlWriter, storeWriter } from './lib/generate-events.ts'
 import { ratios, round, type BenchOptions, type Check, type Measurement, type Scenario, type Target } from './lib/report.ts'
 
 export const title = 'every projection rebuilt from position 0 (as `projections rebuild` does, swap included) against a raw sequential read of the events table'
 
 /** Events in the generated log (`BENCH_REBUILD_EVENTS`, default 1,000,000). */
 const EVENTS = Number(process.env.BENCH_REBUILD_EVENTS ?? 1_000_000)
+/** `store`: generate through the store's batch append instead of the direct insert (slower; see bench/lib/generate-events.ts). */
+const WRITER = process.env.BENCH_REBUILD_WRITER === 'store' ? 'store' : 'sql'
 /** Rows per read, for the rebuild and the raw read alike (the rebuild's default). */
-const BATCH = 1000
+const BATCH = DEFAULT_REBUILD_BATCH
 
 export async function run(options: BenchOptions) {
   const total = options.tiny ? 3000 : EVENTS
@@ -27,10 +29,10 @@ export async function run(options: BenchOptions) {
   const store = new PostgresEventStore(pool)
   try {
     await migrate(db)
-    options.log(`rebuild: generating ${total} events through the store's batch append`)
+    options.log(`rebuild: generating ${total} events (${WRITER === 'sql' ? "inserted in the store's format" : "through the store's batch append"})`)
     const genBar = progressBar('generate', stderr)
     const genStarted = performance.now()
-    const generated = await generateEvents(store, total, { onProgress: (done, all) => genBar.update(done, all) })
+    const generated = await generateEvents(WRITER === 'sql' ? sqlWriter(pool) : storeWriter(store), total, { onProgress: (done, all) => genBar.update(done, all) })
     genBar.stop()
     const genSeconds = (performance.now() - genStarted) / 1000
     options.log(`rebuild: ${generated.events} events (${generated.wallets} wallets, ${JSON.stringify(generated.operations)}) in ${round(genSeconds, 1)} s`)
@@ -100,6 +102,16 @@ export async function run(options: BenchOptions) {
       checks.push({ description: `${table}: one row per generated stream (or event, for the audit log)`, ok: got === want, detail: `${got} of ${want}` })
     }
 
+    // The generated log is one the store itself goes on from: an append at a stream's revision lands right after the head.
+    const last = (await sql<{ stream: string; revision: number }>`SELECT stream, revision FROM streams WHERE stream LIKE 'wallet-%' LIMIT 1`.execute(db)).rows[0]!
+    const walletId = last.stream.slice('wallet-'.length)
+    const appended = await store.append(last.stream, [{ id: crypto.randomUUID(), type: 'DepositAddressRequested', data: { walletId, addressId: crypto.randomUUID(), chain: 'ETH' }, metadata: { correlationId: walletId, causationId: walletId, actor: 'bench', occurredAt: new Date().toISOString() } }], { expected: last.revision })
+    checks.push({
+      description: "the store appends after the generated log (streams' revisions and the head are consistent)",
+      ok: appended.revision === last.revision + 1 && appended.position === String(BigInt(head) + 1n),
+      detail: `${last.stream} revision ${appended.revision}, position ${appended.position} after head ${head}`,
+    })
+
     const targets: Target[] = []
     const slowest = runs.reduce((a, b) => (b.seconds > a.seconds ? b : a))
     const worst = scenarios.reduce((a, b) => (b.ratios[0]!.ratio < a.ratios[0]!.ratio ? b : a))
@@ -110,7 +122,7 @@ export async function run(options: BenchOptions) {
       met: at1M < 60,
     })
     const totalSeconds = runs.reduce((n, r) => n + r.seconds, 0)
-    options.log(`rebuild: all ${runs.length} projections in ${round(totalSeconds, 1)} s; generation ${round(genSeconds, 1)} s (${Math.round(generated.events / genSeconds)} events/s)`)
+    options.log(`rebuild: all ${runs.length} projections in ${round(totalSeconds, 1)} s; generation (${WRITER}) ${round(genSeconds, 1)} s (${Math.round(generated.events / genSeconds)} events/s)`)
     return { title, unit: 'events/s', scenarios, targets, checks }
   } finally {
     await store.close()

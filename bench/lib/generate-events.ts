@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type pg from 'pg'
 import type { EventStore, NewEvent, StreamAppend } from '../../src/events/event-store.ts'
 import type { DomainEvent } from '../../src/events/types.ts'
 
@@ -12,16 +13,89 @@ export interface Generated {
 
 const USD = 1_000_000n
 
+/** Writes one call's appends (each stream once, events in order) atomically. */
+export type Writer = (appends: StreamAppend[]) => Promise<void>
+
+/** Through the store's own batch append: one `appendMulti` per call. */
+export const storeWriter = (store: EventStore): Writer => async (appends) => {
+  await store.appendMulti(appends)
+}
+
 /**
- * Writes about `total` events shaped as the service records them, through the store's own batch
- * append (`appendMulti`, many streams in one call: one transaction each): wallets created with a
+ * Straight into the store's tables, as its append function writes them (positions from the head
+ * on, revisions from 0 per stream, the streams table and the head row kept), one transaction and
+ * three statements per call, calls one after another. The store's batch append builds its arrays
+ * event by event in PL/pgSQL, which at 10,000 events a call wrote about 1,300 events/s here; this
+ * writes the same rows an order of magnitude faster, so a million events take well under a minute.
+ */
+export function sqlWriter(pool: pg.Pool): Writer {
+  const revisions = new Map<string, number>()
+  let head: bigint | undefined
+  let chain = Promise.resolve()
+  return (appends) => {
+    const write = async () => {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        if (head === undefined) head = BigInt((await client.query<{ position: string }>('SELECT position FROM event_head WHERE id FOR UPDATE')).rows[0]!.position)
+        const cols = { position: [] as string[], stream: [] as string[], revision: [] as number[], id: [] as string[], type: [] as string[], data: [] as string[], metadata: [] as string[], at: [] as string[] }
+        const streams: string[] = []
+        const streamRevisions: number[] = []
+        let position = head
+        for (const a of appends) {
+          let revision = revisions.get(a.stream) ?? -1
+          for (const e of a.events) {
+            position++
+            revision++
+            cols.position.push(position.toString())
+            cols.stream.push(a.stream)
+            cols.revision.push(revision)
+            cols.id.push(e.id)
+            cols.type.push(e.type)
+            cols.data.push(JSON.stringify(e.data))
+            cols.metadata.push(JSON.stringify(e.metadata))
+            cols.at.push(e.metadata.occurredAt)
+          }
+          revisions.set(a.stream, revision)
+          streams.push(a.stream)
+          streamRevisions.push(revision)
+        }
+        await client.query(
+          `INSERT INTO events (position, stream, revision, event_id, type, data, metadata, recorded_at)
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[], $8::timestamptz[])`,
+          [cols.position, cols.stream, cols.revision, cols.id, cols.type, cols.data, cols.metadata, cols.at],
+        )
+        await client.query(
+          `INSERT INTO streams (stream, revision) SELECT * FROM unnest($1::text[], $2::int[])
+           ON CONFLICT (stream) DO UPDATE SET revision = excluded.revision`,
+          [streams, streamRevisions],
+        )
+        await client.query('UPDATE event_head SET position = $1 WHERE id', [position.toString()])
+        await client.query('COMMIT')
+        head = position
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined)
+        throw err
+      } finally {
+        client.release()
+      }
+    }
+    const p = chain.then(write)
+    chain = p.catch(() => undefined)
+    return p
+  }
+}
+
+/**
+ * Writes about `total` events shaped as the service records them, a call of about `callEvents`
+ * events at a time (several streams, each once): wallets created with a
  * deposit address, bank accounts linked and cards issued, then a mix of operations, each whole in one
  * call with the wallet events the commands record beside it (mints 25%, wallet-to-wallet transfers
  * 55% of which 1 in 20 fails, redeems 10%, deposits 10%). Balances are tracked so no wallet spends
  * more than it holds: every projection and the journal's check accept the log.
  */
 export async function generateEvents(
-  store: EventStore,
+  write: Writer,
   total: number,
   options: { callEvents?: number; inFlight?: number; onProgress?: (written: number, total: number) => void } = {},
 ): Promise<Generated> {
@@ -57,7 +131,7 @@ export async function generateEvents(
     const size = callSize
     call = new Map()
     callSize = 0
-    const p = store.appendMulti(appends).then(() => {
+    const p = write(appends).then(() => {
       written += size
       options.onProgress?.(written, total)
     })
