@@ -16,21 +16,39 @@ export const httpSeconds = (tiny: boolean): number => (tiny ? 1 : Number(process
  */
 export function load(
   origin: string,
-  options: { connections: number; seconds: number; next: () => { method: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: string } },
+  options: {
+    connections: number
+    seconds: number
+    next: () => { method: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: string }
+    /** Requests per second across all connections (open to the limit when omitted). */
+    overallRate?: number
+    /** Every response as it arrives (status, milliseconds), and every request error. */
+    onResponse?: (status: number, ms: number) => void
+    onError?: (error: unknown) => void
+  },
 ): Promise<autocannon.Result> {
-  return autocannon({
-    url: origin,
-    connections: options.connections,
-    duration: options.seconds,
-    headers: { authorization: key },
-    requests: [
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
       {
-        setupRequest: (req) => {
-          const r = options.next()
-          return { ...req, method: r.method, path: r.path, headers: { ...req.headers, ...r.headers }, ...(r.body === undefined ? {} : { body: r.body }) }
-        },
+        url: origin,
+        connections: options.connections,
+        duration: options.seconds,
+        ...(options.overallRate === undefined ? {} : { overallRate: options.overallRate }),
+        headers: { authorization: key },
+        requests: [
+          {
+            setupRequest: (req) => {
+              const r = options.next()
+              return { ...req, method: r.method, path: r.path, headers: { ...req.headers, ...r.headers }, ...(r.body === undefined ? {} : { body: r.body }) }
+            },
+          },
+        ],
       },
-    ],
+      (err, result) => (err ? reject(err) : resolve(result)),
+    )
+    const { onResponse, onError } = options
+    if (onResponse) instance.on('response', (_client, status, _bytes, ms) => onResponse(status, ms))
+    if (onError) instance.on('reqError', onError)
   })
 }
 

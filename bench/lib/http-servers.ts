@@ -9,6 +9,8 @@ export interface CommandServers {
   wallets: string[]
   /** Rows the bare GET route can read. */
   bareIds: string[]
+  /** The servers' process (for its memory). */
+  pid: number
   stop(): Promise<void>
 }
 
@@ -29,6 +31,7 @@ export async function startCommandServers(serverUrl: string, wallets: number): P
     ])
     return {
       ...ready,
+      pid: child.pid!,
       stop: async () => {
         child.send('stop')
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
