@@ -98,6 +98,8 @@ export async function run(options: BenchOptions) {
     const held = measured('soak', `${SHARE * 100}% of the maximum`, result)
     checks.push(held.check)
     checks.push({ description: 'no request failed during the soak', ok: errors === 0, detail: `${errors} errors or non-2xx answers` })
+    const gone = samples.filter((s) => Number.isNaN(s.rssMb)).length
+    checks.push({ description: 'the service process ran to the end', ok: gone === 0 && !Number.isNaN(await rss(servers.pid)), detail: gone === 0 ? `pid ${servers.pid}` : `gone for ${gone} of ${samples.length} samples` })
 
     // The issue's windows: minute 2 against minute 10, i.e. at 2/10 and at the end of the run.
     const early = samples.filter((s) => s.t > seconds * 0.1 && s.t <= seconds * 0.2 + interval / 2)
@@ -153,10 +155,11 @@ export async function run(options: BenchOptions) {
   }
 }
 
-/** Resident set size of a process, MB. */
+/** Resident set size of a process, MB; NaN once the process is gone. */
 async function rss(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  return round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024, 1)
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+  const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1]
+  return kb === undefined ? NaN : round(Number(kb) / 1024, 1)
 }
 
 /** The service's figure at 32 connections from the last commands benchmark, if there is one. */
