@@ -33,7 +33,8 @@ export async function startCommandServers(serverUrl: string, wallets: number): P
       ...ready,
       pid: child.pid!,
       stop: async () => {
-        child.send('stop')
+        // The servers may have died under load (the soak reports it): then there is nothing to stop.
+        if (child.connected) child.send('stop')
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
         await exited
         clearTimeout(timer)
