@@ -46,7 +46,7 @@ const only = process.env.BENCH_APPEND_ONLY?.split(',').map((s) => s.trim())
 const picked = SCENARIOS.filter((s) => !only || only.includes(`${s.writers}x${s.eventsPerAppend}`))
 
 export async function run(options: BenchOptions) {
-  const measureMs = options.tiny ? 300 : Number(process.env.BENCH_SECONDS ?? 6) * 1000
+  const measureMs = options.tiny ? 1000 : Number(process.env.BENCH_SECONDS ?? 6) * 1000
   const rounds = options.tiny ? 1 : Number(process.env.BENCH_ROUNDS ?? 3)
   const warmupMs = options.tiny ? 100 : 1000
   // Tiny mode runs inside the test suite beside other tests: a few connections, not 32 per subject.

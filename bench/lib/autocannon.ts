@@ -8,7 +8,7 @@ export const key = 'Bearer dev-backend-key'
 export const httpConnections = (tiny: boolean): number[] => (tiny ? [2] : (process.env.BENCH_HTTP_CONNECTIONS?.split(',').map(Number) ?? [8, 32, 128]))
 
 /** Measured seconds per subject and scenario of the HTTP benchmarks. */
-export const httpSeconds = (tiny: boolean): number => (tiny ? 1 : Number(process.env.BENCH_SECONDS ?? 5))
+export const httpSeconds = (tiny: boolean): number => (tiny ? 3 : Number(process.env.BENCH_SECONDS ?? 5))
 
 /**
  * One autocannon run against one origin: `next()` gives each request its method, path, extra headers
