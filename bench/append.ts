@@ -46,7 +46,7 @@ const only = process.env.BENCH_APPEND_ONLY?.split(',').map((s) => s.trim())
 const picked = SCENARIOS.filter((s) => !only || only.includes(`${s.writers}x${s.eventsPerAppend}`))
 
 export async function run(options: BenchOptions) {
-  const measureMs = options.tiny ? 300 : Number(process.env.BENCH_SECONDS ?? 6) * 1000
+  const measureMs = options.tiny ? 1000 : Number(process.env.BENCH_SECONDS ?? 6) * 1000
   const rounds = options.tiny ? 1 : Number(process.env.BENCH_ROUNDS ?? 3)
   const warmupMs = options.tiny ? 100 : 1000
   // Tiny mode runs inside the test suite beside other tests: a few connections, not 32 per subject.
@@ -54,6 +54,10 @@ export async function run(options: BenchOptions) {
   const maxWriters = Math.max(...chosen.map((s) => s.writers))
   const databases: { drop: () => Promise<void> }[] = []
   const subjects = new Map<string, Subject>()
+  // Emmett's driver layer sets pg's type parsers for the whole process (int8 as BigInt, json and
+  // jsonb through its own deserializer); they are put back after the run, so benchmarks run later
+  // in the same process (the tiny-mode test runs them all in one) read positions as strings.
+  const parsers = [pg.types.builtins.INT8, pg.types.builtins.JSON, pg.types.builtins.JSONB].map((oid) => [oid, pg.types.getTypeParser(oid, 'text')] as const)
   try {
     for (const name of SUBJECTS.filter((n) => !subjectsWanted || subjectsWanted.includes(n))) {
       const database = await createBenchDatabase(options.databaseUrl, name.replace('-', '_'))
@@ -132,6 +136,7 @@ export async function run(options: BenchOptions) {
   } finally {
     for (const subject of subjects.values()) await subject.close().catch(() => undefined)
     for (const database of databases) await database.drop()
+    for (const [oid, parse] of parsers) pg.types.setTypeParser(oid, parse)
   }
 }
 

@@ -19,6 +19,8 @@ export interface CommandServers {
   bareIds: string[]
   /** CPU used so far; the difference over a measurement is its cost (backends that came and went between two readings are missed). */
   cpu(): Promise<CpuSeconds>
+  /** The servers' process (for its memory). */
+  pid: number
   stop(): Promise<void>
 }
 
@@ -68,9 +70,11 @@ export async function startCommandServers(serverUrl: string, wallets: number): P
     return {
       ...ready,
       cpu,
+      pid: child.pid!,
       stop: async () => {
         await admin.end()
-        child.send('stop')
+        // The servers may have died under load (the soak reports it): then there is nothing to stop.
+        if (child.connected) child.send('stop')
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
         await exited
         clearTimeout(timer)

@@ -74,6 +74,8 @@ export interface BenchOptions {
   tiny: boolean
   /** The server to create throw-away databases on (any database name in it is replaced). */
   databaseUrl: string
+  /** Where the runner writes the report; a benchmark may put files of its own beside it (a plot). */
+  resultsDir: string
   log: (line: string) => void
 }
 

@@ -31,7 +31,7 @@ export async function runBenchmark(name: string, options: RunOptions): Promise<{
   const startedAt = new Date().toISOString()
   const machine = await describeMachine(options.databaseUrl)
   log(`${name}: ${benchmark.title}${options.tiny ? ' (tiny)' : ''}, load average ${machine.loadAverage.join(' ')}`)
-  const body = await benchmark.run({ tiny: options.tiny, databaseUrl: options.databaseUrl, log })
+  const body = await benchmark.run({ tiny: options.tiny, databaseUrl: options.databaseUrl, resultsDir: options.resultsDir, log })
   const report: Report = { benchmark: name, tiny: options.tiny, startedAt, finishedAt: new Date().toISOString(), machine, ...body }
   const file = await writeReport(report, options.resultsDir)
   return { report, file }

@@ -11,7 +11,7 @@ import { baseUrl } from '../helpers/database.ts'
 // measure nothing: only the shape of the JSON and the run's own correctness checks are asserted.
 // Each benchmark adds 10-20 s in tiny mode (more on a loaded machine); the file's budget grows
 // with their number instead of the suite's per-file default.
-t.setTimeout(600_000)
+t.setTimeout(900_000)
 const resultsDir = await mkdtemp(path.join(os.tmpdir(), 'bench-results-'))
 t.teardown(() => rm(resultsDir, { recursive: true, force: true }))
 

@@ -1,24 +1,28 @@
 import { randomUUID } from 'node:crypto'
-import { mkdir, writeFile } from 'node:fs/promises'
-import { cpus, loadavg } from 'node:os'
+import { Writable } from 'node:stream'
+import { Worker } from 'node:worker_threads'
 import pg from 'pg'
 import pino from 'pino'
-import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
-import { createDb, createPool, ensureDatabase, migrate } from '../../src/adapters/postgres/database.ts'
-import { progressBar } from '../../src/cli/progress.ts'
-import { loadConfig } from '../../src/config.ts'
-import { buildApp } from '../../src/http/app.ts'
-import { developmentApiKeys } from '../../src/http/plugins/auth.ts'
-import { Metrics } from '../../src/metrics.ts'
-import { startService } from '../../src/service.ts'
-import { WebhookVerifier } from '../../src/webhooks/verify.ts'
-import { SnsCertificates } from '../../src/webhooks/sns.ts'
-import { WebhookWorker } from '../../src/webhooks/worker.ts'
-import { Worker } from 'node:worker_threads'
-import { circleKey } from '../../test/helpers/webhooks.ts'
+import { PostgresEventStore } from '../src/adapters/event-store/postgres.ts'
+import { createDb, createPool, migrate } from '../src/adapters/postgres/database.ts'
+import { progressBar } from '../src/cli/progress.ts'
+import { loadConfig } from '../src/config.ts'
+import { buildApp } from '../src/http/app.ts'
+import { developmentApiKeys } from '../src/http/plugins/auth.ts'
+import { Metrics } from '../src/metrics.ts'
+import { startService } from '../src/service.ts'
+import { parseCirclePublicKey } from '../src/webhooks/public-keys.ts'
+import { SnsCertificates } from '../src/webhooks/sns.ts'
+import { WebhookVerifier } from '../src/webhooks/verify.ts'
+import { WebhookWorker } from '../src/webhooks/worker.ts'
+import { circleKey } from '../test/helpers/webhooks.ts'
+import { createBenchDatabase } from './lib/database.ts'
+import { percentiles, ratios, round, type BenchOptions, type Check, type Measurement, type Scenario, type Target } from './lib/report.ts'
+
+export const title = 'POST /mint -> MintCompleted with webhooks against polling only; /webhook answer time with its worker saturated against stopped'
 
 /**
- * Two figures, each beside its baseline in the same run:
+ * `npm run bench -- lifecycle` (or `npm run bench:lifecycle`). Two figures, each beside its baseline in the same run:
  * 1. POST /mint -> MintCompleted recorded, p50/p99 over MINTS mints, the embedded simulator settling
  *    at once: webhooks on (v2 to our /webhook) vs polling only (CIRCLE_POLL_INTERVAL_MS at its
  *    default). Completion time is the MintCompleted event's occurredAt, stamped by the service.
@@ -58,32 +62,17 @@ async function sender() {
 Promise.all(Array.from({ length: senders }, sender)).then(() => parentPort.postMessage({ latencies }), (err) => parentPort.postMessage({ error: String(err) }))
 `
 
-const pct = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! * 10) / 10
-}
-const summary = (values: number[]) => ({ n: values.length, p50ms: pct(values, 0.5), p99ms: pct(values, 0.99), maxMs: pct(values, 1) })
+const summary = (values: number[]) => ({ n: values.length, ...percentiles(values), maxMs: round(Math.max(0, ...values), 1) })
 
-function databaseUrl(tag: string) {
-  const url = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/circle_ledger')
-  url.pathname = `/circle_ledger_bench_${tag}_${process.pid}`
-  return url
-}
+/** Progress bars on stderr, or nowhere in tiny mode (the test suite's output stays clean). */
+let progressStream: NodeJS.WritableStream = process.stderr
 
-async function dropDatabase(url: URL) {
-  const admin = new URL(url)
-  admin.pathname = '/postgres'
-  const client = new pg.Client({ connectionString: admin.toString() })
-  await client.connect()
-  await client.query(`DROP DATABASE IF EXISTS ${url.pathname.slice(1)} WITH (FORCE)`)
-  await client.end()
-}
-
-async function mintLifecycle(mode: 'webhooks' | 'polling', settleMs: number, mints: number, clients: number) {
-  const url = databaseUrl(`${mode}_${settleMs}`)
+async function mintLifecycle(serverUrl: string, mode: 'webhooks' | 'polling', settleMs: number, mints: number, clients: number) {
+  const database = await createBenchDatabase(serverUrl, `mint_${mode}`)
+  const url = database.url
   const config = loadConfig({
     ...process.env,
-    DATABASE_URL: url.toString(),
+    DATABASE_URL: url,
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
@@ -95,14 +84,14 @@ async function mintLifecycle(mode: 'webhooks' | 'polling', settleMs: number, min
     CIRCLE_API_KEY: '',
   })
   const service = await startService(config, ['api', 'projections', 'process-manager', 'webhook-worker'], silent)
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 4 })
+  const pool = new pg.Pool({ connectionString: url, max: 4 })
   pool.on('error', () => undefined)
   const store = new PostgresEventStore(pool)
   const headers = { authorization: 'Bearer dev-backend-key', 'content-type': 'application/json' }
   try {
     const post = async (path: string, body: object) => {
       const res = await fetch(`${service.url}${path}`, { method: 'POST', headers: { ...headers, 'idempotency-key': randomUUID() }, body: JSON.stringify(body) })
-      if (res.status !== 202) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+      if (res.status !== 201 && res.status !== 202) throw new Error(`${path}: ${res.status} ${await res.text()}`)
       return (await res.json()) as { id: string }
     }
     const wallets = await Promise.all(Array.from({ length: clients }, (_, i) => post('/wallets', { ownerId: `bench-${i}` })))
@@ -116,8 +105,9 @@ async function mintLifecycle(mode: 'webhooks' | 'polling', settleMs: number, min
     const latencies: number[] = []
     const stages: Record<string, number[]> = { requestedToSubmitted: [], submittedToCompleted: [] }
     const completedBy: Record<string, number> = {}
-    const bar = progressBar(`mints (${mode}, settling after ${settleMs} ms)`)
+    const bar = progressBar(`mints (${mode}, settling after ${settleMs} ms)`, progressStream)
     let started = 0
+    const began = performance.now()
     await Promise.all(
       wallets.map(async (w) => {
         while (started < mints) {
@@ -143,24 +133,24 @@ async function mintLifecycle(mode: 'webhooks' | 'polling', settleMs: number, min
       }),
     )
     bar.stop()
-    return { ...summary(latencies), stages: { requestedToSubmitted: summary(stages.requestedToSubmitted!), submittedToCompleted: summary(stages.submittedToCompleted!) }, completedBy }
+    const seconds = (performance.now() - began) / 1000
+    return { latencies, seconds, ...summary(latencies), stages: { requestedToSubmitted: summary(stages.requestedToSubmitted!), submittedToCompleted: summary(stages.submittedToCompleted!) }, completedBy }
   } finally {
     await store.close()
     await pool.end()
     await service.stop()
-    await dropDatabase(url)
+    await database.drop()
   }
 }
 
-async function webhookRoute() {
-  const url = databaseUrl('route')
-  await ensureDatabase(url.toString())
-  const pool = createPool(url.toString(), 20)
+async function webhookRoute(serverUrl: string, notifications: number) {
+  const database = await createBenchDatabase(serverUrl, 'webhook_route')
+  const pool = createPool(database.url, 20)
   const db = createDb(pool)
   await migrate(db)
   const store = new PostgresEventStore(pool)
   const key = circleKey()
-  const publicKey = (await import('../../src/webhooks/public-keys.ts')).parseCirclePublicKey(key.publicKeyBase64)
+  const publicKey = parseCirclePublicKey(key.publicKeyBase64)
   const metrics = new Metrics()
   const worker = new WebhookWorker({
     store,
@@ -206,22 +196,23 @@ async function webhookRoute() {
    * service (and its saturated webhook worker) being measured.
    */
   const flood = async (label: string) => {
-    const bar = progressBar(`webhooks (${label})`)
+    const bar = progressBar(`webhooks (${label})`, progressStream)
+    const began = performance.now()
     const thread = new Worker(SENDER, {
       eval: true,
-      workerData: { url: `${address}/webhook`, keyId: key.id, privateKey: key.privateKey.export({ format: 'pem', type: 'pkcs8' }), total: FLOOD, senders: SENDERS },
+      workerData: { url: `${address}/webhook`, keyId: key.id, privateKey: key.privateKey.export({ format: 'pem', type: 'pkcs8' }), total: notifications, senders: SENDERS },
     })
     const latencies = await new Promise<number[]>((resolve, reject) => {
       thread.on('message', (m: { done?: number; latencies?: number[]; error?: string }) => {
         if (m.error) reject(new Error(m.error))
         else if (m.latencies) resolve(m.latencies)
-        else bar.update(m.done!, FLOOD, {})
+        else bar.update(m.done!, notifications, {})
       })
       thread.on('error', reject)
     })
     bar.stop()
     await thread.terminate()
-    return summary(latencies)
+    return { latencies, seconds: (performance.now() - began) / 1000, ...summary(latencies) }
   }
   try {
     const idle = { ...(await flood('worker stopped')), server: await serverShareWithin50ms() }
@@ -233,34 +224,81 @@ async function webhookRoute() {
     const saturated = { ...flooded, server: { within50ms: after.within50ms - before.within50ms, total: after.total - before.total } }
     const backlog = await db.selectFrom('webhook_inbox').select((eb) => eb.fn.countAll<string>().as('n')).where('status', '=', 'pending').executeTakeFirstOrThrow()
     const attempts = await db.selectFrom('webhook_inbox').select((eb) => eb.fn.sum<string>('attempts').as('n')).executeTakeFirstOrThrow()
-    return { workerStopped: idle, workerSaturated: saturated, ratio: Math.round((saturated.p99ms / idle.p99ms) * 100) / 100, backlogAtEnd: Number(backlog.n), workerAttemptsDuringFlood: Number(attempts.n ?? 0) }
+    return { workerStopped: idle, workerSaturated: saturated, backlogAtEnd: Number(backlog.n), workerAttemptsDuringFlood: Number(attempts.n ?? 0) }
   } finally {
     await worker.stop()
     await app.close()
     await store.close()
     await db.destroy()
-    await dropDatabase(url)
+    await database.drop()
   }
 }
 
-const webhooks = await mintLifecycle('webhooks', 0, MINTS, CLIENTS)
-const polling = await mintLifecycle('polling', 0, MINTS, CLIENTS)
-// Circle taking a moment to settle: the process manager's look right after submitting finds the
-// transfer pending, so polling waits for its next round while a webhook completes the mint.
-const delayedWebhooks = await mintLifecycle('webhooks', DELAY_MS, DELAYED_MINTS, DELAYED_CLIENTS)
-const delayedPolling = await mintLifecycle('polling', DELAY_MS, DELAYED_MINTS, DELAYED_CLIENTS)
-const route = await webhookRoute()
-const report = {
-  benchmark: 'mint lifecycle (POST /mint -> MintCompleted) with webhooks vs polling only; /webhook answer time under a saturated worker',
-  at: new Date().toISOString(),
-  machine: { cpus: cpus().length, loadavg: loadavg().map((l) => Math.round(l * 100) / 100), note: 'shared with other engineers while measured; compare ratios within this run, not absolute numbers across runs' },
-  settings: { mints: MINTS, clients: CLIENTS, pollIntervalMs: loadConfig({}).CIRCLE_POLL_INTERVAL_MS, webhookFlood: FLOOD, webhookSenders: SENDERS },
-  mintLifecycle: {
-    settlingAtOnce: { webhooks, pollingOnly: polling, p99Ratio: Math.round((webhooks.p99ms / polling.p99ms) * 100) / 100, targetP99Ms: 300, webhooksMeetTarget: webhooks.p99ms < 300 },
-    [`settlingAfter${DELAY_MS}ms`]: { mints: DELAYED_MINTS, clients: DELAYED_CLIENTS, webhooks: delayedWebhooks, pollingOnly: delayedPolling, p99Ratio: Math.round((delayedWebhooks.p99ms / delayedPolling.p99ms) * 100) / 100 },
-  },
-  webhookRoute: { ...route, targetP99Ms: 50, meetsTarget: route.workerSaturated.p99ms < 50 },
+export async function run(options: BenchOptions) {
+  const tiny = options.tiny
+  progressStream = tiny ? new Writable({ write: (_chunk, _encoding, done) => done() }) : process.stderr
+  const mints = tiny ? 6 : MINTS
+  const delayedMints = tiny ? 2 : DELAYED_MINTS
+  const flood = tiny ? 100 : FLOOD
+  const server = options.databaseUrl
+  options.log(`lifecycle: ${mints} mints settling at once, webhooks on`)
+  const webhooks = await mintLifecycle(server, 'webhooks', 0, mints, tiny ? 2 : CLIENTS)
+  options.log(`lifecycle: ${mints} mints settling at once, polling only`)
+  const polling = await mintLifecycle(server, 'polling', 0, mints, tiny ? 2 : CLIENTS)
+  // Circle taking a moment to settle: the process manager's look right after submitting finds the
+  // transfer pending, so polling waits for its next round while a webhook completes the mint.
+  options.log(`lifecycle: ${delayedMints} mints settling after ${DELAY_MS} ms, webhooks on, then polling only`)
+  const delayedWebhooks = await mintLifecycle(server, 'webhooks', DELAY_MS, delayedMints, tiny ? 2 : DELAYED_CLIENTS)
+  const delayedPolling = await mintLifecycle(server, 'polling', DELAY_MS, delayedMints, tiny ? 2 : DELAYED_CLIENTS)
+  options.log(`lifecycle: /webhook under ${flood} notifications, worker stopped, then saturated`)
+  const route = await webhookRoute(server, flood)
+
+  const mintMeasurement = (subject: string, r: Awaited<ReturnType<typeof mintLifecycle>>): Measurement => ({
+    subject,
+    rate: round(r.latencies.length / r.seconds, 1),
+    operations: r.latencies.length,
+    seconds: round(r.seconds, 2),
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    extra: { maxMs: r.maxMs, stages: r.stages, completedBy: r.completedBy },
+  })
+  const routeMeasurement = (subject: string, r: typeof route.workerStopped): Measurement => ({
+    subject,
+    rate: round(r.latencies.length / r.seconds, 1),
+    operations: r.latencies.length,
+    seconds: round(r.seconds, 2),
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    extra: { maxMs: r.maxMs, server: r.server },
+  })
+  const pollIntervalMs = loadConfig({}).CIRCLE_POLL_INTERVAL_MS
+  const pair = (name: string, parameters: Scenario['parameters'], a: Measurement, b: Measurement): Scenario => ({
+    name,
+    parameters,
+    measurements: [a, b],
+    ratios: ratios([a, b], [[a.subject, b.subject]]),
+  })
+  const scenarios: Scenario[] = [
+    pair('mints settling at once', { mints, pollIntervalMs }, mintMeasurement('webhooks', webhooks), mintMeasurement('polling-only', polling)),
+    pair(`mints settling after ${DELAY_MS} ms`, { mints: delayedMints, pollIntervalMs }, mintMeasurement('webhooks', delayedWebhooks), mintMeasurement('polling-only', delayedPolling)),
+    pair('/webhook answers', { notifications: flood, senders: SENDERS }, routeMeasurement('worker-saturated', route.workerSaturated), routeMeasurement('worker-stopped', route.workerStopped)),
+  ]
+  const targets: Target[] = [
+    { description: `POST /mint -> completed p99 < 300 ms with webhooks (${webhooks.p99Ms} ms; polling only ${polling.p99Ms} ms)`, met: webhooks.p99Ms < 300 },
+    { description: `/webhook p99 < 50 ms while its worker is saturated (${route.workerSaturated.p99Ms} ms; worker stopped ${route.workerStopped.p99Ms} ms)`, met: route.workerSaturated.p99Ms < 50 },
+  ]
+  const checks: Check[] = [
+    ...[
+      ['settling at once, webhooks', webhooks, mints],
+      ['settling at once, polling only', polling, mints],
+      [`settling after ${DELAY_MS} ms, webhooks`, delayedWebhooks, delayedMints],
+      [`settling after ${DELAY_MS} ms, polling only`, delayedPolling, delayedMints],
+    ].map(([label, r, want]) => {
+      const n = (r as typeof webhooks).latencies.length
+      return { description: `${label as string}: every mint completed`, ok: n >= (want as number), detail: `${n} of ${want as number}` }
+    }),
+    { description: 'every notification answered 200, worker stopped and saturated', ok: route.workerStopped.n === flood && route.workerSaturated.n === flood, detail: `${route.workerStopped.n} and ${route.workerSaturated.n} of ${flood}` },
+    { description: 'the worker was busy during the flood', ok: route.workerAttemptsDuringFlood > 0, detail: `${route.workerAttemptsDuringFlood} delivery attempts, ${route.backlogAtEnd} pending at the end` },
+  ]
+  return { title, unit: 'completions/s (mints), answers/s (/webhook)', scenarios, targets, checks }
 }
-await mkdir(new URL('../results/', import.meta.url), { recursive: true })
-await writeFile(new URL('../results/lifecycle.json', import.meta.url), JSON.stringify(report, null, 2) + '\n')
-console.log(JSON.stringify(report, null, 2))

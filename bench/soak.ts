@@ -1,0 +1,174 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { load, measured, transferRequest } from './lib/autocannon.ts'
+import { startCommandServers } from './lib/http-servers.ts'
+import { plotSeries } from './lib/plot.ts'
+import { percentiles, ratios, round, type BenchOptions, type Check, type Measurement, type Report, type Target } from './lib/report.ts'
+
+export const title = 'POST /transfers held at 70% of its measured maximum: errors, throughput, p99 and the service’s RSS over time'
+
+/** Seconds at the held rate (`BENCH_SOAK_SECONDS`, default 600). */
+const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600)
+/** Seconds per sample (`BENCH_SOAK_INTERVAL`, default 10). */
+const INTERVAL = Number(process.env.BENCH_SOAK_INTERVAL ?? 10)
+/** `commands`: take the maximum from bench/results/commands.json (32 connections) instead of measuring it first. */
+const MAX_FROM = process.env.BENCH_SOAK_MAX === 'commands' ? 'commands' : 'measured'
+/** Connections of the probe and of the held load (the commands benchmark's 32; tiny mode 4). */
+const CONNECTIONS = 32
+const SHARE = 0.7
+
+interface Sample {
+  /** Seconds since the held load started, at the end of the interval. */
+  t: number
+  requestsPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  rssMb: number
+  errors: number
+}
+
+export async function run(options: BenchOptions) {
+  const seconds = options.tiny ? 4 : SECONDS
+  const interval = options.tiny ? 1 : INTERVAL
+  const connections = options.tiny ? 4 : CONNECTIONS
+  const servers = await startCommandServers(options.databaseUrl, options.tiny ? 4 : 64)
+  try {
+    const next = () => transferRequest(servers.wallets)
+    // The maximum: POST /transfers at 32 connections, open loop, briefly, on this very service; or the commands benchmark's figure.
+    let max: Measurement
+    let maxSource: string
+    const fromCommands = MAX_FROM === 'commands' ? await commandsMax(options.resultsDir) : undefined
+    const checks: Check[] = []
+    if (fromCommands) {
+      max = { ...fromCommands, subject: 'max' }
+      maxSource = `bench/results/commands.json (${CONNECTIONS} connections, ${fromCommands.extra?.at})`
+    } else {
+      const probeSeconds = options.tiny ? 2 : 15
+      options.log(`soak: measuring the maximum (${connections} connections, ${probeSeconds} s)`)
+      const probe = measured('max', 'maximum', await load(servers.serviceUrl, { connections, seconds: probeSeconds, next }))
+      max = probe.measurement
+      checks.push(probe.check)
+      maxSource = `measured in this run (${connections} connections, ${probeSeconds} s)`
+    }
+    const rate = Math.max(1, Math.round(max.rate * SHARE))
+    options.log(`soak: ${rate} requests/s (${SHARE * 100}% of ${max.rate}, ${maxSource}) for ${seconds} s, a sample every ${interval} s`)
+
+    const samples: Sample[] = []
+    let window: number[] = []
+    let windowErrors = 0
+    let all: number[] = []
+    let errors = 0
+    const started = performance.now()
+    const sampler = setInterval(() => {
+      void (async () => {
+        const latencies = window
+        const failed = windowErrors
+        window = []
+        windowErrors = 0
+        const rssMb = await rss(servers.pid)
+        const sample: Sample = { t: round((performance.now() - started) / 1000, 1), requestsPerSecond: round(latencies.length / interval, 1), ...percentiles(latencies), rssMb, errors: failed }
+        samples.push(sample)
+        options.log(`soak: ${sample.t} s: ${sample.requestsPerSecond} req/s, p50 ${sample.p50Ms} ms, p99 ${sample.p99Ms} ms, RSS ${rssMb} MB, errors ${failed}`)
+      })()
+    }, interval * 1000)
+    let result
+    try {
+      result = await load(servers.serviceUrl, {
+        connections,
+        seconds,
+        next,
+        overallRate: rate,
+        onResponse: (status, ms) => {
+          if (status >= 200 && status < 300) {
+            window.push(ms)
+            all.push(ms)
+          } else {
+            windowErrors++
+            errors++
+          }
+        },
+        onError: () => {
+          windowErrors++
+          errors++
+        },
+      })
+    } finally {
+      clearInterval(sampler)
+    }
+    const held = measured('soak', `${SHARE * 100}% of the maximum`, result)
+    checks.push(held.check)
+    checks.push({ description: 'no request failed during the soak', ok: errors === 0, detail: `${errors} errors or non-2xx answers` })
+    const gone = samples.filter((s) => Number.isNaN(s.rssMb)).length
+    checks.push({ description: 'the service process ran to the end', ok: gone === 0 && !Number.isNaN(await rss(servers.pid)), detail: gone === 0 ? `pid ${servers.pid}` : `gone for ${gone} of ${samples.length} samples` })
+
+    // The issue's windows: minute 2 against minute 10, i.e. at 2/10 and at the end of the run.
+    const early = samples.filter((s) => s.t > seconds * 0.1 && s.t <= seconds * 0.2 + interval / 2)
+    const late = samples.filter((s) => s.t > seconds * 0.9)
+    const mean = (xs: number[]) => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length)
+    const rssEarly = mean(early.map((s) => s.rssMb))
+    const rssLate = mean(late.map((s) => s.rssMb))
+    const answered = (xs: Sample[]) => xs.filter((s) => s.requestsPerSecond > 0).map((s) => s.p99Ms)
+    const p99Early = mean(answered(early))
+    const p99Late = mean(answered(late))
+    const rssRatio = round(rssLate / rssEarly, 3)
+    const p99Ratio = round(p99Late / p99Early, 2)
+    const overall = percentiles(all)
+    all = []
+
+    const soak: Measurement = {
+      ...held.measurement,
+      p50Ms: overall.p50Ms || held.measurement.p50Ms,
+      p99Ms: overall.p99Ms || held.measurement.p99Ms,
+      extra: { ...held.measurement.extra, targetRate: rate, intervalSeconds: interval, maxSource, rssRatioLateToMinute2: rssRatio, p99RatioLateToMinute2: p99Ratio, samples },
+    }
+    const measurements = [soak, max]
+    const scenario = {
+      name: `${SHARE * 100}% of the maximum for ${seconds} s`,
+      parameters: { connections, seconds, targetRate: rate, intervalSeconds: interval },
+      measurements,
+      ratios: ratios(measurements, [['soak', 'max']]),
+    }
+    const targets: Target[] = [
+      { description: `0 errors (${errors})`, met: errors === 0 },
+      { description: `held the rate: ≥ 0.95 × ${rate} requests/s (${soak.rate})`, met: soak.rate >= rate * 0.95 },
+      { description: `RSS at the end within ±10% of minute 2 (${round(rssEarly, 1)} → ${round(rssLate, 1)} MB, ${rssRatio})`, met: rssRatio >= 0.9 && rssRatio <= 1.1 },
+      { description: `p99 stable: at the end ≤ 1.5 × minute 2 (${round(p99Early, 1)} → ${round(p99Late, 1)} ms, ${p99Ratio})`, met: p99Ratio <= 1.5 },
+    ]
+
+    const plot = path.join(options.resultsDir, 'soak.png')
+    await plotSeries(
+      plot,
+      `POST /transfers at ${rate} req/s (${SHARE * 100}% of ${max.rate}), ${connections} connections`,
+      samples.map((s) => ({ t: s.t, rate: s.requestsPerSecond, p99: s.p99Ms, rss: s.rssMb })),
+      { field: 't', title: 'seconds' },
+      [
+        { field: 'rate', title: 'requests/s' },
+        { field: 'p99', title: 'p99 ms' },
+        { field: 'rss', title: 'service RSS MB' },
+      ],
+    )
+    const png = await readFile(plot)
+    checks.push({ description: 'the plot was drawn', ok: png.subarray(1, 4).toString() === 'PNG' && samples.length > 0, detail: `${path.basename(plot)}, ${png.length} bytes, ${samples.length} samples` })
+    return { title, unit: 'requests/s', scenarios: [scenario], targets, checks }
+  } finally {
+    await servers.stop()
+  }
+}
+
+/** Resident set size of a process, MB; NaN once the process is gone. */
+async function rss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+  const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1]
+  return kb === undefined ? NaN : round(Number(kb) / 1024, 1)
+}
+
+/** The service's figure at 32 connections from the last commands benchmark, if there is one. */
+async function commandsMax(resultsDir: string): Promise<Measurement | undefined> {
+  try {
+    const report = JSON.parse(await readFile(path.join(resultsDir, 'commands.json'), 'utf8')) as Report
+    const at = report.scenarios.find((s) => s.parameters.connections === CONNECTIONS)?.measurements.find((m) => m.subject === 'service')
+    return at && { ...at, extra: { ...at.extra, at: report.startedAt } }
+  } catch {
+    return undefined
+  }
+}
