@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage } from 'node:http'
 import t, { type Test } from 'tap'
 import { requestErrors, requestExamples, responseErrors } from '../../../../src/adapters/circle/simulator/contract.ts'
 import { createCircleSimulator } from '../../../../src/adapters/circle/simulator/simulator.ts'
+import { memoryState, type SimState } from '../../../../src/adapters/circle/simulator/state.ts'
 import { snsCanonicalNotification } from '../../../../src/adapters/circle/simulator/webhooks.ts'
 import { parseAmount } from '../../../../src/events/money.ts'
 
@@ -78,6 +79,24 @@ t.test('balances really move: treasury -> wallet -> blockchain, payouts drain th
   const address = await call('POST', `/v1/wallets/${walletId}/addresses`, '/v1/wallets/{walletId}/addresses', { idempotencyKey: randomUUID(), currency: 'USD', chain: 'XLM' })
   t.match(address.json().data, { chain: 'XLM', currency: 'USD', addressTag: /\d+/ })
   t.equal((await call('GET', '/v1/configuration', '/v1/configuration')).json().data.payments.masterWalletId, sim.masterWalletId)
+})
+
+t.test('a state store failing while a settled transfer lists its webhook subscribers loses that delivery, not the process', async (t) => {
+  const state = memoryState()
+  let failLists = false
+  const flaky: SimState = { ...state, read: { get: (c, id) => state.read.get(c, id), list: (c, f) => (failLists && c === 'subscribers' ? Promise.reject(new Error('pool timeout')) : state.read.list(c, f)) } }
+  const rejections: unknown[] = []
+  const onRejection = (err: unknown) => rejections.push(err)
+  process.on('unhandledRejection', onRejection)
+  t.teardown(() => void process.off('unhandledRejection', onRejection))
+  const { sim, call } = await harness(t, { treasury: '1000.00', state: flaky })
+  const { walletId } = (await call('POST', '/v1/wallets', '/v1/wallets', { idempotencyKey: randomUUID(), description: 'w' })).json().data
+  const mint = await call('POST', '/v1/transfers', '/v1/transfers', { idempotencyKey: randomUUID(), source: { type: 'wallet', id: sim.masterWalletId }, destination: { type: 'wallet', id: walletId }, amount: { amount: '250.00', currency: 'USD' } })
+  failLists = true
+  await settle()
+  failLists = false
+  t.equal((await call('GET', `/v1/transfers/${mint.json().data.id}`, '/v1/transfers/{id}')).json().data.status, 'complete', 'the transfer settled')
+  t.same(rejections, [], 'no unhandled rejection')
 })
 
 t.test('injected failures settle transfers and payouts as failed and give the funds back', async (t) => {
