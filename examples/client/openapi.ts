@@ -1699,9 +1699,9 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    description?: string;
                     /** @example user-42 */
                     ownerId: string;
-                    description?: string;
                 };
             };
         };
