@@ -1,12 +1,15 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
-import type { EventStore, JsonObject, RecordedEvent } from './event-store.ts'
+import type { EventStore, JsonObject } from './event-store.ts'
 import type { Event, StreamType } from './event.ts'
 
 export type AnyEvent = Event<string, JsonObject>
 
-/** Folds recorded events of one stream into its state, starting from `from` (default: the initial state). */
-export const foldEvents = <S>(type: StreamType<S, AnyEvent>, events: RecordedEvent[], from: S = type.initialState): S =>
-  events.reduce((s, e) => type.evolve(s, e as AnyEvent), from)
+/**
+ * Folds events of one stream (recorded, or as decided) into its state, starting from `from` (default:
+ * the initial state).
+ */
+export const foldEvents = <S, E extends AnyEvent>(type: StreamType<S, E>, events: readonly AnyEvent[], from: S = type.initialState): S =>
+  events.reduce((s, e) => type.evolve(s, e as E), from)
 
 export interface Folded<S> {
   state: S

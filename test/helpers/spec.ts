@@ -2,12 +2,11 @@ import type { Test } from 'tap'
 import { DomainError, type DomainErrorCode } from '../../src/commands/errors.ts'
 import { decideSteps, type Decider, type Decision, type StreamEvents } from '../../src/commands/handler.ts'
 import type { Event, StreamType } from '../../src/events/event.ts'
+import { foldEvents } from '../../src/events/fold.ts'
 import type { JsonObject } from '../../src/events/event-store.ts'
 
-/** The state a stream folds to from its events, as production folds a stream read from the store. */
-export function stateOf<S, E extends Event<string, JsonObject>>(type: StreamType<S, E>, events: E[]): S {
-  return events.reduce((s, e) => type.evolve(s, e), type.initialState)
-}
+/** The state a stream folds to from its events: the fold production applies to a stream read from the store. */
+export const stateOf = <S, E extends Event<string, JsonObject>>(type: StreamType<S, E>, events: E[]): S => foldEvents(type, events)
 
 /** Past events per stream key of the decider. */
 export type Given<E> = { [K in keyof E]?: E[K][] }
