@@ -253,24 +253,18 @@ export async function run(options: BenchOptions) {
   options.log(`lifecycle: /webhook under ${flood} notifications, worker stopped, then saturated`)
   const route = await webhookRoute(server, flood)
 
-  const mintMeasurement = (subject: string, r: Awaited<ReturnType<typeof mintLifecycle>>): Measurement => ({
+  const measurement = (subject: string, r: { latencies: number[]; seconds: number; p50Ms: number; p99Ms: number }, extra: Measurement['extra']): Measurement => ({
     subject,
     rate: round(r.latencies.length / r.seconds, 1),
     operations: r.latencies.length,
     seconds: round(r.seconds, 2),
     p50Ms: r.p50Ms,
     p99Ms: r.p99Ms,
-    extra: { maxMs: r.maxMs, stages: r.stages, completedBy: r.completedBy },
+    extra,
   })
-  const routeMeasurement = (subject: string, r: typeof route.workerStopped): Measurement => ({
-    subject,
-    rate: round(r.latencies.length / r.seconds, 1),
-    operations: r.latencies.length,
-    seconds: round(r.seconds, 2),
-    p50Ms: r.p50Ms,
-    p99Ms: r.p99Ms,
-    extra: { maxMs: r.maxMs, server: r.server },
-  })
+  const mintMeasurement = (subject: string, r: Awaited<ReturnType<typeof mintLifecycle>>): Measurement =>
+    measurement(subject, r, { maxMs: r.maxMs, stages: r.stages, completedBy: r.completedBy })
+  const routeMeasurement = (subject: string, r: typeof route.workerStopped): Measurement => measurement(subject, r, { maxMs: r.maxMs, server: r.server })
   const pollIntervalMs = loadConfig({}).CIRCLE_POLL_INTERVAL_MS
   const pair = (name: string, parameters: Scenario['parameters'], a: Measurement, b: Measurement): Scenario => ({
     name,

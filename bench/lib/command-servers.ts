@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import pino from 'pino'
 import { z } from 'zod'
-import { loadConfig } from '../../src/config.ts'
+import { benchServiceConfig } from './service-config.ts'
 import { createPool } from '../../src/adapters/postgres/database.ts'
 import { ROLES, startService } from '../../src/service.ts'
 
@@ -17,17 +17,7 @@ const databaseUrl = process.env.DATABASE_URL!
 const wallets = Number(process.env.BENCH_WALLETS ?? 16)
 const key = 'Bearer dev-backend-key'
 
-const config = loadConfig({
-  DATABASE_URL: databaseUrl,
-  PORT: '0',
-  HOST: '127.0.0.1',
-  LOG_LEVEL: 'silent',
-  NODE_ENV: 'development',
-  RATE_LIMIT_MAX: '100000000',
-  SIMULATOR_SETTLE_MS: '0',
-  CIRCLE_POLL_INTERVAL_MS: '50',
-  CIRCLE_RATE_PER_SECOND: '1000',
-})
+const config = benchServiceConfig(databaseUrl)
 const service = await startService(config, [...ROLES], pino({ level: 'silent' }))
 const serviceUrl = service.url!
 

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { subscribe } from 'node:diagnostics_channel'
 import pg from 'pg'
 import pino from 'pino'
-import { loadConfig } from '../../src/config.ts'
+import { benchServiceConfig } from '../lib/service-config.ts'
 import { ROLES, startService } from '../../src/service.ts'
 import { createBenchDatabase } from '../lib/database.ts'
 
@@ -67,17 +67,7 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
 } as typeof pg.Client.prototype.query
 
 const db = await createBenchDatabase(serverUrl, 'cost')
-const config = loadConfig({
-  DATABASE_URL: db.url,
-  PORT: '0',
-  HOST: '127.0.0.1',
-  LOG_LEVEL: 'silent',
-  NODE_ENV: 'development',
-  RATE_LIMIT_MAX: '100000000',
-  SIMULATOR_SETTLE_MS: '0',
-  CIRCLE_POLL_INTERVAL_MS: '50',
-  CIRCLE_RATE_PER_SECOND: '1000',
-})
+const config = benchServiceConfig(db.url)
 const service = await startService(config, roles.includes('api') ? roles : [...roles, 'api'], pino({ level: 'silent' }))
 const url = service.url!
 const call = async (method: string, path: string, body?: unknown) => {

@@ -1,0 +1,18 @@
+import { loadConfig } from '../../src/config.ts'
+
+/**
+ * The service as the command benchmarks run it: every limit out of the way (rate limits, Circle's
+ * client-side rate), Circle simulated and settling at once, silent logs.
+ */
+export const benchServiceConfig = (databaseUrl: string) =>
+  loadConfig({
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    NODE_ENV: 'development',
+    RATE_LIMIT_MAX: '100000000',
+    SIMULATOR_SETTLE_MS: '0',
+    CIRCLE_POLL_INTERVAL_MS: '50',
+    CIRCLE_RATE_PER_SECOND: '1000',
+  })
