@@ -4,6 +4,7 @@ import { sql } from 'kysely'
 import t from 'tap'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import { CheckpointMoved, readCheckpoint, saveCheckpoint, Subscriber } from '../../src/subscriptions/subscriber.ts'
+import { until } from '../helpers/circle.ts'
 import { testDatabase } from '../helpers/database.ts'
 import { newEvent, newEvents } from '../helpers/events.ts'
 
@@ -65,7 +66,7 @@ t.test('batches with nothing to handle commit nothing until idle, and a restart 
   const first = make()
   first.start()
   await first.caughtUp(wanted.position)
-  await until(async () => (await readCheckpoint(db, name)) === wanted.position)
+  await until(async () => (await readCheckpoint(db, name)) === wanted.position, 5000, 'the handled batch stores its checkpoint')
   // Events it does not handle, one append at a time: each is a batch with nothing in it.
   let last = wanted.position
   for (let i = 0; i < 6; i++) {
@@ -75,7 +76,7 @@ t.test('batches with nothing to handle commit nothing until idle, and a restart 
   }
   t.equal(commits[0], wanted.position, 'an empty batch right after a stored one leaves the stored checkpoint where it was')
   t.equal((await first.status()).checkpoint, last, 'the position in memory follows every batch (read-your-writes and lag use it)')
-  await until(async () => (await readCheckpoint(db, name)) === last)
+  await until(async () => (await readCheckpoint(db, name)) === last, 5000, 'the idle checkpoint stored')
   t.pass('once idle, the stored checkpoint catches up')
   // A crash while the position in memory is ahead of the stored one leaves the row at the last
   // batch that handled something: restarting there reads only events that need nothing again.
@@ -93,14 +94,6 @@ t.test('batches with nothing to handle commit nothing until idle, and a restart 
   await second.stop()
   t.equal(await seenBy(name), '3', 'each wanted event handled once, across the restart from a lagging checkpoint')
 })
-
-const until = async (probe: () => Promise<boolean>, ms = 5000) => {
-  const deadline = Date.now() + ms
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error('timed out')
-    await sleep(20)
-  }
-}
 
 t.test('a failing handler rolls back its writes and is retried from the same checkpoint', async (t) => {
   const name = `flaky-${randomUUID()}`
