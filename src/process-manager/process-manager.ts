@@ -1,5 +1,3 @@
-import { EventEmitter, once } from 'node:events'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { CardIssuer } from '../adapters/card-issuer/port.ts'
@@ -12,6 +10,7 @@ import type { EventStore } from '../events/event-store.ts'
 import type { DomainEvent } from '../events/types.ts'
 import { redeem } from '../events/redeem.ts'
 import type { Metrics } from '../metrics.ts'
+import { Doorbell } from '../subscriptions/doorbell.ts'
 import { LeasedLoop } from '../subscriptions/lease.ts'
 import { Subscriber } from '../subscriptions/subscriber.ts'
 import type { Step, StepContext } from './context.ts'
@@ -99,7 +98,7 @@ export class ProcessManager {
   private readonly options: ProcessManagerOptions
   private readonly ctx: StepContext
   private readonly subscriber: Subscriber
-  private readonly wakeup = new EventEmitter()
+  private readonly doorbell = new Doorbell()
   private readonly lease: LeasedLoop
   /** When the newest verified webhook was received (epoch ms), looked up from the inbox now and then. */
   lastWebhookAt = 0
@@ -129,8 +128,10 @@ export class ProcessManager {
       mode: 'exactly-once',
       handle: async (trx, events) => {
         await wake(trx, events.map((e) => e.stream))
-        setImmediate(() => this.wakeup.emit('work'))
       },
+      // Only after the commit can the worker's claim see the tasks this batch made due; rung
+      // earlier, it would find nothing and sleep a whole tick.
+      onCommitted: () => this.doorbell.ring(),
     })
     this.lease = new LeasedLoop({
       pool: options.pool,
@@ -156,7 +157,7 @@ export class ProcessManager {
 
   async stop(): Promise<void> {
     const stopped = this.lease.stop()
-    this.wakeup.emit('work')
+    this.doorbell.ring()
     await stopped
   }
 
@@ -185,6 +186,7 @@ export class ProcessManager {
         await this.watchWebhooks()
       }
       let tasks: Task[] = []
+      this.doorbell.answer()
       if (inFlight.size < concurrency) {
         try {
           tasks = await claimDue(db, concurrency - inFlight.size, claimSeconds)
@@ -195,11 +197,11 @@ export class ProcessManager {
       for (const task of tasks) {
         const running: Promise<void> = this.runTask(task).finally(() => {
           inFlight.delete(running)
-          this.wakeup.emit('work')
+          this.doorbell.ring()
         })
         inFlight.add(running)
       }
-      if (tasks.length === 0) await this.idle(signal)
+      if (tasks.length === 0) await this.doorbell.wait(signal, this.options.tickMs ?? 250)
     }
     await Promise.allSettled([...inFlight])
   }
@@ -223,17 +225,6 @@ export class ProcessManager {
       this.options.logger.error({ err, stream: task.stream }, 'could not record a dead letter; will retry the task')
       return { next: 'retry', inMs: this.options.retry?.maxMs ?? 60_000, error }
     }
-  }
-
-  /** Until new work is announced, the tick passes, or the run stops. */
-  private async idle(signal: AbortSignal): Promise<void> {
-    const done = new AbortController()
-    const either = AbortSignal.any([signal, done.signal])
-    await Promise.race([
-      once(this.wakeup, 'work', { signal: either }).catch(() => undefined),
-      sleep(this.options.tickMs ?? 250, undefined, { signal: either }).catch(() => undefined),
-    ])
-    done.abort()
   }
 
   private async watchWebhooks(): Promise<void> {

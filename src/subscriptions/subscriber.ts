@@ -43,6 +43,11 @@ export type SubscriberOptions = Handler & {
   retryDelayMs?: { first: number; max: number }
   /** How long a checkpoint moved only by batches with nothing to handle may wait before it is stored (ms). */
   checkpointIdleMs?: number
+  /**
+   * Called once a handled batch and its checkpoint have committed: what the handler wrote is now
+   * visible to other connections (e.g. wake a worker that reads it).
+   */
+  onCommitted?: (events: RecordedEvent[]) => void
   leaseRetryMs?: number
 }
 
@@ -210,6 +215,7 @@ export class Subscriber {
         }
         stored = batch.checkpoint
         this.setPosition(batch.checkpoint)
+        this.options.onCommitted?.(batch.events)
         next = batches.next()
       }
     } finally {

@@ -1,10 +1,9 @@
-import { EventEmitter, once } from 'node:events'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import type { Db } from '../adapters/postgres/database.ts'
 import { backoffDelay } from '../adapters/retry.ts'
 import { openDeadLetter } from '../dead-letters/dead-letters.ts'
 import type { Metrics } from '../metrics.ts'
+import { Doorbell } from '../subscriptions/doorbell.ts'
 import { LeasedLoop } from '../subscriptions/lease.ts'
 import { handleNotification, type HandlerContext } from './handle.ts'
 import { claimDue, markDead, markProcessed, releaseClaims, scheduleRetry, type InboxItem } from './inbox.ts'
@@ -33,12 +32,11 @@ export interface WebhookWorkerOptions extends Omit<HandlerContext, 'db'> {
  */
 export class WebhookWorker {
   private readonly options: WebhookWorkerOptions
-  private readonly wakeup = new EventEmitter()
+  private readonly doorbell = new Doorbell()
   private readonly lease: LeasedLoop
 
   constructor(options: WebhookWorkerOptions) {
     this.options = options
-    this.wakeup.setMaxListeners(0)
     this.lease = new LeasedLoop({ pool: options.pool, name: 'webhook-worker', retryMs: options.leaseRetryMs, whileLeased: (signal) => this.whileLeased(signal) })
   }
 
@@ -49,7 +47,7 @@ export class WebhookWorker {
 
   /** A notification was stored in this process: look now instead of at the next tick. */
   notify(): void {
-    this.wakeup.emit('work')
+    this.doorbell.ring()
   }
 
   start(): void {
@@ -58,7 +56,7 @@ export class WebhookWorker {
 
   async stop(): Promise<void> {
     const stopped = this.lease.stop()
-    this.wakeup.emit('work')
+    this.doorbell.ring()
     await stopped
   }
 
@@ -73,6 +71,7 @@ export class WebhookWorker {
     const inFlight = new Set<Promise<void>>()
     while (!signal.aborted) {
       let items: InboxItem[] = []
+      this.doorbell.answer()
       if (inFlight.size < concurrency) {
         try {
           items = await claimDue(this.options.db, concurrency - inFlight.size, this.options.claimSeconds ?? 60)
@@ -83,23 +82,13 @@ export class WebhookWorker {
       for (const item of items) {
         const running: Promise<void> = this.process(item).finally(() => {
           inFlight.delete(running)
-          this.wakeup.emit('work')
+          this.doorbell.ring()
         })
         inFlight.add(running)
       }
-      if (items.length === 0) await this.idle(signal)
+      if (items.length === 0) await this.doorbell.wait(signal, this.options.tickMs ?? 200)
     }
     await Promise.allSettled([...inFlight])
-  }
-
-  private async idle(signal: AbortSignal): Promise<void> {
-    const done = new AbortController()
-    const either = AbortSignal.any([signal, done.signal])
-    await Promise.race([
-      once(this.wakeup, 'work', { signal: either }).catch(() => undefined),
-      sleep(this.options.tickMs ?? 200, undefined, { signal: either }).catch(() => undefined),
-    ])
-    done.abort()
   }
 
   private async process(item: InboxItem): Promise<void> {

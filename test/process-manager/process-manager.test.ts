@@ -95,6 +95,18 @@ t.test('a mint moves USDC from the treasury to the wallet and completes', async 
   t.equal(await h.sim.balanceOf(w.circleWalletId!), parseAmount('120.50'), 'Circle agrees')
 })
 
+t.test('new work wakes the worker at once: a mint completes without waiting for the idle tick', async (t) => {
+  // An idle tick of a minute: every step must be started by the subscriber's commit ringing the
+  // worker, never by the tick (a ring before the commit would find no due task and sleep it out).
+  const h = await processManagerHarness(t, { treasury: '500', settleMs: 0 }, { tickMs: 60_000 })
+  const began = Date.now()
+  const walletId = await activeWallet(h)
+  const mintId = randomUUID()
+  await execute(h.store, requestMint, { mintId, walletId, amount: parseAmount('1.00') }, meta())
+  t.equal((await terminal(h.store, mint, mintId)).status, 'completed')
+  t.ok(Date.now() - began < 30_000, 'no step waited for the one-minute tick')
+})
+
 t.test('a mint the treasury cannot cover fails with insufficient_treasury_balance and calls no transfer', async (t) => {
   const h = await processManagerHarness(t, { treasury: '100' })
   const walletId = await activeWallet(h)

@@ -45,6 +45,30 @@ t.test('a transactional subscriber writes and checkpoints together, and resumes 
   t.equal(await seenBy(name), '25', 'a restart resumes after the checkpoint (a repeat would violate the primary key)')
 })
 
+t.test('onCommitted runs after the batch committed: another connection already sees what the handler wrote', async (t) => {
+  const name = `committed-${randomUUID()}`
+  const visible: string[] = []
+  const stream = `committed-${randomUUID()}`
+  const sub = new Subscriber({
+    name,
+    store,
+    db,
+    mode: 'exactly-once',
+    filter: { streamPrefixes: [stream] },
+    handle: async (trx, events) => {
+      for (const e of events) await sql`INSERT INTO seen VALUES (${e.id}, ${name})`.execute(trx)
+    },
+    // The pool's other connections (not the batch's transaction) count the rows.
+    onCommitted: (events) => void seenBy(name).then((n) => visible.push(`${events.length}:${n}`)),
+  })
+  const written = await store.append(stream, newEvents(3), { expected: 'no_stream' })
+  sub.start()
+  await sub.caughtUp(written.position)
+  await until(async () => visible.length > 0)
+  await sub.stop()
+  t.same(visible, ['3:3'], 'called once, with the batch, when its rows were visible')
+})
+
 t.test('batches with nothing to handle commit nothing until idle, and a restart from the stored checkpoint repeats nothing', async (t) => {
   const name = `filtered-${randomUUID()}`
   const type = `Wanted${randomUUID().slice(0, 8)}`
