@@ -1,16 +1,28 @@
 import { bankAccount } from '../../events/bank-account.ts'
-import { fold } from '../../events/fold.ts'
-import { wallet } from '../../events/wallet.ts'
+import { fold, foldEvents } from '../../events/fold.ts'
+import { wallet, type WalletState } from '../../events/wallet.ts'
 import type { StepContext } from '../context.ts'
+
+/** Events read at a time while looking for the wallet's outcome at Circle. */
+const HEAD_PAGE = 16
 
 /**
  * Circle's id of one of our wallets. Operations are requested only on active wallets, so a wallet
  * without one here is a broken invariant: the step fails and is retried, never sent to Circle.
+ *
+ * A wallet becomes active (or failed) once and for good, before any operation on it, so only the
+ * head of its stream is read, up to that event: the cost does not grow with the wallet's history
+ * (folding a 50,000-event wallet on every step of every operation took ~250 ms each).
  */
 export async function circleWalletOf(ctx: StepContext, walletId: string): Promise<string> {
-  const { state } = await fold(ctx.store, wallet, walletId)
-  if (state.status !== 'active') throw new Error(`wallet ${walletId} is ${state.status}; it has no Circle wallet`)
-  return state.circleWalletId
+  const stream = wallet.streamName(walletId)
+  let state: WalletState = wallet.initialState
+  for (let from = 0; ; from += HEAD_PAGE) {
+    const events = await ctx.store.readStream(stream, { fromRevision: from, maxCount: HEAD_PAGE })
+    state = foldEvents(wallet, events, state)
+    if (state.status === 'active') return state.circleWalletId
+    if (state.status === 'failed' || events.length < HEAD_PAGE) throw new Error(`wallet ${walletId} is ${state.status}; it has no Circle wallet`)
+  }
 }
 
 /** Circle's id of a linked wire account; a redeem is requested only on an active bank account. */
