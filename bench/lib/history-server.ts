@@ -94,6 +94,14 @@ if (phase === 'build') {
   const debited = BigInt(written / 2)
   const expectedAvailable = 100_000_000_000n - debited
   await until('the read models to include the long history', async () => (await available(long)) === expectedAvailable)
+  // Every other subscriber (journal, audit log, notifier, process manager) digests the history here
+  // too, as a running service would have while it was written: the measurement must not include a
+  // 50,000-event backlog being caught up in the background.
+  const head = await store.head()
+  await until('every subscriber to reach the head', async () => {
+    const rows = await pool.query<{ behind: string }>('SELECT count(*) AS behind FROM checkpoints WHERE position IS NULL OR position::bigint < $1::bigint', [head])
+    return rows.rows[0]?.behind === '0'
+  })
   await store.close()
   await pool.end()
   log(`long wallet ${long} has ${revision + 1} events; fresh wallet ${fresh}`)

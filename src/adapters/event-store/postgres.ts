@@ -346,13 +346,10 @@ export class PostgresEventStore implements EventStore {
       return { events, checkpoint: events.at(-1)?.position ?? options.after }
     }
     // A filtered read scans a bounded window of positions; the window's end is the checkpoint,
-    // so a reader advances even when nothing in the window matches.
+    // so a reader advances even when nothing in the window matches (one row of nulls carries it).
     const { clause, params } = filterSql(filter, 4)
     const res = await this.query<EventRow & { upper: string }>(
-      `WITH bound AS (SELECT LEAST(position, $1::bigint + $2) AS upper FROM event_head)
-       SELECT e.position, e.stream, e.revision, e.event_id, e.type, e.data, e.metadata, e.recorded_at, bound.upper
-       FROM bound LEFT JOIN events e ON e.position > $1::bigint AND e.position <= bound.upper AND ${clause}
-       ORDER BY e.position LIMIT $3`,
+      filteredReadSql(clause),
       [after, this.scanWindow, max, ...params],
     )
     const upper = res.rows[0]?.upper
@@ -456,7 +453,23 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
-function filterSql(filter: EventFilter, firstParam: number): { clause: string; params: unknown[] } {
+/**
+ * $1 after, $2 window, $3 max, then the filter's parameters. The window's end is a scalar subquery,
+ * so both ends bound the index scan and the planner sees one outer row. Joined to event_head as a
+ * table, the read was costed at ~600,000 (an unanalyzed event_head counts as 2,200 rows) and
+ * PostgreSQL JIT-compiled every read, 70 ms each, for a query that runs in 0.1 ms.
+ */
+export const filteredReadSql = (clause: string) =>
+  `SELECT b.upper, e.position, e.stream, e.revision, e.event_id, e.type, e.data, e.metadata, e.recorded_at
+   FROM (SELECT (SELECT LEAST(position, $1::bigint + $2) FROM event_head) AS upper) b
+   LEFT JOIN LATERAL (
+     SELECT * FROM events e
+     WHERE e.position > $1::bigint AND e.position <= b.upper AND ${clause}
+     ORDER BY e.position LIMIT $3
+   ) e ON true
+   ORDER BY e.position`
+
+export function filterSql(filter: EventFilter, firstParam: number): { clause: string; params: unknown[] } {
   const parts: string[] = []
   const params: unknown[] = []
   if (filter.streamPrefixes) {
