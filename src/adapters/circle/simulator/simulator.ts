@@ -415,6 +415,11 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
    * creation date (inclusive), `pageAfter` starts after an id (older items), `pageBefore` ends
    * before one (newer items), `pageSize` defaults to and is capped at 50.
    */
+  /** A valid `from` narrows the read itself (page() still applies the whole query). */
+  function createdFrom(query: Record<string, string | undefined>): { createdFrom?: string } {
+    return query.from !== undefined && !Number.isNaN(Date.parse(query.from)) ? { createdFrom: query.from } : {}
+  }
+
   function page<T>(items: T[], query: Record<string, string | undefined>, idOf: (item: T) => string, dateOf?: (item: T) => string): T[] {
     if (query.pageBefore !== undefined && query.pageAfter !== undefined) throw invalid('pageBefore', 'may not be used with pageAfter')
     const size = Math.min(Number(query.pageSize ?? MAX_PAGE), MAX_PAGE)
@@ -529,7 +534,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
       throw invalid('walletId', 'may not be used with sourceWalletId or destinationWalletId', q.walletId)
     }
     const walletId = q.walletId ?? q.sourceWalletId ?? q.destinationWalletId
-    const all = (await state.read.list<Transfer>('transfers', walletId === undefined ? {} : { walletId })).map((t) => t.doc)
+    const all = (await state.read.list<Transfer>('transfers', { ...(walletId === undefined ? {} : { walletId }), ...createdFrom(q) })).map((t) => t.doc)
     const matching = all.filter(
       (t) =>
         (q.sourceWalletId === undefined || (t.source.type === 'wallet' && t.source.id === q.sourceWalletId)) &&
@@ -566,7 +571,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   })
   readRoute('/v1/businessAccount/payouts/{id}', 'payouts')
   circleRoute('GET', '/v1/businessAccount/payouts', async (request) => {
-    const all = (await state.read.list<Payout>('payouts')).map((p) => p.doc)
+    const all = (await state.read.list<Payout>('payouts', createdFrom(request.query as Record<string, string | undefined>))).map((p) => p.doc)
     return { data: page(all, request.query as Record<string, string>, (p) => p.id, (p) => p.createDate) }
   })
 

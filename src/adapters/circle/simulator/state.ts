@@ -3,6 +3,12 @@ import pg from 'pg'
 /** The simulator's kinds of records; each is a JSON document under an id. */
 export type Collection = 'wallets' | 'addresses' | 'transfers' | 'wires' | 'payouts' | 'cards' | 'idempotency' | 'jobs' | 'subscribers' | 'keys'
 
+export interface ListFilter {
+  walletId?: string
+  /** An ISO-8601 instant: documents created at or after it (the deposit poller's `from`). */
+  createdFrom?: string
+}
+
 /** One stored document under its id. */
 export interface Stored<T> {
   id: string
@@ -15,8 +21,11 @@ export interface SimTx {
   /** Inserts or replaces; a replaced document keeps its place in the collection's order. */
   put<T>(collection: Collection, id: string, doc: T, walletIds?: string[]): Promise<void>
   delete(collection: Collection, id: string): Promise<void>
-  /** In insertion order; only documents that concern `walletId` when it is given. */
-  list<T>(collection: Collection, filter?: { walletId?: string }): Promise<Stored<T>[]>
+  /**
+   * In insertion order; only documents that concern `walletId` when it is given, and only those
+   * whose `createDate` (ISO-8601, as the simulator writes it) is at or after `createdFrom`.
+   */
+  list<T>(collection: Collection, filter?: ListFilter): Promise<Stored<T>[]>
   /** The next value of a named counter, starting at `start`; never handed out twice. */
   next(counter: string, start: bigint): Promise<bigint>
 }
@@ -55,10 +64,14 @@ export function memoryState(): SimState {
     async delete(c: Collection, id: string) {
       of(c).delete(id)
     },
-    async list<T>(c: Collection, filter: { walletId?: string } = {}) {
+    async list<T>(c: Collection, filter: ListFilter = {}) {
       const out: Stored<T>[] = []
+      const from = filter.createdFrom === undefined ? undefined : Date.parse(filter.createdFrom)
       for (const [id, row] of of(c)) {
-        if (filter.walletId === undefined || row.walletIds.includes(filter.walletId)) out.push({ id, doc: JSON.parse(row.doc) as T })
+        if (filter.walletId !== undefined && !row.walletIds.includes(filter.walletId)) continue
+        const doc = JSON.parse(row.doc) as T & { createDate?: string }
+        if (from !== undefined && (doc.createDate === undefined || Date.parse(doc.createDate) < from)) continue
+        out.push({ id, doc })
       }
       return out
     },
@@ -112,6 +125,7 @@ export async function postgresState(databaseUrl: string, options: { schema?: str
       );
       CREATE INDEX IF NOT EXISTS documents_wallet_ids ON ${docs} USING gin (wallet_ids);
       CREATE INDEX IF NOT EXISTS documents_order ON ${docs} (collection, seq);
+      CREATE INDEX IF NOT EXISTS documents_created ON ${docs} (collection, (data->>'createDate'));
       CREATE TABLE IF NOT EXISTS ${counters} (name text PRIMARY KEY, value bigint NOT NULL);
     `)
   } finally {
@@ -134,11 +148,20 @@ export async function postgresState(databaseUrl: string, options: { schema?: str
     async delete(c: Collection, id: string) {
       await client.query(`DELETE FROM ${docs} WHERE collection = $1 AND id = $2`, [c, id])
     },
-    async list<T>(c: Collection, filter: { walletId?: string } = {}) {
-      const res =
-        filter.walletId === undefined
-          ? await client.query<{ id: string; data: T }>(`SELECT id, data FROM ${docs} WHERE collection = $1 ORDER BY seq`, [c])
-          : await client.query<{ id: string; data: T }>(`SELECT id, data FROM ${docs} WHERE collection = $1 AND wallet_ids @> ARRAY[$2::text] ORDER BY seq`, [c, filter.walletId])
+    async list<T>(c: Collection, filter: ListFilter = {}) {
+      const params: unknown[] = [c]
+      let where = 'collection = $1'
+      if (filter.walletId !== undefined) {
+        params.push(filter.walletId)
+        where += ` AND wallet_ids @> ARRAY[$${params.length}::text]`
+      }
+      if (filter.createdFrom !== undefined) {
+        // The simulator writes every createDate with toISOString, so text order is time order and
+        // the expression index answers it: a poll reads what is new, not the whole collection.
+        params.push(new Date(filter.createdFrom).toISOString())
+        where += ` AND data->>'createDate' >= $${params.length}`
+      }
+      const res = await client.query<{ id: string; data: T }>(`SELECT id, data FROM ${docs} WHERE ${where} ORDER BY seq`, params)
       return res.rows.map((r) => ({ id: r.id, doc: r.data }))
     },
     async next(counter: string, start: bigint) {

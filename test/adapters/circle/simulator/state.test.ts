@@ -93,3 +93,20 @@ t.test('webhook subscriptions and the signing key survive a restart; subscribing
   t.equal(got.length, 2, 'pending and complete, delivered once each')
   t.ok(got.every((g) => g.keyId === keyId && g.type === 'transfers'), 'signed with the key from before the restart')
 })
+
+t.test('a list from a creation date reads only the documents created since, in insertion order (memory and PostgreSQL)', async (t) => {
+  const { url } = await testDatabase(t)
+  const { memoryState } = await import('../../../../src/adapters/circle/simulator/state.ts')
+  for (const state of [memoryState(), await postgresState(url)]) {
+    t.teardown(() => state.close())
+    const at = (minute: number) => new Date(Date.UTC(2026, 10, 26, 12, minute)).toISOString()
+    await state.atomically(async (tx) => {
+      for (const [id, minute, wallet] of [['old', 1, 'w1'], ['edge', 5, 'w1'], ['new', 9, 'w2'], ['newer', 7, 'w1']] as const) await tx.put('transfers', id, { id, createDate: at(minute) }, [wallet])
+    })
+    const ids = async (filter: Parameters<typeof state.read.list>[1]) => (await state.read.list<{ id: string }>('transfers', filter)).map((d) => d.id)
+    t.same(await ids({ createdFrom: at(5) }), ['edge', 'new', 'newer'], `${state.kind}: at or after the instant, in insertion order`)
+    t.same(await ids({ createdFrom: at(5), walletId: 'w1' }), ['edge', 'newer'], `${state.kind}: with a wallet`)
+    t.same(await ids({ createdFrom: '2026-11-26T12:05:00+00:00' }), ['edge', 'new', 'newer'], `${state.kind}: another ISO spelling of the same instant`)
+    t.same(await ids({}), ['old', 'edge', 'new', 'newer'], `${state.kind}: no filter, everything`)
+  }
+})
