@@ -90,6 +90,11 @@ const schema = z
       .pipe(z.array(z.string().regex(/^arn:aws(-cn)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'expected arn:aws:sns:<region>:<account>:<topic>')).optional()),
     /** Poll interval while webhooks arrive (polling is then only the fallback). */
     CIRCLE_POLL_INTERVAL_WITH_WEBHOOKS_MS: z.coerce.number().int().min(10).default(60_000),
+    /**
+     * With the server's autovacuum off, how often the service analyzes (and vacuums) its own tables
+     * (ms); 0 never. Ignored while autovacuum is on.
+     */
+    DB_MAINTENANCE_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
     TASK_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(10),
     /** Seconds a process-manager task may keep failing before it becomes a dead letter. */
     TASK_MAX_AGE: z.coerce.number().int().min(1).default(3600),

@@ -7,6 +7,7 @@ import { createCircleSimulator } from './adapters/circle/simulator/simulator.ts'
 import { postgresState } from './adapters/circle/simulator/state.ts'
 import { createEventStore } from './adapters/event-store/index.ts'
 import { createDb, createPool, ensureDatabase, migrate, type Db } from './adapters/postgres/database.ts'
+import { TableMaintenance } from './adapters/postgres/maintenance.ts'
 import { parseAmount } from './events/money.ts'
 import { buildApp } from './http/app.ts'
 import { DependencyDegraded, type HealthCheck } from './http/routes/health.ts'
@@ -63,6 +64,10 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   const store = createEventStore(config, pool, { onAppend: (s) => metrics.appendDuration.observe(s) })
   // Stopped in reverse order of start: the API first, the simulator (a dependency) last.
   const stops: (() => Promise<void>)[] = []
+  if (config.DB_MAINTENANCE_INTERVAL_MS > 0) {
+    const maintenance = new TableMaintenance({ pool, logger, intervalMs: config.DB_MAINTENANCE_INTERVAL_MS })
+    if (await maintenance.start()) stops.unshift(() => maintenance.stop())
+  }
 
   let simulatorUrl: string | undefined
   let simulatorControlToken: string | undefined

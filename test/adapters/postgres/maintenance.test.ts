@@ -1,0 +1,47 @@
+import type pg from 'pg'
+import pino from 'pino'
+import t from 'tap'
+import { autovacuumOn, maintainTables, TableMaintenance } from '../../../src/adapters/postgres/maintenance.ts'
+import { until } from '../../helpers/circle.ts'
+import { testDatabase } from '../../helpers/database.ts'
+
+const stat = async (pool: pg.Pool, table: string) =>
+  (
+    await pool.query<{ analyzed: Date | null; mods: string; dead: string }>(
+      'SELECT greatest(last_analyze, last_autoanalyze) AS analyzed, n_mod_since_analyze AS mods, n_dead_tup AS dead FROM pg_stat_user_tables WHERE relname = $1',
+      [table],
+    )
+  ).rows[0]
+
+t.test('a pass analyzes the tables that changed past autovacuum thresholds, vacuums those with dead rows, and leaves the rest', async (t) => {
+  const { pool } = await testDatabase(t)
+  await pool.query('CREATE TABLE busy (id int PRIMARY KEY, v int); CREATE TABLE quiet (id int PRIMARY KEY)')
+  await pool.query('INSERT INTO busy SELECT g, 0 FROM generate_series(1, 5000) g; INSERT INTO quiet VALUES (1)')
+  // The statistics collector reports changes with a small delay.
+  await until(async () => Number((await stat(pool, 'busy'))?.mods ?? 0) > 0, 5000, 'stats for busy')
+  const first = await maintainTables(pool)
+  t.ok(first.analyzed.includes('busy'), `5,000 inserted rows: analyzed (${first.analyzed.join(', ')})`)
+  t.notOk(first.analyzed.includes('quiet'), 'one row changed (under 50 + 10%): left alone')
+  t.ok((await stat(pool, 'busy'))?.analyzed, 'PostgreSQL records the analyze')
+
+  await pool.query('UPDATE busy SET v = v + 1 WHERE id <= 3000')
+  await until(async () => Number((await stat(pool, 'busy'))?.dead ?? 0) > 1000, 5000, 'dead rows counted')
+  const second = await maintainTables(pool)
+  t.ok(second.vacuumed.includes('busy'), '3,000 dead rows of 5,000: vacuumed')
+  await until(async () => Number((await stat(pool, 'busy'))?.dead ?? 1) === 0, 5000, 'dead rows gone')
+  t.same(await maintainTables(pool), { analyzed: [], vacuumed: [] }, 'nothing left to do right after')
+})
+
+t.test('the loop runs only when the server has autovacuum off, and stops', async (t) => {
+  const { pool } = await testDatabase(t)
+  const maintenance = new TableMaintenance({ pool, logger: pino({ level: 'silent' }), intervalMs: 20, leaseRetryMs: 20 })
+  const started = await maintenance.start()
+  t.equal(started, !(await autovacuumOn(pool)), 'started exactly when autovacuum is off')
+  if (started) {
+    await pool.query('CREATE TABLE grows (id int PRIMARY KEY)')
+    await pool.query('INSERT INTO grows SELECT generate_series(1, 2000)')
+    await until(async () => Boolean((await stat(pool, 'grows'))?.analyzed), 10_000, 'the loop analyzed the new table')
+    t.pass('the running loop analyzed a table that grew')
+  }
+  await maintenance.stop()
+})
