@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { CirclePort, CircleTransfer } from '../adapters/circle/port.ts'
@@ -10,7 +9,7 @@ import { deposit } from '../events/deposit.ts'
 import type { EventStore } from '../events/event-store.ts'
 import { logSteps } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
-import { LeasedLoop } from '../subscriptions/lease.ts'
+import { leasedInterval, type LeasedLoop } from '../subscriptions/lease.ts'
 
 /** High-water marks of Circle listings: the creation time from which the next poll lists again. */
 export interface CirclePollMarksTable {
@@ -54,7 +53,14 @@ export class DepositPoller {
 
   constructor(options: DepositPollerOptions) {
     this.options = options
-    this.lease = new LeasedLoop({ pool: options.pool, name: 'deposit-poller', retryMs: options.leaseRetryMs, whileLeased: (signal) => this.whileLeased(signal) })
+    this.lease = leasedInterval({
+      pool: options.pool,
+      name: 'deposit-poller',
+      retryMs: options.leaseRetryMs,
+      intervalMs: options.intervalMs,
+      pass: () => this.pollOnce(),
+      onError: (err) => this.options.logger.warn({ err }, 'deposit poll failed; will retry'),
+    })
   }
 
   start(): void {
@@ -63,17 +69,6 @@ export class DepositPoller {
 
   stop(): Promise<void> {
     return this.lease.stop()
-  }
-
-  private async whileLeased(run: AbortSignal): Promise<void> {
-    while (!run.aborted) {
-      try {
-        await this.pollOnce()
-      } catch (err) {
-        this.options.logger.warn({ err }, 'deposit poll failed; will retry')
-      }
-      await sleep(this.options.intervalMs, undefined, { signal: run }).catch(() => undefined)
-    }
   }
 
   /** One poll: list since the mark, record completed deposits, move the mark. Returns how many deposits were new. */

@@ -115,3 +115,33 @@ export class LeasedLoop {
     }
   }
 }
+
+export interface LeasedIntervalOptions {
+  pool?: pg.Pool | undefined
+  name: string
+  retryMs?: number | undefined
+  /** Pause after each pass (ms). */
+  intervalMs: number
+  /** One pass; a failure is handed to `onError` and the next pass comes after the interval. */
+  pass: () => Promise<unknown>
+  onError: (err: unknown) => void
+}
+
+/** A LeasedLoop whose work is one pass every `intervalMs`, for as long as the lease is held. */
+export function leasedInterval(options: LeasedIntervalOptions): LeasedLoop {
+  return new LeasedLoop({
+    pool: options.pool,
+    name: options.name,
+    retryMs: options.retryMs,
+    whileLeased: async (signal) => {
+      while (!signal.aborted) {
+        try {
+          await options.pass()
+        } catch (err) {
+          options.onError(err)
+        }
+        await sleep(options.intervalMs, undefined, { signal }).catch(() => undefined)
+      }
+    },
+  })
+}

@@ -1,7 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import type { Logger } from 'pino'
-import { LeasedLoop } from '../../subscriptions/lease.ts'
+import { leasedInterval, type LeasedLoop } from '../../subscriptions/lease.ts'
 
 /** PostgreSQL's own autovacuum defaults: a table is due once this many rows changed. */
 const ANALYZE_BASE = 50
@@ -73,7 +72,17 @@ export class TableMaintenance {
 
   constructor(options: TableMaintenanceOptions) {
     this.options = options
-    this.loop = new LeasedLoop({ pool: options.pool, name: 'table-maintenance', retryMs: options.leaseRetryMs, whileLeased: (signal) => this.whileLeased(signal) })
+    this.loop = leasedInterval({
+      pool: options.pool,
+      name: 'table-maintenance',
+      retryMs: options.leaseRetryMs,
+      intervalMs: options.intervalMs,
+      pass: async () => {
+        const run = await maintainTables(options.pool)
+        if (run.analyzed.length > 0) options.logger.debug(run, 'tables maintained')
+      },
+      onError: (err) => options.logger.warn({ err }, 'table maintenance failed; will try again'),
+    })
   }
 
   /** Starts the loop when the server's autovacuum is off; resolves with whether it started. */
@@ -89,17 +98,5 @@ export class TableMaintenance {
 
   stop(): Promise<void> {
     return this.loop.stop()
-  }
-
-  private async whileLeased(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        const run = await maintainTables(this.options.pool)
-        if (run.analyzed.length > 0) this.options.logger.debug(run, 'tables maintained')
-      } catch (err) {
-        this.options.logger.warn({ err }, 'table maintenance failed; will try again')
-      }
-      await sleep(this.options.intervalMs, undefined, { signal }).catch(() => undefined)
-    }
   }
 }
