@@ -65,7 +65,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   // Stopped in reverse order of start: the API first, the simulator (a dependency) last.
   const stops: (() => Promise<void>)[] = []
   if (config.DB_MAINTENANCE_INTERVAL_MS > 0) {
-    const maintenance = new TableMaintenance({ pool, logger, intervalMs: config.DB_MAINTENANCE_INTERVAL_MS })
+    const maintenance = new TableMaintenance({ pool, logger, intervalMs: config.DB_MAINTENANCE_INTERVAL_MS, leaseRetryMs: config.LEASE_RETRY_MS })
     if (await maintenance.start()) stops.unshift(() => maintenance.stop())
   }
 

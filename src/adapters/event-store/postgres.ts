@@ -336,6 +336,8 @@ export class PostgresEventStore implements EventStore {
     const after = options.after ?? '0'
     const max = options.maxCount ?? 1000
     const filter = options.filter
+    // Nothing asked for: the checkpoint stays (a filtered read would otherwise move it past the window).
+    if (max <= 0) return { events: [], checkpoint: options.after }
     if (!filter || (!filter.streamPrefixes && !filter.types)) {
       const res = await this.query<EventRow>(
         `SELECT position, stream, revision, event_id, type, data, metadata, recorded_at FROM events

@@ -11,9 +11,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v)
 export type Db = Kysely<Database>
 
 export function createPool(databaseUrl: string, max = 10): pg.Pool {
-  // JIT off: every statement here is a short OLTP one, and a plan the planner overcosts (stale
-  // statistics on a fresh table) would otherwise spend tens of milliseconds compiling it.
-  const pool = new pg.Pool({ connectionString: databaseUrl, max, connectionTimeoutMillis: 5000, options: '-c jit=off' })
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, connectionTimeoutMillis: 5000 })
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined)
   return pool

@@ -352,4 +352,6 @@ t.test('a filtered read is planned cheaply on a long log: never over the JIT thr
   const read = await big.readAll({ after: '19990', maxCount: 500, filter: { types: ['FundsReserved'] } })
   t.equal(read.events.length, 5, 'the read itself still finds the matching events')
   t.equal(read.checkpoint, '20000')
+  const none = await big.readAll({ after: '19990', maxCount: 0, filter: { types: ['FundsReserved'] } })
+  t.same(none, { events: [], checkpoint: '19990' }, 'asking for no events moves no checkpoint (nothing in the window is skipped)')
 })
