@@ -10,7 +10,7 @@ import type { EventStore } from '../events/event-store.ts'
 import type { DomainEvent } from '../events/types.ts'
 import { redeem } from '../events/redeem.ts'
 import type { Metrics } from '../metrics.ts'
-import { Doorbell } from '../subscriptions/doorbell.ts'
+import { Doorbell, workClaimed } from '../subscriptions/doorbell.ts'
 import { LeasedLoop } from '../subscriptions/lease.ts'
 import { Subscriber } from '../subscriptions/subscriber.ts'
 import type { Step, StepContext } from './context.ts'
@@ -175,35 +175,21 @@ export class ProcessManager {
 
   /** Keeps up to `concurrency` tasks in flight; one slow Circle call never holds up the others. */
   private async work(signal: AbortSignal): Promise<void> {
-    const { db } = this.options
-    const concurrency = this.options.concurrency ?? 8
+    const { db, webhookBackoff } = this.options
     const claimSeconds = this.options.claimSeconds ?? 120
-    const inFlight = new Set<Promise<void>>()
     let watchedAt = 0
-    while (!signal.aborted) {
-      if (this.options.webhookBackoff && Date.now() - watchedAt > 5000) {
+    await workClaimed(this.doorbell, signal, {
+      concurrency: this.options.concurrency ?? 8,
+      tickMs: this.options.tickMs ?? 250,
+      beforeClaim: async () => {
+        if (!webhookBackoff || Date.now() - watchedAt <= 5000) return
         watchedAt = Date.now()
         await this.watchWebhooks()
-      }
-      let tasks: Task[] = []
-      this.doorbell.answer()
-      if (inFlight.size < concurrency) {
-        try {
-          tasks = await claimDue(db, concurrency - inFlight.size, claimSeconds)
-        } catch (err) {
-          this.options.logger.error({ err }, 'could not claim process-manager tasks')
-        }
-      }
-      for (const task of tasks) {
-        const running: Promise<void> = this.runTask(task).finally(() => {
-          inFlight.delete(running)
-          this.doorbell.ring()
-        })
-        inFlight.add(running)
-      }
-      if (tasks.length === 0) await this.doorbell.wait(signal, this.options.tickMs ?? 250)
-    }
-    await Promise.allSettled([...inFlight])
+      },
+      claim: (limit) => claimDue(db, limit, claimSeconds),
+      run: (task) => this.runTask(task),
+      onClaimError: (err) => this.options.logger.error({ err }, 'could not claim process-manager tasks'),
+    })
   }
 
   /**

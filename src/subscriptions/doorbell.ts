@@ -34,3 +34,48 @@ export class Doorbell {
     done.abort()
   }
 }
+
+export interface ClaimedWork<T> {
+  /** Most items running at once. */
+  concurrency: number
+  /** Longest idle wait between claims without a ring (ms). */
+  tickMs: number
+  /** Claims up to `limit` due items (rows locked or leased to this worker). */
+  claim: (limit: number) => Promise<T[]>
+  /** Runs one claimed item; it settles the item itself. */
+  run: (item: T) => Promise<void>
+  onClaimError: (err: unknown) => void
+  /** Runs before each claim (the process manager's periodic look at the webhook inbox). */
+  beforeClaim?: () => Promise<void>
+}
+
+/**
+ * The claim loop of a worker woken by `doorbell`: keeps up to `concurrency` claimed items running
+ * until `signal` aborts, then waits for those in flight. Each claim answers the doorbell as it
+ * begins, a finished item rings it (a slot is free), and a claim that found nothing waits for a
+ * ring or the tick.
+ */
+export async function workClaimed<T>(doorbell: Doorbell, signal: AbortSignal, work: ClaimedWork<T>): Promise<void> {
+  const inFlight = new Set<Promise<void>>()
+  while (!signal.aborted) {
+    await work.beforeClaim?.()
+    let items: T[] = []
+    doorbell.answer()
+    if (inFlight.size < work.concurrency) {
+      try {
+        items = await work.claim(work.concurrency - inFlight.size)
+      } catch (err) {
+        work.onClaimError(err)
+      }
+    }
+    for (const item of items) {
+      const running: Promise<void> = work.run(item).finally(() => {
+        inFlight.delete(running)
+        doorbell.ring()
+      })
+      inFlight.add(running)
+    }
+    if (items.length === 0) await doorbell.wait(signal, work.tickMs)
+  }
+  await Promise.allSettled([...inFlight])
+}

@@ -3,7 +3,7 @@ import type { Db } from '../adapters/postgres/database.ts'
 import { backoffDelay } from '../adapters/retry.ts'
 import { openDeadLetter } from '../dead-letters/dead-letters.ts'
 import type { Metrics } from '../metrics.ts'
-import { Doorbell } from '../subscriptions/doorbell.ts'
+import { Doorbell, workClaimed } from '../subscriptions/doorbell.ts'
 import { LeasedLoop } from '../subscriptions/lease.ts'
 import { handleNotification, type HandlerContext } from './handle.ts'
 import { claimDue, markDead, markProcessed, releaseClaims, scheduleRetry, type InboxItem } from './inbox.ts'
@@ -66,29 +66,14 @@ export class WebhookWorker {
     await this.work(signal)
   }
 
-  private async work(signal: AbortSignal): Promise<void> {
-    const concurrency = this.options.concurrency ?? 8
-    const inFlight = new Set<Promise<void>>()
-    while (!signal.aborted) {
-      let items: InboxItem[] = []
-      this.doorbell.answer()
-      if (inFlight.size < concurrency) {
-        try {
-          items = await claimDue(this.options.db, concurrency - inFlight.size, this.options.claimSeconds ?? 60)
-        } catch (err) {
-          this.options.logger.error({ err }, 'could not claim webhook notifications')
-        }
-      }
-      for (const item of items) {
-        const running: Promise<void> = this.process(item).finally(() => {
-          inFlight.delete(running)
-          this.doorbell.ring()
-        })
-        inFlight.add(running)
-      }
-      if (items.length === 0) await this.doorbell.wait(signal, this.options.tickMs ?? 200)
-    }
-    await Promise.allSettled([...inFlight])
+  private work(signal: AbortSignal): Promise<void> {
+    return workClaimed(this.doorbell, signal, {
+      concurrency: this.options.concurrency ?? 8,
+      tickMs: this.options.tickMs ?? 200,
+      claim: (limit) => claimDue(this.options.db, limit, this.options.claimSeconds ?? 60),
+      run: (item) => this.process(item),
+      onClaimError: (err) => this.options.logger.error({ err }, 'could not claim webhook notifications'),
+    })
   }
 
   private async process(item: InboxItem): Promise<void> {
