@@ -410,16 +410,16 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     })
   }
 
-  /**
-   * Circle's paging over a collection in its natural order (newest first): `from`/`to` bound the
-   * creation date (inclusive), `pageAfter` starts after an id (older items), `pageBefore` ends
-   * before one (newer items), `pageSize` defaults to and is capped at 50.
-   */
   /** A valid `from` narrows the read itself (page() still applies the whole query). */
   function createdFrom(query: Record<string, string | undefined>): { createdFrom?: string } {
     return query.from !== undefined && !Number.isNaN(Date.parse(query.from)) ? { createdFrom: query.from } : {}
   }
 
+  /**
+   * Circle's paging over a collection in its natural order (newest first): `from`/`to` bound the
+   * creation date (inclusive), `pageAfter` starts after an id (older items), `pageBefore` ends
+   * before one (newer items), `pageSize` defaults to and is capped at 50.
+   */
   function page<T>(items: T[], query: Record<string, string | undefined>, idOf: (item: T) => string, dateOf?: (item: T) => string): T[] {
     if (query.pageBefore !== undefined && query.pageAfter !== undefined) throw invalid('pageBefore', 'may not be used with pageAfter')
     const size = Math.min(Number(query.pageSize ?? MAX_PAGE), MAX_PAGE)
