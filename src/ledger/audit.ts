@@ -1,4 +1,5 @@
-import type { Insertable, Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
+import { insertRows, type JsonRow } from '../adapters/postgres/insert-rows.ts'
 import type { Database } from '../database.ts'
 import type { JsonObject, RecordedEvent } from '../events/event-store.ts'
 import { allEventTypes, type DomainEvent } from '../events/types.ts'
@@ -6,9 +7,6 @@ import type { Projection } from '../subscriptions/projection.ts'
 import type { AuditLogTable } from './audit.table.ts'
 import { canonicalEvent, chainHash, GENESIS_HASH } from './canonical.ts'
 import { positionKey } from './position-key.ts'
-
-/** Rows per INSERT: 16 parameters each keeps a statement well under Postgres's 65,535. */
-const CHUNK = 1000
 
 /**
  * The audit log: every event of the store, in position order, with who caused it and a hash chain
@@ -22,17 +20,17 @@ export const auditLog: Projection<DomainEvent> = {
   async handle(trx, events) {
     const last = await trx.selectFrom('audit_log').select('hash').orderBy('position_key', 'desc').limit(1).executeTakeFirst()
     let prev = last?.hash ?? GENESIS_HASH
-    const rows: Insertable<AuditLogTable>[] = []
+    const rows: JsonRow<AuditLogTable>[] = []
     for (const event of events as unknown as RecordedEvent[]) {
       const hash = chainHash(prev, canonicalEvent(event))
       rows.push(auditRow(event, prev, hash))
       prev = hash
     }
-    for (let i = 0; i < rows.length; i += CHUNK) await trx.insertInto('audit_log').values(rows.slice(i, i + CHUNK)).execute()
+    await insertRows(trx, 'audit_log', rows)
   },
 }
 
-function auditRow(e: RecordedEvent, prevHash: string, hash: string): Insertable<AuditLogTable> {
+function auditRow(e: RecordedEvent, prevHash: string, hash: string): JsonRow<AuditLogTable> {
   const m = e.metadata
   return {
     position_key: positionKey(e.position),
@@ -41,8 +39,8 @@ function auditRow(e: RecordedEvent, prevHash: string, hash: string): Insertable<
     revision: e.revision,
     event_id: e.id,
     type: e.type,
-    data: JSON.stringify(e.data),
-    metadata: JSON.stringify(m),
+    data: e.data,
+    metadata: m,
     actor: m.actor,
     request_id: m.requestId ?? null,
     idempotency_key: m.idempotencyKey ?? null,

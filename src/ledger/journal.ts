@@ -1,4 +1,5 @@
-import type { Insertable, Kysely, Transaction } from 'kysely'
+import type { Kysely, Transaction } from 'kysely'
+import { insertRows, type JsonRow } from '../adapters/postgres/insert-rows.ts'
 import type { Database } from '../database.ts'
 import type { DepositEvent } from '../events/deposit.ts'
 import type { MintEvent } from '../events/mint.ts'
@@ -65,11 +66,12 @@ export const journal: Projection<Handled> = {
       if (result.entry) planned.push(result.entry)
     }
     if (created.length > 0) {
-      await trx
-        .insertInto('journal_operations')
-        .values(created.map((o) => ({ ...o, amount: o.amount.toString() })))
-        .onConflict((oc) => oc.column('operation_id').doNothing())
-        .execute()
+      await insertRows(
+        trx,
+        'journal_operations',
+        created.map((o) => ({ ...o, amount: o.amount.toString() })),
+        { skipConflicts: true },
+      )
     }
     if (planned.length > 0) await book(trx, planned)
   },
@@ -176,8 +178,8 @@ async function book(trx: Transaction<Database>, planned: Planned[]): Promise<voi
   const lastEntry = await trx.selectFrom('journal_entries').select('booked_at').orderBy('position_key', 'desc').limit(1).executeTakeFirst()
   let booked = lastEntry?.booked_at.getTime() ?? 0
 
-  const entries: Insertable<JournalEntriesTable>[] = []
-  const postings: Insertable<JournalPostingsTable>[] = []
+  const entries: JsonRow<JournalEntriesTable>[] = []
+  const postings: JsonRow<JournalPostingsTable>[] = []
   for (const p of planned) {
     const e = p.event
     const key = positionKey(e.position)
@@ -221,8 +223,8 @@ async function book(trx: Transaction<Database>, planned: Planned[]): Promise<voi
       })
     })
   }
-  for (let i = 0; i < entries.length; i += 1000) await trx.insertInto('journal_entries').values(entries.slice(i, i + 1000)).execute()
-  for (let i = 0; i < postings.length; i += 1000) await trx.insertInto('journal_postings').values(postings.slice(i, i + 1000)).execute()
+  await insertRows(trx, 'journal_entries', entries)
+  await insertRows(trx, 'journal_postings', postings)
   const touched = [...balances].filter(([, s]) => s.last !== '')
   await trx
     .insertInto('journal_accounts')

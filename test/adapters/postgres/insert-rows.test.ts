@@ -1,0 +1,77 @@
+import { sql } from 'kysely'
+import t from 'tap'
+import { insertRows } from '../../../src/adapters/postgres/insert-rows.ts'
+import { testDatabase } from '../../helpers/database.ts'
+
+const operation = (id: string, amount: string) => ({ operation_id: id, kind: 'transfer' as const, wallet_id: 'w-1', amount, counterparty: 'chain:SOL' })
+
+t.test('rows arrive exactly: numerics as decimal strings, jsonb as objects, timestamps from Date or ISO string, nulls', async (t) => {
+  const { db } = await testDatabase(t)
+  const huge = '12345678901234567890123456789012345678' // 38 digits: a JS number would lose it
+  await insertRows(db, 'journal_operations', [operation('op-1', huge), operation('op-2', '1')])
+  t.same(
+    await db.selectFrom('journal_operations').select(['operation_id', 'amount']).orderBy('operation_id').execute(),
+    [
+      { operation_id: 'op-1', amount: huge },
+      { operation_id: 'op-2', amount: '1' },
+    ],
+  )
+
+  const data = { note: 'quote " backslash \\ tab \t newline \n é 🙂', nested: { list: [1, '2', null, { deep: true }] }, amount: '0.000001' }
+  const metadata = { actor: 'tester', correlationId: 'c', causationId: 'c', occurredAt: '2026-11-26T12:00:00.000Z' }
+  const row = (n: number, recorded: Date | string) => ({
+    position_key: `k${n}`,
+    position: String(n),
+    stream: 'wallet-1',
+    revision: n,
+    event_id: `00000000-0000-4000-8000-00000000000${n}`,
+    type: 'Something',
+    data,
+    metadata,
+    actor: 'tester',
+    request_id: null,
+    idempotency_key: null,
+    correlation_id: 'c',
+    causation_id: 'c',
+    recorded_at: recorded,
+    prev_hash: '0'.repeat(64),
+    hash: String(n).repeat(64),
+  })
+  const at = new Date('2026-11-26T12:34:56.789Z')
+  await insertRows(db, 'audit_log', [row(1, at), row(2, '2026-11-26T12:34:56.790Z')])
+  const back = await db.selectFrom('audit_log').selectAll().orderBy('position_key').execute()
+  t.same(back[0]?.data, data, 'a jsonb column keeps the object, every character and type included')
+  t.same(back[0]?.metadata, metadata)
+  t.equal(back[0]?.request_id, null)
+  t.equal(back[0]?.recorded_at.toISOString(), at.toISOString(), 'a Date keeps its milliseconds')
+  t.equal(back[1]?.recorded_at.toISOString(), '2026-11-26T12:34:56.790Z', 'an ISO string too')
+})
+
+t.test('a unique conflict fails the statement unless asked to skip it, and nothing of a failed statement is written', async (t) => {
+  const { db } = await testDatabase(t)
+  await insertRows(db, 'journal_operations', [operation('op-1', '5')])
+  await t.rejects(insertRows(db, 'journal_operations', [operation('op-2', '6'), operation('op-1', '7')]), /duplicate key/)
+  t.same(await db.selectFrom('journal_operations').select(['operation_id', 'amount']).execute(), [{ operation_id: 'op-1', amount: '5' }])
+  await insertRows(db, 'journal_operations', [operation('op-2', '6'), operation('op-1', '7')], { skipConflicts: true })
+  t.same(
+    await db.selectFrom('journal_operations').select(['operation_id', 'amount']).orderBy('operation_id').execute(),
+    [
+      { operation_id: 'op-1', amount: '5' },
+      { operation_id: 'op-2', amount: '6' },
+    ],
+    'the conflicting row is left out, the rest written',
+  )
+  await insertRows(db, 'journal_operations', [])
+  t.pass('no rows: no statement')
+})
+
+t.test('the table is found on the search path, as a rebuild puts its shadow schema first', async (t) => {
+  const { db } = await testDatabase(t)
+  await sql`CREATE SCHEMA shadow; CREATE TABLE shadow.journal_operations (LIKE public.journal_operations INCLUDING ALL)`.execute(db)
+  await db.transaction().execute(async (trx) => {
+    await sql`SELECT set_config('search_path', 'shadow,public', true)`.execute(trx)
+    await insertRows(trx, 'journal_operations', [operation('op-1', '5')])
+  })
+  t.equal((await sql<{ n: string }>`SELECT count(*) AS n FROM shadow.journal_operations`.execute(db)).rows[0]?.n, '1')
+  t.equal((await sql<{ n: string }>`SELECT count(*) AS n FROM public.journal_operations`.execute(db)).rows[0]?.n, '0')
+})
