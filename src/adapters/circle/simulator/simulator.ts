@@ -7,7 +7,7 @@ import { formatAmount, parseCircleAmount } from '../../../events/money.ts'
 import { canonicalJson } from '../../../events/canonical-json.ts'
 import { fakeAddress, fakeTxHash } from './chains.ts'
 import { queryErrors, requestErrors } from './contract.ts'
-import { memoryState, type SimState, type SimTx } from './state.ts'
+import { documentLock, memoryState, type Collection, type SimState, type SimTx } from './state.ts'
 import { newSigningKey, SNS_TOPIC_ARN, snsTestCertificate, WebhookDispatcher, type SigningKey, type WebhookFaults, type WebhookSubscriber } from './webhooks.ts'
 
 /** Faults injected on demand, set per test through `PUT /sim/faults`; they apply to the simulator process they are sent to. */
@@ -103,7 +103,16 @@ interface Payout {
 export interface Card { id: string; walletId: string; cardholderName: string; status: 'pending' | 'active' | 'frozen' | 'closed'; last4: string; expMonth: number; expYear: number; network: string; createDate: string }
 interface Idempotency { hash: string; status: number; body: unknown; kind: string; id: string; requests: number }
 /** A resource due to move on after `settleMs`; kept in the state so a restarted simulator still settles it. */
-interface Job { action: 'wire' | 'transfer' | 'payout' | 'card' | 'deposit'; target: string; dueAt: number; fail?: boolean }
+interface Job {
+  action: 'wire' | 'transfer' | 'payout' | 'card' | 'deposit'
+  target: string
+  dueAt: number
+  fail?: boolean
+  /** The documents settling it changes (`documentLock` names); a job without them settles alone. */
+  locks?: string[]
+}
+/** Where each kind of job keeps its target. */
+const jobCollection: Record<Job['action'], Collection> = { wire: 'wires', transfer: 'transfers', deposit: 'transfers', payout: 'payouts', card: 'cards' }
 type Note = [notificationType: string, resourceKey: string, resource: { id: string; status?: string }]
 
 /** One resource created through an idempotency key, and how many requests used that key. */
@@ -213,27 +222,36 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   }
 
   const timers = new Set<NodeJS.Timeout>()
-  const schedule = async (tx: SimTx, job: Omit<Job, 'dueAt'>) => {
+  /** Schedules the job's settlement; `wallets` are the balances it may change (for its locks). */
+  const schedule = async (tx: SimTx, job: Omit<Job, 'dueAt' | 'locks'>, wallets: string[] = []) => {
     const id = randomUUID()
-    await tx.put<Job>('jobs', id, { ...job, dueAt: Date.now() + settleMs })
-    // This process settles its own jobs on time; the sweep picks up those of a stopped or other simulator.
-    const timer = setTimeout(() => {
-      timers.delete(timer)
-      void settle(id)
-    }, settleMs)
-    timers.add(timer)
+    const locks = [documentLock(jobCollection[job.action], job.target), ...wallets.map((w) => documentLock('wallets', w))]
+    await tx.put<Job>('jobs', id, { ...job, locks, dueAt: Date.now() + settleMs })
+    // This process settles its own jobs on time, once the job is committed; the sweep picks up those of a stopped or other simulator.
+    tx.afterCommit(() => {
+      if (closing.signal.aborted) return
+      const timer = setTimeout(() => {
+        timers.delete(timer)
+        void settle(id, locks)
+      }, settleMs)
+      timers.add(timer)
+    })
   }
 
-  async function settle(jobId: string) {
+  /** Settles a job once (its own lock makes a second settlement find it gone), beside the jobs that touch other documents. */
+  async function settle(jobId: string, locks: string[] | undefined) {
     if (closing.signal.aborted) return
     const notes: Note[] = []
     await state
-      .atomically(async (tx) => {
-        const job = await tx.get<Job>('jobs', jobId)
-        if (!job) return
-        await tx.delete('jobs', jobId)
-        await runJob(tx, job, notes)
-      })
+      .atomically(
+        async (tx) => {
+          const job = await tx.get<Job>('jobs', jobId)
+          if (!job) return
+          await tx.delete('jobs', jobId)
+          await runJob(tx, job, notes)
+        },
+        locks === undefined ? {} : { locks: [documentLock('jobs', jobId), ...locks] },
+      )
       .then(
         // Webhooks are best effort, as at Circle: a store that fails while listing subscribers loses this delivery only.
         () => deliver(notes).catch(() => undefined),
@@ -295,7 +313,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     void state.read.list<Job>('jobs').then(
       async (jobs) => {
         // A job is left to the process that scheduled it until well past its due time.
-        for (const job of jobs) if (job.doc.dueAt + sweepMs <= Date.now()) await settle(job.id)
+        for (const job of jobs) if (job.doc.dueAt + sweepMs <= Date.now()) await settle(job.id, job.doc.locks)
       },
       () => undefined,
     )
@@ -356,7 +374,14 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
    * The check, the creation and the record are one unit of work, so two requests with one key
    * (even at two simulators sharing a database) create one resource.
    */
-  async function idempotent(request: FastifyRequest, reply: FastifyReply, kind: string, create: (tx: SimTx, notes: Note[]) => Promise<{ id: string; body: unknown }>) {
+  async function idempotent(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    kind: string,
+    create: (tx: SimTx, notes: Note[]) => Promise<{ id: string; body: unknown }>,
+    /** The documents `create` changes, beyond the new ones it makes; omitted, the creation runs alone. */
+    locks?: string[],
+  ) {
     const body = request.body as { idempotencyKey: string }
     const key = body.idempotencyKey
     const hash = createHash('sha256').update(`${request.url}\n${canonicalJson(body)}`).digest('hex')
@@ -371,7 +396,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
       const { id, body: resource } = await create(tx, notes)
       await tx.put<Idempotency>('idempotency', key, { hash, status: 201, body: resource, kind, id, requests: 1 })
       return { status: 201, body: resource }
-    })
+    }, locks === undefined ? {} : { locks: [documentLock('idempotency', key), ...locks] })
     await deliver(notes)
     if (faults.holdCreates.kinds.includes(kind)) (request as FastifyRequest & { holdMs?: number }).holdMs = faults.holdCreates.ms
     return reply.code(answer.status).send({ data: answer.body })
@@ -523,9 +548,10 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
         notes.push(['transfers', 'transfer', stored])
       }
       await putTransfer(tx, stored)
-      await schedule(tx, { action: 'transfer', target: transfer.id, fail })
+      await schedule(tx, { action: 'transfer', target: transfer.id, fail }, transferWallets(stored))
       return { id: transfer.id, body: publicTransfer(transfer) }
-    })
+      // Only the source's balance changes now: transfers from different wallets are made side by side.
+    }, [documentLock('wallets', b.source.id)])
   })
   readRoute('/v1/transfers/{id}', 'transfers', publicTransfer)
   circleRoute('GET', '/v1/transfers', async (request) => {
@@ -564,7 +590,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
         updateDate: now(),
       }
       await tx.put('payouts', payout.id, payout)
-      await schedule(tx, { action: 'payout', target: payout.id })
+      await schedule(tx, { action: 'payout', target: payout.id }, [masterWalletId])
       notes.push(['payouts', 'payout', payout])
       return { id: payout.id, body: payout }
     })
@@ -705,7 +731,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
       const destination: Transfer['destination'] = { type: 'wallet', id: walletId, ...(address ? { address: address.address, ...(address.addressTag ? { addressTag: address.addressTag } : {}) } : {}), chain }
       const t: Transfer = { id: randomUUID(), source: { type: 'blockchain', chain }, destination, amount: usd(amount), transactionHash: fakeTxHash(chain), status: 'pending', createDate: now() }
       await putTransfer(tx, t)
-      await schedule(tx, { action: 'deposit', target: t.id })
+      await schedule(tx, { action: 'deposit', target: t.id }, transferWallets(t))
       notes.push(['transfers', 'transfer', t])
       return t
     })
@@ -759,7 +785,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
       else throw invalid('destinationWalletId', 'destinationWalletId or address and chain are required')
       const t: Transfer = { id: randomUUID(), source: { type: 'wallet', id: source.walletId }, destination, amount: usd(amount), status: 'pending', createDate: now() }
       await putTransfer(tx, t)
-      await schedule(tx, { action: 'transfer', target: t.id })
+      await schedule(tx, { action: 'transfer', target: t.id }, transferWallets(t))
       notes.push(['transfers', 'transfer', t])
       return t
     })

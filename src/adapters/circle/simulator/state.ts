@@ -28,16 +28,30 @@ export interface SimTx {
   list<T>(collection: Collection, filter?: ListFilter): Promise<Stored<T>[]>
   /** The next value of a named counter, starting at `start`; never handed out twice. */
   next(counter: string, start: bigint): Promise<bigint>
+  /** Runs `callback` once the unit has committed (never if it fails): what it starts sees the unit's writes. */
+  afterCommit(callback: () => void): void
+}
+
+/** The name under which a unit of work locks one document (see `SimState.atomically`). */
+export const documentLock = (collection: Collection, id: string) => `${collection}/${id}`
+
+export interface UnitOptions {
+  /**
+   * The documents (`documentLock` names) the unit reads in order to change them. Given: the unit
+   * runs beside every other unit that names none of them, as Circle serialises balance moves per
+   * account, not across accounts. Omitted: the unit runs alone against every other unit.
+   */
+  locks?: readonly string[]
 }
 
 /**
- * Where the simulator keeps its state. `atomically` runs one unit of work alone against every other
- * unit of work on the same state, across processes when the state is shared (PostgreSQL): Circle
- * serialises balance moves per account, and one lock for all is plenty at the simulator's scale.
+ * Where the simulator keeps its state. `atomically` runs one unit of work isolated from the other
+ * units on the same state, across processes when the state is shared (PostgreSQL): alone, or, when
+ * it names its locks, beside the units that name none of the same.
  */
 export interface SimState {
   readonly kind: 'memory' | 'postgres'
-  atomically<T>(work: (tx: SimTx) => Promise<T>): Promise<T>
+  atomically<T>(work: (tx: SimTx) => Promise<T>, options?: UnitOptions): Promise<T>
   /** Reads outside a unit of work see only committed state. */
   read: Pick<SimTx, 'get' | 'list'>
   close(): Promise<void>
@@ -53,7 +67,7 @@ export function memoryState(): SimState {
     return m
   }
   // Documents are kept serialised so a caller mutating what it read never changes the state behind the lock.
-  const tx: SimTx = {
+  const reads: Omit<SimTx, 'afterCommit'> = {
     async get<T>(c: Collection, id: string) {
       const row = of(c).get(id)
       return row ? (JSON.parse(row.doc) as T) : undefined
@@ -84,12 +98,18 @@ export function memoryState(): SimState {
   let queue: Promise<unknown> = Promise.resolve()
   return {
     kind: 'memory',
+    // One process, one queue: every unit runs alone, whatever it locks.
     atomically<T>(work: (tx: SimTx) => Promise<T>): Promise<T> {
-      const run = queue.then(() => work(tx))
+      const callbacks: (() => void)[] = []
+      const run = queue.then(async () => {
+        const result = await work({ ...reads, afterCommit: (callback) => void callbacks.push(callback) })
+        for (const callback of callbacks) callback()
+        return result
+      })
       queue = run.catch(() => undefined)
       return run
     },
-    read: tx,
+    read: reads,
     async close() {},
   }
 }
@@ -133,7 +153,7 @@ export async function postgresState(databaseUrl: string, options: { schema?: str
     setup.release()
   }
 
-  const on = (client: pg.Pool | pg.PoolClient): SimTx => ({
+  const on = (client: pg.Pool | pg.PoolClient): Omit<SimTx, 'afterCommit'> => ({
     async get<T>(c: Collection, id: string) {
       const res = await client.query<{ data: T }>(`SELECT data FROM ${docs} WHERE collection = $1 AND id = $2`, [c, id])
       return res.rows[0]?.data
@@ -177,13 +197,22 @@ export async function postgresState(databaseUrl: string, options: { schema?: str
 
   return {
     kind: 'postgres',
-    async atomically<T>(work: (tx: SimTx) => Promise<T>): Promise<T> {
+    async atomically<T>(work: (tx: SimTx) => Promise<T>, options: UnitOptions = {}): Promise<T> {
       const client = await pool.connect()
       try {
-        await client.query('BEGIN')
-        await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [STATE_LOCK])
-        const result = await work(on(client))
+        if (options.locks === undefined) {
+          await client.query(`BEGIN; SELECT pg_advisory_xact_lock(hashtextextended(${pg.escapeLiteral(STATE_LOCK)}, 0))`)
+        } else {
+          // The state lock shared first, then the unit's own in one sorted order: a unit that runs
+          // alone waits for every keyed unit, and two keyed units never wait for each other in a circle.
+          await client.query(`BEGIN; SELECT pg_advisory_xact_lock_shared(hashtextextended(${pg.escapeLiteral(STATE_LOCK)}, 0))`)
+          const names = [...new Set(options.locks)].sort().map((name) => `${schema}/${name}`)
+          await client.query('SELECT count(pg_advisory_xact_lock(hashtextextended(n, 0))) FROM unnest($1::text[]) AS n', [names])
+        }
+        const callbacks: (() => void)[] = []
+        const result = await work({ ...on(client), afterCommit: (callback) => void callbacks.push(callback) })
         await client.query('COMMIT')
+        for (const callback of callbacks) callback()
         return result
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined)

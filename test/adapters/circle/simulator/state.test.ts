@@ -110,3 +110,114 @@ t.test('a list from a creation date reads only the documents created since, in i
     t.same(await ids({}), ['old', 'edge', 'new', 'newer'], `${state.kind}: no filter, everything`)
   }
 })
+
+t.test('units that name different locks run side by side; a shared lock, or none, makes them wait (PostgreSQL)', async (t) => {
+  const { url } = await testDatabase(t)
+  const state = await postgresState(url, { poolSize: 4 })
+  t.teardown(() => state.close())
+  const log: string[] = []
+  /** A unit that holds its locks until `release` is called. */
+  const hold = (name: string, locks: string[] | undefined) => {
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    let entered!: () => void
+    const started = new Promise<void>((resolve) => (entered = resolve))
+    const done = state.atomically(
+      async () => {
+        log.push(`${name} in`)
+        entered()
+        await released
+        log.push(`${name} out`)
+      },
+      locks === undefined ? {} : { locks },
+    )
+    return { release, started, done }
+  }
+  const settled = (p: Promise<unknown>, ms = 300) => Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), ms))])
+
+  const a = hold('a', ['wallets/1'])
+  await a.started
+  const b = hold('b', ['wallets/2', 'idempotency/k'])
+  await b.started
+  t.same(log, ['a in', 'b in'], 'different documents: both units are inside at once')
+  const c = hold('c', ['wallets/2'])
+  t.equal(await settled(c.started), false, 'a unit naming a held document waits')
+  b.release()
+  await b.done
+  await c.started
+  t.same(log.slice(2), ['b out', 'c in'], 'and enters when the holder commits')
+  const whole = hold('whole', undefined)
+  t.equal(await settled(whole.started), false, 'a unit naming no locks waits for the keyed units inside')
+  a.release()
+  c.release()
+  await Promise.all([a.done, c.done])
+  await whole.started
+  const d = hold('d', ['wallets/9'])
+  t.equal(await settled(d.started), false, 'and a keyed unit waits while it runs alone')
+  whole.release()
+  await whole.done
+  await d.started
+  d.release()
+  await d.done
+  t.same(log.slice(4), ['a out', 'c out', 'whole in', 'whole out', 'd in', 'd out'])
+})
+
+t.test('afterCommit runs once the writes are visible, and never for a unit that fails (memory and PostgreSQL)', async (t) => {
+  const { url } = await testDatabase(t)
+  const { memoryState } = await import('../../../../src/adapters/circle/simulator/state.ts')
+  for (const state of [memoryState(), await postgresState(url)]) {
+    t.teardown(() => state.close())
+    let seen: unknown = 'not run'
+    await state.atomically(
+      async (tx) => {
+        await tx.put('jobs', 'j1', { n: 1 })
+        tx.afterCommit(() => {
+          seen = 'pending'
+          void state.read.get('jobs', 'j1').then((doc) => (seen = doc))
+        })
+        t.equal(seen, 'not run', `${state.kind}: not inside the unit`)
+      },
+      { locks: ['jobs/j1'] },
+    )
+    await until(async () => seen !== 'pending', 2000, 'the callback read')
+    t.same(seen, { n: 1 }, `${state.kind}: the callback sees the unit's write`)
+    let ran = false
+    await t.rejects(
+      state.atomically(async (tx) => {
+        await tx.put('jobs', 'j2', { n: 2 })
+        tx.afterCommit(() => (ran = true))
+        throw new Error('refused')
+      }),
+    )
+    t.equal(ran, false, `${state.kind}: a failed unit runs no callback`)
+  }
+})
+
+t.test('concurrent transfers from one wallet at two simulators never overdraw it; money is conserved (PostgreSQL)', async (t) => {
+  const { url } = await testDatabase(t)
+  const a = await createCircleSimulator({ settleMs: 0, state: await postgresState(url) })
+  const b = await createCircleSimulator({ settleMs: 0, state: await postgresState(url) })
+  t.teardown(async () => {
+    await a.close()
+    await b.close()
+  })
+  const post = (sim: typeof a, url: string, payload: object) => sim.app.inject({ method: 'POST', url, headers: auth, payload })
+  const wallet = async () => (await post(a, '/v1/wallets', { idempotencyKey: randomUUID() })).json().data.walletId as string
+  const source = await wallet()
+  const x = await wallet()
+  const y = await wallet()
+  const send = (sim: typeof a, from: string, to: string, amount: string) =>
+    post(sim, '/v1/transfers', { idempotencyKey: randomUUID(), source: { type: 'wallet', id: from }, destination: { type: 'wallet', id: to }, amount: { amount, currency: 'USD' } })
+  t.equal((await send(a, a.masterWalletId, source, '10.00')).statusCode, 201)
+  await until(async () => (await a.balanceOf(source)) === 10_000_000n, 5000, 'source funded')
+
+  const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => send(i % 2 === 0 ? a : b, source, i % 3 === 0 ? x : y, '1.00')))
+  const made = answers.filter((r) => r.statusCode === 201).length
+  t.equal(made, 10, '10.00 pays for exactly ten transfers of 1.00')
+  t.ok(
+    answers.filter((r) => r.statusCode !== 201).every((r) => r.json().code === 1093),
+    'the rest are refused for insufficient funds',
+  )
+  await until(async () => ((await a.balanceOf(x)) ?? 0n) + ((await a.balanceOf(y)) ?? 0n) === 10_000_000n, 5000, 'all ten settled')
+  t.equal(await a.balanceOf(source), 0n, 'the source is empty, never negative')
+})
