@@ -95,6 +95,13 @@ const schema = z
      * (ms); 0 never. Ignored while autovacuum is on.
      */
     DB_MAINTENANCE_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
+    /**
+     * New operations (POST /wallets, /mint, /redeem, /transfers, /cards) wait while this many
+     * process-manager tasks are due and not yet run; 0 turns admission control off.
+     */
+    ADMISSION_BACKLOG_LIMIT: z.coerce.number().int().min(0).default(200),
+    /** How long a new operation waits for room before it is refused with 503 overloaded (ms). */
+    ADMISSION_WAIT_MS: z.coerce.number().int().min(0).default(5000),
     TASK_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(10),
     /** Seconds a process-manager task may keep failing before it becomes a dead letter. */
     TASK_MAX_AGE: z.coerce.number().int().min(1).default(3600),

@@ -15,6 +15,7 @@ import { developmentApiKeys, DEVELOPMENT_KEYS } from './http/plugins/auth.ts'
 import { purgeExpiredIdempotencyKeys } from './http/plugins/idempotency.ts'
 import { ledgerRunners } from './ledger/index.ts'
 import { Metrics } from './metrics.ts'
+import { Admission } from './process-manager/admission.ts'
 import { DepositPoller } from './process-manager/deposit-poller.ts'
 import type { AuditHead } from './notifier/audit-heads.ts'
 import { Notifier } from './notifier/notifier.ts'
@@ -230,6 +231,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
       db,
       // With the projections in this process the wait follows them directly; an API-only instance polls their checkpoint.
       readModels: readYourWrites({ store, db, checkpoint: checkpointName(readModelGroup), ...(projections ? { local: projections } : {}) }),
+      admission: new Admission({ db, limit: config.ADMISSION_BACKLOG_LIMIT, waitMs: config.ADMISSION_WAIT_MS }),
       metrics,
       circle,
       issuer,

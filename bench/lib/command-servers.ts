@@ -17,7 +17,7 @@ const databaseUrl = process.env.DATABASE_URL!
 const wallets = Number(process.env.BENCH_WALLETS ?? 16)
 const key = 'Bearer dev-backend-key'
 
-const config = benchServiceConfig(databaseUrl)
+const config = benchServiceConfig(databaseUrl, { admission: process.env.BENCH_ADMISSION !== 'off' })
 const service = await startService(config, [...ROLES], pino({ level: 'silent' }))
 const serviceUrl = service.url!
 

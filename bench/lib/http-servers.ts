@@ -19,16 +19,22 @@ export interface CommandServers {
   bareIds: string[]
   /** CPU used so far; the difference over a measurement is its cost (backends that came and went between two readings are missed). */
   cpu(): Promise<CpuSeconds>
+  /** Process-manager tasks due and not yet run: Circle work the service has accepted and not yet carried out. */
+  backlog(): Promise<number>
   /** The servers' process (for its memory). */
   pid: number
   stop(): Promise<void>
 }
 
-/** Starts the whole service and the bare ceiling route in a child process on a throw-away database. */
-export async function startCommandServers(serverUrl: string, wallets: number): Promise<CommandServers> {
+/**
+ * Starts the whole service and the bare ceiling route in a child process on a throw-away database.
+ * `admission: false` turns the service's admission control off (ADMISSION_BACKLOG_LIMIT=0): the API
+ * then accepts work as fast as it can, however far the process manager falls behind.
+ */
+export async function startCommandServers(serverUrl: string, wallets: number, options: { admission?: boolean } = {}): Promise<CommandServers> {
   const database = await createBenchDatabase(serverUrl, 'http')
   const child = fork(path.join(import.meta.dirname, 'command-servers.ts'), {
-    env: { ...process.env, DATABASE_URL: database.url, BENCH_WALLETS: String(wallets) },
+    env: { ...process.env, DATABASE_URL: database.url, BENCH_WALLETS: String(wallets), BENCH_ADMISSION: options.admission === false ? 'off' : 'on' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the servers there, to see what limits them.
     execArgv: [...process.execArgv, ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
@@ -43,6 +49,9 @@ export async function startCommandServers(serverUrl: string, wallets: number): P
     adminUrl.pathname = '/postgres'
     const admin = new pg.Client({ connectionString: adminUrl.toString() })
     await admin.connect()
+    const own = new pg.Client({ connectionString: database.url })
+    await own.connect()
+    const backlog = async () => Number((await own.query<{ due: string }>('SELECT count(*) AS due FROM pm_tasks WHERE NOT done AND due_at <= now()')).rows[0]?.due ?? 0)
     // Backends seen once stay counted; a backend gone since counts with its last reading.
     const backends = new Map<number, number>()
     const cpu = async (): Promise<CpuSeconds> => {
@@ -70,9 +79,11 @@ export async function startCommandServers(serverUrl: string, wallets: number): P
     return {
       ...ready,
       cpu,
+      backlog,
       pid: child.pid!,
       stop: async () => {
         await admin.end()
+        await own.end()
         // The servers may have died under load (the soak reports it): then there is nothing to stop.
         if (child.connected) child.send('stop')
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)

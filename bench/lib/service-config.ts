@@ -2,10 +2,12 @@ import { loadConfig } from '../../src/config.ts'
 
 /**
  * The service as the command benchmarks run it: every limit out of the way (rate limits, Circle's
- * client-side rate), Circle simulated and settling at once, silent logs.
+ * client-side rate), Circle simulated and settling at once, silent logs. Admission control stays
+ * at its default unless `admission: false`.
  */
-export const benchServiceConfig = (databaseUrl: string) =>
+export const benchServiceConfig = (databaseUrl: string, options: { admission?: boolean } = {}) =>
   loadConfig({
+    ...(options.admission === false ? { ADMISSION_BACKLOG_LIMIT: '0' } : {}),
     DATABASE_URL: databaseUrl,
     PORT: '0',
     HOST: '127.0.0.1',

@@ -1673,7 +1673,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1796,7 +1796,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1872,7 +1872,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1957,7 +1957,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2084,7 +2084,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2161,7 +2161,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2246,7 +2246,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2423,7 +2423,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2499,7 +2499,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2631,7 +2631,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2707,7 +2707,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2797,7 +2797,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2931,7 +2931,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3007,7 +3007,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3097,7 +3097,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3187,7 +3187,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3320,7 +3320,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3396,7 +3396,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3486,7 +3486,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3610,7 +3610,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3686,7 +3686,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3813,7 +3813,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3940,7 +3940,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4067,7 +4067,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4157,7 +4157,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4233,7 +4233,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4319,7 +4319,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4395,7 +4395,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4507,7 +4507,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4626,7 +4626,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4705,7 +4705,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4795,7 +4795,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4881,7 +4881,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4964,7 +4964,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5043,7 +5043,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5117,7 +5117,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5200,7 +5200,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5282,7 +5282,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5356,7 +5356,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5430,7 +5430,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5504,7 +5504,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5617,7 +5617,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is unavailable; retry later with the same Idempotency-Key */
+            /** @description A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -10,6 +10,7 @@ import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
 import type { Metrics } from '../metrics.ts'
+import type { Admission } from '../process-manager/admission.ts'
 import type { Run } from '../reconciliation/runs.ts'
 import type { WaitForReadModels } from '../subscriptions/read-your-writes.ts'
 import { accessLogPlugin } from './plugins/access-log.ts'
@@ -45,6 +46,8 @@ export interface AppDeps {
   db: Db
   /** Read-your-writes: resolves once the read models include a position a request wrote. */
   readModels: WaitForReadModels
+  /** Admission control for new operations (process-manager/admission.ts); absent, none. */
+  admission?: Pick<Admission, 'admit'>
   metrics: Metrics
   circle: Pick<CirclePort, 'createWireAccount'>
   /** Card freeze/unfreeze/close are confirmed with the issuer within the request. */
@@ -174,7 +177,7 @@ export async function buildApp(deps: AppDeps) {
 
   await app.register(healthRoutes, { checks: deps.health, ...(deps.healthDetails ? { details: deps.healthDetails } : {}) })
   const { store, maxAmount } = deps
-  const routeDeps = { store, read: { db: deps.db, caughtUp: deps.readModels } }
+  const routeDeps = { store, read: { db: deps.db, caughtUp: deps.readModels }, admission: deps.admission }
   await app.register(walletRoutes, routeDeps)
   await app.register(walletOperationRoutes, routeDeps)
   await app.register(addressRoutes, { ...routeDeps, maxAddressesPerWallet: deps.maxAddressesPerWallet ?? 20 })

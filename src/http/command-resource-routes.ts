@@ -10,6 +10,7 @@ import { IdempotencyKeyTaken, type EventStore, type Position, type StreamAppend 
 import type { AnyEvent } from '../events/fold.ts'
 import { readDocument, type DocumentModel } from '../projections/document.ts'
 import type { Page } from '../projections/pagination.ts'
+import type { Admission } from '../process-manager/admission.ts'
 import type { WaitForReadModels } from '../subscriptions/read-your-writes.ts'
 import { HttpError, notFound } from './errors.ts'
 import { answerCreated, createdStatus, derivedId, waitIfAsked, type Resource } from './command-requests.ts'
@@ -24,6 +25,8 @@ export interface ReadSide {
 export interface RouteDeps {
   store: EventStore
   read: ReadSide
+  /** Holds new operations while the process manager is behind (see process-manager/admission.ts); absent, every one goes ahead. */
+  admission?: Pick<Admission, 'admit'> | undefined
 }
 
 /** A list route: its filters (beside `limit` and `cursor`) and the query that serves a page. */
@@ -61,7 +64,7 @@ export interface OperationResource<S, Body extends z.ZodType, Res extends z.ZodT
 export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType, Q extends z.ZodRawShape>(
   def: OperationResource<S, Body, Res, Q>,
 ): FastifyPluginAsyncZod<RouteDeps> {
-  return async (app, { store, read }) => {
+  return async (app, { store, read, admission }) => {
     const reread = (id: string) => readDocument(read.db, def.model, id)
     // Generic schemas are beyond the type provider's inference; toResponse keeps the answers typed.
     const response: z.ZodType = def.response
@@ -89,6 +92,8 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
             return { principal: held.principal, key: held.key, requestHash: held.hash, status: createdStatus(terminal, def.creates ?? 'operation'), body: answer.body, headers: { location }, ttlHours: inAppend.ttlHours }
           }
         }
+        // A replayed key was answered before this handler; new work waits here while the process manager is behind.
+        await admission?.admit()
         let position: Position | undefined
         try {
           position = await def.create(store, request, request.body as z.output<Body>, id)

@@ -83,7 +83,10 @@ export const commonErrors = {
   401: errorResponse('Missing or unknown API key', [['unauthorized', 'send Authorization: Bearer <api key>'], ['unauthorized', 'unknown API key']]),
   403: errorResponse('The key’s role may not call this route', [['forbidden', 'role auditor may not call POST /mint']]),
   429: errorResponse('Rate limit exceeded; wait for Retry-After seconds', [['rate_limited', 'rate limit of 600 requests per 60 seconds exceeded for this API key; retry after 12 s']]),
-  503: errorResponse('A dependency is unavailable; retry later with the same Idempotency-Key', [['dependency_unavailable', 'the event store is unavailable']]),
+  503: errorResponse('A dependency is unavailable, or the service is at capacity; retry later with the same Idempotency-Key', [
+    ['dependency_unavailable', 'the event store is unavailable'],
+    ['overloaded', 'the process manager has 200 operations waiting (limit 200); retry shortly'],
+  ]),
 }
 
 /**

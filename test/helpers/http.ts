@@ -5,12 +5,13 @@ import { recordWalletOutcome } from '../../src/commands/record-wallet-outcome.ts
 import { recordMintOutcome } from '../../src/commands/record-mint-outcome.ts'
 import type { AppDeps } from '../../src/http/app.ts'
 import { auth, testApp } from './app.ts'
+import type { TestDatabase } from './database.ts'
 import { meta } from './commands.ts'
 import { contractClient } from './openapi.ts'
 
 /** The app, a client checking every answer against /openapi.json, and shortcuts for common setups. */
-export async function httpHarness(t: Test, overrides: Partial<AppDeps> = {}) {
-  const h = await testApp(t, overrides)
+export async function httpHarness(t: Test, overrides: Partial<AppDeps> = {}, database?: TestDatabase) {
+  const h = await testApp(t, overrides, database)
   const client = await contractClient(t, h.app)
   const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
     client.call({ method: 'POST', url, payload: body as object, headers: { ...auth.backend, 'idempotency-key': randomUUID(), ...headers } })

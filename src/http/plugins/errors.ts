@@ -4,6 +4,7 @@ import { DomainError } from '../../commands/errors.ts'
 import { EventStoreUnavailable, WrongExpectedVersion } from '../../events/event-store.ts'
 import { CircleUnavailable } from '../../process-manager/submit-wire-account.ts'
 import { InvalidCursor } from '../../projections/pagination.ts'
+import { BacklogFull } from '../../process-manager/admission.ts'
 import { ReadModelsBehind } from '../../subscriptions/read-your-writes.ts'
 import { HttpError } from '../errors.ts'
 import { problemsOf } from '../validation.ts'
@@ -37,6 +38,7 @@ function map(err: unknown, contentType: string | undefined, bodyLimit: number): 
   if (err instanceof WrongExpectedVersion) return { status: 409, code: 'concurrency_conflict', message: 'the resource changed concurrently; retry' }
   if (err instanceof InvalidCursor) return { status: 400, code: 'invalid_cursor', message: err.message, details: [{ field: 'query.cursor', message: err.message }] }
   if (err instanceof ReadModelsBehind) return { status: 503, code: 'read_models_behind', message: 'the change was recorded but the read models are behind; retry with the same Idempotency-Key', headers: { 'retry-after': '1' } }
+  if (err instanceof BacklogFull) return { status: 503, code: 'overloaded', message: err.message, headers: { 'retry-after': '1' } }
   if (err instanceof CircleUnavailable) return { status: 503, code: 'circle_unavailable', message: err.message }
   if (err instanceof EventStoreUnavailable) return { status: 503, code: 'dependency_unavailable', message: 'the event store is unavailable' }
   const fastifyErr = err as { statusCode?: number; code?: string; message?: string }

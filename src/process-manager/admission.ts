@@ -1,0 +1,75 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { sql } from 'kysely'
+import type { Db } from '../adapters/postgres/database.ts'
+
+/** The process manager's queue stayed over its limit for the whole wait: nothing was written, retry later. */
+export class BacklogFull extends Error {
+  override name = 'BacklogFull'
+}
+
+export interface AdmissionOptions {
+  db: Db
+  /** Most process-manager tasks due and not yet run before new operations wait; 0 admits everything. */
+  limit: number
+  /** How long a new operation waits for room before it is refused. */
+  waitMs: number
+  /** How often the queue is counted (one count serves every waiting request). */
+  refreshMs?: number
+}
+
+/** Tasks due now and not done: work the process manager has not caught up with. */
+export async function countDueTasks(db: Db): Promise<number> {
+  const row = await sql<{ due: string }>`SELECT count(*) AS due FROM pm_tasks WHERE NOT done AND due_at <= now()`.execute(db)
+  return Number(row.rows[0]?.due ?? 0)
+}
+
+/**
+ * Admission control for the commands that start Circle work. Left alone, the API accepts operations
+ * faster than the process manager can carry them to Circle (an operation costs the process manager
+ * several times what its POST costs): the queue grows without end, every open reservation stays in
+ * its wallet's state, and everything slows down. Here a new operation waits while the queue of due
+ * tasks is at its limit, and is refused (`BacklogFull`, nothing written) if it stays there for the
+ * whole wait; so the API answers at the rate the whole service can sustain.
+ *
+ * The queue is counted at most once per `refreshMs`, shared by all waiting requests; each request
+ * admitted in between counts as one more task, so a refresh window admits no more than the room left.
+ * The count is the database's, so every API instance sees the same queue.
+ */
+export class Admission {
+  private readonly options: Required<AdmissionOptions>
+  private due = 0
+  private countedAt = -Infinity
+  private counting: Promise<void> | undefined
+
+  constructor(options: AdmissionOptions) {
+    this.options = { refreshMs: 100, ...options }
+  }
+
+  /** Resolves when the operation may go ahead; throws BacklogFull after `waitMs` without room. */
+  async admit(): Promise<void> {
+    const { limit, waitMs, refreshMs } = this.options
+    if (limit <= 0) return
+    const deadline = Date.now() + waitMs
+    for (;;) {
+      await this.count()
+      if (this.due < limit) {
+        this.due++
+        return
+      }
+      const left = deadline - Date.now()
+      if (left <= 0) throw new BacklogFull(`the process manager has ${this.due} operations waiting (limit ${limit}); retry shortly`)
+      await sleep(Math.min(refreshMs, left))
+    }
+  }
+
+  private count(): Promise<void> {
+    if (Date.now() - this.countedAt < this.options.refreshMs) return Promise.resolve()
+    this.counting ??= countDueTasks(this.options.db)
+      .then((due) => {
+        this.due = due
+        this.countedAt = Date.now()
+      })
+      .finally(() => (this.counting = undefined))
+    return this.counting
+  }
+}

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
+import t from 'tap'
+import type { Db } from '../../src/adapters/postgres/database.ts'
+import { Admission, BacklogFull, countDueTasks } from '../../src/process-manager/admission.ts'
+import { auth } from '../helpers/app.ts'
+import { testDatabase } from '../helpers/database.ts'
+import { httpHarness } from '../helpers/http.ts'
+
+/** `n` process-manager tasks due now (or later), as the process manager's subscriber writes them. */
+const addTasks = async (db: Db, n: number, dueInSeconds = 0) => {
+  for (let i = 0; i < n; i++) {
+    await sql`INSERT INTO pm_tasks (stream, kind, entity_id, due_at) VALUES (${`transfer-${randomUUID()}`}, 'transfer', ${randomUUID()}, now() + make_interval(secs => ${dueInSeconds}))`.execute(db)
+  }
+}
+const finishAll = (db: Db) => sql`UPDATE pm_tasks SET done = true`.execute(db)
+
+t.test('the queue counted is the due work: not what is done, not what is due later', async (t) => {
+  const { db } = await testDatabase(t)
+  await addTasks(db, 3)
+  await addTasks(db, 2, 3600)
+  await sql`UPDATE pm_tasks SET done = true WHERE stream IN (SELECT stream FROM pm_tasks WHERE due_at <= now() LIMIT 1)`.execute(db)
+  t.equal(await countDueTasks(db), 2)
+})
+
+t.test('under the limit an operation goes ahead; each one admitted counts until the next count', async (t) => {
+  const { db } = await testDatabase(t)
+  await addTasks(db, 3)
+  const admission = new Admission({ db, limit: 5, waitMs: 0, refreshMs: 60_000 })
+  await admission.admit()
+  await admission.admit()
+  await t.rejects(admission.admit(), BacklogFull, 'the third in the same window finds the queue at 5 and no wait allowed')
+  t.equal(await countDueTasks(db), 3, 'admitting writes nothing')
+  await t.resolves(new Admission({ db, limit: 0, waitMs: 0 }).admit(), 'limit 0: admission control is off')
+})
+
+t.test('at the limit an operation waits, and goes ahead as soon as the queue has room', async (t) => {
+  const { db } = await testDatabase(t)
+  await addTasks(db, 4)
+  const admission = new Admission({ db, limit: 4, waitMs: 10_000, refreshMs: 20 })
+  let admitted = false
+  const waiting = admission.admit().then(() => (admitted = true))
+  await new Promise((r) => setTimeout(r, 150))
+  t.equal(admitted, false, 'still waiting while 4 tasks are due')
+  await finishAll(db)
+  await waiting
+  t.equal(admitted, true, 'admitted once the process manager caught up')
+})
+
+t.test('POST answers 503 overloaded after the wait, writes nothing, and the same key goes through once there is room', async (t) => {
+  const database = await testDatabase(t)
+  const { db } = database
+  const h = await httpHarness(t, { admission: new Admission({ db, limit: 2, waitMs: 200, refreshMs: 20 }) }, database)
+  const source = await h.activeWallet('owner-1', '10.00')
+  const destination = await h.activeWallet('owner-2')
+  const before = await h.store.head()
+  await addTasks(db, 2)
+  const key = randomUUID()
+  const body = { sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: '1.00' }
+  const refused = await h.post('/transfers', body, { 'idempotency-key': key })
+  t.equal(refused.statusCode, 503)
+  t.equal(refused.json().error.code, 'overloaded')
+  t.match(refused.json().error.message, /2 operations waiting \(limit 2\)/)
+  t.equal(refused.headers['retry-after'], '1')
+  t.equal(await h.store.head(), before, 'no event was written')
+  t.equal((await db.selectFrom('idempotency_keys').select('key').where('key', '=', key).execute()).length, 0, 'and the key is free')
+
+  await finishAll(db)
+  const accepted = await h.post('/transfers', body, { 'idempotency-key': key })
+  t.equal(accepted.statusCode, 202, 'the retry with the same key is accepted')
+  const replay = await h.client.call({ method: 'GET', url: `/transfers/${accepted.json().id}`, headers: auth.backend })
+  t.equal(replay.statusCode, 200)
+})
