@@ -30,7 +30,9 @@ export class AggregateCache {
   private readonly entries = new Map<string, Folded<unknown>>()
   readonly maxEntries: number
 
-  constructor(maxEntries = 10_000) {
+  // 2,000: hot streams (wallets) stay; a short operation stream costs one read to fold again. At
+  // 10,000 the soak's RSS grew for 9 minutes (+18%) only because this cache and the notifier's filled up.
+  constructor(maxEntries = 2_000) {
     this.maxEntries = maxEntries
   }
 

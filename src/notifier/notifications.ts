@@ -218,7 +218,8 @@ export class NotificationMapper {
   private readonly states = new Map<string, Folded>()
   private readonly maxEntries: number
 
-  constructor(store: EventStore, maxEntries = 10_000) {
+  // Bounded like the command side's AggregateCache (2,000 streams); a stream pushed out is folded again from the store.
+  constructor(store: EventStore, maxEntries = 2_000) {
     this.store = store
     this.maxEntries = maxEntries
   }
