@@ -15,6 +15,9 @@ export const benchServiceConfig = (databaseUrl: string, options: { admission?: b
     NODE_ENV: 'development',
     RATE_LIMIT_MAX: '100000000',
     SIMULATOR_SETTLE_MS: '0',
+    // The embedded simulator signs every webhook in the service's process; SNS's RSA signatures (v1)
+    // are the simulator's cost, not the ledger's, so it delivers one scheme, v2, as Circle would to one subscription.
+    SIMULATOR_WEBHOOKS: 'v2',
     CIRCLE_POLL_INTERVAL_MS: '50',
     CIRCLE_RATE_PER_SECOND: '1000',
   })
