@@ -70,7 +70,7 @@ export const journal: Projection<Handled> = {
         trx,
         'journal_operations',
         created.map((o) => ({ ...o, amount: o.amount.toString() })),
-        { skipConflicts: true },
+        { skipConflictsOn: ['operation_id'] },
       )
     }
     if (planned.length > 0) await book(trx, planned)

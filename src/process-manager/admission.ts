@@ -17,6 +17,9 @@ export interface AdmissionOptions {
   refreshMs?: number
 }
 
+/** How long a count may take before admission gives up on it and lets the operation go ahead. */
+const COUNT_TIMEOUT_MS = 1000
+
 /** Tasks due now and not done: work the process manager has not caught up with. */
 export async function countDueTasks(db: Db): Promise<number> {
   const row = await sql<{ due: string }>`SELECT count(*) AS due FROM pm_tasks WHERE NOT done AND due_at <= now()`.execute(db)
@@ -33,7 +36,10 @@ export async function countDueTasks(db: Db): Promise<number> {
  *
  * The queue is counted at most once per `refreshMs`, shared by all waiting requests; each request
  * admitted in between counts as one more task, so a refresh window admits no more than the room left.
- * The count is the database's, so every API instance sees the same queue.
+ * The count is the database's, so every API instance sees the same queue (each instance reserves
+ * its own admissions between counts). Admission fails open: when the count fails, or does not answer
+ * within the wait (and at least a second), the operation goes ahead, and its command meets the
+ * database problem itself.
  */
 export class Admission {
   private readonly options: Required<AdmissionOptions>
@@ -51,8 +57,10 @@ export class Admission {
     if (limit <= 0) return
     const deadline = Date.now() + waitMs
     for (;;) {
-      await this.count()
-      if (this.due < limit) {
+      // A count gets the rest of the wait, and at least COUNT_TIMEOUT_MS, to answer.
+      const patience = Math.max(COUNT_TIMEOUT_MS, deadline - Date.now())
+      const counted = await Promise.race([this.count().then(() => true, () => false), sleep(patience, false)])
+      if (!counted || this.due < limit) {
         this.due++
         return
       }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import t from 'tap'
-import type { Db } from '../../src/adapters/postgres/database.ts'
+import { createDb, createPool, type Db } from '../../src/adapters/postgres/database.ts'
 import { Admission, BacklogFull, countDueTasks } from '../../src/process-manager/admission.ts'
 import { auth } from '../helpers/app.ts'
 import { testDatabase } from '../helpers/database.ts'
@@ -70,4 +70,19 @@ t.test('POST answers 503 overloaded after the wait, writes nothing, and the same
   t.equal(accepted.statusCode, 202, 'the retry with the same key is accepted')
   const replay = await h.client.call({ method: 'GET', url: `/transfers/${accepted.json().id}`, headers: auth.backend })
   t.equal(replay.statusCode, 200)
+})
+
+t.test('admission fails open: a count that fails, or does not answer within the wait, lets the operation go ahead', async (t) => {
+  const { db } = await testDatabase(t)
+  const gone = createDb(createPool('postgres://postgres@127.0.0.1:5432/no_such_database_for_admission'))
+  t.teardown(() => gone.destroy())
+  const started = Date.now()
+  await t.resolves(new Admission({ db: gone, limit: 1, waitMs: 2000, refreshMs: 20 }).admit(), 'a failing count admits')
+  t.ok(Date.now() - started < 1500, 'without waiting out the wait')
+
+  const hanging = new Admission({ db, limit: 1, waitMs: 150, refreshMs: 20 })
+  ;(hanging as unknown as { count: () => Promise<void> }).count = () => new Promise(() => undefined)
+  const t0 = Date.now()
+  await t.resolves(hanging.admit(), 'a count that never answers admits once it has had a second')
+  t.ok(Date.now() - t0 >= 950, 'not before')
 })

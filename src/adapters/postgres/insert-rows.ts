@@ -7,26 +7,39 @@ import type { Database } from '../../database.ts'
  */
 export type JsonRow<T> = { [K in keyof Selectable<T>]: Selectable<T>[K] extends Date ? Date | string : Selectable<T>[K] }
 
+/** Rows per statement: a page of a rebuild (5,000 events) in one, and no JSON parameter near PostgreSQL's or V8's limits. */
+const ROWS_PER_STATEMENT = 5000
+
 /**
- * Inserts many rows in one statement with one parameter: the rows as a JSON array, expanded by
+ * Inserts many rows with one parameter per statement: the rows as a JSON array, expanded by
  * `jsonb_populate_recordset` into the table's own row type. Kysely's multi-row VALUES binds one
  * parameter per cell and costs ~40 µs of Node CPU a row to build and send; this costs ~5 µs, which
- * is what a projection rebuild spends most of its time on. Columns not named by the first row take
- * their defaults; a jsonb column takes the value as it is (an object stays an object). Money and
+ * is what a projection rebuild spends most of its time on. Every row names the same columns (checked:
+ * a column missing from one row would be NULL there, not its default); columns no row names take
+ * their defaults. A jsonb column takes the value as it is (an object stays an object). Money and
  * other numerics must be strings, as they are read back: JSON.stringify refuses a bigint.
  *
- * `skipConflicts`: a row that breaks a unique constraint is left out (ON CONFLICT DO NOTHING).
+ * `skipConflictsOn`: a row that conflicts on these columns' unique index is left out (ON CONFLICT
+ * (...) DO NOTHING); a conflict on any other constraint still fails the statement.
  * The table is named unqualified, so a rebuild's shadow schema, first on the search path, gets the rows.
  */
 export async function insertRows<K extends keyof Database & string>(
   db: Kysely<Database>,
   table: K,
   rows: readonly JsonRow<Database[K]>[],
-  options: { skipConflicts?: boolean } = {},
+  options: { skipConflictsOn?: readonly (keyof Database[K] & string)[] } = {},
 ): Promise<void> {
   const first = rows[0]
   if (first === undefined) return
-  const columns = sql.join(Object.keys(first).map((c) => sql.id(c)))
-  const onConflict = options.skipConflicts === true ? sql` ON CONFLICT DO NOTHING` : sql``
-  await sql`INSERT INTO ${sql.id(table)} (${columns}) SELECT ${columns} FROM jsonb_populate_recordset(NULL::${sql.id(table)}, ${JSON.stringify(rows)}::jsonb)${onConflict}`.execute(db)
+  const names = Object.keys(first)
+  for (const row of rows) {
+    if (Object.keys(row).length !== names.length) throw new Error(`insertRows(${table}): every row must name the same ${names.length} columns`)
+  }
+  const columns = sql.join(names.map((c) => sql.id(c)))
+  const target = options.skipConflictsOn
+  const onConflict = target === undefined ? sql`` : sql` ON CONFLICT (${sql.join(target.map((c) => sql.id(c)))}) DO NOTHING`
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+    const json = JSON.stringify(rows.slice(i, i + ROWS_PER_STATEMENT))
+    await sql`INSERT INTO ${sql.id(table)} (${columns}) SELECT ${columns} FROM jsonb_populate_recordset(NULL::${sql.id(table)}, ${json}::jsonb)${onConflict}`.execute(db)
+  }
 }

@@ -52,7 +52,7 @@ t.test('a unique conflict fails the statement unless asked to skip it, and nothi
   await insertRows(db, 'journal_operations', [operation('op-1', '5')])
   await t.rejects(insertRows(db, 'journal_operations', [operation('op-2', '6'), operation('op-1', '7')]), /duplicate key/)
   t.same(await db.selectFrom('journal_operations').select(['operation_id', 'amount']).execute(), [{ operation_id: 'op-1', amount: '5' }])
-  await insertRows(db, 'journal_operations', [operation('op-2', '6'), operation('op-1', '7')], { skipConflicts: true })
+  await insertRows(db, 'journal_operations', [operation('op-2', '6'), operation('op-1', '7')], { skipConflictsOn: ['operation_id'] })
   t.same(
     await db.selectFrom('journal_operations').select(['operation_id', 'amount']).orderBy('operation_id').execute(),
     [
@@ -62,7 +62,22 @@ t.test('a unique conflict fails the statement unless asked to skip it, and nothi
     'the conflicting row is left out, the rest written',
   )
   await insertRows(db, 'journal_operations', [])
-  t.pass('no rows: no statement')
+  t.equal((await db.selectFrom('journal_operations').select('operation_id').execute()).length, 2, 'no rows: nothing written, nothing thrown')
+  const { operation_id: _dropped, ...missingKey } = operation('op-3', '8')
+  await t.rejects(
+    insertRows(db, 'journal_operations', [operation('op-4', '9'), missingKey as ReturnType<typeof operation>]),
+    /every row must name the same 5 columns/,
+    'a row missing a column is refused, not written with a NULL',
+  )
+  t.equal((await db.selectFrom('journal_operations').select('operation_id').execute()).length, 2, 'and nothing of that call is written')
+})
+
+t.test('more rows than one statement carries are all written, in several statements', async (t) => {
+  const { db } = await testDatabase(t)
+  const many = Array.from({ length: 12_345 }, (_, i) => operation(`op-${i}`, String(i)))
+  await insertRows(db, 'journal_operations', many)
+  const counted = await sql<{ n: string; total: string }>`SELECT count(*) AS n, sum(amount)::text AS total FROM journal_operations`.execute(db)
+  t.same(counted.rows[0], { n: '12345', total: String((12_344 * 12_345) / 2) })
 })
 
 t.test('the table is found on the search path, as a rebuild puts its shadow schema first', async (t) => {

@@ -57,6 +57,17 @@ export interface SimState {
   close(): Promise<void>
 }
 
+/** Runs a committed unit's callbacks; one that throws neither stops the others nor makes the unit look failed. */
+function runCallbacks(callbacks: (() => void)[]): void {
+  for (const callback of callbacks) {
+    try {
+      callback()
+    } catch {
+      // The unit committed; a callback's failure is the callback's (a settle timer not armed is picked up by the sweep).
+    }
+  }
+}
+
 /** In-process state: fast, gone with the process. For tests and `npm run circle:simulator` without a database. */
 export function memoryState(): SimState {
   const collections = new Map<Collection, Map<string, { doc: string; walletIds: string[] }>>()
@@ -103,7 +114,7 @@ export function memoryState(): SimState {
       const callbacks: (() => void)[] = []
       const run = queue.then(async () => {
         const result = await work({ ...reads, afterCommit: (callback) => void callbacks.push(callback) })
-        for (const callback of callbacks) callback()
+        runCallbacks(callbacks)
         return result
       })
       queue = run.catch(() => undefined)
@@ -201,18 +212,19 @@ export async function postgresState(databaseUrl: string, options: { schema?: str
       const client = await pool.connect()
       try {
         if (options.locks === undefined) {
-          await client.query(`BEGIN; SELECT pg_advisory_xact_lock(hashtextextended(${pg.escapeLiteral(STATE_LOCK)}, 0))`)
+          await client.query(`BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(hashtextextended(${pg.escapeLiteral(STATE_LOCK)}, 0))`)
         } else {
           // The state lock shared first, then the unit's own in one sorted order: a unit that runs
           // alone waits for every keyed unit, and two keyed units never wait for each other in a circle.
-          await client.query(`BEGIN; SELECT pg_advisory_xact_lock_shared(hashtextextended(${pg.escapeLiteral(STATE_LOCK)}, 0))`)
+          // READ COMMITTED: each statement sees what the units before it committed, whatever the database's default.
+          await client.query(`BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock_shared(hashtextextended(${pg.escapeLiteral(STATE_LOCK)}, 0))`)
           const names = [...new Set(options.locks)].sort().map((name) => `${schema}/${name}`)
           await client.query('SELECT count(pg_advisory_xact_lock(hashtextextended(n, 0))) FROM unnest($1::text[]) AS n', [names])
         }
         const callbacks: (() => void)[] = []
         const result = await work({ ...on(client), afterCommit: (callback) => void callbacks.push(callback) })
         await client.query('COMMIT')
-        for (const callback of callbacks) callback()
+        runCallbacks(callbacks)
         return result
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined)
