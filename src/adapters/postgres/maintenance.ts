@@ -10,6 +10,8 @@ const VACUUM_SCALE = 0.2
 /** ... and once this many rows were inserted since the last vacuum (insert-only tables: the log). */
 const INSERT_VACUUM_BASE = 1000
 const INSERT_VACUUM_SCALE = 0.2
+/** autovacuum_vacuum_cost_delay's default since PostgreSQL 12. */
+const COST_DELAY_MS = 2
 
 export interface MaintenanceRun {
   analyzed: string[]
@@ -44,18 +46,29 @@ export async function maintainTables(pool: pg.Pool): Promise<MaintenanceRun> {
     [ANALYZE_BASE, ANALYZE_SCALE, VACUUM_BASE, VACUUM_SCALE, INSERT_VACUUM_BASE, INSERT_VACUUM_SCALE],
   )
   const run: MaintenanceRun = { analyzed: [], vacuumed: [] }
-  for (const table of res.rows) {
-    if (!table.analyze && !table.vacuum) continue
-    const name = `${quote(table.schema)}.${quote(table.name)}`
-    try {
-      // VACUUM cannot run in a transaction block: each is its own autocommit statement.
-      await pool.query(table.vacuum ? `VACUUM (ANALYZE) ${name}` : `ANALYZE ${name}`)
-    } catch {
-      // Dropped since the statistics were read, or locked away: the next pass looks again.
-      continue
+  const due = res.rows.filter((t) => t.analyze || t.vacuum)
+  if (due.length === 0) return run
+  const client = await pool.connect()
+  try {
+    // Paced as autovacuum paces itself (autovacuum_vacuum_cost_delay's default): a manual VACUUM
+    // runs unthrottled, and a pass over the growing event log and audit log competes with the
+    // service for the same cores.
+    await client.query(`SET vacuum_cost_delay = '${COST_DELAY_MS}ms'`)
+    for (const table of due) {
+      const name = `${quote(table.schema)}.${quote(table.name)}`
+      try {
+        // VACUUM cannot run in a transaction block: each is its own autocommit statement.
+        await client.query(table.vacuum ? `VACUUM (ANALYZE) ${name}` : `ANALYZE ${name}`)
+      } catch {
+        // Dropped since the statistics were read, or locked away: the next pass looks again.
+        continue
+      }
+      if (table.vacuum) run.vacuumed.push(table.name)
+      run.analyzed.push(table.name)
     }
-    if (table.vacuum) run.vacuumed.push(table.name)
-    run.analyzed.push(table.name)
+  } finally {
+    await client.query('RESET vacuum_cost_delay').catch(() => undefined)
+    client.release()
   }
   return run
 }

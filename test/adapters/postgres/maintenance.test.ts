@@ -46,3 +46,31 @@ t.test('the loop runs only when the server has autovacuum off, and stops', async
   }
   await maintenance.stop()
 })
+
+t.test('a pass is paced as autovacuum paces itself, and hands its connection back as it found it', async (t) => {
+  const { pool } = await testDatabase(t)
+  await pool.query('CREATE TABLE busy (id int PRIMARY KEY); INSERT INTO busy SELECT generate_series(1, 5000)')
+  await until(async () => Number((await stat(pool, 'busy'))?.mods ?? 0) > 0, 5000, 'stats for busy')
+  const seen: string[] = []
+  const connect = pool.connect.bind(pool)
+  // Every statement the pass sends on the connection it takes, with the pacing in force when it runs.
+  // pool.query takes its connection through connect(callback): only the promise form is watched.
+  ;(pool as { connect: (...args: unknown[]) => unknown }).connect = (...args: unknown[]) => (args.length > 0 ? (connect as (...a: unknown[]) => unknown)(...args) : watched())
+  const watched = async () => {
+    const client = await connect()
+    const query = client.query.bind(client) as (text: string) => Promise<pg.QueryResult>
+    ;(client as { query: unknown }).query = async (text: string) => {
+      const delay = (await query('SHOW vacuum_cost_delay')).rows[0]?.vacuum_cost_delay
+      seen.push(`${String(text).split(' ')[0]} @ ${delay}`)
+      return query(text)
+    }
+    return client
+  }
+  const run = await maintainTables(pool)
+  t.ok(run.analyzed.includes('busy'))
+  t.ok(seen.some((s) => /^(VACUUM|ANALYZE) @ 2ms$/.test(s)), `VACUUM/ANALYZE ran with vacuum_cost_delay 2ms (${seen.join(', ')})`)
+  ;(pool as { connect: unknown }).connect = connect
+  const after = await pool.connect()
+  t.teardown(() => after.release())
+  t.equal((await after.query('SHOW vacuum_cost_delay')).rows[0]?.vacuum_cost_delay, '0', 'the pool connection is back to the default')
+})
