@@ -240,7 +240,9 @@ t.test('replaying the whole subscription from the start appends nothing new', as
 })
 
 t.test('a revoked Circle key does not fail operations: they wait and complete once the key works again', async (t) => {
-  const h = await processManagerHarness(t, { treasury: '500' })
+  // The harness retries every few ms; with the default budget of 10 attempts a slow machine spent it
+  // (7-10 attempts) before the key came back, and the task became a dead letter instead of waiting.
+  const h = await processManagerHarness(t, { treasury: '500' }, { maxAttempts: 1000 })
   const walletId = await activeWallet(h)
   h.sim.setFaults({ revokedKeys: ['SIM_KEY'] })
   const mintId = randomUUID()
