@@ -2,6 +2,8 @@ import { fork } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import pg from 'pg'
+import { createDb, createPool } from '../../src/adapters/postgres/database.ts'
+import { countDueTasks } from '../../src/process-manager/tasks.ts'
 import { createBenchDatabase } from './database.ts'
 
 /** CPU seconds used so far: the servers' Node process, and the PostgreSQL backends connected to their database. */
@@ -49,9 +51,8 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
     adminUrl.pathname = '/postgres'
     const admin = new pg.Client({ connectionString: adminUrl.toString() })
     await admin.connect()
-    const own = new pg.Client({ connectionString: database.url })
-    await own.connect()
-    const backlog = async () => Number((await own.query<{ due: string }>('SELECT count(*) AS due FROM pm_tasks WHERE NOT done AND due_at <= now()')).rows[0]?.due ?? 0)
+    const own = createDb(createPool(database.url, 1))
+    const backlog = () => countDueTasks(own)
     // Backends seen once stay counted; a backend gone since counts with its last reading.
     const backends = new Map<number, number>()
     const cpu = async (): Promise<CpuSeconds> => {
@@ -83,7 +84,7 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
       pid: child.pid!,
       stop: async () => {
         await admin.end()
-        await own.end()
+        await own.destroy()
         // The servers may have died under load (the soak reports it): then there is nothing to stop.
         if (child.connected) child.send('stop')
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)

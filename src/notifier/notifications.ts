@@ -5,7 +5,7 @@ import { card, type CardState } from '../events/card.ts'
 import { deposit, type DepositEvent, type DepositState } from '../events/deposit.ts'
 import type { EventStore, RecordedEvent } from '../events/event-store.ts'
 import { exists, type Failure, type StreamType } from '../events/event.ts'
-import { foldEvents, type AnyEvent } from '../events/fold.ts'
+import { foldEvents, STATE_CACHE_ENTRIES, type AnyEvent } from '../events/fold.ts'
 import { mint, type MintState } from '../events/mint.ts'
 import { formatAmount } from '../events/money.ts'
 import { reconciliation, type ReconciliationState } from '../events/reconciliation.ts'
@@ -218,8 +218,7 @@ export class NotificationMapper {
   private readonly states = new Map<string, Folded>()
   private readonly maxEntries: number
 
-  // Bounded like the command side's AggregateCache (2,000 streams); a stream pushed out is folded again from the store.
-  constructor(store: EventStore, maxEntries = 2_000) {
+  constructor(store: EventStore, maxEntries = STATE_CACHE_ENTRIES) {
     this.store = store
     this.maxEntries = maxEntries
   }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { sql } from 'kysely'
 import type { Db } from '../adapters/postgres/database.ts'
+import { countDueTasks } from './tasks.ts'
 
 /** The process manager's queue stayed over its limit for the whole wait: nothing was written, retry later. */
 export class BacklogFull extends Error {
@@ -19,12 +19,6 @@ export interface AdmissionOptions {
 
 /** How long a count may take before admission gives up on it and lets the operation go ahead. */
 const COUNT_TIMEOUT_MS = 1000
-
-/** Tasks due now and not done: work the process manager has not caught up with. */
-export async function countDueTasks(db: Db): Promise<number> {
-  const row = await sql<{ due: string }>`SELECT count(*) AS due FROM pm_tasks WHERE NOT done AND due_at <= now()`.execute(db)
-  return Number(row.rows[0]?.due ?? 0)
-}
 
 /**
  * Admission control for the commands that start Circle work. Left alone, the API accepts operations

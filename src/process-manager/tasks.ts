@@ -34,6 +34,12 @@ export async function wake(trx: Transaction<Database> | Db, streams: string[]): 
     .execute()
 }
 
+/** Tasks due now and not done: work the process manager has not caught up with (admission control's measure). */
+export async function countDueTasks(db: Db): Promise<number> {
+  const row = await sql<{ due: string }>`SELECT count(*) AS due FROM pm_tasks WHERE NOT done AND due_at <= now()`.execute(db)
+  return Number(row.rows[0]?.due ?? 0)
+}
+
 /** The queue as the metrics report it: tasks due now, tasks scheduled later, and how long the oldest due one has waited. */
 export async function queueStats(db: Db): Promise<{ due: number; scheduled: number; oldestDueSeconds: number }> {
   const row = await sql<{ due: string; scheduled: string; oldest: number | null }>`
