@@ -1,7 +1,7 @@
 import t from 'tap'
 import { sql } from 'kysely'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
-import { auditHead } from '../../src/ledger/audit.ts'
+import { auditHead, auditLog } from '../../src/ledger/audit.ts'
 import { canonicalEvent, chainHash, GENESIS_HASH } from '../../src/ledger/canonical.ts'
 import { ledgerProjections } from '../../src/ledger/index.ts'
 import { rebuildProjection } from '../../src/subscriptions/rebuild.ts'
@@ -43,4 +43,28 @@ t.test('the audit log has one chained row per event with who caused it; a rebuil
     }
     await sql`DROP SCHEMA ${sql.id(result.schema)} CASCADE`.execute(db)
   }
+})
+
+t.test('a batch larger than a chunk is hashed and inserted chunk by chunk as one unbroken chain', async (t) => {
+  const { db, pool } = await testDatabase(t)
+  const store = new PostgresEventStore(pool)
+  t.teardown(() => store.close())
+  const metadata = { correlationId: 'c', causationId: 'c', actor: 'tester', occurredAt: '2026-11-26T12:00:00.000Z' }
+  for (let s = 0; s < 3; s++) {
+    const events = Array.from({ length: 400 }, (_, i) => ({ id: crypto.randomUUID(), type: 'DepositAddressRequested', data: { walletId: `w-${s}`, addressId: `a-${i}`, chain: 'ETH' }, metadata }))
+    await store.append(`wallet-w-${s}`, events, { expected: 'no_stream' })
+  }
+  const events = (await store.readAll({ maxCount: 10_000 })).events
+  // Two batches, the first of 1,100 events (three chunks), as a rebuild or a catching-up runner hands them.
+  for (const batch of [events.slice(0, 1100), events.slice(1100)]) await db.transaction().execute((trx) => auditLog.handle(trx, batch as never))
+  const rows = await db.selectFrom('audit_log').select(['position', 'prev_hash', 'hash']).orderBy('position_key').execute()
+  t.equal(rows.length, 1200)
+  let prev = GENESIS_HASH
+  let broken = -1
+  events.forEach((e, i) => {
+    const expected = chainHash(prev, canonicalEvent(e))
+    if (broken < 0 && (rows[i]?.position !== e.position || rows[i]?.prev_hash !== prev || rows[i]?.hash !== expected)) broken = i
+    prev = expected
+  })
+  t.equal(broken, -1, 'every row chains to the one before, across chunks and batches')
 })

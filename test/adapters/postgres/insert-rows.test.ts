@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { insertRows } from '../../../src/adapters/postgres/insert-rows.ts'
+import { insertRowChunks, insertRows } from '../../../src/adapters/postgres/insert-rows.ts'
 import { testDatabase } from '../../helpers/database.ts'
 
 const operation = (id: string, amount: string) => ({ operation_id: id, kind: 'transfer' as const, wallet_id: 'w-1', amount, counterparty: 'chain:SOL' })
@@ -89,4 +89,26 @@ t.test('the table is found on the search path, as a rebuild puts its shadow sche
   })
   t.equal((await sql<{ n: string }>`SELECT count(*) AS n FROM shadow.journal_operations`.execute(db)).rows[0]?.n, '1')
   t.equal((await sql<{ n: string }>`SELECT count(*) AS n FROM public.journal_operations`.execute(db)).rows[0]?.n, '0')
+})
+
+t.test('chunks built one at a time: all land in order in one transaction; a failing chunk stops the building and rolls back', async (t) => {
+  const { db } = await testDatabase(t)
+  const built: number[] = []
+  function* chunks(count: number, failAt?: number) {
+    for (let c = 0; c < count; c++) {
+      built.push(c)
+      // A chunk repeating op-0 fails on the primary key.
+      yield Array.from({ length: 100 }, (_, i) => operation(c === failAt && i === 99 ? 'op-0' : `op-${c * 100 + i}`, String(c)))
+    }
+  }
+  await db.transaction().execute((trx) => insertRowChunks(trx, 'journal_operations', chunks(5)))
+  const counted = await sql<{ n: string; chunks: string }>`SELECT count(*) AS n, count(DISTINCT amount) AS chunks FROM journal_operations`.execute(db)
+  t.same(counted.rows[0], { n: '500', chunks: '5' }, 'every chunk written')
+  t.same(built, [0, 1, 2, 3, 4])
+
+  await db.deleteFrom('journal_operations').execute()
+  built.length = 0
+  await t.rejects(db.transaction().execute((trx) => insertRowChunks(trx, 'journal_operations', chunks(50, 1))), /duplicate key/)
+  t.equal((await db.selectFrom('journal_operations').select('operation_id').execute()).length, 0, 'nothing of the transaction is written')
+  t.ok(built.length < 50, `no chunk is built once a chunk has failed (${built.length} of 50 built)`)
 })
