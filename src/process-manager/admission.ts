@@ -15,10 +15,9 @@ export interface AdmissionOptions {
   waitMs: number
   /** How often the queue is counted (one count serves every waiting request). */
   refreshMs?: number
+  /** The least time a count may take before admission gives up on it and lets the operation go ahead (1 s). */
+  countTimeoutMs?: number
 }
-
-/** How long a count may take before admission gives up on it and lets the operation go ahead. */
-const COUNT_TIMEOUT_MS = 1000
 
 /**
  * Admission control for the commands that start Circle work. Left alone, the API accepts operations
@@ -42,17 +41,17 @@ export class Admission {
   private counting: Promise<void> | undefined
 
   constructor(options: AdmissionOptions) {
-    this.options = { refreshMs: 100, ...options }
+    this.options = { refreshMs: 100, countTimeoutMs: 1000, ...options }
   }
 
   /** Resolves when the operation may go ahead; throws BacklogFull after `waitMs` without room. */
   async admit(): Promise<void> {
-    const { limit, waitMs, refreshMs } = this.options
+    const { limit, waitMs, refreshMs, countTimeoutMs } = this.options
     if (limit <= 0) return
     const deadline = Date.now() + waitMs
     for (;;) {
-      // A count gets the rest of the wait, and at least COUNT_TIMEOUT_MS, to answer.
-      const patience = Math.max(COUNT_TIMEOUT_MS, deadline - Date.now())
+      // A count gets the rest of the wait, and at least countTimeoutMs, to answer.
+      const patience = Math.max(countTimeoutMs, deadline - Date.now())
       const counted = await Promise.race([this.count().then(() => true, () => false), sleep(patience, false)])
       if (!counted || this.due < limit) {
         this.due++

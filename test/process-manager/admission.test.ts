@@ -15,6 +15,8 @@ const addTasks = async (db: Db, n: number, dueInSeconds = 0) => {
   }
 }
 const finishAll = (db: Db) => sql`UPDATE pm_tasks SET done = true`.execute(db)
+/** Tests of waiting and refusing wait for every count: on a loaded machine a count can take over the 1 s after which admission fails open. */
+const patient = { countTimeoutMs: 60_000 }
 
 t.test('the queue counted is the due work: not what is done, not what is due later', async (t) => {
   const { db } = await testDatabase(t)
@@ -27,7 +29,7 @@ t.test('the queue counted is the due work: not what is done, not what is due lat
 t.test('under the limit an operation goes ahead; each one admitted counts until the next count', async (t) => {
   const { db } = await testDatabase(t)
   await addTasks(db, 3)
-  const admission = new Admission({ db, limit: 5, waitMs: 0, refreshMs: 60_000 })
+  const admission = new Admission({ db, limit: 5, waitMs: 0, refreshMs: 60_000, ...patient })
   await admission.admit()
   await admission.admit()
   await t.rejects(admission.admit(), BacklogFull, 'the third in the same window finds the queue at 5 and no wait allowed')
@@ -38,7 +40,7 @@ t.test('under the limit an operation goes ahead; each one admitted counts until 
 t.test('at the limit an operation waits, and goes ahead as soon as the queue has room', async (t) => {
   const { db } = await testDatabase(t)
   await addTasks(db, 4)
-  const admission = new Admission({ db, limit: 4, waitMs: 10_000, refreshMs: 20 })
+  const admission = new Admission({ db, limit: 4, waitMs: 10_000, refreshMs: 20, ...patient })
   let admitted = false
   const waiting = admission.admit().then(() => (admitted = true))
   await new Promise((r) => setTimeout(r, 150))
@@ -51,11 +53,13 @@ t.test('at the limit an operation waits, and goes ahead as soon as the queue has
 t.test('POST answers 503 overloaded after the wait, writes nothing, and the same key goes through once there is room', async (t) => {
   const database = await testDatabase(t)
   const { db } = database
-  const h = await httpHarness(t, { admission: new Admission({ db, limit: 2, waitMs: 200, refreshMs: 20 }) }, database)
+  const h = await httpHarness(t, { admission: new Admission({ db, limit: 2, waitMs: 200, refreshMs: 20, ...patient }) }, database)
   const source = await h.activeWallet('owner-1', '10.00')
   const destination = await h.activeWallet('owner-2')
   const before = await h.store.head()
   await addTasks(db, 2)
+  // The setup's own POSTs were admitted against a count of 0; the next count (every 20 ms) must be one made after the tasks exist.
+  await new Promise((r) => setTimeout(r, 40))
   const key = randomUUID()
   const body = { sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: '1.00' }
   const refused = await h.post('/transfers', body, { 'idempotency-key': key })
