@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect } from 'kysely'
 import { FileMigrationProvider, Migrator } from 'kysely/migration'
 import pg from 'pg'
 import type { Database } from '../../database.ts'
+import { forgetClient, registerClient } from './copy.ts'
 
 // int8 stays a string (positions, counts); numeric stays a string too. Money is never a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v)
@@ -14,6 +15,9 @@ export function createPool(databaseUrl: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max, connectionTimeoutMillis: 5000 })
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined)
+  // Known by backend process id, so that a transaction can COPY on its own connection (copy.ts).
+  pool.on('connect', registerClient)
+  pool.on('remove', forgetClient)
   return pool
 }
 

@@ -1,11 +1,15 @@
 import { sql, type Kysely, type Selectable } from 'kysely'
 import type { Database } from '../../database.ts'
+import { copyRows, transactionClient } from './copy.ts'
 
 /**
  * A row as `insertRows` takes it: each column as it is read back (objects for jsonb, Date for
  * timestamps or an ISO string, strings for numeric and int8), so it travels as JSON without a second encoding.
  */
 export type JsonRow<T> = { [K in keyof Selectable<T>]: Selectable<T>[K] extends Date ? Date | string : Selectable<T>[K] }
+
+/** From this many rows on, a transaction's rows go by COPY (see copy.ts); fewer cost about the same either way. */
+const COPY_MIN_ROWS = 50
 
 /** Rows per statement: a page of a rebuild (5,000 events) in one, and no JSON parameter near PostgreSQL's or V8's limits. */
 const ROWS_PER_STATEMENT = 5000
@@ -35,6 +39,14 @@ export async function insertRows<K extends keyof Database & string>(
   for (const row of rows) {
     if (Object.keys(row).length !== names.length) throw new Error(`insertRows(${table}): every row must name the same ${names.length} columns`)
   }
+  // Many rows and no conflicts to skip: COPY on the transaction's own connection, when it can be found.
+  if (options.skipConflictsOn === undefined && rows.length >= COPY_MIN_ROWS) {
+    const client = await transactionClient(db)
+    if (client !== null) {
+      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) await copyRows(db, client, table, names, rows.slice(i, i + ROWS_PER_STATEMENT))
+      return
+    }
+  }
   const columns = sql.join(names.map((c) => sql.id(c)))
   const target = options.skipConflictsOn
   const onConflict = target === undefined ? sql`` : sql` ON CONFLICT (${sql.join(target.map((c) => sql.id(c)))}) DO NOTHING`
@@ -45,13 +57,12 @@ export async function insertRows<K extends keyof Database & string>(
 }
 
 /**
- * `insertRows` for rows built a chunk at a time, on one transaction's connection: each chunk is sent
- * once built, and the next is built while PostgreSQL inserts it (the connection queues the
- * statements; the event loop turns between chunks so each sent statement leaves at once). A
- * projection whose rows cost Node time to build (the audit log's hashes) overlaps that time with the
- * database's instead of adding the two. Resolves when every chunk is in; the first failure rejects
- * (once every sent statement has settled), and no chunk is built after it. Give it a transaction:
- * the chunks are then one atomic write.
+ * `insertRows` for rows built a chunk at a time, on one transaction's connection: each chunk is
+ * written once built (after the chunk before it), and the next is built while PostgreSQL writes it.
+ * A projection whose rows cost Node time to build (the audit log's hashes) overlaps that time with
+ * the database's instead of adding the two. Resolves when every chunk is in; the first failure
+ * rejects, no chunk is built after it, and no statement of ours is left to run after the caller's
+ * ROLLBACK. Give it a transaction: the chunks are then one atomic write.
  */
 export async function insertRowChunks<K extends keyof Database & string>(
   trx: Kysely<Database>,
@@ -59,19 +70,18 @@ export async function insertRowChunks<K extends keyof Database & string>(
   chunks: Iterable<readonly JsonRow<Database[K]>[]>,
   options: { skipConflictsOn?: readonly (keyof Database[K] & string)[] } = {},
 ): Promise<void> {
-  const sent: Promise<void>[] = []
+  // A chain: each chunk's statement starts when the one before it is done, so the transaction's
+  // connection never has two of ours at once, and nothing is sent after a failure.
+  let chain = Promise.resolve()
   let failed = false
   for (const rows of chunks) {
-    const insert = insertRows(trx, table, rows, options)
-    insert.catch(() => {
+    chain = chain.then(() => insertRows(trx, table, rows, options))
+    chain.catch(() => {
       failed = true
     })
-    sent.push(insert)
+    // The event loop turns: the statement leaves, and the next chunk is built while the database works.
     await new Promise<void>((resolve) => setImmediate(resolve))
     if (failed) break
   }
-  // Every sent statement settles before this returns or throws: one still queued behind a failure
-  // would otherwise run after the caller's ROLLBACK, outside the transaction.
-  const failure = (await Promise.allSettled(sent)).find((result) => result.status === 'rejected')
-  if (failure) throw failure.reason
+  await chain
 }
