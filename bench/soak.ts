@@ -24,6 +24,10 @@ interface Sample {
   p50Ms: number
   p99Ms: number
   rssMb: number
+  /** V8's heap in use and reserved, and memory outside it (Buffers and other external allocations), MB. */
+  heapUsedMb: number
+  heapTotalMb: number
+  externalMb: number
   errors: number
 }
 
@@ -78,9 +82,22 @@ export async function run(options: BenchOptions) {
         window = []
         windowErrors = 0
         const rssMb = await rss(servers.pid)
-        const sample: Sample = { t: round((performance.now() - started) / 1000, 1), requestsPerSecond: round(latencies.length / interval, 1), ...percentiles(latencies), rssMb, errors: failed }
+        const memory = await Promise.race([servers.memory(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000))])
+        const mb = (bytes: number | undefined) => (bytes === undefined ? Number.NaN : round(bytes / 1e6, 1))
+        const sample: Sample = {
+          t: round((performance.now() - started) / 1000, 1),
+          requestsPerSecond: round(latencies.length / interval, 1),
+          ...percentiles(latencies),
+          rssMb,
+          heapUsedMb: mb(memory?.heapUsed),
+          heapTotalMb: mb(memory?.heapTotal),
+          externalMb: mb(memory?.external),
+          errors: failed,
+        }
         samples.push(sample)
-        options.log(`soak: ${sample.t} s: ${sample.requestsPerSecond} req/s, p50 ${sample.p50Ms} ms, p99 ${sample.p99Ms} ms, RSS ${rssMb} MB, errors ${failed}`)
+        options.log(
+          `soak: ${sample.t} s: ${sample.requestsPerSecond} req/s, p50 ${sample.p50Ms} ms, p99 ${sample.p99Ms} ms, RSS ${rssMb} MB (heap ${sample.heapUsedMb} of ${sample.heapTotalMb}, external ${sample.externalMb}), errors ${failed}`,
+        )
       })()
     }, interval * 1000)
     let result

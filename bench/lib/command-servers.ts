@@ -91,6 +91,7 @@ for (const [i, id] of ids.entries()) {
 process.send!({ serviceUrl, bareUrl, wallets: ids, bareIds })
 process.on('message', (message) => {
   if (message === 'cpu') process.send!({ cpu: process.cpuUsage() })
+  if (message === 'memory') process.send!({ memory: process.memoryUsage() })
   if (message !== 'stop') return
   void (async () => {
     await bare.close()

@@ -23,6 +23,8 @@ export interface CommandServers {
   cpu(): Promise<CpuSeconds>
   /** Process-manager tasks due and not yet run: Circle work the service has accepted and not yet carried out. */
   backlog(): Promise<number>
+  /** The servers' process.memoryUsage(): which part of the RSS is V8's heap, and which is outside it. */
+  memory(): Promise<NodeJS.MemoryUsage>
   /** The servers' process (for its memory). */
   pid: number
   stop(): Promise<void>
@@ -77,9 +79,21 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
       }
       return { node: await node, postgres: [...backends.values()].reduce((a, b) => a + b, 0) }
     }
+    const memory = () =>
+      new Promise<NodeJS.MemoryUsage>((resolve) => {
+        const onMessage = (m: unknown) => {
+          if (typeof m === 'object' && m !== null && 'memory' in m) {
+            child.off('message', onMessage)
+            resolve((m as { memory: NodeJS.MemoryUsage }).memory)
+          }
+        }
+        child.on('message', onMessage)
+        child.send('memory')
+      })
     return {
       ...ready,
       cpu,
+      memory,
       backlog,
       pid: child.pid!,
       stop: async () => {
