@@ -52,7 +52,16 @@ export class Admission {
     for (;;) {
       // A count gets the rest of the wait, and at least countTimeoutMs, to answer.
       const patience = Math.max(countTimeoutMs, deadline - Date.now())
-      const counted = await Promise.race([this.count().then(() => true, () => false), sleep(patience, false)])
+      // The losing timer is cancelled: an admitted request leaves nothing pending behind it.
+      const giveUp = new AbortController()
+      const counted = await Promise.race([
+        this.count().then(
+          () => true,
+          () => false,
+        ),
+        sleep(patience, false, { signal: giveUp.signal }).catch(() => true),
+      ])
+      giveUp.abort()
       if (!counted || this.due < limit) {
         this.due++
         return

@@ -11,55 +11,65 @@ import { from as copyFrom } from 'pg-copy-streams'
  * journal postings, measured here), which is most of what a projection rebuild waits for.
  */
 
-/** Clients of the pools made by createPool, by backend process id (unique on a server at any moment). */
-const clients = new Map<number, pg.PoolClient>()
+/** Clients of the pools made by createPool, by backend process id (unique on one server at any moment; two servers may share one). */
+const clients = new Map<number, Set<pg.PoolClient>>()
+
+const processId = (client: pg.PoolClient) => (client as unknown as { processID?: number }).processID
 
 /** Called by createPool for each client it connects and removes. */
 export function registerClient(client: pg.PoolClient): void {
-  const pid = (client as unknown as { processID?: number }).processID
-  if (pid !== undefined) clients.set(pid, client)
+  const pid = processId(client)
+  if (pid === undefined) return
+  const known = clients.get(pid) ?? new Set()
+  known.add(client)
+  clients.set(pid, known)
 }
 
 export function forgetClient(client: pg.PoolClient): void {
-  const pid = (client as unknown as { processID?: number }).processID
-  if (pid !== undefined && clients.get(pid) === client) clients.delete(pid)
+  const pid = processId(client)
+  const known = pid === undefined ? undefined : clients.get(pid)
+  if (!known) return
+  known.delete(client)
+  if (known.size === 0) clients.delete(pid!)
 }
 
 const found = new WeakMap<object, pg.PoolClient | null>()
 
 /**
- * The client a transaction runs on, or null when it cannot be told for sure (not a transaction, a
- * pool not made by createPool, or the id matches a client of another server): the caller then
- * writes through Kysely instead. A client is only handed out inside a transaction, the one time
- * it cannot be lent to anyone else.
+ * The client a transaction runs on, or null when it cannot be told for sure: not a transaction, a
+ * pool not made by createPool, or not exactly one registered client with that backend process id,
+ * database, user and server port (a connection pooler in between, or two servers in one process).
+ * The caller then writes through Kysely instead. A client is only handed out inside a transaction,
+ * the one time it cannot be lent to anyone else.
  */
 export async function transactionClient<DB>(trx: Kysely<DB>): Promise<pg.PoolClient | null> {
   if (!trx.isTransaction) return null
   const known = found.get(trx)
   if (known !== undefined) return known
-  const row = (await sql<{ pid: number; db: string }>`SELECT pg_backend_pid() AS pid, current_database() AS db`.execute(trx)).rows[0]
-  const client = row === undefined ? undefined : clients.get(row.pid)
-  const same = client !== undefined && (client as unknown as { database?: string }).database === row?.db
-  found.set(trx, same ? client : null)
-  return same ? client : null
+  const row = (
+    await sql<{ pid: number; db: string; usr: string; port: number }>`
+      SELECT pg_backend_pid() AS pid, current_database() AS db, current_user AS usr, current_setting('port')::int AS port`.execute(trx)
+  ).rows[0]
+  const matching = row === undefined ? [] : [...(clients.get(row.pid) ?? [])].filter((c) => {
+    const params = c as unknown as { database?: string; user?: string; port?: number }
+    return params.database === row.db && params.user === row.usr && Number(params.port) === row.port
+  })
+  const client = matching.length === 1 ? matching[0]! : null
+  found.set(trx, client)
+  return client
 }
 
-/** The table's json and jsonb columns (as found on the search path), cached by name: a shadow table has its live table's columns. */
-const jsonColumnsByTable = new Map<string, Set<string>>()
-
+/**
+ * The table's json and jsonb columns, as found on the search path (a rebuild's shadow table first).
+ * Asked for every COPY, through the transaction: a migration may change a column's type under a
+ * running service, and the query fails like any other once the transaction has ended.
+ */
 async function jsonColumns<DB>(trx: Kysely<DB>, table: string): Promise<Set<string>> {
-  const known = jsonColumnsByTable.get(table)
-  if (known) return known
-  const row = (
-    await sql<{ json: string[]; found: boolean }>`
-      SELECT coalesce(array_agg(attname::text) FILTER (WHERE atttypid IN ('json'::regtype, 'jsonb'::regtype)), '{}') AS json,
-             to_regclass(${quoteIdentifier(table)}) IS NOT NULL AS found
-      FROM pg_attribute WHERE attrelid = to_regclass(${quoteIdentifier(table)}) AND attnum > 0 AND NOT attisdropped`.execute(trx)
-  ).rows[0]
-  const columns = new Set(row?.json ?? [])
-  // A table not found (yet) is not remembered: the COPY will say it does not exist.
-  if (row?.found) jsonColumnsByTable.set(table, columns)
-  return columns
+  const rows = await sql<{ name: string }>`
+    SELECT attname AS name FROM pg_attribute
+    WHERE attrelid = to_regclass(${quoteIdentifier(table)}) AND attnum > 0 AND NOT attisdropped
+      AND atttypid IN ('json'::regtype, 'jsonb'::regtype)`.execute(trx)
+  return new Set(rows.rows.map((r) => r.name))
 }
 
 /**
@@ -81,12 +91,14 @@ export async function copyRows<DB>(trx: Kysely<DB>, client: pg.PoolClient, table
     }
     lines[r] = line
   }
+  // Everything that can throw happens before the COPY starts: a connection left in COPY mode would hang.
+  const payload = lines.join('\n') + '\n'
   const statement = `COPY ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) FROM STDIN`
   await new Promise<void>((resolve, reject) => {
     const stream = client.query(copyFrom(statement))
     stream.on('error', reject)
     stream.on('finish', () => resolve())
-    stream.end(lines.join('\n') + '\n')
+    stream.end(payload)
   })
 }
 
@@ -95,8 +107,11 @@ export function copyText(value: unknown): string {
   if (value === null || value === undefined) return '\\N'
   let text: string
   if (typeof value === 'string') text = value
-  else if (value instanceof Date) return value.toISOString()
-  else if (typeof value === 'number' || typeof value === 'bigint') return String(value)
+  else if (value instanceof Date) return value.toISOString() // an invalid Date throws: never a NULL by accident
+  else if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError(`COPY: ${value} is not a value a column takes`)
+    return String(value)
+  } else if (typeof value === 'bigint') throw new TypeError('COPY: a bigint must be a string, as JsonRow holds numerics')
   else if (typeof value === 'boolean') return value ? 't' : 'f'
   else text = JSON.stringify(value)
   return escapeText(text)

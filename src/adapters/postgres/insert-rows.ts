@@ -74,14 +74,20 @@ export async function insertRowChunks<K extends keyof Database & string>(
   // connection never has two of ours at once, and nothing is sent after a failure.
   let chain = Promise.resolve()
   let failed = false
-  for (const rows of chunks) {
-    chain = chain.then(() => insertRows(trx, table, rows, options))
-    chain.catch(() => {
-      failed = true
-    })
-    // The event loop turns: the statement leaves, and the next chunk is built while the database works.
-    await new Promise<void>((resolve) => setImmediate(resolve))
-    if (failed) break
+  try {
+    for (const rows of chunks) {
+      chain = chain.then(() => insertRows(trx, table, rows, options))
+      chain.catch(() => {
+        failed = true
+      })
+      // The event loop turns: the statement leaves, and the next chunk is built while the database works.
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      if (failed) break
+    }
+  } catch (err) {
+    // Building a chunk threw: the chunks already sent finish (or fail) before the caller rolls back.
+    await chain.catch(() => undefined)
+    throw err
   }
   await chain
 }

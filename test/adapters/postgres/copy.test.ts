@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import t from 'tap'
-import { copyText, transactionClient } from '../../../src/adapters/postgres/copy.ts'
+import { copyText, forgetClient, registerClient, transactionClient } from '../../../src/adapters/postgres/copy.ts'
 import { insertRows } from '../../../src/adapters/postgres/insert-rows.ts'
 import type { Database } from '../../../src/database.ts'
 import type { JsonObject } from '../../../src/events/event-store.ts'
@@ -35,6 +35,9 @@ t.test('one value in COPY text format', async (t) => {
   t.equal(copyText(new Date('2026-11-26T12:34:56.789Z')), '2026-11-26T12:34:56.789Z')
   t.equal(copyText(42), '42')
   t.equal(copyText(true), 't')
+  t.throws(() => copyText(Number.NaN), TypeError, 'NaN is refused, not stored')
+  t.throws(() => copyText(12n), TypeError, 'a bigint is refused: numerics travel as strings')
+  t.throws(() => copyText(new Date(Number.NaN)), RangeError, 'an invalid Date is refused, not a NULL')
   t.equal(copyText({ a: 'x\ny', b: ['\\'] }), '{"a":"x\\\\ny","b":["\\\\\\\\"]}', "an object as JSON, JSON's own backslashes escaped")
 })
 
@@ -90,11 +93,35 @@ t.test('where the client cannot be told for sure, the JSON insert is used', asyn
   t.equal(await transactionClient(db), null, 'not a transaction: no client (it would be lent to others meanwhile)')
   // A pool not made by createPool: its clients are not registered.
   const plain = new pg.Pool({ connectionString: url, max: 2 })
+  plain.on('error', () => undefined)
   const other = new Kysely<Database>({ dialect: new PostgresDialect({ pool: plain }) })
-  t.teardown(() => other.destroy())
   await other.transaction().execute(async (trx) => {
     t.equal(await transactionClient(trx), null)
     await insertRows(trx, 'audit_log', Array.from({ length: 60 }, (_, i) => auditRow(i, { i })))
   })
+  // Closed here, before the database is dropped at teardown.
+  await other.destroy()
   t.equal(Number((await sql<{ n: string }>`SELECT count(*) AS n FROM audit_log`.execute(db)).rows[0]?.n), 60)
+})
+
+t.test('a backend process id that names more than one registered client is not trusted', async (t) => {
+  const { db, url } = await testDatabase(t)
+  const params = new URL(url)
+  const pid = await db.transaction().execute(async (trx) => {
+    const client = await transactionClient(trx)
+    t.ok(client, 'one match: the client')
+    return (client as unknown as { processID: number }).processID
+  })
+  // A client of another server with the same pid, database, user and port (two servers in one process).
+  const twin = { processID: pid, database: params.pathname.slice(1), user: decodeURIComponent(params.username), port: Number(params.port || 5432) } as unknown as pg.PoolClient
+  registerClient(twin)
+  t.teardown(() => forgetClient(twin))
+  await db.transaction().execute(async (trx) => {
+    // Every connection of the pool may be the one with that pid; only it sees two candidates.
+    const own = (await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(trx)).rows[0]!.pid
+    if (own === pid) t.equal(await transactionClient(trx), null, 'two candidates: none is used')
+    else t.ok(await transactionClient(trx), 'another connection: its own client')
+  })
+  forgetClient(twin)
+  await db.transaction().execute(async (trx) => t.ok(await transactionClient(trx), 'the twin forgotten: the client again'))
 })

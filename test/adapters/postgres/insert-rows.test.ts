@@ -112,3 +112,17 @@ t.test('chunks built one at a time: all land in order in one transaction; a fail
   t.equal((await db.selectFrom('journal_operations').select('operation_id').execute()).length, 0, 'nothing of the transaction is written')
   t.ok(built.length < 50, `no chunk is built once a chunk has failed (${built.length} of 50 built)`)
 })
+
+t.test('a chunk that throws while being built waits for the chunks already sent, and the transaction writes nothing', async (t) => {
+  const { db } = await testDatabase(t)
+  function* chunks() {
+    // Large enough that the first statement is still running when the second chunk throws.
+    yield Array.from({ length: 3000 }, (_, i) => operation(`op-${i}`, String(i)))
+    yield Array.from({ length: 3000 }, (_, i) => operation(`op-b-${i}`, String(i)))
+    throw new Error('building a row failed')
+  }
+  await t.rejects(db.transaction().execute((trx) => insertRowChunks(trx, 'journal_operations', chunks())), /building a row failed/)
+  // A statement left queued behind the rollback would commit on its own a moment later.
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal((await db.selectFrom('journal_operations').select('operation_id').execute()).length, 0, 'nothing written, then or later')
+})
