@@ -70,6 +70,8 @@ export interface SimulatorOptions {
   controlToken?: string
   /** How often pending resources due to settle are looked for, beyond the ones this process scheduled itself (ms). */
   sweepMs?: number
+  /** How many of the latest API requests `received` keeps for inspection (10,000); a long run keeps no more. */
+  keepRequests?: number
 }
 
 type Status = 'pending' | 'running' | 'complete' | 'failed'
@@ -183,7 +185,10 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   const masterWalletId = MASTER_WALLET_ID
   // SNS subscriptions this process confirmed (shown by GET /sim/webhooks).
   const confirmedSubscribers = new Set<string>()
+  // The latest API requests (tests inspect them), at most keepRequests, and how many there were in all.
   const received: { method: string; path: string; idempotencyKey?: string; at: number }[] = []
+  const keepRequests = Math.max(1, options.keepRequests ?? 10_000)
+  let receivedTotal = 0
   let faults = noFaults()
   // Held answers and latency end when the simulator closes, so close() never waits on them.
   const closing = new AbortController()
@@ -357,6 +362,9 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     if (!isApi(request.url)) return
     const key = (request.body as { idempotencyKey?: unknown } | undefined)?.idempotencyKey
     received.push({ method: request.method, path: request.url.replace(/\?.*$/s, ''), ...(typeof key === 'string' ? { idempotencyKey: key } : {}), at: Date.now() })
+    receivedTotal++
+    // Dropped in halves, not one by one: a shift per request would copy the whole list each time.
+    if (received.length > keepRequests) received.splice(0, received.length - Math.floor(keepRequests / 2))
   })
   app.addHook('onSend', async (request, reply, payload) => {
     const r = request as FastifyRequest & { failAfter?: boolean; hang?: boolean; holdMs?: number }
@@ -655,7 +663,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     return faults
   })
   app.get('/sim/faults', async () => faults)
-  app.get('/sim/inspect', async () => ({ creations: await creations(), received: received.length }))
+  app.get('/sim/inspect', async () => ({ creations: await creations(), received: receivedTotal }))
   /** Subscribes a URL; the same URL and version again is the same subscription (a restarted service re-subscribes). */
   app.post('/sim/webhooks', async (request) => {
     const b = request.body as { url: string; version?: 'v1' | 'v2'; signatureVersion?: '1' | '2' }

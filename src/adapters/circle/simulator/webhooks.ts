@@ -19,15 +19,6 @@ export interface WebhookFaults {
   reorderMs: number
 }
 
-export interface Delivery {
-  subscriber: string
-  notificationType: string
-  resourceId: string
-  status: string
-  attempts: number
-  delivered: boolean
-}
-
 /** The test-only certificate and key the simulator signs SNS (v1) envelopes with. */
 export const snsTestCertificate = readFileSync(new URL('./sns-test-cert.pem', import.meta.url), 'utf8')
 const snsTestKey = readFileSync(new URL('./sns-test-key.pem', import.meta.url), 'utf8')
@@ -69,7 +60,6 @@ export class WebhookDispatcher {
   readonly keyId: string
   readonly publicKeyDer: string
   private readonly privateKey: KeyObject
-  readonly deliveries: Delivery[] = []
   faults: WebhookFaults = { dropRate: 0, duplicateRate: 0, reorderMs: 0 }
   private readonly pending = new Set<Promise<void>>()
   private closed = false
@@ -88,14 +78,11 @@ export class WebhookDispatcher {
 
   notify(subscribers: WebhookSubscriber[], notificationType: string, resourceKey: string, resource: { id: string; status?: string }): void {
     for (const subscriber of subscribers) {
-      if (Math.random() < this.faults.dropRate) {
-        this.deliveries.push({ subscriber: subscriber.id, notificationType, resourceId: resource.id, status: String(resource.status), attempts: 0, delivered: false })
-        continue
-      }
+      if (Math.random() < this.faults.dropRate) continue
       const copies = Math.random() < this.faults.duplicateRate ? 2 : 1
       const { body, headers } = subscriber.version === 'v2' ? this.v2(subscriber, notificationType, resource) : this.v1(subscriber, notificationType, resourceKey, resource)
       for (let i = 0; i < copies; i++) {
-        const job = this.deliver(subscriber, body, headers, notificationType, resource).finally(() => this.pending.delete(job))
+        const job = this.deliver(subscriber, body, headers).finally(() => this.pending.delete(job))
         this.pending.add(job)
       }
     }
@@ -124,7 +111,7 @@ export class WebhookDispatcher {
     }
     envelope.Signature = sign(envelope.SignatureVersion === '1' ? 'sha1' : 'sha256', Buffer.from(snsCanonicalConfirmation(envelope)), snsTestKey).toString('base64')
     const headers = { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'SubscriptionConfirmation' }
-    const job = this.deliver(subscriber, JSON.stringify(envelope), headers, 'SubscriptionConfirmation', { id: subscriber.id, status: 'pending' }).finally(() => this.pending.delete(job))
+    const job = this.deliver(subscriber, JSON.stringify(envelope), headers).finally(() => this.pending.delete(job))
     this.pending.add(job)
   }
 
@@ -144,19 +131,14 @@ export class WebhookDispatcher {
     return { body: JSON.stringify(envelope), headers: { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'Notification' } }
   }
 
-  private async deliver(subscriber: WebhookSubscriber, body: string, headers: Record<string, string>, notificationType: string, resource: { id: string; status?: string }) {
-    const record: Delivery = { subscriber: subscriber.id, notificationType, resourceId: resource.id, status: String(resource.status), attempts: 0, delivered: false }
-    this.deliveries.push(record)
+  /** Posts one notification, retrying with backoff; nothing is kept of it once it is done (a long run would keep them all). */
+  private async deliver(subscriber: WebhookSubscriber, body: string, headers: Record<string, string>) {
     if (this.faults.reorderMs > 0) await sleep(Math.random() * this.faults.reorderMs)
     for (let attempt = 0; attempt <= this.retries && !this.closed; attempt++) {
-      record.attempts++
       try {
         const res = await fetch(subscriber.url, { method: 'POST', body, headers, signal: AbortSignal.timeout(5000) })
         await res.arrayBuffer()
-        if (res.ok) {
-          record.delivered = true
-          return
-        }
+        if (res.ok) return
       } catch {
         // unreachable subscriber: retried like a non-2xx answer
       }

@@ -387,3 +387,15 @@ t.test('divergence routes: funds moved, an unknown transfer, a silent completion
   t.equal(((await done.json()) as { data: { status: string } }).data.status, 'complete', 'settled before its time, with no notification')
   t.equal((await post(`/sim/payouts/${randomUUID()}/complete`)).status, 404)
 })
+
+t.test('the simulator keeps only the latest requests for inspection, and counts them all', async (t) => {
+  const { sim } = await harness(t, { keepRequests: 4 })
+  for (let i = 0; i < 10; i++) {
+    const res = await sim.app.inject({ method: 'POST', url: '/v1/wallets', headers: auth, payload: { idempotencyKey: randomUUID(), description: `w${i}` } })
+    t.equal(res.statusCode, 201)
+  }
+  t.ok(sim.received.length >= 1 && sim.received.length <= 4, `at most 4 kept (${sim.received.length})`)
+  t.equal(sim.received.at(-1)?.path, '/v1/wallets', 'the latest is among them')
+  const inspect = await sim.app.inject({ method: 'GET', url: '/sim/inspect', headers: sim.controlHeaders })
+  t.equal(inspect.json().received, 10, 'the count is of every request')
+})
