@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import type pg from 'pg'
+import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 
 /**
@@ -59,17 +59,30 @@ export async function transactionClient<DB>(trx: Kysely<DB>): Promise<pg.PoolCli
   return client
 }
 
+/** Per transaction, each table's json and jsonb columns: asked once, by the first COPY into it. */
+const jsonColumnsByTransaction = new WeakMap<object, Map<string, Promise<Set<string>>>>()
+
 /**
  * The table's json and jsonb columns, as found on the search path (a rebuild's shadow table first).
- * Asked for every COPY, through the transaction: a migration may change a column's type under a
- * running service, and the query fails like any other once the transaction has ended.
+ * Asked through the transaction, once per transaction and table: a migration changing a column's
+ * type cannot run while the transaction holds the table, and a later transaction asks again.
  */
-async function jsonColumns<DB>(trx: Kysely<DB>, table: string): Promise<Set<string>> {
-  const rows = await sql<{ name: string }>`
-    SELECT attname AS name FROM pg_attribute
-    WHERE attrelid = to_regclass(${quoteIdentifier(table)}) AND attnum > 0 AND NOT attisdropped
-      AND atttypid IN ('json'::regtype, 'jsonb'::regtype)`.execute(trx)
-  return new Set(rows.rows.map((r) => r.name))
+function jsonColumns<DB>(trx: Kysely<DB>, table: string): Promise<Set<string>> {
+  const known = jsonColumnsByTransaction.get(trx) ?? new Map<string, Promise<Set<string>>>()
+  jsonColumnsByTransaction.set(trx, known)
+  let columns = known.get(table)
+  if (columns === undefined) {
+    columns = sql<{ name: string }>`
+      SELECT attname AS name FROM pg_attribute
+      WHERE attrelid = to_regclass(${pg.escapeIdentifier(table)}) AND attnum > 0 AND NOT attisdropped
+        AND atttypid IN ('json'::regtype, 'jsonb'::regtype)`
+      .execute(trx)
+      .then((result) => new Set(result.rows.map((r) => r.name)))
+    // A failed lookup is not remembered: the transaction fails with it anyway.
+    columns.catch(() => known.delete(table))
+    known.set(table, columns)
+  }
+  return columns
 }
 
 /**
@@ -93,7 +106,7 @@ export async function copyRows<DB>(trx: Kysely<DB>, client: pg.PoolClient, table
   }
   // Everything that can throw happens before the COPY starts: a connection left in COPY mode would hang.
   const payload = lines.join('\n') + '\n'
-  const statement = `COPY ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) FROM STDIN`
+  const statement = `COPY ${pg.escapeIdentifier(table)} (${columns.map((c) => pg.escapeIdentifier(c)).join(', ')}) FROM STDIN`
   await new Promise<void>((resolve, reject) => {
     const stream = client.query(copyFrom(statement))
     stream.on('error', reject)
@@ -117,10 +130,7 @@ export function copyText(value: unknown): string {
   return escapeText(text)
 }
 
-const escapeText = (text: string) => (SPECIAL.test(text) ? text.replace(SPECIALS, (ch) => ESCAPES[ch]!) : text)
+const escapeText = (text: string) => text.replace(SPECIALS, (ch) => ESCAPES[ch]!)
 
-const SPECIAL = /[\\\n\r\t]/
 const SPECIALS = /[\\\n\r\t]/g
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' }
-
-const quoteIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`

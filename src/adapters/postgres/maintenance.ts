@@ -1,4 +1,4 @@
-import type pg from 'pg'
+import pg from 'pg'
 import type { Logger } from 'pino'
 import { leasedInterval, type LeasedLoop } from '../../subscriptions/lease.ts'
 
@@ -55,7 +55,7 @@ export async function maintainTables(pool: pg.Pool): Promise<MaintenanceRun> {
     // service for the same cores.
     await client.query(`SET vacuum_cost_delay = '${COST_DELAY_MS}ms'`)
     for (const table of due) {
-      const name = `${quote(table.schema)}.${quote(table.name)}`
+      const name = `${pg.escapeIdentifier(table.schema)}.${pg.escapeIdentifier(table.name)}`
       try {
         // VACUUM cannot run in a transaction block: each is its own autocommit statement.
         await client.query(table.vacuum ? `VACUUM (ANALYZE) ${name}` : `ANALYZE ${name}`)
@@ -73,7 +73,6 @@ export async function maintainTables(pool: pg.Pool): Promise<MaintenanceRun> {
   return run
 }
 
-const quote = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`
 
 export interface TableMaintenanceOptions {
   pool: pg.Pool
