@@ -1,10 +1,17 @@
 import { bankAccount } from '../../events/bank-account.ts'
 import { fold, foldEvents } from '../../events/fold.ts'
 import { wallet, type WalletState } from '../../events/wallet.ts'
+import type { EventStore } from '../../events/event-store.ts'
 import type { StepContext } from '../context.ts'
 
 /** Events read at a time while looking for the wallet's outcome at Circle. */
 const HEAD_PAGE = 16
+
+/** Wallets whose Circle id a store's process remembers (least recently used out): 64 bytes or so each. */
+export const CIRCLE_WALLET_IDS_KEPT = 10_000
+
+// Per store instance, like the fold cache: what one store's events said is never applied to another's.
+const known = new WeakMap<EventStore, Map<string, string>>()
 
 /**
  * Circle's id of one of our wallets. Operations are requested only on active wallets, so a wallet
@@ -12,15 +19,31 @@ const HEAD_PAGE = 16
  *
  * A wallet becomes active (or failed) once and for good, before any operation on it, so only the
  * head of its stream is read, up to that event: the cost does not grow with the wallet's history
- * (the whole stream was folded on every step of every operation).
+ * (the whole stream was folded on every step of every operation). The id an active wallet got never
+ * changes, so it is read once per process and remembered: a transfer between two of our wallets
+ * otherwise read both heads on every submission.
  */
 export async function circleWalletOf(ctx: StepContext, walletId: string): Promise<string> {
+  let ids = known.get(ctx.store)
+  if (!ids) known.set(ctx.store, (ids = new Map()))
+  const remembered = ids.get(walletId)
+  if (remembered !== undefined) {
+    // Most recently used last, so the oldest is the first to go.
+    ids.delete(walletId)
+    ids.set(walletId, remembered)
+    return remembered
+  }
   const stream = wallet.streamName(walletId)
   let state: WalletState = wallet.initialState
   for (let from = 0; ; from += HEAD_PAGE) {
     const events = await ctx.store.readStream(stream, { fromRevision: from, maxCount: HEAD_PAGE })
     state = foldEvents(wallet, events, state)
-    if (state.status === 'active') return state.circleWalletId
+    if (state.status === 'active') {
+      ids.set(walletId, state.circleWalletId)
+      const [oldest] = ids.keys()
+      if (ids.size > CIRCLE_WALLET_IDS_KEPT && oldest !== undefined) ids.delete(oldest)
+      return state.circleWalletId
+    }
     if (state.status === 'failed' || events.length < HEAD_PAGE) throw new Error(`wallet ${walletId} is ${state.status}; it has no Circle wallet`)
   }
 }
