@@ -1,4 +1,5 @@
 import { sql, type Insertable, type Kysely } from 'kysely'
+import { insertRows } from '../adapters/postgres/insert-rows.ts'
 import type { Database } from '../database.ts'
 import type { OperationStatus } from '../events/event.ts'
 import type { DepositEvent } from '../events/deposit.ts'
@@ -108,7 +109,7 @@ export const walletOperations: Projection<Handled> = {
     }
     const rows = [...inserts.values()].flat()
     if (rows.length > 0) {
-      await trx.insertInto('wallet_operations').values(rows).onConflict((oc) => oc.columns(['wallet_id', 'operation_id']).doNothing()).execute()
+      await insertRows(trx, 'wallet_operations', rows, { skipConflictsOn: ['wallet_id', 'operation_id'] })
     }
     if (updates.size > 0) {
       const values = sql.join([...updates].map(([id, u]) => sql`(${id}, ${u.status}, ${rank[u.status]}::int, ${u.updated_at}::timestamptz, ${u.position})`))
