@@ -7,10 +7,13 @@ import type { StepContext } from '../context.ts'
 /** Events read at a time while looking for the wallet's outcome at Circle. */
 const HEAD_PAGE = 16
 
-/** Wallets whose Circle id a store's process remembers (least recently used out): 64 bytes or so each. */
+/** Wallets whose Circle id a store's process remembers (least recently used out): about 150 bytes each. */
 export const CIRCLE_WALLET_IDS_KEPT = 10_000
 
 // Per store instance, like the fold cache: what one store's events said is never applied to another's.
+// This relies on a store object seeing one immutable history: events are never updated or deleted
+// (the events table refuses both), and a store is never pointed at a database that was reset
+// underneath it. Unlike the fold cache, nothing downstream would catch a stale id: it goes to Circle.
 const known = new WeakMap<EventStore, Map<string, string>>()
 
 /**
