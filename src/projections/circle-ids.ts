@@ -1,4 +1,5 @@
-import type { Insertable, Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
+import { insertRows, type JsonRow } from '../adapters/postgres/insert-rows.ts'
 import type { Database } from '../database.ts'
 import type { BankAccountEvent } from '../events/bank-account.ts'
 import type { CardEvent } from '../events/card.ts'
@@ -73,14 +74,14 @@ export const circleIds: Projection<Handled> = {
   ],
   tables: ['circle_ids'],
   async handle(trx, events) {
-    const rows = new Map<string, Insertable<CircleIdsTable>>()
+    const rows = new Map<string, JsonRow<CircleIdsTable>>()
     for (const e of events) {
       const link = linkOf(e)
       if (!link || rows.has(link.circle_id)) continue
       rows.set(link.circle_id, { ...link, stream: e.stream, entity_id: parseStreamName(e.stream).id, created_at: e.metadata.occurredAt, position: e.position })
     }
     if (rows.size === 0) return
-    await trx.insertInto('circle_ids').values([...rows.values()]).onConflict((oc) => oc.column('circle_id').doNothing()).execute()
+    await insertRows(trx, 'circle_ids', [...rows.values()], { skipConflictsOn: ['circle_id'] })
   },
 }
 
