@@ -40,7 +40,7 @@ export async function run(options: BenchOptions) {
   const servers = await startCommandServers(options.databaseUrl, options.tiny ? 4 : 64)
   try {
     const next = () => transferRequest(servers.wallets)
-    // The maximum: POST /transfers at 32 connections, open loop, briefly, on this very service; or the commands benchmark's figure.
+    // The maximum: POST /transfers at 32 connections, closed loop (each keeps one request in flight), on this very service; or the commands benchmark's figure.
     let max: Measurement
     let maxSource: string
     const fromCommands = MAX_FROM === 'commands' ? await commandsMax(options.resultsDir) : undefined
@@ -60,6 +60,9 @@ export async function run(options: BenchOptions) {
       let shed = 0
       const steady: number[] = []
       const probeStart = performance.now()
+      // The queue when counting starts: near the limit, the counted half measures what the service carries out.
+      let backlogAtCount = Number.NaN
+      const atCount = setTimeout(() => void servers.backlog().then((n) => (backlogAtCount = n), () => undefined), warmSeconds * 1000)
       const result = await load(servers.serviceUrl, {
         connections,
         seconds: warmSeconds + probeSeconds,
@@ -69,8 +72,23 @@ export async function run(options: BenchOptions) {
           else if (status >= 200 && status < 300 && performance.now() - probeStart >= warmSeconds * 1000) steady.push(ms)
         },
       })
+      clearTimeout(atCount)
       const probe = measured('max', 'maximum', result)
-      max = { ...probe.measurement, rate: round(steady.length / probeSeconds, 0), operations: steady.length, seconds: probeSeconds, ...percentiles(steady), extra: { ...probe.measurement.extra, shed503: shed, warmSeconds, warmRate: probe.measurement.rate } }
+      max = {
+        ...probe.measurement,
+        rate: round(steady.length / probeSeconds, 0),
+        operations: steady.length,
+        seconds: probeSeconds,
+        ...percentiles(steady),
+        extra: {
+          ...probe.measurement.extra,
+          shed503: shed,
+          warmSeconds,
+          // 2xx a second while the queue filled (not counted), and the due tasks when counting started.
+          warmRate: round((result['2xx'] - steady.length) / warmSeconds, 0),
+          backlogAtCount,
+        },
+      }
       checks.push({
         description: 'maximum: every request answered 2xx, or 503 when admission control shed it',
         ok: steady.length > 0 && result.errors + result.timeouts === 0 && result.non2xx === shed,
@@ -91,18 +109,21 @@ export async function run(options: BenchOptions) {
     let all: number[] = []
     let errors = 0
     const started = performance.now()
+    // The sample being taken, if any: awaited before the samples are read, so none lands after.
+    let sampling: Promise<void> = Promise.resolve()
     const sampler = setInterval(() => {
-      void (async () => {
+      sampling = (async () => {
         const latencies = window
         const failed = windowErrors
         window = []
         windowErrors = 0
+        const t = round((performance.now() - started) / 1000, 1)
         const rssMb = await rss(servers.pid)
         const memory = await Promise.race([servers.memory(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000))])
-        const backlog = await servers.backlog().catch(() => Number.NaN)
+        const backlog = await Promise.race([servers.backlog().catch(() => Number.NaN), new Promise<number>((resolve) => setTimeout(() => resolve(Number.NaN), 1000))])
         const mb = (bytes: number | undefined) => (bytes === undefined ? Number.NaN : round(bytes / 1e6, 1))
         const sample: Sample = {
-          t: round((performance.now() - started) / 1000, 1),
+          t,
           requestsPerSecond: round(latencies.length / interval, 1),
           ...percentiles(latencies),
           rssMb,
@@ -116,7 +137,7 @@ export async function run(options: BenchOptions) {
         options.log(
           `soak: ${sample.t} s: ${sample.requestsPerSecond} req/s, p50 ${sample.p50Ms} ms, p99 ${sample.p99Ms} ms, RSS ${rssMb} MB (heap ${sample.heapUsedMb} of ${sample.heapTotalMb}, external ${sample.externalMb}), backlog ${backlog}, errors ${failed}`,
         )
-      })()
+      })().catch((err: unknown) => options.log(`soak: a sample failed: ${String(err)}`))
     }, interval * 1000)
     let result
     try {
@@ -141,6 +162,7 @@ export async function run(options: BenchOptions) {
       })
     } finally {
       clearInterval(sampler)
+      await sampling
     }
     const held = measured('soak', `${SHARE * 100}% of the maximum`, result)
     checks.push(held.check)
