@@ -58,11 +58,12 @@ export async function insertRows<K extends keyof Database & string>(
 
 /**
  * `insertRows` for rows built a chunk at a time, on one transaction's connection: each chunk is
- * written once built (after the chunk before it), and the next is built while PostgreSQL writes it.
- * A projection whose rows cost Node time to build (the audit log's hashes) overlaps that time with
- * the database's instead of adding the two. Resolves when every chunk is in; the first failure
- * rejects, no chunk is built after it, and no statement of ours is left to run after the caller's
- * ROLLBACK. Give it a transaction: the chunks are then one atomic write.
+ * written once built (after the chunk before it), and the next is built while PostgreSQL writes it,
+ * never more than one ahead. A projection whose rows cost Node time to build (the audit log's
+ * hashes) overlaps that time with the database's instead of adding the two. Resolves when every
+ * chunk is in; the first failure rejects, at most the one chunk being built meanwhile is built after
+ * it, and no statement of ours is left to run after the caller's ROLLBACK. Give it a transaction:
+ * the chunks are then one atomic write.
  */
 export async function insertRowChunks<K extends keyof Database & string>(
   trx: Kysely<Database>,
@@ -70,24 +71,19 @@ export async function insertRowChunks<K extends keyof Database & string>(
   chunks: Iterable<readonly JsonRow<Database[K]>[]>,
   options: { skipConflictsOn?: readonly (keyof Database[K] & string)[] } = {},
 ): Promise<void> {
-  // A chain: each chunk's statement starts when the one before it is done, so the transaction's
-  // connection never has two of ours at once, and nothing is sent after a failure.
-  let chain = Promise.resolve()
-  let failed = false
+  // The statement of the chunk before, if any. The iterator builds chunk i while statement i-1 runs;
+  // statement i is sent once statement i-1 is done, so the connection never has two of ours at once.
+  let writing: Promise<void> | undefined
   try {
     for (const rows of chunks) {
-      chain = chain.then(() => insertRows(trx, table, rows, options))
-      chain.catch(() => {
-        failed = true
-      })
-      // The event loop turns: the statement leaves, and the next chunk is built while the database works.
-      await new Promise<void>((resolve) => setImmediate(resolve))
-      if (failed) break
+      await writing
+      writing = insertRows(trx, table, rows, options)
     }
   } catch (err) {
-    // Building a chunk threw: the chunks already sent finish (or fail) before the caller rolls back.
-    await chain.catch(() => undefined)
+    // A statement failed (it is done), or building a chunk threw: the statement still running
+    // finishes (or fails) before the caller rolls back.
+    await writing?.catch(() => undefined)
     throw err
   }
-  await chain
+  await writing
 }
