@@ -1,6 +1,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { EventStore, JsonObject } from './event-store.ts'
 import type { Event, StreamType } from './event.ts'
+import { setRecent } from '../recent.ts'
 
 export type AnyEvent = Event<string, JsonObject>
 
@@ -65,10 +66,7 @@ export class AggregateCache {
     if (folded.revision < 0) return
     const current = this.entries.get(stream)
     if (current && current.revision > folded.revision) return
-    this.entries.delete(stream)
-    this.entries.set(stream, folded)
-    const [oldest] = this.entries.keys()
-    if (this.entries.size > this.maxEntries && oldest !== undefined) this.entries.delete(oldest)
+    setRecent(this.entries, stream, folded, this.maxEntries)
   }
 
   clear(): void {

@@ -10,6 +10,7 @@ import { mint, type MintState } from '../events/mint.ts'
 import { formatAmount } from '../events/money.ts'
 import { reconciliation, type ReconciliationState } from '../events/reconciliation.ts'
 import { redeem, type RedeemState } from '../events/redeem.ts'
+import { setRecent } from '../recent.ts'
 import { parseStreamName, streamPrefix } from '../events/stream-name.ts'
 import { transfer, type TransferState } from '../events/transfer.ts'
 import { wallet, type WalletState } from '../events/wallet.ts'
@@ -249,9 +250,6 @@ export class NotificationMapper {
   }
 
   private remember(stream: string, folded: Folded): void {
-    this.states.delete(stream)
-    this.states.set(stream, folded)
-    const [oldest] = this.states.keys()
-    if (this.states.size > this.maxEntries && oldest !== undefined) this.states.delete(oldest)
+    setRecent(this.states, stream, folded, this.maxEntries)
   }
 }

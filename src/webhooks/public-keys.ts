@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { z } from 'zod'
+import { setRecent } from '../recent.ts'
 
 /** Where v2 signing keys come from: a key id -> its public key, or undefined when Circle does not know the id. */
 export interface PublicKeySource {
@@ -90,9 +91,6 @@ export class CirclePublicKeys implements PublicKeySource {
   }
 
   private remember<V>(map: Map<string, V>, keyId: string, value: V): void {
-    map.delete(keyId)
-    map.set(keyId, value)
-    const [oldest] = map.keys()
-    if (map.size > this.options.maxEntries && oldest !== undefined) map.delete(oldest)
+    setRecent(map, keyId, value, this.options.maxEntries)
   }
 }

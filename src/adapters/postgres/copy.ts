@@ -68,8 +68,8 @@ const jsonColumnsByTransaction = new WeakMap<object, Map<string, Promise<Set<str
  * type cannot run while the transaction holds the table, and a later transaction asks again.
  */
 function jsonColumns<DB>(trx: Kysely<DB>, table: string): Promise<Set<string>> {
-  const known = jsonColumnsByTransaction.get(trx) ?? new Map<string, Promise<Set<string>>>()
-  jsonColumnsByTransaction.set(trx, known)
+  let known = jsonColumnsByTransaction.get(trx)
+  if (known === undefined) jsonColumnsByTransaction.set(trx, (known = new Map()))
   let columns = known.get(table)
   if (columns === undefined) {
     columns = sql<{ name: string }>`

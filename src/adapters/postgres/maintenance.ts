@@ -73,7 +73,6 @@ export async function maintainTables(pool: pg.Pool): Promise<MaintenanceRun> {
   return run
 }
 
-
 export interface TableMaintenanceOptions {
   pool: pg.Pool
   logger: Logger

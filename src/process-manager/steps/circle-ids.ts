@@ -2,6 +2,7 @@ import { bankAccount } from '../../events/bank-account.ts'
 import { fold, foldEvents } from '../../events/fold.ts'
 import { wallet, type WalletState } from '../../events/wallet.ts'
 import type { EventStore } from '../../events/event-store.ts'
+import { setRecent } from '../../recent.ts'
 import type { StepContext } from '../context.ts'
 
 /** Events read at a time while looking for the wallet's outcome at Circle. */
@@ -31,9 +32,7 @@ export async function circleWalletOf(ctx: StepContext, walletId: string): Promis
   if (!ids) known.set(ctx.store, (ids = new Map()))
   const remembered = ids.get(walletId)
   if (remembered !== undefined) {
-    // Most recently used last, so the oldest is the first to go.
-    ids.delete(walletId)
-    ids.set(walletId, remembered)
+    setRecent(ids, walletId, remembered, CIRCLE_WALLET_IDS_KEPT)
     return remembered
   }
   const stream = wallet.streamName(walletId)
@@ -42,9 +41,7 @@ export async function circleWalletOf(ctx: StepContext, walletId: string): Promis
     const events = await ctx.store.readStream(stream, { fromRevision: from, maxCount: HEAD_PAGE })
     state = foldEvents(wallet, events, state)
     if (state.status === 'active') {
-      ids.set(walletId, state.circleWalletId)
-      const [oldest] = ids.keys()
-      if (ids.size > CIRCLE_WALLET_IDS_KEPT && oldest !== undefined) ids.delete(oldest)
+      setRecent(ids, walletId, state.circleWalletId, CIRCLE_WALLET_IDS_KEPT)
       return state.circleWalletId
     }
     if (state.status === 'failed' || events.length < HEAD_PAGE) throw new Error(`wallet ${walletId} is ${state.status}; it has no Circle wallet`)
