@@ -53,6 +53,8 @@ export const journal: Projection<Handled> = {
     'DepositCompleted',
   ],
   tables: ['journal_operations', 'journal_entries', 'journal_postings', 'journal_accounts'],
+  // Read by balances at a moment and account statements; applying reads the primary keys only.
+  deferredIndexes: ['journal_entries_booked', 'journal_postings_account', 'journal_postings_wallet'],
   async handle(trx, events) {
     const operations = await loadOperations(trx, events)
     const created: Operation[] = []

@@ -18,6 +18,11 @@ export interface Projection<E extends AnyEvent = AnyEvent> {
   handles: readonly E['type'][]
   /** Tables it owns: emptied and rebuilt with it. */
   tables: readonly (keyof Database & string)[]
+  /**
+   * Indexes of its tables (not constraints) that `handle` never reads, only the API: a rebuild
+   * creates them once its rows are in, one sort each, instead of adding an entry per row.
+   */
+  deferredIndexes?: readonly string[]
   handle(trx: Transaction<Database>, events: Recorded<E>[]): Promise<void>
 }
 

@@ -1,8 +1,10 @@
-import { sql } from 'kysely'
+import { sql, type Transaction } from 'kysely'
 import type { Db } from '../adapters/postgres/database.ts'
+import type { Database } from '../database.ts'
 import type { EventStore, Position, RecordedEvent } from '../events/event-store.ts'
 import { isAfter, readCheckpoint } from './checkpoints.ts'
 import { checkpointName, eventsFor, type Projection } from './projection.ts'
+import { copyIntoLiveTable, createDeferredIndexes, createShadowTable, describeTable, replaceLiveTable } from './shadow-tables.ts'
 
 export interface RebuildProgress {
   /** Events handed to the projection so far. */
@@ -24,6 +26,12 @@ export interface RebuildOptions {
   /** false: leave the rebuilt tables in their schema for comparison instead of swapping them in. */
   swap?: boolean
   batchSize?: number
+  /**
+   * How the swap waits for readers of the live tables before putting the rebuilt ones in their
+   * place: `attempts` tries of at most `waitMs` each (readers queue behind a try meanwhile), then it
+   * copies the rows in instead, which waits for writers only. Default 5 tries of 1 s.
+   */
+  swapLock?: { waitMs: number; attempts: number }
   signal?: AbortSignal
   onProgress?: (progress: RebuildProgress) => void
 }
@@ -33,6 +41,8 @@ export interface RebuildResult {
   position: Position | undefined
   /** The schema holding the rebuilt tables (dropped after a swap). */
   schema: string
+  /** How the rebuilt tables went live: in place of the old ones, or their rows copied into them (see `swapLock`, shadow-tables.ts); undefined without a swap. */
+  swapped?: 'replaced' | 'copied'
 }
 
 /** The projection has never run: there is no live state to rebuild beside. */
@@ -46,10 +56,11 @@ export const DEFAULT_REBUILD_BATCH = 5000
 export const shadowSchema = (projection: Projection) => `rebuild_${projection.name.replace(/[^A-Za-z0-9]/g, '_')}`
 
 /**
- * Rebuilds one projection from position 0 into fresh tables in a schema of its own (same columns and
- * indexes, so its code runs unchanged with that schema first on the search path), then swaps them in
- * atomically: under an EXCLUSIVE lock, which lets reads of the old rows go on until the commit, the
- * last events up to the live checkpoint are applied and the rows replace the live ones.
+ * Rebuilds one projection from position 0 into fresh tables in a schema of their own (same columns,
+ * constraints and indexes under the same names, so its code runs unchanged with that schema first
+ * on the search path), then swaps them in atomically: in one transaction, under a lock on the live
+ * tables, the last events up to the live checkpoint are applied and the rebuilt tables take the
+ * live ones' place (see shadow-tables.ts).
  */
 export async function rebuildProjection(options: RebuildOptions): Promise<RebuildResult> {
   const { db, store, projection } = options
@@ -61,13 +72,15 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     if (live === undefined) throw new NothingToRebuild(`projection ${name} has not run yet: the service builds it when it starts`)
     return live
   }
+  const live = await Promise.all(projection.tables.map((table) => describeTable(db, table)))
+  const deferred = new Set(projection.deferredIndexes ?? [])
+  for (const index of deferred) {
+    if (!live.some((t) => t.indexes.some((i) => i.name === index))) throw new Error(`projection ${projection.name} defers the index ${index}, which none of its tables has (constraints cannot be deferred)`)
+  }
   await sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`.execute(db)
   await sql`CREATE SCHEMA ${sql.id(schema)}`.execute(db)
-  for (const table of projection.tables) {
-    // Unlogged: the shadow rows are written once without WAL; the swap copies them into the logged
-    // live tables in one transaction, and a crash before it only loses a rebuild that restarts anyway.
-    await sql`CREATE UNLOGGED TABLE ${sql.id(schema, table)} (LIKE ${sql.id('public', table)} INCLUDING ALL)`.execute(db)
-  }
+  // Logged, as the live tables are: the swap makes them live as they are, without copying a row.
+  for (const table of live) await createShadowTable(db, schema, table, deferred)
   const filter = { types: projection.handles as readonly string[] }
   const batchSize = options.batchSize ?? DEFAULT_REBUILD_BATCH
   let after: Position | undefined
@@ -117,13 +130,43 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     // Close enough to the live checkpoint (or at the fixed target): finish inside the swap.
     if (options.target !== undefined || after === before || after === until) break
   }
+  for (const table of live) await createDeferredIndexes(db, schema, table, deferred)
   if (options.swap === false) return { applied, position: after, schema }
 
-  await db.transaction().execute(async (trx) => {
-    await sql`LOCK TABLE ${sql.join(projection.tables.map((t) => sql.id('public', t)))} IN EXCLUSIVE MODE`.execute(trx)
-    const live = options.target ?? (await trx.selectFrom('checkpoints').select('position').where('name', '=', name).forUpdate().executeTakeFirst())?.position ?? undefined
+  // Replacing a table takes a lock that queues every reader behind it: each try waits a bounded time
+  // for the readers there are, so that a long one cannot hold the API up for long.
+  const replaceable = live.every((t) => t.kept === undefined)
+  const lock = options.swapLock ?? { waitMs: 1000, attempts: 5 }
+  for (let attempt = 1; replaceable && attempt <= lock.attempts; attempt++) {
+    const state = { after, applied }
+    try {
+      await swap('replaced', lock.waitMs)
+      return { applied, position: after, schema, swapped: 'replaced' }
+    } catch (err) {
+      ;({ after, applied } = state)
+      if (!isLockWait(err) || options.signal?.aborted) throw err
+      await new Promise((resolve) => setTimeout(resolve, lock.waitMs / 2))
+    }
+  }
+  await swap('copied', undefined)
+  return { applied, position: after, schema, swapped: 'copied' }
+
+  /** The swap's transaction: lock, last events, tables (replaced, or rows copied), checkpoint, shadow schema dropped. */
+  async function swap(how: 'replaced' | 'copied', waitMs: number | undefined) {
+    await db.transaction().execute(async (trx) => {
+      const tables = sql.join(projection.tables.map((t) => sql.id('public', t)))
+      const was = waitMs === undefined ? undefined : (await sql<{ was: string }>`SELECT current_setting('lock_timeout') AS was, set_config('lock_timeout', ${`${waitMs}ms`}, true)`.execute(trx)).rows[0]!.was
+      // Replacing needs every reader out; copying only stops the live projection's writes, and reads of the old rows go on until the commit.
+      await sql`LOCK TABLE ${tables} IN ${sql.raw(how === 'replaced' ? 'ACCESS EXCLUSIVE' : 'EXCLUSIVE')} MODE`.execute(trx)
+      if (was !== undefined) await sql`SELECT set_config('lock_timeout', ${was}, true)`.execute(trx)
+      await finish(trx, how)
+    })
+  }
+
+  async function finish(trx: Transaction<Database>, how: 'replaced' | 'copied') {
+    const checkpoint = options.target ?? (await trx.selectFrom('checkpoints').select('position').where('name', '=', name).forUpdate().executeTakeFirst())?.position ?? undefined
     await catchUp(
-      live,
+      checkpoint,
       async (events) => {
         await sql`SELECT set_config('search_path', ${`${schema},public`}, true)`.execute(trx)
         await projection.handle(trx, eventsFor(projection, events))
@@ -131,10 +174,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
       },
       () => false,
     )
-    for (const table of projection.tables) {
-      await sql`DELETE FROM ${sql.id('public', table)}`.execute(trx)
-      await sql`INSERT INTO ${sql.id('public', table)} SELECT * FROM ${sql.id(schema, table)}`.execute(trx)
-    }
+    for (const table of projection.tables) await (how === 'replaced' ? replaceLiveTable(trx, schema, table) : copyIntoLiveTable(trx, schema, table))
     if (after !== undefined) {
       const position = after
       await trx
@@ -146,6 +186,8 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     // Checkpoints of the projection's earlier versions describe tables that no longer exist.
     await trx.deleteFrom('checkpoints').where('name', 'like', `projection:${projection.name}@v%`).where('name', '!=', name).execute()
     await sql`DROP SCHEMA ${sql.id(schema)} CASCADE`.execute(trx)
-  })
-  return { applied, position: after, schema }
+  }
 }
+
+/** The error of a lock not granted in time (lock_timeout), or of a deadlock PostgreSQL broke by failing us. */
+const isLockWait = (err: unknown) => ['55P03', '40P01'].includes((err as { code?: string }).code ?? '')

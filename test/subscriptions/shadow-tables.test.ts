@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto'
+import { sql } from 'kysely'
+import t, { type Test } from 'tap'
+import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
+import type { Db } from '../../src/adapters/postgres/database.ts'
+import { journal } from '../../src/ledger/journal.ts'
+import { rebuildProjection, shadowSchema } from '../../src/subscriptions/rebuild.ts'
+import { testDatabase } from '../helpers/database.ts'
+import { runLedger } from '../helpers/ledger.ts'
+import { randomOperations } from '../helpers/random-operations.ts'
+
+/** What a swap must keep of a table, by name: its indexes and constraints as PostgreSQL writes them, who may do what, its persistence. */
+async function shape(db: Db, table: string) {
+  const res = await sql<{ oid: string; persistence: string; indexes: string[]; constraints: string[]; grants: string[] }>`
+    SELECT c.oid::text, c.relpersistence AS persistence,
+      ARRAY(SELECT indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = c.relname ORDER BY 1) AS indexes,
+      ARRAY(SELECT conname || ': ' || pg_get_constraintdef(k.oid) FROM pg_constraint k WHERE k.conrelid = c.oid ORDER BY 1) AS constraints,
+      ARRAY(SELECT grantee || ' ' || privilege_type FROM information_schema.role_table_grants g
+            WHERE g.table_schema = 'public' AND g.table_name = c.relname AND g.grantee <> current_user ORDER BY 1) AS grants
+    FROM pg_class c WHERE c.oid = ${`public.${table}`}::regclass`.execute(db)
+  const row = res.rows[0]!
+  return { oid: row.oid, state: { persistence: row.persistence, indexes: row.indexes, constraints: row.constraints, grants: row.grants } }
+}
+
+async function contents(db: Db, table: string): Promise<string[]> {
+  return (await sql<{ r: string }>`SELECT row_to_json(x)::text AS r FROM ${sql.id('public', table)} x ORDER BY 1`.execute(db)).rows.map((r) => r.r)
+}
+
+/** A ledger projected from random operations, stopped: its journal tables are what the rebuilds below replace. */
+async function journalled(t: Test) {
+  const { db, pool } = await testDatabase(t)
+  const store = new PostgresEventStore(pool, { pollIntervalMs: 50 })
+  t.teardown(() => store.close())
+  await randomOperations(store, { steps: 80, maxWallets: 3 })
+  const { settle, ledger } = runLedger(t, store, db, { readModels: false })
+  await settle()
+  await ledger.stop()
+  return { db, pool, store }
+}
+
+t.test('a rebuild puts its tables in place of the live ones with their indexes, constraints, privileges and logging, and the same rows', async (t) => {
+  const { db, store } = await journalled(t)
+  const role = `rebuild_reader_${randomBytes(4).toString('hex')}`
+  await sql`CREATE ROLE ${sql.id(role)}`.execute(db)
+  t.teardown(async () => {
+    await sql`DROP OWNED BY ${sql.id(role)}`.execute(db)
+    await sql`DROP ROLE ${sql.id(role)}`.execute(db)
+  })
+  await sql`GRANT SELECT ON journal_postings TO ${sql.id(role)}`.execute(db)
+  const before = new Map<string, Awaited<ReturnType<typeof shape>> & { rows: string[] }>()
+  for (const table of journal.tables) before.set(table, { ...(await shape(db, table)), rows: await contents(db, table) })
+  t.ok(before.get('journal_postings')!.rows.length > 10, `${before.get('journal_postings')!.rows.length} postings to rebuild`)
+  t.ok(before.get('journal_postings')!.state.grants.includes(`${role} SELECT`), 'the reader role may read the postings')
+
+  const result = await rebuildProjection({ db, store, projection: journal })
+  t.equal(result.swapped, 'replaced', 'the rebuilt tables took the live ones’ place')
+  for (const table of journal.tables) {
+    const was = before.get(table)!
+    const now = await shape(db, table)
+    t.not(now.oid, was.oid, `${table} is a new table`)
+    t.same(now.state, was.state, `${table}: the same indexes, constraints and privileges under the same names, logged (${was.state.indexes.length} indexes)`)
+    t.same(await contents(db, table), was.rows, `${table}: the same rows`)
+  }
+  for (const index of journal.deferredIndexes!) t.ok(before.get(index.startsWith('journal_entries') ? 'journal_entries' : 'journal_postings')!.state.indexes.some((i) => i.startsWith(`${index}: `)), `the deferred ${index} is among them`)
+  const analyzed = await sql<{ n: string }>`SELECT count(*)::text AS n FROM pg_stats WHERE schemaname = 'public' AND tablename = 'journal_postings'`.execute(db)
+  t.not(analyzed.rows[0]!.n, '0', 'the planner has statistics of the new postings table')
+  const schemas = await sql<{ n: string }>`SELECT count(*)::text AS n FROM pg_namespace WHERE nspname = ${shadowSchema(journal)}`.execute(db)
+  t.equal(schemas.rows[0]!.n, '0', 'the shadow schema is gone')
+})
+
+t.test('a live table that something else depends on keeps its identity: the rebuilt rows are copied into it', async (t) => {
+  const { db, store } = await journalled(t)
+  await sql`CREATE VIEW account_balances AS SELECT account, balance FROM journal_accounts`.execute(db)
+  const was = await shape(db, 'journal_accounts')
+  const rows = await contents(db, 'journal_accounts')
+  const result = await rebuildProjection({ db, store, projection: journal })
+  t.equal(result.swapped, 'copied')
+  t.equal((await shape(db, 'journal_accounts')).oid, was.oid, 'the same table, which the view still reads')
+  t.same(await contents(db, 'journal_accounts'), rows, 'with the same rows')
+  const viewed = await sql<{ n: string }>`SELECT count(*)::text AS n FROM account_balances`.execute(db)
+  t.equal(viewed.rows[0]!.n, String(rows.length), 'the view reads them')
+})
+
+t.test('a reader holding a live table: the swap tries again, and copies the rows in after its last try', async (t) => {
+  const { db, pool, store } = await journalled(t)
+  const reader = await pool.connect()
+  t.teardown(() => reader.release())
+  await reader.query('BEGIN')
+  await reader.query('SELECT count(*) FROM journal_entries')
+
+  // The reader lets go after the first try has timed out: the second one replaces the tables.
+  const was = await shape(db, 'journal_entries')
+  const letGo = setTimeout(() => void reader.query('COMMIT'), 400)
+  const started = performance.now()
+  const replaced = await rebuildProjection({ db, store, projection: journal, swapLock: { waitMs: 250, attempts: 5 } })
+  clearTimeout(letGo)
+  t.equal(replaced.swapped, 'replaced', `replaced once the reader was done (${Math.round(performance.now() - started)} ms)`)
+  t.not((await shape(db, 'journal_entries')).oid, was.oid)
+
+  // A reader that stays: every try times out, and the rows are copied in, which waits for writers only.
+  await reader.query('BEGIN')
+  await reader.query('SELECT count(*) FROM journal_entries')
+  const staying = await shape(db, 'journal_entries')
+  const copied = await rebuildProjection({ db, store, projection: journal, swapLock: { waitMs: 100, attempts: 2 } })
+  t.equal(copied.swapped, 'copied')
+  t.equal((await shape(db, 'journal_entries')).oid, staying.oid, 'the table the reader holds stays in place')
+  await reader.query('COMMIT')
+})
+
+t.test('a projection deferring an index its tables do not have is refused before anything is built', async (t) => {
+  const { db, store } = await journalled(t)
+  const projection = { ...journal, deferredIndexes: ['journal_postings_pkey'] }
+  await t.rejects(rebuildProjection({ db, store, projection }), /defers the index journal_postings_pkey, which none of its tables has/)
+  const schemas = await sql<{ n: string }>`SELECT count(*)::text AS n FROM pg_namespace WHERE nspname = ${shadowSchema(journal)}`.execute(db)
+  t.equal(schemas.rows[0]!.n, '0', 'no shadow schema was made')
+})
