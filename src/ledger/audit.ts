@@ -1,11 +1,12 @@
 import type { Kysely } from 'kysely'
+import { JsonText } from '../adapters/postgres/copy.ts'
 import { insertRowChunks, type JsonRow } from '../adapters/postgres/insert-rows.ts'
 import type { Database } from '../database.ts'
-import type { JsonObject, RecordedEvent } from '../events/event-store.ts'
+import type { JsonObject, JsonValue, RecordedEvent } from '../events/event-store.ts'
 import { allEventTypes, type DomainEvent } from '../events/types.ts'
 import type { Projection } from '../subscriptions/projection.ts'
 import type { AuditLogTable } from './audit.table.ts'
-import { canonicalEvent, chainHash, GENESIS_HASH } from './canonical.ts'
+import { canonicalEvent, canonicalJson, chainHash, GENESIS_HASH } from './canonical.ts'
 import { positionKey } from './position-key.ts'
 
 /**
@@ -26,8 +27,11 @@ export const auditLog: Projection<DomainEvent> = {
       for (let i = 0; i < recorded.length; i += CHUNK) {
         const rows: JsonRow<AuditLogTable>[] = []
         for (const event of recorded.slice(i, i + CHUNK)) {
-          const hash = chainHash(prev, canonicalEvent(event))
-          rows.push(auditRow(event, prev, hash))
+          // The canonical data and metadata are also the JSON the row stores: serialized once.
+          const data = canonicalJson(event.data)
+          const metadata = canonicalJson(event.metadata as unknown as JsonValue)
+          const hash = chainHash(prev, canonicalEvent(event, data, metadata))
+          rows.push(auditRow(event, prev, hash, data, metadata))
           prev = hash
         }
         yield rows
@@ -40,7 +44,7 @@ export const auditLog: Projection<DomainEvent> = {
 /** Events hashed per insert statement. */
 const CHUNK = 500
 
-function auditRow(e: RecordedEvent, prevHash: string, hash: string): JsonRow<AuditLogTable> {
+function auditRow(e: RecordedEvent, prevHash: string, hash: string, data: string, metadata: string): JsonRow<AuditLogTable> {
   const m = e.metadata
   return {
     position_key: positionKey(e.position),
@@ -49,8 +53,8 @@ function auditRow(e: RecordedEvent, prevHash: string, hash: string): JsonRow<Aud
     revision: e.revision,
     event_id: e.id,
     type: e.type,
-    data: e.data,
-    metadata: m,
+    data: new JsonText(data),
+    metadata: new JsonText(metadata),
     actor: m.actor,
     request_id: m.requestId ?? null,
     idempotency_key: m.idempotencyKey ?? null,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { JsonValue, RecordedEvent } from '../events/event-store.ts'
 
 /** prev_hash of the first event of the log. */
@@ -36,10 +36,13 @@ export function canonicalJson(value: JsonValue | undefined): string {
   return out + '}'
 }
 
-/** The canonical form of one event: exactly these eight members (written in sorted order), the position as a string. */
-export function canonicalEvent(e: ChainedEvent): string {
+/**
+ * The canonical form of one event: exactly these eight members (written in sorted order), the
+ * position as a string. A caller that also needs the canonical data and metadata passes them in.
+ */
+export function canonicalEvent(e: ChainedEvent, data = canonicalJson(e.data), metadata = canonicalJson(e.metadata as unknown as JsonValue)): string {
   return (
-    `{"data":${canonicalJson(e.data)},"id":${JSON.stringify(e.id)},"metadata":${canonicalJson(e.metadata as unknown as JsonValue)},` +
+    `{"data":${data},"id":${JSON.stringify(e.id)},"metadata":${metadata},` +
     `"position":${JSON.stringify(e.position)},"recordedAt":${JSON.stringify(e.recordedAt)},"revision":${JSON.stringify(e.revision)},` +
     `"stream":${JSON.stringify(e.stream)},"type":${JSON.stringify(e.type)}}`
   )
@@ -47,5 +50,5 @@ export function canonicalEvent(e: ChainedEvent): string {
 
 /** hash = hex(sha256(utf8(prevHash hex + canonical JSON))). */
 export function chainHash(prevHash: string, canonical: string): string {
-  return createHash('sha256').update(prevHash, 'utf8').update(canonical, 'utf8').digest('hex')
+  return hash('sha256', prevHash + canonical, 'hex')
 }

@@ -59,6 +59,21 @@ export async function transactionClient<DB>(trx: Kysely<DB>): Promise<pg.PoolCli
   return client
 }
 
+/**
+ * A json or jsonb column's value already written as JSON text (the audit log has its events' data as
+ * canonical JSON anyway): COPY sends the text as it is instead of serializing the value again. Any
+ * other path serializes the value it parses back to.
+ */
+export class JsonText {
+  readonly text: string
+  constructor(text: string) {
+    this.text = text
+  }
+  toJSON(): unknown {
+    return JSON.parse(this.text)
+  }
+}
+
 /** Per transaction, each table's json and jsonb columns: asked once, by the first COPY into it. */
 const jsonColumnsByTransaction = new WeakMap<object, Map<string, Promise<Set<string>>>>()
 
@@ -100,7 +115,9 @@ export async function copyRows<DB>(trx: Kysely<DB>, client: pg.PoolClient, table
     for (let c = 0; c < columns.length; c++) {
       if (c > 0) line += '\t'
       const value = row[columns[c]!]
-      line += isJson[c] && value !== null && value !== undefined ? escapeText(JSON.stringify(value)) : copyText(value)
+      if (!isJson[c] || value === null || value === undefined) line += copyText(value)
+      // Text handed in may hold whitespace between tokens, newlines included: escaped as any text.
+      else line += value instanceof JsonText ? escapeText(value.text) : escapeJson(JSON.stringify(value))
     }
     lines[r] = line
   }
@@ -130,7 +147,13 @@ export function copyText(value: unknown): string {
   return escapeText(text)
 }
 
-const escapeText = (text: string) => text.replace(SPECIALS, (ch) => ESCAPES[ch]!)
+/** Most text has nothing to escape: tested before anything is replaced. */
+const escapeText = (text: string) => (HAS_SPECIALS.test(text) ? text.replace(SPECIALS, (ch) => ESCAPES[ch]!) : text)
 
+/** JSON.stringify's text never holds a raw newline, return or tab (it escapes them): only its backslashes are doubled. */
+const escapeJson = (json: string) => (json.includes('\\') ? json.replace(BACKSLASHES, '\\\\') : json)
+const BACKSLASHES = /\\/g
+
+const HAS_SPECIALS = /[\\\n\r\t]/
 const SPECIALS = /[\\\n\r\t]/g
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' }

@@ -1,12 +1,15 @@
 import { sql, type Kysely, type Selectable } from 'kysely'
 import type { Database } from '../../database.ts'
-import { copyRows, transactionClient } from './copy.ts'
+import { copyRows, transactionClient, type JsonText } from './copy.ts'
 
 /**
  * A row as `insertRows` takes it: each column as it is read back (objects for jsonb, Date for
- * timestamps or an ISO string, strings for numeric and int8), so it travels as JSON without a second encoding.
+ * timestamps or an ISO string, strings for numeric and int8), so it travels as JSON without a second
+ * encoding; a jsonb value may also come as its JSON text already written (JsonText).
  */
-export type JsonRow<T> = { [K in keyof Selectable<T>]: Selectable<T>[K] extends Date ? Date | string : Selectable<T>[K] }
+export type JsonRow<T> = {
+  [K in keyof Selectable<T>]: Selectable<T>[K] extends Date ? Date | string : Selectable<T>[K] extends object ? Selectable<T>[K] | JsonText : Selectable<T>[K]
+}
 
 /** From this many rows on, a transaction's rows go by COPY (see copy.ts); fewer cost about the same either way. */
 const COPY_MIN_ROWS = 50
