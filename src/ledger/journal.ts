@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely'
+import { sql, type Kysely, type Transaction } from 'kysely'
 import { insertRows, type JsonRow } from '../adapters/postgres/insert-rows.ts'
 import type { Database } from '../database.ts'
 import type { DepositEvent } from '../events/deposit.ts'
@@ -88,7 +88,8 @@ async function loadOperations(trx: Transaction<Database>, events: Recorded<Handl
     if (e.type === 'TransferCompleted' || e.type === 'TransferFailed') ids.add(e.data.transferId)
   }
   if (ids.size === 0) return new Map()
-  const rows = await trx.selectFrom('journal_operations').selectAll().where('operation_id', 'in', [...ids]).execute()
+  // One array parameter: a page of a rebuild asks for thousands.
+  const rows = await trx.selectFrom('journal_operations').selectAll().where('operation_id', '=', sql<string>`ANY(${[...ids]}::text[])`).execute()
   return new Map(rows.map((r) => [r.operation_id, { ...r, amount: BigInt(r.amount) }]))
 }
 
@@ -228,17 +229,12 @@ async function book(trx: Transaction<Database>, planned: Planned[]): Promise<voi
   await insertRows(trx, 'journal_entries', entries)
   await insertRows(trx, 'journal_postings', postings)
   const touched = [...balances].filter(([, s]) => s.last !== '')
-  await trx
-    .insertInto('journal_accounts')
-    .values(touched.map(([account, s]) => ({ account, wallet_id: walletOf(account) ?? null, balance: s.balance.toString(), postings: s.postings.toString(), last_position_key: s.last })))
-    .onConflict((oc) =>
-      oc.column('account').doUpdateSet((eb) => ({
-        balance: eb.ref('excluded.balance'),
-        postings: eb.ref('excluded.postings'),
-        last_position_key: eb.ref('excluded.last_position_key'),
-      })),
-    )
-    .execute()
+  await insertRows(
+    trx,
+    'journal_accounts',
+    touched.map(([account, s]) => ({ account, wallet_id: walletOf(account) ?? null, balance: s.balance.toString(), postings: s.postings.toString(), last_position_key: s.last })),
+    { updateOnConflict: { target: ['account'], set: ['balance', 'postings', 'last_position_key'] } },
+  )
 }
 
 /** A moment of the journal: a position of the log, an instant, or the latest entry. */

@@ -11,6 +11,13 @@ export type JsonRow<T> = {
   [K in keyof Selectable<T>]: Selectable<T>[K] extends Date ? Date | string : Selectable<T>[K] extends object ? Selectable<T>[K] | JsonText : Selectable<T>[K]
 }
 
+type Columns<K extends keyof Database> = readonly (keyof Database[K] & string)[]
+
+export interface InsertOptions<K extends keyof Database> {
+  skipConflictsOn?: Columns<K>
+  updateOnConflict?: { target: Columns<K>; set: Columns<K> }
+}
+
 /** From this many rows on, a transaction's rows go by COPY (see copy.ts); fewer cost about the same either way. */
 const COPY_MIN_ROWS = 50
 
@@ -28,13 +35,15 @@ const ROWS_PER_STATEMENT = 5000
  *
  * `skipConflictsOn`: a row that conflicts on these columns' unique index is left out (ON CONFLICT
  * (...) DO NOTHING); a conflict on any other constraint still fails the statement.
+ * `updateOnConflict`: a row that conflicts on `target`'s unique index sets the `set` columns of the
+ * row there instead (ON CONFLICT (...) DO UPDATE); no two rows of one call may share a target.
  * The table is named unqualified, so a rebuild's shadow schema, first on the search path, gets the rows.
  */
 export async function insertRows<K extends keyof Database & string>(
   db: Kysely<Database>,
   table: K,
   rows: readonly JsonRow<Database[K]>[],
-  options: { skipConflictsOn?: readonly (keyof Database[K] & string)[] } = {},
+  options: InsertOptions<K> = {},
 ): Promise<void> {
   const first = rows[0]
   if (first === undefined) return
@@ -42,8 +51,8 @@ export async function insertRows<K extends keyof Database & string>(
   for (const row of rows) {
     if (Object.keys(row).length !== names.length) throw new Error(`insertRows(${table}): every row must name the same ${names.length} columns`)
   }
-  // Many rows and no conflicts to skip: COPY on the transaction's own connection, when it can be found.
-  if (options.skipConflictsOn === undefined && rows.length >= COPY_MIN_ROWS) {
+  // Many rows and no conflicts to handle: COPY on the transaction's own connection, when it can be found.
+  if (options.skipConflictsOn === undefined && options.updateOnConflict === undefined && rows.length >= COPY_MIN_ROWS) {
     const client = await transactionClient(db)
     if (client !== null) {
       for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) await copyRows(db, client, table, names, rows.slice(i, i + ROWS_PER_STATEMENT))
@@ -51,8 +60,14 @@ export async function insertRows<K extends keyof Database & string>(
     }
   }
   const columns = sql.join(names.map((c) => sql.id(c)))
-  const target = options.skipConflictsOn
-  const onConflict = target === undefined ? sql`` : sql` ON CONFLICT (${sql.join(target.map((c) => sql.id(c)))}) DO NOTHING`
+  const ids = (cs: readonly string[]) => sql.join(cs.map((c) => sql.id(c)))
+  const { skipConflictsOn: skip, updateOnConflict: update } = options
+  const onConflict =
+    skip !== undefined
+      ? sql` ON CONFLICT (${ids(skip)}) DO NOTHING`
+      : update !== undefined
+        ? sql` ON CONFLICT (${ids(update.target)}) DO UPDATE SET ${sql.join(update.set.map((c) => sql`${sql.id(c)} = EXCLUDED.${sql.id(c)}`))}`
+        : sql``
   for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
     const json = JSON.stringify(rows.slice(i, i + ROWS_PER_STATEMENT))
     await sql`INSERT INTO ${sql.id(table)} (${columns}) SELECT ${columns} FROM jsonb_populate_recordset(NULL::${sql.id(table)}, ${json}::jsonb)${onConflict}`.execute(db)
@@ -72,7 +87,7 @@ export async function insertRowChunks<K extends keyof Database & string>(
   trx: Kysely<Database>,
   table: K,
   chunks: Iterable<readonly JsonRow<Database[K]>[]>,
-  options: { skipConflictsOn?: readonly (keyof Database[K] & string)[] } = {},
+  options: InsertOptions<K> = {},
 ): Promise<void> {
   // The statement of the chunk before, if any. The iterator builds chunk i while statement i-1 runs;
   // statement i is sent once statement i-1 is done, so the connection never has two of ours at once.

@@ -72,6 +72,27 @@ t.test('a unique conflict fails the statement unless asked to skip it, and nothi
   t.equal((await db.selectFrom('journal_operations').select('operation_id').execute()).length, 2, 'and nothing of that call is written')
 })
 
+t.test('a conflict on the named key updates the named columns of the row there, and only those', async (t) => {
+  const { db } = await testDatabase(t)
+  const account = (name: string, balance: string, postings: string, last: string) => ({ account: name, wallet_id: 'w-1', balance, postings, last_position_key: last })
+  await insertRows(db, 'journal_accounts', [account('available:w-1', '5', '1', 'k1'), account('held:w-1', '0', '1', 'k1')])
+  const update = { updateOnConflict: { target: ['account'], set: ['balance', 'postings', 'last_position_key'] } } as const
+  const huge = '99999999999999999999999999999999999999'
+  await insertRows(db, 'journal_accounts', [{ ...account('available:w-1', huge, '2', 'k2'), wallet_id: 'not-updated' }, account('chain:SOL', '-5', '1', 'k2')], update)
+  t.same(
+    await db.selectFrom('journal_accounts').selectAll().orderBy('account').execute(),
+    [
+      { account: 'available:w-1', wallet_id: 'w-1', balance: huge, postings: '2', last_position_key: 'k2' },
+      { account: 'chain:SOL', wallet_id: 'w-1', balance: '-5', postings: '1', last_position_key: 'k2' },
+      { account: 'held:w-1', wallet_id: 'w-1', balance: '0', postings: '1', last_position_key: 'k1' },
+    ],
+    'the conflicting row updated (its other columns kept), the new one inserted, the untouched one as it was',
+  )
+  const many = Array.from({ length: 120 }, (_, i) => account(`available:w-${i}`, String(i), '1', 'k3'))
+  await db.transaction().execute((trx) => insertRows(trx, 'journal_accounts', many, update))
+  t.equal((await db.selectFrom('journal_accounts').select('balance').where('account', '=', 'available:w-1').executeTakeFirstOrThrow()).balance, '1', 'many rows in a transaction update too (never by COPY)')
+})
+
 t.test('more rows than one statement carries are all written, in several statements', async (t) => {
   const { db } = await testDatabase(t)
   const many = Array.from({ length: 12_345 }, (_, i) => operation(`op-${i}`, String(i)))
