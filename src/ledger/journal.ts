@@ -79,16 +79,24 @@ export const journal: Projection<Handled> = {
   },
 }
 
-/** The operations the batch's outcome events refer to, as recorded by their requests. */
+/** The operations the batch's outcome events refer to, as recorded by their requests in earlier batches. */
 async function loadOperations(trx: Transaction<Database>, events: Recorded<Handled>[]): Promise<Map<string, Operation>> {
   const ids = new Set<string>()
+  // A request earlier in the batch is planned before its outcome: its operation is not asked for.
+  const requested = new Set<string>()
+  const refer = (id: string) => {
+    if (!requested.has(id)) ids.add(id)
+  }
   for (const e of events) {
-    if (e.type === 'MintCompleted') ids.add(e.data.mintId)
-    if (e.type === 'RedeemCompleted' || e.type === 'RedeemFailed') ids.add(e.data.redeemId)
-    if (e.type === 'TransferCompleted' || e.type === 'TransferFailed') ids.add(e.data.transferId)
+    if (e.type === 'MintRequested') requested.add(e.data.mintId)
+    if (e.type === 'RedeemRequested') requested.add(e.data.redeemId)
+    if (e.type === 'TransferRequested') requested.add(e.data.transferId)
+    if (e.type === 'MintCompleted') refer(e.data.mintId)
+    if (e.type === 'RedeemCompleted' || e.type === 'RedeemFailed') refer(e.data.redeemId)
+    if (e.type === 'TransferCompleted' || e.type === 'TransferFailed') refer(e.data.transferId)
   }
   if (ids.size === 0) return new Map()
-  // One array parameter: a page of a rebuild asks for thousands.
+  // One array parameter (here and for the accounts): a page of a rebuild asks for thousands.
   const rows = await trx.selectFrom('journal_operations').selectAll().where('operation_id', '=', sql<string>`ANY(${[...ids]}::text[])`).execute()
   return new Map(rows.map((r) => [r.operation_id, { ...r, amount: BigInt(r.amount) }]))
 }
@@ -176,7 +184,7 @@ const release = (op: Operation): Move => ({ from: heldAccount(op.wallet_id), to:
 /** Writes the entries, their postings with running balances, and the accounts' new balances. */
 async function book(trx: Transaction<Database>, planned: Planned[]): Promise<void> {
   const accounts = new Set(planned.flatMap((p) => [p.move.from, p.move.to]))
-  const rows = await trx.selectFrom('journal_accounts').select(['account', 'balance', 'postings']).where('account', 'in', [...accounts]).execute()
+  const rows = await trx.selectFrom('journal_accounts').select(['account', 'balance', 'postings']).where('account', '=', sql<string>`ANY(${[...accounts]}::text[])`).execute()
   const balances = new Map(rows.map((r) => [r.account, { balance: BigInt(r.balance), postings: BigInt(r.postings), last: '' }]))
   const lastEntry = await trx.selectFrom('journal_entries').select('booked_at').orderBy('position_key', 'desc').limit(1).executeTakeFirst()
   let booked = lastEntry?.booked_at.getTime() ?? 0
