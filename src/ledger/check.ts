@@ -72,6 +72,9 @@ export async function checkJournal(db: Kysely<Database>, options: { waitMs?: num
       .transaction()
       .setIsolationLevel('repeatable read')
       .execute(async (trx) => {
+        // Locked before the snapshot is taken (by the first query): a rebuild's swap, which replaces
+        // these tables, waits for this check instead of giving it tables whose rows its snapshot cannot see.
+        await sql`LOCK TABLE wallets, journal_postings IN ACCESS SHARE MODE`.execute(trx)
         const at = (await readCheckpoint(trx as unknown as Kysely<Database>, checkpointName(wallets.projection))) ?? null
         const journalAt = (await readCheckpoint(trx as unknown as Kysely<Database>, checkpointName(journal))) ?? null
         if (at !== null && (journalAt === null || positionKey(journalAt) < positionKey(at))) return { kind: 'behind' as const, at, journalAt }

@@ -113,29 +113,34 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     }
   }
 
-  for (;;) {
-    const until = await goal()
-    const before = after
-    await catchUp(
-      until,
-      (events) =>
-        db.transaction().execute(async (trx) => {
-          // Nothing in a shadow batch needs to wait for a WAL flush at commit: the swap is the durable step.
-          await sql`SELECT set_config('search_path', ${`${schema},public`}, true), set_config('synchronous_commit', 'off', true)`.execute(trx)
-          await projection.handle(trx, eventsFor(projection, events))
-        }),
-      () => options.signal?.aborted === true,
-    )
-    if (options.signal?.aborted) throw options.signal.reason ?? new Error('rebuild aborted')
-    // Close enough to the live checkpoint (or at the fixed target): finish inside the swap.
-    if (options.target !== undefined || after === before || after === until) break
+  /** Follows the live checkpoint (or goes to the fixed target) until one more pass would gain nothing: the rest is applied inside the swap. */
+  const follow = async () => {
+    for (;;) {
+      const until = await goal()
+      const before = after
+      await catchUp(
+        until,
+        (events) =>
+          db.transaction().execute(async (trx) => {
+            // Nothing in a shadow batch needs to wait for a WAL flush at commit: the swap's commit flushes it all.
+            await sql`SELECT set_config('search_path', ${`${schema},public`}, true), set_config('synchronous_commit', 'off', true)`.execute(trx)
+            await projection.handle(trx, eventsFor(projection, events))
+          }),
+        () => options.signal?.aborted === true,
+      )
+      if (options.signal?.aborted) throw options.signal.reason ?? new Error('rebuild aborted')
+      if (options.target !== undefined || after === before || after === until) return
+    }
   }
+  await follow()
   for (const table of live) await createDeferredIndexes(db, schema, table, deferred)
+  // What was appended while the indexes were built is applied now rather than under the swap's lock.
+  if (deferred.size > 0) await follow()
   if (options.swap === false) return { applied, position: after, schema }
 
   // Replacing a table takes a lock that queues every reader behind it: each try waits a bounded time
   // for the readers there are, so that a long one cannot hold the API up for long.
-  const replaceable = live.every((t) => t.kept === undefined)
+  let replaceable = live.every((t) => t.kept === undefined)
   const lock = options.swapLock ?? { waitMs: 1000, attempts: 5 }
   for (let attempt = 1; replaceable && attempt <= lock.attempts; attempt++) {
     const state = { after, applied }
@@ -143,9 +148,13 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
       await swap('replaced', lock.waitMs)
       return { applied, position: after, schema, swapped: 'replaced' }
     } catch (err) {
+      // The transaction rolled back: so do the events it applied.
       ;({ after, applied } = state)
-      if (!isLockWait(err) || options.signal?.aborted) throw err
-      await new Promise((resolve) => setTimeout(resolve, lock.waitMs / 2))
+      if (options.signal?.aborted) throw err
+      // Something the checks above do not know of depends on a live table (a function taking its row type, say): copy instead.
+      if (errorCode(err) === DEPENDENT_OBJECTS) replaceable = false
+      else if (!isLockWait(err)) throw err
+      else await new Promise((resolve) => setTimeout(resolve, lock.waitMs / 2))
     }
   }
   await swap('copied', undefined)
@@ -154,11 +163,16 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   /** The swap's transaction: lock, last events, tables (replaced, or rows copied), checkpoint, shadow schema dropped. */
   async function swap(how: 'replaced' | 'copied', waitMs: number | undefined) {
     await db.transaction().execute(async (trx) => {
-      const tables = sql.join(projection.tables.map((t) => sql.id('public', t)))
-      const was = waitMs === undefined ? undefined : (await sql<{ was: string }>`SELECT current_setting('lock_timeout') AS was, set_config('lock_timeout', ${`${waitMs}ms`}, true)`.execute(trx)).rows[0]!.was
-      // Replacing needs every reader out; copying only stops the live projection's writes, and reads of the old rows go on until the commit.
-      await sql`LOCK TABLE ${tables} IN ${sql.raw(how === 'replaced' ? 'ACCESS EXCLUSIVE' : 'EXCLUSIVE')} MODE`.execute(trx)
-      if (was !== undefined) await sql`SELECT set_config('lock_timeout', ${was}, true)`.execute(trx)
+      if (how === 'replaced') {
+        // Every table the swap drops or moves, twins included (a VACUUM of one would hold the move up), locked by one statement within waitMs in all.
+        const tables = sql.join(projection.tables.flatMap((t) => [sql.id('public', t), sql.id(schema, t)]))
+        const was = (await sql<{ was: string }>`SELECT current_setting('statement_timeout') AS was, set_config('statement_timeout', ${`${waitMs}ms`}, true)`.execute(trx)).rows[0]!.was
+        await sql`LOCK TABLE ${tables} IN ACCESS EXCLUSIVE MODE`.execute(trx)
+        await sql`SELECT set_config('statement_timeout', ${was}, true)`.execute(trx)
+      } else {
+        // Copying only stops the live projection's writes: reads of the old rows go on until the commit.
+        await sql`LOCK TABLE ${sql.join(projection.tables.map((t) => sql.id('public', t)))} IN EXCLUSIVE MODE`.execute(trx)
+      }
       await finish(trx, how)
     })
   }
@@ -189,5 +203,10 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   }
 }
 
-/** The error of a lock not granted in time (lock_timeout), or of a deadlock PostgreSQL broke by failing us. */
-const isLockWait = (err: unknown) => ['55P03', '40P01'].includes((err as { code?: string }).code ?? '')
+const errorCode = (err: unknown) => (err as { code?: string } | undefined)?.code ?? ''
+
+/** A lock not granted in time (the statement's timeout cancels it, or lock_timeout), or a deadlock PostgreSQL broke by failing us. */
+const isLockWait = (err: unknown) => ['57014', '55P03', '40P01'].includes(errorCode(err))
+
+/** DROP TABLE refused: other objects depend on the table. */
+const DEPENDENT_OBJECTS = '2BP01'

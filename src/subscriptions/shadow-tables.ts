@@ -19,7 +19,12 @@ export interface LiveTable {
   indexes: { name: string; definition: string }[]
   /** `GRANT` statements for the privileges held on it by roles other than its owner, with no target yet. */
   grants: { privilege: string; grantee: string; grantable: boolean }[]
-  /** Why the twin cannot simply take its place (a view, trigger, foreign key, policy, publication or another owner on it), if anything. */
+  /**
+   * Why the twin cannot simply take its place, if anything: something depends on the live table (a
+   * view, rule, trigger, foreign key, row security, publication, an owned sequence), or it has
+   * something a twin would not carry (storage parameters, replica identity, a comment of its own,
+   * column privileges or statistics targets, extended statistics, another owner).
+   */
   kept: string | undefined
 }
 
@@ -39,15 +44,25 @@ export async function describeTable(db: Kysely<Database>, table: string): Promis
     SELECT a.privilege_type AS privilege, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee, a.is_grantable AS grantable
     FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
     WHERE c.oid = ${oid} AND a.grantee <> c.relowner ORDER BY 2, 1`.execute(db)
+  // Whatever a twin made by LIKE would not carry, or a DROP of the live table would take with it.
+  // A view's or rule's rewrite rule depends on the table it reads, a rule on the table included.
   const dependents = await sql<{ kind: string }>`
     SELECT 'a view or rule' AS kind FROM pg_depend d JOIN pg_rewrite w ON w.oid = d.objid
-      WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = ${oid} AND w.ev_class <> ${oid}
+      WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = ${oid}
     UNION ALL SELECT 'a foreign key' FROM pg_constraint WHERE contype = 'f' AND (confrelid = ${oid} OR conrelid = ${oid})
     UNION ALL SELECT 'a trigger' FROM pg_trigger WHERE tgrelid = ${oid} AND NOT tgisinternal
+    UNION ALL SELECT 'row security' FROM pg_class WHERE oid = ${oid} AND (relrowsecurity OR relforcerowsecurity)
     UNION ALL SELECT 'a row security policy' FROM pg_policy WHERE polrelid = ${oid}
     UNION ALL SELECT 'a publication' FROM pg_publication_rel WHERE prrelid = ${oid}
     UNION ALL SELECT 'another owner' FROM pg_class WHERE oid = ${oid} AND relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)
-    UNION ALL SELECT 'inheritance or partitions' FROM pg_inherits WHERE inhrelid = ${oid} OR inhparent = ${oid}`.execute(db)
+    UNION ALL SELECT 'inheritance or partitions' FROM pg_inherits WHERE inhrelid = ${oid} OR inhparent = ${oid}
+    UNION ALL SELECT 'storage parameters' FROM pg_class WHERE oid = ${oid} AND reloptions IS NOT NULL
+    UNION ALL SELECT 'a replica identity of its own' FROM pg_class WHERE oid = ${oid} AND relreplident <> 'd'
+    UNION ALL SELECT 'a comment on the table' FROM pg_description WHERE objoid = ${oid} AND classoid = 'pg_class'::regclass AND objsubid = 0
+    UNION ALL SELECT 'column privileges or statistics targets' FROM pg_attribute WHERE attrelid = ${oid} AND attnum > 0 AND NOT attisdropped AND (attacl IS NOT NULL OR coalesce(attstattarget, -1) >= 0)
+    UNION ALL SELECT 'an extended statistics object' FROM pg_statistic_ext WHERE stxrelid = ${oid}
+    UNION ALL SELECT 'an owned sequence or identity column' FROM pg_depend d JOIN pg_class q ON q.oid = d.objid
+      WHERE d.classid = 'pg_class'::regclass AND d.refobjid = ${oid} AND q.relkind = 'S'`.execute(db)
   return {
     name: table,
     qualified: row.qualified,
@@ -60,9 +75,10 @@ export async function describeTable(db: Kysely<Database>, table: string): Promis
 
 /**
  * Creates the twin of a live table in `schema`: its columns, defaults, NOT NULL and CHECK
- * constraints, comments and statistics objects (LIKE), then its index-backed constraints and its
- * indexes under their live names, except the `deferred` ones (see `createDeferredIndexes`), and its
- * privileges. Logged, so that it can become the live table as it is.
+ * constraints and column comments (LIKE), then its index-backed constraints and its indexes under
+ * their live names, except the `deferred` ones (see `createDeferredIndexes`), and its table
+ * privileges. Logged, so that it can become the live table as it is. What LIKE does not carry over
+ * makes the table `kept` (see LiveTable).
  */
 export async function createShadowTable(db: Kysely<Database>, schema: string, live: LiveTable, deferred: ReadonlySet<string>): Promise<void> {
   const shadow = sql.id(schema, live.name)

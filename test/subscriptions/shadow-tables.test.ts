@@ -4,7 +4,9 @@ import t, { type Test } from 'tap'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import type { Db } from '../../src/adapters/postgres/database.ts'
 import { journal } from '../../src/ledger/journal.ts'
+import { checkpointName } from '../../src/subscriptions/projection.ts'
 import { rebuildProjection, shadowSchema } from '../../src/subscriptions/rebuild.ts'
+import { describeTable } from '../../src/subscriptions/shadow-tables.ts'
 import { testDatabase } from '../helpers/database.ts'
 import { runLedger } from '../helpers/ledger.ts'
 import { randomOperations } from '../helpers/random-operations.ts'
@@ -113,4 +115,72 @@ t.test('a projection deferring an index its tables do not have is refused before
   await t.rejects(rebuildProjection({ db, store, projection }), /defers the index journal_postings_pkey, which none of its tables has/)
   const schemas = await sql<{ n: string }>`SELECT count(*)::text AS n FROM pg_namespace WHERE nspname = ${shadowSchema(journal)}`.execute(db)
   t.equal(schemas.rows[0]!.n, '0', 'no shadow schema was made')
+})
+
+t.test('whatever a twin would not carry, or a dropped table would take with it, keeps the live table in place', async (t) => {
+  const { db } = await testDatabase(t)
+  await sql`CREATE TABLE probe (id int PRIMARY KEY, v text, n int)`.execute(db)
+  const kept = async () => (await describeTable(db as never, 'probe')).kept
+  t.equal(await kept(), undefined, 'a plain table can be replaced')
+  const role = `probe_reader_${randomBytes(4).toString('hex')}`
+  await sql`CREATE ROLE ${sql.id(role)}`.execute(db)
+  t.teardown(async () => {
+    await sql`DROP OWNED BY ${sql.id(role)}`.execute(db)
+    await sql`DROP ROLE ${sql.id(role)}`.execute(db)
+  })
+  const cases: [string, string, string][] = [
+    ['CREATE VIEW probe_view AS SELECT id FROM probe', 'DROP VIEW probe_view', 'a view or rule'],
+    ['CREATE RULE probe_keep AS ON DELETE TO probe DO INSTEAD NOTHING', 'DROP RULE probe_keep ON probe', 'a view or rule'],
+    ['CREATE TABLE probe_child (id int REFERENCES probe (id))', 'DROP TABLE probe_child', 'a foreign key'],
+    ["CREATE FUNCTION probe_touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'; CREATE TRIGGER probe_touch BEFORE INSERT ON probe FOR EACH ROW EXECUTE FUNCTION probe_touch()", 'DROP TRIGGER probe_touch ON probe; DROP FUNCTION probe_touch()', 'a trigger'],
+    ['ALTER TABLE probe ENABLE ROW LEVEL SECURITY', 'ALTER TABLE probe DISABLE ROW LEVEL SECURITY', 'row security'],
+    ['ALTER TABLE probe SET (fillfactor = 70)', 'ALTER TABLE probe RESET (fillfactor)', 'storage parameters'],
+    ['ALTER TABLE probe REPLICA IDENTITY FULL', 'ALTER TABLE probe REPLICA IDENTITY DEFAULT', 'a replica identity of its own'],
+    ["COMMENT ON TABLE probe IS 'kept by hand'", 'COMMENT ON TABLE probe IS NULL', 'a comment on the table'],
+    [`GRANT SELECT (v) ON probe TO ${role}`, `REVOKE SELECT (v) ON probe FROM ${role}`, 'column privileges or statistics targets'],
+    ['ALTER TABLE probe ALTER COLUMN v SET STATISTICS 500', 'ALTER TABLE probe ALTER COLUMN v SET STATISTICS -1', 'column privileges or statistics targets'],
+    ['CREATE STATISTICS probe_stats ON v, n FROM probe', 'DROP STATISTICS probe_stats', 'an extended statistics object'],
+    ['ALTER TABLE probe ADD COLUMN s serial', 'ALTER TABLE probe DROP COLUMN s', 'an owned sequence or identity column'],
+    ['CREATE PUBLICATION probe_pub FOR TABLE probe', 'DROP PUBLICATION probe_pub', 'a publication'],
+  ]
+  for (const [make, undo, reason] of cases) {
+    await sql.raw(make).execute(db)
+    t.equal(await kept(), reason, `${make.split(' ').slice(0, 3).join(' ')} ...: ${reason}`)
+    await sql.raw(undo).execute(db)
+    t.equal(await kept(), undefined, 'undone: replaceable again')
+  }
+})
+
+t.test('a dependency no check knows of fails the replacement: the rows are copied in, the last events applied again', async (t) => {
+  const { db, pool, store } = await journalled(t)
+  const name = checkpointName(journal)
+  const head = (await db.selectFrom('checkpoints').select('position').where('name', '=', name).executeTakeFirstOrThrow()).position!
+  const rows = new Map<string, string[]>()
+  for (const table of journal.tables) rows.set(table, await contents(db, table))
+  // A function taking the entries' row type: DROP TABLE refuses it (2BP01), and nothing above looks for it.
+  await sql`CREATE FUNCTION entry_kind(journal_entries) RETURNS text LANGUAGE sql AS 'SELECT $1.operation_kind'`.execute(db)
+  // The rebuild builds up to a checkpoint in the middle of the log; the checkpoint reaches the head
+  // while the swap waits for a reader, so the swap's transaction applies the rest before it fails.
+  const events = (await store.readAll({ maxCount: 100_000, filter: { types: journal.handles as string[] } })).events
+  const middle = events[Math.floor(events.length / 2)]!.position
+  await db.updateTable('checkpoints').set({ position: middle }).where('name', '=', name).execute()
+  const reader = await pool.connect()
+  t.teardown(() => reader.release())
+  await reader.query('BEGIN')
+  await reader.query('SELECT count(*) FROM journal_entries')
+  const rebuilding = rebuildProjection({ db, store, projection: journal, swapLock: { waitMs: 5000, attempts: 2 } })
+  for (;;) {
+    const waiting = await sql<{ n: string }>`SELECT count(*)::text AS n FROM pg_locks WHERE relation = 'public.journal_entries'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted`.execute(db)
+    if (waiting.rows[0]!.n !== '0') break
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  await db.updateTable('checkpoints').set({ position: head }).where('name', '=', name).execute()
+  await reader.query('COMMIT')
+  const result = await rebuilding
+  t.equal(result.swapped, 'copied', 'copied in after the replacement failed')
+  t.equal(result.position, head, 'at the live checkpoint')
+  t.ok(result.applied > events.length / 2, `${result.applied} events applied, the half after the middle among them`)
+  for (const table of journal.tables) t.same(await contents(db, table), rows.get(table), `${table}: every row, the last events' included`)
+  const kind = await sql<{ k: string }>`SELECT entry_kind(e) AS k FROM journal_entries e LIMIT 1`.execute(db)
+  t.ok(kind.rows[0]?.k, 'the function still reads the entries')
 })
