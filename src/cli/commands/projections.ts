@@ -47,7 +47,7 @@ export const projections: CliCommand = {
             onProgress: (p) => bar?.update(p.scanned ?? p.applied, p.total, {}),
           })
           const seconds = (performance.now() - started) / 1000
-          results.push({ name: projection.name, version: projection.version, events: result.applied, position: result.position ?? null, seconds: Math.round(seconds * 100) / 100 })
+          results.push({ name: projection.name, version: projection.version, events: result.applied, position: result.position ?? null, seconds: Math.round(seconds * 100) / 100, swapped: result.swapped ?? null })
         } catch (err) {
           if (!(err instanceof NothingToRebuild)) throw err
           results.push({ name: projection.name, version: projection.version, skipped: err.message })
@@ -58,7 +58,7 @@ export const projections: CliCommand = {
       if (ctx.json) ctx.stdout.write(JSON.stringify({ rebuilt: results }) + '\n')
       else
         for (const r of results)
-          ctx.stdout.write('skipped' in r ? `${r.name}: skipped: ${r.skipped}\n` : `${r.name} v${r.version}: ${r.events} events to position ${r.position ?? '-'} in ${r.seconds} s, swapped in\n`)
+          ctx.stdout.write('skipped' in r ? `${r.name}: skipped: ${r.skipped}\n` : `${r.name} v${r.version}: ${r.events} events to position ${r.position ?? '-'} in ${r.seconds} s, swapped in (${r.swapped === 'copied' ? 'rows copied into the live tables' : 'tables replaced'})\n`)
       return 0
     } finally {
       await conn.close()

@@ -37,12 +37,13 @@ t.test('projections status and rebuild, human and --json', async (t) => {
 
   const rebuilt = cli('projections', 'rebuild', '--all')
   t.equal(rebuilt.status, 0, rebuilt.stderr)
-  t.match(rebuilt.stdout, /wallets v1: 2 events to position 2 in [\d.]+ s, swapped in/, 'rebuilt up to the live checkpoint, not beyond')
+  t.match(rebuilt.stdout, /wallets v1: 2 events to position 2 in [\d.]+ s, swapped in \(tables replaced\)/, 'rebuilt up to the live checkpoint, not beyond, its tables put in place of the live ones')
   t.match(rebuilt.stderr, /rebuild wallets \[.*\] \d+% \| \d+\/\d+ events \| \d+ events\/s \| ETA/, 'a progress bar with events/s and ETA on stderr')
   t.equal((await db.selectFrom('wallets').select('available').executeTakeFirstOrThrow()).available, '5')
 
   const json = JSON.parse(cli('--json', 'projections', 'rebuild', 'mints').stdout)
   t.same(json.rebuilt.map((r: { name: string }) => r.name), ['mints'])
+  t.equal(json.rebuilt[0].swapped, 'replaced', 'the JSON says how the rebuilt tables went live')
 
   t.equal(cli('projections', 'rebuild').status, 2, 'no name is a usage error')
   t.equal(cli('projections', 'rebuild', 'nope').status, 2, 'an unknown name is a usage error')
