@@ -34,14 +34,16 @@ export async function autovacuumOn(pool: pg.Pool): Promise<boolean> {
  */
 export async function maintainTables(pool: pg.Pool): Promise<MaintenanceRun> {
   // Only tables this role owns (it may not analyze others); the insert count makes the append-only
-  // event log vacuumed too, which keeps its visibility map set and its rows frozen.
+  // event log vacuumed too, which keeps its visibility map set and its rows frozen. A rebuild's
+  // tables (schema rebuild_<projection>) are left to the rebuild, which analyzes them itself: a
+  // VACUUM there would only compete with it, and hold up its swap.
   const res = await pool.query<{ schema: string; name: string; analyze: boolean; vacuum: boolean }>(
     `SELECT s.schemaname AS schema, s.relname AS name,
             s.n_mod_since_analyze > $1::float8 + $2::float8 * greatest(s.n_live_tup, 0) AS analyze,
             s.n_dead_tup > $3::float8 + $4::float8 * greatest(s.n_live_tup, 0)
               OR s.n_ins_since_vacuum > $5::float8 + $6::float8 * greatest(s.n_live_tup, 0) AS vacuum
      FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-     WHERE pg_has_role(current_user, c.relowner, 'USAGE')
+     WHERE pg_has_role(current_user, c.relowner, 'USAGE') AND s.schemaname NOT LIKE 'rebuild\_%'
      ORDER BY s.relname`,
     [ANALYZE_BASE, ANALYZE_SCALE, VACUUM_BASE, VACUUM_SCALE, INSERT_VACUUM_BASE, INSERT_VACUUM_SCALE],
   )

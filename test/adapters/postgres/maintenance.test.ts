@@ -17,10 +17,13 @@ t.test('a pass analyzes the tables that changed past autovacuum thresholds, vacu
   const { pool } = await testDatabase(t)
   await pool.query('CREATE TABLE busy (id int PRIMARY KEY, v int); CREATE TABLE quiet (id int PRIMARY KEY)')
   await pool.query('INSERT INTO busy SELECT g, 0 FROM generate_series(1, 5000) g; INSERT INTO quiet VALUES (1)')
+  // A rebuild's twin, as busy as busy: the rebuild analyzes it itself.
+  await pool.query('CREATE SCHEMA rebuild_probe; CREATE TABLE rebuild_probe.twin (id int PRIMARY KEY); INSERT INTO rebuild_probe.twin SELECT generate_series(1, 5000)')
   // The statistics collector reports changes with a small delay.
-  await until(async () => Number((await stat(pool, 'busy'))?.mods ?? 0) > 0, 5000, 'stats for busy')
+  await until(async () => Number((await stat(pool, 'busy'))?.mods ?? 0) > 0 && Number((await stat(pool, 'twin'))?.mods ?? 0) > 0, 5000, 'stats for busy and twin')
   const first = await maintainTables(pool)
   t.ok(first.analyzed.includes('busy'), `5,000 inserted rows: analyzed (${first.analyzed.join(', ')})`)
+  t.notOk(first.analyzed.includes('twin'), 'a table of a rebuild schema is left to the rebuild')
   t.ok(first.vacuumed.includes('busy'), 'and vacuumed: insert-only tables (the event log) are vacuumed too')
   t.notOk(first.analyzed.includes('quiet'), 'one row changed (under 50 + 10%): left alone')
   t.ok((await stat(pool, 'busy'))?.analyzed, 'PostgreSQL records the analyze')
