@@ -4,7 +4,7 @@ import type { Database } from '../database.ts'
 import type { EventStore, Position, RecordedEvent } from '../events/event-store.ts'
 import { isAfter, readCheckpoint } from './checkpoints.ts'
 import { checkpointName, eventsFor, type Projection } from './projection.ts'
-import { copyIntoLiveTable, createDeferredIndexes, createShadowTable, describeTable, replaceLiveTable } from './shadow-tables.ts'
+import { copyIntoLiveTable, createShadowTable, describeTable, finishShadowTable, replaceLiveTable } from './shadow-tables.ts'
 
 export interface RebuildProgress {
   /** Events handed to the projection so far. */
@@ -133,9 +133,9 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     }
   }
   await follow()
-  for (const table of live) await createDeferredIndexes(db, schema, table, deferred)
-  // What was appended while the indexes were built is applied now rather than under the swap's lock.
-  if (deferred.size > 0) await follow()
+  for (const table of live) await finishShadowTable(db, schema, table, deferred)
+  // What was appended while the indexes were built and the twins analyzed is applied now rather than under the swap's lock.
+  await follow()
   if (options.swap === false) return { applied, position: after, schema }
 
   // Replacing a table takes a lock that queues every reader behind it: each try waits a bounded time
@@ -145,7 +145,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   for (let attempt = 1; replaceable && attempt <= lock.attempts; attempt++) {
     const state = { after, applied }
     try {
-      await swap('replaced', lock.waitMs)
+      await swap('replaced')
       return { applied, position: after, schema, swapped: 'replaced' }
     } catch (err) {
       // The transaction rolled back: so do the events it applied.
@@ -157,16 +157,16 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
       else await new Promise((resolve) => setTimeout(resolve, lock.waitMs / 2))
     }
   }
-  await swap('copied', undefined)
+  await swap('copied')
   return { applied, position: after, schema, swapped: 'copied' }
 
   /** The swap's transaction: lock, last events, tables (replaced, or rows copied), checkpoint, shadow schema dropped. */
-  async function swap(how: 'replaced' | 'copied', waitMs: number | undefined) {
+  async function swap(how: 'replaced' | 'copied') {
     await db.transaction().execute(async (trx) => {
       if (how === 'replaced') {
-        // Every table the swap drops or moves, twins included (a VACUUM of one would hold the move up), locked by one statement within waitMs in all.
+        // Every table the swap drops or moves, twins included (a VACUUM of one would hold the move up), locked by one statement within lock.waitMs in all.
         const tables = sql.join(projection.tables.flatMap((t) => [sql.id('public', t), sql.id(schema, t)]))
-        const was = (await sql<{ was: string }>`SELECT current_setting('statement_timeout') AS was, set_config('statement_timeout', ${`${waitMs}ms`}, true)`.execute(trx)).rows[0]!.was
+        const was = (await sql<{ was: string }>`SELECT current_setting('statement_timeout') AS was, set_config('statement_timeout', ${`${lock.waitMs}ms`}, true)`.execute(trx)).rows[0]!.was
         await sql`LOCK TABLE ${tables} IN ACCESS EXCLUSIVE MODE`.execute(trx)
         await sql`SELECT set_config('statement_timeout', ${was}, true)`.execute(trx)
       } else {

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
+import pg from 'pg'
 import type { Database } from '../database.ts'
 
 /**
@@ -76,7 +77,7 @@ export async function describeTable(db: Kysely<Database>, table: string): Promis
 /**
  * Creates the twin of a live table in `schema`: its columns, defaults, NOT NULL and CHECK
  * constraints and column comments (LIKE), then its index-backed constraints and its indexes under
- * their live names, except the `deferred` ones (see `createDeferredIndexes`), and its table
+ * their live names, except the `deferred` ones (see `finishShadowTable`), and its table
  * privileges. Logged, so that it can become the live table as it is. What LIKE does not carry over
  * makes the table `kept` (see LiveTable).
  */
@@ -92,11 +93,11 @@ export async function createShadowTable(db: Kysely<Database>, schema: string, li
 const INDEX_BUILD_MEMORY = '256MB'
 
 /**
- * Creates the deferred indexes of a twin once its rows are in: one sort per index instead of an
- * index entry per row as they arrive. Then refreshes the planner's statistics of the twin, which it
- * takes with it into the live table's place.
+ * Finishes a twin once its rows are in: creates its deferred indexes, one sort per index instead of
+ * an index entry per row as they arrive, then refreshes the planner's statistics of the twin, which
+ * it takes with it into the live table's place.
  */
-export async function createDeferredIndexes(db: Kysely<Database>, schema: string, live: LiveTable, deferred: ReadonlySet<string>): Promise<void> {
+export async function finishShadowTable(db: Kysely<Database>, schema: string, live: LiveTable, deferred: ReadonlySet<string>): Promise<void> {
   for (const index of live.indexes) {
     if (!deferred.has(index.name)) continue
     await db.transaction().execute(async (trx) => {
@@ -124,7 +125,5 @@ function onSchema(definition: string, live: LiveTable, schema: string): string {
   const target = ` ON ${live.qualified} USING `
   const at = definition.indexOf(target)
   if (at < 0 || definition.indexOf(target, at + 1) >= 0) throw new Error(`rebuild: cannot read the index definition ${JSON.stringify(definition)} of ${live.name}`)
-  return definition.slice(0, at) + ` ON ${quoted(schema)}.${quoted(live.name)} USING ` + definition.slice(at + target.length)
+  return definition.slice(0, at) + ` ON ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(live.name)} USING ` + definition.slice(at + target.length)
 }
-
-const quoted = (name: string) => `"${name.replace(/"/g, '""')}"`

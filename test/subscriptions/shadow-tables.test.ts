@@ -63,7 +63,7 @@ t.test('a rebuild puts its tables in place of the live ones with their indexes, 
     t.same(now.state, was.state, `${table}: the same indexes, constraints and privileges under the same names, logged (${was.state.indexes.length} indexes)`)
     t.same(await contents(db, table), was.rows, `${table}: the same rows`)
   }
-  for (const index of journal.deferredIndexes!) t.ok(before.get(index.startsWith('journal_entries') ? 'journal_entries' : 'journal_postings')!.state.indexes.some((i) => i.startsWith(`${index}: `)), `the deferred ${index} is among them`)
+  for (const index of journal.deferredIndexes!) t.ok([...before.values()].some((b) => b.state.indexes.some((i) => i.startsWith(`${index}: `))), `the deferred ${index} is among them`)
   const analyzed = await sql<{ n: string }>`SELECT count(*)::text AS n FROM pg_stats WHERE schemaname = 'public' AND tablename = 'journal_postings'`.execute(db)
   t.not(analyzed.rows[0]!.n, '0', 'the planner has statistics of the new postings table')
   const schemas = await sql<{ n: string }>`SELECT count(*)::text AS n FROM pg_namespace WHERE nspname = ${shadowSchema(journal)}`.execute(db)
