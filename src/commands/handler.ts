@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { backoffDelay } from '../adapters/retry.ts'
 import { WrongExpectedVersion, type EventMetadata, type EventStore, type NewEvent, type RequestAnswer, type StreamAppend } from '../events/event-store.ts'
 import type { StreamType } from '../events/event.ts'
-import { cacheOf, fold, type AnyEvent } from '../events/fold.ts'
+import { cacheOf, type AnyEvent } from '../events/fold.ts'
 import type { z } from 'zod'
 import { ConcurrencyConflict, DomainError } from './errors.ts'
 import { deriveId } from './ids.ts'
@@ -186,16 +186,15 @@ export async function execute<C, S, E extends StreamEvents<S>>(
   throw new ConcurrencyConflict(lastConflict, maxAttempts)
 }
 
+/** The streams of one step, read together (one round trip where the store can). */
 async function load(store: EventStore, refs: StreamRefs) {
   const state: Record<string, unknown> = {}
   const revisions: Record<string, number> = {}
-  await Promise.all(
-    Object.entries(refs).map(async ([key, ref]) => {
-      if (!ref) return
-      const folded = await fold(store, ref.type, ref.id)
-      state[key] = folded.state
-      revisions[key] = folded.revision
-    }),
-  )
+  const keyed = Object.entries(refs).flatMap(([key, ref]) => (ref ? [{ key, ref }] : []))
+  const folded = await cacheOf(store).loadMany(store, keyed.map((k) => k.ref))
+  keyed.forEach(({ key }, i) => {
+    state[key] = folded[i]!.state
+    revisions[key] = folded[i]!.revision
+  })
   return { state, revisions }
 }

@@ -109,6 +109,11 @@ export interface ReadStreamOptions {
   maxCount?: number
 }
 
+export interface StreamRead {
+  stream: string
+  fromRevision: number
+}
+
 export interface SubscribeOptions {
   after?: Position | undefined
   filter?: EventFilter | undefined
@@ -135,6 +140,12 @@ export interface EventStore {
   appendMulti(appends: StreamAppend[], options?: AppendOptions): Promise<AppendResult[]>
   /** Events of one stream; an unknown stream reads as empty. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>
+  /**
+   * Events of several streams in one round trip, where the adapter can: each read forwards from its
+   * inclusive `fromRevision`, at most `maxCount` events per read; the answer holds one list per
+   * read, in the order asked. Without it, callers read the streams one by one.
+   */
+  readStreams?(reads: readonly StreamRead[], maxCount: number): Promise<RecordedEvent[][]>
   readAll(options?: ReadAllOptions): Promise<ReadAllResult>
   /** Catch-up then live, until the signal aborts. */
   subscribe(options?: SubscribeOptions): AsyncIterable<SubscriptionBatch>

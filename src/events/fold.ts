@@ -47,18 +47,39 @@ export class AggregateCache {
   }
 
   async load<S>(store: EventStore, type: StreamType<S, AnyEvent>, id: string): Promise<Folded<S>> {
-    const stream = type.streamName(id)
-    const cached = this.entries.get(stream) as Folded<S> | undefined
-    let folded: Folded<S> = cached ?? { state: type.initialState, revision: -1 }
-    for (;;) {
-      const events = await store.readStream(stream, { fromRevision: folded.revision + 1, maxCount: PAGE })
-      const last = events.at(-1)
-      if (last !== undefined) folded = { state: foldEvents(type, events, folded.state), revision: last.revision }
-      if (events.length < PAGE) break
-      await yieldToLoop()
-    }
-    this.remember(stream, folded)
-    return folded
+    const [folded] = await this.loadMany(store, [{ type, id }])
+    return folded as Folded<S>
+  }
+
+  /**
+   * Several streams topped up at once: with a store that reads several streams in one round trip
+   * (a command's streams, say), one statement for all of them; a stream with more than a page of
+   * new events goes on alone, page by page.
+   */
+  async loadMany(store: EventStore, refs: readonly { type: StreamType<unknown, AnyEvent>; id: string }[]): Promise<Folded<unknown>[]> {
+    const streams = refs.map((r) => r.type.streamName(r.id))
+    const folded = refs.map((r, i): Folded<unknown> => this.entries.get(streams[i]!) ?? { state: r.type.initialState, revision: -1 })
+    // The same stream twice is read once.
+    const firstOf = streams.map((s) => streams.indexOf(s))
+    const unique = firstOf.flatMap((first, i) => (first === i ? [i] : []))
+    const pages = store.readStreams
+      ? await store.readStreams(unique.map((i) => ({ stream: streams[i]!, fromRevision: folded[i]!.revision + 1 })), PAGE)
+      : await Promise.all(unique.map((i) => store.readStream(streams[i]!, { fromRevision: folded[i]!.revision + 1, maxCount: PAGE })))
+    await Promise.all(
+      unique.map(async (i, u) => {
+        const type = refs[i]!.type
+        let events = pages[u]!
+        for (;;) {
+          const last = events.at(-1)
+          if (last !== undefined) folded[i] = { state: foldEvents(type, events, folded[i]!.state), revision: last.revision }
+          if (events.length < PAGE) break
+          await yieldToLoop()
+          events = await store.readStream(streams[i]!, { fromRevision: folded[i]!.revision + 1, maxCount: PAGE })
+        }
+        this.remember(streams[i]!, folded[i]!)
+      }),
+    )
+    return firstOf.map((first) => folded[first]!)
   }
 
   /** After a successful append: the state the appender computed, so the next load reads nothing. */

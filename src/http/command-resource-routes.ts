@@ -6,11 +6,12 @@ import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Db } from '../adapters/postgres/database.ts'
+import { DomainError } from '../commands/errors.ts'
 import { IdempotencyKeyTaken, type EventStore, type Position, type StreamAppend } from '../events/event-store.ts'
 import type { AnyEvent } from '../events/fold.ts'
 import { readDocument, type DocumentModel } from '../projections/document.ts'
 import type { Page } from '../projections/pagination.ts'
-import type { Admission } from '../process-manager/admission.ts'
+import { BacklogFull, type Admission } from '../process-manager/admission.ts'
 import type { WaitForReadModels } from '../subscriptions/read-your-writes.ts'
 import { HttpError, notFound } from './errors.ts'
 import { answerCreated, createdStatus, derivedId, waitIfAsked, type Resource } from './command-requests.ts'
@@ -92,16 +93,23 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
             return { principal: held.principal, key: held.key, requestHash: held.hash, status: createdStatus(terminal, def.creates ?? 'operation'), body: answer.body, headers: { location }, ttlHours: inAppend.ttlHours }
           }
         }
-        // A replayed key was answered before this handler; new work waits here while the process manager is behind.
-        await admission?.admit()
         let position: Position | undefined
-        try {
-          position = await def.create(store, request, request.body as z.output<Body>, id)
-        } catch (err) {
-          // A concurrent duplicate stored its answer first, or the key is held otherwise: nothing was written.
-          if (!(inAppend && err instanceof IdempotencyKeyTaken)) throw err
-          if (await inAppend.replay(reply)) return reply
-          throw new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
+        for (let attempt = 1; ; attempt++) {
+          try {
+            // New work waits here while the process manager is behind.
+            await admission?.admit()
+            position = await def.create(store, request, request.body as z.output<Body>, id)
+            break
+          } catch (err) {
+            // Nothing was written. The key was not looked up before the command (see AnswerInAppend): if it
+            // holds an answer already (a retry, a concurrent duplicate, the key reused), that answer comes first.
+            if (!inAppend || !(err instanceof IdempotencyKeyTaken || err instanceof DomainError || err instanceof HttpError || err instanceof BacklogFull)) throw err
+            if (await inAppend.replay(reply)) return reply
+            if (!(err instanceof IdempotencyKeyTaken)) throw err
+            // The key's row was gone, or abandoned and removed, by the time it was read: the key is free now.
+            if (attempt === 1) continue
+            throw new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
+          }
         }
         if (inAppend?.stored && answer) {
           await read.caughtUp(position)

@@ -103,3 +103,28 @@ t.test('50 concurrent transfers of 10.00 from a wallet holding 100.00 on Postgre
   const transfers = await store.readAll({ filter: { types: ['TransferRequested'] }, maxCount: 1000 })
   t.equal(transfers.events.length, 10, 'one transfer stream per success, none lost')
 })
+
+t.test('the streams of one step are read together: a transfer between wallets reads its three streams in one call', async (t) => {
+  const { pool } = await testDatabase(t)
+  const store = new PostgresEventStore(pool)
+  t.teardown(() => store.close())
+  const source = await fundedWallet(store, '100')
+  const destination = await fundedWallet(store, '1')
+  const calls: string[][] = []
+  const readStreams = store.readStreams.bind(store)
+  store.readStreams = async (reads, maxCount) => {
+    calls.push(reads.map((r) => r.stream))
+    return readStreams(reads, maxCount)
+  }
+  const readStream = store.readStream.bind(store)
+  let single = 0
+  store.readStream = async (...args) => {
+    single++
+    return readStream(...args)
+  }
+  const transferId = randomUUID()
+  const result = await execute(store, requestTransfer, { transferId, sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: parseAmount('30') }, meta())
+  t.same(calls, [[`transfer-${transferId}`, `wallet-${source}`, `wallet-${destination}`]], 'one statement for the step')
+  t.equal(single, 0, 'no stream read on its own')
+  t.equal(available(result.state.source), parseAmount('70'))
+})

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { MemoryEventStore } from '../../src/adapters/event-store/memory.ts'
-import type { EventStore, NewEvent, ReadStreamOptions } from '../../src/events/event-store.ts'
+import type { EventStore, NewEvent, ReadStreamOptions, StreamRead } from '../../src/events/event-store.ts'
 import { AggregateCache, foldEvents } from '../../src/events/fold.ts'
 import { available, wallet } from '../../src/events/wallet.ts'
 import { testMetadata } from '../helpers/events.ts'
@@ -64,4 +64,48 @@ t.test('remember keeps the newest state; the cache is bounded, least recently us
   const { store, reads } = counting(inner)
   await cache.load(store, { ...wallet, streamName: (id: string) => id }, 'a')
   t.same(reads, [{ from: 0, got: 0 }], 'a, the oldest, was dropped and is read from the start')
+})
+
+t.test('loadMany reads several streams in one call where the store can, each from its cached revision', async (t) => {
+  const inner = new MemoryEventStore()
+  const [a, b, long] = [randomUUID(), randomUUID(), randomUUID()]
+  for (const id of [a, b, long]) {
+    await inner.append(wallet.streamName(id), [{ id: randomUUID(), type: 'WalletCreationRequested', data: { walletId: id, ownerId: 'o' }, metadata: testMetadata() }], { expected: 'no_stream' })
+  }
+  await inner.append(wallet.streamName(b), [credit(b, '7')], { expected: 0 })
+  await inner.append(wallet.streamName(long), Array.from({ length: 1200 }, () => credit(long, '1')), { expected: 0 })
+  const { store, reads } = counting(inner)
+  const batches: StreamRead[][] = []
+  const batching = Object.assign(store, {
+    // Several streams per call, as the PostgreSQL store answers them.
+    readStreams: async (asked: readonly StreamRead[], maxCount: number) => {
+      batches.push([...asked])
+      return Promise.all(asked.map((r) => inner.readStream(r.stream, { fromRevision: r.fromRevision, maxCount })))
+    },
+  })
+  const cache = new AggregateCache()
+  cache.remember(wallet.streamName(b), { state: foldEvents(wallet, (await inner.readStream(wallet.streamName(b))).slice(0, 1)), revision: 0 })
+
+  const folded = await cache.loadMany(batching, [
+    { type: wallet, id: a },
+    { type: wallet, id: b },
+    { type: wallet, id: a },
+    { type: wallet, id: long },
+  ])
+  t.same(
+    batches,
+    [[{ stream: wallet.streamName(a), fromRevision: 0 }, { stream: wallet.streamName(b), fromRevision: 1 }, { stream: wallet.streamName(long), fromRevision: 0 }]],
+    'one call: a stream asked twice is read once, a cached one from after its revision',
+  )
+  t.same(reads, [{ from: 1000, got: 201 }], 'only the stream with more than a page of new events goes on alone')
+  t.same(folded.map((f) => f.revision), [0, 1, 0, 1200])
+  t.equal(folded[0], folded[2], 'the stream asked twice has one answer')
+  t.equal(available(folded[1]!.state as never), 7n, 'the cached state topped up with the new event')
+  t.equal(available(folded[3]!.state as never), 1200n)
+  t.same(folded[3]!.state, foldEvents(wallet, await inner.readStream(wallet.streamName(long))))
+
+  const plain = counting(inner)
+  const fallback = await new AggregateCache().loadMany(plain.store, [{ type: wallet, id: a }, { type: wallet, id: b }])
+  t.same(fallback.map((f) => f.revision), [0, 1])
+  t.same(plain.reads, [{ from: 0, got: 1 }, { from: 0, got: 2 }], 'without readStreams the streams are read one by one')
 })

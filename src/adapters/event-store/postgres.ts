@@ -17,6 +17,7 @@ import {
   type ReadAllOptions,
   type ReadAllResult,
   type ReadStreamOptions,
+  type StreamRead,
   type RecordedEvent,
   type RequestAnswer,
   type StreamAppend,
@@ -330,6 +331,23 @@ export class PostgresEventStore implements EventStore {
       [stream, from, options.maxCount ?? 2 ** 31 - 1],
     )
     return res.rows.map(toRecorded)
+  }
+
+  async readStreams(reads: readonly StreamRead[], maxCount: number): Promise<RecordedEvent[][]> {
+    if (reads.length === 0) return []
+    // One statement for all of a command's streams: each read is its own index range scan.
+    const res = await this.query<EventRow & { read_index: number }>(
+      `SELECT r.read_index, e.position, e.stream, e.revision, e.event_id, e.type, e.data, e.metadata, e.recorded_at
+       FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS r(stream, from_revision, read_index)
+       CROSS JOIN LATERAL (
+         SELECT * FROM events WHERE stream = r.stream AND revision >= r.from_revision ORDER BY revision LIMIT $3
+       ) e
+       ORDER BY r.read_index, e.revision`,
+      [reads.map((r) => r.stream), reads.map((r) => r.fromRevision), maxCount],
+    )
+    const out: RecordedEvent[][] = reads.map(() => [])
+    for (const row of res.rows) out[Number(row.read_index) - 1]!.push(toRecorded(row))
+    return out
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {

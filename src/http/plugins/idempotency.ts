@@ -25,13 +25,13 @@ declare module 'fastify' {
 }
 
 /**
- * One commit per command. The key was free when the request came in and no row holds it: the
- * route's append claims it and stores the answer in the same transaction (`answer` builds that
- * answer from the events about to be appended). If the append finds the key held (a concurrent
- * duplicate, or another request under the key) it writes nothing, and `replay` answers from the
- * key's row: its stored answer when that is this request's, otherwise 409 idempotency_key_in_use.
- * An answer the append did not store (a refusal, an already existing resource) is stored when it
- * is sent, as on the in-flight path.
+ * One commit per command, and no statement before it. The key is not looked up when the request
+ * comes in: the route's append claims it and stores the answer in the same transaction (`answer`
+ * builds that answer from the events about to be appended). If the append finds the key held (a
+ * retry, a concurrent duplicate, or another request under the key) it writes nothing, and `replay`
+ * answers from the key's row. So does the route when its command is refused or finds its resource
+ * existing, before answering anything of its own: a key's first answer always wins. An answer the
+ * append did not store (a refusal) is stored when it is sent, as on the in-flight path.
  */
 export interface AnswerInAppend {
   ttlHours: number
@@ -39,7 +39,12 @@ export interface AnswerInAppend {
   answer?: (appends: StreamAppend[]) => RequestAnswer
   /** Set once an append stored the answer. */
   stored: boolean
-  /** Sends the key's stored answer if it is this request's, else throws 409 idempotency_key_in_use; false when the key has no row. */
+  /**
+   * Sends the key's stored answer if it is this request's; throws 422 idempotency_key_reused when
+   * the key was used for another request, 409 idempotency_key_in_use while its request is in flight;
+   * false when the key has no live row (none, an expired one, or an abandoned in-flight one, which
+   * it removes).
+   */
   replay(reply: FastifyReply): Promise<boolean>
 }
 
@@ -119,6 +124,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
       .headers({ ...(row.response_headers ?? {}), 'idempotent-replayed': 'true', 'content-type': 'application/json; charset=utf-8' })
       .send(JSON.stringify(row.response_body))
   const inUse = () => new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
+  const reused = () => new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with another request; use a new key')
 
   const answerInAppend = (principal: string, key: string, hash: string): AnswerInAppend => {
     const held: AnswerInAppend = {
@@ -126,8 +132,20 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
       stored: false,
       async replay(reply) {
         const row = await findRow(principal, key)
-        if (!row) return false
-        if (row.state !== 'done' || row.request_hash !== hash || row.expired) throw inUse()
+        if (!row || row.expired) return false
+        if (row.request_hash !== hash) throw reused()
+        if (row.state !== 'done') {
+          if (!row.abandoned) throw inUse()
+          // Its request's process died in flight: resource ids derive from the key, so running again is safe.
+          await db
+            .deleteFrom('idempotency_keys')
+            .where('principal', '=', principal)
+            .where('key', '=', key)
+            .where('state', '=', 'in_flight')
+            .where('locked_until', '<', sql<Date>`now()`)
+            .execute()
+          return false
+        }
         // The answer is the key's already: nothing more to store.
         held.stored = true
         await sendStored(reply, row)
@@ -147,11 +165,9 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
       .digest('hex')
     const token = randomUUID()
     if (opts.answersInAppend && request.routeOptions.config.answerInAppend && parsePrefer(request.headers.prefer).wait === undefined) {
-      // The common case, a new key, costs one read here and nothing more until the append.
-      if (!(await findRow(principal, key))) {
-        request.idempotency = { principal, key, hash, token, inAppend: answerInAppend(principal, key, hash) }
-        return
-      }
+      // Nothing is read here: the append claims the key, and the route answers from the key's row when it is held.
+      request.idempotency = { principal, key, hash, token, inAppend: answerInAppend(principal, key, hash) }
+      return
     }
     for (let attempt = 0; attempt < 3; attempt++) {
       const inserted = await db
@@ -182,9 +198,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
         await db.deleteFrom('idempotency_keys').where('principal', '=', principal).where('key', '=', key).where('expires_at', '<', sql<Date>`now()`).execute()
         continue
       }
-      if (row.request_hash !== hash) {
-        throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with another request; use a new key')
-      }
+      if (row.request_hash !== hash) throw reused()
       if (row.state === 'done') return sendStored(reply, row)
       if (!row.abandoned) throw inUse()
       // The first attempt's process died; resource ids derive from the key, so running again is safe.
@@ -226,7 +240,23 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
           locked_until: sql<Date>`now()`,
           expires_at: sql<Date>`now() + make_interval(hours => ${opts.ttlHours})`,
         })
-        .onConflict((oc) => oc.columns(['principal', 'key']).doNothing())
+        // An expired row is taken over, as the append's claim would.
+        .onConflict((oc) =>
+          oc
+            .columns(['principal', 'key'])
+            .doUpdateSet((eb) => ({
+              request_hash: eb.ref('excluded.request_hash'),
+              state: 'done',
+              response_status: eb.ref('excluded.response_status'),
+              response_body: eb.ref('excluded.response_body'),
+              response_headers: eb.ref('excluded.response_headers'),
+              created_at: sql<Date>`now()`,
+              locked_until: eb.ref('excluded.locked_until'),
+              lock_token: null,
+              expires_at: eb.ref('excluded.expires_at'),
+            }))
+            .where('idempotency_keys.expires_at', '<', sql<Date>`now()`),
+        )
         .returning('key')
         .executeTakeFirst()
       if (!inserted) request.log.warn({ idempotencyKey: held.key }, 'another request took the Idempotency-Key meanwhile; this answer is not stored')

@@ -355,3 +355,13 @@ t.test('a filtered read is planned cheaply on a long log: never over the JIT thr
   const none = await big.readAll({ after: '19990', maxCount: 0, filter: { types: ['FundsReserved'] } })
   t.same(none, { events: [], checkpoint: '19990' }, 'asking for no events moves no checkpoint (nothing in the window is skipped)')
 })
+
+t.test('readStreams: several streams in one statement, each from its revision, at most maxCount each, in the order asked', async (t) => {
+  const [a, b, none] = [`rs-a-${randomUUID()}`, `rs-b-${randomUUID()}`, `rs-none-${randomUUID()}`]
+  await store.append(a, [newEvent('A0'), newEvent('A1'), newEvent('A2')], { expected: 'no_stream' })
+  await store.append(b, [newEvent('B0'), newEvent('B1')], { expected: 'no_stream' })
+  const read = await store.readStreams([{ stream: b, fromRevision: 1 }, { stream: none, fromRevision: 0 }, { stream: a, fromRevision: 0 }], 2)
+  t.same(read.map((events) => events.map((e) => [e.stream, e.revision, e.type])), [[[b, 1, 'B1']], [], [[a, 0, 'A0'], [a, 1, 'A1']]])
+  t.same(read[2]![1], (await store.readStream(a))[1], 'the same events as readStream gives')
+  t.same(await store.readStreams([], 10), [])
+})

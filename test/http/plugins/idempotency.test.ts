@@ -1,8 +1,12 @@
 import t from 'tap'
 import { sql } from 'kysely'
+import pg from 'pg'
 import { CircleError } from '../../../src/adapters/circle/port.ts'
+import { execute } from '../../../src/commands/handler.ts'
+import { recordMintOutcome } from '../../../src/commands/record-mint-outcome.ts'
 import { purgeExpiredIdempotencyKeys } from '../../../src/http/plugins/idempotency.ts'
 import { auth } from '../../helpers/app.ts'
+import { meta } from '../../helpers/commands.ts'
 import { httpHarness } from '../../helpers/http.ts'
 
 t.test('a replay with the same body returns the original status and body, marked replayed', async (t) => {
@@ -177,4 +181,45 @@ t.test('Prefer: wait keeps the in-flight row: its answer, after the wait, is the
   t.equal(row.state, 'done')
   t.ok(row.lock_token, 'taken in flight first, with a lock token')
   t.equal(row.response_status, first.statusCode)
+})
+
+t.test('a new key costs no statement before the command: the append claims it', async (t) => {
+  const { post } = await httpHarness(t)
+  const statements: string[] = []
+  const query = pg.Client.prototype.query
+  t.teardown(() => {
+    pg.Client.prototype.query = query
+  })
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text
+    if (text) statements.push(text)
+    return (query as (...a: unknown[]) => unknown).apply(this, args)
+  } as typeof query
+  const created = await post('/wallets', { ownerId: 'no-read' }, { 'idempotency-key': 'no-read' })
+  pg.Client.prototype.query = query
+  t.equal(created.statusCode, 202)
+  t.same(statements.filter((s) => /idempotency_keys/.test(s) && !/append_batch_answering/.test(s)), [], 'nothing but the append touched the key')
+})
+
+t.test('a refusal stays the key’s answer: the same request, which would now succeed, is answered from the key and writes nothing', async (t) => {
+  const { post, store, activeWallet, settle } = await httpHarness(t)
+  const source = await activeWallet('poor')
+  const destination = await activeWallet('rich', '5')
+  const body = { sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: '3' }
+  const first = await post('/transfers', body, { 'idempotency-key': 'refused-first' })
+  t.equal(first.statusCode, 422)
+  t.equal(first.json().error.code, 'insufficient_funds')
+  const mint = (await post('/mint', { walletId: source, amount: '10' })).json()
+  await execute(store, recordMintOutcome, { mintId: mint.id, outcome: { type: 'completed', circleTransferId: `ct-${mint.id}` } }, meta({ actor: 'process-manager' }))
+  await settle()
+  const events = (await store.readAll({ maxCount: 10_000 })).events.length
+  const again = await post('/transfers', body, { 'idempotency-key': 'refused-first' })
+  t.equal(again.statusCode, 422)
+  t.equal(again.headers['idempotent-replayed'], 'true')
+  t.same(again.json(), first.json())
+  t.equal((await store.readAll({ maxCount: 10_000 })).events.length, events, 'the transfer the command decided was not written')
+  const other = await post('/transfers', { ...body, amount: '1' }, { 'idempotency-key': 'refused-first' })
+  t.equal(other.statusCode, 422)
+  t.equal(other.json().error.code, 'idempotency_key_reused', 'another request under the key: reused, though it would succeed')
+  t.equal((await store.readAll({ maxCount: 10_000 })).events.length, events, 'nor that one')
 })
