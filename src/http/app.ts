@@ -47,7 +47,7 @@ export interface AppDeps {
   /** Read-your-writes: resolves once the read models include a position a request wrote. */
   readModels: WaitForReadModels
   /** Admission control for new operations (process-manager/admission.ts); absent, none. */
-  admission?: Pick<Admission, 'admit'>
+  admission?: Pick<Admission, 'admit' | 'saturated'>
   metrics: Metrics
   circle: Pick<CirclePort, 'createWireAccount'>
   /** Card freeze/unfreeze/close are confirmed with the issuer within the request. */

@@ -27,7 +27,7 @@ export interface RouteDeps {
   store: EventStore
   read: ReadSide
   /** Holds new operations while the process manager is behind (see process-manager/admission.ts); absent, every one goes ahead. */
-  admission?: Pick<Admission, 'admit'> | undefined
+  admission?: Pick<Admission, 'admit' | 'saturated'> | undefined
 }
 
 /** A list route: its filters (beside `limit` and `cursor`) and the query that serves a page. */
@@ -93,11 +93,13 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
             return { principal: held.principal, key: held.key, requestHash: held.hash, status: createdStatus(terminal, def.creates ?? 'operation'), body: answer.body, headers: { location }, ttlHours: inAppend.ttlHours }
           }
         }
+        // A retry is answered without waiting for room: when new work would wait, the key is looked at first.
+        if (inAppend && admission && (await admission.saturated()) && (await inAppend.replay(reply))) return reply
         let position: Position | undefined
         for (let attempt = 1; ; attempt++) {
           try {
             // New work waits here while the process manager is behind.
-            await admission?.admit()
+            if (attempt === 1) await admission?.admit()
             position = await def.create(store, request, request.body as z.output<Body>, id)
             break
           } catch (err) {
@@ -108,7 +110,7 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
             if (!(err instanceof IdempotencyKeyTaken)) throw err
             // The key's row was gone, or abandoned and removed, by the time it was read: the key is free now.
             if (attempt === 1) continue
-            throw new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
+            throw new HttpError(409, 'idempotency_key_in_use', 'the Idempotency-Key is contended; retry shortly')
           }
         }
         if (inAppend?.stored && answer) {

@@ -72,6 +72,15 @@ export class Admission {
     }
   }
 
+  /** Whether an operation would wait for room now (a fresh count at most every refreshMs; a failing count says no). */
+  async saturated(): Promise<boolean> {
+    if (this.options.limit <= 0) return false
+    return this.count().then(
+      () => this.due >= this.options.limit,
+      () => false,
+    )
+  }
+
   private count(): Promise<void> {
     if (Date.now() - this.countedAt < this.options.refreshMs) return Promise.resolve()
     this.counting ??= countDueTasks(this.options.db)

@@ -53,7 +53,14 @@ t.test('at the limit an operation waits, and goes ahead as soon as the queue has
 t.test('POST answers 503 overloaded after the wait, writes nothing, and the same key goes through once there is room', async (t) => {
   const database = await testDatabase(t)
   const { db } = database
-  const h = await httpHarness(t, { admission: new Admission({ db, limit: 2, waitMs: 200, refreshMs: 20, ...patient }) }, database)
+  const admission = new Admission({ db, limit: 2, waitMs: 200, refreshMs: 20, ...patient })
+  let admits = 0
+  const admit = admission.admit.bind(admission)
+  admission.admit = () => {
+    admits++
+    return admit()
+  }
+  const h = await httpHarness(t, { admission }, database)
   const source = await h.activeWallet('owner-1', '10.00')
   const destination = await h.activeWallet('owner-2')
   const before = await h.store.head()
@@ -75,6 +82,18 @@ t.test('POST answers 503 overloaded after the wait, writes nothing, and the same
   t.equal(accepted.statusCode, 202, 'the retry with the same key is accepted')
   const replay = await h.client.call({ method: 'GET', url: `/transfers/${accepted.json().id}`, headers: auth.backend })
   t.equal(replay.statusCode, 200)
+
+  // Full again: a retry of the answered key is answered from it at once, without waiting for room.
+  await addTasks(db, 2)
+  await new Promise((r) => setTimeout(r, 40))
+  const admitsBefore = admits
+  const again = await h.post('/transfers', body, { 'idempotency-key': key })
+  t.equal(again.statusCode, 202)
+  t.equal(again.headers['idempotent-replayed'], 'true')
+  t.same(again.json(), accepted.json())
+  t.equal(admits, admitsBefore, 'it never asked for room')
+  const fresh = await h.post('/transfers', body)
+  t.equal(fresh.statusCode, 503, 'while new work still waits and is refused')
 })
 
 t.test('admission fails open: a count that fails, or does not answer within the wait, lets the operation go ahead', async (t) => {

@@ -133,9 +133,16 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
       async replay(reply) {
         const row = await findRow(principal, key)
         if (!row || row.expired) return false
-        if (row.request_hash !== hash) throw reused()
+        // Either refusal leaves the key's row as it is: there is nothing to store for this request.
+        if (row.request_hash !== hash) {
+          held.stored = true
+          throw reused()
+        }
         if (row.state !== 'done') {
-          if (!row.abandoned) throw inUse()
+          if (!row.abandoned) {
+            held.stored = true
+            throw inUse()
+          }
           // Its request's process died in flight: resource ids derive from the key, so running again is safe.
           await db
             .deleteFrom('idempotency_keys')
