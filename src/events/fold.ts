@@ -62,7 +62,8 @@ export class AggregateCache {
     // The same stream twice is read once.
     const firstOf = streams.map((s) => streams.indexOf(s))
     const unique = firstOf.flatMap((first, i) => (first === i ? [i] : []))
-    const pages = store.readStreams
+    // One stream alone takes the plain read: it costs less to plan and run than the statement for several.
+    const pages = store.readStreams && unique.length > 1
       ? await store.readStreams(unique.map((i) => ({ stream: streams[i]!, fromRevision: folded[i]!.revision + 1 })), PAGE)
       : await Promise.all(unique.map((i) => store.readStream(streams[i]!, { fromRevision: folded[i]!.revision + 1, maxCount: PAGE })))
     await Promise.all(

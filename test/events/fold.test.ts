@@ -104,6 +104,12 @@ t.test('loadMany reads several streams in one call where the store can, each fro
   t.equal(available(folded[3]!.state as never), 1200n)
   t.same(folded[3]!.state, foldEvents(wallet, await inner.readStream(wallet.streamName(long))))
 
+  batches.length = 0
+  reads.length = 0
+  await new AggregateCache().loadMany(batching, [{ type: wallet, id: b }])
+  t.same(batches, [], 'one stream alone is not a batch')
+  t.same(reads, [{ from: 0, got: 2 }], 'it takes the plain read')
+
   const plain = counting(inner)
   const fallback = await new AggregateCache().loadMany(plain.store, [{ type: wallet, id: a }, { type: wallet, id: b }])
   t.same(fallback.map((f) => f.revision), [0, 1])
