@@ -5,20 +5,20 @@ import pino from 'pino'
 import { z } from 'zod'
 import { benchServiceConfig } from './service-config.ts'
 import { createPool } from '../../src/adapters/postgres/database.ts'
-import { ROLES, startService } from '../../src/service.ts'
+import { ROLES, startService, type Role } from '../../src/service.ts'
 
 /**
  * A child process of the commands and reads benchmarks, so that the servers do not share an event
  * loop with the load generator: the whole service (every role, embedded Circle simulator) and, on
  * the same database server, the bare ceiling route. Reports its URLs and funded wallets over IPC,
- * stops on 'stop'. DATABASE_URL and BENCH_WALLETS come from the parent.
+ * restarts the service with other roles on `{ roles }`, stops on 'stop'. DATABASE_URL and BENCH_WALLETS come from the parent.
  */
 const databaseUrl = process.env.DATABASE_URL!
 const wallets = Number(process.env.BENCH_WALLETS ?? 16)
 const key = 'Bearer dev-backend-key'
 
 const config = benchServiceConfig(databaseUrl, { admission: process.env.BENCH_ADMISSION !== 'off' })
-const service = await startService(config, [...ROLES], pino({ level: 'silent' }))
+let service = await startService(config, [...ROLES], pino({ level: 'silent' }))
 const serviceUrl = service.url!
 
 const pool = createPool(databaseUrl, 20)
@@ -90,6 +90,14 @@ for (const [i, id] of ids.entries()) {
 
 process.send!({ serviceUrl, bareUrl, wallets: ids, bareIds })
 process.on('message', (message) => {
+  if (typeof message === 'object' && message !== null && 'roles' in message) {
+    // The service again on the same database with only these roles, at a new URL.
+    void (async () => {
+      await service.stop()
+      service = await startService(config, (message as { roles: Role[] }).roles, pino({ level: 'silent' }))
+      process.send!({ restarted: service.url })
+    })()
+  }
   if (message === 'cpu') process.send!({ cpu: process.cpuUsage() })
   if (message === 'memory') process.send!({ memory: process.memoryUsage() })
   if (message !== 'stop') return

@@ -4,6 +4,7 @@ import path from 'node:path'
 import pg from 'pg'
 import { createDb, createPool } from '../../src/adapters/postgres/database.ts'
 import { countDueTasks } from '../../src/process-manager/tasks.ts'
+import type { Role } from '../../src/service.ts'
 import { createBenchDatabase } from './database.ts'
 
 /** CPU seconds used so far: the servers' Node process, and the PostgreSQL backends connected to their database. */
@@ -23,6 +24,15 @@ export interface CommandServers {
   cpu(): Promise<CpuSeconds>
   /** Process-manager tasks due and not yet run: Circle work the service has accepted and not yet carried out. */
   backlog(): Promise<number>
+  /**
+   * Waits until the service has carried out what it accepted: no task due, and the servers and
+   * their PostgreSQL backends together below a tenth of a core over a second (the projections, the
+   * notifier and the simulator's webhooks done too). A subject measured next then has the machine to
+   * itself. Gives the seconds waited; gives up after `timeoutMs`.
+   */
+  quiet(options?: { timeoutMs?: number; log?: (line: string) => void }): Promise<number>
+  /** Restarts the service on the same database with only these roles; gives its new URL. */
+  restart(roles: Role[]): Promise<string>
   /** The servers' process.memoryUsage(): which part of the RSS is V8's heap, and which is outside it. */
   memory(): Promise<NodeJS.MemoryUsage>
   /** The servers' process (for its memory). */
@@ -90,9 +100,39 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
         child.on('message', onMessage)
         child.send('memory')
       })
+    const quiet = async ({ timeoutMs = 600_000, log }: { timeoutMs?: number; log?: (line: string) => void } = {}) => {
+      const started = Date.now()
+      let logged = started
+      for (;;) {
+        const due = await backlog()
+        const before = await cpu()
+        await new Promise((r) => setTimeout(r, 1000))
+        const after = await cpu()
+        const cores = after.node - before.node + (after.postgres - before.postgres)
+        if (due === 0 && cores < 0.1) return (Date.now() - started) / 1000
+        if (Date.now() - started > timeoutMs) throw new Error(`the service was still busy after ${timeoutMs / 1000} s (${due} tasks due, ${cores.toFixed(2)} cores)`)
+        if (log && Date.now() - logged >= 10_000) {
+          logged = Date.now()
+          log(`waiting for the service to carry out what it accepted: ${due} tasks due, ${cores.toFixed(2)} cores busy, ${Math.round((logged - started) / 1000)} s`)
+        }
+      }
+    }
+    const restart = (roles: Role[]) =>
+      new Promise<string>((resolve) => {
+        const onMessage = (m: unknown) => {
+          if (typeof m === 'object' && m !== null && 'restarted' in m) {
+            child.off('message', onMessage)
+            resolve((m as { restarted: string }).restarted)
+          }
+        }
+        child.on('message', onMessage)
+        child.send({ roles })
+      })
     return {
       ...ready,
       cpu,
+      quiet,
+      restart,
       memory,
       backlog,
       pid: child.pid!,
