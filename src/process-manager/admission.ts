@@ -72,13 +72,23 @@ export class Admission {
     }
   }
 
-  /** Whether an operation would wait for room now (a fresh count at most every refreshMs; a failing count says no). */
+  /**
+   * Whether an operation would wait for room now (a fresh count at most every refreshMs). Fails
+   * open like admit: a count that fails, or does not answer within countTimeoutMs, says no.
+   */
   async saturated(): Promise<boolean> {
-    if (this.options.limit <= 0) return false
-    return this.count().then(
-      () => this.due >= this.options.limit,
-      () => false,
-    )
+    const { limit, countTimeoutMs } = this.options
+    if (limit <= 0) return false
+    const giveUp = new AbortController()
+    const counted = await Promise.race([
+      this.count().then(
+        () => true,
+        () => false,
+      ),
+      sleep(countTimeoutMs, false, { signal: giveUp.signal }).catch(() => false),
+    ])
+    giveUp.abort()
+    return counted && this.due >= limit
   }
 
   private count(): Promise<void> {

@@ -109,4 +109,6 @@ t.test('admission fails open: a count that fails, or does not answer within the 
   const t0 = Date.now()
   await t.resolves(hanging.admit(), 'a count that never answers admits once it has had a second')
   t.ok(Date.now() - t0 >= 950, 'not before')
+  t.equal(await hanging.saturated(), false, 'and is not taken for a full queue')
+  t.equal(await new Admission({ db: gone, limit: 1, waitMs: 2000, refreshMs: 20 }).saturated(), false, 'nor is a failing count')
 })

@@ -30,7 +30,7 @@ declare module 'fastify' {
  * builds that answer from the events about to be appended). If the append finds the key held (a
  * retry, a concurrent duplicate, or another request under the key) it writes nothing, and `replay`
  * answers from the key's row. So does the route when its command is refused or finds its resource
- * existing, before answering anything of its own: a key's first answer always wins. An answer the
+ * existing, before answering anything of its own: a stored answer always stands. An answer the
  * append did not store (a refusal) is stored when it is sent, as on the in-flight path.
  */
 export interface AnswerInAppend {
