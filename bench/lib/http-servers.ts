@@ -1,4 +1,4 @@
-import { fork } from 'node:child_process'
+import { fork, type Serializable } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import pg from 'pg'
@@ -67,18 +67,20 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
     const backlog = () => countDueTasks(own)
     // Backends seen once stay counted; a backend gone since counts with its last reading.
     const backends = new Map<number, number>()
-    const cpu = async (): Promise<CpuSeconds> => {
-      const node = new Promise<number>((resolve) => {
+    /** Sends the servers a message and gives the `answer` field of their first reply that has one. */
+    const ask = <T>(message: Serializable, answer: string) =>
+      new Promise<T>((resolve) => {
         const onMessage = (m: unknown) => {
-          if (typeof m === 'object' && m !== null && 'cpu' in m) {
+          if (typeof m === 'object' && m !== null && answer in m) {
             child.off('message', onMessage)
-            const usage = (m as { cpu: { user: number; system: number } }).cpu
-            resolve((usage.user + usage.system) / 1e6)
+            resolve((m as Record<string, T>)[answer]!)
           }
         }
         child.on('message', onMessage)
-        child.send('cpu')
+        child.send(message)
       })
+    const cpu = async (): Promise<CpuSeconds> => {
+      const node = ask<{ user: number; system: number }>('cpu', 'cpu').then((usage) => (usage.user + usage.system) / 1e6)
       const pids = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [database.name])
       for (const { pid } of pids.rows) {
         // utime and stime, in clock ticks (100 a second), after the command name in parentheses.
@@ -89,17 +91,7 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
       }
       return { node: await node, postgres: [...backends.values()].reduce((a, b) => a + b, 0) }
     }
-    const memory = () =>
-      new Promise<NodeJS.MemoryUsage>((resolve) => {
-        const onMessage = (m: unknown) => {
-          if (typeof m === 'object' && m !== null && 'memory' in m) {
-            child.off('message', onMessage)
-            resolve((m as { memory: NodeJS.MemoryUsage }).memory)
-          }
-        }
-        child.on('message', onMessage)
-        child.send('memory')
-      })
+    const memory = () => ask<NodeJS.MemoryUsage>('memory', 'memory')
     const quiet = async ({ timeoutMs = 600_000, log }: { timeoutMs?: number; log?: (line: string) => void } = {}) => {
       const started = Date.now()
       let logged = started
@@ -117,17 +109,7 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
         }
       }
     }
-    const restart = (roles: Role[]) =>
-      new Promise<string>((resolve) => {
-        const onMessage = (m: unknown) => {
-          if (typeof m === 'object' && m !== null && 'restarted' in m) {
-            child.off('message', onMessage)
-            resolve((m as { restarted: string }).restarted)
-          }
-        }
-        child.on('message', onMessage)
-        child.send({ roles })
-      })
+    const restart = (roles: Role[]) => ask<string>({ roles }, 'restarted')
     return {
       ...ready,
       cpu,

@@ -51,18 +51,7 @@ export class Admission {
     const deadline = Date.now() + waitMs
     for (;;) {
       // A count gets the rest of the wait, and at least countTimeoutMs, to answer.
-      const patience = Math.max(countTimeoutMs, deadline - Date.now())
-      // The losing timer is cancelled: an admitted request leaves nothing pending behind it.
-      const giveUp = new AbortController()
-      const counted = await Promise.race([
-        this.count().then(
-          () => true,
-          () => false,
-        ),
-        sleep(patience, false, { signal: giveUp.signal }).catch(() => true),
-      ])
-      giveUp.abort()
-      if (!counted || this.due < limit) {
+      if (!(await this.countWithin(Math.max(countTimeoutMs, deadline - Date.now()))) || this.due < limit) {
         this.due++
         return
       }
@@ -79,16 +68,22 @@ export class Admission {
   async saturated(): Promise<boolean> {
     const { limit, countTimeoutMs } = this.options
     if (limit <= 0) return false
+    return (await this.countWithin(countTimeoutMs)) && this.due >= limit
+  }
+
+  /** Whether `due` is a count made within the last refreshMs, waiting at most `patienceMs` for one; false when the count fails or takes longer. */
+  private async countWithin(patienceMs: number): Promise<boolean> {
+    // The losing timer is cancelled: a caller that goes ahead leaves nothing pending behind it.
     const giveUp = new AbortController()
     const counted = await Promise.race([
       this.count().then(
         () => true,
         () => false,
       ),
-      sleep(countTimeoutMs, false, { signal: giveUp.signal }).catch(() => false),
+      sleep(patienceMs, false, { signal: giveUp.signal }).catch(() => false),
     ])
     giveUp.abort()
-    return counted && this.due >= limit
+    return counted
   }
 
   private count(): Promise<void> {

@@ -1,5 +1,6 @@
 import { sql, type Transaction } from 'kysely'
 import type { Db } from '../adapters/postgres/database.ts'
+import { REBUILD_SCHEMA_PREFIX } from '../adapters/postgres/maintenance.ts'
 import type { Database } from '../database.ts'
 import type { EventStore, Position, RecordedEvent } from '../events/event-store.ts'
 import { isAfter, readCheckpoint } from './checkpoints.ts'
@@ -53,7 +54,7 @@ export class NothingToRebuild extends Error {
 /** Events per page read and per transaction applied, unless the caller says otherwise. */
 export const DEFAULT_REBUILD_BATCH = 5000
 
-export const shadowSchema = (projection: Projection) => `rebuild_${projection.name.replace(/[^A-Za-z0-9]/g, '_')}`
+export const shadowSchema = (projection: Projection) => `${REBUILD_SCHEMA_PREFIX}${projection.name.replace(/[^A-Za-z0-9]/g, '_')}`
 
 /**
  * Rebuilds one projection from position 0 into fresh tables in a schema of their own (same columns,

@@ -336,7 +336,7 @@ export class PostgresEventStore implements EventStore {
   async readStreams(reads: readonly StreamRead[], maxCount: number): Promise<RecordedEvent[][]> {
     if (reads.length === 0) return []
     // One statement for all of a command's streams: each read is its own index range scan.
-    const res = await this.query<EventRow & { read_index: number }>(
+    const res = await this.query<EventRow & { read_index: string }>(
       `SELECT r.read_index, e.position, e.stream, e.revision, e.event_id, e.type, e.data, e.metadata, e.recorded_at
        FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS r(stream, from_revision, read_index)
        CROSS JOIN LATERAL (

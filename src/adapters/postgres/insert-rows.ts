@@ -59,8 +59,8 @@ export async function insertRows<K extends keyof Database & string>(
       return
     }
   }
-  const columns = sql.join(names.map((c) => sql.id(c)))
   const ids = (cs: readonly string[]) => sql.join(cs.map((c) => sql.id(c)))
+  const columns = ids(names)
   const { skipConflictsOn: skip, updateOnConflict: update } = options
   const onConflict =
     skip !== undefined

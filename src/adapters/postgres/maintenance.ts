@@ -24,6 +24,9 @@ export async function autovacuumOn(pool: pg.Pool): Promise<boolean> {
   return res.rows[0]?.autovacuum === 'on'
 }
 
+/** The schemas a projection rebuild builds its tables in begin with this (subscriptions/rebuild.ts). */
+export const REBUILD_SCHEMA_PREFIX = 'rebuild_'
+
 /**
  * One pass of what autovacuum would do for this database's tables, with its default thresholds:
  * ANALYZE a table once 50 + 10% of its rows changed since the last analyze, VACUUM it once 50 + 20%
@@ -35,7 +38,7 @@ export async function autovacuumOn(pool: pg.Pool): Promise<boolean> {
 export async function maintainTables(pool: pg.Pool): Promise<MaintenanceRun> {
   // Only tables this role owns (it may not analyze others); the insert count makes the append-only
   // event log vacuumed too, which keeps its visibility map set and its rows frozen. A rebuild's
-  // tables (schema rebuild_<projection>) are left to the rebuild, which analyzes them itself: a
+  // tables (schema REBUILD_SCHEMA_PREFIX + projection) are left to the rebuild, which analyzes them itself: a
   // VACUUM there would only compete with it, and hold up its swap.
   const res = await pool.query<{ schema: string; name: string; analyze: boolean; vacuum: boolean }>(
     `SELECT s.schemaname AS schema, s.relname AS name,
@@ -43,9 +46,9 @@ export async function maintainTables(pool: pg.Pool): Promise<MaintenanceRun> {
             s.n_dead_tup > $3::float8 + $4::float8 * greatest(s.n_live_tup, 0)
               OR s.n_ins_since_vacuum > $5::float8 + $6::float8 * greatest(s.n_live_tup, 0) AS vacuum
      FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-     WHERE pg_has_role(current_user, c.relowner, 'USAGE') AND s.schemaname NOT LIKE 'rebuild\_%'
+     WHERE pg_has_role(current_user, c.relowner, 'USAGE') AND NOT starts_with(s.schemaname, $7)
      ORDER BY s.relname`,
-    [ANALYZE_BASE, ANALYZE_SCALE, VACUUM_BASE, VACUUM_SCALE, INSERT_VACUUM_BASE, INSERT_VACUUM_SCALE],
+    [ANALYZE_BASE, ANALYZE_SCALE, VACUUM_BASE, VACUUM_SCALE, INSERT_VACUUM_BASE, INSERT_VACUUM_SCALE, REBUILD_SCHEMA_PREFIX],
   )
   const run: MaintenanceRun = { analyzed: [], vacuumed: [] }
   const due = res.rows.filter((t) => t.analyze || t.vacuum)
