@@ -1,12 +1,11 @@
-import type { Kysely } from 'kysely'
-import { JsonText } from '../adapters/postgres/copy.ts'
-import { insertRowChunks, type JsonRow } from '../adapters/postgres/insert-rows.ts'
+import { sql, type Kysely } from 'kysely'
+import { insertRows, writeChunks, type JsonRow } from '../adapters/postgres/insert-rows.ts'
 import type { Database } from '../database.ts'
-import type { JsonObject, JsonValue, RecordedEvent } from '../events/event-store.ts'
+import type { JsonObject, RecordedEvent } from '../events/event-store.ts'
 import { allEventTypes, type DomainEvent } from '../events/types.ts'
 import type { Projection } from '../subscriptions/projection.ts'
 import type { AuditLogTable } from './audit.table.ts'
-import { canonicalEvent, canonicalJson, chainHash, GENESIS_HASH } from './canonical.ts'
+import { canonicalEvent, chainHash, GENESIS_HASH } from './canonical.ts'
 import { positionKey } from './position-key.ts'
 
 /**
@@ -25,26 +24,74 @@ export const auditLog: Projection<DomainEvent> = {
     // Hashing is most of a rebuild's Node time: chunk by chunk, it overlaps the previous chunk's insert.
     function* chunks() {
       for (let i = 0; i < recorded.length; i += CHUNK) {
-        const rows: JsonRow<AuditLogTable>[] = []
-        for (const event of recorded.slice(i, i + CHUNK)) {
-          // The canonical data and metadata are also the JSON the row stores: serialized once.
-          const data = canonicalJson(event.data)
-          const metadata = canonicalJson(event.metadata as unknown as JsonValue)
-          const hash = chainHash(prev, canonicalEvent(event, data, metadata))
-          rows.push(auditRow(event, prev, hash, data, metadata))
+        const chunk: Chunk = { events: recorded.slice(i, i + CHUNK), prevHashes: [], hashes: [] }
+        for (const event of chunk.events) {
+          const hash = chainHash(prev, canonicalEvent(event))
+          chunk.prevHashes.push(prev)
+          chunk.hashes.push(hash)
           prev = hash
         }
-        yield rows
+        yield chunk
       }
     }
-    await insertRowChunks(trx, 'audit_log', chunks())
+    // With the PostgreSQL store, the events are in this database: the rows take their columns from
+    // there. Otherwise (KurrentDB, or the memory store beside a PostgreSQL read side) from the events given.
+    let fromEventsTable = recorded.every((e) => DECIMAL.test(e.position) && UUID.test(e.id))
+    let copiedFromEvents = 0
+    await writeChunks(chunks(), async (chunk) => {
+      if (fromEventsTable) {
+        const inserted = await insertFromEventsTable(trx, chunk)
+        if (inserted === chunk.events.length) {
+          copiedFromEvents += inserted
+          return
+        }
+        // None of the batch's events there: they come from another store. Some of them: never expected, and the batch fails.
+        if (inserted !== 0 || copiedFromEvents !== 0) throw new Error(`audit log: ${inserted} of ${chunk.events.length} events at positions ${chunk.events[0]!.position}..${chunk.events.at(-1)!.position} found in the events table`)
+        fromEventsTable = false
+      }
+      await insertRows(trx, 'audit_log', chunk.events.map((e, i) => auditRow(e, chunk.prevHashes[i]!, chunk.hashes[i]!)))
+    })
   },
 }
 
 /** Events hashed per insert statement. */
-const CHUNK = 500
+const CHUNK = 1000
 
-function auditRow(e: RecordedEvent, prevHash: string, hash: string, data: string, metadata: string): JsonRow<AuditLogTable> {
+/** The PostgreSQL store's positions and event ids (its columns are bigint and uuid). */
+const DECIMAL = /^[0-9]{1,18}$/
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Events of one insert statement, with their links of the chain. */
+interface Chunk {
+  events: RecordedEvent[]
+  prevHashes: string[]
+  hashes: string[]
+}
+
+/**
+ * Inserts the chunk's audit rows with their columns read from the events table (matched by position
+ * and event id), so the event data goes from table to table without being serialized, sent and
+ * parsed again: only the positions, ids and hashes are sent, each list as one comma-separated text.
+ * Returns how many rows it inserted: those of the chunk's events found there.
+ */
+async function insertFromEventsTable(trx: Kysely<Database>, chunk: Chunk): Promise<number> {
+  const list = (values: string[]) => values.join(',')
+  const result = await sql`
+    INSERT INTO audit_log (position_key, position, stream, revision, event_id, type, data, metadata, actor, request_id,
+                           idempotency_key, correlation_id, causation_id, recorded_at, prev_hash, hash)
+    SELECT l.position_key, e.position::text, e.stream, e.revision, e.event_id, e.type, e.data, e.metadata,
+           e.metadata->>'actor', e.metadata->>'requestId', e.metadata->>'idempotencyKey', e.metadata->>'correlationId',
+           e.metadata->>'causationId', e.recorded_at, l.prev_hash, l.hash
+    FROM unnest(string_to_array(${list(chunk.events.map((e) => positionKey(e.position)))}::text, ','),
+                string_to_array(${list(chunk.events.map((e) => e.position))}::text, ',')::bigint[],
+                string_to_array(${list(chunk.events.map((e) => e.id))}::text, ',')::uuid[],
+                string_to_array(${list(chunk.prevHashes)}::text, ','),
+                string_to_array(${list(chunk.hashes)}::text, ',')) AS l(position_key, position, event_id, prev_hash, hash)
+    JOIN events e ON e.position = l.position AND e.event_id = l.event_id`.execute(trx)
+  return Number(result.numAffectedRows ?? 0n)
+}
+
+function auditRow(e: RecordedEvent, prevHash: string, hash: string): JsonRow<AuditLogTable> {
   const m = e.metadata
   return {
     position_key: positionKey(e.position),
@@ -53,8 +100,8 @@ function auditRow(e: RecordedEvent, prevHash: string, hash: string, data: string
     revision: e.revision,
     event_id: e.id,
     type: e.type,
-    data: new JsonText(data),
-    metadata: new JsonText(metadata),
+    data: e.data,
+    metadata: m,
     actor: m.actor,
     request_id: m.requestId ?? null,
     idempotency_key: m.idempotencyKey ?? null,

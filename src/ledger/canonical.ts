@@ -36,13 +36,10 @@ export function canonicalJson(value: JsonValue | undefined): string {
   return out + '}'
 }
 
-/**
- * The canonical form of one event: exactly these eight members (written in sorted order), the
- * position as a string. A caller that also needs the canonical data and metadata passes them in.
- */
-export function canonicalEvent(e: ChainedEvent, data = canonicalJson(e.data), metadata = canonicalJson(e.metadata as unknown as JsonValue)): string {
+/** The canonical form of one event: exactly these eight members (written in sorted order), the position as a string. */
+export function canonicalEvent(e: ChainedEvent): string {
   return (
-    `{"data":${data},"id":${JSON.stringify(e.id)},"metadata":${metadata},` +
+    `{"data":${canonicalJson(e.data)},"id":${JSON.stringify(e.id)},"metadata":${canonicalJson(e.metadata as unknown as JsonValue)},` +
     `"position":${JSON.stringify(e.position)},"recordedAt":${JSON.stringify(e.recordedAt)},"revision":${JSON.stringify(e.revision)},` +
     `"stream":${JSON.stringify(e.stream)},"type":${JSON.stringify(e.type)}}`
   )

@@ -55,7 +55,7 @@ t.test('a batch larger than a chunk is hashed and inserted chunk by chunk as one
     await store.append(`wallet-w-${s}`, events, { expected: 'no_stream' })
   }
   const events = (await store.readAll({ maxCount: 10_000 })).events
-  // Two batches, the first of 1,100 events (three chunks), as a rebuild or a catching-up runner hands them.
+  // Two batches, the first of 1,100 events (two chunks), as a rebuild or a catching-up runner hands them.
   for (const batch of [events.slice(0, 1100), events.slice(1100)]) await db.transaction().execute((trx) => auditLog.handle(trx, batch as never))
   const rows = await db.selectFrom('audit_log').select(['position', 'prev_hash', 'hash']).orderBy('position_key').execute()
   t.equal(rows.length, 1200)
@@ -67,4 +67,65 @@ t.test('a batch larger than a chunk is hashed and inserted chunk by chunk as one
     prev = expected
   })
   t.equal(broken, -1, 'every row chains to the one before, across chunks and batches')
+})
+
+/** Appends 3 streams of `perStream` events to a PostgreSQL store and reads them back. */
+async function storedEvents(pool: ConstructorParameters<typeof PostgresEventStore>[0], perStream: number) {
+  const store = new PostgresEventStore(pool)
+  const metadata = { correlationId: 'c', causationId: 'c', actor: 'tester', requestId: 'r-1', occurredAt: '2026-11-26T12:00:00.000Z' }
+  try {
+    for (let s = 0; s < 3; s++) {
+      const events = Array.from({ length: perStream }, (_, i) => ({ id: crypto.randomUUID(), type: 'DepositAddressRequested', data: { walletId: `w-${s}`, addressId: `a-${i}`, chain: 'ETH', note: 'tab\there "quoted" \\ é' }, metadata }))
+      await store.append(`wallet-w-${s}`, events, { expected: 'no_stream' })
+    }
+    return (await store.readAll({ maxCount: 10_000 })).events
+  } finally {
+    await store.close()
+  }
+}
+
+const auditRows = (db: Awaited<ReturnType<typeof testDatabase>>['db']) => db.selectFrom('audit_log').selectAll().orderBy('position_key').execute()
+
+t.test('rows are taken from the events table when the events are there, and written from the events given when not: the same rows', async (t) => {
+  const here = await testDatabase(t)
+  const elsewhere = await testDatabase(t)
+  const events = await storedEvents(here.pool, 400)
+  // The same batches into both: `here` has the events in its events table, `elsewhere` has none (as beside another store).
+  for (const { db } of [here, elsewhere]) {
+    for (const batch of [events.slice(0, 1100), events.slice(1100)]) await db.transaction().execute((trx) => auditLog.handle(trx, batch as never))
+  }
+  const fromTable = await auditRows(here.db)
+  const given = await auditRows(elsewhere.db)
+  t.equal(fromTable.length, 1200)
+  t.equal(given.length, 1200)
+  // The events table keeps microseconds, the events given carry milliseconds: the same instant as the chain has it.
+  const comparable = (rows: typeof given) => rows.map((r) => ({ ...r, recorded_at: r.recorded_at.toISOString() }))
+  t.same(comparable(fromTable), comparable(given), 'every column the same, hashes included')
+  t.same(fromTable[5]!.data, events[5]!.data, 'the data is the event data')
+  t.equal(fromTable[5]!.request_id, 'r-1')
+  t.equal(fromTable[5]!.recorded_at.toISOString(), events[5]!.recordedAt)
+  const stored = await sql<{ same: boolean }>`
+    SELECT bool_and(a.recorded_at = e.recorded_at AND a.data = e.data AND a.metadata = e.metadata) AS same
+    FROM audit_log a JOIN events e ON e.position::text = a.position`.execute(here.db)
+  t.equal(stored.rows[0]!.same, true, 'from the events table, the row holds the stored event exactly (to the microsecond)')
+})
+
+t.test('a batch only partly in the events table fails whole, and positions that are not the store\'s go the other way', async (t) => {
+  const { db, pool } = await testDatabase(t)
+  const events = await storedEvents(pool, 400)
+  const foreign = { ...events[700]!, id: crypto.randomUUID() }
+  // In the first chunk, and in a later chunk after the first was found.
+  for (const batch of [[events[0]!, foreign, events[1]!], [...events.slice(0, 1000), foreign]]) {
+    await t.rejects(
+      db.transaction().execute((trx) => auditLog.handle(trx, batch as never)),
+      /audit log: \d+ of \d+ events at positions .* found in the events table/,
+    )
+    t.equal((await auditRows(db)).length, 0, 'nothing written')
+  }
+  // KurrentDB's positions (commit/prepare) are never looked for in the events table.
+  const kurrent = events.slice(0, 3).map((e, i) => ({ ...e, position: `${1000 + i}/${1000 + i}` }))
+  await db.transaction().execute((trx) => auditLog.handle(trx, kurrent as never))
+  const rows = await auditRows(db)
+  t.same(rows.map((r) => r.position), ['1000/1000', '1001/1001', '1002/1002'])
+  t.equal(rows[2]!.hash, chainHash(rows[1]!.hash, canonicalEvent(kurrent[2]!)))
 })

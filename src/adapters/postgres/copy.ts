@@ -59,21 +59,6 @@ export async function transactionClient<DB>(trx: Kysely<DB>): Promise<pg.PoolCli
   return client
 }
 
-/**
- * A json or jsonb column's value already written as JSON text (the audit log has its events' data as
- * canonical JSON anyway): COPY sends the text as it is instead of serializing the value again. Any
- * other path serializes the value it parses back to.
- */
-export class JsonText {
-  readonly text: string
-  constructor(text: string) {
-    this.text = text
-  }
-  toJSON(): unknown {
-    return JSON.parse(this.text)
-  }
-}
-
 /** Per transaction, each table's json and jsonb columns: asked once, by the first COPY into it. */
 const jsonColumnsByTransaction = new WeakMap<object, Map<string, Promise<Set<string>>>>()
 
@@ -116,8 +101,7 @@ export async function copyRows<DB>(trx: Kysely<DB>, client: pg.PoolClient, table
       if (c > 0) line += '\t'
       const value = row[columns[c]!]
       if (!isJson[c] || value === null || value === undefined) line += copyText(value)
-      // Text handed in may hold whitespace between tokens, newlines included: escaped as any text.
-      else line += value instanceof JsonText ? escapeText(value.text) : escapeJson(JSON.stringify(value))
+      else line += escapeJson(JSON.stringify(value))
     }
     lines[r] = line
   }

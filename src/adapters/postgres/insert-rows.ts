@@ -1,14 +1,14 @@
 import { sql, type Kysely, type Selectable } from 'kysely'
 import type { Database } from '../../database.ts'
-import { copyRows, transactionClient, type JsonText } from './copy.ts'
+import { copyRows, transactionClient } from './copy.ts'
 
 /**
  * A row as `insertRows` takes it: each column as it is read back (objects for jsonb, Date for
  * timestamps or an ISO string, strings for numeric and int8), so it travels as JSON without a second
- * encoding; a jsonb value may also come as its JSON text already written (JsonText).
+ * encoding.
  */
 export type JsonRow<T> = {
-  [K in keyof Selectable<T>]: Selectable<T>[K] extends Date ? Date | string : Selectable<T>[K] extends object ? Selectable<T>[K] | JsonText : Selectable<T>[K]
+  [K in keyof Selectable<T>]: Selectable<T>[K] extends Date ? Date | string : Selectable<T>[K]
 }
 
 type Columns<K extends keyof Database> = readonly (keyof Database[K] & string)[]
@@ -76,26 +76,32 @@ export async function insertRows<K extends keyof Database & string>(
 
 /**
  * `insertRows` for rows built a chunk at a time, on one transaction's connection: each chunk is
- * written once built (after the chunk before it), and the next is built while PostgreSQL writes it,
- * never more than one ahead. A projection whose rows cost Node time to build (the audit log's
- * hashes) overlaps that time with the database's instead of adding the two. Resolves when every
- * chunk is in; the first failure rejects, at most the one chunk being built meanwhile is built after
- * it, and no statement of ours is left to run after the caller's ROLLBACK. Give it a transaction:
- * the chunks are then one atomic write.
+ * written once built (after the chunk before it), and the next is built while PostgreSQL writes it
+ * (see `writeChunks`). Give it a transaction: the chunks are then one atomic write.
  */
-export async function insertRowChunks<K extends keyof Database & string>(
+export function insertRowChunks<K extends keyof Database & string>(
   trx: Kysely<Database>,
   table: K,
   chunks: Iterable<readonly JsonRow<Database[K]>[]>,
   options: InsertOptions<K> = {},
 ): Promise<void> {
-  // The statement of the chunk before, if any. The iterator builds chunk i while statement i-1 runs;
-  // statement i is sent once statement i-1 is done, so the connection never has two of ours at once.
+  return writeChunks(chunks, (rows) => insertRows(trx, table, rows, options))
+}
+
+/**
+ * Writes chunks built one at a time, each once built (after the chunk before it): the iterator
+ * builds the next chunk while the statement of the one before runs, never more than one ahead, so
+ * the connection never has two of ours at once. Work whose rows cost Node time to build (the audit
+ * log's hashes) overlaps that time with the database's instead of adding the two. Resolves when
+ * every chunk is written; the first failure rejects, at most the one chunk being built meanwhile is
+ * built after it, and no statement of ours is left to run after the caller's ROLLBACK.
+ */
+export async function writeChunks<T>(chunks: Iterable<T>, write: (chunk: T) => Promise<void>): Promise<void> {
   let writing: Promise<void> | undefined
   try {
-    for (const rows of chunks) {
+    for (const chunk of chunks) {
       await writing
-      writing = insertRows(trx, table, rows, options)
+      writing = write(chunk)
     }
   } catch (err) {
     // A statement failed (it is done), or building a chunk threw: the statement still running
