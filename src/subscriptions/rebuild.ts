@@ -5,7 +5,7 @@ import type { Database } from '../database.ts'
 import type { EventStore, Position, RecordedEvent } from '../events/event-store.ts'
 import { isAfter, readCheckpoint } from './checkpoints.ts'
 import { checkpointName, eventsFor, type Projection } from './projection.ts'
-import { copyIntoLiveTable, createShadowTable, describeTable, finishShadowTable, replaceLiveTable } from './shadow-tables.ts'
+import { copyIntoLiveTable, createShadowTable, describeTable, finishShadowTables, replaceLiveTable } from './shadow-tables.ts'
 
 export interface RebuildProgress {
   /** Events handed to the projection so far. */
@@ -134,7 +134,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     }
   }
   await follow()
-  for (const table of live) await finishShadowTable(db, schema, table, deferred)
+  await finishShadowTables(db, schema, live, deferred)
   // What was appended while the indexes were built and the twins analyzed is applied now rather than under the swap's lock.
   await follow()
   if (options.swap === false) return { applied, position: after, schema }

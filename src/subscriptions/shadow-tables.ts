@@ -93,20 +93,43 @@ export async function createShadowTable(db: Kysely<Database>, schema: string, li
 const INDEX_BUILD_MEMORY = '256MB'
 
 /**
- * Finishes a twin once its rows are in: creates its deferred indexes, one sort per index instead of
- * an index entry per row as they arrive, then refreshes the planner's statistics of the twin, which
- * it takes with it into the live table's place.
+ * Finishes the twins once their rows are in: creates their deferred indexes, one sort per index
+ * instead of an index entry per row as they arrive, and refreshes the planner's statistics of each
+ * twin, which it takes with it into the live table's place. The builds and ANALYZEs are independent
+ * of each other and each runs on one core: they run FINISH_CONCURRENCY at a time, each on its own
+ * connection (a journal of 1M events: 1.1 s + 0.7 s + 0.2 s of index builds, four ANALYZEs).
  */
-export async function finishShadowTable(db: Kysely<Database>, schema: string, live: LiveTable, deferred: ReadonlySet<string>): Promise<void> {
-  for (const index of live.indexes) {
-    if (!deferred.has(index.name)) continue
-    await db.transaction().execute(async (trx) => {
-      await sql`SELECT set_config('maintenance_work_mem', ${INDEX_BUILD_MEMORY}, true)`.execute(trx)
-      await sql.raw(onSchema(index.definition, live, schema)).execute(trx)
-    })
+export async function finishShadowTables(db: Kysely<Database>, schema: string, tables: readonly LiveTable[], deferred: ReadonlySet<string>): Promise<void> {
+  const steps: (() => Promise<unknown>)[] = []
+  for (const live of tables) {
+    for (const index of live.indexes) {
+      if (!deferred.has(index.name)) continue
+      steps.push(() =>
+        db.transaction().execute(async (trx) => {
+          await sql`SELECT set_config('maintenance_work_mem', ${INDEX_BUILD_MEMORY}, true)`.execute(trx)
+          await sql.raw(onSchema(index.definition, live, schema)).execute(trx)
+        }),
+      )
+    }
   }
-  await sql`ANALYZE ${sql.id(schema, live.name)}`.execute(db)
+  for (const live of tables) steps.push(() => sql`ANALYZE ${sql.id(schema, live.name)}`.execute(db))
+  let next = 0
+  const run = async () => {
+    while (next < steps.length) await steps[next++]!()
+  }
+  // The first failure rejects; the other runner finishes the step it is on and takes no other.
+  const runners = Array.from({ length: Math.min(FINISH_CONCURRENCY, steps.length) }, run)
+  try {
+    await Promise.all(runners)
+  } catch (err) {
+    next = steps.length
+    await Promise.allSettled(runners)
+    throw err
+  }
 }
+
+/** Index builds and ANALYZEs at once: this machine's cores (PostgreSQL may give a large build parallel workers of its own). */
+const FINISH_CONCURRENCY = 2
 
 /** Puts the twin in the live table's place: the live table is dropped and the twin moved into public, names and all. */
 export async function replaceLiveTable(trx: Transaction<Database>, schema: string, table: string): Promise<void> {

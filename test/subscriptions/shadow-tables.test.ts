@@ -6,7 +6,7 @@ import type { Db } from '../../src/adapters/postgres/database.ts'
 import { journal } from '../../src/ledger/journal.ts'
 import { checkpointName } from '../../src/subscriptions/projection.ts'
 import { rebuildProjection, shadowSchema } from '../../src/subscriptions/rebuild.ts'
-import { describeTable } from '../../src/subscriptions/shadow-tables.ts'
+import { createShadowTable, describeTable, finishShadowTables } from '../../src/subscriptions/shadow-tables.ts'
 import { testDatabase } from '../helpers/database.ts'
 import { runLedger } from '../helpers/ledger.ts'
 import { randomOperations } from '../helpers/random-operations.ts'
@@ -183,4 +183,45 @@ t.test('a dependency no check knows of fails the replacement: the rows are copie
   for (const table of journal.tables) t.same(await contents(db, table), rows.get(table), `${table}: every row, the last events' included`)
   const kind = await sql<{ k: string }>`SELECT entry_kind(e) AS k FROM journal_entries e LIMIT 1`.execute(db)
   t.ok(kind.rows[0]?.k, 'the function still reads the entries')
+})
+
+t.test('finishing the twins builds every deferred index and analyzes every twin, two at a time; a failed build fails it', async (t) => {
+  const { db } = await journalled(t)
+  const schema = 'rebuild_finish_test'
+  const live = await Promise.all(journal.tables.map((table) => describeTable(db, table)))
+  const deferred = new Set(journal.deferredIndexes ?? [])
+  t.ok(deferred.size >= 2, `${deferred.size} deferred indexes`)
+  const twins = async () => {
+    await sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`.execute(db)
+    await sql`CREATE SCHEMA ${sql.id(schema)}`.execute(db)
+    for (const table of live) {
+      await createShadowTable(db, schema, table, deferred)
+      await sql`INSERT INTO ${sql.id(schema, table.name)} SELECT * FROM ${sql.id('public', table.name)}`.execute(db)
+    }
+  }
+  await twins()
+  // What runs at once, seen from another connection while the steps run.
+  let most = 0
+  let watching = true
+  const watcher = (async () => {
+    while (watching) {
+      const n = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND state = 'active' AND (query LIKE 'CREATE INDEX%' OR query LIKE 'ANALYZE%')`.execute(db)).rows[0]!.n
+      most = Math.max(most, n)
+    }
+  })()
+  await finishShadowTables(db, schema, live, deferred)
+  watching = false
+  await watcher
+  const built = await sql<{ name: string }>`SELECT indexname AS name FROM pg_indexes WHERE schemaname = ${schema}`.execute(db)
+  for (const index of deferred) t.ok(built.rows.some((r) => r.name === index), `${index} built on the twin`)
+  const analyzed = await sql<{ name: string }>`SELECT relname AS name FROM pg_stat_user_tables WHERE schemaname = ${schema} AND last_analyze IS NOT NULL`.execute(db)
+  t.same(analyzed.rows.map((r) => r.name).sort(), [...journal.tables].sort(), 'every twin analyzed')
+  t.ok(most <= 2, `never more than two steps at once (${most} seen)`)
+
+  // A deferred index that cannot be built (its definition names a column the twin lacks) fails the finish.
+  await twins()
+  const broken = live.map((table) => ({ ...table, indexes: table.indexes.map((i) => (deferred.has(i.name) ? { ...i, definition: i.definition.replace(/\(([^)]*)\)$/, '(no_such_column)') } : i)) }))
+  await t.rejects(finishShadowTables(db, schema, broken, deferred), /no_such_column/)
+  await sql`DROP SCHEMA ${sql.id(schema)} CASCADE`.execute(db)
 })
