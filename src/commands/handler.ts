@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { backoffDelay } from '../adapters/retry.ts'
-import { WrongExpectedVersion, type EventMetadata, type EventStore, type NewEvent, type RequestAnswer, type StreamAppend } from '../events/event-store.ts'
+import { WrongExpectedVersion, type EventMetadata, type EventStore, type KeyLock, type NewEvent, type RequestAnswer, type StreamAppend } from '../events/event-store.ts'
 import type { StreamType } from '../events/event.ts'
 import { cacheOf, type AnyEvent } from '../events/fold.ts'
 import type { z } from 'zod'
@@ -104,6 +104,8 @@ export interface ExecuteOptions {
    * `storesAnswers` (asked again on every attempt, as the events may change).
    */
   answer?: (appends: StreamAppend[]) => RequestAnswer
+  /** The Idempotency-Key the request holds in flight: appended only while it still does (AppendOptions.lock). */
+  lock?: KeyLock
 }
 
 /**
@@ -164,7 +166,7 @@ export async function execute<C, S, E extends StreamEvents<S>>(
     }
     if (appends.length === 0) return { appended: [], state, position: undefined }
     try {
-      const results = await store.appendMulti(appends, options.answer ? { answer: options.answer(appends) } : {})
+      const results = await store.appendMulti(appends, options.answer ? { answer: options.answer(appends) } : options.lock ? { lock: options.lock } : {})
       // The state computed here is the stream's state at the revision written: the next command reads nothing.
       const cache = cacheOf(store)
       written.forEach(({ key, revision, append }, i) => {

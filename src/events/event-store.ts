@@ -73,6 +73,20 @@ export interface RequestAnswer {
   ttlHours: number
 }
 
+/**
+ * The Idempotency-Key a request holds in flight (its row, with this attempt's lock token), for a
+ * store that keeps answers: see AppendOptions.lock.
+ */
+export interface KeyLock {
+  principal: string
+  key: string
+  requestHash: string
+  token: string
+  /** How long the lock lasts from the append, as the request's own renewals set it. */
+  lockSeconds: number
+  ttlHours: number
+}
+
 export interface AppendOptions {
   /**
    * Stored with the events, all or nothing, by a store that `storesAnswers`; others ignore it.
@@ -80,6 +94,13 @@ export interface AppendOptions {
    * key), nothing is written and the append fails with IdempotencyKeyTaken.
    */
   answer?: RequestAnswer
+  /**
+   * The events are written only while the request still holds its key, checked in the append's
+   * transaction by a store that `storesAnswers` (others ignore it): the key's row is in flight under
+   * this token (its lock is renewed). If another attempt holds the key, it has an answer, or its row
+   * is gone, nothing is written and the append fails with IdempotencyKeyTaken.
+   */
+  lock?: KeyLock
 }
 
 export interface EventFilter {

@@ -35,13 +35,15 @@ export function commandMetadata(request: FastifyRequest, commandId: string): Com
 /**
  * Runs a creating command and gives the position it wrote; undefined when the resource already
  * existed under its derived id (this request ran before), so the caller waits for the head instead.
- * When the route stores its answer with the events (AnswerInAppend), the append carries it.
+ * When the route stores its answer with the events (AnswerInAppend), the append carries it; when
+ * the request holds its key in flight, the append is fenced by that key's lock.
  */
 export async function create<C, S>(store: EventStore, decider: Decider<C, S>, command: C, request: FastifyRequest, id: string): Promise<Position | undefined> {
   try {
     const metadata = commandMetadata(request, id)
-    const inAppend = request.idempotency?.inAppend
-    const result = await execute(store, decider, command, metadata, inAppend?.answer ? { answer: inAppend.answer } : {})
+    const held = request.idempotency
+    const inAppend = held?.inAppend
+    const result = await execute(store, decider, command, metadata, inAppend?.answer ? { answer: inAppend.answer } : held?.lock ? { lock: held.lock } : {})
     if (inAppend?.answer && result.appended.length > 0) inAppend.stored = true
     logSteps(request.log, result.appended, { operationId: id, actor: metadata.actor }, request.server.metrics)
     return result.position

@@ -12,6 +12,7 @@ import {
   type EventFilter,
   type EventStore,
   type ExpectedRevision,
+  type KeyLock,
   type NewEvent,
   type Position,
   type ReadAllOptions,
@@ -37,6 +38,8 @@ interface Pending {
   events: number
   /** Stored in the batch's transaction with the events (one commit per command). */
   answer: RequestAnswer | undefined
+  /** The in-flight key the append's request must still hold (AppendOptions.lock). */
+  lock: KeyLock | undefined
   resolve: (results: AppendResult[]) => void
   reject: (error: unknown) => void
 }
@@ -127,7 +130,7 @@ export class PostgresEventStore implements EventStore {
     // In stream order, so that the stream reported when several fail does not depend on the caller's order.
     const ordered = [...appends].sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0))
     const results = await new Promise<AppendResult[]>((resolve, reject) => {
-      this.queue.push({ appends: ordered, events: ordered.reduce((n, a) => n + a.events.length, 0), answer: options.answer, resolve, reject })
+      this.queue.push({ appends: ordered, events: ordered.reduce((n, a) => n + a.events.length, 0), answer: options.answer, lock: options.lock, resolve, reject })
       this.schedulePump()
     })
     this.onAppend?.((performance.now() - started) / 1000)
@@ -169,7 +172,7 @@ export class PostgresEventStore implements EventStore {
   /**
    * Takes waiting appends up to the bounds. An append repeating ids of one already taken waits for
    * the next batch, where those ids are known and it gets the original result; so does an answer
-   * under an Idempotency-Key already in the batch (the first one's claim decides it).
+   * or a key lock under an Idempotency-Key already in the batch (the first one's claim decides it).
    */
   private takeBatch(): Pending[] {
     const batch: Pending[] = []
@@ -180,7 +183,8 @@ export class PostgresEventStore implements EventStore {
       const next = this.queue[i]
       if (next === undefined) break
       const own = next.appends.flatMap((a) => a.events.map((e) => e.id))
-      const key = next.answer ? JSON.stringify([next.answer.principal, next.answer.key]) : undefined
+      const held = next.answer ?? next.lock
+      const key = held ? JSON.stringify([held.principal, held.key]) : undefined
       if (batch.length > 0 && (events + next.events > this.maxBatchEvents || own.some((id) => ids.has(id)) || (key !== undefined && keys.has(key)))) {
         i++
         continue
@@ -270,22 +274,27 @@ export class PostgresEventStore implements EventStore {
       events.map((e) => JSON.stringify(e.data)),
       events.map((e) => JSON.stringify(e.metadata)),
     ]
-    const answering = batch.flatMap((p, i) => (p.answer ? [{ append: i, answer: p.answer }] : []))
+    // An answer to store, or a key lock to check (its answer columns null): both claim the key first.
+    const answering = batch.flatMap((p, i): { append: number; answer?: RequestAnswer; lock?: KeyLock; held: RequestAnswer | KeyLock }[] =>
+      p.answer ? [{ append: i, answer: p.answer, held: p.answer }] : p.lock ? [{ append: i, lock: p.lock, held: p.lock }] : [],
+    )
     if (answering.length > 0) {
       params.push(
         answering.map((a) => a.append),
-        answering.map((a) => a.answer.principal),
-        answering.map((a) => a.answer.key),
-        answering.map((a) => a.answer.requestHash),
-        answering.map((a) => a.answer.status),
-        answering.map((a) => a.answer.body),
-        answering.map((a) => JSON.stringify(a.answer.headers)),
-        answering.map((a) => a.answer.ttlHours),
+        answering.map((a) => a.held.principal),
+        answering.map((a) => a.held.key),
+        answering.map((a) => a.held.requestHash),
+        answering.map((a) => a.answer?.status ?? null),
+        answering.map((a) => a.answer?.body ?? null),
+        answering.map((a) => (a.answer ? JSON.stringify(a.answer.headers) : null)),
+        answering.map((a) => a.held.ttlHours),
+        answering.map((a) => a.lock?.token ?? null),
+        answering.map((a) => a.lock?.lockSeconds ?? null),
       )
     }
     const res = await client.query<{ o_part: string; o_outcome: string; o_revision: number | null; o_position: string | null; o_actual: number | null }>(
       answering.length > 0
-        ? 'SELECT o_part, o_outcome, o_revision, o_position, o_actual FROM append_batch_answering($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)'
+        ? 'SELECT o_part, o_outcome, o_revision, o_position, o_actual FROM append_batch_answering($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)'
         : 'SELECT o_part, o_outcome, o_revision, o_position, o_actual FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8)',
       params,
     )
@@ -295,7 +304,8 @@ export class PostgresEventStore implements EventStore {
       const mine = rows.slice(next, next + p.appends.length)
       next += p.appends.length
       const ids = p.appends.flatMap((a) => a.events.map((e) => e.id))
-      if (p.answer && mine.some((r) => r.o_outcome === 'key_taken')) return { kind: 'failed', error: new IdempotencyKeyTaken(p.answer.key) }
+      const held = p.answer ?? p.lock
+      if (held && mine.some((r) => r.o_outcome === 'key_taken')) return { kind: 'failed', error: new IdempotencyKeyTaken(held.key) }
       if (mine.some((r) => r.o_outcome === 'elsewhere')) {
         return { kind: 'failed', error: new EventIdConflict(`event ids already written to another stream than ${p.appends.map((a) => a.stream).join(', ')}`, ids) }
       }

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod'
 import { DomainError } from '../../commands/errors.ts'
-import { EventStoreUnavailable, WrongExpectedVersion } from '../../events/event-store.ts'
+import { EventStoreUnavailable, IdempotencyKeyTaken, WrongExpectedVersion } from '../../events/event-store.ts'
 import { CircleUnavailable } from '../../process-manager/submit-wire-account.ts'
 import { InvalidCursor } from '../../projections/pagination.ts'
 import { BacklogFull } from '../../process-manager/admission.ts'
@@ -34,6 +34,9 @@ function map(err: unknown, contentType: string | undefined, bodyLimit: number): 
     const context = err.validationContext ?? 'body'
     const details = err.validation.flatMap((v) => problemsOf(context, v as unknown as Parameters<typeof problemsOf>[1]))
     return { status: 400, code: 'validation_failed', message: `the request is not valid: ${details.map((d) => d.message).join('; ')}`, details }
+  }
+  if (err instanceof IdempotencyKeyTaken) {
+    return { status: 409, code: 'idempotency_key_in_use', message: 'another attempt under this Idempotency-Key holds it now, and nothing of this one was written; retry for its answer' }
   }
   if (err instanceof WrongExpectedVersion) return { status: 409, code: 'concurrency_conflict', message: 'the resource changed concurrently; retry' }
   if (err instanceof InvalidCursor) return { status: 400, code: 'invalid_cursor', message: err.message, details: [{ field: 'query.cursor', message: err.message }] }

@@ -5,7 +5,7 @@ import { sql } from 'kysely'
 import type { Db } from '../../adapters/postgres/database.ts'
 import { HttpError } from '../errors.ts'
 import { canonicalJson } from '../../events/canonical-json.ts'
-import type { RequestAnswer, StreamAppend } from '../../events/event-store.ts'
+import type { KeyLock, RequestAnswer, StreamAppend } from '../../events/event-store.ts'
 import { parsePrefer } from '../command-requests.ts'
 
 declare module 'fastify' {
@@ -19,8 +19,12 @@ declare module 'fastify' {
     answerInAppend?: boolean
   }
   interface FastifyRequest {
-    /** Set while this request holds its Idempotency-Key; `hash` identifies the request's content, `token` this attempt. */
-    idempotency?: { principal: string; key: string; hash: string; token: string; inAppend?: AnswerInAppend }
+    /**
+     * Set while this request holds its Idempotency-Key; `hash` identifies the request's content,
+     * `token` this attempt. `lock`: the key is held by an in-flight row, which the command's append
+     * must still hold when it writes (AppendOptions.lock).
+     */
+    idempotency?: { principal: string; key: string; hash: string; token: string; inAppend?: AnswerInAppend; lock?: KeyLock }
   }
 }
 
@@ -126,6 +130,8 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
   const inUse = () => new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
   const reused = () => new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with another request; use a new key')
 
+  const keyLock = (principal: string, key: string, requestHash: string, token: string): KeyLock => ({ principal, key, requestHash, token, lockSeconds, ttlHours: opts.ttlHours })
+
   const answerInAppend = (principal: string, key: string, hash: string): AnswerInAppend => {
     const held: AnswerInAppend = {
       ttlHours: opts.ttlHours,
@@ -195,7 +201,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
         .returning('key')
         .executeTakeFirst()
       if (inserted) {
-        request.idempotency = { principal, key, hash, token }
+        request.idempotency = { principal, key, hash, token, lock: keyLock(principal, key, hash, token) }
         renewWhileRunning(request)
         return
       }
@@ -218,7 +224,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
         .where('locked_until', '<', sql<Date>`now()`)
         .executeTakeFirst()
       if (taken.numUpdatedRows === 0n) throw inUse()
-      request.idempotency = { principal, key, hash, token }
+      request.idempotency = { principal, key, hash, token, lock: keyLock(principal, key, hash, token) }
       renewWhileRunning(request)
       return
     }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { PostgresEventStore } from '../../../src/adapters/event-store/postgres.ts'
-import { IdempotencyKeyTaken, WrongExpectedVersion, type RequestAnswer } from '../../../src/events/event-store.ts'
+import { IdempotencyKeyTaken, WrongExpectedVersion, type KeyLock, type RequestAnswer } from '../../../src/events/event-store.ts'
 import { testDatabase } from '../../helpers/database.ts'
 import { newEvent, newEvents } from '../../helpers/events.ts'
 
@@ -98,4 +98,141 @@ t.test('an expired key is taken over', async (t) => {
   )
   await store.appendMulti([{ stream: `expired-${randomUUID()}`, events: [newEvent()], expected: 'no_stream' }], { answer: answer(key) })
   t.match(await row(key), { request_hash: 'hash-1', state: 'done', response_status: 202, live: true })
+})
+
+// Appends of requests holding their key in flight (Prefer: wait, routes answering after their append): AppendOptions.lock.
+const lockOf = (key: string, token = randomUUID()): KeyLock => ({ principal: 'dev-backend', key, requestHash: 'hash-1', token, lockSeconds: 60, ttlHours: 24 })
+const inFlight = (key: string, token: string | null, lockedFor = "interval '1 minute'") =>
+  pool.query(
+    `INSERT INTO idempotency_keys (principal, key, request_hash, state, locked_until, lock_token, expires_at) VALUES ('dev-backend', $1, 'hash-1', 'in_flight', now() + ${lockedFor}, $2, now() + interval '1 day')`,
+    [key, token],
+  )
+const lockRow = async (key: string) =>
+  (await pool.query('SELECT state, lock_token, response_status, locked_until > now() + interval \'30 seconds\' AS renewed FROM idempotency_keys WHERE key = $1', [key])).rows[0]
+
+t.test('a key lock: written while the request holds its key in flight, and the lock is renewed', async (t) => {
+  const key = randomUUID()
+  const lock = lockOf(key)
+  await inFlight(key, lock.token, "interval '1 second'")
+  const stream = `locked-${randomUUID()}`
+  const [result] = await store.appendMulti([{ stream, events: newEvents(2), expected: 'no_stream' }], { lock })
+  t.equal(result!.revision, 1)
+  t.same(await lockRow(key), { state: 'in_flight', lock_token: lock.token, response_status: null, renewed: true }, 'still in flight under the token, for its request to finish')
+})
+
+t.test('a key lock another attempt has taken, or that was answered meanwhile: nothing is written', async (t) => {
+  const stream = `lost-${randomUUID()}`
+  const taken = randomUUID()
+  await inFlight(taken, randomUUID()) // a retry took the lapsed lock: its own token
+  await t.rejects(store.appendMulti([{ stream, events: [newEvent()], expected: 'no_stream' }], { lock: lockOf(taken) }), IdempotencyKeyTaken)
+  const answered = randomUUID()
+  await store.appendMulti([{ stream: `retry-${randomUUID()}`, events: [newEvent()], expected: 'no_stream' }], { answer: answer(answered) })
+  await t.rejects(store.appendMulti([{ stream, events: [newEvent()], expected: 'no_stream' }], { lock: lockOf(answered) }), IdempotencyKeyTaken)
+  t.same(await store.readStream(stream), [], 'neither append wrote')
+  t.equal((await row(answered)).state, 'done', "the retry's answer stands")
+})
+
+t.test('a key lock whose row is gone (a retry removed it as abandoned) writes nothing, and leaves no row', async (t) => {
+  const key = randomUUID()
+  const stream = `gone-${randomUUID()}`
+  await t.rejects(store.appendMulti([{ stream, events: [newEvent()], expected: 'no_stream' }], { lock: lockOf(key) }), IdempotencyKeyTaken)
+  t.same(await store.readStream(stream), [])
+  t.equal(await lockRow(key), undefined, 'the key stays free for the retry that removed it')
+  await store.appendMulti([{ stream: `retry-${randomUUID()}`, events: [newEvent()], expected: 'no_stream' }], { answer: answer(key) })
+  t.equal((await row(key)).state, 'done', "and the retry's answer is stored")
+})
+
+t.test('a key lock that lapsed without anyone taking it over still holds: the stalled request appends and its lock is renewed', async (t) => {
+  const key = randomUUID()
+  const lock = lockOf(key)
+  await inFlight(key, lock.token, "interval '-5 seconds'")
+  const created = (await pool.query('SELECT created_at, expires_at FROM idempotency_keys WHERE key = $1', [key])).rows[0]
+  const stream = `lapsed-${randomUUID()}`
+  await store.appendMulti([{ stream, events: [newEvent()], expected: 'no_stream' }], { lock })
+  t.equal((await store.readStream(stream)).length, 1)
+  t.match(await lockRow(key), { state: 'in_flight', lock_token: lock.token, renewed: true })
+  t.same((await pool.query('SELECT created_at, expires_at FROM idempotency_keys WHERE key = $1', [key])).rows[0], created, 'the key keeps its creation and expiry times')
+})
+
+t.test('an expired row under another token is not taken by a key lock', async (t) => {
+  const key = randomUUID()
+  await pool.query(
+    `INSERT INTO idempotency_keys (principal, key, request_hash, state, locked_until, lock_token, expires_at) VALUES ('dev-backend', $1, 'hash-1', 'in_flight', now() - interval '1 hour', $2, now() - interval '1 second')`,
+    [key, randomUUID()],
+  )
+  const stream = `expired-lock-${randomUUID()}`
+  await t.rejects(store.appendMulti([{ stream, events: [newEvent()], expected: 'no_stream' }], { lock: lockOf(key) }), IdempotencyKeyTaken)
+  t.same(await store.readStream(stream), [])
+})
+
+t.test('a key lock racing a takeover: the fence waits for the key row, then sees the new token and writes nothing', async (t) => {
+  const key = randomUUID()
+  const lock = lockOf(key)
+  await inFlight(key, lock.token, "interval '-1 second'")
+  const retry = await pool.connect()
+  t.teardown(() => retry.release())
+  await retry.query('BEGIN')
+  await retry.query('SELECT 1 FROM idempotency_keys WHERE key = $1 FOR UPDATE', [key])
+  const stream = `raced-${randomUUID()}`
+  const appending = store.appendMulti([{ stream, events: [newEvent()], expected: 'no_stream' }], { lock })
+  appending.catch(() => undefined)
+  await new Promise((r) => setTimeout(r, 200))
+  // The retry's takeover, committed while the fence waits on the row.
+  await retry.query('UPDATE idempotency_keys SET lock_token = $2, locked_until = now() + interval \'1 minute\' WHERE key = $1', [key, randomUUID()])
+  await retry.query('COMMIT')
+  await t.rejects(appending, IdempotencyKeyTaken)
+  t.same(await store.readStream(stream), [])
+})
+
+t.test('a key lock and an answer under one key in the same tick: the lock holder writes, the answer finds the key held', async (t) => {
+  const key = randomUUID()
+  const lock = lockOf(key)
+  await inFlight(key, lock.token)
+  const streams = [`same-key-lock-${randomUUID()}`, `same-key-answer-${randomUUID()}`]
+  const results = await Promise.allSettled([
+    store.appendMulti([{ stream: streams[0]!, events: [newEvent()], expected: 'no_stream' }], { lock }),
+    store.appendMulti([{ stream: streams[1]!, events: [newEvent()], expected: 'no_stream' }], { answer: answer(key) }),
+  ])
+  t.same(results.map((r) => r.status), ['fulfilled', 'rejected'])
+  t.ok(results[1]!.status === 'rejected' && results[1]!.reason instanceof IdempotencyKeyTaken)
+  t.same(await Promise.all(streams.map(async (s) => (await store.readStream(s)).length)), [1, 0])
+})
+
+t.test('the 16-argument append_batch_answering stays for processes of the previous release', async (t) => {
+  const key = randomUUID()
+  const stream = `previous-release-${randomUUID()}`
+  const res = await pool.query(
+    `SELECT o_outcome FROM append_batch_answering($1::int[], $2::text[], $3::text[], $4::int[], $5::uuid[], $6::text[], $7::jsonb[], $8::jsonb[],
+       $9::int[], $10::text[], $11::text[], $12::text[], $13::int[], $14::jsonb[], $15::jsonb[], $16::int[])`,
+    [[0], [stream], ['no_stream'], [1], [randomUUID()], ['Tested'], ['{}'], [JSON.stringify({ actor: 'old' })], [0], ['dev-backend'], [key], ['hash-1'], [202], ['{}'], ['{}'], [24]],
+  )
+  t.same(res.rows.map((r) => r.o_outcome), ['written'])
+  t.equal((await row(key)).state, 'done')
+})
+
+t.test('a key lock on a refused append keeps its row in flight, for its request to store the refusal', async (t) => {
+  const key = randomUUID()
+  const lock = lockOf(key)
+  await inFlight(key, lock.token)
+  const stream = `refused-lock-${randomUUID()}`
+  await store.append(stream, [newEvent()], { expected: 'no_stream' })
+  await t.rejects(store.appendMulti([{ stream, events: [newEvent()], expected: 'no_stream' }], { lock }), WrongExpectedVersion)
+  t.match(await lockRow(key), { state: 'in_flight', lock_token: lock.token })
+})
+
+t.test('a batch mixing a held lock, a lost lock and an answer: each append gets its own outcome', async (t) => {
+  const held = lockOf(randomUUID())
+  const lost = lockOf(randomUUID())
+  await inFlight(held.key, held.token)
+  await inFlight(lost.key, randomUUID())
+  const answered = randomUUID()
+  const streams = [`mix-held-${randomUUID()}`, `mix-lost-${randomUUID()}`, `mix-answer-${randomUUID()}`]
+  const results = await Promise.allSettled([
+    store.appendMulti([{ stream: streams[0]!, events: [newEvent()], expected: 'no_stream' }], { lock: held }),
+    store.appendMulti([{ stream: streams[1]!, events: [newEvent()], expected: 'no_stream' }], { lock: lost }),
+    store.appendMulti([{ stream: streams[2]!, events: [newEvent()], expected: 'no_stream' }], { answer: answer(answered) }),
+  ])
+  t.same(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled'])
+  t.ok(results[1]!.status === 'rejected' && results[1]!.reason instanceof IdempotencyKeyTaken)
+  t.same(await Promise.all(streams.map(async (s) => (await store.readStream(s)).length)), [1, 0, 1])
 })

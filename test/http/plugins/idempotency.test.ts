@@ -2,11 +2,14 @@ import t from 'tap'
 import { sql } from 'kysely'
 import pg from 'pg'
 import { CircleError } from '../../../src/adapters/circle/port.ts'
+import { PostgresEventStore } from '../../../src/adapters/event-store/postgres.ts'
 import { execute } from '../../../src/commands/handler.ts'
 import { recordMintOutcome } from '../../../src/commands/record-mint-outcome.ts'
+import type { AppendOptions, StreamAppend } from '../../../src/events/event-store.ts'
 import { purgeExpiredIdempotencyKeys } from '../../../src/http/plugins/idempotency.ts'
 import { auth } from '../../helpers/app.ts'
 import { meta } from '../../helpers/commands.ts'
+import { testDatabase } from '../../helpers/database.ts'
 import { httpHarness } from '../../helpers/http.ts'
 
 t.test('a replay with the same body returns the original status and body, marked replayed', async (t) => {
@@ -222,4 +225,38 @@ t.test('a refusal stays the key’s answer: the same request, which would now su
   t.equal(other.statusCode, 422)
   t.equal(other.json().error.code, 'idempotency_key_reused', 'another request under the key: reused, though it would succeed')
   t.equal((await store.readAll({ maxCount: 10_000 })).events.length, events, 'nor that one')
+})
+
+t.test('a request holding its key in flight whose lock a retry took over before its append writes nothing, and is told so', async (t) => {
+  const database = await testDatabase(t)
+  const inner = new PostgresEventStore(database.pool, { pollIntervalMs: 100 })
+  // Just before the first fenced append: what a retry does on finding the lock lapsed (the first request's process stalled).
+  let takeOver: (() => Promise<unknown>) | undefined = () =>
+    sql`UPDATE idempotency_keys SET lock_token = gen_random_uuid(), locked_until = now() + interval '1 minute' WHERE key = 'taken-over'`.execute(database.db)
+  const store = new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'appendMulti') {
+        return async (appends: StreamAppend[], options: AppendOptions = {}) => {
+          const hook = options.lock ? takeOver : undefined
+          if (hook) {
+            takeOver = undefined
+            await hook()
+          }
+          return target.appendMulti(appends, options)
+        }
+      }
+      const value = Reflect.get(target, prop, target) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  const { post } = await httpHarness(t, { store }, database)
+  const first = await post('/wallets', { ownerId: 'stalled' }, { 'idempotency-key': 'taken-over', prefer: 'wait=1' })
+  t.equal(first.statusCode, 409)
+  t.equal(first.json().error.code, 'idempotency_key_in_use')
+  t.equal(takeOver, undefined, 'the append was fenced by the key lock')
+  t.equal((await inner.readAll({ filter: { types: ['WalletCreationRequested'] } })).events.length, 0, 'no wallet was written')
+  const row = await database.db.selectFrom('idempotency_keys').select(['state', 'lock_token']).where('key', '=', 'taken-over').executeTakeFirstOrThrow()
+  t.equal(row.state, 'in_flight', 'the retry’s row is left as it is, for the retry to finish')
+  const other = await post('/wallets', { ownerId: 'waits' }, { 'idempotency-key': 'not-taken', prefer: 'wait=1' })
+  t.equal(other.statusCode, 202, 'a request keeping its lock is written as before')
 })
