@@ -72,7 +72,6 @@ export const journal: Projection<Handled> = {
         trx,
         'journal_operations',
         created.map((o) => ({ ...o, amount: o.amount.toString() })),
-        { skipConflictsOn: ['operation_id'] },
       )
     }
     if (planned.length > 0) await book(trx, planned)

@@ -16,7 +16,7 @@ import { requestTransfer } from '../../src/commands/request-transfer.ts'
 import { fold } from '../../src/events/fold.ts'
 import { available, reserved, wallet } from '../../src/events/wallet.ts'
 import { checkJournal } from '../../src/ledger/check.ts'
-import { getAccount, listEntries, trialBalance } from '../../src/ledger/journal.ts'
+import { getAccount, journal, listEntries, trialBalance } from '../../src/ledger/journal.ts'
 import { meta } from '../helpers/commands.ts'
 import { testDatabase } from '../helpers/database.ts'
 import { runLedger } from '../helpers/ledger.ts'
@@ -111,4 +111,28 @@ t.test('a mint, a transfer and a failed redeem are booked as the README shows', 
     ],
   )
   t.equal(trial.total, 0n)
+})
+
+t.test('an operation requested twice (a corrupt log) fails its batch instead of being booked as the first', async (t) => {
+  const { db } = await testDatabase(t)
+  const requested = (mintId: string, amount: string, position: number) => ({
+    id: randomUUID(),
+    type: 'MintRequested',
+    data: { mintId, walletId: 'w-1', amount },
+    metadata: { correlationId: mintId, causationId: mintId, actor: 'tester', occurredAt: '2026-11-27T10:00:00.000Z' },
+    stream: `mint-${mintId}-${position}`,
+    revision: 0,
+    position: String(position),
+    recordedAt: '2026-11-27T10:00:00.000Z',
+  })
+  // Both paths of the operations' insert: a few rows (one statement) and a page's worth (COPY).
+  for (const many of [1, 60]) {
+    const first = Array.from({ length: many }, (_, i) => requested(`m-${many}-${i}`, '5000000', i + 1))
+    await db.transaction().execute((trx) => journal.handle(trx, first as never))
+    const again = [requested(`m-${many}-0`, '7000000', 1000), ...Array.from({ length: many - 1 }, (_, i) => requested(`n-${many}-${i}`, '1', 2000 + i))]
+    await t.rejects(db.transaction().execute((trx) => journal.handle(trx, again as never)), /duplicate key/)
+    const stored = await db.selectFrom('journal_operations').select(['operation_id', 'amount']).where('operation_id', 'like', `%-${many}-%`).execute()
+    t.equal(stored.length, many, 'nothing of the failed batch was written')
+    t.equal(stored.find((o) => o.operation_id === `m-${many}-0`)?.amount, '5000000', 'the first request stands')
+  }
 })
