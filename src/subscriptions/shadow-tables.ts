@@ -77,7 +77,7 @@ export async function describeTable(db: Kysely<Database>, table: string): Promis
 /**
  * Creates the twin of a live table in `schema`: its columns, defaults, NOT NULL and CHECK
  * constraints and column comments (LIKE), then its index-backed constraints and its indexes under
- * their live names, except the `deferred` ones (see `finishShadowTable`), and its table
+ * their live names, except the `deferred` ones (see `finishShadowTables`), and its table
  * privileges. Logged, so that it can become the live table as it is. What LIKE does not carry over
  * makes the table `kept` (see LiveTable).
  */
