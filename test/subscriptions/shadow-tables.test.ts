@@ -186,7 +186,7 @@ t.test('a dependency no check knows of fails the replacement: the rows are copie
 })
 
 t.test('finishing the twins builds every deferred index and analyzes every twin, two at a time; a failed build fails it', async (t) => {
-  const { db } = await journalled(t)
+  const { db, pool } = await journalled(t)
   const schema = 'rebuild_finish_test'
   const live = await Promise.all(journal.tables.map((table) => describeTable(db, table)))
   const deferred = new Set(journal.deferredIndexes ?? [])
@@ -218,6 +218,25 @@ t.test('finishing the twins builds every deferred index and analyzes every twin,
   const analyzed = await sql<{ name: string }>`SELECT relname AS name FROM pg_stat_user_tables WHERE schemaname = ${schema} AND last_analyze IS NOT NULL`.execute(db)
   t.same(analyzed.rows.map((r) => r.name).sort(), [...journal.tables].sort(), 'every twin analyzed')
   t.ok(most <= 2, `never more than two steps at once (${most} seen)`)
+
+  // While one step waits (a writer holds the entries' twin, which an index build waits for), the other runner carries on with the rest.
+  await twins()
+  const holder = await pool.connect()
+  await holder.query('BEGIN')
+  await holder.query(`LOCK TABLE ${schema}.journal_entries IN ROW EXCLUSIVE MODE`)
+  const finishing = finishShadowTables(db, schema, live, deferred)
+  finishing.catch(() => undefined)
+  let postingsIndexes = 0
+  for (let tries = 0; tries < 100 && postingsIndexes < 2; tries++) {
+    await new Promise((r) => setTimeout(r, 100))
+    postingsIndexes = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = ${schema} AND indexname IN ('journal_postings_account', 'journal_postings_wallet')`.execute(db)).rows[0]!.n
+  }
+  const entriesIndexed = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = ${schema} AND indexname = 'journal_entries_booked'`.execute(db)).rows[0]!.n
+  await holder.query('COMMIT')
+  holder.release()
+  await finishing
+  t.equal(postingsIndexes, 2, "the postings' indexes were built while the entries' index waited")
+  t.equal(entriesIndexed, 0, "and the entries' index was still waiting then")
 
   // A deferred index that cannot be built (its definition names a column the twin lacks) fails the finish.
   await twins()
