@@ -24,32 +24,28 @@ export const auditLog: Projection<DomainEvent> = {
     // Hashing is most of a rebuild's Node time: chunk by chunk, it overlaps the previous chunk's insert.
     function* chunks() {
       for (let i = 0; i < recorded.length; i += CHUNK) {
-        const chunk: Chunk = { events: recorded.slice(i, i + CHUNK), prevHashes: [], hashes: [] }
-        for (const event of chunk.events) {
-          const hash = chainHash(prev, canonicalEvent(event))
-          chunk.prevHashes.push(prev)
-          chunk.hashes.push(hash)
-          prev = hash
-        }
+        const chunk: Chunk = { events: recorded.slice(i, i + CHUNK), prev, hashes: [] }
+        for (const event of chunk.events) chunk.hashes.push((prev = chainHash(prev, canonicalEvent(event))))
         yield chunk
       }
     }
     // With the PostgreSQL store, the events are in this database: the rows take their columns from
     // there. Otherwise (KurrentDB, or the memory store beside a PostgreSQL read side) from the events given.
     let fromEventsTable = recorded.every((e) => DECIMAL.test(e.position) && UUID.test(e.id))
-    let copiedFromEvents = 0
+    let copiedFromEvents = false
     await writeChunks(chunks(), async (chunk) => {
       if (fromEventsTable) {
         const inserted = await insertFromEventsTable(trx, chunk)
         if (inserted === chunk.events.length) {
-          copiedFromEvents += inserted
+          copiedFromEvents = true
           return
         }
         // None of the batch's events there: they come from another store. Some of them: never expected, and the batch fails.
-        if (inserted !== 0 || copiedFromEvents !== 0) throw new Error(`audit log: ${inserted} of ${chunk.events.length} events at positions ${chunk.events[0]!.position}..${chunk.events.at(-1)!.position} found in the events table`)
+        if (inserted !== 0 || copiedFromEvents) throw new Error(`audit log: ${inserted} of ${chunk.events.length} events at positions ${chunk.events[0]!.position}..${chunk.events.at(-1)!.position} found in the events table`)
         fromEventsTable = false
       }
-      await insertRows(trx, 'audit_log', chunk.events.map((e, i) => auditRow(e, chunk.prevHashes[i]!, chunk.hashes[i]!)))
+      const prevHashes = prevHashesOf(chunk)
+      await insertRows(trx, 'audit_log', chunk.events.map((e, i) => auditRow(e, prevHashes[i]!, chunk.hashes[i]!)))
     })
   },
 }
@@ -61,12 +57,15 @@ const CHUNK = 1000
 const DECIMAL = /^[0-9]{1,18}$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-/** Events of one insert statement, with their links of the chain. */
+/** Events of one insert statement, with their links of the chain: the hash before the first, and each one's hash. */
 interface Chunk {
   events: RecordedEvent[]
-  prevHashes: string[]
+  prev: string
   hashes: string[]
 }
+
+/** Each event's prev_hash: the chunk's `prev`, then the hash of the event before. */
+const prevHashesOf = (chunk: Chunk) => [chunk.prev, ...chunk.hashes.slice(0, -1)]
 
 /**
  * Inserts the chunk's audit rows with their columns read from the events table (matched by position
@@ -85,7 +84,7 @@ async function insertFromEventsTable(trx: Kysely<Database>, chunk: Chunk): Promi
     FROM unnest(string_to_array(${list(chunk.events.map((e) => positionKey(e.position)))}::text, ','),
                 string_to_array(${list(chunk.events.map((e) => e.position))}::text, ',')::bigint[],
                 string_to_array(${list(chunk.events.map((e) => e.id))}::text, ',')::uuid[],
-                string_to_array(${list(chunk.prevHashes)}::text, ','),
+                string_to_array(${list(prevHashesOf(chunk))}::text, ','),
                 string_to_array(${list(chunk.hashes)}::text, ',')) AS l(position_key, position, event_id, prev_hash, hash)
     JOIN events e ON e.position = l.position AND e.event_id = l.event_id`.execute(trx)
   return Number(result.numAffectedRows ?? 0n)

@@ -47,14 +47,7 @@ t.test('the audit log has one chained row per event with who caused it; a rebuil
 
 t.test('a batch larger than a chunk is hashed and inserted chunk by chunk as one unbroken chain', async (t) => {
   const { db, pool } = await testDatabase(t)
-  const store = new PostgresEventStore(pool)
-  t.teardown(() => store.close())
-  const metadata = { correlationId: 'c', causationId: 'c', actor: 'tester', occurredAt: '2026-11-26T12:00:00.000Z' }
-  for (let s = 0; s < 3; s++) {
-    const events = Array.from({ length: 400 }, (_, i) => ({ id: crypto.randomUUID(), type: 'DepositAddressRequested', data: { walletId: `w-${s}`, addressId: `a-${i}`, chain: 'ETH' }, metadata }))
-    await store.append(`wallet-w-${s}`, events, { expected: 'no_stream' })
-  }
-  const events = (await store.readAll({ maxCount: 10_000 })).events
+  const events = await storedEvents(pool, 400)
   // Two batches, the first of 1,100 events (two chunks), as a rebuild or a catching-up runner hands them.
   for (const batch of [events.slice(0, 1100), events.slice(1100)]) await db.transaction().execute((trx) => auditLog.handle(trx, batch as never))
   const rows = await db.selectFrom('audit_log').select(['position', 'prev_hash', 'hash']).orderBy('position_key').execute()

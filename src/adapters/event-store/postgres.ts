@@ -44,6 +44,9 @@ interface Pending {
   reject: (error: unknown) => void
 }
 
+/** The Idempotency-Key an append claims: with the answer it stores, or as the lock its request holds. */
+const heldKey = (p: Pending): RequestAnswer | KeyLock | undefined => p.answer ?? p.lock
+
 /** What the batch decided for one append. */
 type Outcome = { kind: 'done'; results: AppendResult[] } | { kind: 'failed'; error: Error }
 
@@ -183,7 +186,7 @@ export class PostgresEventStore implements EventStore {
       const next = this.queue[i]
       if (next === undefined) break
       const own = next.appends.flatMap((a) => a.events.map((e) => e.id))
-      const held = next.answer ?? next.lock
+      const held = heldKey(next)
       const key = held ? JSON.stringify([held.principal, held.key]) : undefined
       if (batch.length > 0 && (events + next.events > this.maxBatchEvents || own.some((id) => ids.has(id)) || (key !== undefined && keys.has(key)))) {
         i++
@@ -275,9 +278,10 @@ export class PostgresEventStore implements EventStore {
       events.map((e) => JSON.stringify(e.metadata)),
     ]
     // An answer to store, or a key lock to check (its answer columns null): both claim the key first.
-    const answering = batch.flatMap((p, i): { append: number; answer?: RequestAnswer; lock?: KeyLock; held: RequestAnswer | KeyLock }[] =>
-      p.answer ? [{ append: i, answer: p.answer, held: p.answer }] : p.lock ? [{ append: i, lock: p.lock, held: p.lock }] : [],
-    )
+    const answering = batch.flatMap((p, i) => {
+      const held = heldKey(p)
+      return held ? [{ append: i, answer: p.answer, lock: p.lock, held }] : []
+    })
     if (answering.length > 0) {
       params.push(
         answering.map((a) => a.append),
@@ -304,7 +308,7 @@ export class PostgresEventStore implements EventStore {
       const mine = rows.slice(next, next + p.appends.length)
       next += p.appends.length
       const ids = p.appends.flatMap((a) => a.events.map((e) => e.id))
-      const held = p.answer ?? p.lock
+      const held = heldKey(p)
       if (held && mine.some((r) => r.o_outcome === 'key_taken')) return { kind: 'failed', error: new IdempotencyKeyTaken(held.key) }
       if (mine.some((r) => r.o_outcome === 'elsewhere')) {
         return { kind: 'failed', error: new EventIdConflict(`event ids already written to another stream than ${p.appends.map((a) => a.stream).join(', ')}`, ids) }

@@ -130,7 +130,11 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
   const inUse = () => new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
   const reused = () => new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with another request; use a new key')
 
-  const keyLock = (principal: string, key: string, requestHash: string, token: string): KeyLock => ({ principal, key, requestHash, token, lockSeconds, ttlHours: opts.ttlHours })
+  /** The key held by this attempt's in-flight row, with the lock the command's append must still hold. */
+  const heldInFlight = (principal: string, key: string, hash: string, token: string) => {
+    const lock: KeyLock = { principal, key, requestHash: hash, token, lockSeconds, ttlHours: opts.ttlHours }
+    return { principal, key, hash, token, lock }
+  }
 
   const answerInAppend = (principal: string, key: string, hash: string): AnswerInAppend => {
     const held: AnswerInAppend = {
@@ -201,7 +205,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
         .returning('key')
         .executeTakeFirst()
       if (inserted) {
-        request.idempotency = { principal, key, hash, token, lock: keyLock(principal, key, hash, token) }
+        request.idempotency = heldInFlight(principal, key, hash, token)
         renewWhileRunning(request)
         return
       }
@@ -224,7 +228,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
         .where('locked_until', '<', sql<Date>`now()`)
         .executeTakeFirst()
       if (taken.numUpdatedRows === 0n) throw inUse()
-      request.idempotency = { principal, key, hash, token, lock: keyLock(principal, key, hash, token) }
+      request.idempotency = heldInFlight(principal, key, hash, token)
       renewWhileRunning(request)
       return
     }

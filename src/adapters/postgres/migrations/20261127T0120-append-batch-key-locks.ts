@@ -17,7 +17,8 @@ import { sql, type Kysely } from 'kysely'
  * row in flight: its request stores the refusal.
  *
  * An overload beside the 16-argument function, which stays for processes of the previous release
- * still running during a rolling deploy (they neither send nor need fences).
+ * still running during a rolling deploy (they neither send nor need fences): it becomes a call of
+ * this one without fences, so the two cannot drift apart.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
@@ -125,11 +126,26 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       RETURN QUERY SELECT u.ord, u.oc, u.rv, u.ps, u.ac FROM unnest(r_outcome, r_revision, r_position, r_actual) WITH ORDINALITY AS u(oc, rv, ps, ac, ord);
     END
     $fn$;
+
+    CREATE OR REPLACE FUNCTION append_batch_answering(
+      p_append integer[], p_stream text[], p_expected text[], p_count integer[],
+      e_id uuid[], e_type text[], e_data jsonb[], e_meta jsonb[],
+      a_append integer[], a_principal text[], a_key text[], a_hash text[],
+      a_status integer[], a_body jsonb[], a_headers jsonb[], a_ttl_hours integer[]
+    ) RETURNS TABLE (o_part bigint, o_outcome text, o_revision integer, o_position bigint, o_actual integer)
+    LANGUAGE sql AS $fn$
+      SELECT * FROM append_batch_answering(p_append, p_stream, p_expected, p_count, e_id, e_type, e_data, e_meta,
+        a_append, a_principal, a_key, a_hash, a_status, a_body, a_headers, a_ttl_hours, NULL::uuid[], NULL::integer[])
+    $fn$;
   `.execute(db)
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`
+    DROP FUNCTION append_batch_answering(integer[], text[], text[], integer[], uuid[], text[], jsonb[], jsonb[], integer[], text[], text[], text[], integer[], jsonb[], jsonb[], integer[]);
     DROP FUNCTION append_batch_answering(integer[], text[], text[], integer[], uuid[], text[], jsonb[], jsonb[], integer[], text[], text[], text[], integer[], jsonb[], jsonb[], integer[], uuid[], integer[]);
   `.execute(db)
+  // The 16-argument function as it was before it became a call of the 18-argument one.
+  const { up: before } = await import('./20261126T0100-append-batch-answering.ts')
+  await before(db)
 }
