@@ -17,10 +17,12 @@ import { createBenchDatabase } from '../lib/database.ts'
  *   npm exec -- node bench/standalone/command-cost.ts          # every role in this process
  *   COST_ROLES=api,projections npm exec -- node bench/standalone/command-cost.ts
  *   COST_REQUESTS=200 ...                                       # default 100
+ *   COST_CONCURRENCY=32 ...   # requests from 32 clients at once (16 wallets), as under load; default 1
  */
 const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const roles = (process.env.COST_ROLES?.split(',') ?? [...ROLES]) as (typeof ROLES)[number][]
 const requests = Number(process.env.COST_REQUESTS ?? 100)
+const concurrency = Number(process.env.COST_CONCURRENCY ?? 1)
 
 interface Tally {
   statements: number
@@ -88,7 +90,7 @@ const until = async (probe: () => Promise<boolean>) => {
 
 try {
   const wallets: string[] = []
-  for (let i = 0; i < 2; i++) wallets.push((await call('POST', '/wallets', { ownerId: `cost-${i}` })).json.id as string)
+  for (let i = 0; i < (concurrency > 1 ? 16 : 2); i++) wallets.push((await call('POST', '/wallets', { ownerId: `cost-${i}` })).json.id as string)
   for (const id of wallets) await until(async () => (await call('GET', `/wallets/${id}`)).json.status === 'active')
   for (const id of wallets) await call('POST', '/mint', { walletId: id, amount: '1000' })
   for (const id of wallets) await until(async () => ((await call('GET', `/wallets/${id}`)).json.balances as { available?: string }).available === '1000.00')
@@ -96,14 +98,19 @@ try {
 
   const latencies: number[] = []
   counting = true
-  for (let i = 0; i < requests; i++) {
-    const started = performance.now()
-    const res = await call('POST', '/transfers', { sourceWalletId: wallets[i % 2], destination: { type: 'wallet', walletId: wallets[(i + 1) % 2] }, amount: '0.01' })
-    latencies.push(performance.now() - started)
-    if (res.status !== 202 && res.status !== 200) throw new Error(`POST /transfers answered ${res.status}: ${JSON.stringify(res.json)}`)
+  let next = 0
+  const client = async () => {
+    for (let i = next++; i < requests; i = next++) {
+      const started = performance.now()
+      const [from, to] = [wallets[i % wallets.length], wallets[(i + 1) % wallets.length]]
+      const res = await call('POST', '/transfers', { sourceWalletId: from, destination: { type: 'wallet', walletId: to }, amount: '0.01' })
+      latencies.push(performance.now() - started)
+      if (res.status !== 202 && res.status !== 200) throw new Error(`POST /transfers answered ${res.status}: ${JSON.stringify(res.json)}`)
+    }
   }
+  await Promise.all(Array.from({ length: concurrency }, client))
   // Let the background work of the last transfers finish before the count stops.
-  await new Promise((r) => setTimeout(r, 2000))
+  await new Promise((r) => setTimeout(r, concurrency > 1 ? 20_000 : 2000))
   counting = false
 
   const per = (n: number) => (n / requests).toFixed(2)
@@ -111,7 +118,7 @@ try {
     `| ${label} | ${per(t.statements)} | ${per(t.reads)} | ${per(t.commits)} | ${[...t.byKind].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${per(n)}`).join(', ')} |`
   latencies.sort((a, b) => a - b)
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!.toFixed(2)
-  console.log(`roles: ${roles.join(',')}; ${requests} sequential POST /transfers; latency p50 ${q(0.5)} ms, p90 ${q(0.9)} ms, p99 ${q(0.99)} ms`)
+  console.log(`roles: ${roles.join(',')}; ${requests} POST /transfers from ${concurrency} client(s); latency p50 ${q(0.5)} ms, p90 ${q(0.9)} ms, p99 ${q(0.99)} ms`)
   console.log('| statements per POST /transfers | all | reads | commits | by kind |')
   console.log('|---|---:|---:|---:|---|')
   console.log(row('serving the request', current))
