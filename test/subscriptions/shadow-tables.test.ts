@@ -242,5 +242,32 @@ t.test('finishing the twins builds every deferred index and analyzes every twin,
   await twins()
   const broken = live.map((table) => ({ ...table, indexes: table.indexes.map((i) => (deferred.has(i.name) ? { ...i, definition: i.definition.replace(/\(([^)]*)\)$/, '(no_such_column)') } : i)) }))
   await t.rejects(finishShadowTables(db, schema, broken, deferred), /no_such_column/)
+
+  // After a failure the other runner finishes the step it is on, takes no other, and the finish rejects only then.
+  await twins()
+  const indexCount = async (names: string[]) =>
+    (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = ${schema} AND indexname = ANY(${names})`.execute(db)).rows[0]!.n
+  const entriesBroken = live.map((table) => ({ ...table, indexes: table.indexes.map((i) => (i.name === 'journal_entries_booked' ? { ...i, definition: i.definition.replace(/\(([^)]*)\)$/, '(no_such_column)') } : i)) }))
+  const blocker = await pool.connect()
+  await blocker.query('BEGIN')
+  await blocker.query(`LOCK TABLE ${schema}.journal_postings IN ROW EXCLUSIVE MODE`)
+  let settled = false
+  const failing = finishShadowTables(db, schema, entriesBroken, deferred).finally(() => (settled = true))
+  failing.catch(() => undefined)
+  let waiting = 0
+  for (let tries = 0; tries < 100 && waiting === 0; tries++) {
+    await new Promise((r) => setTimeout(r, 50))
+    waiting = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX journal_postings_%'`.execute(db)).rows[0]!.n
+  }
+  t.equal(waiting, 1, "one postings index build waits for the writer")
+  await new Promise((r) => setTimeout(r, 200))
+  t.notOk(settled, 'the finish has not settled while that step still runs, although the entries index failed')
+  await blocker.query('COMMIT')
+  blocker.release()
+  await t.rejects(failing, /no_such_column/)
+  t.equal(await indexCount(['journal_postings_account', 'journal_postings_wallet']), 1, 'the step under way was finished, the other postings index never started')
+  const analyzedAfterFailure = await sql<{ name: string }>`SELECT relname AS name FROM pg_stat_user_tables WHERE schemaname = ${schema} AND last_analyze IS NOT NULL`.execute(db)
+  t.same(analyzedAfterFailure.rows, [], 'no twin analyzed after the failure')
   await sql`DROP SCHEMA ${sql.id(schema)} CASCADE`.execute(db)
 })
