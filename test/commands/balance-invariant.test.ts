@@ -1,4 +1,4 @@
-import { randomInt, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { MemoryEventStore } from '../../src/adapters/event-store/memory.ts'
 import { createWallet } from '../../src/commands/create-wallet.ts'
@@ -18,6 +18,7 @@ import { requestTransfer } from '../../src/commands/request-transfer.ts'
 import { decodeMicros } from '../../src/events/money.ts'
 import { available, reserved, wallet } from '../../src/events/wallet.ts'
 import { meta } from '../helpers/commands.ts'
+import { randomInt } from '../helpers/seeded-random.ts'
 
 t.test('after a long random sequence of valid commands, every wallet balances', async (t) => {
   const store = new MemoryEventStore()

@@ -1,4 +1,4 @@
-import { randomInt, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { createWallet } from '../../src/commands/create-wallet.ts'
 import { DomainError } from '../../src/commands/errors.ts'
 import { execute } from '../../src/commands/handler.ts'
@@ -14,6 +14,7 @@ import { requestRedeem } from '../../src/commands/request-redeem.ts'
 import { requestTransfer } from '../../src/commands/request-transfer.ts'
 import type { EventStore } from '../../src/events/event-store.ts'
 import { meta } from './commands.ts'
+import { randomInt } from './seeded-random.ts'
 
 export interface RandomRun {
   wallets: string[]

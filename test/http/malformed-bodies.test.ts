@@ -1,7 +1,8 @@
-import { randomInt, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { auth } from '../helpers/app.ts'
 import { httpHarness } from '../helpers/http.ts'
+import { randomInt } from '../helpers/seeded-random.ts'
 
 /** Generates malformed bodies for each POST route: wrong types, missing fields, huge strings, bad amounts, chains, addresses, extra fields, invalid JSON. */
 function malformed(walletId: string, otherWallet: string): { url: string; body: unknown; raw?: string }[] {

@@ -1,4 +1,4 @@
-import { randomInt, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { createWallet } from '../../src/commands/create-wallet.ts'
 import { execute } from '../../src/commands/handler.ts'
@@ -18,6 +18,7 @@ import { wallet } from '../../src/events/wallet.ts'
 import { circleKey } from '../../src/commands/ids.ts'
 import { meta } from '../helpers/commands.ts'
 import { processManagerHarness, until } from '../helpers/circle.ts'
+import { randomInt } from '../helpers/seeded-random.ts'
 
 t.test('at a 30% transient error rate with random 429s, 100 mixed operations all end, one Circle resource per step', async (t) => {
   const h = await processManagerHarness(t, { settleMs: 20 })

@@ -1,4 +1,4 @@
-import { randomInt, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { execute } from '../../../src/commands/handler.ts'
 import { recordMintOutcome } from '../../../src/commands/record-mint-outcome.ts'
@@ -11,6 +11,7 @@ import { auth } from '../../helpers/app.ts'
 import { meta } from '../../helpers/commands.ts'
 import { httpHarness } from '../../helpers/http.ts'
 import { runLedger } from '../../helpers/ledger.ts'
+import { randomInt } from '../../helpers/seeded-random.ts'
 
 const CHAIN = { type: 'blockchain' as const, chain: 'SOL', address: '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T' }
 
