@@ -200,6 +200,21 @@ t.test('finishing the twins builds every deferred index and analyzes every twin,
     }
   }
   await twins()
+  // A writer holding a twin (an index build on it waits); released at the end if an assertion throws first.
+  const holdTwin = async (table: string) => {
+    const client = await pool.connect()
+    let held = true
+    const release = async (how: 'COMMIT' | 'ROLLBACK') => {
+      if (!held) return
+      held = false
+      await client.query(how).catch(() => undefined)
+      client.release()
+    }
+    t.teardown(() => release('ROLLBACK'))
+    await client.query('BEGIN')
+    await client.query(`LOCK TABLE ${schema}.${table} IN ROW EXCLUSIVE MODE`)
+    return () => release('COMMIT')
+  }
   // What runs at once, seen from another connection while the steps run.
   let most = 0
   let watching = true
@@ -221,9 +236,7 @@ t.test('finishing the twins builds every deferred index and analyzes every twin,
 
   // While one step waits (a writer holds the entries' twin, which an index build waits for), the other runner carries on with the rest.
   await twins()
-  const holder = await pool.connect()
-  await holder.query('BEGIN')
-  await holder.query(`LOCK TABLE ${schema}.journal_entries IN ROW EXCLUSIVE MODE`)
+  const releaseEntries = await holdTwin('journal_entries')
   const finishing = finishShadowTables(db, schema, live, deferred)
   finishing.catch(() => undefined)
   let postingsIndexes = 0
@@ -232,8 +245,7 @@ t.test('finishing the twins builds every deferred index and analyzes every twin,
     postingsIndexes = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = ${schema} AND indexname IN ('journal_postings_account', 'journal_postings_wallet')`.execute(db)).rows[0]!.n
   }
   const entriesIndexed = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = ${schema} AND indexname = 'journal_entries_booked'`.execute(db)).rows[0]!.n
-  await holder.query('COMMIT')
-  holder.release()
+  await releaseEntries()
   await finishing
   t.equal(postingsIndexes, 2, "the postings' indexes were built while the entries' index waited")
   t.equal(entriesIndexed, 0, "and the entries' index was still waiting then")
@@ -248,9 +260,7 @@ t.test('finishing the twins builds every deferred index and analyzes every twin,
   const indexCount = async (names: string[]) =>
     (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = ${schema} AND indexname = ANY(${names})`.execute(db)).rows[0]!.n
   const entriesBroken = live.map((table) => ({ ...table, indexes: table.indexes.map((i) => (i.name === 'journal_entries_booked' ? { ...i, definition: i.definition.replace(/\(([^)]*)\)$/, '(no_such_column)') } : i)) }))
-  const blocker = await pool.connect()
-  await blocker.query('BEGIN')
-  await blocker.query(`LOCK TABLE ${schema}.journal_postings IN ROW EXCLUSIVE MODE`)
+  const releasePostings = await holdTwin('journal_postings')
   let settled = false
   const failing = finishShadowTables(db, schema, entriesBroken, deferred).finally(() => (settled = true))
   failing.catch(() => undefined)
@@ -263,8 +273,7 @@ t.test('finishing the twins builds every deferred index and analyzes every twin,
   t.equal(waiting, 1, "one postings index build waits for the writer")
   await new Promise((r) => setTimeout(r, 200))
   t.notOk(settled, 'the finish has not settled while that step still runs, although the entries index failed')
-  await blocker.query('COMMIT')
-  blocker.release()
+  await releasePostings()
   await t.rejects(failing, /no_such_column/)
   t.equal(await indexCount(['journal_postings_account', 'journal_postings_wallet']), 1, 'the step under way was finished, the other postings index never started')
   const analyzedAfterFailure = await sql<{ name: string }>`SELECT relname AS name FROM pg_stat_user_tables WHERE schemaname = ${schema} AND last_analyze IS NOT NULL`.execute(db)
