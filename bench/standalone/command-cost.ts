@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { randomUUID } from 'node:crypto'
+import { randomInt, randomUUID } from 'node:crypto'
 import { subscribe } from 'node:diagnostics_channel'
 import pg from 'pg'
 import pino from 'pino'
@@ -17,12 +17,22 @@ import { createBenchDatabase } from '../lib/database.ts'
  *   npm exec -- node bench/standalone/command-cost.ts          # every role in this process
  *   COST_ROLES=api,projections npm exec -- node bench/standalone/command-cost.ts
  *   COST_REQUESTS=200 ...                                       # default 100
- *   COST_CONCURRENCY=32 ...   # requests from 32 clients at once (16 wallets), as under load; default 1
+ *   COST_CONCURRENCY=32 ...   # 32 clients at once, as the commands benchmark sends them; default 1
+ *
+ * With COST_CONCURRENCY above 1 the run is set up as the commands benchmark's: 64 wallets, each
+ * transfer between two random distinct ones, admission control off; the count stops once the
+ * process manager has no task due and every subscriber has reached the log's head. Under
+ * concurrency the split between "serving the request" and "background" is approximate: a group
+ * commit runs in the async context of the append that started its batch, whoever else's appends
+ * it carries. The total per transfer is exact.
  */
 const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const roles = (process.env.COST_ROLES?.split(',') ?? [...ROLES]) as (typeof ROLES)[number][]
 const requests = Number(process.env.COST_REQUESTS ?? 100)
 const concurrency = Number(process.env.COST_CONCURRENCY ?? 1)
+if (!Number.isSafeInteger(requests) || requests < 1) throw new Error(`COST_REQUESTS must be a positive integer, not ${process.env.COST_REQUESTS}`)
+if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new Error(`COST_CONCURRENCY must be a positive integer, not ${process.env.COST_CONCURRENCY}`)
+const underLoad = concurrency > 1
 
 interface Tally {
   statements: number
@@ -68,8 +78,34 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   return (submit as (...a: unknown[]) => unknown).apply(this, args)
 } as typeof pg.Client.prototype.query
 
+/**
+ * Under load the process manager falls behind (the benchmark's backlog): waits until it has no task
+ * due and nothing has been appended for 3 s. Asked on a connection of its own with pg's original
+ * query method, so the waiting is not counted.
+ */
+async function backgroundDone(): Promise<void> {
+  const probe = new pg.Client({ connectionString: db.url })
+  await probe.connect()
+  const ask = async (text: string) => ((await (submit as (...a: unknown[]) => Promise<pg.QueryResult>).call(probe, text)).rows[0] as { v: string }).v
+  try {
+    const deadline = Date.now() + 300_000
+    let head = ''
+    let quietSince = Date.now()
+    for (;;) {
+      const [due, now] = [await ask('SELECT count(*)::text AS v FROM pm_tasks WHERE NOT done AND due_at <= now()'), await ask('SELECT position::text AS v FROM event_head WHERE id')]
+      if (due !== '0' || now !== head) quietSince = Date.now()
+      head = now
+      if (Date.now() - quietSince >= 3000) return
+      if (Date.now() > deadline) throw new Error(`the background work did not settle within 300 s (${due} tasks due)`)
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  } finally {
+    await probe.end()
+  }
+}
+
 const db = await createBenchDatabase(serverUrl, 'cost')
-const config = benchServiceConfig(db.url)
+const config = benchServiceConfig(db.url, { admission: !underLoad })
 const service = await startService(config, roles.includes('api') ? roles : [...roles, 'api'], pino({ level: 'silent' }))
 const url = service.url!
 const call = async (method: string, path: string, body?: unknown) => {
@@ -90,7 +126,7 @@ const until = async (probe: () => Promise<boolean>) => {
 
 try {
   const wallets: string[] = []
-  for (let i = 0; i < (concurrency > 1 ? 16 : 2); i++) wallets.push((await call('POST', '/wallets', { ownerId: `cost-${i}` })).json.id as string)
+  for (let i = 0; i < (underLoad ? 64 : 2); i++) wallets.push((await call('POST', '/wallets', { ownerId: `cost-${i}` })).json.id as string)
   for (const id of wallets) await until(async () => (await call('GET', `/wallets/${id}`)).json.status === 'active')
   for (const id of wallets) await call('POST', '/mint', { walletId: id, amount: '1000' })
   for (const id of wallets) await until(async () => ((await call('GET', `/wallets/${id}`)).json.balances as { available?: string }).available === '1000.00')
@@ -99,18 +135,26 @@ try {
   const latencies: number[] = []
   counting = true
   let next = 0
+  let failed = false
   const client = async () => {
-    for (let i = next++; i < requests; i = next++) {
+    for (let i = next++; i < requests && !failed; i = next++) {
       const started = performance.now()
-      const [from, to] = [wallets[i % wallets.length], wallets[(i + 1) % wallets.length]]
+      // Sequential: between the two wallets in turn. Under load: two random distinct wallets, as autocannon sends them in the benchmark.
+      const a = underLoad ? randomInt(wallets.length) : i % 2
+      const b = underLoad ? (a + 1 + randomInt(wallets.length - 1)) % wallets.length : (i + 1) % 2
+      const [from, to] = [wallets[a], wallets[b]]
       const res = await call('POST', '/transfers', { sourceWalletId: from, destination: { type: 'wallet', walletId: to }, amount: '0.01' })
       latencies.push(performance.now() - started)
-      if (res.status !== 202 && res.status !== 200) throw new Error(`POST /transfers answered ${res.status}: ${JSON.stringify(res.json)}`)
+      if (res.status !== 202 && res.status !== 200) {
+        failed = true
+        throw new Error(`POST /transfers answered ${res.status}: ${JSON.stringify(res.json)}`)
+      }
     }
   }
   await Promise.all(Array.from({ length: concurrency }, client))
   // Let the background work of the last transfers finish before the count stops.
-  await new Promise((r) => setTimeout(r, concurrency > 1 ? 20_000 : 2000))
+  if (underLoad) await backgroundDone()
+  await new Promise((r) => setTimeout(r, 2000))
   counting = false
 
   const per = (n: number) => (n / requests).toFixed(2)
