@@ -365,11 +365,21 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {
+    const { events, checkpoint } = await this.readPage(options)
+    return { events, checkpoint }
+  }
+
+  /**
+   * readAll, and whether the read reached the end of the log as its snapshot saw it (`atHead`):
+   * fewer events than asked for, and a filtered read's window reaching the head. Appends commit in
+   * position order under the head row's lock, so nothing older can appear later.
+   */
+  private async readPage(options: ReadAllOptions): Promise<ReadAllResult & { atHead: boolean }> {
     const after = options.after ?? '0'
     const max = options.maxCount ?? 1000
     const filter = options.filter
     // Nothing asked for: the checkpoint stays (a filtered read would otherwise move it past the window).
-    if (max <= 0) return { events: [], checkpoint: options.after }
+    if (max <= 0) return { events: [], checkpoint: options.after, atHead: false }
     if (!filter || (!filter.streamPrefixes && !filter.types)) {
       const res = await this.query<EventRow>(
         `SELECT position, stream, revision, event_id, type, data, metadata, recorded_at FROM events
@@ -377,12 +387,12 @@ export class PostgresEventStore implements EventStore {
         [after, max],
       )
       const events = res.rows.map(toRecorded)
-      return { events, checkpoint: events.at(-1)?.position ?? options.after }
+      return { events, checkpoint: events.at(-1)?.position ?? options.after, atHead: events.length < max }
     }
     // A filtered read scans a bounded window of positions; the window's end is the checkpoint,
     // so a reader advances even when nothing in the window matches (one row of nulls carries it).
     const { clause, params } = filterSql(filter, 4)
-    const res = await this.query<EventRow & { upper: string }>(
+    const res = await this.query<EventRow & { upper: string; at_head: boolean }>(
       filteredReadSql(clause),
       [after, this.scanWindow, max, ...params],
     )
@@ -390,7 +400,7 @@ export class PostgresEventStore implements EventStore {
     const events = res.rows.filter((r) => r.position !== null).map(toRecorded)
     const last = events.at(-1)
     const checkpoint = events.length === max && last !== undefined ? last.position : BigInt(upper ?? after) > BigInt(after) ? String(upper) : options.after
-    return { events, checkpoint }
+    return { events, checkpoint, atHead: events.length < max && res.rows[0]?.at_head === true }
   }
 
   async *subscribe(options: SubscribeOptions = {}): AsyncGenerator<SubscriptionBatch> {
@@ -402,13 +412,16 @@ export class PostgresEventStore implements EventStore {
       const onWake = () => (woke = true)
       this.wake.on('append', onWake)
       try {
-        const batch = await this.readAll({ after, maxCount: options.batchSize ?? 500, filter: options.filter })
+        const listening = this.listener
+        const batch = await this.readPage({ after, maxCount: options.batchSize ?? 500, filter: options.filter })
         if (batch.checkpoint !== undefined && batch.checkpoint !== after) {
           after = batch.checkpoint
           yield { events: batch.events, checkpoint: batch.checkpoint }
-          continue
+          // Caught up as of the read: anything appended since has woken us (onWake was on before the
+          // read, and the LISTEN connection has been up all along), so a second read would find nothing.
+          if (!batch.atHead || listening === undefined || this.listener !== listening) continue
         }
-        if (!woke) await this.waitForAppend(signal)
+        if (!woke && !signal?.aborted) await this.waitForAppend(signal)
       } finally {
         this.wake.off('append', onWake)
       }
@@ -445,7 +458,8 @@ export class PostgresEventStore implements EventStore {
         if (this.listener === client) this.listener = undefined
         if (!this.closed) {
           this.listening = undefined
-          void sleep(this.pollIntervalMs).then(() => (this.closed ? undefined : this.listen()))
+          // Unref'd: a store closed meanwhile does not keep the process alive for it.
+          void sleep(this.pollIntervalMs, undefined, { ref: false }).then(() => (this.closed ? undefined : this.listen()))
         }
       })
       await client.query(`LISTEN ${CHANNEL}`)
@@ -494,8 +508,9 @@ export class PostgresEventStore implements EventStore {
  * PostgreSQL JIT-compiled every read, 70 ms each, for a query that runs in 0.1 ms.
  */
 export const filteredReadSql = (clause: string) =>
-  `SELECT b.upper, e.position, e.stream, e.revision, e.event_id, e.type, e.data, e.metadata, e.recorded_at
-   FROM (SELECT (SELECT LEAST(position, $1::bigint + $2) FROM event_head) AS upper) b
+  `SELECT b.upper, b.at_head, e.position, e.stream, e.revision, e.event_id, e.type, e.data, e.metadata, e.recorded_at
+   FROM (SELECT (SELECT LEAST(position, $1::bigint + $2) FROM event_head) AS upper,
+                (SELECT position <= $1::bigint + $2 FROM event_head) AS at_head) b
    LEFT JOIN LATERAL (
      SELECT * FROM events e
      WHERE e.position > $1::bigint AND e.position <= b.upper AND ${clause}

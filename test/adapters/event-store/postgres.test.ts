@@ -356,6 +356,91 @@ t.test('a filtered read is planned cheaply on a long log: never over the JIT thr
   t.same(none, { events: [], checkpoint: '19990' }, 'asking for no events moves no checkpoint (nothing in the window is skipped)')
 })
 
+t.test('a caught-up subscription waits for the next append instead of reading again; a wake during its batch, a window short of the head, a lost LISTEN connection or an abort do not wait', async (t) => {
+  // A poll interval longer than the test: only an append's notification can wake it.
+  const quiet = createPool(url, 4)
+  let reads = 0
+  const query = quiet.query.bind(quiet) as (...args: unknown[]) => unknown
+  quiet.query = ((...args: unknown[]) => {
+    if (/FROM events/.test(String(args[0]))) reads++
+    return query(...args)
+  }) as typeof quiet.query
+  const own = new PostgresEventStore(quiet, { pollIntervalMs: 60_000, scanWindow: 3 })
+  t.teardown(async () => {
+    await own.close()
+    await quiet.end()
+  })
+  // LISTEN connections of this database other than the new store's (the file's own store has one).
+  const listening = async () => (await pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`)).rows.map((r) => r.pid)
+  const others = await listening()
+  const listeners = async () => (await listening()).filter((pid) => !others.includes(pid))
+  const prefix = `rest-${randomUUID()}-`
+  const start = await own.head()
+  const controller = new AbortController()
+  t.teardown(() => controller.abort())
+  const batches = own.subscribe({ after: start, filter: { streamPrefixes: [prefix] }, batchSize: 10, signal: controller.signal })[Symbol.asyncIterator]()
+  const within = <T>(promise: Promise<T>, ms: number) => Promise.race([promise, sleep(ms, 'timed out' as const, { ref: false })])
+
+  // Five events, further than the window reaches: the reader goes on past the window without waiting.
+  await own.append(`${prefix}a`, [newEvent('A1'), newEvent('A2'), newEvent('A3'), newEvent('A4'), newEvent('A5')], { expected: 'no_stream' })
+  const seen: string[] = []
+  while (seen.length < 5) {
+    const next = await within(batches.next(), 5000)
+    if (next === 'timed out' || next.done) break
+    seen.push(...next.value.events.map((e) => e.type))
+  }
+  t.same(seen, ['A1', 'A2', 'A3', 'A4', 'A5'], 'read window by window up to the head, none waiting for a poll')
+
+  // Caught up: asking for the next batch reads nothing until an append wakes it.
+  const readsCaughtUp = reads
+  const pending = batches.next()
+  await sleep(300)
+  t.equal(reads, readsCaughtUp, 'no read while nothing was appended')
+  await own.append(`${prefix}b`, [newEvent('B1')], { expected: 'no_stream' })
+  const woken = await within(pending, 5000)
+  t.same(woken === 'timed out' || woken.done ? woken : woken.value.events.map((e) => e.type), ['B1'], 'the append wakes it')
+
+  // An append committed while the consumer holds a batch is read at once, not at the next poll.
+  await own.append(`${prefix}c`, [newEvent('C1')], { expected: 'no_stream' })
+  const held = await within(batches.next(), 5000)
+  t.same(held === 'timed out' || held.done ? held : held.value.events.map((e) => e.type), ['C1'])
+  await own.append(`${prefix}d`, [newEvent('D1')], { expected: 'no_stream' })
+  await sleep(100) // its notification arrives, as a rule, while the batch above is still held
+  const during = await within(batches.next(), 5000)
+  t.same(during === 'timed out' || during.done ? during : during.value.events.map((e) => e.type), ['D1'], 'appended during the batch: read next')
+
+  // The LISTEN connection lost while a batch is held: nothing can wake the reader, so it reads again at once.
+  const [mine, ...more] = await listeners()
+  t.ok(mine !== undefined && more.length === 0, 'the store listens on one connection of its own')
+  await pool.query('SELECT pg_terminate_backend($1)', [mine])
+  await sleep(200)
+  await own.append(`${prefix}g`, [newEvent('G1')], { expected: 'no_stream' })
+  const afterLoss = await within(batches.next(), 5000)
+  t.same(afterLoss === 'timed out' || afterLoss.done ? afterLoss : afterLoss.value.events.map((e) => e.type), ['G1'], 'appended after the LISTEN connection was lost: read without waiting for the poll')
+
+  // Unfiltered, a full batch is not the end: more than a batch of events is read batch by batch without waiting.
+  const from = await own.head()
+  const all = own.subscribe({ after: from, batchSize: 2, signal: controller.signal })[Symbol.asyncIterator]()
+  await own.append(`${prefix}e`, [newEvent('E1'), newEvent('E2'), newEvent('E3'), newEvent('E4'), newEvent('E5')], { expected: 'no_stream' })
+  const unfiltered: string[] = []
+  while (unfiltered.length < 5) {
+    const next = await within(all.next(), 5000)
+    if (next === 'timed out' || next.done) break
+    unfiltered.push(...next.value.events.map((e) => e.type))
+  }
+  t.same(unfiltered, ['E1', 'E2', 'E3', 'E4', 'E5'], 'full batches read on, none waiting for a poll')
+
+  // Stopped while it holds a caught-up batch: it ends at once instead of waiting for an append.
+  const stopper = new AbortController()
+  const stopping = own.subscribe({ after: await own.head(), batchSize: 10, signal: stopper.signal })[Symbol.asyncIterator]()
+  const firstBatch = stopping.next()
+  await own.append(`${prefix}h`, [newEvent('H1')], { expected: 'no_stream' })
+  t.same((await within(firstBatch, 5000)) === 'timed out' ? 'timed out' : 'batch', 'batch')
+  stopper.abort()
+  const ended = await within(stopping.next(), 2000)
+  t.same(ended === 'timed out' ? ended : ended.done, true, 'aborted while holding a caught-up batch: done at once')
+})
+
 t.test('readStreams: several streams in one statement, each from its revision, at most maxCount each, in the order asked', async (t) => {
   const [a, b, none] = [`rs-a-${randomUUID()}`, `rs-b-${randomUUID()}`, `rs-none-${randomUUID()}`]
   await store.append(a, [newEvent('A0'), newEvent('A1'), newEvent('A2')], { expected: 'no_stream' })
