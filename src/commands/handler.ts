@@ -166,7 +166,7 @@ export async function execute<C, S, E extends StreamEvents<S>>(
     }
     if (appends.length === 0) return { appended: [], state, position: undefined }
     try {
-      const results = await store.appendMulti(appends, options.answer ? { answer: options.answer(appends) } : options.lock ? { lock: options.lock } : {})
+      const results = await store.appendMulti(appends, { answer: options.answer?.(appends), lock: options.lock })
       // The state computed here is the stream's state at the revision written: the next command reads nothing.
       const cache = cacheOf(store)
       written.forEach(({ key, revision, append }, i) => {

@@ -98,7 +98,8 @@ export interface AppendOptions {
    * The events are written only while the request still holds its key, checked in the append's
    * transaction by a store that `storesAnswers` (others ignore it): the key's row is in flight under
    * this token (its lock is renewed). If another attempt holds the key, it has an answer, or its row
-   * is gone, nothing is written and the append fails with IdempotencyKeyTaken.
+   * is gone, nothing is written and the append fails with IdempotencyKeyTaken. Ignored beside an
+   * `answer`, whose storing claims the key itself.
    */
   lock?: KeyLock
 }

@@ -43,7 +43,7 @@ export async function create<C, S>(store: EventStore, decider: Decider<C, S>, co
     const metadata = commandMetadata(request, id)
     const held = request.idempotency
     const inAppend = held?.inAppend
-    const result = await execute(store, decider, command, metadata, inAppend?.answer ? { answer: inAppend.answer } : held?.lock ? { lock: held.lock } : {})
+    const result = await execute(store, decider, command, metadata, { answer: inAppend?.answer, lock: held?.lock })
     if (inAppend?.answer && result.appended.length > 0) inAppend.stored = true
     logSteps(request.log, result.appended, { operationId: id, actor: metadata.actor }, request.server.metrics)
     return result.position
