@@ -1,0 +1,3 @@
+import { benchmarkRunsInTinyMode } from '../helpers/bench.ts'
+
+benchmarkRunsInTinyMode('commands')
