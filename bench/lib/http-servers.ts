@@ -32,9 +32,9 @@ export interface CommandServers {
    */
   quiet(options?: { timeoutMs?: number; log?: (line: string) => void }): Promise<number>
   /**
-   * What the servers and their backends use idle, in cores, measured once they are ready (the median
-   * of three one-second samples): the embedded Circle's polls every `CIRCLE_POLL_INTERVAL_MS` cost
-   * something even with no work, more on a slower machine.
+   * What the servers and their backends use idle, in cores, measured once they are ready and no
+   * task is due (the median of three one-second samples): the embedded Circle's polls every
+   * `CIRCLE_POLL_INTERVAL_MS` cost something even with no work, more on a slower machine.
    */
   idleCores: number
   /** Restarts the service on the same database with only these roles; gives its new URL. */
@@ -105,6 +105,8 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
       const after = await cpu()
       return after.node - before.node + (after.postgres - before.postgres)
     }
+    // The wallets' funding is done when the servers are ready; what it left for the process manager is not.
+    for (let waited = 0; (await backlog()) > 0 && waited < 60_000; waited += 100) await new Promise((r) => setTimeout(r, 100))
     const idleSamples = [await busyCores(), await busyCores(), await busyCores()].sort((a, b) => a - b)
     const idleCores = idleSamples[1]!
     const quiet = async ({ timeoutMs = 600_000, log }: { timeoutMs?: number; log?: (line: string) => void } = {}) => {
