@@ -1,3 +1,0 @@
-import { benchmarkRunsInTinyMode } from '../helpers/bench.ts'
-
-benchmarkRunsInTinyMode('append')
