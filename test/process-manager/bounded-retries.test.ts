@@ -51,7 +51,11 @@ t.test('the issuer down for a card freeze: the task dead-letters, the card shows
   }, 5000, 'task parked')
   t.ok(task.done, 'no silent retry: the task is parked')
   t.equal(task.dead_letter_id, dead.id)
-  const metrics = (await h.app.inject({ method: 'GET', url: '/metrics', headers: auth.auditor })).body
+  // The process manager counts the dead letter after the task is parked, a moment after the row shows it.
+  const metrics = await until(async () => {
+    const body = (await h.app.inject({ method: 'GET', url: '/metrics', headers: auth.auditor })).body
+    return /dead_letters_total\{source="task",kind="card"\} 1/.test(body) && body
+  }, 5000, 'the dead letter counted in /metrics')
   t.match(metrics, /dead_letters_total\{source="task",kind="card"\} 1/)
   t.match(metrics, /pm_task_attempts_total\{kind="card",result="failed"\} 3/)
   t.match(metrics, /dead_letters_open\{source="task",kind="card"\} 1/)

@@ -113,7 +113,11 @@ t.test('a webhook that keeps failing becomes a dead letter after N attempts, and
   t.match(dead.error, /names no wallet or address of ours/)
   const row = await h.db.selectFrom('webhook_inbox').selectAll().where('dead_letter_id', '=', dead.id).executeTakeFirstOrThrow()
   t.equal(row.status, 'dead')
-  const metrics = (await h.app.inject({ method: 'GET', url: '/metrics', headers: auth.auditor })).body
+  // The worker counts the dead letter after the inbox row is marked, a moment after both are visible here.
+  const metrics = await until(async () => {
+    const body = (await h.app.inject({ method: 'GET', url: '/metrics', headers: auth.auditor })).body
+    return /webhooks_total\{stage="dead_lettered"\} 1/.test(body) && body
+  }, 5_000, 'the dead letter counted in /metrics')
   t.match(metrics, /webhooks_total\{stage="dead_lettered"\} 1/)
   t.match(metrics, /dead_letters_open\{source="webhook",kind="transfers"\} 1/)
 
