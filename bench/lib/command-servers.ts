@@ -100,11 +100,19 @@ process.on('message', (message) => {
   }
   if (message === 'cpu') process.send!({ cpu: process.cpuUsage() })
   if (message === 'memory') process.send!({ memory: process.memoryUsage() })
-  if (message !== 'stop') return
-  void (async () => {
+  if (message === 'stop') void stop()
+})
+// A benchmark that dies without saying 'stop' (killed, or its output pipe closed) takes its servers
+// with it: otherwise they would go on polling the embedded Circle and holding their connections.
+process.on('disconnect', () => void stop())
+
+let stopping: Promise<void> | undefined
+function stop(): Promise<void> {
+  stopping ??= (async () => {
     await bare.close()
     await pool.end()
     await service.stop()
     process.exit(0)
   })()
-})
+  return stopping
+}

@@ -12,7 +12,8 @@ import { baseUrl } from '../helpers/database.ts'
 // Each benchmark adds 10-20 s in tiny mode (more on a loaded machine); the file's budget grows
 // with their number instead of the suite's per-file default. They run one after another in this
 // one file, beside the suite's other files: as files of their own, three benchmarks' servers ran
-// at once and PostgreSQL's 100 connections ran out (the bare route answered 500).
+// at once and, with the other files' connections, PostgreSQL's 100 ran out (the bare route
+// answered 500: "sorry, too many clients already").
 t.setTimeout(900_000)
 const resultsDir = await mkdtemp(path.join(os.tmpdir(), 'bench-results-'))
 t.teardown(() => rm(resultsDir, { recursive: true, force: true }))
