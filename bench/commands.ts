@@ -14,7 +14,8 @@ export async function run(options: BenchOptions) {
   // API accepts only what the process manager keeps up with; the soak measures that rate.
   const servers = await startCommandServers(options.databaseUrl, options.tiny ? 4 : 64, { admission: false })
   try {
-    options.log(`commands: the servers use ${round(servers.idleCores, 2)} cores idle (the process manager and deposit poller asking the embedded Circle)`)
+    const idleCores = round(await servers.measureIdle(), 2)
+    options.log(`commands: the servers use ${idleCores} cores idle (the process manager and deposit poller asking the embedded Circle)`)
     const checks: Check[] = []
     const byLevel = new Map<number, Measurement[]>()
     const measure = async (subject: string, origin: string, path: string, c: number) => {
@@ -26,7 +27,7 @@ export async function run(options: BenchOptions) {
       const cores = { node: round((after.node - before.node) / result.duration, 2), postgres: round((after.postgres - before.postgres) / result.duration, 2) }
       const { measurement, check } = measured(subject, `${c} connections`, result)
       // Accepted but not yet carried to Circle when the load stopped (the service's own process manager is behind).
-      const backlog = subject === 'service' ? { processManagerBacklog: await servers.backlog(), idleCores: round(servers.idleCores, 2) } : {}
+      const backlog = subject === 'service' ? { processManagerBacklog: await servers.backlog(), idleCores } : {}
       // What the service accepted is carried out before anything else is measured: its background
       // work would otherwise share the cores with the next subject.
       const drained = subject === 'bare-route' ? {} : { drainSeconds: Math.round(await servers.quiet({ log: options.log })) }

@@ -26,17 +26,18 @@ export interface CommandServers {
   backlog(): Promise<number>
   /**
    * Waits until the service has carried out what it accepted: no task due, and the servers and
-   * their PostgreSQL backends together back within a tenth of a core of `idleCores` over a second
-   * (the projections, the notifier and the simulator's webhooks done too). A subject measured next
-   * then has the machine to itself. Gives the seconds waited; gives up after `timeoutMs`.
+   * their PostgreSQL backends together back within a tenth of a core of what `measureIdle` found
+   * over a second (the projections, the notifier and the simulator's webhooks done too). A subject
+   * measured next then has the machine to itself. Gives the seconds waited; gives up after `timeoutMs`.
    */
   quiet(options?: { timeoutMs?: number; log?: (line: string) => void }): Promise<number>
   /**
-   * What the servers and their backends use idle, in cores, measured once they are ready and no
-   * task is due (the median of three one-second samples): the embedded Circle's polls every
-   * `CIRCLE_POLL_INTERVAL_MS` cost something even with no work, more on a slower machine.
+   * What the servers and their backends use idle, in cores, once no task is due (the median of three
+   * one-second samples): the embedded Circle's polls every `CIRCLE_POLL_INTERVAL_MS` cost something
+   * even with no work, more on a slower machine. Called before the first load by a benchmark that
+   * uses `quiet`, which waits to get back to it.
    */
-  idleCores: number
+  measureIdle(): Promise<number>
   /** Restarts the service on the same database with only these roles; gives its new URL. */
   restart(roles: Role[]): Promise<string>
   /** The servers' process.memoryUsage(): which part of the RSS is V8's heap, and which is outside it. */
@@ -105,11 +106,15 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
       const after = await cpu()
       return after.node - before.node + (after.postgres - before.postgres)
     }
-    // The wallets' funding is done when the servers are ready; what it left for the process manager is not.
-    for (let waited = 0; (await backlog()) > 0 && waited < 60_000; waited += 100) await new Promise((r) => setTimeout(r, 100))
-    const idleSamples = [await busyCores(), await busyCores(), await busyCores()].sort((a, b) => a - b)
-    const idleCores = idleSamples[1]!
+    let idleCores: number | undefined
+    const measureIdle = async () => {
+      // The wallets' funding is done when the servers are ready; what it left for the process manager is not.
+      for (let waited = 0; (await backlog()) > 0 && waited < 60_000; waited += 100) await new Promise((r) => setTimeout(r, 100))
+      const samples = [await busyCores(), await busyCores(), await busyCores()].sort((a, b) => a - b)
+      return (idleCores = samples[1]!)
+    }
     const quiet = async ({ timeoutMs = 600_000, log }: { timeoutMs?: number; log?: (line: string) => void } = {}) => {
+      if (idleCores === undefined) throw new Error('quiet() needs measureIdle() first, before any load')
       const started = Date.now()
       let logged = started
       for (;;) {
@@ -128,7 +133,7 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
       ...ready,
       cpu,
       quiet,
-      idleCores,
+      measureIdle,
       restart,
       memory,
       backlog,

@@ -91,12 +91,13 @@ async function backgroundDone(): Promise<void> {
   const probes = createPool(db.url, 1)
   probes.on('connect', (client) => uncounted.add(client))
   const log = new PostgresEventStore(probes)
+  const tasks = createDb(probes)
   try {
     const deadline = Date.now() + 300_000
     let head: string | undefined
     let quietSince = Date.now()
     for (;;) {
-      const [due, now] = [await countDueTasks(createDb(probes)), await log.head()]
+      const [due, now] = [await countDueTasks(tasks), await log.head()]
       if (due !== 0 || now !== head) quietSince = Date.now()
       head = now
       if (Date.now() - quietSince >= 3000) return

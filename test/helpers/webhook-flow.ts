@@ -9,7 +9,8 @@ import { CirclePublicKeys } from '../../src/webhooks/public-keys.ts'
 import { SnsCertificates } from '../../src/webhooks/sns.ts'
 import { WebhookVerifier } from '../../src/webhooks/verify.ts'
 import { WebhookWorker } from '../../src/webhooks/worker.ts'
-import { simulatedCircle } from './circle.ts'
+import { auth } from './app.ts'
+import { simulatedCircle, until } from './circle.ts'
 import { httpHarness } from './http.ts'
 
 export interface FlowOptions {
@@ -129,4 +130,15 @@ export async function apiBankAccount(h: Flow, ownerId = 'owner-1'): Promise<stri
   const id = res.json().id as string
   await waitFor(h, `/bank-accounts/${id}`, (b) => b.status === 'active')
   return id
+}
+
+/**
+ * /metrics (auditor key) once it matches `pattern`. Counters are incremented on the line after the
+ * write that makes their event visible, so a test that has just seen the event can scrape a moment early.
+ */
+export function scrapeWhen(h: Flow, pattern: RegExp, ms = 5000): Promise<string> {
+  return until(async () => {
+    const body = (await h.app.inject({ method: 'GET', url: '/metrics', headers: auth.auditor })).body
+    return pattern.test(body) && body
+  }, ms, `/metrics to show ${pattern}`)
 }

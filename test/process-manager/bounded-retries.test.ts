@@ -4,7 +4,7 @@ import { CircleError, type CirclePort } from '../../src/adapters/circle/port.ts'
 import { circleKey } from '../../src/commands/ids.ts'
 import { auth } from '../helpers/app.ts'
 import { until } from '../helpers/circle.ts'
-import { apiBankAccount, apiMint, apiWallet, isSettled, waitFor, webhookFlow } from '../helpers/webhook-flow.ts'
+import { apiBankAccount, apiMint, apiWallet, isSettled, scrapeWhen, waitFor, webhookFlow } from '../helpers/webhook-flow.ts'
 
 type DeadLetter = { id: string; kind: string; subject: string; detail: string; attention?: string; status: string; attempts: number; error: string }
 
@@ -52,10 +52,7 @@ t.test('the issuer down for a card freeze: the task dead-letters, the card shows
   t.ok(task.done, 'no silent retry: the task is parked')
   t.equal(task.dead_letter_id, dead.id)
   // The process manager counts the dead letter after the task is parked, a moment after the row shows it.
-  const metrics = await until(async () => {
-    const body = (await h.app.inject({ method: 'GET', url: '/metrics', headers: auth.auditor })).body
-    return /dead_letters_total\{source="task",kind="card"\} 1/.test(body) && body
-  }, 5000, 'the dead letter counted in /metrics')
+  const metrics = await scrapeWhen(h, /dead_letters_total\{source="task",kind="card"\} 1/)
   t.match(metrics, /dead_letters_total\{source="task",kind="card"\} 1/)
   t.match(metrics, /pm_task_attempts_total\{kind="card",result="failed"\} 3/)
   t.match(metrics, /dead_letters_open\{source="task",kind="card"\} 1/)

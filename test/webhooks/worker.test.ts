@@ -3,7 +3,7 @@ import t from 'tap'
 import { sql } from 'kysely'
 import { auth } from '../helpers/app.ts'
 import { until } from '../helpers/circle.ts'
-import { apiBankAccount, apiMint, apiWallet, isSettled, waitFor, webhookFlow } from '../helpers/webhook-flow.ts'
+import { apiBankAccount, apiMint, apiWallet, isSettled, scrapeWhen, waitFor, webhookFlow } from '../helpers/webhook-flow.ts'
 
 const terminalTypes = ['MintCompleted', 'MintFailed', 'TransferCompleted', 'TransferFailed', 'RedeemCompleted', 'RedeemFailed']
 
@@ -114,10 +114,7 @@ t.test('a webhook that keeps failing becomes a dead letter after N attempts, and
   const row = await h.db.selectFrom('webhook_inbox').selectAll().where('dead_letter_id', '=', dead.id).executeTakeFirstOrThrow()
   t.equal(row.status, 'dead')
   // The worker counts the dead letter after the inbox row is marked, a moment after both are visible here.
-  const metrics = await until(async () => {
-    const body = (await h.app.inject({ method: 'GET', url: '/metrics', headers: auth.auditor })).body
-    return /webhooks_total\{stage="dead_lettered"\} 1/.test(body) && body
-  }, 5_000, 'the dead letter counted in /metrics')
+  const metrics = await scrapeWhen(h, /webhooks_total\{stage="dead_lettered"\} 1/)
   t.match(metrics, /webhooks_total\{stage="dead_lettered"\} 1/)
   t.match(metrics, /dead_letters_open\{source="webhook",kind="transfers"\} 1/)
 
