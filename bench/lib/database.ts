@@ -4,19 +4,57 @@ import pg from 'pg'
 /** A throw-away database beside the given server's, for one benchmark subject. */
 export async function createBenchDatabase(serverUrl: string, prefix: string): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
   const name = `bench_${prefix}_${process.pid}_${randomBytes(3).toString('hex')}`
+  await dropAbandonedDatabases(serverUrl)
   const url = new URL(serverUrl)
   url.pathname = `/${name}`
   await admin(serverUrl, `CREATE DATABASE ${pg.escapeIdentifier(name)}`)
-  return { url: url.toString(), name, drop: () => admin(serverUrl, `DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`) }
+  return { url: url.toString(), name, drop: async () => void (await admin(serverUrl, `DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)) }
 }
 
-async function admin(serverUrl: string, sql: string): Promise<void> {
+/** A benchmark database's name: `bench_<prefix>_<pid of the process that made it>_<6 hex>`. */
+const BENCH_DATABASE = /^bench_[a-z0-9_-]+?_(\d+)_[0-9a-f]{6}$/
+
+/**
+ * Drops the databases of benchmarks whose process is gone: a benchmark drops its own at the end,
+ * but one killed (Ctrl-C, a closed pipe, a timeout) leaves it behind, up to a million events each.
+ * Only on a server of this machine, where the pid in a name is a process that can be asked after;
+ * a live process with that pid (the benchmark itself, or one beside it) keeps its databases.
+ * Returns the names dropped.
+ */
+export async function dropAbandonedDatabases(serverUrl: string): Promise<string[]> {
+  if (!onThisMachine(serverUrl)) return []
+  const names = await admin(serverUrl, `SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%'`)
+  const abandoned = names.map((r) => r.datname).filter((name) => {
+    const pid = BENCH_DATABASE.exec(name)?.[1]
+    return pid !== undefined && !isRunning(Number(pid))
+  })
+  for (const name of abandoned) await admin(serverUrl, `DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)
+  return abandoned
+}
+
+function onThisMachine(serverUrl: string): boolean {
+  const url = new URL(serverUrl)
+  const host = url.searchParams.get('host') ?? url.hostname
+  return host === '' || host.startsWith('/') || ['127.0.0.1', 'localhost', '[::1]', '::1'].includes(host)
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+async function admin(serverUrl: string, sql: string): Promise<{ datname: string }[]> {
   const url = new URL(serverUrl)
   url.pathname = '/postgres'
   const client = new pg.Client({ connectionString: url.toString() })
   await client.connect()
   try {
-    await client.query(sql)
+    return (await client.query<{ datname: string }>(sql)).rows
   } finally {
     await client.end()
   }
