@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { canonicalEvent, canonicalJson, chainHash, GENESIS_HASH } from '../../src/ledger/canonical.ts'
+import { canonicalJson } from '../../src/events/canonical-json.ts'
+import { canonicalEvent, chainHash, GENESIS_HASH } from '../../src/ledger/canonical.ts'
 
 const event = {
   position: '7',
@@ -67,8 +68,8 @@ t.test('the canonical form is the straightforward definition, for any JSON value
   }
   for (let i = 0; i < 500; i++) {
     const v = value(0)
-    t.equal(canonicalJson(v as never), plain(v), `value ${i}`)
+    t.equal(canonicalJson(v), plain(v), `value ${i}`)
   }
-  t.equal(canonicalJson({ b: undefined, a: 1 } as never), '{"a":1}', 'an undefined member is left out')
-  t.equal(canonicalJson({ a: undefined, b: 1 } as never), '{"b":1}', 'with no comma left over when it came first')
+  t.equal(canonicalJson({ b: undefined, a: 1 }), '{"a":1}', 'an undefined member is left out')
+  t.equal(canonicalJson({ a: undefined, b: 1 }), '{"b":1}', 'with no comma left over when it came first')
 })
