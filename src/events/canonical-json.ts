@@ -3,8 +3,9 @@
  * units), no whitespace, strings and numbers written as JSON.stringify writes them, and members
  * whose value is undefined left out, so equal values always give equal text: what the audit log's
  * hash chain (see the README, "Audit log: the hash chain") and request hashes (idempotency, the
- * simulator's) are computed over. An undefined array element, or a value JSON has no text for, is
- * written `null`, as JSON.stringify writes it in an array.
+ * simulator's) are computed over. An undefined array element, a function or a symbol is written
+ * `null`, as JSON.stringify writes it in an array. Every object is written by its own enumerable
+ * keys, never through toJSON (a Date as `{}`): what is hashed is JSON as parsed, with no Date in it.
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
