@@ -18,7 +18,7 @@ const moduleUrl = path.resolve(import.meta.dirname, '../../../bench/lib/database
  * Benchmarks' databases, each made by a process of its own, all killed once every one is made (a
  * benchmark starting sweeps first: one started after a kill would drop what the test looks at).
  */
-async function abandoned(t: Test, count = 1): Promise<string[]> {
+async function abandoned(t: Test, count = 1, beforeKill: (name: string) => Promise<unknown> = async () => undefined): Promise<string[]> {
   const script = `
     import { createBenchDatabase } from ${JSON.stringify(moduleUrl)}
     const d = await createBenchDatabase(${JSON.stringify(baseUrl)}, 'sweep_test')
@@ -27,10 +27,12 @@ async function abandoned(t: Test, count = 1): Promise<string[]> {
   const made = await Promise.all(
     Array.from({ length: count }, async () => {
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+      t.teardown(() => child.kill('SIGKILL')) // should the test fail before it does
       const [line] = (await once(child.stdout, 'data')) as [Buffer]
       const name = line.toString().trim()
       dropLater(name)
       t.ok(await exists(name), 'the benchmark made its database')
+      await beforeKill(name)
       return { child, name }
     }),
   )
@@ -66,12 +68,12 @@ t.test("drops a killed benchmark's database, and keeps a running one's and every
 })
 
 t.test('a drop that fails is reported, and the sweep goes on to the next database', async (t) => {
-  const left = await abandoned(t, 2)
-  // No one can drop a template database: neither this sweep nor one of another benchmark running beside the test.
-  for (const name of left) {
+  // No one can drop a template database: neither this sweep nor one of another benchmark running
+  // beside the test. Made one while its benchmark still runs, so no sweep gets to it first.
+  const left = await abandoned(t, 2, async (name) => {
     await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(name)} IS_TEMPLATE true`)
     t.teardown(() => admin.query(`ALTER DATABASE ${pg.escapeIdentifier(name)} IS_TEMPLATE false`))
-  }
+  })
   // The killed sessions' locks can take a moment to go: the sweep is asked again until it tries both.
   let lines: string[] = []
   let dropped: string[] = []
