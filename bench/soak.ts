@@ -97,9 +97,8 @@ export async function run(options: BenchOptions) {
       maxSource = `measured in this run (${connections} connections, the ${probeSeconds} s after ${warmSeconds} s of filling the queue)`
     }
     // The probe leaves accepted work behind; the held load starts once the process manager has caught up.
-    const drainStarted = Date.now()
-    while ((await servers.backlog()) > 0 && Date.now() - drainStarted < 120_000) await new Promise((r) => setTimeout(r, 500))
-    options.log(`soak: the process manager caught up with the probe's work in ${round((Date.now() - drainStarted) / 1000, 1)} s`)
+    const drainSeconds = await servers.tasksDrained(120_000)
+    options.log(`soak: the process manager caught up with the probe's work in ${round(drainSeconds, 1)} s`)
     const rate = Math.max(1, Math.round(max.rate * SHARE))
     options.log(`soak: ${rate} requests/s (${SHARE * 100}% of ${max.rate}, ${maxSource}) for ${seconds} s, a sample every ${interval} s`)
 

@@ -24,6 +24,8 @@ export interface CommandServers {
   cpu(): Promise<CpuSeconds>
   /** Process-manager tasks due and not yet run: Circle work the service has accepted and not yet carried out. */
   backlog(): Promise<number>
+  /** Waits (up to `timeoutMs`) until no process-manager task is due; gives the seconds waited. */
+  tasksDrained(timeoutMs: number): Promise<number>
   /**
    * Waits until the service has carried out what it accepted: no task due, and the servers and
    * their PostgreSQL backends together back within a tenth of a core of what `measureIdle` found
@@ -106,10 +108,15 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
       const after = await cpu()
       return after.node - before.node + (after.postgres - before.postgres)
     }
+    const tasksDrained = async (timeoutMs: number) => {
+      const started = Date.now()
+      while ((await backlog()) > 0 && Date.now() - started < timeoutMs) await new Promise((r) => setTimeout(r, 100))
+      return (Date.now() - started) / 1000
+    }
     let idleCores: number | undefined
     const measureIdle = async () => {
       // The wallets' funding is done when the servers are ready; what it left for the process manager is not.
-      for (let waited = 0; (await backlog()) > 0 && waited < 60_000; waited += 100) await new Promise((r) => setTimeout(r, 100))
+      await tasksDrained(60_000)
       const samples = [await busyCores(), await busyCores(), await busyCores()].sort((a, b) => a - b)
       return (idleCores = samples[1]!)
     }
@@ -134,6 +141,7 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
       cpu,
       quiet,
       measureIdle,
+      tasksDrained,
       restart,
       memory,
       backlog,
