@@ -409,7 +409,7 @@ export class PostgresEventStore implements EventStore {
       [after, this.scanWindow, max, ...params],
     )
     const upper = res.rows[0]?.upper
-    const events = res.rows.filter((r) => r.position !== null).map(toRecorded)
+    const events = inPositionOrder(res.rows.filter((r) => r.position !== null).map(toRecorded))
     const last = events.at(-1)
     const checkpoint = events.length === max && last !== undefined ? last.position : BigInt(upper ?? after) > BigInt(after) ? String(upper) : options.after
     // The window ended short of its full width only at the head (a window ending exactly at the head reads as not there: one read more).
@@ -519,7 +519,9 @@ export class PostgresEventStore implements EventStore {
  * $1 after, $2 window, $3 max, then the filter's parameters. The window's end is a scalar subquery,
  * so both ends bound the index scan and the planner sees one outer row. Joined to event_head as a
  * table, the read was costed at ~600,000 (an unanalyzed event_head counts as 2,200 rows) and
- * PostgreSQL JIT-compiled every read, 70 ms each, for a query that runs in 0.1 ms.
+ * PostgreSQL JIT-compiled every read, 70 ms each, for a query that runs in 0.1 ms. The rows come
+ * in the index's order, but no ORDER BY says so: PostgreSQL cannot see that a nested loop over one
+ * row keeps it and re-sorted every page (5 of 12 ms for 5,000 events); `inPositionOrder` checks it.
  */
 export const filteredReadSql = (clause: string) =>
   `SELECT b.upper, e.position, e.stream, e.revision, e.event_id, e.type, e.data, e.metadata, ${recordedAt('e')}
@@ -528,8 +530,7 @@ export const filteredReadSql = (clause: string) =>
      SELECT * FROM events e
      WHERE e.position > $1::bigint AND e.position <= b.upper AND ${clause}
      ORDER BY e.position LIMIT $3
-   ) e ON true
-   ORDER BY e.position`
+   ) e ON true`
 
 export function filterSql(filter: EventFilter, firstParam: number): { clause: string; params: unknown[] } {
   const parts: string[] = []
@@ -543,6 +544,15 @@ export function filterSql(filter: EventFilter, firstParam: number): { clause: st
     parts.push(`e.type = ANY($${firstParam + params.length - 1}::text[])`)
   }
   return { clause: parts.join(' AND ') || 'TRUE', params }
+}
+
+/** Decimal positions (bigint as text) in numeric order. */
+const comparePositions = (a: RecordedEvent, b: RecordedEvent) => a.position.length - b.position.length || (a.position < b.position ? -1 : a.position > b.position ? 1 : 0)
+
+/** The events in position order: as they are when they came in order (one pass), sorted otherwise. */
+export function inPositionOrder(events: RecordedEvent[]): RecordedEvent[] {
+  for (let i = 1; i < events.length; i++) if (comparePositions(events[i - 1]!, events[i]!) > 0) return events.sort(comparePositions)
+  return events
 }
 
 function toRecorded(row: EventRow): RecordedEvent {

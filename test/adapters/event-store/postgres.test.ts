@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import t, { type Test } from 'tap'
-import { filteredReadSql, filterSql, PostgresEventStore } from '../../../src/adapters/event-store/postgres.ts'
+import { filteredReadSql, filterSql, inPositionOrder, PostgresEventStore } from '../../../src/adapters/event-store/postgres.ts'
 import { createPool } from '../../../src/adapters/postgres/database.ts'
-import { EventIdConflict, EventStoreUnavailable, WrongExpectedVersion, type AppendResult } from '../../../src/events/event-store.ts'
+import { EventIdConflict, EventStoreUnavailable, WrongExpectedVersion, type AppendResult, type RecordedEvent } from '../../../src/events/event-store.ts'
 import { testDatabase } from '../../helpers/database.ts'
 import { eventStoreContract } from '../../helpers/event-store-contract.ts'
 import { newEvent, testMetadata } from '../../helpers/events.ts'
@@ -354,6 +354,19 @@ t.test('a filtered read is planned cheaply on a long log: never over the JIT thr
   t.equal(read.checkpoint, '20000')
   const none = await big.readAll({ after: '19990', maxCount: 0, filter: { types: ['FundsReserved'] } })
   t.same(none, { events: [], checkpoint: '19990' }, 'asking for no events moves no checkpoint (nothing in the window is skipped)')
+  const top = await own.pool.query<{ 'QUERY PLAN': [{ Plan: { 'Node Type': string } }] }>(`EXPLAIN (FORMAT JSON) ${filteredReadSql(clause)}`, ['0', 10_000, 5000, ...params])
+  t.not(top.rows[0]!['QUERY PLAN'][0].Plan['Node Type'], 'Sort', 'the page comes as the window’s read gives it: no sort of the whole page after the join')
+  const page = await big.readAll({ after: '0', maxCount: 5000, filter: { types: ['FundsReserved', 'FundsDebited'] } })
+  t.same(page.events.map((e) => e.position), Array.from({ length: 5000 }, (_, i) => String(i + 1)), 'a page of 5,000 in position order')
+})
+
+t.test('inPositionOrder: events in order are kept as they are; out of order, sorted as numbers', async (t) => {
+  const at = (...positions: string[]) => positions.map((position) => ({ ...newEvent(), position }) as unknown as RecordedEvent)
+  const ordered = at('8', '9', '10', '11', '100')
+  t.equal(inPositionOrder(ordered), ordered, 'the same array')
+  t.same(inPositionOrder(ordered).map((e) => e.position), ['8', '9', '10', '11', '100'])
+  t.same(inPositionOrder(at('10', '9', '100', '8', '11')).map((e) => e.position), ['8', '9', '10', '11', '100'], 'sorted by value, not as text')
+  t.same(inPositionOrder(at()), [])
 })
 
 t.test('a caught-up subscription waits for the next append instead of reading again; a wake during its batch, a window short of the head, a lost LISTEN connection or an abort do not wait', async (t) => {
