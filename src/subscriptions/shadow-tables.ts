@@ -20,11 +20,13 @@ export interface LiveTable {
   indexes: { name: string; definition: string }[]
   /** `GRANT` statements for the privileges held on it by roles other than its owner, with no target yet. */
   grants: { privilege: string; grantee: string; grantable: boolean }[]
+  /** Columns with a statistics target of their own (`ALTER COLUMN ... SET STATISTICS`), which the twin is given too. */
+  statistics: { column: string; target: number }[]
   /**
    * Why the twin cannot simply take its place, if anything: something depends on the live table (a
    * view, rule, trigger, foreign key, row security, publication, an owned sequence), or it has
    * something a twin would not carry (storage parameters, replica identity, a comment of its own,
-   * column privileges or statistics targets, extended statistics, another owner).
+   * column privileges, extended statistics, another owner).
    */
   kept: string | undefined
 }
@@ -45,6 +47,9 @@ export async function describeTable(db: Kysely<Database>, table: string): Promis
     SELECT a.privilege_type AS privilege, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee, a.is_grantable AS grantable
     FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
     WHERE c.oid = ${oid} AND a.grantee <> c.relowner ORDER BY 2, 1`.execute(db)
+  const statistics = await sql<{ column: string; target: number }>`
+    SELECT attname AS column, attstattarget::int AS target FROM pg_attribute
+    WHERE attrelid = ${oid} AND attnum > 0 AND NOT attisdropped AND coalesce(attstattarget, -1) >= 0 ORDER BY attnum`.execute(db)
   // Whatever a twin made by LIKE would not carry, or a DROP of the live table would take with it.
   // A view's or rule's rewrite rule depends on the table it reads, a rule on the table included.
   const dependents = await sql<{ kind: string }>`
@@ -60,7 +65,7 @@ export async function describeTable(db: Kysely<Database>, table: string): Promis
     UNION ALL SELECT 'storage parameters' FROM pg_class WHERE oid = ${oid} AND reloptions IS NOT NULL
     UNION ALL SELECT 'a replica identity of its own' FROM pg_class WHERE oid = ${oid} AND relreplident <> 'd'
     UNION ALL SELECT 'a comment on the table' FROM pg_description WHERE objoid = ${oid} AND classoid = 'pg_class'::regclass AND objsubid = 0
-    UNION ALL SELECT 'column privileges or statistics targets' FROM pg_attribute WHERE attrelid = ${oid} AND attnum > 0 AND NOT attisdropped AND (attacl IS NOT NULL OR coalesce(attstattarget, -1) >= 0)
+    UNION ALL SELECT 'column privileges' FROM pg_attribute WHERE attrelid = ${oid} AND attnum > 0 AND NOT attisdropped AND attacl IS NOT NULL
     UNION ALL SELECT 'an extended statistics object' FROM pg_statistic_ext WHERE stxrelid = ${oid}
     UNION ALL SELECT 'an owned sequence or identity column' FROM pg_depend d JOIN pg_class q ON q.oid = d.objid
       WHERE d.classid = 'pg_class'::regclass AND d.refobjid = ${oid} AND q.relkind = 'S'`.execute(db)
@@ -70,6 +75,7 @@ export async function describeTable(db: Kysely<Database>, table: string): Promis
     constraints: indexes.rows.filter((r) => r.constraint_definition !== null).map((r) => ({ name: r.name, definition: r.constraint_definition! })),
     indexes: indexes.rows.filter((r) => r.constraint_definition === null).map((r) => ({ name: r.name, definition: r.definition })),
     grants: grants.rows,
+    statistics: statistics.rows,
     kept: dependents.rows[0]?.kind,
   }
 }
@@ -77,8 +83,8 @@ export async function describeTable(db: Kysely<Database>, table: string): Promis
 /**
  * Creates the twin of a live table in `schema`: its columns, defaults, NOT NULL and CHECK
  * constraints and column comments (LIKE), then its index-backed constraints and its indexes under
- * their live names, except the `deferred` ones (see `finishShadowTables`), and its table
- * privileges. Logged, so that it can become the live table as it is. What LIKE does not carry over
+ * their live names, except the `deferred` ones (see `finishShadowTables`), its columns' statistics
+ * targets and its table privileges. Logged, so that it can become the live table as it is. What LIKE does not carry over
  * makes the table `kept` (see LiveTable).
  */
 export async function createShadowTable(db: Kysely<Database>, schema: string, live: LiveTable, deferred: ReadonlySet<string>): Promise<void> {
@@ -86,6 +92,7 @@ export async function createShadowTable(db: Kysely<Database>, schema: string, li
   await sql`CREATE TABLE ${shadow} (LIKE ${sql.id('public', live.name)} INCLUDING ALL EXCLUDING INDEXES)`.execute(db)
   for (const c of live.constraints) await sql`ALTER TABLE ${shadow} ADD CONSTRAINT ${sql.id(c.name)} ${sql.raw(c.definition)}`.execute(db)
   for (const index of live.indexes) if (!deferred.has(index.name)) await sql.raw(onSchema(index.definition, live, schema)).execute(db)
+  for (const c of live.statistics) await sql`ALTER TABLE ${shadow} ALTER COLUMN ${sql.id(c.column)} SET STATISTICS ${sql.raw(String(c.target))}`.execute(db)
   for (const g of live.grants) await sql`GRANT ${sql.raw(g.privilege)} ON ${shadow} TO ${sql.raw(g.grantee)}${sql.raw(g.grantable ? ' WITH GRANT OPTION' : '')}`.execute(db)
 }
 
