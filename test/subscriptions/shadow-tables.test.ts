@@ -19,7 +19,7 @@ async function shape(db: Db, table: string) {
       ARRAY(SELECT conname || ': ' || pg_get_constraintdef(k.oid) FROM pg_constraint k WHERE k.conrelid = c.oid ORDER BY 1) AS constraints,
       ARRAY(SELECT grantee || ' ' || privilege_type FROM information_schema.role_table_grants g
             WHERE g.table_schema = 'public' AND g.table_name = c.relname AND g.grantee <> current_user ORDER BY 1) AS grants,
-      ARRAY(SELECT attname || ' ' || attstattarget FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum) AS statistics
+      ARRAY(SELECT attname || ' ' || coalesce(attstattarget, -1) FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum) AS statistics
     FROM pg_class c WHERE c.oid = ${`public.${table}`}::regclass`.execute(db)
   const row = res.rows[0]!
   return { oid: row.oid, state: { persistence: row.persistence, indexes: row.indexes, constraints: row.constraints, grants: row.grants, statistics: row.statistics } }

@@ -58,8 +58,8 @@ interface EventRow {
   type: string
   data: RecordedEvent['data']
   metadata: RecordedEvent['metadata']
-  /** As RecordedEvent's recordedAt (see `recordedAt`). */
-  recorded_at: string
+  /** As RecordedEvent's recordedAt (see `recordedAt`); null only for ±infinity. */
+  recorded_at: string | null
 }
 
 /**
@@ -556,6 +556,8 @@ export function inPositionOrder(events: RecordedEvent[]): RecordedEvent[] {
 }
 
 function toRecorded(row: EventRow): RecordedEvent {
+  // to_char writes no text for ±infinity, which no append stores (recorded_at is now()); a Date could not write one either.
+  if (row.recorded_at === null) throw new Error(`event ${row.event_id} at position ${row.position}: recorded_at has no ISO form`)
   return {
     id: row.event_id,
     type: row.type,

@@ -54,3 +54,15 @@ t.test("every read of the store gives an event's recorded_at as the stored times
   t.equal((await store.readAll({ after, maxCount: 1 })).events[0]!.recordedAt, want, 'readAll')
   t.equal((await store.readAll({ after, maxCount: 1, filter: { types: [event.type] } })).events[0]!.recordedAt, want, 'readAll, filtered')
 })
+
+t.test('a recorded_at with no ISO form (infinity, which no append writes) fails the read loudly', async (t) => {
+  const store = new PostgresEventStore(pool, { pollIntervalMs: 200 })
+  t.teardown(() => store.close())
+  const event = newEvent()
+  await pool.query(
+    `INSERT INTO events (position, stream, revision, event_id, type, data, metadata, recorded_at)
+     VALUES (1000000000000, $1, 0, $2, $3, '{}', '{}', 'infinity')`,
+    [`infinite-${event.id}`, event.id, event.type],
+  )
+  await t.rejects(store.readAll({ after: '999999999999', maxCount: 1 }), /recorded_at has no ISO form/)
+})
