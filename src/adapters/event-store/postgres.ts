@@ -69,7 +69,10 @@ interface EventRow {
  * gives the same text both ways (test/adapters/event-store/postgres-recorded-at.test.ts).
  */
 export const recordedAt = (table: string) => `to_char(${table}.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS recorded_at`
-const RECORDED_AT = recordedAt('events')
+
+/** An event's columns as every read selects them (an EventRow), from `table` (a name or an alias). */
+const eventColumns = (table: string) =>
+  `${table}.position, ${table}.stream, ${table}.revision, ${table}.event_id, ${table}.type, ${table}.data, ${table}.metadata, ${recordedAt(table)}`
 
 export interface PostgresEventStoreOptions {
   /** Fallback poll for subscribers when a NOTIFY is missed (ms). */
@@ -351,7 +354,7 @@ export class PostgresEventStore implements EventStore {
     const backwards = options.direction === 'backwards'
     const from = options.fromRevision ?? (backwards ? 2 ** 31 - 1 : 0)
     const res = await this.query<EventRow>(
-      `SELECT position, stream, revision, event_id, type, data, metadata, ${RECORDED_AT} FROM events
+      `SELECT ${eventColumns('events')} FROM events
        WHERE stream = $1 AND revision ${backwards ? '<=' : '>='} $2
        ORDER BY revision ${backwards ? 'DESC' : 'ASC'} LIMIT $3`,
       [stream, from, options.maxCount ?? 2 ** 31 - 1],
@@ -363,7 +366,7 @@ export class PostgresEventStore implements EventStore {
     if (reads.length === 0) return []
     // One statement for all of a command's streams: each read is its own index range scan.
     const res = await this.query<EventRow & { read_index: string }>(
-      `SELECT r.read_index, e.position, e.stream, e.revision, e.event_id, e.type, e.data, e.metadata, ${recordedAt('e')}
+      `SELECT r.read_index, ${eventColumns('e')}
        FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS r(stream, from_revision, read_index)
        CROSS JOIN LATERAL (
          SELECT * FROM events WHERE stream = r.stream AND revision >= r.from_revision ORDER BY revision LIMIT $3
@@ -394,7 +397,7 @@ export class PostgresEventStore implements EventStore {
     if (max <= 0) return { events: [], checkpoint: options.after, atHead: false }
     if (!filter || (!filter.streamPrefixes && !filter.types)) {
       const res = await this.query<EventRow>(
-        `SELECT position, stream, revision, event_id, type, data, metadata, ${RECORDED_AT} FROM events
+        `SELECT ${eventColumns('events')} FROM events
          WHERE position > $1 ORDER BY position LIMIT $2`,
         [after, max],
       )
@@ -524,7 +527,7 @@ export class PostgresEventStore implements EventStore {
  * row keeps it and re-sorted every page (5 of 12 ms for 5,000 events); `inPositionOrder` checks it.
  */
 export const filteredReadSql = (clause: string) =>
-  `SELECT b.upper, e.position, e.stream, e.revision, e.event_id, e.type, e.data, e.metadata, ${recordedAt('e')}
+  `SELECT b.upper, ${eventColumns('e')}
    FROM (SELECT (SELECT LEAST(position, $1::bigint + $2) FROM event_head) AS upper) b
    LEFT JOIN LATERAL (
      SELECT * FROM events e
