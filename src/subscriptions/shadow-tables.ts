@@ -84,15 +84,16 @@ export async function describeTable(db: Kysely<Database>, table: string): Promis
  * Creates the twin of a live table in `schema`: its columns, defaults, NOT NULL and CHECK
  * constraints and column comments (LIKE), then its index-backed constraints and its indexes under
  * their live names, except the `deferred` ones (see `finishShadowTables`), its columns' statistics
- * targets and its table privileges. Logged, so that it can become the live table as it is. What LIKE does not carry over
- * makes the table `kept` (see LiveTable).
+ * targets (one ALTER TABLE) and its table privileges. Logged, so that it can become the live table
+ * as it is. What LIKE does not carry over makes the table `kept` (see LiveTable).
  */
 export async function createShadowTable(db: Kysely<Database>, schema: string, live: LiveTable, deferred: ReadonlySet<string>): Promise<void> {
   const shadow = sql.id(schema, live.name)
   await sql`CREATE TABLE ${shadow} (LIKE ${sql.id('public', live.name)} INCLUDING ALL EXCLUDING INDEXES)`.execute(db)
   for (const c of live.constraints) await sql`ALTER TABLE ${shadow} ADD CONSTRAINT ${sql.id(c.name)} ${sql.raw(c.definition)}`.execute(db)
   for (const index of live.indexes) if (!deferred.has(index.name)) await sql.raw(onSchema(index.definition, live, schema)).execute(db)
-  for (const c of live.statistics) await sql`ALTER TABLE ${shadow} ALTER COLUMN ${sql.id(c.column)} SET STATISTICS ${sql.raw(String(c.target))}`.execute(db)
+  if (live.statistics.length > 0)
+    await sql`ALTER TABLE ${shadow} ${sql.join(live.statistics.map((c) => sql`ALTER COLUMN ${sql.id(c.column)} SET STATISTICS ${sql.raw(String(c.target))}`))}`.execute(db)
   for (const g of live.grants) await sql`GRANT ${sql.raw(g.privilege)} ON ${shadow} TO ${sql.raw(g.grantee)}${sql.raw(g.grantable ? ' WITH GRANT OPTION' : '')}`.execute(db)
 }
 
