@@ -31,15 +31,19 @@ export function canonicalJson(value: unknown): string {
   return out + '}'
 }
 
-/** Keys as JSON strings, remembered: the same few dozen names recur in every event (a quarter of the time above). */
+/**
+ * Keys as JSON strings, remembered: the same few dozen names recur in every event (a quarter of the
+ * time above). Bounded in count and in length, as some callers hash what a client sent.
+ */
 const quotedKeys = new Map<string, string>()
 const MAX_QUOTED_KEYS = 10_000
+const MAX_QUOTED_KEY_LENGTH = 64
 
 function quotedKey(key: string): string {
   let quoted = quotedKeys.get(key)
   if (quoted === undefined) {
     quoted = JSON.stringify(key)
-    if (quotedKeys.size < MAX_QUOTED_KEYS) quotedKeys.set(key, quoted)
+    if (key.length <= MAX_QUOTED_KEY_LENGTH && quotedKeys.size < MAX_QUOTED_KEYS) quotedKeys.set(key, quoted)
   }
   return quoted
 }

@@ -45,6 +45,13 @@ t.test('the canonical form is the straightforward definition, for any JSON value
     const v = value(0)
     t.equal(canonicalJson(v), plain(v), `value ${i}`)
   }
+  // Keys' JSON text is remembered up to a count and a length: past both, and the same keys again, the same text.
+  const many = Object.fromEntries(Array.from({ length: 12_000 }, (_, i) => [`key "${i}"\n`, i]))
+  const long = { ['x'.repeat(65)]: 1, ['y"'.repeat(40)]: 2, ['z'.repeat(64)]: 3 }
+  for (let round = 0; round < 2; round++) {
+    t.equal(canonicalJson(many), plain(many), `12,000 distinct keys, round ${round}`)
+    t.equal(canonicalJson(long), plain(long), `keys longer than those remembered, round ${round}`)
+  }
   t.equal(canonicalJson({ b: undefined, a: 1 }), '{"a":1}', 'an undefined member is left out')
   t.equal(canonicalJson({ a: undefined, b: 1 }), '{"b":1}', 'with no comma left over when it came first')
 })

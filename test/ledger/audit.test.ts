@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import { auditHead, auditLog } from '../../src/ledger/audit.ts'
 import { canonicalEvent, chainHash, GENESIS_HASH } from '../../src/ledger/canonical.ts'
+import { positionKey } from '../../src/ledger/position-key.ts'
 import { ledgerProjections } from '../../src/ledger/index.ts'
 import { rebuildProjection } from '../../src/subscriptions/rebuild.ts'
 import { testDatabase } from '../helpers/database.ts'
@@ -106,11 +107,11 @@ t.test('rows are taken from the events table when the events are there, and writ
 t.test('a batch whose positions skip events of the table is written run by run: the same rows as from the events given', async (t) => {
   const here = await testDatabase(t)
   const elsewhere = await testDatabase(t)
-  const events = await storedEvents(here.pool, 400)
-  // Runs of one and of two events, and a longer run at the end.
+  const events = await storedEvents(here.pool, 600)
+  // Runs of one and of two events, then longer runs; the first batch is two chunks.
   const gappy = events.filter((_, i) => (i < 900 ? i % 3 !== 1 : i % 5 !== 0))
   for (const { db } of [here, elsewhere]) {
-    for (const batch of [gappy.slice(0, 700), gappy.slice(700)]) await db.transaction().execute((trx) => auditLog.handle(trx, batch as never))
+    for (const batch of [gappy.slice(0, 1100), gappy.slice(1100)]) await db.transaction().execute((trx) => auditLog.handle(trx, batch as never))
   }
   const fromTable = await auditRows(here.db)
   const given = await auditRows(elsewhere.db)
@@ -125,14 +126,35 @@ t.test('a batch whose positions skip events of the table is written run by run: 
     prev = expected
   })
   t.equal(broken, -1, 'the chain runs across the gaps')
+  const stored = await sql<{ same: boolean; n: string }>`
+    SELECT bool_and(a.recorded_at = e.recorded_at) AS same, count(*)::text AS n
+    FROM audit_log a JOIN events e ON e.position::text = a.position`.execute(here.db)
+  t.same(stored.rows[0], { same: true, n: String(gappy.length) }, 'taken from the events table (the recorded time to the microsecond), not written from the events given')
+})
+
+t.test('positions of 18 digits: the key, the range and the offsets in it', async (t) => {
+  const { db, pool } = await testDatabase(t)
+  // The store numbers events from its head: start it near the largest position the events-table path takes.
+  await sql`UPDATE event_head SET position = 999999999999998990`.execute(db)
+  const events = await storedEvents(pool, 5)
+  t.equal(events.at(-1)!.position, '999999999999999005')
+  await db.transaction().execute((trx) => auditLog.handle(trx, events as never))
+  const rows = await auditRows(db)
+  t.same(rows.map((r) => [r.position, r.position_key]), events.map((e) => [e.position, positionKey(e.position)]), 'every position and its key')
+  let prev = GENESIS_HASH
+  t.ok(events.every((e, i) => rows[i]!.prev_hash === prev && rows[i]!.hash === (prev = chainHash(prev, canonicalEvent(e)))), 'one unbroken chain')
+  const stored = await sql<{ same: boolean }>`SELECT bool_and(a.recorded_at = e.recorded_at) AS same FROM audit_log a JOIN events e ON e.position::text = a.position`.execute(db)
+  t.equal(stored.rows[0]!.same, true, 'taken from the events table')
 })
 
 t.test('a batch only partly in the events table fails whole, and positions that are not the store\'s go the other way', async (t) => {
   const { db, pool } = await testDatabase(t)
   const events = await storedEvents(pool, 400)
   const foreign = { ...events[700]!, id: crypto.randomUUID() }
-  // In the first chunk, and in a later chunk after the first was found.
-  for (const batch of [[events[0]!, foreign, events[1]!], [...events.slice(0, 1000), foreign]]) {
+  // In the first chunk, and in a later chunk after the first was found; and in the middle of a run
+  // of consecutive positions, where only its id tells it from the event there.
+  const impostor = { ...events[5]!, id: crypto.randomUUID() }
+  for (const batch of [[events[0]!, foreign, events[1]!], [...events.slice(0, 1000), foreign], [...events.slice(0, 5), impostor, ...events.slice(6, 10)]]) {
     await t.rejects(
       db.transaction().execute((trx) => auditLog.handle(trx, batch as never)),
       /audit log: \d+ of \d+ events at positions .* found in the events table/,
