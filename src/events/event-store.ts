@@ -116,6 +116,13 @@ export interface ReadAllOptions {
   after?: Position | undefined
   maxCount?: number
   filter?: EventFilter | undefined
+  /**
+   * Stores that filter over a bounded scan (PostgreSQL, KurrentDB): at most this many positions
+   * scanned by this read, instead of the store's own bound. A rebuild widens it so that a page of
+   * a projection that handles a fifth of the log is full; a reader that waits for new events keeps
+   * the store's, so a read of rare types stays short.
+   */
+  scanWindow?: number
 }
 
 export interface ReadAllResult {

@@ -59,7 +59,8 @@ export function documentModel<S, E extends AnyEvent>(def: {
       }
       if (byId.size === 0) return
       const db = untyped(trx)
-      const existing = await db.selectFrom(def.table).select(['id', 'state', 'created_at', 'revision']).where('id', 'in', [...byId.keys()]).execute()
+      // One array parameter: a rebuild's page names thousands of ids.
+      const existing = await db.selectFrom(def.table).select(['id', 'state', 'created_at', 'revision']).where('id', '=', sql<string>`ANY(${[...byId.keys()]}::text[])`).execute()
       const current = new Map(existing.map((r) => [r.id as string, r]))
       const rows = [...byId].flatMap(([id, all]) => {
         const row = current.get(id)
@@ -82,15 +83,22 @@ export function documentModel<S, E extends AnyEvent>(def: {
       const [firstRow] = rows
       if (firstRow === undefined) return
       const columns = Object.keys(firstRow).filter((c) => c !== 'id' && c !== 'created_at')
-      await db
-        .insertInto(def.table)
-        .values(rows)
-        .onConflict((oc) => oc.column('id').doUpdateSet(Object.fromEntries(columns.map((c) => [c, sql.ref(`excluded.${c}`)]))))
-        .execute()
+      // Kysely binds a parameter per cell and PostgreSQL takes at most 65,535 a statement.
+      const perStatement = Math.floor(MAX_PARAMETERS / Object.keys(firstRow).length)
+      for (let i = 0; i < rows.length; i += perStatement) {
+        await db
+          .insertInto(def.table)
+          .values(rows.slice(i, i + perStatement))
+          .onConflict((oc) => oc.column('id').doUpdateSet(Object.fromEntries(columns.map((c) => [c, sql.ref(`excluded.${c}`)]))))
+          .execute()
+      }
     },
   }
   return { projection, table: def.table, type: def.type }
 }
+
+/** PostgreSQL's limit on a statement's parameters (a 16-bit count in the protocol). */
+const MAX_PARAMETERS = 65_535
 
 // Kysely cannot type a table chosen at run time; the per-model query functions stay typed.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

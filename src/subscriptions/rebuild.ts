@@ -51,8 +51,16 @@ export class NothingToRebuild extends Error {
   override name = 'NothingToRebuild'
 }
 
-/** Events per page read and per transaction applied, unless the caller says otherwise. */
-export const DEFAULT_REBUILD_BATCH = 5000
+/**
+ * Events per page read and per transaction applied, unless the caller says otherwise. A row that
+ * a page updates in place (a wallet's document, a journal account's balance) is written once a
+ * page, so pages this large write it a quarter as often as pages of 5,000 did: the wallets' rebuild
+ * takes about half the time (bench/README.md, rebuild).
+ */
+export const DEFAULT_REBUILD_BATCH = 20_000
+
+/** Positions a rebuild's filtered read may scan per page, in pages: a projection handling a fifth of the log reads full pages. */
+const SCAN_WINDOW_PAGES = 5
 
 export const shadowSchema = (projection: Projection) => `${REBUILD_SCHEMA_PREFIX}${projection.name.replace(/[^A-Za-z0-9]/g, '_')}`
 
@@ -96,7 +104,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   const catchUp = async (until: Position | undefined, run: (events: RecordedEvent[]) => Promise<void>, stopEarly: () => boolean) => {
     if (until === undefined) return
     const read = (from: Position | undefined) => {
-      const page = store.readAll({ after: from, maxCount: batchSize, filter })
+      const page = store.readAll({ after: from, maxCount: batchSize, filter, scanWindow: batchSize * SCAN_WINDOW_PAGES })
       page.catch(() => undefined) // awaited below, unless the loop stops first
       return page
     }

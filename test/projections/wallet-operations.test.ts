@@ -58,3 +58,14 @@ t.test('the timeline lists every money operation of a wallet, both sides of an i
   t.same([...paged.items, ...rest.items].map((i) => i.operation_id), page.items.map((i) => i.operation_id), 'pages join up without gaps or repeats')
   coveredAll(t, walletOperations)
 })
+
+t.test('a batch moving more operations than one UPDATE has parameters for moves every one of them', async (t) => {
+  const { db, record, apply } = await projectionSpec(t)
+  const w = randomUUID()
+  // 14,000 status changes of five parameters each: over PostgreSQL's 65,535 in one statement.
+  const mints = Array.from({ length: 14_000 }, () => randomUUID())
+  await apply(walletOperations, mints.map((m) => record(`mint-${m}`, { type: 'MintRequested', data: { mintId: m, walletId: w, amount: '1' } })))
+  await apply(walletOperations, mints.map((m, i) => record(`mint-${m}`, { type: 'MintCompleted', data: { mintId: m, circleTransferId: `c-${i}` } })))
+  const statuses = await db.selectFrom('wallet_operations').select(['status', (eb) => eb.fn.countAll().as('n')]).groupBy('status').execute()
+  t.same(statuses.map((r) => [r.status, Number(r.n)]), [['completed', 14_000]], 'every operation completed')
+})

@@ -1,10 +1,13 @@
 import { sql } from 'kysely'
 import t from 'tap'
+import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
+import type { EventStore, ReadAllOptions } from '../../src/events/event-store.ts'
+import { bankAccounts } from '../../src/projections/bank-accounts.ts'
 import type { Db } from '../../src/adapters/postgres/database.ts'
 import { readModels } from '../../src/projections/index.ts'
 import { readCheckpoint } from '../../src/subscriptions/checkpoints.ts'
 import { checkpointName } from '../../src/subscriptions/projection.ts'
-import { rebuildProjection, type RebuildProgress } from '../../src/subscriptions/rebuild.ts'
+import { DEFAULT_REBUILD_BATCH, rebuildProjection, type RebuildProgress } from '../../src/subscriptions/rebuild.ts'
 import { auth } from '../helpers/app.ts'
 import { httpHarness } from '../helpers/http.ts'
 import { mixedOperations } from '../helpers/workload.ts'
@@ -58,4 +61,37 @@ t.test('every read model rebuilt from position 0 equals the live one row by row,
   t.ok(progress.some((p) => p.total !== undefined && p.scanned !== undefined && p.scanned > 0), 'progress reports scanned and total positions')
   const schemas = await sql<{ n: string }>`SELECT count(*) AS n FROM pg_namespace WHERE nspname LIKE 'rebuild_%'`.execute(h.db)
   t.equal(schemas.rows[0]!.n, '0', 'no shadow schema is left behind')
+})
+
+t.test('a rebuild reads full pages of a projection’s events however narrow the store’s own window, and pages of 20,000 by default', async (t) => {
+  const h = await httpHarness(t)
+  await mixedOperations(h, 80)
+  const head = (await h.store.head())!
+  await h.projections.caughtUp(head)
+  // A store over the same log that scans 4 positions per filtered read unless told otherwise.
+  const narrow = new PostgresEventStore(h.pool, { scanWindow: 4 })
+  t.teardown(() => narrow.close())
+  const reads: ReadAllOptions[] = []
+  const counting: EventStore = Object.assign(Object.create(narrow) as EventStore, {
+    readAll: (options: ReadAllOptions) => {
+      reads.push(options)
+      return narrow.readAll(options)
+    },
+  })
+  const linked = (await h.db.selectFrom('bank_accounts').select('id').execute()).length
+  t.ok(linked > 0 && BigInt(head) > 100n, `bank accounts (${linked}) are rare in a log of ${head} events`)
+
+  const shadow = await rebuildProjection({ db: h.db, store: counting, projection: bankAccounts.projection, swap: false, batchSize: 10 })
+  t.same(await rows(h.db, shadow.schema, 'bank_accounts'), await rows(h.db, 'public', 'bank_accounts'), 'rebuilt = live')
+  await sql`DROP SCHEMA ${sql.id(shadow.schema)} CASCADE`.execute(h.db)
+  // A window of 5 pages (50 positions): the log in about head / 50 reads, where the store's 4 would take head / 4.
+  const most = Math.ceil(Number(head) / 50) + 3
+  t.ok(reads.length <= most, `${reads.length} reads of ${head} positions (at most ${most}; the store's window would need ${Math.ceil(Number(head) / 4)})`)
+
+  reads.length = 0
+  const again = await rebuildProjection({ db: h.db, store: counting, projection: bankAccounts.projection, swap: false })
+  await sql`DROP SCHEMA ${sql.id(again.schema)} CASCADE`.execute(h.db)
+  t.equal(DEFAULT_REBUILD_BATCH, 20_000)
+  t.same([...new Set(reads.map((r) => r.maxCount))], [DEFAULT_REBUILD_BATCH], 'pages of 20,000 events unless the caller says otherwise')
+  t.ok(reads.length <= 2, `the whole log in one window (${reads.length} reads)`)
 })

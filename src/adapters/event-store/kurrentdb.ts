@@ -138,7 +138,7 @@ export class KurrentDbEventStore implements EventStore {
     let checkpoint = options.after
     const iterator = this.client.readAll({
       fromPosition: options.after === undefined ? START : decodePosition(options.after),
-      maxCount: SCAN_WINDOW,
+      maxCount: options.scanWindow ?? SCAN_WINDOW,
       filter: excludeSystemEvents(),
     })
     for await (const resolved of iterator) {

@@ -407,16 +407,18 @@ export class PostgresEventStore implements EventStore {
     // A filtered read scans a bounded window of positions; the window's end is the checkpoint,
     // so a reader advances even when nothing in the window matches (one row of nulls carries it).
     const { clause, params } = filterSql(filter, 4)
+    const window = options.scanWindow ?? this.scanWindow
+    if (!Number.isSafeInteger(window) || window < 1) throw new RangeError(`readAll: scanWindow must be a positive integer, got ${window}`)
     const res = await this.query<EventRow & { upper: string }>(
       filteredReadSql(clause),
-      [after, this.scanWindow, max, ...params],
+      [after, window, max, ...params],
     )
     const upper = res.rows[0]?.upper
     const events = inPositionOrder(res.rows.filter((r) => r.position !== null).map(toRecorded))
     const last = events.at(-1)
     const checkpoint = events.length === max && last !== undefined ? last.position : BigInt(upper ?? after) > BigInt(after) ? String(upper) : options.after
     // The window ended short of its full width only at the head (a window ending exactly at the head reads as not there: one read more).
-    const atHead = upper !== undefined && upper !== null && BigInt(upper) < BigInt(after) + BigInt(this.scanWindow)
+    const atHead = upper !== undefined && upper !== null && BigInt(upper) < BigInt(after) + BigInt(window)
     return { events, checkpoint, atHead: events.length < max && atHead }
   }
 

@@ -360,6 +360,25 @@ t.test('a filtered read is planned cheaply on a long log: never over the JIT thr
   t.same(page.events.map((e) => e.position), Array.from({ length: 5000 }, (_, i) => String(i + 1)), 'a page of 5,000 in position order')
 })
 
+t.test('a filtered read scans the window it is given instead of the store’s own; a window that is not a positive integer is refused', async (t) => {
+  const own = await testDatabase(t)
+  const narrow = new PostgresEventStore(own.pool, { scanWindow: 4 })
+  t.teardown(() => narrow.close())
+  // Positions 1..12; the type asked for is at 2 and 11 only.
+  const events = Array.from({ length: 12 }, (_, i) => newEvent(i === 1 || i === 10 ? 'Wanted' : 'Other', { i }, testMetadata()))
+  await narrow.append(`w-${randomUUID()}`, events, { expected: 'no_stream' })
+  const filter = { types: ['Wanted'] }
+  const byOwn = await narrow.readAll({ maxCount: 10, filter })
+  t.same([byOwn.events.map((e) => e.position), byOwn.checkpoint], [['2'], '4'], 'the store’s window: 4 positions scanned')
+  const wide = await narrow.readAll({ maxCount: 10, filter, scanWindow: 20 })
+  t.same([wide.events.map((e) => e.position), wide.checkpoint], [['2', '11'], '12'], 'a window of 20: up to the head in one read')
+  const mid = await narrow.readAll({ after: '2', maxCount: 10, filter, scanWindow: 8 })
+  t.same([mid.events.map((e) => e.position), mid.checkpoint], [[], '10'], 'a window of 8 after position 2 ends at 10, short of the next match')
+  for (const scanWindow of [0, -1, 1.5, Number.NaN]) {
+    await t.rejects(narrow.readAll({ maxCount: 10, filter, scanWindow }), RangeError, `scanWindow ${scanWindow} is refused`)
+  }
+})
+
 t.test('inPositionOrder: events in order are kept as they are; out of order, sorted as numbers', async (t) => {
   const at = (...positions: string[]) => positions.map((position) => ({ ...newEvent(), position }) as unknown as RecordedEvent)
   const ordered = at('8', '9', '10', '11', '100')
