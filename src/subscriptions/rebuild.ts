@@ -55,7 +55,7 @@ export class NothingToRebuild extends Error {
  * Events per page read and per transaction applied, unless the caller says otherwise. A row that
  * a page updates in place (a wallet's document, a journal account's balance) is written once a
  * page, so pages this large write it a quarter as often as pages of 5,000 did: the wallets' rebuild
- * takes about half the time (bench/README.md, rebuild).
+ * takes about half the time (bench/HISTORY.md, the thirteenth VM).
  */
 export const DEFAULT_REBUILD_BATCH = 20_000
 
