@@ -90,14 +90,21 @@ export async function startRun(db: Db, store: EventStore, trigger: Reconciliatio
   return storedRun(db, runId)
 }
 
+/**
+ * Findings per INSERT: seven parameters each, under PostgreSQL's 65,535 a statement. A run that
+ * finds every wallet off (Circle answering zero balances, say) has one finding per wallet.
+ */
+const FINDINGS_PER_STATEMENT = 5_000
+
+/** Stores a check's findings, in one transaction: all of them or none. */
 export async function addFindings(db: Db, runId: string, findings: Finding[]): Promise<void> {
   if (findings.length === 0) return
   // Millisecond times, as the page cursor carries them.
   const createdAt = new Date()
-  await db
-    .insertInto('reconciliation_findings')
-    .values(findings.map((f) => ({ id: randomUUID(), run_id: runId, kind: f.kind, subject: f.subject, circle_id: f.circleId ?? null, details: JSON.stringify(f.details), created_at: createdAt })))
-    .execute()
+  const rows = findings.map((f) => ({ id: randomUUID(), run_id: runId, kind: f.kind, subject: f.subject, circle_id: f.circleId ?? null, details: JSON.stringify(f.details), created_at: createdAt }))
+  await db.transaction().execute(async (trx) => {
+    for (let i = 0; i < rows.length; i += FINDINGS_PER_STATEMENT) await trx.insertInto('reconciliation_findings').values(rows.slice(i, i + FINDINGS_PER_STATEMENT)).execute()
+  })
 }
 
 /** Closes a run with its outcome, counted from the stored findings, and appends ReconciliationRunCompleted. */
@@ -179,6 +186,13 @@ export async function lastTreasury(db: Db): Promise<TreasurySnapshot | undefined
 /** Circle ids an earlier run already reported as unknown, so a resource is reported once. */
 export async function alreadyReported(db: Db, runId: string, circleIds: string[]): Promise<Set<string>> {
   if (circleIds.length === 0) return new Set()
-  const rows = await db.selectFrom('reconciliation_findings').select('circle_id').where('circle_id', 'in', circleIds).where('run_id', '!=', runId).where('kind', 'like', 'unknown_%').execute()
+  // One array parameter: Circle may list more transfers than a statement takes parameters.
+  const rows = await db
+    .selectFrom('reconciliation_findings')
+    .select('circle_id')
+    .where('circle_id', '=', sql<string>`ANY(${circleIds}::text[])`)
+    .where('run_id', '!=', runId)
+    .where('kind', 'like', 'unknown_%')
+    .execute()
   return new Set(rows.flatMap((r) => (r.circle_id === null ? [] : [r.circle_id])))
 }
