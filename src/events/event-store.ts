@@ -118,11 +118,17 @@ export interface ReadAllOptions {
   filter?: EventFilter | undefined
   /**
    * Stores that filter over a bounded scan (PostgreSQL, KurrentDB): at most this many positions
-   * scanned by this read, instead of the store's own bound. A rebuild widens it so that a page of
-   * a projection that handles a fifth of the log is full; a reader that waits for new events keeps
-   * the store's, so a read of rare types stays short.
+   * scanned by this read, instead of the store's own bound (checked by `checkScanWindow`). A
+   * rebuild widens it so that a page of a projection that handles a fifth of the log is full; a
+   * reader that waits for new events keeps the store's, so a read of rare types stays short.
    */
   scanWindow?: number
+}
+
+/** Refuses a `scanWindow` that is not a positive integer: a window of 0 would never move a reader on. */
+export function checkScanWindow(options: ReadAllOptions): void {
+  const window = options.scanWindow
+  if (window !== undefined && (!Number.isSafeInteger(window) || window < 1)) throw new RangeError(`readAll: scanWindow must be a positive integer, got ${window}`)
 }
 
 export interface ReadAllResult {

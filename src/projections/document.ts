@@ -28,7 +28,8 @@ export interface DocumentModel<S, E extends AnyEvent> {
  * A read model holding each stream of one category as a row: the state `evolve` folds (the same
  * function the write side uses, so a read can never disagree with a decision), plus indexed
  * columns derived from it for lists and filters. A batch costs two statements per model: one
- * read of the rows it touches, one upsert.
+ * read of the rows it touches, one upsert (more upserts only past PostgreSQL's parameter limit, a
+ * rebuild's page of thousands of rows).
  */
 export function documentModel<S, E extends AnyEvent>(def: {
   name: string

@@ -88,8 +88,8 @@ export const walletOperations: Projection<Handled> = {
   ],
   tables: ['wallet_operations'],
   async handle(trx, events) {
-    // One insert and one update per batch, whatever its size: rows opened in this batch take the
-    // later statuses of the same batch before they are written.
+    // One insert and one update per batch (more updates only past PostgreSQL's parameter limit):
+    // rows opened in this batch take the later statuses of the same batch before they are written.
     const inserts = new Map<string, Row[]>()
     const updates = new Map<string, { status: OperationStatus; updated_at: string; position: string }>()
     for (const e of events) {

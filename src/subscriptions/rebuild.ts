@@ -59,8 +59,11 @@ export class NothingToRebuild extends Error {
  */
 export const DEFAULT_REBUILD_BATCH = 20_000
 
-/** Positions a rebuild's filtered read may scan per page, in pages: a projection handling a fifth of the log reads full pages. */
-const SCAN_WINDOW_PAGES = 5
+/**
+ * Positions a rebuild's filtered read may scan per page: five pages' worth, so a projection handling
+ * a fifth of the log reads full pages, and never fewer than the PostgreSQL store's own 10,000.
+ */
+const scanWindowFor = (batchSize: number) => Math.max(batchSize * 5, 10_000)
 
 export const shadowSchema = (projection: Projection) => `${REBUILD_SCHEMA_PREFIX}${projection.name.replace(/[^A-Za-z0-9]/g, '_')}`
 
@@ -92,6 +95,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   for (const table of live) await createShadowTable(db, schema, table, deferred)
   const filter = { types: projection.handles as readonly string[] }
   const batchSize = options.batchSize ?? DEFAULT_REBUILD_BATCH
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`rebuild: batchSize must be a positive integer, got ${batchSize}`)
   let after: Position | undefined
   let applied = 0
   const report = (until: Position | undefined) =>
@@ -104,7 +108,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   const catchUp = async (until: Position | undefined, run: (events: RecordedEvent[]) => Promise<void>, stopEarly: () => boolean) => {
     if (until === undefined) return
     const read = (from: Position | undefined) => {
-      const page = store.readAll({ after: from, maxCount: batchSize, filter, scanWindow: batchSize * SCAN_WINDOW_PAGES })
+      const page = store.readAll({ after: from, maxCount: batchSize, filter, scanWindow: scanWindowFor(batchSize) })
       page.catch(() => undefined) // awaited below, unless the loop stops first
       return page
     }

@@ -78,15 +78,18 @@ t.test('a rebuild reads full pages of a projection’s events however narrow the
       return narrow.readAll(options)
     },
   })
-  const linked = (await h.db.selectFrom('bank_accounts').select('id').execute()).length
-  t.ok(linked > 0 && BigInt(head) > 100n, `bank accounts (${linked}) are rare in a log of ${head} events`)
+  const handled = (await h.store.readAll({ maxCount: 100_000, filter: { types: bankAccounts.projection.handles } })).events.length
+  t.ok(handled > 0 && handled * 10 < Number(head), `bank accounts' events (${handled}) are rare in a log of ${head}`)
 
   const shadow = await rebuildProjection({ db: h.db, store: counting, projection: bankAccounts.projection, swap: false, batchSize: 10 })
   t.same(await rows(h.db, shadow.schema, 'bank_accounts'), await rows(h.db, 'public', 'bank_accounts'), 'rebuilt = live')
   await sql`DROP SCHEMA ${sql.id(shadow.schema)} CASCADE`.execute(h.db)
-  // A window of 5 pages (50 positions): the log in about head / 50 reads, where the store's 4 would take head / 4.
-  const most = Math.ceil(Number(head) / 50) + 3
-  t.ok(reads.length <= most, `${reads.length} reads of ${head} positions (at most ${most}; the store's window would need ${Math.ceil(Number(head) / 4)})`)
+  // Pages of 10 are read with a window of at least 10,000 positions: the log in a read or two, where the store's 4 would take head / 4.
+  t.ok(reads.length <= 3, `${reads.length} reads of ${head} positions (the store's window would need ${Math.ceil(Number(head) / 4)})`)
+  t.ok(reads.every((r) => r.maxCount === 10 && r.scanWindow !== undefined && r.scanWindow >= 10_000), 'pages of 10, each read with a window of 10,000 positions or more')
+  for (const batchSize of [0, -5, 2.5]) {
+    await t.rejects(rebuildProjection({ db: h.db, store: counting, projection: bankAccounts.projection, swap: false, batchSize }), RangeError, `batchSize ${batchSize} is refused`)
+  }
 
   reads.length = 0
   const again = await rebuildProjection({ db: h.db, store: counting, projection: bankAccounts.projection, swap: false })

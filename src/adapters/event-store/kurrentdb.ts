@@ -18,6 +18,7 @@ import {
 } from '@kurrent/kurrentdb-client'
 import {
   assertAppendable,
+  checkScanWindow,
   EventIdConflict,
   matchesFilter,
   WrongExpectedVersion,
@@ -133,12 +134,14 @@ export class KurrentDbEventStore implements EventStore {
    * checkpoint moves past events the filter skips (a server-side filter would not say how far it read).
    */
   async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {
+    checkScanWindow(options)
     const max = options.maxCount ?? 1000
     const events: RecordedEvent[] = []
     let checkpoint = options.after
     const iterator = this.client.readAll({
       fromPosition: options.after === undefined ? START : decodePosition(options.after),
-      maxCount: options.scanWindow ?? SCAN_WINDOW,
+      // The server's start is inclusive: one more, so the window counts positions after `after`.
+      maxCount: (options.scanWindow ?? SCAN_WINDOW) + (options.after === undefined ? 0 : 1),
       filter: excludeSystemEvents(),
     })
     for await (const resolved of iterator) {

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import {
   assertAppendable,
+  checkScanWindow,
   EventIdConflict,
   EventStoreUnavailable,
   IdempotencyKeyTaken,
@@ -390,6 +391,7 @@ export class PostgresEventStore implements EventStore {
    * position order under the head row's lock, so nothing older can appear later.
    */
   private async readPage(options: ReadAllOptions): Promise<ReadAllResult & { atHead: boolean }> {
+    checkScanWindow(options)
     const after = options.after ?? '0'
     const max = options.maxCount ?? 1000
     const filter = options.filter
@@ -408,7 +410,6 @@ export class PostgresEventStore implements EventStore {
     // so a reader advances even when nothing in the window matches (one row of nulls carries it).
     const { clause, params } = filterSql(filter, 4)
     const window = options.scanWindow ?? this.scanWindow
-    if (!Number.isSafeInteger(window) || window < 1) throw new RangeError(`readAll: scanWindow must be a positive integer, got ${window}`)
     const res = await this.query<EventRow & { upper: string }>(
       filteredReadSql(clause),
       [after, window, max, ...params],

@@ -21,7 +21,7 @@ export interface InsertOptions<K extends keyof Database> {
 /** From this many rows on, a transaction's rows go by COPY (see copy.ts); fewer cost about the same either way. */
 const COPY_MIN_ROWS = 50
 
-/** Rows per statement: a page of a rebuild (5,000 events) in one, and no JSON parameter near PostgreSQL's or V8's limits. */
+/** Rows per statement: no JSON parameter near PostgreSQL's or V8's limits (a rebuild's page of 20,000 events takes several). */
 const ROWS_PER_STATEMENT = 5000
 
 /**

@@ -377,6 +377,8 @@ t.test('a filtered read scans the window it is given instead of the store’s ow
   for (const scanWindow of [0, -1, 1.5, Number.NaN]) {
     await t.rejects(narrow.readAll({ maxCount: 10, filter, scanWindow }), RangeError, `scanWindow ${scanWindow} is refused`)
   }
+  await t.rejects(narrow.readAll({ maxCount: 10, scanWindow: 0 }), RangeError, 'refused on an unfiltered read too')
+  await t.rejects(narrow.readAll({ maxCount: 0, filter, scanWindow: 0 }), RangeError, 'and on a read asking for nothing')
 })
 
 t.test('inPositionOrder: events in order are kept as they are; out of order, sorted as numbers', async (t) => {
