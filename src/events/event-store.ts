@@ -125,6 +125,9 @@ export interface ReadAllOptions {
   scanWindow?: number
 }
 
+/** Positions a filtered read scans at most, unless the store or the read says otherwise. */
+export const DEFAULT_SCAN_WINDOW = 10_000
+
 /** Refuses a `scanWindow` that is not a positive integer: a window of 0 would never move a reader on. */
 export function checkScanWindow(options: ReadAllOptions): void {
   const window = options.scanWindow

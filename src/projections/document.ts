@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
+import { underParameterLimit } from '../adapters/postgres/insert-rows.ts'
 import type { Database } from '../database.ts'
 import type { StreamType } from '../events/event.ts'
 import type { AnyEvent } from '../events/fold.ts'
@@ -84,12 +85,10 @@ export function documentModel<S, E extends AnyEvent>(def: {
       const [firstRow] = rows
       if (firstRow === undefined) return
       const columns = Object.keys(firstRow).filter((c) => c !== 'id' && c !== 'created_at')
-      // Kysely binds a parameter per cell and PostgreSQL takes at most 65,535 a statement.
-      const perStatement = Math.floor(MAX_PARAMETERS / Object.keys(firstRow).length)
-      for (let i = 0; i < rows.length; i += perStatement) {
+      for (const slice of underParameterLimit(rows, Object.keys(firstRow).length)) {
         await db
           .insertInto(def.table)
-          .values(rows.slice(i, i + perStatement))
+          .values(slice)
           .onConflict((oc) => oc.column('id').doUpdateSet(Object.fromEntries(columns.map((c) => [c, sql.ref(`excluded.${c}`)]))))
           .execute()
       }
@@ -97,9 +96,6 @@ export function documentModel<S, E extends AnyEvent>(def: {
   }
   return { projection, table: def.table, type: def.type }
 }
-
-/** PostgreSQL's limit on a statement's parameters (a 16-bit count in the protocol). */
-const MAX_PARAMETERS = 65_535
 
 // Kysely cannot type a table chosen at run time; the per-model query functions stay typed.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -1,5 +1,5 @@
 import { sql, type Insertable, type Kysely } from 'kysely'
-import { insertRows } from '../adapters/postgres/insert-rows.ts'
+import { insertRows, underParameterLimit } from '../adapters/postgres/insert-rows.ts'
 import type { Database } from '../database.ts'
 import type { OperationStatus } from '../events/event.ts'
 import type { DepositEvent } from '../events/deposit.ts'
@@ -16,9 +16,6 @@ type Row = Insertable<WalletOperationsTable> & { created_at: string; updated_at:
 
 // A status only ever moves forward; a late event cannot take an operation back.
 const rank: Record<OperationStatus, number> = { pending: 0, processing: 1, completed: 2, failed: 2 }
-
-/** Status changes per UPDATE: five parameters each, under PostgreSQL's 65,535 a statement. */
-const UPDATES_PER_STATEMENT = 10_000
 
 /** The timeline rows an operation's first event creates. */
 function opened(e: Recorded<Handled>, operationId: string): Row[] {
@@ -114,10 +111,9 @@ export const walletOperations: Projection<Handled> = {
     if (rows.length > 0) {
       await insertRows(trx, 'wallet_operations', rows, { skipConflictsOn: ['wallet_id', 'operation_id'] })
     }
-    // Five parameters a row, and PostgreSQL takes at most 65,535 a statement: a rebuild's page can update more rows than one holds.
-    const changes = [...updates]
-    for (let i = 0; i < changes.length; i += UPDATES_PER_STATEMENT) {
-      const values = sql.join(changes.slice(i, i + UPDATES_PER_STATEMENT).map(([id, u]) => sql`(${id}, ${u.status}, ${rank[u.status]}::int, ${u.updated_at}::timestamptz, ${u.position})`))
+    // Five parameters a row: a rebuild's page can change more rows than one statement holds.
+    for (const slice of underParameterLimit([...updates], 5)) {
+      const values = sql.join(slice.map(([id, u]) => sql`(${id}, ${u.status}, ${rank[u.status]}::int, ${u.updated_at}::timestamptz, ${u.position})`))
       await sql`
         UPDATE wallet_operations w SET status = v.status, updated_at = v.updated_at, position = v.position
         FROM (VALUES ${values}) AS v(operation_id, status, rank, updated_at, position)

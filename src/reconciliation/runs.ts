@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Db } from '../adapters/postgres/database.ts'
+import { insertRows } from '../adapters/postgres/insert-rows.ts'
 import type { EventStore } from '../events/event-store.ts'
 import { formatAmount } from '../events/money.ts'
 import { reconciliation, type ReconciliationOutcome, type ReconciliationTrigger } from '../events/reconciliation.ts'
@@ -91,20 +92,16 @@ export async function startRun(db: Db, store: EventStore, trigger: Reconciliatio
 }
 
 /**
- * Findings per INSERT: seven parameters each, under PostgreSQL's 65,535 a statement. A run that
- * finds every wallet off (Circle answering zero balances, say) has one finding per wallet.
+ * Stores a check's findings, in one transaction: all of them or none. A run that finds every wallet
+ * off (Circle answering zero balances, say) has one finding per wallet: `insertRows` writes them
+ * with COPY or one JSON parameter, not a parameter per cell.
  */
-const FINDINGS_PER_STATEMENT = 5_000
-
-/** Stores a check's findings, in one transaction: all of them or none. */
 export async function addFindings(db: Db, runId: string, findings: Finding[]): Promise<void> {
   if (findings.length === 0) return
   // Millisecond times, as the page cursor carries them.
   const createdAt = new Date()
-  const rows = findings.map((f) => ({ id: randomUUID(), run_id: runId, kind: f.kind, subject: f.subject, circle_id: f.circleId ?? null, details: JSON.stringify(f.details), created_at: createdAt }))
-  await db.transaction().execute(async (trx) => {
-    for (let i = 0; i < rows.length; i += FINDINGS_PER_STATEMENT) await trx.insertInto('reconciliation_findings').values(rows.slice(i, i + FINDINGS_PER_STATEMENT)).execute()
-  })
+  const rows = findings.map((f) => ({ id: randomUUID(), run_id: runId, kind: f.kind, subject: f.subject, circle_id: f.circleId ?? null, details: f.details, created_at: createdAt }))
+  await db.transaction().execute((trx) => insertRows(trx, 'reconciliation_findings', rows))
 }
 
 /** Closes a run with its outcome, counted from the stored findings, and appends ReconciliationRunCompleted. */

@@ -2,7 +2,7 @@ import { sql, type Transaction } from 'kysely'
 import type { Db } from '../adapters/postgres/database.ts'
 import { REBUILD_SCHEMA_PREFIX } from '../adapters/postgres/maintenance.ts'
 import type { Database } from '../database.ts'
-import type { EventStore, Position, RecordedEvent } from '../events/event-store.ts'
+import { DEFAULT_SCAN_WINDOW, type EventStore, type Position, type RecordedEvent } from '../events/event-store.ts'
 import { isAfter, readCheckpoint } from './checkpoints.ts'
 import { checkpointName, eventsFor, type Projection } from './projection.ts'
 import { copyIntoLiveTable, createShadowTable, describeTable, finishShadowTables, replaceLiveTable } from './shadow-tables.ts'
@@ -61,9 +61,9 @@ export const DEFAULT_REBUILD_BATCH = 20_000
 
 /**
  * Positions a rebuild's filtered read may scan per page: five pages' worth, so a projection handling
- * a fifth of the log reads full pages, and never fewer than the PostgreSQL store's own 10,000.
+ * a fifth of the log reads full pages, and never fewer than a store's default.
  */
-const scanWindowFor = (batchSize: number) => Math.max(batchSize * 5, 10_000)
+const scanWindowFor = (batchSize: number) => Math.max(batchSize * 5, DEFAULT_SCAN_WINDOW)
 
 export const shadowSchema = (projection: Projection) => `${REBUILD_SCHEMA_PREFIX}${projection.name.replace(/[^A-Za-z0-9]/g, '_')}`
 

@@ -19,6 +19,7 @@ import {
 import {
   assertAppendable,
   checkScanWindow,
+  DEFAULT_SCAN_WINDOW,
   EventIdConflict,
   matchesFilter,
   WrongExpectedVersion,
@@ -41,8 +42,6 @@ import {
 
 /** How far back a rejected append looks for its own event ids before calling it a conflict. */
 const REPLAY_WINDOW = 1000
-/** How many events one readAll scans at most. */
-const SCAN_WINDOW = 10_000
 
 /**
  * KurrentDB (EventStoreDB successor) adapter. Positions are `commit/prepare`, each zero-padded to
@@ -141,7 +140,7 @@ export class KurrentDbEventStore implements EventStore {
     const iterator = this.client.readAll({
       fromPosition: options.after === undefined ? START : decodePosition(options.after),
       // The server's start is inclusive: one more, so the window counts positions after `after`.
-      maxCount: (options.scanWindow ?? SCAN_WINDOW) + (options.after === undefined ? 0 : 1),
+      maxCount: (options.scanWindow ?? DEFAULT_SCAN_WINDOW) + (options.after === undefined ? 0 : 1),
       filter: excludeSystemEvents(),
     })
     for await (const resolved of iterator) {

@@ -4,6 +4,7 @@ import pg from 'pg'
 import {
   assertAppendable,
   checkScanWindow,
+  DEFAULT_SCAN_WINDOW,
   EventIdConflict,
   EventStoreUnavailable,
   IdempotencyKeyTaken,
@@ -120,7 +121,7 @@ export class PostgresEventStore implements EventStore {
   constructor(pool: pg.Pool, options: PostgresEventStoreOptions = {}) {
     this.pool = pool
     this.pollIntervalMs = options.pollIntervalMs ?? 1000
-    this.scanWindow = options.scanWindow ?? 10_000
+    this.scanWindow = options.scanWindow ?? DEFAULT_SCAN_WINDOW
     this.onAppend = options.onAppend
     this.onBatch = options.onBatch
     this.maxBatchAppends = options.maxBatchAppends ?? 256

@@ -18,6 +18,19 @@ export interface InsertOptions<K extends keyof Database> {
   updateOnConflict?: { target: Columns<K>; set: Columns<K> }
 }
 
+/** PostgreSQL's limit on one statement's parameters (a 16-bit count in its protocol). */
+export const MAX_PARAMETERS = 65_535
+
+/**
+ * Rows in slices whose statements stay under MAX_PARAMETERS, for a statement that binds
+ * `parametersPerRow` a row (Kysely's multi-row VALUES binds one per cell); past the limit the count
+ * wraps around in the protocol and PostgreSQL refuses the statement.
+ */
+export function* underParameterLimit<T>(rows: readonly T[], parametersPerRow: number): Generator<readonly T[]> {
+  const size = Math.max(1, Math.floor(MAX_PARAMETERS / parametersPerRow))
+  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size)
+}
+
 /** From this many rows on, a transaction's rows go by COPY (see copy.ts); fewer cost about the same either way. */
 const COPY_MIN_ROWS = 50
 
