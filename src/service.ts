@@ -8,6 +8,7 @@ import { postgresState } from './adapters/circle/simulator/state.ts'
 import { createEventStore } from './adapters/event-store/index.ts'
 import { createDb, createPool, ensureDatabase, migrate, type Db } from './adapters/postgres/database.ts'
 import { TableMaintenance } from './adapters/postgres/maintenance.ts'
+import { cacheOf } from './events/fold.ts'
 import { parseAmount } from './events/money.ts'
 import { buildApp } from './http/app.ts'
 import { DependencyDegraded, type HealthCheck } from './http/routes/health.ts'
@@ -21,7 +22,8 @@ import type { AuditHead } from './notifier/audit-heads.ts'
 import { Notifier } from './notifier/notifier.ts'
 import { auditHead } from './ledger/audit.ts'
 import { ProcessManager } from './process-manager/process-manager.ts'
-import { readModels } from './projections/index.ts'
+import { documentModels, readModels } from './projections/index.ts'
+import { documentSnapshots } from './projections/snapshots.ts'
 import { beginRun, Reconciler, type ReconcileOptions, type ReconcilerDeps } from './reconciliation/reconciler.ts'
 import { checkpointName } from './subscriptions/projection.ts'
 import { ProjectionRunner } from './subscriptions/projection-runner.ts'
@@ -63,6 +65,8 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied')
   const metrics = new Metrics({ defaultMetrics: true })
   const store = createEventStore(config, pool, { onAppend: (s) => metrics.appendDuration.observe(s) })
+  // A long stream's first load after a start begins at its read-model row, not its first event.
+  cacheOf(store).snapshots = documentSnapshots(db, documentModels)
   // Stopped in reverse order of start: the API first, the simulator (a dependency) last.
   const stops: (() => Promise<void>)[] = []
   if (config.DB_MAINTENANCE_INTERVAL_MS > 0) {

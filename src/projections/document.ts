@@ -2,9 +2,9 @@ import { sql, type Kysely, type Transaction } from 'kysely'
 import { underParameterLimit } from '../adapters/postgres/insert-rows.ts'
 import type { Database } from '../database.ts'
 import type { StreamType } from '../events/event.ts'
-import type { AnyEvent } from '../events/fold.ts'
+import type { AnyEvent, Snapshot } from '../events/fold.ts'
 import { parseStreamName } from '../events/stream-name.ts'
-import type { Projection, Recorded } from '../subscriptions/projection.ts'
+import { checkpointName, type Projection, type Recorded } from '../subscriptions/projection.ts'
 import { decodeState, encodeState } from './document-codec.ts'
 import type { DocumentColumns } from './document.table.ts'
 import { pageQuery, type Page, type PageRequest } from './pagination.ts'
@@ -109,6 +109,22 @@ export function toResource<S>(row: { state: unknown; created_at: Date; updated_a
 export async function readDocument<S>(db: Kysely<Database>, model: DocumentModel<S, AnyEvent>, id: string): Promise<Resource<S> | undefined> {
   const row = await untyped(db).selectFrom(model.table).select(['state', 'created_at', 'updated_at']).where('id', '=', id).executeTakeFirst()
   return row ? toResource<S>(row) : undefined
+}
+
+/**
+ * One stream's row as a snapshot for the write side: its state and the revision of the last event
+ * folded into it. Only while the live table is this code's version of the projection (its checkpoint
+ * exists): after a version change, until the rebuild puts the new table in place, the rows were
+ * folded by another `evolve` and are not offered.
+ */
+export async function readSnapshot<S>(db: Kysely<Database>, model: DocumentModel<S, AnyEvent>, id: string): Promise<Snapshot<S> | undefined> {
+  const row = await untyped(db)
+    .selectFrom(model.table)
+    .select(['state', 'revision', 'position'])
+    .where('id', '=', id)
+    .where(sql<boolean>`EXISTS (SELECT 1 FROM checkpoints WHERE name = ${checkpointName(model.projection)})`)
+    .executeTakeFirst()
+  return row ? { state: decodeState<S>(row.state), revision: row.revision as number, position: row.position as string } : undefined
 }
 
 /** Equality filters on indexed columns (undefined = no filter) and a creation-time range. */

@@ -1,8 +1,10 @@
+import type { AnyEvent } from '../events/fold.ts'
 import type { Projection } from '../subscriptions/projection.ts'
 import { bankAccounts } from './bank-accounts.ts'
 import { cards } from './cards.ts'
 import { circleIds } from './circle-ids.ts'
 import { deposits } from './deposits.ts'
+import type { DocumentModel } from './document.ts'
 import { mints } from './mints.ts'
 import { redeems } from './redeems.ts'
 import { transfers } from './transfers.ts'
@@ -21,3 +23,6 @@ export const readModels: Projection[] = [
   circleIds,
   walletOperations,
 ] as Projection[]
+
+/** The read models that hold one folded stream per row (the command side's snapshots). */
+export const documentModels = [wallets, bankAccounts, mints, redeems, transfers, deposits, cards] as unknown as DocumentModel<unknown, AnyEvent>[]

@@ -92,8 +92,13 @@ export class ProjectionRunner {
     if (missing.length === 0) return
     if (known.size === 0) {
       // Nothing projected under these versions: start every table empty and project from the beginning.
+      // Checkpoints of other versions describe rows that are gone (and would vouch for the new ones
+      // to an older process reading them as snapshots).
       const tables = projections.flatMap((p) => p.tables)
-      await sql`TRUNCATE ${sql.join(tables.map((t) => sql.table(t)))}`.execute(db)
+      await db.transaction().execute(async (trx) => {
+        await sql`TRUNCATE ${sql.join(tables.map((t) => sql.table(t)))}`.execute(trx)
+        for (const p of projections) await trx.deleteFrom('checkpoints').where('name', 'like', `projection:${p.name}@v%`).execute()
+      })
       return
     }
     const target = [...known.values()][0] ?? undefined

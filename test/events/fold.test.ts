@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { MemoryEventStore } from '../../src/adapters/event-store/memory.ts'
 import type { EventStore, NewEvent, ReadStreamOptions, StreamRead } from '../../src/events/event-store.ts'
-import { AggregateCache, foldEvents } from '../../src/events/fold.ts'
+import type { StreamType } from '../../src/events/event.ts'
+import { AggregateCache, foldEvents, type AnyEvent } from '../../src/events/fold.ts'
 import { available, wallet } from '../../src/events/wallet.ts'
 import { testMetadata } from '../helpers/events.ts'
 
@@ -114,4 +115,56 @@ t.test('loadMany reads several streams in one call where the store can, each fro
   const fallback = await new AggregateCache().loadMany(plain.store, [{ type: wallet, id: a }, { type: wallet, id: b }])
   t.same(fallback.map((f) => f.revision), [0, 1])
   t.same(plain.reads, [{ from: 0, got: 1 }, { from: 0, got: 2 }], 'without readStreams the streams are read one by one')
+})
+
+t.test('a stream with more than a page to fold starts from a snapshot past the page; a short one never asks', async (t) => {
+  const inner = new MemoryEventStore()
+  const [long, short] = [randomUUID(), randomUUID()]
+  for (const id of [long, short]) {
+    await inner.append(wallet.streamName(id), [{ id: randomUUID(), type: 'WalletCreationRequested', data: { walletId: id, ownerId: 'o' }, metadata: testMetadata() }], { expected: 'no_stream' })
+  }
+  await inner.append(wallet.streamName(long), Array.from({ length: 2500 }, () => credit(long, '1')), { expected: 0 })
+  await inner.append(wallet.streamName(short), Array.from({ length: 998 }, () => credit(short, '1')), { expected: 0 })
+  const all = await inner.readStream(wallet.streamName(long))
+  const whole = foldEvents(wallet, all)
+  // A snapshot folded by the same evolve up to `at`, as a read model's row is.
+  const asked: string[] = []
+  const snapshotAt = (at: number | undefined, position = (r: number) => all[r]!.position) => async (type: StreamType<unknown, AnyEvent>, id: string) => {
+    asked.push(`${type.category}:${id === long ? 'long' : 'short'}`)
+    return at === undefined ? undefined : { state: foldEvents(wallet, all.slice(0, at + 1)), revision: at, position: position(at) }
+  }
+
+  const { store, reads } = counting(inner)
+  const cache = new AggregateCache()
+  cache.snapshots = snapshotAt(2400)
+  const folded = await cache.load(store, wallet, long)
+  t.same(asked, ['wallet:long'], 'asked once, with the stream type and id')
+  t.same(reads, [{ from: 0, got: 1000 }, { from: 2400, got: 101 }], 'one page, then the snapshot\'s own event (to check it) and those after it')
+  t.equal(folded.revision, 2500)
+  t.strictSame(folded.state, whole, 'the same state as one fold of the whole stream')
+
+  asked.length = 0
+  reads.length = 0
+  await cache.load(store, wallet, short)
+  t.same(asked, [], 'a stream that fits in a page never asks')
+  t.same(reads, [{ from: 0, got: 999 }])
+
+  const cases = [
+    ['a snapshot at the first page\'s last event', snapshotAt(999), [1000, 1001, 501]],
+    ['a snapshot behind the first page', snapshotAt(500), [1000, 1000, 501]],
+    ['no snapshot', snapshotAt(undefined), [1000, 1000, 501]],
+    ['a snapshot past the stream\'s head (another store\'s)', snapshotAt(2600, () => '99999'), [1000, 0, 1000, 501]],
+    ['a snapshot whose position is not its event\'s', snapshotAt(2400, () => '1'), [1000, 101, 1000, 501]],
+    ['a snapshot that cannot be read', async () => Promise.reject(new Error('read models unavailable')), [1000, 1000, 501]],
+  ] as const
+  for (const [why, source, pages] of cases) {
+    asked.length = 0
+    reads.length = 0
+    const fresh = new AggregateCache()
+    fresh.snapshots = source
+    const again = await fresh.load(store, wallet, long)
+    t.same(reads.map((r) => r.got), pages, `${why}: ${pages.length} reads`)
+    t.strictSame(again.state, whole, `${why}: the state of the whole stream`)
+    t.equal(again.revision, 2500)
+  }
 })

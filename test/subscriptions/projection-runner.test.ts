@@ -118,3 +118,26 @@ t.test('a projection whose version has no checkpoint is rebuilt before the group
   t.equal(await readCheckpoint(db, 'projection:wallets@v1'), undefined, 'the old version checkpoint is gone')
   t.equal(await readCheckpoint(db, 'projection:wallets@v2'), await store.head())
 })
+
+t.test('a group with no checkpoint for any of its versions starts empty, and the other versions\' checkpoints go', async (t) => {
+  const { db, pool } = await testDatabase(t)
+  const store = new PostgresEventStore(pool, { pollIntervalMs: 50 })
+  t.teardown(() => store.close())
+  const expected = await fundedWallets(store, 3, 4)
+  const first = new ProjectionRunner({ projections: readModels, store, db })
+  first.start()
+  await first.caughtUp((await store.head())!)
+  await first.stop()
+
+  // Every model at a new version: nothing to rebuild from, so the tables are emptied and refilled.
+  // The old checkpoints must not outlive their rows: an older process would take the new rows for its own.
+  const bumped = readModels.map((p) => ({ ...p, version: p.version + 1 }))
+  const second = new ProjectionRunner({ projections: bumped, store, db })
+  second.start()
+  t.teardown(() => second.stop())
+  await second.caughtUp((await store.head())!)
+  const names = (await db.selectFrom('checkpoints').select('name').where('name', 'like', 'projection:%').execute()).map((r) => r.name).sort()
+  t.same(names, bumped.map(checkpointName).sort(), 'only the new versions\' checkpoints remain')
+  const rows = await db.selectFrom('wallets').select(['id', 'available']).execute()
+  t.same(Object.fromEntries(rows.map((r) => [r.id, r.available])), Object.fromEntries([...expected].map(([id, sum]) => [id, sum.toString()])), 'projected again from the beginning')
+})
