@@ -13,7 +13,7 @@ import { redeem, type RedeemState } from '../events/redeem.ts'
 import { setRecent } from '../recent.ts'
 import { parseStreamName, streamPrefix } from '../events/stream-name.ts'
 import { transfer, type TransferState } from '../events/transfer.ts'
-import { wallet, type WalletState } from '../events/wallet.ts'
+import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 
 /** A notification before the event's own fields (id, position, time) are added. */
 type Draft = Omit<Notification, 'schemaVersion' | 'eventId' | 'occurredAt' | 'position'>
@@ -22,6 +22,12 @@ type Draft = Omit<Notification, 'schemaVersion' | 'eventId' | 'occurredAt' | 'po
 interface StreamNotifications<S> {
   type: StreamType<S, AnyEvent>
   change(event: RecordedEvent, before: S, after: S): Draft | undefined
+  /**
+   * Event types that never change what `change` looks at, so they never notify: the state before
+   * one need not be folded to know that. A long wallet's funds movements, say: without this, the
+   * first of them after a start would fold the whole wallet for nothing.
+   */
+  silent?: ReadonlySet<string>
 }
 
 const none = { walletId: null, ownerId: null, amount: null, currency: null, circleId: null, txHash: null, failure: null } as const
@@ -41,8 +47,19 @@ function changed<S extends { status: string }>(
   return s === null ? undefined : build(after, s, status(before.status))
 }
 
+/** The wallet events that move funds or flag an operation: no wallet status, no address status. */
+export const SILENT_WALLET_EVENTS: ReadonlySet<WalletEvent['type']> = new Set([
+  'FundsReserved',
+  'ReservationReleased',
+  'FundsDebited',
+  'FundsCredited',
+  'OperationNeedsAttention',
+  'OperationAttentionCleared',
+] as const)
+
 const walletNotifications: StreamNotifications<WalletState> = {
   type: wallet,
+  silent: SILENT_WALLET_EVENTS,
   change(event, before, after) {
     const data = event.data as { addressId?: unknown }
     if (typeof data.addressId === 'string') {
@@ -228,6 +245,12 @@ export class NotificationMapper {
   async map(event: RecordedEvent): Promise<Notification | undefined> {
     const kind = byCategory.get(parseStreamName(event.stream).category)
     if (!kind) return undefined
+    if (kind.silent?.has(event.type)) {
+      // Kept current only when that costs no read; otherwise the next event that can notify folds the gap.
+      const cached = this.states.get(event.stream)
+      if (cached?.revision === event.revision - 1) this.remember(event.stream, { state: kind.type.evolve(cached.state, event as AnyEvent), revision: event.revision })
+      return undefined
+    }
     const before = await this.stateBefore(kind.type, event)
     const after = kind.type.evolve(before, event as AnyEvent)
     this.remember(event.stream, { state: after, revision: event.revision })

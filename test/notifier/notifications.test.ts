@@ -7,8 +7,10 @@ import { recordMintOutcome } from '../../src/commands/record-mint-outcome.ts'
 import { recordWalletOutcome } from '../../src/commands/record-wallet-outcome.ts'
 import { requestMint } from '../../src/commands/request-mint.ts'
 import type { RecordedEvent } from '../../src/events/event-store.ts'
-import { NOTIFYING_STREAM_PREFIXES, NotificationMapper } from '../../src/notifier/notifications.ts'
+import { wallet } from '../../src/events/wallet.ts'
+import { NOTIFYING_STREAM_PREFIXES, NotificationMapper, SILENT_WALLET_EVENTS } from '../../src/notifier/notifications.ts'
 import { meta } from '../helpers/commands.ts'
+import { testMetadata } from '../helpers/events.ts'
 
 async function history() {
   const store = new MemoryEventStore()
@@ -84,4 +86,54 @@ t.test('a reconciliation run publishes its outcome once it completes', async (t)
   t.equal(events.length, 2, 'the notifier follows reconciliation streams')
   t.equal(await mapper.map(events[0]!), undefined, 'a run starting is no outcome yet')
   t.match(await mapper.map(events[1]!), { resource: 'reconciliation', id: runId, status: 'mismatches', walletId: null, failure: null })
+})
+
+t.test('a funds movement on a wallet never notifies, and needs no fold of the wallet to know it', async (t) => {
+  const store = new MemoryEventStore()
+  const run = <C>(decider: Decider<C, any>, command: C) => execute(store, decider, command, meta({ commandId: randomUUID() }))
+  const walletId = randomUUID()
+  await run(createWallet, { walletId, ownerId: 'o' })
+  await run(recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw' } })
+  const stream = `wallet-${walletId}`
+  const event = (type: string, data: Record<string, unknown>) => ({ id: randomUUID(), type, data: { walletId, ...data }, metadata: testMetadata() })
+  const funds = [event('FundsCredited', { operationId: randomUUID(), amount: '5000', source: 'mint' })]
+  for (let i = 0; i < 1500; i++) {
+    const operationId = randomUUID()
+    funds.push(event('FundsReserved', { operationId, amount: '1' }), event(i % 2 ? 'FundsDebited' : 'ReservationReleased', { operationId, amount: '1' }))
+  }
+  const deadLetterId = randomUUID()
+  funds.push(event('OperationNeedsAttention', { attention: 'stuck', deadLetterId, error: 'e' }), event('OperationAttentionCleared', { deadLetterId, resolution: 'discarded' }))
+  await store.append(stream, funds, { expected: 1 })
+  const addressId = randomUUID()
+  await store.append(stream, [event('DepositAddressRequested', { addressId, chain: 'SOL' })], { expected: 1 + funds.length })
+  const recorded = await store.readStream(stream)
+
+  const reads: number[] = []
+  const counting = Object.assign(Object.create(store) as typeof store, {
+    readStream: async (s: string, options?: Parameters<typeof store.readStream>[1]) => {
+      const events = await store.readStream(s, options)
+      reads.push(events.length)
+      return events
+    },
+  })
+  // A new process: nothing remembered, the first events it sees are funds movements deep in the stream.
+  const mapper = new NotificationMapper(counting)
+  for (const e of recorded.filter((e) => SILENT_WALLET_EVENTS.has(e.type as never)).slice(-5)) t.equal(await mapper.map(e), undefined, `${e.type} maps to nothing`)
+  t.same(reads, [], 'without reading the wallet')
+  const address = await mapper.map(recorded.at(-1)!)
+  t.match(address, { resource: 'address', id: addressId, status: 'pending', previousStatus: null }, 'the next address change still notifies')
+  t.ok(reads.reduce((a, b) => a + b, 0) >= recorded.length - 1, 'folding the wallet for it')
+
+  // Every silent type, from every kind of wallet state, leaves what the wallet's notifications look at unchanged.
+  const types = new Set(recorded.map((e) => e.type))
+  t.same([...SILENT_WALLET_EVENTS].filter((type) => !types.has(type)), [], 'every silent type is in this history')
+  let state = wallet.initialState
+  for (const e of recorded) {
+    const after = wallet.evolve(state, e as never)
+    if (SILENT_WALLET_EVENTS.has(e.type as never)) {
+      if (after.status !== state.status || JSON.stringify(after.addresses) !== JSON.stringify(state.addresses)) t.fail(`${e.type} changed the status or an address`)
+    }
+    state = after
+  }
+  t.equal(state.status, 'active')
 })
