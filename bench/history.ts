@@ -11,6 +11,7 @@ export const title = 'cost against history: a wallet with 50,000 events against 
 export async function run(options: BenchOptions) {
   const history = options.tiny ? 2_000 : 50_000
   const rounds = options.tiny ? 20 : 400
+  const warmUp = options.tiny ? 3 : 50
   const database = await createBenchDatabase(options.databaseUrl, 'history')
   const spawn = (phase: 'build' | 'serve', extraEnv: Record<string, string> = {}) => {
     const child = fork(path.join(import.meta.dirname, 'lib', 'history-server.ts'), {
@@ -33,7 +34,8 @@ export async function run(options: BenchOptions) {
     const built = await builder.next<{ long: string; fresh: string; events: number }>()
     await builder.exited
     // A new process serves the measurement: the build's garbage and caches are gone, and the first
-    // command on the long wallet folds its whole history from the store. Circle is out of that
+    // command on the long wallet loads it cold (from its read-model row and the events after it, or
+    // from its first event if the row is not there). Circle is out of that
     // process, as in production: the simulator (the same durable state the build used) runs here,
     // so its settling and signing are not counted in the service's event loop.
     circle = await createCircleSimulator({ settleMs: 0, state: await postgresState(database.url) })
@@ -51,17 +53,26 @@ export async function run(options: BenchOptions) {
       await res.arrayBuffer()
       return { ms: performance.now() - t0, ok: res.status < 300 }
     }
+    let errors = 0
     const transfer = (walletId: string) => ({
       sourceWalletId: walletId,
       destination: { type: 'blockchain', chain: 'SOL', address: '4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T' },
       amount: '0.01',
     })
+    // Warm-up on the fresh wallet only: a process's first requests compile its code paths while its
+    // background roles make their first passes, which is start-up, not history. The long wallet is
+    // not touched, so the first command on it still loads it cold. The warm-up's own delay is
+    // reported beside the run's.
+    for (let i = 0; i < warmUp; i++) {
+      for (const r of [await request('POST', '/transfers', transfer(ready.fresh)), await request('GET', `/wallets/${ready.fresh}`)]) if (!r.ok) errors++
+    }
+    child.send('delay')
+    const warm = await next<{ maxDelayMs: number; p99DelayMs: number }>()
     child.send('reset')
     const started = performance.now()
     const latencies = { getLong: [] as number[], getFresh: [] as number[], postLong: [] as number[], postFresh: [] as number[] }
-    let errors = 0
     // Long and fresh take turns, so the machine's noise falls on both alike. The first POST on the
-    // long wallet tops the command side's cache up with the whole history: it is in the figures.
+    // long wallet loads it into the command side's cache: it is in the figures.
     const steps = [
       ['postLong', () => request('POST', '/transfers', transfer(ready.long))],
       ['postFresh', () => request('POST', '/transfers', transfer(ready.fresh))],
@@ -91,7 +102,8 @@ export async function run(options: BenchOptions) {
       // The ratio that matters here is latency: p50 of the long wallet over p50 of the fresh one.
       scenarios.push({
         name,
-        parameters: { historyEvents: ready.events, requestsEach: longList.length },
+        // The long wallet's first request is its cold load (the POST's, since the GET reads the read model).
+        parameters: { historyEvents: ready.events, requestsEach: longList.length, firstLongRequestMs: round(longList[0]!, 1) },
         measurements,
         ratios: [{ subject: 'long-history p50', baseline: 'fresh p50', ratio: round(measurements[0]!.p50Ms / measurements[1]!.p50Ms, 2) }, ...ratios(measurements, [['long-history', 'fresh']])],
       })
@@ -100,13 +112,16 @@ export async function run(options: BenchOptions) {
     const targets: Target[] = [
       { description: `GET /wallets/{id}: p50 of the long wallet within 1.5x of the fresh one (${p50ratio(scenarios[0]!)}x)`, met: p50ratio(scenarios[0]!) <= 1.5 },
       { description: `POST /transfers: p50 of the long wallet within 1.5x of the fresh one (${p50ratio(scenarios[1]!)}x)`, met: p50ratio(scenarios[1]!) <= 1.5 },
-      { description: `the event loop's maximum delay in the service during the run under 50 ms (${round(loop.maxDelayMs, 1)} ms, p99 ${round(loop.p99DelayMs, 1)} ms)`, met: loop.maxDelayMs < 50 },
+      {
+        description: `the event loop's maximum delay in the service during the run under 50 ms (${round(loop.maxDelayMs, 1)} ms, p99 ${round(loop.p99DelayMs, 1)} ms; in the ${warmUp * 2} warm-up requests before it ${round(warm.maxDelayMs, 1)} ms)`,
+        met: loop.maxDelayMs < 50,
+      },
     ]
     const checks: Check[] = [
       { description: 'the long wallet holds the history asked for', ok: ready.events >= history, detail: `${ready.events} events` },
       { description: 'every request answered 2xx', ok: errors === 0, detail: `${errors} errors` },
     ]
-    return { title, unit: 'requests/s (sequential, interleaved)', scenarios, targets, checks, eventLoop: loop }
+    return { title, unit: 'requests/s (sequential, interleaved)', scenarios, targets, checks, eventLoop: loop, warmUp: { requests: warmUp * 2, eventLoop: warm } }
   } finally {
     if (serving) {
       serving.child.send('stop')

@@ -13,7 +13,7 @@ import { ROLES, startService } from '../../src/service.ts'
  * makes a long wallet and a fresh one, funded through the API, and appends BENCH_HISTORY events to
  * the long one; it reports their ids and exits. `serve`: a new service process on the same database
  * (so nothing of the build's allocations or caches is left: the first command on the long wallet
- * folds its whole history from the store), talking to Circle over HTTP as in production (the parent
+ * loads it cold), talking to Circle over HTTP as in production (the parent
  * runs the simulator on the build's durable state), serves the measurement, with the event loop's delay
  * measured in here, where a fold would block; 'reset' and 'delay' messages read the monitor, 'stop'
  * ends it.
