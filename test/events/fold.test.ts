@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { MemoryEventStore } from '../../src/adapters/event-store/memory.ts'
-import type { EventStore, NewEvent, ReadStreamOptions, StreamRead } from '../../src/events/event-store.ts'
+import type { NewEvent, StreamRead } from '../../src/events/event-store.ts'
 import type { StreamType } from '../../src/events/event.ts'
 import { AggregateCache, foldEvents, type AnyEvent } from '../../src/events/fold.ts'
 import { available, wallet } from '../../src/events/wallet.ts'
-import { testMetadata } from '../helpers/events.ts'
+import { countingReads, testMetadata } from '../helpers/events.ts'
 
 const credit = (walletId: string, amount: string): NewEvent => ({
   id: randomUUID(),
@@ -14,26 +14,13 @@ const credit = (walletId: string, amount: string): NewEvent => ({
   metadata: testMetadata(),
 })
 
-/** A store that counts how many events each readStream returned. */
-function counting(inner: EventStore) {
-  const reads: { from: number | undefined; got: number }[] = []
-  const store = Object.assign(Object.create(inner) as EventStore, {
-    readStream: async (stream: string, options?: ReadStreamOptions) => {
-      const events = await inner.readStream(stream, options)
-      reads.push({ from: options?.fromRevision, got: events.length })
-      return events
-    },
-  })
-  return { store, reads }
-}
-
 t.test('a cold load folds in pages; a warm one reads only the events after the cached revision', async (t) => {
   const inner = new MemoryEventStore()
   const walletId = randomUUID()
   const stream = wallet.streamName(walletId)
   await inner.append(stream, [{ id: randomUUID(), type: 'WalletCreationRequested', data: { walletId, ownerId: 'o' }, metadata: testMetadata() }], { expected: 'no_stream' })
   for (let i = 0; i < 25; i++) await inner.append(stream, Array.from({ length: 100 }, () => credit(walletId, '1')), { expected: 'any' })
-  const { store, reads } = counting(inner)
+  const { store, reads } = countingReads(inner)
   const cache = new AggregateCache()
 
   const cold = await cache.load(store, wallet, walletId)
@@ -62,7 +49,7 @@ t.test('remember keeps the newest state; the cache is bounded, least recently us
   cache.remember('c', { state: 3, revision: 0 })
   t.equal(cache.size, 2)
   const inner = new MemoryEventStore()
-  const { store, reads } = counting(inner)
+  const { store, reads } = countingReads(inner)
   await cache.load(store, { ...wallet, streamName: (id: string) => id }, 'a')
   t.same(reads, [{ from: 0, got: 0 }], 'a, the oldest, was dropped and is read from the start')
 })
@@ -75,7 +62,7 @@ t.test('loadMany reads several streams in one call where the store can, each fro
   }
   await inner.append(wallet.streamName(b), [credit(b, '7')], { expected: 0 })
   await inner.append(wallet.streamName(long), Array.from({ length: 1200 }, () => credit(long, '1')), { expected: 0 })
-  const { store, reads } = counting(inner)
+  const { store, reads } = countingReads(inner)
   const batches: StreamRead[][] = []
   const batching = Object.assign(store, {
     // Several streams per call, as the PostgreSQL store answers them.
@@ -111,7 +98,7 @@ t.test('loadMany reads several streams in one call where the store can, each fro
   t.same(batches, [], 'one stream alone is not a batch')
   t.same(reads, [{ from: 0, got: 2 }], 'it takes the plain read')
 
-  const plain = counting(inner)
+  const plain = countingReads(inner)
   const fallback = await new AggregateCache().loadMany(plain.store, [{ type: wallet, id: a }, { type: wallet, id: b }])
   t.same(fallback.map((f) => f.revision), [0, 1])
   t.same(plain.reads, [{ from: 0, got: 1 }, { from: 0, got: 2 }], 'without readStreams the streams are read one by one')
@@ -134,7 +121,7 @@ t.test('a stream with more than a page to fold starts from a snapshot past the p
     return at === undefined ? undefined : { state: foldEvents(wallet, all.slice(0, at + 1)), revision: at, position: position(at) }
   }
 
-  const { store, reads } = counting(inner)
+  const { store, reads } = countingReads(inner)
   const cache = new AggregateCache()
   cache.snapshots = snapshotAt(2400)
   const folded = await cache.load(store, wallet, long)

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
-import type { EventStore, NewEvent, ReadStreamOptions } from '../../src/events/event-store.ts'
+import type { NewEvent } from '../../src/events/event-store.ts'
 import { AggregateCache, foldEvents } from '../../src/events/fold.ts'
 import { reconciliation } from '../../src/events/reconciliation.ts'
 import { available, wallet } from '../../src/events/wallet.ts'
@@ -11,7 +11,7 @@ import { wallets } from '../../src/projections/wallets.ts'
 import { checkpointName } from '../../src/subscriptions/projection.ts'
 import { ProjectionRunner } from '../../src/subscriptions/projection-runner.ts'
 import { testDatabase } from '../helpers/database.ts'
-import { testMetadata } from '../helpers/events.ts'
+import { countingReads, testMetadata } from '../helpers/events.ts'
 
 /** A wallet with open and closed reservations among `pairs` reserve-then-debit pairs: state a snapshot must carry whole. */
 function longWallet(walletId: string, pairs: number): NewEvent[] {
@@ -58,14 +58,7 @@ t.test('the command side starts a long wallet from its read-model row, and only 
   t.equal(await source(wallet as never, randomUUID()), undefined, 'a stream without a row has none')
 
   // A new process: its cache is empty. Reads are counted.
-  const reads: { from: number | undefined; got: number }[] = []
-  const counting = Object.assign(Object.create(store) as EventStore, {
-    readStream: async (s: string, options?: ReadStreamOptions) => {
-      const events = await store.readStream(s, options)
-      reads.push({ from: options?.fromRevision, got: events.length })
-      return events
-    },
-  })
+  const { store: counting, reads } = countingReads(store)
   const cache = new AggregateCache()
   cache.snapshots = source
   const folded = await cache.load(counting, wallet, walletId)

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import type { NewEvent } from '../../src/events/event-store.ts'
 import { readModels } from '../../src/projections/index.ts'
@@ -91,15 +91,21 @@ t.test('a projection killed mid-batch restarts and neither loses nor double-appl
   t.same(wrong, [], 'every wallet holds exactly the sum of its credits, each applied once')
 })
 
-t.test('a projection whose version has no checkpoint is rebuilt before the group resumes', async (t) => {
+/** A database whose read models have projected `count` funded wallets (see fundedWallets), then stopped. */
+async function projectedOnce(t: Test, count: number, credits: number) {
   const { db, pool } = await testDatabase(t)
   const store = new PostgresEventStore(pool, { pollIntervalMs: 50 })
   t.teardown(() => store.close())
-  const expected = await fundedWallets(store, 5, 10)
+  const expected = await fundedWallets(store, count, credits)
   const first = new ProjectionRunner({ projections: readModels, store, db })
   first.start()
   await first.caughtUp((await store.head())!)
   await first.stop()
+  return { db, store, expected }
+}
+
+t.test('a projection whose version has no checkpoint is rebuilt before the group resumes', async (t) => {
+  const { db, store, expected } = await projectedOnce(t, 5, 10)
 
   // Version 2 of the wallets read model: the old rows are damaged to prove they are replaced.
   await db.updateTable('wallets').set({ available: '0' }).execute()
@@ -120,14 +126,7 @@ t.test('a projection whose version has no checkpoint is rebuilt before the group
 })
 
 t.test('a group with no checkpoint for any of its versions starts empty, and the other versions\' checkpoints go', async (t) => {
-  const { db, pool } = await testDatabase(t)
-  const store = new PostgresEventStore(pool, { pollIntervalMs: 50 })
-  t.teardown(() => store.close())
-  const expected = await fundedWallets(store, 3, 4)
-  const first = new ProjectionRunner({ projections: readModels, store, db })
-  first.start()
-  await first.caughtUp((await store.head())!)
-  await first.stop()
+  const { db, store, expected } = await projectedOnce(t, 3, 4)
 
   // Every model at a new version: nothing to rebuild from, so the tables are emptied and refilled.
   // The old checkpoints must not outlive their rows: an older process would take the new rows for its own.
