@@ -99,6 +99,7 @@ export class Metrics {
     registers: [this.registry],
   })
   private openDeadLetterSource: (() => Promise<{ kind: string; detail: string; count: number }[]>) | undefined
+  private snapshotLoadsSource: (() => { used: number; unusable: number; failed: number }) | undefined
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const sources = this.lagSources
@@ -150,7 +151,24 @@ export class Metrics {
         for (const row of rows ?? []) this.set({ source: row.kind, kind: row.detail }, row.count)
       },
     })
+    new Counter({
+      name: 'aggregate_snapshot_loads_total',
+      help: 'First loads of long streams that asked for their read-model row: started from it (used), or folded from the first event because it was missing, behind or not this stream\'s (unusable), or because reading it failed (failed)',
+      labelNames: ['outcome'] as const,
+      registers: [this.registry],
+      collect() {
+        const loads = metrics.snapshotLoadsSource?.()
+        if (!loads) return
+        this.reset()
+        for (const outcome of ['used', 'unusable', 'failed'] as const) this.inc({ outcome }, loads[outcome])
+      },
+    })
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry })
+  }
+
+  /** Where the snapshot-load counter reads its counts at scrape time (the command side's cache). */
+  trackSnapshotLoads(source: () => { used: number; unusable: number; failed: number }): void {
+    this.snapshotLoadsSource = source
   }
 
   /** Where the process-manager queue gauges read from at scrape time. */

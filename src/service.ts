@@ -67,6 +67,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   const store = createEventStore(config, pool, { onAppend: (s) => metrics.appendDuration.observe(s) })
   // A long stream's first load after a start begins at its read-model row, not its first event.
   cacheOf(store).snapshots = documentSnapshots(db, documentModels)
+  metrics.trackSnapshotLoads(() => cacheOf(store).snapshotLoads)
   // Stopped in reverse order of start: the API first, the simulator (a dependency) last.
   const stops: (() => Promise<void>)[] = []
   if (config.DB_MAINTENANCE_INTERVAL_MS > 0) {

@@ -127,6 +127,7 @@ t.test('the notifier role publishes a new wallet on its subject and the audit he
   t.equal(health.checks.nats?.status, 'ok')
   const metrics = await (await fetch(`${service.url}/metrics`, { headers: { authorization: 'Bearer dev-admin-key' } })).text()
   t.match(metrics, /subscriber_lag_events\{subscriber="notifier"\} \d+/)
+  t.match(metrics, /aggregate_snapshot_loads_total\{outcome="unusable"\} 0/, 'the command side\'s cache reports its snapshot loads')
 })
 
 t.test('with the embedded simulator, its webhooks reach our own /webhook and complete a mint with polling out of the way', async (t) => {

@@ -53,6 +53,12 @@ export class AggregateCache {
   private readonly entries = new Map<string, Folded<unknown>>()
   readonly maxEntries: number
   snapshots: SnapshotSource | undefined
+  /**
+   * Loads that asked for a snapshot, since start: started from it (`used`), folded from the first
+   * event because it was missing, behind the page or not this stream's (`unusable`), or because the
+   * source failed (`failed`). Many of the last two mean slow first commands on long streams.
+   */
+  readonly snapshotLoads = { used: 0, unusable: 0, failed: 0 }
 
   constructor(maxEntries = STATE_CACHE_ENTRIES) {
     this.maxEntries = maxEntries
@@ -122,11 +128,22 @@ export class AggregateCache {
     stream: string,
     revision: number,
   ): Promise<{ folded: Folded<unknown>; events: RecordedEvent[] } | undefined> {
-    const snapshot = await this.snapshots!(type, id).catch(() => undefined)
-    if (snapshot === undefined || snapshot.revision < revision) return undefined
-    const [at, ...after] = await store.readStream(stream, { fromRevision: snapshot.revision, maxCount: PAGE + 1 })
-    if (at === undefined || at.revision !== snapshot.revision || at.position !== snapshot.position) return undefined
-    return { folded: { state: snapshot.state, revision: snapshot.revision }, events: after }
+    let snapshot: Snapshot<unknown> | undefined
+    try {
+      snapshot = await this.snapshots!(type, id)
+    } catch {
+      this.snapshotLoads.failed++
+      return undefined
+    }
+    if (snapshot !== undefined && snapshot.revision >= revision) {
+      const [at, ...after] = await store.readStream(stream, { fromRevision: snapshot.revision, maxCount: PAGE + 1 })
+      if (at !== undefined && at.revision === snapshot.revision && at.position === snapshot.position) {
+        this.snapshotLoads.used++
+        return { folded: { state: snapshot.state, revision: snapshot.revision }, events: after }
+      }
+    }
+    this.snapshotLoads.unusable++
+    return undefined
   }
 
   /** After a successful append: the state the appender computed, so the next load reads nothing. */

@@ -136,15 +136,17 @@ t.test('a stream with more than a page to fold starts from a snapshot past the p
   t.same(asked, [], 'a stream that fits in a page never asks')
   t.same(reads, [{ from: 0, got: 999 }])
 
+  t.same(cache.snapshotLoads, { used: 1, unusable: 0, failed: 0 }, 'counted as a load from a snapshot')
+
   const cases = [
-    ['a snapshot at the first page\'s last event', snapshotAt(999), [1000, 1001, 501]],
-    ['a snapshot behind the first page', snapshotAt(500), [1000, 1000, 501]],
-    ['no snapshot', snapshotAt(undefined), [1000, 1000, 501]],
-    ['a snapshot past the stream\'s head (another store\'s)', snapshotAt(2600, () => '99999'), [1000, 0, 1000, 501]],
-    ['a snapshot whose position is not its event\'s', snapshotAt(2400, () => '1'), [1000, 101, 1000, 501]],
-    ['a snapshot that cannot be read', async () => Promise.reject(new Error('read models unavailable')), [1000, 1000, 501]],
+    ['a snapshot at the first page\'s last event', snapshotAt(999), [1000, 1001, 501], 'used'],
+    ['a snapshot behind the first page', snapshotAt(500), [1000, 1000, 501], 'unusable'],
+    ['no snapshot', snapshotAt(undefined), [1000, 1000, 501], 'unusable'],
+    ['a snapshot past the stream\'s head (another store\'s)', snapshotAt(2600, () => '99999'), [1000, 0, 1000, 501], 'unusable'],
+    ['a snapshot whose position is not its event\'s', snapshotAt(2400, () => '1'), [1000, 101, 1000, 501], 'unusable'],
+    ['a snapshot that cannot be read', async () => Promise.reject(new Error('read models unavailable')), [1000, 1000, 501], 'failed'],
   ] as const
-  for (const [why, source, pages] of cases) {
+  for (const [why, source, pages, outcome] of cases) {
     asked.length = 0
     reads.length = 0
     const fresh = new AggregateCache()
@@ -153,5 +155,6 @@ t.test('a stream with more than a page to fold starts from a snapshot past the p
     t.same(reads.map((r) => r.got), pages, `${why}: ${pages.length} reads`)
     t.strictSame(again.state, whole, `${why}: the state of the whole stream`)
     t.equal(again.revision, 2500)
+    t.same(fresh.snapshotLoads, { used: 0, unusable: 0, failed: 0, [outcome]: 1 }, `${why}: counted as ${outcome}`)
   }
 })
