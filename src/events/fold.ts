@@ -45,9 +45,10 @@ export type SnapshotSource = (type: StreamType<unknown, AnyEvent>, id: string) =
  * shared safely. A stale entry (another process appended) costs one short read; the append's
  * expected revision still guards every decision made from it.
  *
- * With a snapshot source, a stream with more than a page of events to fold (a long wallet after a
- * restart) asks it once, and skips to the snapshot's revision when that is further on: the first
- * command on a 50,000-event wallet then reads two pages, not fifty. A short stream never asks.
+ * With a snapshot source, a stream whose first read comes back full (a page or more to fold: a long
+ * wallet after a restart) asks it once, and skips to the snapshot's revision when that is further
+ * on: the first command on a 50,000-event wallet then reads two pages, not fifty. A stream shorter
+ * than a page never asks.
  */
 export class AggregateCache {
   private readonly entries = new Map<string, Folded<unknown>>()
