@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { SnapshotLoads } from './events/fold.ts'
 
 export interface QueueStats {
   due: number
@@ -99,7 +100,7 @@ export class Metrics {
     registers: [this.registry],
   })
   private openDeadLetterSource: (() => Promise<{ kind: string; detail: string; count: number }[]>) | undefined
-  private snapshotLoadsSource: (() => { used: number; unusable: number; failed: number }) | undefined
+  private snapshotLoadsSource: (() => SnapshotLoads) | undefined
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const sources = this.lagSources
@@ -167,7 +168,7 @@ export class Metrics {
   }
 
   /** Where the snapshot-load counter reads its counts at scrape time (the command side's cache). */
-  trackSnapshotLoads(source: () => { used: number; unusable: number; failed: number }): void {
+  trackSnapshotLoads(source: () => SnapshotLoads): void {
     this.snapshotLoadsSource = source
   }
 

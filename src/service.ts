@@ -66,8 +66,9 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   const metrics = new Metrics({ defaultMetrics: true })
   const store = createEventStore(config, pool, { onAppend: (s) => metrics.appendDuration.observe(s) })
   // A long stream's first load after a start begins at its read-model row, not its first event.
-  cacheOf(store).snapshots = documentSnapshots(db, documentModels)
-  metrics.trackSnapshotLoads(() => cacheOf(store).snapshotLoads)
+  const cache = cacheOf(store)
+  cache.snapshots = documentSnapshots(db, documentModels)
+  metrics.trackSnapshotLoads(() => cache.snapshotLoads)
   // Stopped in reverse order of start: the API first, the simulator (a dependency) last.
   const stops: (() => Promise<void>)[] = []
   if (config.DB_MAINTENANCE_INTERVAL_MS > 0) {

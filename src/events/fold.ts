@@ -39,6 +39,13 @@ export interface Snapshot<S> extends Folded<S> {
  */
 export type SnapshotSource = (type: StreamType<unknown, AnyEvent>, id: string) => Promise<Snapshot<unknown> | undefined>
 
+/** How the loads that asked for a snapshot went (see `AggregateCache.snapshotLoads`). */
+export interface SnapshotLoads {
+  used: number
+  unusable: number
+  failed: number
+}
+
 /**
  * Folded state per stream, bounded (least recently used out), topped up with only the events after
  * the cached revision. States are immutable (`evolve` returns new objects), so a cached entry is
@@ -59,7 +66,7 @@ export class AggregateCache {
    * event because it was missing, behind the page or not this stream's (`unusable`), or because the
    * source failed (`failed`). Many of the last two mean slow first commands on long streams.
    */
-  readonly snapshotLoads = { used: 0, unusable: 0, failed: 0 }
+  readonly snapshotLoads: SnapshotLoads = { used: 0, unusable: 0, failed: 0 }
 
   constructor(maxEntries = STATE_CACHE_ENTRIES) {
     this.maxEntries = maxEntries

@@ -245,12 +245,9 @@ export class NotificationMapper {
   async map(event: RecordedEvent): Promise<Notification | undefined> {
     const kind = byCategory.get(parseStreamName(event.stream).category)
     if (!kind) return undefined
-    if (kind.silent?.has(event.type)) {
-      // Kept current only when that costs no read; otherwise the next event that can notify folds the gap.
-      const cached = this.states.get(event.stream)
-      if (cached?.revision === event.revision - 1) this.remember(event.stream, { state: kind.type.evolve(cached.state, event as AnyEvent), revision: event.revision })
-      return undefined
-    }
+    // A silent event is mapped (and the kept state moved on) only when the state before it is kept:
+    // otherwise no read is worth it, and the next event that can notify folds the gap.
+    if (kind.silent?.has(event.type) && this.states.get(event.stream)?.revision !== event.revision - 1) return undefined
     const before = await this.stateBefore(kind.type, event)
     const after = kind.type.evolve(before, event as AnyEvent)
     this.remember(event.stream, { state: after, revision: event.revision })

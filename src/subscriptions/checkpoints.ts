@@ -2,6 +2,7 @@ import type { Transaction } from 'kysely'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { Database } from '../database.ts'
 import type { EventStore, Position } from '../events/event-store.ts'
+import { checkpointName, type Projection } from './projection.ts'
 
 /** Another instance moved the checkpoint under us: this instance lost its lease. */
 export class CheckpointMoved extends Error {
@@ -49,6 +50,20 @@ export async function saveCheckpoints(db: Db | Transaction<Database>, names: str
     .where('position', '=', from)
     .executeTakeFirst()
   if (updated.numUpdatedRows !== BigInt(names.length)) throw new CheckpointMoved(`checkpoint ${names.join(', ')} moved away from ${from}`)
+}
+
+/**
+ * Deletes the checkpoints of these projections' other versions, in one statement. They vouched for
+ * rows that a rebuild replaced or a fresh start emptied; kept, they would let an older process take
+ * the new rows (read models, the command side's snapshots) for its own.
+ */
+export async function forgetOtherVersions(trx: Transaction<Database>, projections: readonly Pick<Projection, 'name' | 'version'>[]): Promise<void> {
+  if (projections.length === 0) return
+  await trx
+    .deleteFrom('checkpoints')
+    .where((eb) => eb.or(projections.map((p) => eb('name', 'like', `projection:${p.name}@v%`))))
+    .where('name', 'not in', projections.map(checkpointName))
+    .execute()
 }
 
 /**

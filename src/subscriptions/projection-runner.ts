@@ -5,6 +5,7 @@ import type { Db } from '../adapters/postgres/database.ts'
 import type { Database } from '../database.ts'
 import type { EventStore, Position, RecordedEvent } from '../events/event-store.ts'
 import { checkpointName, eventsFor, type Projection } from './projection.ts'
+import { forgetOtherVersions } from './checkpoints.ts'
 import { rebuildProjection } from './rebuild.ts'
 import { Subscriber, type SubscriberStatus } from './subscriber.ts'
 
@@ -92,12 +93,10 @@ export class ProjectionRunner {
     if (missing.length === 0) return
     if (known.size === 0) {
       // Nothing projected under these versions: start every table empty and project from the beginning.
-      // Checkpoints of other versions describe rows that are gone (and would vouch for the new ones
-      // to an older process reading them as snapshots).
       const tables = projections.flatMap((p) => p.tables)
       await db.transaction().execute(async (trx) => {
         await sql`TRUNCATE ${sql.join(tables.map((t) => sql.table(t)))}`.execute(trx)
-        for (const p of projections) await trx.deleteFrom('checkpoints').where('name', 'like', `projection:${p.name}@v%`).execute()
+        await forgetOtherVersions(trx, projections)
       })
       return
     }

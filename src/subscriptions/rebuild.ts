@@ -3,7 +3,7 @@ import type { Db } from '../adapters/postgres/database.ts'
 import { REBUILD_SCHEMA_PREFIX } from '../adapters/postgres/maintenance.ts'
 import type { Database } from '../database.ts'
 import { DEFAULT_SCAN_WINDOW, type EventStore, type Position, type RecordedEvent } from '../events/event-store.ts'
-import { isAfter, readCheckpoint } from './checkpoints.ts'
+import { forgetOtherVersions, isAfter, readCheckpoint } from './checkpoints.ts'
 import { checkpointName, eventsFor, type Projection } from './projection.ts'
 import { copyIntoLiveTable, createShadowTable, describeTable, finishShadowTables, replaceLiveTable } from './shadow-tables.ts'
 
@@ -210,8 +210,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
         .onConflict((oc) => oc.column('name').doUpdateSet({ position, updated_at: new Date() }))
         .execute()
     }
-    // Checkpoints of the projection's earlier versions describe tables that no longer exist.
-    await trx.deleteFrom('checkpoints').where('name', 'like', `projection:${projection.name}@v%`).where('name', '!=', name).execute()
+    await forgetOtherVersions(trx, [projection])
     await sql`DROP SCHEMA ${sql.id(schema)} CASCADE`.execute(trx)
   }
 }
