@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Db } from '../adapters/postgres/database.ts'
 import { countDueTasks } from './tasks.ts'
+import { raceTimer } from '../timers.ts'
 
 /** The process manager's queue stayed over its limit for the whole wait: nothing was written, retry later. */
 export class BacklogFull extends Error {
@@ -74,15 +75,15 @@ export class Admission {
   /** Whether `due` is a count made within the last refreshMs, waiting at most `patienceMs` for one; false when the count fails or takes longer. */
   private async countWithin(patienceMs: number): Promise<boolean> {
     // The losing timer is cancelled: a caller that goes ahead leaves nothing pending behind it.
-    const giveUp = new AbortController()
+    const giveUp = raceTimer(patienceMs, false)
     const counted = await Promise.race([
       this.count().then(
         () => true,
         () => false,
       ),
-      sleep(patienceMs, false, { signal: giveUp.signal }).catch(() => false),
+      giveUp.promise,
     ])
-    giveUp.abort()
+    giveUp.cancel()
     return counted
   }
 

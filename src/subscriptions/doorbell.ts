@@ -1,5 +1,5 @@
-import { EventEmitter, once } from 'node:events'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { EventEmitter } from 'node:events'
+import { raceTimer } from '../timers.ts'
 
 /**
  * Wakes a worker loop that claims rows from a table (process-manager tasks, webhook inbox) when
@@ -28,10 +28,15 @@ export class Doorbell {
   /** Until a ring (or one since the last `answer`), `tickMs` passes, or `signal` aborts. */
   async wait(signal: AbortSignal, tickMs: number): Promise<void> {
     if (this.rung || signal.aborted) return
-    const done = new AbortController()
-    const either = AbortSignal.any([signal, done.signal])
-    await Promise.race([once(this.emitter, 'ring', { signal: either }).catch(() => undefined), sleep(tickMs, undefined, { signal: either }).catch(() => undefined)])
-    done.abort()
+    const tick = raceTimer(tickMs, undefined, signal)
+    let rang = () => {}
+    const ring = new Promise<void>((resolve) => {
+      rang = resolve
+      this.emitter.once('ring', rang)
+    })
+    await Promise.race([ring, tick.promise])
+    tick.cancel()
+    this.emitter.off('ring', rang)
   }
 }
 

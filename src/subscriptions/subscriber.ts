@@ -8,6 +8,7 @@ import { backoffDelay } from '../adapters/retry.ts'
 import type { Database } from '../database.ts'
 import { isAfter, readCheckpoints, saveCheckpoints } from './checkpoints.ts'
 import { acquireLease, type Lease } from './lease.ts'
+import { raceTimer } from '../timers.ts'
 
 export { CheckpointMoved, readCheckpoint, saveCheckpoint } from './checkpoints.ts'
 
@@ -182,10 +183,9 @@ export class Subscriber {
         let result: IteratorResult<SubscriptionBatch>
         if (stored === this.position) result = await next
         else {
-          const quiet = new AbortController()
-          const idle = sleep(idleMs, 'idle' as const, { signal: AbortSignal.any([quiet.signal, signal]) }).catch(() => 'aborted' as const)
-          const first = await Promise.race([next, idle])
-          quiet.abort()
+          const idle = raceTimer(idleMs, 'idle' as const, signal, 'aborted' as const)
+          const first = await Promise.race([next, idle.promise])
+          idle.cancel()
           if (first === 'idle') {
             await storeIdle()
             continue

@@ -31,3 +31,31 @@ t.test('with no ring the wait ends at the tick, or when its signal aborts', asyn
   setTimeout(() => stop.abort(), 50)
   t.ok((await timed(bell.wait(stop.signal, 60_000))) < 5000, 'the abort')
 })
+
+t.test('a wait leaves nothing behind however it ends: no ring listener, no abort listener', async (t) => {
+  const bell = new Doorbell()
+  const stop = new AbortController()
+  const listeners = () => ({ ring: bell['emitter'].listenerCount('ring'), abort: abortListeners(stop.signal) })
+  const probe = () => undefined
+  stop.signal.addEventListener('abort', probe)
+  t.same(listeners(), { ring: 0, abort: 1 }, 'the count sees a listener')
+  stop.signal.removeEventListener('abort', probe)
+  bell.answer()
+  await bell.wait(stop.signal, 5)
+  t.same(listeners(), { ring: 0, abort: 0 }, 'after the tick')
+  setTimeout(() => bell.ring(), 5)
+  await bell.wait(stop.signal, 60_000)
+  t.same(listeners(), { ring: 0, abort: 0 }, 'after a ring')
+  bell.answer()
+  setTimeout(() => stop.abort(), 5)
+  await bell.wait(stop.signal, 60_000)
+  t.same(listeners(), { ring: 0, abort: 0 }, 'after the abort')
+})
+
+/** Listeners on an AbortSignal, counted through Node's EventTarget internals (kEvents). */
+function abortListeners(signal: AbortSignal): number {
+  const events = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'kEvents')
+  const map = events && (signal as unknown as Record<symbol, Map<string, { size: number }>>)[events]
+  if (!map) throw new Error('this Node keeps no kEvents on an AbortSignal')
+  return map.get('abort')?.size ?? 0
+}
