@@ -35,5 +35,6 @@ export function raceTimer<T>(ms: number, value: T, signal?: AbortSignal, onAbort
       signal?.removeEventListener('abort', aborted)
     }
   })
-  return { promise, cancel: () => cancel() }
+  // The executor ran synchronously: `cancel` is already the one that clears this timer.
+  return { promise, cancel }
 }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Db } from '../adapters/postgres/database.ts'
-import { countDueTasks } from './tasks.ts'
 import { raceTimer } from '../timers.ts'
+import { countDueTasks } from './tasks.ts'
 
 /** The process manager's queue stayed over its limit for the whole wait: nothing was written, retry later. */
 export class BacklogFull extends Error {

@@ -11,18 +11,8 @@ import { transfers } from './transfers.ts'
 import { walletOperations } from './wallet-operations.ts'
 import { wallets } from './wallets.ts'
 
-/** Every read model, run together by the projection runner (one read of the log, one transaction per batch). */
-export const readModels: Projection[] = [
-  wallets.projection,
-  bankAccounts.projection,
-  mints.projection,
-  redeems.projection,
-  transfers.projection,
-  deposits.projection,
-  cards.projection,
-  circleIds,
-  walletOperations,
-] as Projection[]
-
-/** The read models that hold one folded stream per row (the command side's snapshots). */
+/** The read models that hold one folded stream per row (also the command side's snapshots). */
 export const documentModels = [wallets, bankAccounts, mints, redeems, transfers, deposits, cards] as unknown as DocumentModel<unknown, AnyEvent>[]
+
+/** Every read model, run together by the projection runner (one read of the log, one transaction per batch). */
+export const readModels: Projection[] = [...documentModels.map((m) => m.projection), circleIds, walletOperations] as Projection[]
