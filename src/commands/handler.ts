@@ -6,6 +6,7 @@ import { cacheOf, type AnyEvent } from '../events/fold.ts'
 import type { z } from 'zod'
 import { ConcurrencyConflict, DomainError } from './errors.ts'
 import { deriveId } from './ids.ts'
+import { locksOf, type HeldStreams } from './stream-locks.ts'
 
 export type { AnyEvent }
 
@@ -110,8 +111,10 @@ export interface ExecuteOptions {
 
 /**
  * Reads the streams a command needs, folds them, decides, and appends everything in one atomic
- * multi-stream append with the revisions it read. A lost race re-reads and re-decides, a bounded
- * number of times, then surfaces ConcurrencyConflict.
+ * multi-stream append with the revisions it read. Commands of this process that append to the
+ * same stream take turns for it (StreamLocks): one that waited decides again from what the one
+ * before it wrote, without losing a race at the database. A race lost to another process re-reads
+ * and re-decides, a bounded number of times, then surfaces ConcurrencyConflict.
  */
 export async function execute<C, S, E extends StreamEvents<S>>(
   store: EventStore,
@@ -121,69 +124,90 @@ export async function execute<C, S, E extends StreamEvents<S>>(
   options: ExecuteOptions = {},
 ): Promise<ExecuteResult<S>> {
   const maxAttempts = options.maxAttempts ?? 30
+  const cache = cacheOf(store)
   let lastConflict = ''
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const steps = decideSteps(decider, command)
-    const revisions: Record<string, number> = {}
-    let step = steps.next({})
-    while (!step.done) {
-      const loaded = await load(store, step.value)
-      Object.assign(revisions, loaded.revisions)
-      step = steps.next(loaded.state)
-    }
-    const { refs, state, decision } = step.value
-    const eventMetadata: EventMetadata = {
-      correlationId: metadata.correlationId ?? decider.correlationId(command),
-      causationId: metadata.causationId ?? metadata.commandId,
-      actor: metadata.actor,
-      occurredAt: metadata.occurredAt,
-    }
-    if (metadata.requestId !== undefined) eventMetadata.requestId = metadata.requestId
-    if (metadata.idempotencyKey !== undefined) eventMetadata.idempotencyKey = metadata.idempotencyKey
-    const appends: StreamAppend[] = []
-    /** Each append with the state key it came from and the revision it expects. */
-    const written: { key: string; revision: number; append: StreamAppend }[] = []
-    const newState = { ...(state as Record<string, unknown>) }
-    for (const [key, events] of Object.entries(decision) as [string, AnyEvent[] | undefined][]) {
-      const ref = refs[key]
-      if (!events || events.length === 0 || !ref) continue
-      const stream = ref.type.streamName(ref.id)
-      const revision = revisions[key]
-      if (revision === undefined) throw new Error(`stream key ${key} was read without a revision`)
-      const append: StreamAppend = {
-        stream,
-        expected: revision === -1 ? 'no_stream' : revision,
-        events: events.map((e, i) => ({
-          id: deriveId(metadata.commandId, stream, String(i)),
-          type: e.type,
-          data: e.data,
-          metadata: eventMetadata,
-        })),
+  let held: HeldStreams | undefined
+  /** Decisions made again after waiting for the streams; they use up no attempt (at most maxAttempts of them). */
+  let redecided = 0
+  try {
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const steps = decideSteps(decider, command)
+      const revisions: Record<string, number> = {}
+      let step = steps.next({})
+      while (!step.done) {
+        const loaded = await load(store, step.value)
+        Object.assign(revisions, loaded.revisions)
+        step = steps.next(loaded.state)
       }
-      written.push({ key, revision, append })
-      appends.push(append)
-      newState[key] = events.reduce((s, e) => ref.type.evolve(s, e), newState[key])
-    }
-    if (appends.length === 0) return { appended: [], state, position: undefined }
-    try {
-      const results = await store.appendMulti(appends, { answer: options.answer?.(appends), lock: options.lock })
-      // The state computed here is the stream's state at the revision written: the next command reads nothing.
-      const cache = cacheOf(store)
-      written.forEach(({ key, revision, append }, i) => {
-        const expectedRevision = revision + append.events.length
-        if (results[i]?.revision === expectedRevision) cache.remember(append.stream, { state: newState[key], revision: expectedRevision })
-      })
-      return {
-        appended: appends.map((a) => ({ stream: a.stream, events: a.events })),
-        state: newState as S,
-        position: results.reduce<string | undefined>((last, r) => (last === undefined || (store.distance(last, r.position) ?? 0) > 0 ? r.position : last), undefined),
+      const { refs, state, decision } = step.value
+      const eventMetadata: EventMetadata = {
+        correlationId: metadata.correlationId ?? decider.correlationId(command),
+        causationId: metadata.causationId ?? metadata.commandId,
+        actor: metadata.actor,
+        occurredAt: metadata.occurredAt,
       }
-    } catch (err) {
-      if (!(err instanceof WrongExpectedVersion)) throw err
-      lastConflict = err.stream
-      // Jittered exponential backoff spreads contenders for a hot wallet stream.
-      await sleep(backoffDelay(attempt, { baseMs: 1, maxMs: 50 }))
+      if (metadata.requestId !== undefined) eventMetadata.requestId = metadata.requestId
+      if (metadata.idempotencyKey !== undefined) eventMetadata.idempotencyKey = metadata.idempotencyKey
+      const appends: StreamAppend[] = []
+      /** Each append with the state key it came from and the revision it expects. */
+      const written: { key: string; revision: number; append: StreamAppend }[] = []
+      const newState = { ...(state as Record<string, unknown>) }
+      for (const [key, events] of Object.entries(decision) as [string, AnyEvent[] | undefined][]) {
+        const ref = refs[key]
+        if (!events || events.length === 0 || !ref) continue
+        const stream = ref.type.streamName(ref.id)
+        const revision = revisions[key]
+        if (revision === undefined) throw new Error(`stream key ${key} was read without a revision`)
+        const append: StreamAppend = {
+          stream,
+          expected: revision === -1 ? 'no_stream' : revision,
+          events: events.map((e, i) => ({
+            id: deriveId(metadata.commandId, stream, String(i)),
+            type: e.type,
+            data: e.data,
+            metadata: eventMetadata,
+          })),
+        }
+        written.push({ key, revision, append })
+        appends.push(append)
+        newState[key] = events.reduce((s, e) => ref.type.evolve(s, e), newState[key])
+      }
+      if (appends.length === 0) return { appended: [], state, position: undefined }
+      if (!appends.every((a) => held?.streams.has(a.stream))) {
+        held?.release()
+        held = await locksOf(store).acquire(appends.map((a) => a.stream))
+        // A command of this process appended to one of them while this one waited: decide again, from
+        // what it wrote (the streams are this command's now). A stream no longer held in the cache is
+        // left to the append's expected revision.
+        if (written.some(({ revision, append }) => (cache.revisionOf(append.stream) ?? revision) !== revision)) {
+          if (redecided++ < maxAttempts) attempt--
+          continue
+        }
+      }
+      try {
+        const results = await store.appendMulti(appends, { answer: options.answer?.(appends), lock: options.lock })
+        // The state computed here is the stream's state at the revision written: the next command reads nothing.
+        written.forEach(({ key, revision, append }, i) => {
+          const expectedRevision = revision + append.events.length
+          if (results[i]?.revision === expectedRevision) cache.remember(append.stream, { state: newState[key], revision: expectedRevision })
+        })
+        return {
+          appended: appends.map((a) => ({ stream: a.stream, events: a.events })),
+          state: newState as S,
+          position: results.reduce<string | undefined>((last, r) => (last === undefined || (store.distance(last, r.position) ?? 0) > 0 ? r.position : last), undefined),
+        }
+      } catch (err) {
+        if (!(err instanceof WrongExpectedVersion)) throw err
+        lastConflict = err.stream
+        // Another process wrote the stream. Jittered exponential backoff spreads the contenders; this
+        // process's other commands on these streams go first meanwhile.
+        held?.release()
+        held = undefined
+        await sleep(backoffDelay(attempt, { baseMs: 1, maxMs: 50 }))
+      }
     }
+  } finally {
+    held?.release()
   }
   throw new ConcurrencyConflict(lastConflict, maxAttempts)
 }

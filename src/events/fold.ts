@@ -154,6 +154,11 @@ export class AggregateCache {
     return undefined
   }
 
+  /** The revision held for a stream; undefined when it is not held (never loaded, or pushed out). */
+  revisionOf(stream: string): number | undefined {
+    return this.entries.get(stream)?.revision
+  }
+
   /** After a successful append: the state the appender computed, so the next load reads nothing. */
   remember(stream: string, folded: Folded<unknown>): void {
     if (folded.revision < 0) return

@@ -5,6 +5,7 @@ import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import { createWallet } from '../../src/commands/create-wallet.ts'
 import { ConcurrencyConflict, DomainError } from '../../src/commands/errors.ts'
 import { execute } from '../../src/commands/handler.ts'
+import { locksOf } from '../../src/commands/stream-locks.ts'
 import { fold } from '../../src/events/fold.ts'
 import { recordMintOutcome } from '../../src/commands/record-mint-outcome.ts'
 import { recordWalletOutcome } from '../../src/commands/record-wallet-outcome.ts'
@@ -74,6 +75,45 @@ t.test('a lost race is retried against fresh state; endless races end in Concurr
   t.equal((await inner.readStream(`wallet-${walletId}`)).length, 1, 'written after two lost races')
   conflicts = Infinity
   await t.rejects(execute(flaky, createWallet, { walletId: randomUUID(), ownerId: 'o' }, meta(), { maxAttempts: 3 }), ConcurrencyConflict)
+  t.equal(locksOf(flaky).size, 0, 'no stream left held after lost races')
+})
+
+t.test('commands of one process appending to one stream queue for it instead of racing: no append is refused', async (t) => {
+  const inner = new MemoryEventStore()
+  const source = await fundedWallet(inner, '100')
+  const destination = await fundedWallet(inner, '1')
+  let refused = 0
+  let appends = 0
+  const counting: EventStore = Object.assign(Object.create(inner) as EventStore, {
+    appendMulti: async (batch: Parameters<EventStore['appendMulti']>[0]) => {
+      appends++
+      try {
+        return await inner.appendMulti(batch)
+      } catch (err) {
+        if (err instanceof WrongExpectedVersion) refused++
+        throw err
+      }
+    },
+  })
+  const transfer = () => execute(counting, requestTransfer, { transferId: randomUUID(), sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: parseAmount('1') }, meta())
+  const results = await Promise.allSettled(Array.from({ length: 20 }, transfer))
+  t.equal(results.filter((r) => r.status === 'fulfilled').length, 20, 'all 20 written')
+  t.equal(refused, 0, 'none refused by the store')
+  t.equal(appends, 20, 'one append each')
+  t.equal(available((await fold(inner, wallet, source)).state), parseAmount('80'), 'each decided from the one before it')
+  t.equal(locksOf(counting).size, 0, 'no stream left held')
+
+  // 80.00 left: the second of two 60.00 transfers waits for the first, decides again holding the
+  // wallet, and is refused by the rules; deciding again used up none of its one attempt.
+  const sixty = () => execute(counting, requestTransfer, { transferId: randomUUID(), sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: parseAmount('60') }, meta(), { maxAttempts: 1 })
+  const [first, second] = await Promise.allSettled([sixty(), sixty()])
+  t.equal(first?.status, 'fulfilled')
+  t.ok(second?.status === 'rejected' && second.reason instanceof DomainError && second.reason.code === 'insufficient_funds', 'the second: insufficient_funds, not concurrency_conflict')
+  t.equal(refused, 0)
+  t.equal(locksOf(counting).size, 0, 'released after the refusal too')
+  const ten = () => execute(counting, requestTransfer, { transferId: randomUUID(), sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: parseAmount('10') }, meta(), { maxAttempts: 1 })
+  const both = await Promise.allSettled([ten(), ten()])
+  t.same(both.map((r) => r.status), ['fulfilled', 'fulfilled'], 'with one attempt each, both written: waiting for the wallet is not a lost race')
 })
 
 t.test('50 concurrent transfers of 10.00 from a wallet holding 100.00 on Postgres: exactly 10 succeed', async (t) => {
@@ -83,6 +123,16 @@ t.test('50 concurrent transfers of 10.00 from a wallet holding 100.00 on Postgre
   const walletId = await fundedWallet(store, '100.00')
   const destination = await fundedWallet(store, '0.000001')
   const before = (await store.readStream(`wallet-${walletId}`)).length
+  let refusedByStore = 0
+  const appendMulti = store.appendMulti.bind(store)
+  store.appendMulti = async (...args) => {
+    try {
+      return await appendMulti(...args)
+    } catch (err) {
+      if (err instanceof WrongExpectedVersion) refusedByStore++
+      throw err
+    }
+  }
   const results = await Promise.allSettled(
     Array.from({ length: 50 }, () =>
       execute(store, requestTransfer, { transferId: randomUUID(), sourceWalletId: walletId, destination: { type: 'wallet', walletId: destination }, amount: parseAmount('10.00') }, meta()),
@@ -102,6 +152,8 @@ t.test('50 concurrent transfers of 10.00 from a wallet holding 100.00 on Postgre
   t.equal(new Set(events.map((e) => e.id)).size, events.length, 'no duplicated event')
   const transfers = await store.readAll({ filter: { types: ['TransferRequested'] }, maxCount: 1000 })
   t.equal(transfers.events.length, 10, 'one transfer stream per success, none lost')
+  t.equal(refusedByStore, 0, 'one process: the transfers took turns for the wallet, none lost a race at the database')
+  t.equal(locksOf(store).size, 0, 'no stream left held')
 })
 
 t.test('the streams of one step are read together: a transfer between wallets reads its three streams in one call', async (t) => {
