@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
@@ -251,7 +252,9 @@ export class PostgresEventStore implements EventStore {
       try {
         outcomes = await this.writeBatch(client, batch)
       } catch (err) {
-        if (isConnectionError(err)) throw err
+        // A prepared append whose function changed under it (a migration while this process ran)
+        // fails on this connection until it goes: it is dropped with the batch, not kept in the pool.
+        if (isConnectionError(err) || (err as { code?: string }).code === STALE_PLAN) throw err
         // Another writer (another process) wrote one of these event ids or created one of these
         // streams meanwhile: a fresh attempt sees its commit.
         if (RETRYABLE.has((err as { code?: string }).code ?? '') && attempt < MAX_ATTEMPTS) continue
@@ -314,10 +317,12 @@ export class PostgresEventStore implements EventStore {
       )
     }
     const res = await client.query<{ o_part: string; o_outcome: string; o_revision: number | null; o_position: string | null; o_actual: number | null }>(
-      answering.length > 0
-        ? 'SELECT o_part, o_outcome, o_revision, o_position, o_actual FROM append_batch_answering($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)'
-        : 'SELECT o_part, o_outcome, o_revision, o_position, o_actual FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8)',
-      params,
+      prepared(
+        answering.length > 0
+          ? 'SELECT o_part, o_outcome, o_revision, o_position, o_actual FROM append_batch_answering($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)'
+          : 'SELECT o_part, o_outcome, o_revision, o_position, o_actual FROM append_batch($1, $2, $3, $4, $5, $6, $7, $8)',
+        params,
+      ),
     )
     const rows = [...res.rows].sort((x, y) => Number(x.o_part) - Number(y.o_part))
     let next = 0
@@ -366,16 +371,27 @@ export class PostgresEventStore implements EventStore {
 
   async readStreams(reads: readonly StreamRead[], maxCount: number): Promise<RecordedEvent[][]> {
     if (reads.length === 0) return []
-    // One statement for all of a command's streams: each read is its own index range scan.
-    const res = await this.query<EventRow & { read_index: string }>(
-      `SELECT r.read_index, ${eventColumns('e')}
-       FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS r(stream, from_revision, read_index)
-       CROSS JOIN LATERAL (
-         SELECT * FROM events WHERE stream = r.stream AND revision >= r.from_revision ORDER BY revision LIMIT $3
-       ) e
-       ORDER BY r.read_index, e.revision`,
-      [reads.map((r) => r.stream), reads.map((r) => r.fromRevision), maxCount],
-    )
+    // One statement for all of a command's streams: each read is its own index range scan. A
+    // command's few streams are one branch each, so the prepared statement's plan is cached
+    // (planned with the arrays' lengths known, the unnest form was planned again on every read).
+    const res =
+      reads.length <= MAX_READ_BRANCHES
+        ? await this.query<EventRow & { read_index: number }>(
+            `SELECT * FROM (${reads
+              .map((_, i) => `(SELECT ${i + 1} AS read_index, ${eventColumns('e')} FROM events e WHERE stream = $${2 * i + 2} AND revision >= $${2 * i + 3} ORDER BY revision LIMIT $1)`)
+              .join(' UNION ALL ')}) r
+             ORDER BY read_index, revision`,
+            [maxCount, ...reads.flatMap((r) => [r.stream, r.fromRevision])],
+          )
+        : await this.query<EventRow & { read_index: string }>(
+            `SELECT r.read_index, ${eventColumns('e')}
+             FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS r(stream, from_revision, read_index)
+             CROSS JOIN LATERAL (
+               SELECT * FROM events WHERE stream = r.stream AND revision >= r.from_revision ORDER BY revision LIMIT $3
+             ) e
+             ORDER BY r.read_index, e.revision`,
+            [reads.map((r) => r.stream), reads.map((r) => r.fromRevision), maxCount],
+          )
     const out: RecordedEvent[][] = reads.map(() => [])
     for (const row of res.rows) out[Number(row.read_index) - 1]!.push(toRecorded(row))
     return out
@@ -514,12 +530,37 @@ export class PostgresEventStore implements EventStore {
 
   private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>(sql, params)
+      return await this.pool.query<R>(prepared(sql, params))
     } catch (err) {
       if (isConnectionError(err)) throw new EventStoreUnavailable('event store unreachable', { cause: err })
       throw err
     }
   }
+}
+
+/** "cached plan must not change result type": a prepared statement outlived a change to what it selects. */
+const STALE_PLAN = '0A000'
+
+/** Streams read with one branch each by readStreams; more take one statement over arrays. */
+const MAX_READ_BRANCHES = 8
+
+const statementNames = new Map<string, string>()
+
+/**
+ * The store's statements as named prepared statements. Their texts are a handful (a filtered read's
+ * text differs only by which filters it has; readStreams has one text per number of branches), so each connection parses and plans each one
+ * once and then runs its cached plan: planning had cost more than running the reads (a command's
+ * read of its streams, 0.17 ms to plan and 0.06 ms to run). A pooler in front of PostgreSQL must
+ * keep protocol-level prepared statements per server connection (PgBouncer 1.21 and later does, in
+ * transaction mode, with `max_prepared_statements`).
+ */
+function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    name = `event_store_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`
+    statementNames.set(text, name)
+  }
+  return { name, text, values }
 }
 
 /**

@@ -482,3 +482,43 @@ t.test('readStreams: several streams in one statement, each from its revision, a
   t.same(read[2]![1], (await store.readStream(a))[1], 'the same events as readStream gives')
   t.same(await store.readStreams([], 10), [])
 })
+
+t.test('readStreams: the same answers for 1 to 12 streams (one branch each up to 8, then one statement over arrays), with custom and generic plans', async (t) => {
+  const streams = Array.from({ length: 12 }, (_, i) => `rs-many-${i}-${randomUUID()}`)
+  for (const [i, stream] of streams.entries()) await store.append(stream, Array.from({ length: (i % 3) + 1 }, (_, j) => newEvent(`E${j}`)), { expected: 'no_stream' })
+  const reads = streams.map((stream, i) => ({ stream, fromRevision: i % 2 }))
+  const expected = await Promise.all(reads.map((r) => store.readStream(r.stream, { fromRevision: r.fromRevision, maxCount: 2 })))
+  // A connection that always runs a prepared statement's generic plan, as PostgreSQL may choose to after five runs.
+  const generic = createPool(url, 1)
+  generic.on('connect', (client) => void client.query('SET plan_cache_mode = force_generic_plan'))
+  t.teardown(() => generic.end())
+  const genericStore = new PostgresEventStore(generic)
+  t.teardown(() => genericStore.close())
+  for (let n = 1; n <= 12; n++) {
+    // Asked in another order than written, so each answer must come back in the order asked.
+    const asked = Array.from({ length: n }, (_, i) => (i * 5 + n) % 12)
+    const want = asked.map((i) => expected[i]!)
+    t.same(await store.readStreams(asked.map((i) => reads[i]!), 2), want, `${n} streams`)
+    t.same(await genericStore.readStreams(asked.map((i) => reads[i]!), 2), want, `${n} streams, generic plan`)
+  }
+})
+
+t.test('the store prepares its statements: each connection parses a statement once, then runs it by name', async (t) => {
+  const own = createPool(url, 1)
+  t.teardown(() => own.end())
+  const mine = new PostgresEventStore(own)
+  t.teardown(() => mine.close())
+  const stream = `prepared-${randomUUID()}`
+  await mine.append(stream, [newEvent('A')], { expected: 'no_stream' })
+  for (let i = 0; i < 3; i++) await mine.readStream(stream)
+  const client = await own.connect()
+  try {
+    const named = await client.query<{ name: string; statement: string }>('SELECT name, statement FROM pg_prepared_statements')
+    const reads = named.rows.filter((r) => /FROM events\s+WHERE stream = \$1/.test(r.statement))
+    t.equal(reads.length, 1, 'one prepared statement for the stream read, however often it ran')
+    t.match(reads[0]?.name, /^event_store_[0-9a-f]{24}$/)
+    t.ok(named.rows.some((r) => /append_batch/.test(r.statement)), 'the append too')
+  } finally {
+    client.release()
+  }
+})
