@@ -1,3 +1,5 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { createRequire } from 'node:module'
 import { randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
@@ -160,6 +162,22 @@ t.test('Circle errors are classified by what they mean: 401/403 our key, 408 tra
   }
   const timeout = classify('op', { code: 'ECONNABORTED', message: 'timeout of 10ms exceeded' })
   t.ok(timeout.transient && !timeout.refusal, 'a timeout without an answer is transient')
+})
+
+t.test('a redirect is not followed: it is an answer Circle does not give, and our key is not sent on to its target', async (t) => {
+  const asked: string[] = []
+  const server = createServer((req, res) => {
+    asked.push(req.url ?? '')
+    if (req.url?.startsWith('/moved')) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: { walletId: 'w', entityId: 'e', type: 'merchant', balances: [] } }))
+    else res.writeHead(302, { location: '/moved' }).end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const { port } = server.address() as AddressInfo
+  const circle = new CircleSdkAdapter({ apiKey: 'SIM_KEY', baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 2000, maxAttempts: 1, ratePerSecond: 1000 })
+  const err = await circle.getWallet('w').catch((e: unknown) => e)
+  t.ok(err instanceof CircleError, 'a CircleError')
+  t.same(asked, ['/v1/wallets/w'], 'the redirect target was never asked')
 })
 
 t.test('a revoked key fails fast as an operator problem, shows in accessProblem, and clears when the key works again', async (t) => {
