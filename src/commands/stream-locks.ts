@@ -1,4 +1,5 @@
 import type { EventStore } from '../events/event-store.ts'
+import { perStore } from '../events/per-store.ts'
 
 /** Streams a command holds for its append; `release` lets the next waiter of each go (once; later calls do nothing). */
 export interface HeldStreams {
@@ -53,14 +54,5 @@ export class StreamLocks {
   }
 }
 
-// One set of locks per store instance, like its cache of folded state.
-const locks = new WeakMap<EventStore, StreamLocks>()
-
-export function locksOf(store: EventStore): StreamLocks {
-  let found = locks.get(store)
-  if (!found) {
-    found = new StreamLocks()
-    locks.set(store, found)
-  }
-  return found
-}
+/** One set of locks per store instance, like its cache of folded state. */
+export const locksOf: (store: EventStore) => StreamLocks = perStore(() => new StreamLocks())

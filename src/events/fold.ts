@@ -2,6 +2,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { EventStore, JsonObject, Position, RecordedEvent } from './event-store.ts'
 import type { Event, StreamType } from './event.ts'
 import { setRecent } from '../recent.ts'
+import { perStore } from './per-store.ts'
 
 export type AnyEvent = Event<string, JsonObject>
 
@@ -172,18 +173,8 @@ export class AggregateCache {
   }
 }
 
-// One cache per store instance: every reader of a store shares what it folded, and a store (and
-// its cache) that is dropped is collected with it.
-const caches = new WeakMap<EventStore, AggregateCache>()
-
-export function cacheOf(store: EventStore): AggregateCache {
-  let cache = caches.get(store)
-  if (!cache) {
-    cache = new AggregateCache()
-    caches.set(store, cache)
-  }
-  return cache
-}
+/** One cache per store instance: every reader of a store shares what it folded. */
+export const cacheOf: (store: EventStore) => AggregateCache = perStore(() => new AggregateCache())
 
 /** Reads (only what is new) and folds one stream; revision -1 when it has no events. */
 export function fold<S>(store: EventStore, type: StreamType<S, AnyEvent>, id: string): Promise<Folded<S>> {
