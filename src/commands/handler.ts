@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { backoffDelay } from '../adapters/retry.ts'
 import { WrongExpectedVersion, type EventMetadata, type EventStore, type KeyLock, type NewEvent, type RequestAnswer, type StreamAppend } from '../events/event-store.ts'
 import type { StreamType } from '../events/event.ts'
-import { cacheOf, type AnyEvent } from '../events/fold.ts'
+import { cacheOf, type AggregateCache, type AnyEvent } from '../events/fold.ts'
 import type { z } from 'zod'
 import { ConcurrencyConflict, DomainError } from './errors.ts'
 import { deriveId } from './ids.ts'
@@ -131,48 +131,9 @@ export async function execute<C, S, E extends StreamEvents<S>>(
   let redecided = 0
   try {
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const steps = decideSteps(decider, command)
-      const revisions: Record<string, number> = {}
-      let step = steps.next({})
-      while (!step.done) {
-        const loaded = await load(store, step.value)
-        Object.assign(revisions, loaded.revisions)
-        step = steps.next(loaded.state)
-      }
-      const { refs, state, decision } = step.value
-      const eventMetadata: EventMetadata = {
-        correlationId: metadata.correlationId ?? decider.correlationId(command),
-        causationId: metadata.causationId ?? metadata.commandId,
-        actor: metadata.actor,
-        occurredAt: metadata.occurredAt,
-      }
-      if (metadata.requestId !== undefined) eventMetadata.requestId = metadata.requestId
-      if (metadata.idempotencyKey !== undefined) eventMetadata.idempotencyKey = metadata.idempotencyKey
-      const appends: StreamAppend[] = []
-      /** Each append with the state key it came from and the revision it expects. */
-      const written: { key: string; revision: number; append: StreamAppend }[] = []
-      const newState = { ...(state as Record<string, unknown>) }
-      for (const [key, events] of Object.entries(decision) as [string, AnyEvent[] | undefined][]) {
-        const ref = refs[key]
-        if (!events || events.length === 0 || !ref) continue
-        const stream = ref.type.streamName(ref.id)
-        const revision = revisions[key]
-        if (revision === undefined) throw new Error(`stream key ${key} was read without a revision`)
-        const append: StreamAppend = {
-          stream,
-          expected: revision === -1 ? 'no_stream' : revision,
-          events: events.map((e, i) => ({
-            id: deriveId(metadata.commandId, stream, String(i)),
-            type: e.type,
-            data: e.data,
-            metadata: eventMetadata,
-          })),
-        }
-        written.push({ key, revision, append })
-        appends.push(append)
-        newState[key] = events.reduce((s, e) => ref.type.evolve(s, e), newState[key])
-      }
-      if (appends.length === 0) return { appended: [], state, position: undefined }
+      const { state, written, newState } = await decideOnce(store, cache, decider, command, metadata)
+      if (written.length === 0) return { appended: [], state, position: undefined }
+      const appends = written.map((w) => w.append)
       if (!appends.every((a) => held?.streams.has(a.stream))) {
         held?.release()
         held = await locksOf(store).acquire(appends.map((a) => a.stream))
@@ -212,12 +173,60 @@ export async function execute<C, S, E extends StreamEvents<S>>(
   throw new ConcurrencyConflict(lastConflict, maxAttempts)
 }
 
+/**
+ * One read and decision: the streams loaded (through the cache), the decider run, and each stream's
+ * append with the state key it came from, the revision it expects, and the state after it.
+ */
+async function decideOnce<C, S, E extends StreamEvents<S>>(
+  store: EventStore,
+  cache: AggregateCache,
+  decider: Decider<C, S, E>,
+  command: C,
+  metadata: CommandMetadata,
+) {
+  const steps = decideSteps(decider, command)
+  const revisions: Record<string, number> = {}
+  let step = steps.next({})
+  while (!step.done) {
+    const loaded = await load(store, cache, step.value)
+    Object.assign(revisions, loaded.revisions)
+    step = steps.next(loaded.state)
+  }
+  const { refs, state, decision } = step.value
+  // Only after decideSteps parsed the command: a malformed one is refused before its correlation id is asked for.
+  const eventMetadata: EventMetadata = {
+    correlationId: metadata.correlationId ?? decider.correlationId(command),
+    causationId: metadata.causationId ?? metadata.commandId,
+    actor: metadata.actor,
+    occurredAt: metadata.occurredAt,
+  }
+  if (metadata.requestId !== undefined) eventMetadata.requestId = metadata.requestId
+  if (metadata.idempotencyKey !== undefined) eventMetadata.idempotencyKey = metadata.idempotencyKey
+  const written: { key: string; revision: number; append: StreamAppend }[] = []
+  const newState = { ...(state as Record<string, unknown>) }
+  for (const [key, events] of Object.entries(decision) as [string, AnyEvent[] | undefined][]) {
+    const ref = refs[key]
+    if (!events || events.length === 0 || !ref) continue
+    const stream = ref.type.streamName(ref.id)
+    const revision = revisions[key]
+    if (revision === undefined) throw new Error(`stream key ${key} was read without a revision`)
+    const append: StreamAppend = {
+      stream,
+      expected: revision === -1 ? 'no_stream' : revision,
+      events: events.map((e, i) => ({ id: deriveId(metadata.commandId, stream, String(i)), type: e.type, data: e.data, metadata: eventMetadata })),
+    }
+    written.push({ key, revision, append })
+    newState[key] = events.reduce((s, e) => ref.type.evolve(s, e), newState[key])
+  }
+  return { state, written, newState }
+}
+
 /** The streams of one step, read together (one round trip where the store can). */
-async function load(store: EventStore, refs: StreamRefs) {
+async function load(store: EventStore, cache: AggregateCache, refs: StreamRefs) {
   const state: Record<string, unknown> = {}
   const revisions: Record<string, number> = {}
   const keyed = Object.entries(refs).flatMap(([key, ref]) => (ref ? [{ key, ref }] : []))
-  const folded = await cacheOf(store).loadMany(store, keyed.map((k) => k.ref))
+  const folded = await cache.loadMany(store, keyed.map((k) => k.ref))
   keyed.forEach(({ key }, i) => {
     state[key] = folded[i]!.state
     revisions[key] = folded[i]!.revision

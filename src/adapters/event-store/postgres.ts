@@ -376,13 +376,7 @@ export class PostgresEventStore implements EventStore {
     // (planned with the arrays' lengths known, the unnest form was planned again on every read).
     const res =
       reads.length <= MAX_READ_BRANCHES
-        ? await this.query<EventRow & { read_index: number }>(
-            `SELECT * FROM (${reads
-              .map((_, i) => `(SELECT ${i + 1} AS read_index, ${eventColumns('e')} FROM events e WHERE stream = $${2 * i + 2} AND revision >= $${2 * i + 3} ORDER BY revision LIMIT $1)`)
-              .join(' UNION ALL ')}) r
-             ORDER BY read_index, revision`,
-            [maxCount, ...reads.flatMap((r) => [r.stream, r.fromRevision])],
-          )
+        ? await this.query<EventRow & { read_index: number }>(branchedReadSql(reads.length), [maxCount, ...reads.flatMap((r) => [r.stream, r.fromRevision])])
         : await this.query<EventRow & { read_index: string }>(
             `SELECT r.read_index, ${eventColumns('e')}
              FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS r(stream, from_revision, read_index)
@@ -543,6 +537,14 @@ const STALE_PLAN = '0A000'
 
 /** Streams read with one branch each by readStreams; more take one statement over arrays. */
 const MAX_READ_BRANCHES = 8
+
+/** readStreams' statement for n streams, $1 the limit and then each stream's name and first revision; built once per n. */
+const branchedReads: string[] = []
+const branchedReadSql = (n: number): string =>
+  (branchedReads[n] ??= `SELECT * FROM (${Array.from(
+    { length: n },
+    (_, i) => `(SELECT ${i + 1} AS read_index, ${eventColumns('e')} FROM events e WHERE stream = $${2 * i + 2} AND revision >= $${2 * i + 3} ORDER BY revision LIMIT $1)`,
+  ).join(' UNION ALL ')}) r ORDER BY read_index, revision`)
 
 const statementNames = new Map<string, string>()
 
