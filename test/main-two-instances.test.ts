@@ -4,8 +4,8 @@ import { once } from 'node:events'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
-import pg from 'pg'
 import t, { type Test } from 'tap'
+import { createPool } from '../src/adapters/postgres/database.ts'
 import { freshDatabaseUrl } from './helpers/database.ts'
 
 /**
@@ -86,7 +86,9 @@ t.test('two instances on one database: every operation completes exactly once, o
   const a = await startInstance(t, 'instance-a', databaseUrl)
   const b = await startInstance(t, 'instance-b', databaseUrl)
   const instances = [a, b]
-  const db = new pg.Pool({ connectionString: databaseUrl, max: 2 })
+  // The project's pool: its idle clients may lose their server when the teardown drops the database
+  // (WITH FORCE) before this pool ends, which a bare pg.Pool turns into an uncaught error.
+  const db = createPool(databaseUrl, 2)
   t.teardown(() => db.end())
 
   // Which instance holds each advisory-lock lease, sampled through the run. The embedded simulators'
