@@ -68,19 +68,36 @@ export function parseCommand<C>(decider: { schema: z.ZodType<C> }, command: C): 
   throw new DomainError('invalid_command', `the command is not valid: ${problems.join('; ')}`)
 }
 
+/** A stream's state as a cache holds it, without reading; undefined when it holds none. */
+export type Peek = (ref: StreamRef) => unknown
+
 /**
  * A command's decision, step by step and without I/O: yields the stream refs to read (first the
  * command's own, then those named by what they hold), is sent back the state each one folds to, and
  * returns the decision. execute() runs it against the event store; tests run it against given events.
+ *
+ * With `peek`, the related streams are guessed from the cached states of the command's own and read
+ * with them in the first step (what names them, a transfer's wallets say, does not change). The
+ * guess is checked against the states read: a stream guessed wrong is dropped, and the right one is
+ * read in a second step as without a guess.
  */
-export function* decideSteps<C, S, E extends StreamEvents<S>>(decider: Decider<C, S, E>, given: C): Generator<StreamRefs, Decided<S, E>, Record<string, unknown>> {
+export function* decideSteps<C, S, E extends StreamEvents<S>>(decider: Decider<C, S, E>, given: C, peek?: Peek): Generator<StreamRefs, Decided<S, E>, Record<string, unknown>> {
   const command = parseCommand(decider, given)
   const refs: StreamRefs = { ...decider.streams(command) }
-  const state: Record<string, unknown> = { ...(yield refs) }
+  const guessed = peek ? guessRelated(decider, command, refs, peek) : {}
+  const state: Record<string, unknown> = { ...(yield { ...refs, ...guessed }) }
   if (decider.related) {
-    const extra = decider.related(command, state as Partial<S>)
+    const own = Object.fromEntries(Object.keys(refs).flatMap((key) => (key in state ? [[key, state[key]]] : [])))
+    const extra: StreamRefs = decider.related(command, own as Partial<S>)
+    const missing: StreamRefs = {}
+    for (const key of new Set([...Object.keys(extra), ...Object.keys(guessed)])) {
+      if (sameStream(extra[key], guessed[key])) continue
+      delete state[key]
+      const ref = extra[key]
+      if (ref) missing[key] = ref
+    }
     Object.assign(refs, extra)
-    Object.assign(state, yield extra)
+    if (Object.keys(missing).length > 0) Object.assign(state, yield missing)
   }
   const decision = decider.decide(command, state as S)
   for (const [key, events] of Object.entries(decision) as [string, AnyEvent[] | undefined][]) {
@@ -88,6 +105,23 @@ export function* decideSteps<C, S, E extends StreamEvents<S>>(decider: Decider<C
   }
   return { refs, state: state as S, decision }
 }
+
+/** The related streams named by the cached states of the command's own; none unless every one of those is cached. */
+function guessRelated<C, S, E extends StreamEvents<S>>(decider: Decider<C, S, E>, command: C, refs: StreamRefs, peek: Peek): StreamRefs {
+  if (!decider.related) return {}
+  const cached: Record<string, unknown> = {}
+  for (const [key, ref] of Object.entries(refs)) {
+    if (!ref) continue
+    const state = peek(ref)
+    if (state === undefined) return {}
+    cached[key] = state
+  }
+  const related: StreamRefs = decider.related(command, cached as Partial<S>)
+  return Object.fromEntries(Object.entries(related).filter(([key, ref]) => ref && !(key in refs)))
+}
+
+const sameStream = (a: StreamRef | null | undefined, b: StreamRef | null | undefined): boolean =>
+  a && b ? a.type === b.type && a.id === b.id : !a && !b
 
 export interface ExecuteResult<S> {
   /** Events appended, per stream (empty when the command was a no-op repeat). */
@@ -184,7 +218,7 @@ async function decideOnce<C, S, E extends StreamEvents<S>>(
   command: C,
   metadata: CommandMetadata,
 ) {
-  const steps = decideSteps(decider, command)
+  const steps = decideSteps(decider, command, (ref) => cache.peek(ref.type.streamName(ref.id)))
   const revisions: Record<string, number> = {}
   let step = steps.next({})
   while (!step.done) {

@@ -155,6 +155,11 @@ export class AggregateCache {
     return undefined
   }
 
+  /** The state held for a stream, as last folded (it may be behind the store); undefined when it is not held. Reads nothing. */
+  peek(stream: string): unknown {
+    return this.entries.get(stream)?.state
+  }
+
   /** The revision held for a stream; undefined when it is not held (never loaded, or pushed out). */
   revisionOf(stream: string): number | undefined {
     return this.entries.get(stream)?.revision

@@ -1,21 +1,25 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
+import { z } from 'zod'
 import { MemoryEventStore } from '../../src/adapters/event-store/memory.ts'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import { createWallet } from '../../src/commands/create-wallet.ts'
 import { ConcurrencyConflict, DomainError } from '../../src/commands/errors.ts'
-import { execute } from '../../src/commands/handler.ts'
+import { execute, type Decider } from '../../src/commands/handler.ts'
 import { locksOf } from '../../src/commands/stream-locks.ts'
 import { fold } from '../../src/events/fold.ts'
 import { recordMintOutcome } from '../../src/commands/record-mint-outcome.ts'
+import { recordTransferOutcome } from '../../src/commands/record-transfer-outcome.ts'
 import { recordWalletOutcome } from '../../src/commands/record-wallet-outcome.ts'
 import { requestMint } from '../../src/commands/request-mint.ts'
 import { requestTransfer } from '../../src/commands/request-transfer.ts'
 import { WrongExpectedVersion, type EventStore } from '../../src/events/event-store.ts'
+import type { StreamType } from '../../src/events/event.ts'
 import { parseAmount } from '../../src/events/money.ts'
 import { available, reserved, wallet } from '../../src/events/wallet.ts'
 import { meta } from '../helpers/commands.ts'
 import { testDatabase } from '../helpers/database.ts'
+import { newEvent } from '../helpers/events.ts'
 
 /** Creates an active wallet holding `balance` through the real commands. */
 async function fundedWallet(store: EventStore, balance: string): Promise<string> {
@@ -156,27 +160,115 @@ t.test('50 concurrent transfers of 10.00 from a wallet holding 100.00 on Postgre
   t.equal(locksOf(store).size, 0, 'no stream left held')
 })
 
+/** Records every read of the store's streams: each `readStreams` call's streams, and each single `readStream`'s. */
+function countReads(store: PostgresEventStore) {
+  const reads = { together: [] as string[][], single: [] as string[] }
+  const readStreams = store.readStreams.bind(store)
+  store.readStreams = async (streams, maxCount) => {
+    reads.together.push(streams.map((r) => r.stream))
+    return readStreams(streams, maxCount)
+  }
+  const readStream = store.readStream.bind(store)
+  store.readStream = async (stream, ...rest) => {
+    reads.single.push(stream)
+    return readStream(stream, ...rest)
+  }
+  return reads
+}
+
 t.test('the streams of one step are read together: a transfer between wallets reads its three streams in one call', async (t) => {
   const { pool } = await testDatabase(t)
   const store = new PostgresEventStore(pool)
   t.teardown(() => store.close())
   const source = await fundedWallet(store, '100')
   const destination = await fundedWallet(store, '1')
-  const calls: string[][] = []
-  const readStreams = store.readStreams.bind(store)
-  store.readStreams = async (reads, maxCount) => {
-    calls.push(reads.map((r) => r.stream))
-    return readStreams(reads, maxCount)
-  }
-  const readStream = store.readStream.bind(store)
-  let single = 0
-  store.readStream = async (...args) => {
-    single++
-    return readStream(...args)
-  }
+  const reads = countReads(store)
   const transferId = randomUUID()
   const result = await execute(store, requestTransfer, { transferId, sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: parseAmount('30') }, meta())
-  t.same(calls, [[`transfer-${transferId}`, `wallet-${source}`, `wallet-${destination}`]], 'one statement for the step')
-  t.equal(single, 0, 'no stream read on its own')
+  t.same(reads.together, [[`transfer-${transferId}`, `wallet-${source}`, `wallet-${destination}`]], 'one statement for the step')
+  t.same(reads.single, [], 'no stream read on its own')
   t.equal(available(result.state.source), parseAmount('70'))
+})
+
+t.test('streams named by a cached stream are read with it: a transfer outcome reads the transfer and its wallets in one call', async (t) => {
+  const { pool } = await testDatabase(t)
+  const store = new PostgresEventStore(pool)
+  t.teardown(() => store.close())
+  const source = await fundedWallet(store, '100')
+  const destination = await fundedWallet(store, '1')
+  const transferId = randomUUID()
+  await execute(store, requestTransfer, { transferId, sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: parseAmount('30') }, meta())
+  const reads = countReads(store)
+  const completed = { transferId, outcome: { type: 'completed' as const, circleTransferId: `ct-${transferId}` } }
+  const result = await execute(store, recordTransferOutcome, completed, meta({ actor: 'process-manager' }))
+  t.same(reads.together, [[`transfer-${transferId}`, `wallet-${source}`, `wallet-${destination}`]], 'one statement: the wallets were guessed from the cached transfer')
+  t.same(reads.single, [], 'no second step')
+  t.same(result.appended.map((a) => a.stream).sort(), [`transfer-${transferId}`, `wallet-${source}`, `wallet-${destination}`].sort())
+  t.equal(available((await fold(store, wallet, destination)).state), parseAmount('31'), 'the destination is credited')
+  t.equal(reserved((await fold(store, wallet, source)).state), 0n, 'the reservation is debited')
+
+  // With nothing cached there is nothing to guess: two steps, as without a cache.
+  const cold = new PostgresEventStore(pool)
+  t.teardown(() => cold.close())
+  const coldReads = countReads(cold)
+  const repeat = await execute(cold, recordTransferOutcome, completed, meta({ actor: 'process-manager' }))
+  t.same(repeat.appended, [], 'the repeat appends nothing')
+  t.same(coldReads.single, [`transfer-${transferId}`], 'first the transfer alone')
+  t.same(coldReads.together, [[`wallet-${source}`, `wallet-${destination}`]], 'then its wallets')
+})
+
+/** A stream that points at a counter, which another process may re-point: a related stream that changes. */
+type PointerEvent = { type: 'Pointed'; data: { to: string | null } }
+const pointer: StreamType<{ to: string | null }, PointerEvent> = {
+  category: 'pointer',
+  streamName: (id) => `pointer-${id}`,
+  initialState: { to: null },
+  evolve: (_s, e) => ({ to: e.data.to }),
+}
+type CounterEvent = { type: 'Bumped'; data: { by: string } }
+const counter: StreamType<{ bumps: number }, CounterEvent> = {
+  category: 'counter',
+  streamName: (id) => `counter-${id}`,
+  initialState: { bumps: 0 },
+  evolve: (s) => ({ bumps: s.bumps + 1 }),
+}
+type BumpState = { pointer: { to: string | null }; target?: { bumps: number } }
+const bumpTarget: Decider<{ pointerId: string }, BumpState, { pointer: PointerEvent; target: CounterEvent }> = {
+  schema: z.object({ pointerId: z.string() }),
+  streams: (c) => ({ pointer: { type: pointer, id: c.pointerId } }),
+  related: (_c, s) => ({ target: s.pointer?.to ? { type: counter, id: s.pointer.to } : null }),
+  decide: (c, s) => (s.target ? { target: [{ type: 'Bumped', data: { by: c.pointerId } }] } : {}),
+  correlationId: (c) => c.pointerId,
+}
+
+t.test('a related stream guessed from a stale cache is dropped, and the one the store names is read and decided on', async (t) => {
+  const { pool } = await testDatabase(t)
+  const store = new PostgresEventStore(pool)
+  const other = new PostgresEventStore(pool)
+  t.teardown(async () => {
+    await store.close()
+    await other.close()
+  })
+  const pointerId = randomUUID()
+  const [a, b] = [randomUUID(), randomUUID()]
+  await store.append(`pointer-${pointerId}`, [newEvent('Pointed', { to: a })], { expected: 'no_stream' })
+  await execute(store, bumpTarget, { pointerId }, meta())
+  t.equal((await fold(store, counter, a)).state.bumps, 1, 'the pointer at a: a bumped')
+
+  // Another process re-points it; this process's cache still says a.
+  await other.append(`pointer-${pointerId}`, [newEvent('Pointed', { to: b })], { expected: 0 })
+  const reads = countReads(store)
+  const result = await execute(store, bumpTarget, { pointerId }, meta())
+  t.same(reads.together, [[`pointer-${pointerId}`, `counter-${a}`]], 'the guess (a) is read with the pointer')
+  t.same(reads.single, [`counter-${b}`], 'then the counter the pointer names now')
+  t.same(result.appended.map((x) => x.stream), [`counter-${b}`], 'b is bumped')
+  t.same(result.state.target, { bumps: 1 }, "the state is b's")
+  t.equal((await fold(other, counter, a)).state.bumps, 1, 'a is untouched')
+
+  // Re-pointed at nothing: the guess (b) is dropped and nothing is decided on it.
+  await other.append(`pointer-${pointerId}`, [newEvent('Pointed', { to: null })], { expected: 1 })
+  const none = await execute(store, bumpTarget, { pointerId }, meta())
+  t.same(none.appended, [], 'nothing appended')
+  t.notOk('target' in none.state, 'no state for the dropped guess')
+  t.equal((await fold(other, counter, b)).state.bumps, 1, 'b is untouched')
 })
