@@ -116,7 +116,13 @@ function guessRelated<C, S, E extends StreamEvents<S>>(decider: Decider<C, S, E>
     if (state === undefined) return {}
     cached[key] = state
   }
-  const related: StreamRefs = decider.related(command, cached as Partial<S>)
+  let related: StreamRefs
+  try {
+    related = decider.related(command, cached as Partial<S>)
+  } catch {
+    // A guess only saves a round trip: a cached state `related` cannot read is no reason to fail.
+    return {}
+  }
   return Object.fromEntries(Object.entries(related).filter(([key, ref]) => ref && !(key in refs)))
 }
 

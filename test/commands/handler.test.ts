@@ -225,19 +225,22 @@ const pointer: StreamType<{ to: string | null }, PointerEvent> = {
   initialState: { to: null },
   evolve: (_s, e) => ({ to: e.data.to }),
 }
-type CounterEvent = { type: 'Bumped'; data: { by: string } }
+type CounterEvent = { type: 'Bumped'; data: { by: number } }
 const counter: StreamType<{ bumps: number }, CounterEvent> = {
   category: 'counter',
   streamName: (id) => `counter-${id}`,
   initialState: { bumps: 0 },
-  evolve: (s) => ({ bumps: s.bumps + 1 }),
+  evolve: (s, e) => ({ bumps: s.bumps + e.data.by }),
 }
 type BumpState = { pointer: { to: string | null }; target?: { bumps: number } }
 const bumpTarget: Decider<{ pointerId: string }, BumpState, { pointer: PointerEvent; target: CounterEvent }> = {
   schema: z.object({ pointerId: z.string() }),
   streams: (c) => ({ pointer: { type: pointer, id: c.pointerId } }),
-  related: (_c, s) => ({ target: s.pointer?.to ? { type: counter, id: s.pointer.to } : null }),
-  decide: (c, s) => (s.target ? { target: [{ type: 'Bumped', data: { by: c.pointerId } }] } : {}),
+  related: (_c, s) => {
+    if (s.pointer?.to === 'nowhere') throw new Error('the pointer points nowhere')
+    return { target: s.pointer?.to ? { type: counter, id: s.pointer.to } : null }
+  },
+  decide: (_c, s) => (s.target ? { target: [{ type: 'Bumped', data: { by: 1 } }] } : {}),
   correlationId: (c) => c.pointerId,
 }
 
@@ -251,6 +254,8 @@ t.test('a related stream guessed from a stale cache is dropped, and the one the 
   })
   const pointerId = randomUUID()
   const [a, b] = [randomUUID(), randomUUID()]
+  // b at the same revision as a will be, with another count: a decision kept on a's state would append to b and be caught only by its count.
+  await other.append(`counter-${b}`, [newEvent('Bumped', { by: 10 })], { expected: 'no_stream' })
   await store.append(`pointer-${pointerId}`, [newEvent('Pointed', { to: a })], { expected: 'no_stream' })
   await execute(store, bumpTarget, { pointerId }, meta())
   t.equal((await fold(store, counter, a)).state.bumps, 1, 'the pointer at a: a bumped')
@@ -262,7 +267,7 @@ t.test('a related stream guessed from a stale cache is dropped, and the one the 
   t.same(reads.together, [[`pointer-${pointerId}`, `counter-${a}`]], 'the guess (a) is read with the pointer')
   t.same(reads.single, [`counter-${b}`], 'then the counter the pointer names now')
   t.same(result.appended.map((x) => x.stream), [`counter-${b}`], 'b is bumped')
-  t.same(result.state.target, { bumps: 1 }, "the state is b's")
+  t.same(result.state.target, { bumps: 11 }, "the state is b's")
   t.equal((await fold(other, counter, a)).state.bumps, 1, 'a is untouched')
 
   // Re-pointed at nothing: the guess (b) is dropped and nothing is decided on it.
@@ -270,5 +275,12 @@ t.test('a related stream guessed from a stale cache is dropped, and the one the 
   const none = await execute(store, bumpTarget, { pointerId }, meta())
   t.same(none.appended, [], 'nothing appended')
   t.notOk('target' in none.state, 'no state for the dropped guess')
-  t.equal((await fold(other, counter, b)).state.bumps, 1, 'b is untouched')
+  t.equal((await fold(other, counter, b)).state.bumps, 11, 'b is untouched')
+
+  // A cached state on which `related` throws is no guess: the command goes on from the fresh state.
+  await other.append(`pointer-${pointerId}`, [newEvent('Pointed', { to: 'nowhere' })], { expected: 2 })
+  await t.rejects(execute(store, bumpTarget, { pointerId }, meta()), /points nowhere/, 'pointing nowhere fails the command')
+  await other.append(`pointer-${pointerId}`, [newEvent('Pointed', { to: b })], { expected: 3 })
+  const after = await execute(store, bumpTarget, { pointerId }, meta())
+  t.same(after.appended.map((x) => x.stream), [`counter-${b}`], 'the cache said nowhere: b is bumped all the same')
 })

@@ -19,7 +19,8 @@ const appended = <E>(decision: Decision<E>): Decision<E> =>
  * A decider specification: given past events per stream key, when a command, then the events it
  * appends per stream key, or its refusal. It runs the path execute() runs (decideSteps: the decider's
  * streams, then its related streams, each folded from its stream type's initial state with `evolve`,
- * then decide), with the given events in place of the event store. A key the decider reads but that
+ * then decide; without a cache, so related streams are never guessed), with the given events in
+ * place of the event store. A key the decider reads but that
  * is not given is an empty stream; giving a key the decider does not read fails the test.
  *
  *   spec(t, requestTransfer).given({ source: funded }).when(command).then({ transfer: [...], source: [...] })
