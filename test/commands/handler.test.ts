@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { z } from 'zod'
 import { MemoryEventStore } from '../../src/adapters/event-store/memory.ts'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
@@ -176,12 +176,16 @@ function countReads(store: PostgresEventStore) {
   return reads
 }
 
-t.test('the streams of one step are read together: a transfer between wallets reads its three streams in one call', async (t) => {
+/** A Postgres store on a fresh database, with two active wallets holding 100.00 and 1.00. */
+async function postgresWithWallets(t: Test) {
   const { pool } = await testDatabase(t)
   const store = new PostgresEventStore(pool)
   t.teardown(() => store.close())
-  const source = await fundedWallet(store, '100')
-  const destination = await fundedWallet(store, '1')
+  return { pool, store, source: await fundedWallet(store, '100'), destination: await fundedWallet(store, '1') }
+}
+
+t.test('the streams of one step are read together: a transfer between wallets reads its three streams in one call', async (t) => {
+  const { store, source, destination } = await postgresWithWallets(t)
   const reads = countReads(store)
   const transferId = randomUUID()
   const result = await execute(store, requestTransfer, { transferId, sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: parseAmount('30') }, meta())
@@ -191,11 +195,7 @@ t.test('the streams of one step are read together: a transfer between wallets re
 })
 
 t.test('streams named by a cached stream are read with it: a transfer outcome reads the transfer and its wallets in one call', async (t) => {
-  const { pool } = await testDatabase(t)
-  const store = new PostgresEventStore(pool)
-  t.teardown(() => store.close())
-  const source = await fundedWallet(store, '100')
-  const destination = await fundedWallet(store, '1')
+  const { pool, store, source, destination } = await postgresWithWallets(t)
   const transferId = randomUUID()
   await execute(store, requestTransfer, { transferId, sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: parseAmount('30') }, meta())
   const reads = countReads(store)
