@@ -370,24 +370,17 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readStreams(reads: readonly StreamRead[], maxCount: number): Promise<RecordedEvent[][]> {
-    if (reads.length === 0) return []
-    // One statement for all of a command's streams: each read is its own index range scan. A
-    // command's few streams are one branch each, so the prepared statement's plan is cached
-    // (planned with the arrays' lengths known, the unnest form was planned again on every read).
-    const res =
-      reads.length <= MAX_READ_BRANCHES
-        ? await this.query<EventRow & { read_index: number }>(branchedReadSql(reads.length), [maxCount, ...reads.flatMap((r) => [r.stream, r.fromRevision])])
-        : await this.query<EventRow & { read_index: string }>(
-            `SELECT r.read_index, ${eventColumns('e')}
-             FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS r(stream, from_revision, read_index)
-             CROSS JOIN LATERAL (
-               SELECT * FROM events WHERE stream = r.stream AND revision >= r.from_revision ORDER BY revision LIMIT $3
-             ) e
-             ORDER BY r.read_index, e.revision`,
-            [reads.map((r) => r.stream), reads.map((r) => r.fromRevision), maxCount],
-          )
-    const out: RecordedEvent[][] = reads.map(() => [])
-    for (const row of res.rows) out[Number(row.read_index) - 1]!.push(toRecorded(row))
+    // One statement for a command's streams, one UNION ALL branch (an index range scan) each, so the
+    // prepared statement's plan is cached (a form over arrays was planned again on every read,
+    // knowing their lengths). More streams than a statement's branches take one statement per chunk.
+    const out: RecordedEvent[][] = []
+    for (let from = 0; from < reads.length; from += MAX_READ_BRANCHES) {
+      const chunk = reads.slice(from, from + MAX_READ_BRANCHES)
+      const res = await this.query<EventRow & { read_index: number }>(branchedReadSql(chunk.length), [maxCount, ...chunk.flatMap((r) => [r.stream, r.fromRevision])])
+      const lists: RecordedEvent[][] = chunk.map(() => [])
+      for (const row of res.rows) lists[row.read_index - 1]!.push(toRecorded(row))
+      out.push(...lists)
+    }
     return out
   }
 
@@ -535,7 +528,7 @@ export class PostgresEventStore implements EventStore {
 /** "cached plan must not change result type": a prepared statement outlived a change to what it selects. */
 const STALE_PLAN = '0A000'
 
-/** Streams read with one branch each by readStreams; more take one statement over arrays. */
+/** Streams readStreams reads in one statement, one branch each; more take a statement per chunk. */
 const MAX_READ_BRANCHES = 8
 
 /** readStreams' statement for n streams, $1 the limit and then each stream's name and first revision; built once per n. */

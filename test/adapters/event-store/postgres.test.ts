@@ -483,7 +483,7 @@ t.test('readStreams: several streams in one statement, each from its revision, a
   t.same(await store.readStreams([], 10), [])
 })
 
-t.test('readStreams: the same answers for 1 to 12 streams (one branch each up to 8, then one statement over arrays), with custom and generic plans', async (t) => {
+t.test('readStreams: the same answers for 1 to 12 streams (one branch each, up to 8 in a statement), with custom and generic plans', async (t) => {
   const streams = Array.from({ length: 12 }, (_, i) => `rs-many-${i}-${randomUUID()}`)
   for (const [i, stream] of streams.entries()) await store.append(stream, Array.from({ length: (i % 3) + 1 }, (_, j) => newEvent(`E${j}`)), { expected: 'no_stream' })
   const reads = streams.map((stream, i) => ({ stream, fromRevision: i % 2 }))
