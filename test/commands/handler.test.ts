@@ -5,7 +5,7 @@ import { MemoryEventStore } from '../../src/adapters/event-store/memory.ts'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import { createWallet } from '../../src/commands/create-wallet.ts'
 import { ConcurrencyConflict, DomainError } from '../../src/commands/errors.ts'
-import { execute, type Decider } from '../../src/commands/handler.ts'
+import { execute, type Decider, type ExecuteOptions } from '../../src/commands/handler.ts'
 import { locksOf } from '../../src/commands/stream-locks.ts'
 import { fold } from '../../src/events/fold.ts'
 import { recordMintOutcome } from '../../src/commands/record-mint-outcome.ts'
@@ -82,41 +82,47 @@ t.test('a lost race is retried against fresh state; endless races end in Concurr
   t.equal(locksOf(flaky).size, 0, 'no stream left held after lost races')
 })
 
+/** Counts the store's appends, and those it refused for a wrong expected revision (another writer got there first). */
+function countAppends(store: EventStore) {
+  const counts = { appends: 0, refused: 0 }
+  const appendMulti = store.appendMulti.bind(store)
+  store.appendMulti = async (...args) => {
+    counts.appends++
+    try {
+      return await appendMulti(...args)
+    } catch (err) {
+      if (err instanceof WrongExpectedVersion) counts.refused++
+      throw err
+    }
+  }
+  return counts
+}
+
+/** A transfer of `amount` between two wallets, a new transfer id each call. */
+const transferBetween = (store: EventStore, source: string, destination: string) => (amount: string, options?: ExecuteOptions) =>
+  execute(store, requestTransfer, { transferId: randomUUID(), sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: parseAmount(amount) }, meta(), options)
+
 t.test('commands of one process appending to one stream queue for it instead of racing: no append is refused', async (t) => {
-  const inner = new MemoryEventStore()
-  const source = await fundedWallet(inner, '100')
-  const destination = await fundedWallet(inner, '1')
-  let refused = 0
-  let appends = 0
-  const counting: EventStore = Object.assign(Object.create(inner) as EventStore, {
-    appendMulti: async (batch: Parameters<EventStore['appendMulti']>[0]) => {
-      appends++
-      try {
-        return await inner.appendMulti(batch)
-      } catch (err) {
-        if (err instanceof WrongExpectedVersion) refused++
-        throw err
-      }
-    },
-  })
-  const transfer = () => execute(counting, requestTransfer, { transferId: randomUUID(), sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: parseAmount('1') }, meta())
-  const results = await Promise.allSettled(Array.from({ length: 20 }, transfer))
+  const store = new MemoryEventStore()
+  const source = await fundedWallet(store, '100')
+  const destination = await fundedWallet(store, '1')
+  const counts = countAppends(store)
+  const transfer = transferBetween(store, source, destination)
+  const results = await Promise.allSettled(Array.from({ length: 20 }, () => transfer('1')))
   t.equal(results.filter((r) => r.status === 'fulfilled').length, 20, 'all 20 written')
-  t.equal(refused, 0, 'none refused by the store')
-  t.equal(appends, 20, 'one append each')
-  t.equal(available((await fold(inner, wallet, source)).state), parseAmount('80'), 'each decided from the one before it')
-  t.equal(locksOf(counting).size, 0, 'no stream left held')
+  t.equal(counts.refused, 0, 'none refused by the store')
+  t.equal(counts.appends, 20, 'one append each')
+  t.equal(available((await fold(store, wallet, source)).state), parseAmount('80'), 'each decided from the one before it')
+  t.equal(locksOf(store).size, 0, 'no stream left held')
 
   // 80.00 left: the second of two 60.00 transfers waits for the first, decides again holding the
   // wallet, and is refused by the rules; deciding again used up none of its one attempt.
-  const sixty = () => execute(counting, requestTransfer, { transferId: randomUUID(), sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: parseAmount('60') }, meta(), { maxAttempts: 1 })
-  const [first, second] = await Promise.allSettled([sixty(), sixty()])
+  const [first, second] = await Promise.allSettled([transfer('60', { maxAttempts: 1 }), transfer('60', { maxAttempts: 1 })])
   t.equal(first?.status, 'fulfilled')
   t.ok(second?.status === 'rejected' && second.reason instanceof DomainError && second.reason.code === 'insufficient_funds', 'the second: insufficient_funds, not concurrency_conflict')
-  t.equal(refused, 0)
-  t.equal(locksOf(counting).size, 0, 'released after the refusal too')
-  const ten = () => execute(counting, requestTransfer, { transferId: randomUUID(), sourceWalletId: source, destination: { type: 'wallet', walletId: destination }, amount: parseAmount('10') }, meta(), { maxAttempts: 1 })
-  const both = await Promise.allSettled([ten(), ten()])
+  t.equal(counts.refused, 0)
+  t.equal(locksOf(store).size, 0, 'released after the refusal too')
+  const both = await Promise.allSettled([transfer('10', { maxAttempts: 1 }), transfer('10', { maxAttempts: 1 })])
   t.same(both.map((r) => r.status), ['fulfilled', 'fulfilled'], 'with one attempt each, both written: waiting for the wallet is not a lost race')
 })
 
@@ -127,21 +133,9 @@ t.test('50 concurrent transfers of 10.00 from a wallet holding 100.00 on Postgre
   const walletId = await fundedWallet(store, '100.00')
   const destination = await fundedWallet(store, '0.000001')
   const before = (await store.readStream(`wallet-${walletId}`)).length
-  let refusedByStore = 0
-  const appendMulti = store.appendMulti.bind(store)
-  store.appendMulti = async (...args) => {
-    try {
-      return await appendMulti(...args)
-    } catch (err) {
-      if (err instanceof WrongExpectedVersion) refusedByStore++
-      throw err
-    }
-  }
-  const results = await Promise.allSettled(
-    Array.from({ length: 50 }, () =>
-      execute(store, requestTransfer, { transferId: randomUUID(), sourceWalletId: walletId, destination: { type: 'wallet', walletId: destination }, amount: parseAmount('10.00') }, meta()),
-    ),
-  )
+  const counts = countAppends(store)
+  const transfer = transferBetween(store, walletId, destination)
+  const results = await Promise.allSettled(Array.from({ length: 50 }, () => transfer('10.00')))
   const ok = results.filter((r) => r.status === 'fulfilled')
   const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
   t.equal(ok.length, 10, '10 succeed')
@@ -156,7 +150,7 @@ t.test('50 concurrent transfers of 10.00 from a wallet holding 100.00 on Postgre
   t.equal(new Set(events.map((e) => e.id)).size, events.length, 'no duplicated event')
   const transfers = await store.readAll({ filter: { types: ['TransferRequested'] }, maxCount: 1000 })
   t.equal(transfers.events.length, 10, 'one transfer stream per success, none lost')
-  t.equal(refusedByStore, 0, 'one process: the transfers took turns for the wallet, none lost a race at the database')
+  t.equal(counts.refused, 0, 'one process: the transfers took turns for the wallet, none lost a race at the database')
   t.equal(locksOf(store).size, 0, 'no stream left held')
 })
 
