@@ -111,6 +111,11 @@ export class DepositPoller {
         holdAt(t, 'pending at Circle')
         continue
       }
+      if (t.amount === undefined) {
+        // Not USDC: never credited as if it were (reconciliation reports it as an unknown deposit).
+        logger.warn({ circleTransferId: t.id, walletId, amount: t.amountText, currency: t.currency }, 'deposit in a currency the ledger does not book; not credited')
+        continue
+      }
       const command = { circleTransferId: t.id, walletId, amount: t.amount, ...(t.sourceChain ? { chain: t.sourceChain } : {}), ...(t.txHash ? { txHash: t.txHash } : {}) }
       const result = await execute(store, recordDeposit, command, {
         commandId: outcomeCommandId(deposit.streamName(t.id), 'completed'),

@@ -16,7 +16,8 @@ async function known(db: Db, ids: string[]): Promise<Set<string>> {
 const describe = (t: CircleTransfer) => ({
   circleTransferId: t.id,
   status: t.status,
-  amount: formatAmount(t.amount),
+  amount: t.amount === undefined ? t.amountText : formatAmount(t.amount),
+  currency: t.currency,
   source: t.sourceWalletId !== undefined ? { type: 'wallet', id: t.sourceWalletId } : { type: 'blockchain', chain: t.sourceChain ?? null },
   destination: t.destination,
   ...(t.txHash === undefined ? {} : { txHash: t.txHash }),

@@ -28,13 +28,25 @@ export interface HandlerContext {
 }
 
 /**
- * What became of a notification: processed (recorded, or nothing to record), or retry later, e.g.
- * because it names a Circle id our own record of the submission has not reached yet.
+ * What became of a notification: processed (recorded, or nothing to record); retry later, e.g.
+ * because it names a Circle id our own record of the submission has not reached yet; or refused:
+ * no retry can apply it, so it is set aside as a dead letter at once for a person to look at.
  */
-export type Handled = { result: 'processed'; note?: string } | { result: 'retry'; reason: string }
+export type Handled = { result: 'processed'; note?: string } | { result: 'retry'; reason: string } | { result: 'refused'; reason: string }
 
 const processed = (note?: string): Handled => (note === undefined ? { result: 'processed' } : { result: 'processed', note })
 const retry = (reason: string): Handled => ({ result: 'retry', reason })
+const refused = (reason: string): Handled => ({ result: 'refused', reason })
+
+/**
+ * Only USD (USDC) is booked. A Circle wallet can also receive other currencies (EURC is 'EUR');
+ * crediting one as USDC would make money out of nothing, so it is refused, as is an amount whose
+ * currency is not said.
+ */
+function usdcAmount(what: string, money: { amount: string; currency?: string | undefined }): bigint | Handled {
+  if (money.currency !== 'USD') return refused(`${what} of ${money.amount} ${money.currency ?? '(no currency)'} is not USDC; the ledger books USDC only and did not credit it`)
+  return parseCircleAmount(money.amount)
+}
 
 const money = z.object({ amount: z.string(), currency: z.string().optional() })
 const transferResource = z.object({
@@ -165,7 +177,9 @@ async function inboundDeposit(ctx: HandlerContext, item: InboxItem, t: z.infer<t
   const walletId = await ourWallet(ctx, t.destination)
   if (!walletId) return retry(`inbound transfer ${t.id} names no wallet or address of ours (yet)`)
   if (!t.amount) return processed('inbound transfer without an amount; nothing to credit')
-  const command: RecordDeposit = { circleTransferId: t.id, walletId, amount: parseCircleAmount(t.amount.amount) }
+  const amount = usdcAmount(`inbound transfer ${t.id}`, t.amount)
+  if (typeof amount !== 'bigint') return amount
+  const command: RecordDeposit = { circleTransferId: t.id, walletId, amount }
   const chain = t.destination?.chain ?? t.source?.chain
   if (chain !== undefined) command.chain = chain
   if (t.transactionHash !== undefined) command.txHash = t.transactionHash
@@ -230,7 +244,9 @@ async function deposits(ctx: HandlerContext, item: InboxItem): Promise<Handled> 
   }
   const walletId = await ourWallet(ctx, d.destination)
   if (!walletId) return retry(`deposit ${d.id} names no wallet of ours (yet)`)
-  return record(ctx, item, recordDeposit, { circleTransferId: d.id, walletId, amount: parseCircleAmount(d.amount.amount) }, deriveId('deposit', d.id))
+  const amount = usdcAmount(`deposit ${d.id}`, d.amount)
+  if (typeof amount !== 'bigint') return amount
+  return record(ctx, item, recordDeposit, { circleTransferId: d.id, walletId, amount }, deriveId('deposit', d.id))
 }
 
 /**

@@ -79,6 +79,7 @@ export class WebhookWorker {
   private async process(item: InboxItem): Promise<void> {
     const { db, logger, metrics } = this.options
     let reason: string
+    let final = false
     try {
       const handled = await handleNotification(this.options, item)
       if (handled.result === 'processed') {
@@ -88,25 +89,27 @@ export class WebhookWorker {
         return
       }
       reason = handled.reason
+      final = handled.result === 'refused'
     } catch (err) {
       reason = err instanceof Error ? err.message : String(err)
     }
     try {
-      await this.failed(item, reason)
+      await this.failed(item, reason, final)
     } catch (err) {
       logger.error({ err, notification: item.id }, 'could not record a webhook failure; its claim will expire')
     }
   }
 
-  private async failed(item: InboxItem, error: string): Promise<void> {
+  /** Schedules a retry, or sets the notification aside as a dead letter when it is `final` or out of attempts. */
+  private async failed(item: InboxItem, error: string, final: boolean): Promise<void> {
     const { db, logger, metrics, store } = this.options
     const attempts = item.attempts + 1
-    if (attempts >= (this.options.maxAttempts ?? 10)) {
+    if (final || attempts >= (this.options.maxAttempts ?? 10)) {
       const deadLetterId = await openDeadLetter(store, db, { kind: 'webhook', subject: item.id, detail: item.type, error, attempts }, 'circle-webhook')
       await markDead(db, item.id, deadLetterId, error)
       metrics?.webhooks.inc({ stage: 'dead_lettered' })
       metrics?.deadLetters.inc({ source: 'webhook', kind: item.type })
-      logger.error({ notification: item.id, type: item.type, attempts, error, deadLetterId }, 'webhook keeps failing; set aside as a dead letter')
+      logger.error({ notification: item.id, type: item.type, attempts, error, deadLetterId }, final ? 'webhook cannot be applied; set aside as a dead letter' : 'webhook keeps failing; set aside as a dead letter')
       return
     }
     const inMs = backoffDelay(item.attempts, this.options.retry ?? { baseMs: 500, maxMs: 60_000 })

@@ -20,6 +20,8 @@ import { processManagerHarness, until } from '../helpers/circle.ts'
 import { testDatabase } from '../helpers/database.ts'
 
 const silent = pino({ level: 'silent' })
+/** A listed transfer's amount in USDC, as the Circle adapter gives it. */
+const usd = (micro: bigint) => ({ currency: 'USD', amount: micro, amountText: formatAmount(micro) })
 
 t.test('a deposit at the simulator credits the wallet with polling alone, once', async (t) => {
   const h = await processManagerHarness(t)
@@ -65,9 +67,9 @@ t.test('the mark waits for a pending deposit and for a wallet not yet known, the
 
   const base = Date.now() - 60_000
   const at = (s: number) => new Date(base + s * 1000).toISOString()
-  const t1: CircleTransfer = { id: 'dep-1', status: 'complete', amount: 1_000_000n, sourceChain: 'SOL', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(1) }
-  const t2: CircleTransfer = { id: 'dep-2', status: 'pending', amount: 2_000_000n, sourceChain: 'SOL', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(2) }
-  const mint: CircleTransfer = { id: 'mint-1', status: 'complete', amount: 9_000_000n, sourceWalletId: 'master', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(3) }
+  const t1: CircleTransfer = { id: 'dep-1', status: 'complete', ...usd(1_000_000n), sourceChain: 'SOL', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(1) }
+  const t2: CircleTransfer = { id: 'dep-2', status: 'pending', ...usd(2_000_000n), sourceChain: 'SOL', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(2) }
+  const mint: CircleTransfer = { id: 'mint-1', status: 'complete', ...usd(9_000_000n), sourceWalletId: 'master', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(3) }
   let listing: CircleTransfer[] = [mint, t2, t1]
   const queries: { from?: string; pageAfter?: string }[] = []
   const circle = {
@@ -90,14 +92,23 @@ t.test('the mark waits for a pending deposit and for a wallet not yet known, the
   t.ok(queries.some((q) => q.pageAfter === 'dep-2'), 'a full page is followed by the next one')
 
   listing = [{ ...t2, status: 'complete' as const }, t1]
-  listing.unshift({ id: 'dep-x', status: 'complete', amount: 3n, sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-unknown' }, createDate: at(4) })
+  listing.unshift({ id: 'dep-x', status: 'complete', ...usd(3n), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-unknown' }, createDate: at(4) })
   const second = await poller.pollOnce()
   t.equal(second.recorded, 1, 'the deposit that completed since is recorded')
   t.equal(queries.at(-1)?.from ?? queries.at(-2)?.from, at(2), 'listed again from the mark')
   t.equal(second.mark, at(4), 'a deposit to a wallet not yet known holds the mark too')
   t.equal(available((await fold(store, wallet, walletId)).state), 3_000_000n)
 
-  listing = [{ id: 'dep-old', status: 'complete', amount: 3n, sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-unknown' }, createDate: new Date(Date.now() - 48 * 3_600_000).toISOString() }]
+  // EURC into our wallet: Circle lists it like any inbound transfer, and it is never credited as USDC.
+  // (The deposit to an unknown wallet is gone from the listing, so only the EURC one could hold the mark.)
+  listing = [{ id: 'dep-eurc', status: 'complete', currency: 'EUR', amount: undefined, amountText: '40.00', sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(5) }, ...listing.filter((x) => x.id !== 'dep-x')]
+  const foreign = await poller.pollOnce()
+  t.equal(foreign.recorded, 0, 'a deposit in another currency is not recorded')
+  t.equal(foreign.mark, at(5), 'nor does it hold the mark: listing it again would not change that')
+  t.same(await store.readStream(deposit.streamName('dep-eurc')), [])
+  t.equal(available((await fold(store, wallet, walletId)).state), 3_000_000n, 'the wallet is not credited')
+
+  listing = [{ id: 'dep-old', status: 'complete', ...usd(3n), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-unknown' }, createDate: new Date(Date.now() - 48 * 3_600_000).toISOString() }]
   const stale = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, holdMs: 1000 })
   t.equal((await stale.pollOnce()).recorded, 0, 'an unknown wallet long past the hold is given up, not recorded')
   t.equal((await poller.pollOnce()).recorded, 0, 'polling again records nothing twice')

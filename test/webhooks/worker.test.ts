@@ -4,6 +4,7 @@ import { sql } from 'kysely'
 import { auth } from '../helpers/app.ts'
 import { until } from '../helpers/circle.ts'
 import { apiBankAccount, apiMint, apiWallet, isSettled, scrapeWhen, waitFor, webhookFlow } from '../helpers/webhook-flow.ts'
+import { store } from '../../src/webhooks/inbox.ts'
 
 const terminalTypes = ['MintCompleted', 'MintFailed', 'TransferCompleted', 'TransferFailed', 'RedeemCompleted', 'RedeemFailed']
 
@@ -66,6 +67,36 @@ t.test('an inbound on-chain deposit to our wallet creates a deposit and credits 
   t.equal(deposit.metadata.actor, 'circle-webhook')
   t.equal(deposit.data.amount, '12340000')
   await waitFor(h, `/wallets/${wallet.id}`, (b) => (b.balances as { available: string }).available === '12.34')
+})
+
+t.test('an inbound deposit in another currency than USDC, or with none, is never credited: a dead letter at once', async (t) => {
+  const h = await webhookFlow(t, { webhookMaxAttempts: 5 })
+  const wallet = await apiWallet(h)
+  const inbound = (id: string, amount: Record<string, string>) => ({
+    id,
+    status: 'complete',
+    source: { type: 'blockchain', chain: 'ETH' },
+    destination: { type: 'wallet', id: wallet.circleWalletId },
+    amount,
+  })
+  const eurc = randomUUID()
+  const unsaid = randomUUID()
+  await store(h.db, { scheme: 'v2', id: randomUUID(), type: 'transfers', resource: inbound(eurc, { amount: '25.00', currency: 'EUR' }) })
+  await store(h.db, { scheme: 'v2', id: randomUUID(), type: 'transfers', resource: inbound(unsaid, { amount: '7.00' }) })
+  h.worker.notify()
+  const dead = await until(async () => {
+    const items = (await h.get('/admin/dead-letters?kind=webhook', auth.admin)).json().items as { status: string; attempts: number; error: string }[]
+    return items.length === 2 ? items : undefined
+  }, 10_000, 'two dead letters')
+  // Refused on the first attempt, not after the retries a notification that may yet apply gets.
+  t.same(dead.map((d) => d.attempts), [1, 1])
+  t.same(dead.map((d) => d.error).sort(), [
+    `inbound transfer ${eurc} of 25.00 EUR is not USDC; the ledger books USDC only and did not credit it`,
+    `inbound transfer ${unsaid} of 7.00 (no currency) is not USDC; the ledger books USDC only and did not credit it`,
+  ].sort())
+  t.same(await h.events(`deposit-${eurc}`), [])
+  t.same(await h.events(`deposit-${unsaid}`), [])
+  t.same((await h.get(`/wallets/${wallet.id}`)).json().balances, { available: '0.00', reserved: '0.00', total: '0.00', currency: 'USD' })
 })
 
 t.test('the issuer freezing a card on its own is recorded as CardStatusChanged from its card event', async (t) => {

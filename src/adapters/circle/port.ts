@@ -49,7 +49,15 @@ export type CircleDestination = { type: 'wallet'; id: string } | { type: 'blockc
 export interface CircleTransfer {
   id: string
   status: CircleStatus
-  amount: bigint
+  /**
+   * Circle's currency code. 'USD' is USDC, the only currency this ledger books; a wallet at Circle
+   * can also receive others (EURC is 'EUR'), which are never credited.
+   */
+  currency: string
+  /** In micro-units when `currency` is 'USD'; undefined for another currency, whose precision differs. */
+  amount: bigint | undefined
+  /** The amount as Circle wrote it ("12.34"), in `currency`. */
+  amountText: string
   sourceWalletId?: string
   /** Set for inbound deposits (source blockchain). */
   sourceChain?: string

@@ -67,7 +67,8 @@ export function toTransfer(t: z.infer<typeof transferSchema>): CircleTransfer {
     t.destination.type === 'wallet'
       ? { type: 'wallet', id: t.destination.id ?? '' }
       : { type: 'blockchain', chain: t.destination.chain ?? '', address: t.destination.address ?? '', ...(t.destination.addressTag ? { addressTag: t.destination.addressTag } : {}) }
-  const out: CircleTransfer = { id: t.id, status: t.status, amount: parseCircleAmount(t.amount.amount), destination }
+  const usdc = t.amount.currency === 'USD'
+  const out: CircleTransfer = { id: t.id, status: t.status, currency: t.amount.currency, amount: usdc ? parseCircleAmount(t.amount.amount) : undefined, amountText: t.amount.amount, destination }
   if (t.source.type === 'wallet' && t.source.id) out.sourceWalletId = t.source.id
   if (t.source.type === 'blockchain' && t.source.chain) out.sourceChain = t.source.chain
   if (t.transactionHash) out.txHash = t.transactionHash

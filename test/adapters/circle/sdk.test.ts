@@ -4,7 +4,7 @@ import { createRequire } from 'node:module'
 import { randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { CircleError } from '../../../src/adapters/circle/port.ts'
-import { CircleSdkAdapter, classify } from '../../../src/adapters/circle/sdk.ts'
+import { CircleSdkAdapter, classify, toTransfer } from '../../../src/adapters/circle/sdk.ts'
 import { createCircleSimulator } from '../../../src/adapters/circle/simulator/simulator.ts'
 import { parseAmount } from '../../../src/events/money.ts'
 
@@ -216,4 +216,13 @@ t.test('listWalletTransfers and listPayouts follow Circle’s pages to the end, 
   const payouts = await circle.listPayouts({ from: new Date(Date.now() - 60_000).toISOString() })
   t.same(payouts.map((p) => [p.id, p.amount]), [[payout.id, parseAmount('2')]])
   t.ok(sim.received.some((r) => r.path === '/v1/businessAccount/payouts' && r.method === 'GET'))
+})
+
+t.test('a listed transfer in another currency keeps Circle’s amount as text and gives no USDC amount', async (t) => {
+  const base = { id: 'tr-1', status: 'complete' as const, source: { type: 'blockchain', chain: 'ETH' }, destination: { type: 'wallet', id: 'cw-1' } }
+  const usdc = toTransfer({ ...base, amount: { amount: '12.34', currency: 'USD' } })
+  t.match(usdc, { currency: 'USD', amount: 12_340_000n, amountText: '12.34' })
+  // EURC, and a currency with more decimals than USDC's six, which would not parse as micro-units.
+  t.match(toTransfer({ ...base, amount: { amount: '40.00', currency: 'EUR' } }), { currency: 'EUR', amount: undefined, amountText: '40.00' })
+  t.match(toTransfer({ ...base, amount: { amount: '0.000000000000000001', currency: 'ETH' } }), { currency: 'ETH', amount: undefined, amountText: '0.000000000000000001' })
 })
