@@ -43,7 +43,7 @@ export async function listDeadLetters(
   let query = db.selectFrom('dead_letters').selectAll()
   if (filter.kind !== undefined) query = query.where('kind', '=', filter.kind)
   if (filter.status !== undefined) query = query.where('status', '=', filter.status)
-  return pageQuery(query, page, (row) => row)
+  return pageQuery(query, page, (row) => row, { type: 'uuid' })
 }
 
 /** Puts the dead letter's work back in its queue with a fresh retry budget. */

@@ -233,6 +233,23 @@ export class EventStoreUnavailable extends Error {
   override name = 'EventStoreUnavailable'
 }
 
+const INT8_MAX = 2n ** 63n - 1n
+const UINT64_MAX = 2n ** 64n - 1n
+
+/**
+ * Whether a position, as a client wrote it, is of the form this kind of store hands out and within
+ * what it can hold: a decimal up to PostgreSQL's bigint for Postgres and memory, `commit/prepare`
+ * (each an unsigned 64-bit number) for KurrentDB. Checked before a read, so a forged one is refused
+ * as bad input rather than failing in the store.
+ */
+export function positionFits(kind: EventStore['kind'], position: Position): boolean {
+  if (kind === 'kurrentdb') {
+    const parts = /^([0-9]{1,20})\/([0-9]{1,20})$/.exec(position)
+    return parts !== null && BigInt(parts[1]!) <= UINT64_MAX && BigInt(parts[2]!) <= UINT64_MAX
+  }
+  return /^[0-9]{1,19}$/.test(position) && BigInt(position) <= INT8_MAX
+}
+
 export function matchesFilter(event: { stream: string; type: string }, filter: EventFilter | undefined): boolean {
   if (!filter) return true
   if (filter.streamPrefixes && !filter.streamPrefixes.some((p) => event.stream.startsWith(p))) return false

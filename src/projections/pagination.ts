@@ -30,10 +30,25 @@ export function encodeCursor(p: Position): string {
   return Buffer.from(JSON.stringify([p.createdAt, p.id])).toString('base64url')
 }
 
-export function decodeCursor(cursor: string): Position {
+/** How encodeCursor writes a creation time (Date#toISOString); anything looser could still fail PostgreSQL's cast. */
+const ISO_INSTANT = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** The id column's type: a uuid column refuses any other id in the comparison, so a cursor's id is checked first. */
+export type IdType = 'text' | 'uuid'
+
+export function decodeCursor(cursor: string, idType: IdType = 'text'): Position {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && !Number.isNaN(Date.parse(value[0]))) {
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      typeof value[1] === 'string' &&
+      ISO_INSTANT.test(value[0]) &&
+      !Number.isNaN(Date.parse(value[0])) &&
+      (idType === 'text' || UUID.test(value[1]))
+    ) {
       return { createdAt: value[0], id: value[1] }
     }
   } catch {
@@ -53,12 +68,13 @@ export async function pageQuery<DB, TB extends keyof DB, O extends { created_at:
   query: SelectQueryBuilder<DB, TB, O>,
   page: PageRequest,
   toItem: (row: O) => T,
-  idColumn = 'id',
+  id: { column?: string; type?: IdType } = {},
 ): Promise<Page<T>> {
+  const idColumn = id.column ?? 'id'
   const limit = clampLimit(page.limit)
   let q = query
   if (page.cursor !== undefined) {
-    const after = decodeCursor(page.cursor)
+    const after = decodeCursor(page.cursor, id.type)
     q = q.where(sql<boolean>`(created_at, ${sql.ref(idColumn)}) < (${after.createdAt}::timestamptz, ${after.id})`)
   }
   const rows = await q

@@ -126,5 +126,5 @@ export const walletOperations: Projection<Handled> = {
 /** A wallet's operations, newest first. */
 export function listWalletOperations(db: Kysely<Database>, walletId: string, page: PageRequest) {
   const query = db.selectFrom('wallet_operations').selectAll().where('wallet_id', '=', walletId)
-  return pageQuery(query, page, (r) => r, 'operation_id')
+  return pageQuery(query, page, (r) => r, { column: 'operation_id' })
 }

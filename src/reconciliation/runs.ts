@@ -151,7 +151,7 @@ export async function storedRun(db: Db, runId: string): Promise<Run> {
 }
 
 export async function listRuns(db: Db, page: PageRequest): Promise<Page<Run>> {
-  return pageQuery(db.selectFrom('reconciliation_runs').select(runColumns), page, toRun)
+  return pageQuery(db.selectFrom('reconciliation_runs').select(runColumns), page, toRun, { type: 'uuid' })
 }
 
 export async function listFindings(db: Db, runId: string, page: PageRequest & { kind?: FindingKind | undefined }): Promise<Page<StoredFinding>> {
@@ -165,7 +165,7 @@ export async function listFindings(db: Db, runId: string, page: PageRequest & { 
     ...(r.circle_id === null ? {} : { circleId: r.circle_id }),
     details: r.details,
     createdAt: r.created_at.toISOString(),
-  }))
+  }), { type: 'uuid' })
 }
 
 /** Where the last successful run's listing ended: the next run lists Circle's resources from there. */

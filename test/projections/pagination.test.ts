@@ -14,3 +14,15 @@ t.test('a cursor round-trips; anything else is refused as InvalidCursor', async 
     t.throws(() => decodeCursor(bad), InvalidCursor, bad)
   }
 })
+
+t.test('a forged cursor that decodes is refused too: a date not written by the service, or a non-uuid id where ids are uuids', async (t) => {
+  const forge = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
+  const uuid = '6f1b7a4e-0000-4000-8000-000000000001'
+  // Date.parse takes all of these; PostgreSQL's timestamptz cast does not take the first two.
+  for (const date of ['1', 'Nov 26 2026', '2026-11-26', '2026-11-26T10:00:00Z']) {
+    t.throws(() => decodeCursor(forge([date, uuid])), InvalidCursor, date)
+  }
+  t.throws(() => decodeCursor(forge(['2026-11-26T10:00:00.000Z', 'x']), 'uuid'), InvalidCursor, 'not a uuid')
+  t.same(decodeCursor(forge(['2026-11-26T10:00:00.000Z', 'x'])), { createdAt: '2026-11-26T10:00:00.000Z', id: 'x' }, 'any id on a text table')
+  t.same(decodeCursor(forge(['2026-11-26T10:00:00.000Z', uuid]), 'uuid'), { createdAt: '2026-11-26T10:00:00.000Z', id: uuid })
+})

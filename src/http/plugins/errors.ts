@@ -31,7 +31,8 @@ function map(err: unknown, contentType: string | undefined, bodyLimit: number): 
   }
   if (err instanceof HttpError) return { status: err.statusCode, code: err.code, message: err.message, details: err.details, headers: err.headers }
   if (hasZodFastifySchemaValidationErrors(err)) {
-    const context = err.validationContext ?? 'body'
+    // Fastify calls the query `querystring`; fields are named as the rest of the API names them (`query.cursor`).
+    const context = err.validationContext === 'querystring' ? 'query' : (err.validationContext ?? 'body')
     const details = err.validation.flatMap((v) => problemsOf(context, v as unknown as Parameters<typeof problemsOf>[1]))
     return { status: 400, code: 'validation_failed', message: `the request is not valid: ${details.map((d) => d.message).join('; ')}`, details }
   }

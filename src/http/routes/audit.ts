@@ -2,12 +2,12 @@ import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Db } from '../../adapters/postgres/database.ts'
-import type { EventStore, RecordedEvent } from '../../events/event-store.ts'
+import { positionFits, type EventStore, type RecordedEvent } from '../../events/event-store.ts'
 import { auditHead, chainLinks, type AuditRecord } from '../../ledger/audit.ts'
 import { GENESIS_HASH } from '../../ledger/canonical.ts'
 import { positionKey } from '../../ledger/position-key.ts'
 import { verificationMessage, verifyChain } from '../../ledger/verify.ts'
-import { notFound } from '../errors.ts'
+import { HttpError, notFound } from '../errors.ts'
 import { accepts, assertOrdered, limit, position } from '../ledger-schemas.ts'
 import type { RouteDeps } from '../command-resource-routes.ts'
 import { readErrors } from '../schemas.ts'
@@ -72,6 +72,9 @@ export async function* ndjsonEvents(store: EventStore, db: Db, after: string | u
   }
 }
 
+/** Revisions are 0-based and stored as PostgreSQL integers. */
+const MAX_REVISION = 2 ** 31 - 1
+
 const streamParams = z.object({ stream: z.string().min(1).max(200).regex(/^[A-Za-z0-9:._-]+$/, 'a stream name such as wallet-<id>') })
 
 /** Auditors' view of the event log and its hash chain. */
@@ -86,7 +89,7 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store
         summary: "One stream's events in revision order, with their chain links",
         params: streamParams,
         querystring: z.strictObject({
-          fromRevision: z.coerce.number().int().min(0).optional().meta({ description: 'First revision to return (inclusive), 0 by default' }),
+          fromRevision: z.coerce.number().int().min(0).max(MAX_REVISION).optional().meta({ description: 'First revision to return (inclusive), 0 by default' }),
           limit: limit(1000, 100),
         }),
         response: {
@@ -139,6 +142,10 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store
     },
     async (request, reply) => {
       const { after, limit: requested } = request.query
+      if (after !== undefined && !positionFits(store.kind, after)) {
+        const message = `not a position of this event log (${store.kind === 'kurrentdb' ? 'commit/prepare' : 'a decimal number up to 9223372036854775807'})`
+        throw new HttpError(400, 'validation_failed', `the request is not valid: ${message}`, { details: [{ field: 'query.after', message }] })
+      }
       if (accepts(request.headers.accept, 'application/x-ndjson')) {
         const body = Readable.from(ndjsonEvents(store, db, after, requested), { objectMode: false })
         return reply.type('application/x-ndjson').serializer((x) => x as string).send(body as never)

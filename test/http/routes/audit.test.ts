@@ -46,6 +46,24 @@ t.test('GET /audit/events pages the log in position order, each event with its c
   t.equal((await get('/audit/events?after=abc', auth.auditor)).statusCode, 400, 'a malformed position is 400')
 })
 
+t.test('a position or revision beyond what the store holds, or of another store, is 400 and reads nothing', async (t) => {
+  const { app, get, store } = await audited(t)
+  t.equal(store.kind, 'postgres')
+  const refused = (body: { error: { code: string; details: { field: string }[] } }) => [body.error.code, body.error.details.map((d) => d.field)]
+  for (const after of ['99999999999999999999', '9223372036854775808', '1/2']) {
+    const res = await get(`/audit/events?after=${after}`, auth.auditor)
+    t.equal(res.statusCode, 400, `after=${after}`)
+    t.same(refused(res.json()), ['validation_failed', ['query.after']])
+    // As NDJSON too: refused before the stream starts, not cut off in the middle of it.
+    const ndjson = await app.inject({ method: 'GET', url: `/audit/events?after=${after}`, headers: { ...auth.auditor, accept: 'application/x-ndjson' } })
+    t.equal(ndjson.statusCode, 400, `NDJSON after=${after}`)
+  }
+  t.equal((await get('/audit/events?after=9223372036854775807', auth.auditor)).json().events.length, 0, 'the largest position is a position: nothing after it')
+  const revision = await get('/audit/streams/wallet-x?fromRevision=3000000000', auth.auditor)
+  t.equal(revision.statusCode, 400)
+  t.same(refused(revision.json()), ['validation_failed', ['query.fromRevision']])
+})
+
 t.test('GET /audit/events as NDJSON streams every event; an outsider recomputes the head from it', async (t) => {
   const { app, db, store } = await audited(t)
   const res = await app.inject({ method: 'GET', url: '/audit/events', headers: { ...auth.auditor, accept: 'application/x-ndjson' } })

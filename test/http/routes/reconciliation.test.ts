@@ -55,6 +55,17 @@ t.test('an admin starts a run (202), reads it with its findings page by page; au
   t.ok((badKind.json() as { error: { code: string } }).error.code)
   const badCursor = await app.inject({ method: 'GET', url: `/admin/reconciliation/runs/${run.id}?cursor=zzz`, headers: auth.admin })
   t.equal(badCursor.statusCode, 400)
+  // Forged cursors that decode: a date PostgreSQL would not cast, and an id that is not a uuid on a uuid table.
+  const forge = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
+  for (const [url, what] of [
+    [`/admin/reconciliation/runs/${run.id}?cursor=${forge(['1', run.id])}`, 'findings, a date of "1"'],
+    [`/admin/reconciliation/runs?cursor=${forge(['2026-11-26T10:00:00.000Z', 'x'])}`, 'runs, an id that is not a uuid'],
+    [`/admin/dead-letters?cursor=${forge(['2026-11-26T10:00:00.000Z', 'x'])}`, 'dead letters, an id that is not a uuid'],
+  ] as const) {
+    const res = await app.inject({ method: 'GET', url, headers: auth.admin })
+    t.equal(res.statusCode, 400, what)
+    t.equal((res.json() as { error: { code: string } }).error.code, 'invalid_cursor', what)
+  }
 })
 
 t.test('a second run while one is in progress is refused with 409; without a reconciler, 503', async (t) => {
