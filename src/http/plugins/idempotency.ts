@@ -65,8 +65,13 @@ export interface IdempotencyOptions {
   inFlightLockSeconds?: number
 }
 
-/** Answers that must not be replayed: the client should be able to retry them with the same key. */
-const retryable = (status: number) => status >= 500 || status === 409 || status === 429
+/**
+ * Answers that must not be replayed: the client should be able to retry them with the same key. A
+ * 400 says the request was not valid, as schema validation says before the key is looked at; the
+ * few checks a handler makes itself (an amount above the maximum, a routing number) answer the same,
+ * so the corrected request may use the key too.
+ */
+const retryable = (status: number) => status >= 500 || status === 400 || status === 409 || status === 429
 
 
 /**

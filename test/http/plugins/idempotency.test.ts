@@ -40,6 +40,21 @@ t.test('a business refusal is replayed too; the key is not reusable for another 
   t.equal(otherRoute.json().error.code, 'idempotency_key_reused', 'a key belongs to one route')
 })
 
+t.test('a 400 is not stored, even one a handler decides: the corrected request may use the key', async (t) => {
+  const { post, activeWallet } = await httpHarness(t)
+  const walletId = await activeWallet()
+  // Above MAX_AMOUNT: the route's own check, after the key is held, answers like schema validation.
+  const tooMuch = await post('/mint', { walletId, amount: '1000000.01' }, { 'idempotency-key': 'fix-key' })
+  t.equal(tooMuch.statusCode, 400)
+  t.equal(tooMuch.json().error.code, 'validation_failed')
+  const fixed = await post('/mint', { walletId, amount: '10' }, { 'idempotency-key': 'fix-key' })
+  t.equal(fixed.statusCode, 202, fixed.body)
+  t.notOk(fixed.headers['idempotent-replayed'])
+  const replay = await post('/mint', { walletId, amount: '10' }, { 'idempotency-key': 'fix-key' })
+  t.equal(replay.headers['idempotent-replayed'], 'true', 'the success is what the key holds')
+  t.equal(replay.json().id, fixed.json().id)
+})
+
 t.test('keys are per API key: two callers may use the same key', async (t) => {
   const { post } = await httpHarness(t)
   const a = await post('/wallets', { ownerId: 'x' }, { 'idempotency-key': 'shared' })
