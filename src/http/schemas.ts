@@ -17,6 +17,16 @@ export const amount = z
   )
   .meta({ description: 'Decimal string in USD (= USDC), at most 6 decimals', example: '10.50' })
 
+/** An amount paid out by wire: in whole cents, since a USD wire cannot carry a fraction of one. */
+export const wireAmount = amount
+  .check(
+    z.superRefine((s, ctx) => {
+      // Only an amount of the right shape: a malformed one has its one problem said already.
+      if (s.length <= 40 && /^(0|[1-9][0-9]*)\.[0-9]{3,6}$/.test(s)) ctx.addIssue({ code: 'custom', message: 'a wire pays whole cents: amount must have at most 2 decimals', input: s })
+    }),
+  )
+  .meta({ description: 'Decimal string in USD, at most 2 decimals (a wire pays whole cents)', example: '40.00' })
+
 export const currency = z.literal('USD').meta({ description: "Circle's code for USDC" })
 /** An id in a body: the commands' own id rule. */
 export const id = commandId

@@ -6,7 +6,7 @@ import { redeems } from '../../projections/redeems.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { operationRoutes } from '../command-resource-routes.ts'
 import { create, money, operationView, stateOf, type Resource } from '../command-requests.ts'
-import { amount, currency, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
+import { currency, operationFields, operationFilters, wireAmount, type ErrorExample } from '../schemas.ts'
 
 export const redeemBody = z
   .object({
@@ -42,7 +42,7 @@ export const redeemRoutes = (maxAmount: bigint) =>
     createPath: '/redeem',
     readPath: '/redeems',
     summaries: { create: 'Redeem USDC from a wallet to a linked bank account', read: 'A redeem and its status' },
-    body: redeemCommand.pick({ walletId: true, bankAccountId: true }).extend({ amount, currency: currency.optional() }).strict(),
+    body: redeemCommand.pick({ walletId: true, bankAccountId: true }).extend({ amount: wireAmount, currency: currency.optional() }).strict(),
     response: redeemBody,
     model: redeems,
     create: (store, request, body, redeemId) =>

@@ -51,6 +51,20 @@ t.test('a redeem beyond the balance is 422 insufficient_funds with the amounts',
   t.same(res.json().error.details, { available: '100.00', requested: '100.01' })
 })
 
+t.test('a redeem of a fraction of a cent is 400: a wire pays whole cents; nothing is reserved', async (t) => {
+  const { post, get, store, walletId, bankAccountId } = await setup(t)
+  const before = await store.head()
+  const res = await post('/redeem', { walletId, bankAccountId, amount: '10.125' })
+  t.equal(res.statusCode, 400)
+  t.equal(res.json().error.code, 'validation_failed')
+  t.same(res.json().error.details, [{ field: 'body.amount', message: 'a wire pays whole cents: amount must have at most 2 decimals' }])
+  // A malformed amount keeps its one message about the shape.
+  t.equal((await post('/redeem', { walletId, bankAccountId, amount: '1.1234567' })).json().error.details.length, 1)
+  t.equal(await store.head(), before, 'nothing appended')
+  t.equal((await get(`/wallets/${walletId}`)).json().balances.reserved, '0.00')
+  t.equal((await post('/redeem', { walletId, bankAccountId, amount: '10.10' })).statusCode, 202, 'whole cents are fine')
+})
+
 t.test('an unlinked or unknown bank account is 422', async (t) => {
   const { post, walletId } = await setup(t)
   const pending = (await post('/bank-accounts', usBank('owner-1'))).json()
