@@ -238,13 +238,16 @@ const UINT64_MAX = 2n ** 64n - 1n
 
 /**
  * Whether a position, as a client wrote it, is of the form this kind of store hands out and within
- * what it can hold: a decimal up to PostgreSQL's bigint for Postgres and memory, `commit/prepare`
- * (each an unsigned 64-bit number) for KurrentDB. Checked before a read, so a forged one is refused
- * as bad input rather than failing in the store.
+ * what it can hold: a decimal up to PostgreSQL's bigint for Postgres and memory; for KurrentDB
+ * `commit/prepare`, each written with 20 digits as the adapter writes them (it compares positions as
+ * text, so a shorter one would sort before every event) and at most an unsigned 64-bit number, as the
+ * client's positions are. Checked
+ * before a read, so a forged one is refused as bad input rather than failing in the store or
+ * reading as an empty log.
  */
 export function positionFits(kind: EventStore['kind'], position: Position): boolean {
   if (kind === 'kurrentdb') {
-    const parts = /^([0-9]{1,20})\/([0-9]{1,20})$/.exec(position)
+    const parts = /^([0-9]{20})\/([0-9]{20})$/.exec(position)
     return parts !== null && BigInt(parts[1]!) <= UINT64_MAX && BigInt(parts[2]!) <= UINT64_MAX
   }
   return /^[0-9]{1,19}$/.test(position) && BigInt(position) <= INT8_MAX

@@ -21,8 +21,8 @@ export const amount = z
 export const wireAmount = amount
   .check(
     z.superRefine((s, ctx) => {
-      // Only an amount of the right shape: a malformed one has its one problem said already.
-      if (s.length <= 40 && /^(0|[1-9][0-9]*)\.[0-9]{3,6}$/.test(s)) ctx.addIssue({ code: 'custom', message: 'a wire pays whole cents: amount must have at most 2 decimals', input: s })
+      // Only an amount of the right shape and above 0: any other has its one problem said already.
+      if (s.length <= 40 && /^(0|[1-9][0-9]*)\.[0-9]{3,6}$/.test(s) && /[1-9]/.test(s)) ctx.addIssue({ code: 'custom', message: 'a wire pays whole cents: amount must have at most 2 decimals', input: s })
     }),
   )
   .meta({ description: 'Decimal string in USD, at most 2 decimals (a wire pays whole cents)', example: '40.00' })
@@ -279,7 +279,11 @@ export const pageOf = <T extends z.ZodType>(item: T) =>
     nextCursor: z.string().nullable().meta({ description: 'Pass as cursor to get the next (older) page; null on the last page' }),
   })
 
-const instant = z.iso.datetime({ offset: true }).meta({ example: '2026-11-26T09:00:00Z' })
+// ISO-8601 has a year 0000; PostgreSQL, whose years go from 1 BC to 1 AD, refuses it.
+const instant = z.iso
+  .datetime({ offset: true })
+  .refine((s) => !s.startsWith('0000'), { message: 'there is no year 0000: give an instant from year 0001 on' })
+  .meta({ example: '2026-11-26T09:00:00Z' })
 
 /** Filters of the operation lists (mints, redeems, transfers, deposits, cards). */
 export const operationFilters = {

@@ -102,6 +102,12 @@ export class DepositPoller {
     }
     let recorded = 0
     for (const t of inbound) {
+      if (t.amount === undefined) {
+        // Not USDC: never credited as if it were, so never worth holding the mark for (reconciliation
+        // reports it as an unknown deposit).
+        logger.warn({ circleTransferId: t.id, circleWalletId: (t.destination as { id: string }).id, amount: t.amountText, currency: t.currency }, 'deposit in a currency the ledger does not book; not credited')
+        continue
+      }
       const walletId = walletOf.get((t.destination as { id: string }).id)
       if (walletId === undefined) {
         holdAt(t, 'to an unknown Circle wallet')
@@ -109,11 +115,6 @@ export class DepositPoller {
       }
       if (t.status !== 'complete') {
         holdAt(t, 'pending at Circle')
-        continue
-      }
-      if (t.amount === undefined) {
-        // Not USDC: never credited as if it were (reconciliation reports it as an unknown deposit).
-        logger.warn({ circleTransferId: t.id, walletId, amount: t.amountText, currency: t.currency }, 'deposit in a currency the ledger does not book; not credited')
         continue
       }
       const command = { circleTransferId: t.id, walletId, amount: t.amount, ...(t.sourceChain ? { chain: t.sourceChain } : {}), ...(t.txHash ? { txHash: t.txHash } : {}) }

@@ -30,8 +30,14 @@ export function encodeCursor(p: Position): string {
   return Buffer.from(JSON.stringify([p.createdAt, p.id])).toString('base64url')
 }
 
-/** How encodeCursor writes a creation time (Date#toISOString); anything looser could still fail PostgreSQL's cast. */
-const ISO_INSTANT = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/
+/**
+ * A creation time as encodeCursor writes it (Date#toISOString) and PostgreSQL's cast takes: the
+ * same text after a round trip through Date (so no 30 February, which Date.parse rolls over), from
+ * year 0001 (PostgreSQL has no year 0000).
+ */
+const realInstant = (s: string) => /^[0-9]{4}-/.test(s) && !s.startsWith('0000') && !Number.isNaN(Date.parse(s)) && new Date(s).toISOString() === s
+/** No NUL and no unpaired surrogate: PostgreSQL refuses the first in text and would change the second. */
+const storableText = (s: string) => !s.includes('\u0000') && s.isWellFormed()
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** The id column's type: a uuid column refuses any other id in the comparison, so a cursor's id is checked first. */
@@ -45,9 +51,8 @@ export function decodeCursor(cursor: string, idType: IdType = 'text'): Position 
       value.length === 2 &&
       typeof value[0] === 'string' &&
       typeof value[1] === 'string' &&
-      ISO_INSTANT.test(value[0]) &&
-      !Number.isNaN(Date.parse(value[0])) &&
-      (idType === 'text' || UUID.test(value[1]))
+      realInstant(value[0]) &&
+      (idType === 'uuid' ? UUID.test(value[1]) : storableText(value[1]))
     ) {
       return { createdAt: value[0], id: value[1] }
     }

@@ -13,10 +13,13 @@ async function known(db: Db, ids: string[]): Promise<Set<string>> {
   return out
 }
 
+/** Circle's amount: formatted like ours when in USDC, as Circle wrote it in another currency. */
+const shown = (m: { amount: bigint | undefined; amountText: string }) => (m.amount === undefined ? m.amountText : formatAmount(m.amount))
+
 const describe = (t: CircleTransfer) => ({
   circleTransferId: t.id,
   status: t.status,
-  amount: t.amount === undefined ? t.amountText : formatAmount(t.amount),
+  amount: shown(t),
   currency: t.currency,
   source: t.sourceWalletId !== undefined ? { type: 'wallet', id: t.sourceWalletId } : { type: 'blockchain', chain: t.sourceChain ?? null },
   destination: t.destination,
@@ -72,7 +75,7 @@ export async function checkUnknown(
       kind: 'unknown_payout',
       subject: `circle-payout-${p.id}`,
       circleId: p.id,
-      details: { circlePayoutId: p.id, status: p.status, amount: formatAmount(p.amount), ...(p.createDate === undefined ? {} : { createDate: p.createDate }) },
+      details: { circlePayoutId: p.id, status: p.status, amount: shown(p), currency: p.currency, ...(p.createDate === undefined ? {} : { createDate: p.createDate }) },
     })
   }
   return { findings, transfersListed: transfers.size, payoutsListed: payouts.length }

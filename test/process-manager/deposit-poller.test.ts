@@ -99,12 +99,19 @@ t.test('the mark waits for a pending deposit and for a wallet not yet known, the
   t.equal(second.mark, at(4), 'a deposit to a wallet not yet known holds the mark too')
   t.equal(available((await fold(store, wallet, walletId)).state), 3_000_000n)
 
-  // EURC into our wallet: Circle lists it like any inbound transfer, and it is never credited as USDC.
-  // (The deposit to an unknown wallet is gone from the listing, so only the EURC one could hold the mark.)
-  listing = [{ id: 'dep-eurc', status: 'complete', currency: 'EUR', amount: undefined, amountText: '40.00', sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(5) }, ...listing.filter((x) => x.id !== 'dep-x')]
+  // EURC into our wallet: Circle lists it like any inbound transfer, and it is never credited as USDC,
+  // whether complete, pending, or to a wallet not known yet. (The USDC deposit to an unknown wallet is
+  // gone from the listing, so only the EURC ones could hold the mark.)
+  const eurc = { currency: 'EUR', amount: undefined, amountText: '40.00', sourceChain: 'ETH' }
+  listing = [
+    { id: 'dep-eurc', status: 'complete', ...eurc, destination: { type: 'wallet', id: 'cw-1' }, createDate: at(5) },
+    { id: 'dep-eurc-pending', status: 'pending', ...eurc, destination: { type: 'wallet', id: 'cw-1' }, createDate: at(4.5) },
+    { id: 'dep-eurc-unknown', status: 'complete', ...eurc, destination: { type: 'wallet', id: 'cw-unknown' }, createDate: at(4.2) },
+    ...listing.filter((x) => x.id !== 'dep-x'),
+  ]
   const foreign = await poller.pollOnce()
   t.equal(foreign.recorded, 0, 'a deposit in another currency is not recorded')
-  t.equal(foreign.mark, at(5), 'nor does it hold the mark: listing it again would not change that')
+  t.equal(foreign.mark, at(5), 'nor does one hold the mark: listing it again would not change that')
   t.same(await store.readStream(deposit.streamName('dep-eurc')), [])
   t.equal(available((await fold(store, wallet, walletId)).state), 3_000_000n, 'the wallet is not credited')
 

@@ -19,10 +19,11 @@ t.test('a forged cursor that decodes is refused too: a date not written by the s
   const forge = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
   const uuid = '6f1b7a4e-0000-4000-8000-000000000001'
   // Date.parse takes all of these; PostgreSQL's timestamptz cast does not take the first two.
-  for (const date of ['1', 'Nov 26 2026', '2026-11-26', '2026-11-26T10:00:00Z']) {
+  for (const date of ['1', 'Nov 26 2026', '2026-11-26', '2026-11-26T10:00:00Z', '2026-02-30T00:00:00.000Z', '0000-01-01T00:00:00.000Z']) {
     t.throws(() => decodeCursor(forge([date, uuid])), InvalidCursor, date)
   }
   t.throws(() => decodeCursor(forge(['2026-11-26T10:00:00.000Z', 'x']), 'uuid'), InvalidCursor, 'not a uuid')
-  t.same(decodeCursor(forge(['2026-11-26T10:00:00.000Z', 'x'])), { createdAt: '2026-11-26T10:00:00.000Z', id: 'x' }, 'any id on a text table')
+  t.same(decodeCursor(forge(['2026-11-26T10:00:00.000Z', 'x'])), { createdAt: '2026-11-26T10:00:00.000Z', id: 'x' }, 'any storable id on a text table')
+  t.throws(() => decodeCursor(forge(['2026-11-26T10:00:00.000Z', 'a\u0000b'])), InvalidCursor, 'a NUL in an id')
   t.same(decodeCursor(forge(['2026-11-26T10:00:00.000Z', uuid]), 'uuid'), { createdAt: '2026-11-26T10:00:00.000Z', id: uuid })
 })

@@ -86,7 +86,7 @@ t.test('an unknown Circle transfer out of our wallet is a finding, reported once
   const unknown = (await listFindings(h.db, run.id, { kind: 'unknown_transfer' })).items
   t.equal(unknown.length, 1)
   t.equal(unknown[0]!.circleId, sent.data!.id)
-  t.match(unknown[0]!.details, { amount: '5.00', source: { type: 'wallet', id: w.circleWalletId } })
+  t.match(unknown[0]!.details, { amount: '5.00', currency: 'USD', source: { type: 'wallet', id: w.circleWalletId } })
   const missed = (await listFindings(h.db, run.id, { kind: 'unknown_deposit' })).items
   t.equal(missed.length, 1, 'the deposit nobody recorded is a missed deposit')
   t.equal(missed[0]!.circleId, deposit.data!.id)

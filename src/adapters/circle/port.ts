@@ -70,7 +70,12 @@ export interface CircleTransfer {
 export interface CirclePayout {
   id: string
   status: 'pending' | 'complete' | 'failed'
-  amount: bigint
+  /** Circle's currency code; ours are all 'USD', but the business account may also pay out others (EUR). */
+  currency: string
+  /** In micro-units when `currency` is 'USD'; undefined for another currency. */
+  amount: bigint | undefined
+  /** The amount as Circle wrote it, in `currency`. */
+  amountText: string
   errorCode?: string
   createDate?: string
 }

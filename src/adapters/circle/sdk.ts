@@ -67,8 +67,8 @@ export function toTransfer(t: z.infer<typeof transferSchema>): CircleTransfer {
     t.destination.type === 'wallet'
       ? { type: 'wallet', id: t.destination.id ?? '' }
       : { type: 'blockchain', chain: t.destination.chain ?? '', address: t.destination.address ?? '', ...(t.destination.addressTag ? { addressTag: t.destination.addressTag } : {}) }
-  const usdc = t.amount.currency === 'USD'
-  const out: CircleTransfer = { id: t.id, status: t.status, currency: t.amount.currency, amount: usdc ? parseCircleAmount(t.amount.amount) : undefined, amountText: t.amount.amount, destination }
+  const usd = t.amount.currency === 'USD'
+  const out: CircleTransfer = { id: t.id, status: t.status, currency: t.amount.currency, amount: usd ? parseCircleAmount(t.amount.amount) : undefined, amountText: t.amount.amount, destination }
   if (t.source.type === 'wallet' && t.source.id) out.sourceWalletId = t.source.id
   if (t.source.type === 'blockchain' && t.source.chain) out.sourceChain = t.source.chain
   if (t.transactionHash) out.txHash = t.transactionHash
@@ -273,8 +273,9 @@ function outcomeOf(err: CircleError): string {
   return err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT' ? 'timeout' : 'network'
 }
 
-function toPayout(p: z.infer<typeof payoutSchema>): CirclePayout {
-  const out: CirclePayout = { id: p.id, status: p.status, amount: parseCircleAmount(p.amount.amount) }
+export function toPayout(p: z.infer<typeof payoutSchema>): CirclePayout {
+  const usd = p.amount.currency === 'USD'
+  const out: CirclePayout = { id: p.id, status: p.status, currency: p.amount.currency, amount: usd ? parseCircleAmount(p.amount.amount) : undefined, amountText: p.amount.amount }
   if (p.errorCode) out.errorCode = p.errorCode
   if (p.createDate) out.createDate = p.createDate
   return out

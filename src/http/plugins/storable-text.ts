@@ -10,15 +10,23 @@ function unstorable(value: string): boolean {
   return value.includes('\u0000') || !value.isWellFormed()
 }
 
-/** The path of the first string (key or value) in `value` that cannot be stored, if any. */
-function firstUnstorable(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return unstorable(value) ? path : undefined
-  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return undefined
-  for (const [key, item] of Object.entries(value)) {
-    const at = `${path}.${key}`
-    if (unstorable(key)) return at
-    const found = firstUnstorable(item, at)
-    if (found !== undefined) return found
+/**
+ * The path of a string (key or value) in `value` that cannot be stored, if any. Walked with a
+ * stack of its own, not by recursion, so a deeply nested body is walked like a flat one.
+ */
+function unstorableAt(value: unknown, path: string): string | undefined {
+  const pending: [unknown, string][] = [[value, path]]
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, at] = next
+    if (typeof item === 'string') {
+      if (unstorable(item)) return at
+      continue
+    }
+    if (item === null || typeof item !== 'object' || Buffer.isBuffer(item)) continue
+    for (const [key, inner] of Object.entries(item)) {
+      if (unstorable(key)) return `${at}.${key}`
+      pending.push([inner, `${at}.${key}`])
+    }
   }
   return undefined
 }
@@ -30,7 +38,7 @@ function firstUnstorable(value: unknown, path: string): string | undefined {
 export const storableTextPlugin = fp(async (app) => {
   app.addHook('preValidation', async (request) => {
     const field =
-      firstUnstorable(request.params, 'params') ?? firstUnstorable(request.query, 'query') ?? firstUnstorable(request.body, 'body')
+      unstorableAt(request.params, 'params') ?? unstorableAt(request.query, 'query') ?? unstorableAt(request.body, 'body')
     if (field === undefined) return
     const message = `${field} holds a NUL character or an unpaired surrogate, which cannot be stored`
     throw new HttpError(400, 'validation_failed', `the request is not valid: ${message}`, { details: [{ field, message }] })

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module'
 import { randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { CircleError } from '../../../src/adapters/circle/port.ts'
-import { CircleSdkAdapter, classify, toTransfer } from '../../../src/adapters/circle/sdk.ts'
+import { CircleSdkAdapter, classify, toPayout, toTransfer } from '../../../src/adapters/circle/sdk.ts'
 import { createCircleSimulator } from '../../../src/adapters/circle/simulator/simulator.ts'
 import { parseAmount } from '../../../src/events/money.ts'
 
@@ -218,11 +218,14 @@ t.test('listWalletTransfers and listPayouts follow Circle’s pages to the end, 
   t.ok(sim.received.some((r) => r.path === '/v1/businessAccount/payouts' && r.method === 'GET'))
 })
 
-t.test('a listed transfer in another currency keeps Circle’s amount as text and gives no USDC amount', async (t) => {
+t.test('a listed transfer or payout in another currency keeps Circle’s amount as text and gives no USDC amount', async (t) => {
   const base = { id: 'tr-1', status: 'complete' as const, source: { type: 'blockchain', chain: 'ETH' }, destination: { type: 'wallet', id: 'cw-1' } }
   const usdc = toTransfer({ ...base, amount: { amount: '12.34', currency: 'USD' } })
   t.match(usdc, { currency: 'USD', amount: 12_340_000n, amountText: '12.34' })
   // EURC, and a currency with more decimals than USDC's six, which would not parse as micro-units.
   t.match(toTransfer({ ...base, amount: { amount: '40.00', currency: 'EUR' } }), { currency: 'EUR', amount: undefined, amountText: '40.00' })
   t.match(toTransfer({ ...base, amount: { amount: '0.000000000000000001', currency: 'ETH' } }), { currency: 'ETH', amount: undefined, amountText: '0.000000000000000001' })
+  // A payout of the business account's in EUR, listed by reconciliation: shown as Circle wrote it.
+  t.match(toPayout({ id: 'po-1', status: 'complete', amount: { amount: '12.34', currency: 'USD' } }), { currency: 'USD', amount: 12_340_000n, amountText: '12.34' })
+  t.match(toPayout({ id: 'po-2', status: 'complete', amount: { amount: '99.00', currency: 'EUR' } }), { currency: 'EUR', amount: undefined, amountText: '99.00' })
 })

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
+import { auth } from '../../helpers/app.ts'
 import { httpHarness } from '../../helpers/http.ts'
 
 type Detail = { field: string; message: string }
@@ -29,4 +30,15 @@ t.test('text PostgreSQL cannot store is 400 validation_failed naming the field, 
   const query = await get('/wallets?ownerId=a%00b')
   t.equal(query.statusCode, 400)
   t.same(query.json().error.details.map((d: Detail) => d.field), ['query.ownerId'])
+})
+
+t.test('a deeply nested body is walked without exhausting the stack: 400, not 500', async (t) => {
+  const { client } = await httpHarness(t)
+  const nest = (depth: number, inner: string) => '['.repeat(depth) + inner + ']'.repeat(depth)
+  for (const [inner, what] of [['1', 'nothing unstorable'], ['"a\\u0000b"', 'a NUL at the bottom']] as const) {
+    const payload = `{"ownerId":"o","description":${nest(5000, inner)}}`
+    const res = await client.call({ method: 'POST', url: '/wallets', payload, headers: { ...auth.backend, 'content-type': 'application/json', 'idempotency-key': randomUUID() } })
+    t.equal(res.statusCode, 400, what)
+    t.equal(res.json().error.code, 'validation_failed', what)
+  }
 })

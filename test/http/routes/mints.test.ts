@@ -69,3 +69,17 @@ t.test('GET /mints: 404 for an unknown id; auditors may read', async (t) => {
   t.equal((await get('/mints/00000000-0000-4000-8000-000000000000')).statusCode, 404)
   t.equal((await client.call({ method: 'GET', url: '/mints/00000000-0000-4000-8000-000000000000', headers: auth.auditor })).statusCode, 404)
 })
+
+t.test('GET /mints: a year 0000 instant and a forged cursor are 400, not a failed query', async (t) => {
+  const { get } = await httpHarness(t)
+  const year0 = await get('/mints?createdAfter=0000-01-01T00:00:00Z')
+  t.equal(year0.statusCode, 400)
+  t.same(year0.json().error.details.map((d: { field: string }) => d.field), ['query.createdAfter'])
+  t.equal((await get('/mints?createdBefore=0001-01-01T00:00:00Z')).statusCode, 200, 'year 0001 is a year')
+  const forge = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
+  for (const cursor of [forge(['2026-02-30T00:00:00.000Z', 'x']), forge(['2026-11-26T10:00:00.000Z', 'a\u0000b'])]) {
+    const res = await get(`/mints?cursor=${cursor}`)
+    t.equal(res.statusCode, 400)
+    t.equal(res.json().error.code, 'invalid_cursor')
+  }
+})

@@ -58,8 +58,8 @@ t.test('a redeem of a fraction of a cent is 400: a wire pays whole cents; nothin
   t.equal(res.statusCode, 400)
   t.equal(res.json().error.code, 'validation_failed')
   t.same(res.json().error.details, [{ field: 'body.amount', message: 'a wire pays whole cents: amount must have at most 2 decimals' }])
-  // A malformed amount keeps its one message about the shape.
-  t.equal((await post('/redeem', { walletId, bankAccountId, amount: '1.1234567' })).json().error.details.length, 1)
+  // A malformed or zero amount keeps its one message.
+  for (const amount of ['1.1234567', '0.000']) t.equal((await post('/redeem', { walletId, bankAccountId, amount })).json().error.details.length, 1, amount)
   t.equal(await store.head(), before, 'nothing appended')
   t.equal((await get(`/wallets/${walletId}`)).json().balances.reserved, '0.00')
   t.equal((await post('/redeem', { walletId, bankAccountId, amount: '10.10' })).statusCode, 202, 'whole cents are fine')
