@@ -20,16 +20,26 @@ export type DeadLetterRow = Selectable<DeadLettersTable>
  * The one dead-letter store for webhook notifications and process-manager tasks. Each change is an
  * event on `deadletter-{id}` first (the audit record, with its actor), then this table (what admins
  * list); a requeue after the event is idempotent, so a crash between them is repaired by acting again.
+ *
+ * Opening one sets a failing task or notification aside. `round` names the run of failures it ends:
+ * the same while that run is retried, changed once an admin has replayed the dead letter (a task's
+ * version, a notification's replay count). The id derives from it, so opening the dead letter again
+ * after a failure part-way (its event committed, then the row, the task's settle or the inbox's
+ * update failed) finds the one already recorded: no second event, no second attention flag, one row.
  */
-export async function openDeadLetter(store: EventStore, db: Db, entry: Omit<RecordDeadLetter, 'deadLetterId'>, actor: string): Promise<string> {
-  const deadLetterId = randomUUID()
+export async function openDeadLetter(store: EventStore, db: Db, entry: Omit<RecordDeadLetter, 'deadLetterId'>, actor: string, round: number): Promise<string> {
+  const deadLetterId = deadLetterIdOf(entry.kind, entry.subject, round)
   await execute(store, recordDeadLetter, { deadLetterId, ...entry }, { commandId: deriveId('dead-letter', deadLetterId), actor, occurredAt: new Date().toISOString() })
   await db
     .insertInto('dead_letters')
     .values({ id: deadLetterId, kind: entry.kind, subject: entry.subject, detail: entry.detail, attention: entry.attention ?? null, error: entry.error.slice(0, 1000), attempts: entry.attempts, resolved_by: null, reason: null, resolved_at: null })
+    .onConflict((oc) => oc.column('id').doNothing())
     .execute()
   return deadLetterId
 }
+
+/** The id of the dead letter ending `round` of `subject`'s failures: the same for every attempt to open it. */
+export const deadLetterIdOf = (kind: 'webhook' | 'task', subject: string, round: number): string => deriveId('dead-letter', kind, subject, String(round))
 
 export async function getDeadLetter(db: Db, id: string): Promise<DeadLetterRow | undefined> {
   return db.selectFrom('dead_letters').selectAll().where('id', '=', id).executeTakeFirst()
@@ -55,7 +65,8 @@ export async function replay(store: EventStore, db: Db, id: string, actor: strin
   if (row.kind === 'webhook') {
     await db
       .updateTable('webhook_inbox')
-      .set({ status: 'pending', attempts: 0, next_attempt_at: sql<Date>`now()` as never, last_error: null, locked_until: null, dead_letter_id: null })
+      // A new round: should it fail again, its dead letter is a new one.
+      .set({ status: 'pending', attempts: 0, next_attempt_at: sql<Date>`now()` as never, last_error: null, locked_until: null, dead_letter_id: null, replays: sql<number>`replays + 1` })
       .where('id', '=', row.subject)
       .execute()
   } else {

@@ -20,7 +20,7 @@ import { mintStep } from './steps/mint.ts'
 import { redeemStep } from './steps/redeem.ts'
 import { transferStep } from './steps/transfer.ts'
 import { walletStep } from './steps/wallet.ts'
-import { claimDue, releaseClaims, settle, wake, type Outcome, type Task, type TaskKind } from './tasks.ts'
+import { claimDue, holdClaim, settle, wake, type Outcome, type Task, type TaskKind } from './tasks.ts'
 
 const steps: Record<TaskKind, Step> = {
   wallet: walletStep,
@@ -72,7 +72,10 @@ export interface ProcessManagerOptions {
   /** Idle pause between looks for due work (ms). */
   tickMs?: number
   concurrency?: number
-  /** A claimed task is retaken after this long if its worker died (s). */
+  /**
+   * A claimed task is retaken after this long if its worker died (s); a live worker renews the claim
+   * every third of it while the step runs, however long that is.
+   */
   claimSeconds?: number
   retry?: { baseMs: number; maxMs: number }
   leaseRetryMs?: number
@@ -100,11 +103,15 @@ export class ProcessManager {
   private readonly subscriber: Subscriber
   private readonly doorbell = new Doorbell()
   private readonly lease: LeasedLoop
+  private readonly claimSeconds: number
   /** When the newest verified webhook was received (epoch ms), looked up from the inbox now and then. */
   lastWebhookAt = 0
 
   constructor(options: ProcessManagerOptions) {
     this.options = options
+    // Short, since a dead instance's claims are retaken only once they expire (a restart after a crash
+    // waits that long); renewal, not length, covers a slow step.
+    this.claimSeconds = options.claimSeconds ?? 15
     const pm = this
     this.ctx = {
       store: options.store,
@@ -162,8 +169,9 @@ export class ProcessManager {
   }
 
   private async whileLeased(signal: AbortSignal): Promise<void> {
-    // Holding the lease makes this the only instance: claims left by a dead one can go.
-    await releaseClaims(this.options.db).catch((err: unknown) => this.options.logger.warn({ err }, 'could not release stale claims'))
+    // Claims are not released here: an instance that lost its lease still finishes (and renews) the
+    // tasks it runs, and may not even know yet that it lost it. A dead one's claims expire unrenewed
+    // within `claimSeconds` and are then claimed like any due task.
     this.options.logger.info('process manager active')
     this.subscriber.start()
     try {
@@ -176,7 +184,6 @@ export class ProcessManager {
   /** Keeps up to `concurrency` tasks in flight; one slow Circle call never holds up the others. */
   private async work(signal: AbortSignal): Promise<void> {
     const { db, webhookBackoff } = this.options
-    const claimSeconds = this.options.claimSeconds ?? 120
     let watchedAt = 0
     await workClaimed(this.doorbell, signal, {
       concurrency: this.options.concurrency ?? 8,
@@ -186,7 +193,7 @@ export class ProcessManager {
         watchedAt = Date.now()
         await this.watchWebhooks()
       },
-      claim: (limit) => claimDue(db, limit, claimSeconds),
+      claim: (limit) => claimDue(db, limit, this.claimSeconds),
       run: (task) => this.runTask(task),
       onClaimError: (err) => this.options.logger.error({ err }, 'could not claim process-manager tasks'),
     })
@@ -204,6 +211,9 @@ export class ProcessManager {
         this.options.db,
         { kind: 'task', subject: task.stream, detail: task.kind, error, attempts, attention },
         'process-manager',
+        // The task's version stays while this run of failures is retried (so a dead letter opened
+        // again after its settle failed is the same one) and is bumped by an admin's replay.
+        task.version,
       )
       this.options.logger.error({ stream: task.stream, attempts, error, deadLetterId, attention }, 'operation step keeps failing; set aside as a dead letter')
       return { next: 'dead', deadLetterId, error }
@@ -226,29 +236,41 @@ export class ProcessManager {
   }
 
   private async runTask(task: Task): Promise<void> {
-    const { baseMs, maxMs } = this.options.retry ?? { baseMs: 500, maxMs: 60_000 }
+    const release = holdClaim(this.options.db, task, this.claimSeconds, this.options.logger)
     let outcome: Outcome
     try {
-      outcome = await steps[task.kind](this.ctx, task.entityId)
+      outcome = await this.attempt(task)
+    } finally {
+      release()
+    }
+    try {
+      if (!(await settle(this.options.db, task, outcome))) {
+        this.options.logger.warn({ stream: task.stream, outcome: outcome.next }, 'a task lost its claim before it settled; the runner holding it now settles it')
+        return
+      }
+      if (outcome.next === 'dead') this.options.metrics?.deadLetters.inc({ source: 'task', kind: task.kind })
+    } catch (err) {
+      this.options.logger.error({ err, stream: task.stream }, 'could not settle a task; its claim will expire')
+    }
+  }
+
+  /** Runs the task's step once; a failure is retried with backoff or, past the bounds, dead-lettered. */
+  private async attempt(task: Task): Promise<Outcome> {
+    const { baseMs, maxMs } = this.options.retry ?? { baseMs: 500, maxMs: 60_000 }
+    try {
+      const outcome = await steps[task.kind](this.ctx, task.entityId)
       this.options.metrics?.taskAttempts.inc({ kind: task.kind, result: 'ok' })
+      return outcome
     } catch (err) {
       this.options.metrics?.taskAttempts.inc({ kind: task.kind, result: 'failed' })
       const error = err instanceof Error ? err.message : String(err)
       const attempts = task.attempts + 1
       const failingMs = task.firstFailedAt ? Date.now() - task.firstFailedAt.getTime() : 0
       if (attempts >= (this.options.maxAttempts ?? 10) || failingMs >= (this.options.maxAgeMs ?? 3_600_000)) {
-        outcome = await this.deadLetter(task, attempts, error)
-      } else {
-        const inMs = backoffDelay(task.attempts, { baseMs, maxMs })
-        this.options.logger.warn({ err, stream: task.stream, attempts }, 'operation step failed; will retry')
-        outcome = { next: 'retry', inMs, error }
+        return this.deadLetter(task, attempts, error)
       }
-    }
-    try {
-      await settle(this.options.db, task, outcome)
-      if (outcome.next === 'dead') this.options.metrics?.deadLetters.inc({ source: 'task', kind: task.kind })
-    } catch (err) {
-      this.options.logger.error({ err, stream: task.stream }, 'could not settle a task; its claim will expire')
+      this.options.logger.warn({ err, stream: task.stream, attempts }, 'operation step failed; will retry')
+      return { next: 'retry', inMs: backoffDelay(task.attempts, { baseMs, maxMs }), error }
     }
   }
 }

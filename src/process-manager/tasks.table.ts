@@ -9,6 +9,8 @@ export interface PmTasksTable {
   version: ColumnType<number, number | undefined, number>
   due_at: ColumnType<Date, Date | undefined, Date>
   locked_until: Date | null
+  /** The current claim's token: only its holder may renew the claim or settle the task. */
+  claim_token: ColumnType<string | null, string | null | undefined, string | null>
   attempts: ColumnType<number, number | undefined, number>
   last_error: string | null
   done: ColumnType<boolean, boolean | undefined, boolean>

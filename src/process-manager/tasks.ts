@@ -1,4 +1,5 @@
 import { sql, type Transaction } from 'kysely'
+import type { Logger } from 'pino'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { Database } from '../database.ts'
 import { parseStreamName } from '../events/stream-name.ts'
@@ -13,6 +14,8 @@ export interface Task {
   attempts: number
   /** When the current run of failures began (undefined: the last run succeeded). */
   firstFailedAt: Date | undefined
+  /** This claim's token: the claim is held only while the row still carries it. */
+  claimToken: string
 }
 
 /** Events on these streams make their tasks due now (and not done, whatever they were); one statement per batch. */
@@ -52,18 +55,62 @@ export async function queueStats(db: Db): Promise<{ due: number; scheduled: numb
   return { due: Number(r?.due ?? 0), scheduled: Number(r?.scheduled ?? 0), oldestDueSeconds: Math.max(0, r?.oldest ?? 0) }
 }
 
-/** Claims up to `limit` due tasks for `leaseSeconds`; a crashed worker's claims expire and are retaken. */
-export async function claimDue(db: Db, limit: number, leaseSeconds: number): Promise<Task[]> {
-  const rows = await sql<{ stream: string; kind: TaskKind; entity_id: string; version: number; attempts: number; first_failed_at: Date | null }>`
-    UPDATE pm_tasks SET locked_until = now() + make_interval(secs => ${leaseSeconds})
+/**
+ * Claims up to `limit` due tasks for `claimSeconds`, each under a new token. A running task's claim is
+ * renewed (`holdClaim`), so one that expired belongs to a runner that died and is retaken.
+ */
+export async function claimDue(db: Db, limit: number, claimSeconds: number): Promise<Task[]> {
+  const rows = await sql<{ stream: string; kind: TaskKind; entity_id: string; version: number; attempts: number; first_failed_at: Date | null; claim_token: string }>`
+    UPDATE pm_tasks SET locked_until = now() + make_interval(secs => ${claimSeconds}), claim_token = gen_random_uuid()
     WHERE stream IN (
       SELECT stream FROM pm_tasks
       WHERE NOT done AND due_at <= now() AND (locked_until IS NULL OR locked_until < now())
       ORDER BY due_at LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     )
-    RETURNING stream, kind, entity_id, version, attempts, first_failed_at`.execute(db)
-  return rows.rows.map((r) => ({ stream: r.stream, kind: r.kind, entityId: r.entity_id, version: r.version, attempts: r.attempts, firstFailedAt: r.first_failed_at ?? undefined }))
+    RETURNING stream, kind, entity_id, version, attempts, first_failed_at, claim_token`.execute(db)
+  return rows.rows.map((r) => ({
+    stream: r.stream,
+    kind: r.kind,
+    entityId: r.entity_id,
+    version: r.version,
+    attempts: r.attempts,
+    firstFailedAt: r.first_failed_at ?? undefined,
+    claimToken: r.claim_token,
+  }))
+}
+
+/** Extends a claim for another `claimSeconds`; false when it is no longer held (settled, or expired and retaken). */
+export async function renewClaim(db: Db, task: Task, claimSeconds: number): Promise<boolean> {
+  const res = await sql`
+    UPDATE pm_tasks SET locked_until = now() + make_interval(secs => ${claimSeconds})
+    WHERE stream = ${task.stream} AND claim_token = ${task.claimToken}`.execute(db)
+  return Number(res.numAffectedRows ?? 0) > 0
+}
+
+/**
+ * Keeps a running task's claim from expiring, however long its step takes (Circle degraded, several
+ * calls in a step): renewed every third of `claimSeconds` until the returned function is called.
+ * A claim found lost is not renewed again; the step's settle will then write nothing.
+ */
+export function holdClaim(db: Db, task: Task, claimSeconds: number, logger: Logger): () => void {
+  let stopped = false
+  const stop = () => {
+    stopped = true
+    clearInterval(timer)
+  }
+  const timer = setInterval(() => {
+    renewClaim(db, task, claimSeconds).then(
+      (held) => {
+        if (held || stopped) return
+        stop()
+        logger.warn({ stream: task.stream }, 'a running task lost its claim; its outcome will not be recorded on the task')
+      },
+      (err: unknown) => stopped || logger.warn({ err, stream: task.stream }, 'could not renew a task claim; trying again'),
+    )
+  }, (claimSeconds * 1000) / 3)
+  timer.unref()
+  return stop
 }
 
 export type Outcome =
@@ -73,12 +120,16 @@ export type Outcome =
   /** Set aside after too many failures: done until an admin replays it. */
   | { next: 'dead'; deadLetterId: string; error: string }
 
-/** Records how a claimed task went; a newer event since the claim keeps it due now. */
-export async function settle(db: Db, task: Task, outcome: Outcome): Promise<void> {
+/**
+ * Records how a claimed task went, if its claim is still held (false, and nothing written, when not:
+ * another runner has the task now and its outcome is the newer one). A newer event since the claim
+ * keeps the task due now.
+ */
+export async function settle(db: Db, task: Task, outcome: Outcome): Promise<boolean> {
   const failed = outcome.next === 'retry' || outcome.next === 'dead'
   const done = outcome.next === 'done' || outcome.next === 'dead'
   const inMs = outcome.next === 'poll' || outcome.next === 'retry' ? outcome.inMs : 0
-  await sql`
+  const res = await sql`
     UPDATE pm_tasks SET
       done = CASE WHEN version = ${task.version} THEN ${done} ELSE false END,
       due_at = CASE WHEN version = ${task.version} THEN now() + make_interval(secs => ${inMs / 1000}) ELSE now() END,
@@ -87,15 +138,21 @@ export async function settle(db: Db, task: Task, outcome: Outcome): Promise<void
       last_error = ${failed ? outcome.error.slice(0, 1000) : null},
       dead_letter_id = ${outcome.next === 'dead' ? outcome.deadLetterId : null},
       locked_until = NULL,
+      claim_token = NULL,
       updated_at = now()
-    WHERE stream = ${task.stream}`.execute(db)
+    WHERE stream = ${task.stream} AND claim_token = ${task.claimToken}`.execute(db)
+  return Number(res.numAffectedRows ?? 0) > 0
 }
 
-/** A replayed dead letter: the task is due now with a fresh retry budget. */
+/**
+ * A replayed dead letter: the task is due now with a fresh retry budget. A claim still held is left
+ * alone: released, it could hand the task to a second runner while the first still runs it; the
+ * version bump keeps the first one's settle from marking the task done.
+ */
 export async function requeue(db: Db, stream: string): Promise<boolean> {
   const res = await sql`
     UPDATE pm_tasks SET done = false, due_at = now(), attempts = 0, first_failed_at = NULL, dead_letter_id = NULL,
-      last_error = NULL, locked_until = NULL, version = version + 1, updated_at = now()
+      last_error = NULL, version = version + 1, updated_at = now()
     WHERE stream = ${stream}`.execute(db)
   return Number(res.numAffectedRows ?? 0) > 0
 }
@@ -104,9 +161,4 @@ export async function requeue(db: Db, stream: string): Promise<boolean> {
 export async function wakeWaiting(db: Db, kind: TaskKind): Promise<number> {
   const res = await sql`UPDATE pm_tasks SET due_at = now() WHERE kind = ${kind} AND NOT done AND due_at > now()`.execute(db)
   return Number(res.numAffectedRows ?? 0)
-}
-
-/** Frees every claim; only safe for the instance holding the process-manager lease. */
-export async function releaseClaims(db: Db): Promise<void> {
-  await db.updateTable('pm_tasks').set({ locked_until: null }).where('locked_until', 'is not', null).execute()
 }

@@ -15,6 +15,8 @@ export interface WebhookInboxTable {
   locked_until: Date | null
   last_error: string | null
   dead_letter_id: string | null
+  /** Replays of its dead letters: a new run of failures after a replay gets a new dead letter. */
+  replays: Generated<number>
   received_at: ColumnType<Date, Date | string | undefined, never>
   processed_at: Date | null
 }

@@ -34,11 +34,13 @@ export interface InboxItem {
   type: string
   resource: Record<string, unknown>
   attempts: number
+  /** Replays of its dead letters so far: the round a dead letter opened now would end. */
+  replays: number
 }
 
 /** Claims up to `limit` due notifications for `leaseSeconds`; a crashed worker's claims expire and are retaken. */
 export async function claimDue(db: Db, limit: number, leaseSeconds: number): Promise<InboxItem[]> {
-  const rows = await sql<{ id: string; scheme: 'v2' | 'sns'; notification_type: string; resource: Record<string, unknown>; attempts: number }>`
+  const rows = await sql<{ id: string; scheme: 'v2' | 'sns'; notification_type: string; resource: Record<string, unknown>; attempts: number; replays: number }>`
     UPDATE webhook_inbox SET locked_until = now() + make_interval(secs => ${leaseSeconds})
     WHERE id IN (
       SELECT id FROM webhook_inbox
@@ -46,8 +48,8 @@ export async function claimDue(db: Db, limit: number, leaseSeconds: number): Pro
       ORDER BY next_attempt_at LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     )
-    RETURNING id, scheme, notification_type, resource, attempts`.execute(db)
-  return rows.rows.map((r) => ({ id: r.id, scheme: r.scheme, type: r.notification_type, resource: r.resource, attempts: r.attempts }))
+    RETURNING id, scheme, notification_type, resource, attempts, replays`.execute(db)
+  return rows.rows.map((r) => ({ id: r.id, scheme: r.scheme, type: r.notification_type, resource: r.resource, attempts: r.attempts, replays: r.replays }))
 }
 
 export async function markProcessed(db: Db, id: string): Promise<void> {

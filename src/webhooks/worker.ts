@@ -105,7 +105,7 @@ export class WebhookWorker {
     const { db, logger, metrics, store } = this.options
     const attempts = item.attempts + 1
     if (final || attempts >= (this.options.maxAttempts ?? 10)) {
-      const deadLetterId = await openDeadLetter(store, db, { kind: 'webhook', subject: item.id, detail: item.type, error, attempts }, 'circle-webhook')
+      const deadLetterId = await openDeadLetter(store, db, { kind: 'webhook', subject: item.id, detail: item.type, error, attempts }, 'circle-webhook', item.replays)
       await markDead(db, item.id, deadLetterId, error)
       metrics?.webhooks.inc({ stage: 'dead_lettered' })
       metrics?.deadLetters.inc({ source: 'webhook', kind: item.type })

@@ -1,14 +1,22 @@
-import t from 'tap'
+import { randomUUID } from 'node:crypto'
+import t, { type Test } from 'tap'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import { discard, openDeadLetter, replay } from '../../src/dead-letters/dead-letters.ts'
 import { DomainError } from '../../src/commands/errors.ts'
+import { claimDue, markDead } from '../../src/webhooks/inbox.ts'
 import { testDatabase } from '../helpers/database.ts'
 
-t.test('an admin action whose event was written but whose row was not (a crash in between) resumes instead of failing', async (t) => {
+async function setUp(t: Test) {
   const database = await testDatabase(t)
   const store = new PostgresEventStore(database.pool)
   t.teardown(() => store.close())
-  const id = await openDeadLetter(store, database.db, { kind: 'webhook', subject: 'n-9', detail: 'transfers', error: 'x', attempts: 3 }, 'circle-webhook')
+  return { ...database, store }
+}
+
+t.test('an admin action whose event was written but whose row was not (a crash in between) resumes instead of failing', async (t) => {
+  const database = await setUp(t)
+  const { store } = database
+  const id = await openDeadLetter(store, database.db, { kind: 'webhook', subject: 'n-9', detail: 'transfers', error: 'x', attempts: 3 }, 'circle-webhook', 0)
   await replay(store, database.db, id, 'admin:a')
   // As if the process died after the event: the row still says open.
   await database.db.updateTable('dead_letters').set({ status: 'open' }).where('id', '=', id).execute()
@@ -16,4 +24,42 @@ t.test('an admin action whose event was written but whose row was not (a crash i
   t.equal(row.status, 'replayed')
   t.equal((await store.readStream(`deadletter-${id}`)).filter((e) => e.type === 'DeadLetterReplayed').length, 1, 'no second event')
   await t.rejects(discard(store, database.db, id, 'x', 'admin:a'), DomainError, 'a replayed dead letter cannot be discarded')
+})
+
+t.test('a dead letter opened again in the same round (its row insert failed after its event) is the same one: one event, one attention flag, one row', async (t) => {
+  const { db, store } = await setUp(t)
+  const subject = `mint-${randomUUID()}`
+  const entry = { kind: 'task' as const, subject, detail: 'mint', error: 'Circle unavailable', attempts: 10, attention: 'circle_call_failed' }
+  const id = await openDeadLetter(store, db, entry, 'process-manager', 4)
+  // As if the row insert had failed after the event committed; the caller tries again.
+  await db.deleteFrom('dead_letters').where('id', '=', id).execute()
+  t.equal(await openDeadLetter(store, db, entry, 'process-manager', 4), id, 'the same dead letter')
+  t.equal(await openDeadLetter(store, db, entry, 'process-manager', 4), id, 'and again once its row is there')
+
+  t.equal((await store.readStream(`deadletter-${id}`)).filter((e) => e.type === 'DeadLetterRecorded').length, 1, 'one DeadLetterRecorded')
+  t.equal((await store.readStream(subject)).filter((e) => e.type === 'OperationNeedsAttention').length, 1, 'one attention flag on the operation')
+  const rows = await db.selectFrom('dead_letters').select(['id', 'status']).where('subject', '=', subject).execute()
+  t.same(rows, [{ id, status: 'open' }], 'one row')
+})
+
+t.test('a notification failing again after its dead letter was replayed gets a new dead letter', async (t) => {
+  const { db, store } = await setUp(t)
+  const notificationId = randomUUID()
+  await db.insertInto('webhook_inbox').values({ id: notificationId, scheme: 'v2', notification_type: 'transfers', resource: '{}', locked_until: null, last_error: null, dead_letter_id: null, processed_at: null }).execute()
+  const deadLetterOf = async () => {
+    const [item] = await claimDue(db, 1, 60)
+    if (!item) throw new Error('the notification is not due')
+    const id = await openDeadLetter(store, db, { kind: 'webhook', subject: item.id, detail: item.type, error: 'unknown transfer', attempts: 3 }, 'circle-webhook', item.replays)
+    await markDead(db, item.id, id, 'unknown transfer')
+    return id
+  }
+  const first = await deadLetterOf()
+  await replay(store, db, first, 'admin:a')
+  const second = await deadLetterOf()
+  t.not(second, first, 'a new round, a new dead letter')
+  const rows = await db.selectFrom('dead_letters').select(['id', 'status']).where('subject', '=', notificationId).orderBy('status', 'desc').execute()
+  t.same(rows, [
+    { id: first, status: 'replayed' },
+    { id: second, status: 'open' },
+  ])
 })

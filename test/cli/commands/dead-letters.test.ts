@@ -12,8 +12,8 @@ t.test('dead-letters list, replay and discard from the CLI, recorded with the op
   const database = await testDatabase(t)
   const store = new PostgresEventStore(database.pool)
   t.teardown(() => store.close())
-  const webhook = await openDeadLetter(store, database.db, { kind: 'webhook', subject: 'n-1', detail: 'transfers', error: 'Circle transfer x is not known yet', attempts: 12 }, 'circle-webhook')
-  const other = await openDeadLetter(store, database.db, { kind: 'webhook', subject: 'n-2', detail: 'payouts', error: 'boom', attempts: 12 }, 'circle-webhook')
+  const webhook = await openDeadLetter(store, database.db, { kind: 'webhook', subject: 'n-1', detail: 'transfers', error: 'Circle transfer x is not known yet', attempts: 12 }, 'circle-webhook', 0)
+  const other = await openDeadLetter(store, database.db, { kind: 'webhook', subject: 'n-2', detail: 'payouts', error: 'boom', attempts: 12 }, 'circle-webhook', 0)
   await database.db.insertInto('webhook_inbox').values({ id: 'n-1', scheme: 'v2', notification_type: 'transfers', resource: '{}', status: 'dead', locked_until: null, last_error: 'x', dead_letter_id: webhook, processed_at: null }).execute()
   const cli = (...args: string[]) => spawnSync(process.execPath, ['src/cli/main.ts', ...args], { cwd: root, env: { PATH: process.env.PATH, DATABASE_URL: database.url }, encoding: 'utf8' })
 
