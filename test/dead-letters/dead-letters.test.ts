@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
-import { discard, openDeadLetter, replay } from '../../src/dead-letters/dead-letters.ts'
+import { discard, listDeadLetters, openDeadLetter, replay } from '../../src/dead-letters/dead-letters.ts'
 import { DomainError } from '../../src/commands/errors.ts'
 import { claimDue, markDead } from '../../src/webhooks/inbox.ts'
 import { testDatabase } from '../helpers/database.ts'
@@ -62,4 +62,24 @@ t.test('a notification failing again after its dead letter was replayed gets a n
     { id: first, status: 'replayed' },
     { id: second, status: 'open' },
   ])
+})
+
+t.test('dead letters made in the same transaction (one now()) are all listed, page by page', async (t) => {
+  const { db } = await setUp(t)
+  // One statement: every row gets the same creation time, as dead letters opened together would.
+  const ids = Array.from({ length: 5 }, () => randomUUID())
+  await db
+    .insertInto('dead_letters')
+    .values(ids.map((id, i) => ({ id, kind: 'webhook', subject: `n-${i}`, detail: 'transfers', attention: null, error: 'x', attempts: 1, resolved_by: null, reason: null, resolved_at: null })))
+    .execute()
+  const seen: string[] = []
+  let cursor: string | undefined
+  for (let pages = 0; pages < 10; pages++) {
+    const page = await listDeadLetters(db, {}, { limit: 2, ...(cursor === undefined ? {} : { cursor }) })
+    seen.push(...page.items.map((r) => r.id))
+    if (page.nextCursor === null) break
+    cursor = page.nextCursor
+  }
+  // With now()'s microseconds, the cursor's milliseconds came before the page's last row, and the next page skipped the rest.
+  t.same([...seen].sort(), [...ids].sort(), 'every dead letter once, none skipped')
 })
