@@ -2828,8 +2828,8 @@ export interface operations {
                     /** Format: uuid */
                     bankAccountId: string;
                     /**
-                     * @description Decimal string in USD (= USDC), at most 6 decimals
-                     * @example 10.50
+                     * @description Decimal string in USD, at most 2 decimals (a wire pays whole cents)
+                     * @example 40.00
                      */
                     amount: string;
                     /**
