@@ -1,4 +1,5 @@
 import { sql, type SelectQueryBuilder } from 'kysely'
+import { storableText } from '../adapters/postgres/text.ts'
 
 export const DEFAULT_LIMIT = 50
 export const MAX_LIMIT = 200
@@ -36,8 +37,6 @@ export function encodeCursor(p: Position): string {
  * year 0001 (PostgreSQL has no year 0000).
  */
 const realInstant = (s: string) => /^[0-9]{4}-/.test(s) && !s.startsWith('0000') && !Number.isNaN(Date.parse(s)) && new Date(s).toISOString() === s
-/** No NUL and no unpaired surrogate: PostgreSQL refuses the first in text and would change the second. */
-const storableText = (s: string) => !s.includes('\u0000') && s.isWellFormed()
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** The id column's type: a uuid column refuses any other id in the comparison, so a cursor's id is checked first. */

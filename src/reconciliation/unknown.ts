@@ -1,4 +1,4 @@
-import type { CirclePort, CircleTransfer } from '../adapters/circle/port.ts'
+import type { CircleMoney, CirclePort, CircleTransfer } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import { formatAmount } from '../events/money.ts'
 import { alreadyReported, type Finding } from './runs.ts'
@@ -14,7 +14,7 @@ async function known(db: Db, ids: string[]): Promise<Set<string>> {
 }
 
 /** Circle's amount: formatted like ours when in USDC, as Circle wrote it in another currency. */
-const shown = (m: { amount: bigint | undefined; amountText: string }) => (m.amount === undefined ? m.amountText : formatAmount(m.amount))
+const shown = (m: CircleMoney) => (m.amount === undefined ? m.amountText : formatAmount(m.amount))
 
 const describe = (t: CircleTransfer) => ({
   circleTransferId: t.id,

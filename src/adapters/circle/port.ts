@@ -46,18 +46,21 @@ export interface CircleAddress {
   chain: string
 }
 export type CircleDestination = { type: 'wallet'; id: string } | { type: 'blockchain'; chain: string; address: string; addressTag?: string }
-export interface CircleTransfer {
-  id: string
-  status: CircleStatus
+/** An amount as Circle gives it, in whatever currency. */
+export interface CircleMoney {
   /**
    * Circle's currency code. 'USD' is USDC, the only currency this ledger books; a wallet at Circle
-   * can also receive others (EURC is 'EUR'), which are never credited.
+   * can also receive others (EURC is 'EUR'), and the business account pay them out; never booked.
    */
   currency: string
   /** In micro-units when `currency` is 'USD'; undefined for another currency, whose precision differs. */
   amount: bigint | undefined
   /** The amount as Circle wrote it ("12.34"), in `currency`. */
   amountText: string
+}
+export interface CircleTransfer extends CircleMoney {
+  id: string
+  status: CircleStatus
   sourceWalletId?: string
   /** Set for inbound deposits (source blockchain). */
   sourceChain?: string
@@ -67,15 +70,9 @@ export interface CircleTransfer {
   /** When Circle created it (ISO 8601, Circle's `createDate`); what listings are filtered and ordered by. */
   createDate?: string
 }
-export interface CirclePayout {
+export interface CirclePayout extends CircleMoney {
   id: string
   status: 'pending' | 'complete' | 'failed'
-  /** Circle's currency code; ours are all 'USD', but the business account may also pay out others (EUR). */
-  currency: string
-  /** In micro-units when `currency` is 'USD'; undefined for another currency. */
-  amount: bigint | undefined
-  /** The amount as Circle wrote it, in `currency`. */
-  amountText: string
   errorCode?: string
   createDate?: string
 }

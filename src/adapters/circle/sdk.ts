@@ -7,6 +7,7 @@ import {
   type CircleAddress,
   type CircleDestination,
   type CircleListQuery,
+  type CircleMoney,
   type CirclePayout,
   type CirclePort,
   type CircleTransfer,
@@ -62,13 +63,19 @@ const configSchema = z.object({ payments: z.object({ masterWalletId: z.string().
 const usd = (balances: { amount: string; currency: string }[]) =>
   balances.filter((b) => b.currency === 'USD').reduce((sum, b) => sum + parseCircleAmount(b.amount), 0n)
 
+/** Circle's money: in micro-units only when it is USD (USDC); any other currency keeps Circle's text. */
+const toMoney = (m: z.infer<typeof money>): CircleMoney => ({
+  currency: m.currency,
+  amount: m.currency === 'USD' ? parseCircleAmount(m.amount) : undefined,
+  amountText: m.amount,
+})
+
 export function toTransfer(t: z.infer<typeof transferSchema>): CircleTransfer {
   const destination: CircleDestination =
     t.destination.type === 'wallet'
       ? { type: 'wallet', id: t.destination.id ?? '' }
       : { type: 'blockchain', chain: t.destination.chain ?? '', address: t.destination.address ?? '', ...(t.destination.addressTag ? { addressTag: t.destination.addressTag } : {}) }
-  const usd = t.amount.currency === 'USD'
-  const out: CircleTransfer = { id: t.id, status: t.status, currency: t.amount.currency, amount: usd ? parseCircleAmount(t.amount.amount) : undefined, amountText: t.amount.amount, destination }
+  const out: CircleTransfer = { id: t.id, status: t.status, ...toMoney(t.amount), destination }
   if (t.source.type === 'wallet' && t.source.id) out.sourceWalletId = t.source.id
   if (t.source.type === 'blockchain' && t.source.chain) out.sourceChain = t.source.chain
   if (t.transactionHash) out.txHash = t.transactionHash
@@ -274,8 +281,7 @@ function outcomeOf(err: CircleError): string {
 }
 
 export function toPayout(p: z.infer<typeof payoutSchema>): CirclePayout {
-  const usd = p.amount.currency === 'USD'
-  const out: CirclePayout = { id: p.id, status: p.status, currency: p.amount.currency, amount: usd ? parseCircleAmount(p.amount.amount) : undefined, amountText: p.amount.amount }
+  const out: CirclePayout = { id: p.id, status: p.status, ...toMoney(p.amount) }
   if (p.errorCode) out.errorCode = p.errorCode
   if (p.createDate) out.createDate = p.createDate
   return out

@@ -1,17 +1,9 @@
 import fp from 'fastify-plugin'
+import { storableText } from '../../adapters/postgres/text.ts'
 import { HttpError } from '../errors.ts'
 
 /**
- * Text PostgreSQL cannot store: a NUL character (refused by `text` and `jsonb`) or an unpaired UTF-16
- * surrogate (which becomes U+FFFD on its way to the database, so what is stored would differ from
- * what was sent). Either would otherwise fail deep in a command or a read as a 500.
- */
-function unstorable(value: string): boolean {
-  return value.includes('\u0000') || !value.isWellFormed()
-}
-
-/**
- * The path of a string (key or value) in `value` that cannot be stored, if any. Walked with a
+ * The path of a string (key or value) in `value` that PostgreSQL cannot store, if any. Walked with a
  * stack of its own, not by recursion, so a deeply nested body is walked like a flat one.
  */
 function unstorableAt(value: unknown, path: string): string | undefined {
@@ -19,12 +11,12 @@ function unstorableAt(value: unknown, path: string): string | undefined {
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const [item, at] = next
     if (typeof item === 'string') {
-      if (unstorable(item)) return at
+      if (!storableText(item)) return at
       continue
     }
     if (item === null || typeof item !== 'object' || Buffer.isBuffer(item)) continue
     for (const [key, inner] of Object.entries(item)) {
-      if (unstorable(key)) return `${at}.${key}`
+      if (!storableText(key)) return `${at}.${key}`
       pending.push([inner, `${at}.${key}`])
     }
   }
