@@ -65,8 +65,9 @@ export async function replay(store: EventStore, db: Db, id: string, actor: strin
   if (row.kind === 'webhook') {
     await db
       .updateTable('webhook_inbox')
-      // A new round: should it fail again, its dead letter is a new one.
-      .set({ status: 'pending', attempts: 0, next_attempt_at: sql<Date>`now()` as never, last_error: null, locked_until: null, dead_letter_id: null, replays: sql<number>`replays + 1` })
+      // A new round: should it fail again, its dead letter is a new one. A claim still held (a worker
+      // that retook the notification after the one that buried it died) is left to its holder.
+      .set({ status: 'pending', attempts: 0, next_attempt_at: sql<Date>`now()` as never, last_error: null, dead_letter_id: null, replays: sql<number>`replays + 1` })
       .where('id', '=', row.subject)
       .execute()
   } else {

@@ -10,7 +10,7 @@ import type { EventStore } from '../events/event-store.ts'
 import type { DomainEvent } from '../events/types.ts'
 import { redeem } from '../events/redeem.ts'
 import type { Metrics } from '../metrics.ts'
-import { Doorbell, workClaimed } from '../subscriptions/doorbell.ts'
+import { Doorbell, holdClaim, workClaimed } from '../subscriptions/doorbell.ts'
 import { LeasedLoop } from '../subscriptions/lease.ts'
 import { Subscriber } from '../subscriptions/subscriber.ts'
 import type { Step, StepContext } from './context.ts'
@@ -20,7 +20,7 @@ import { mintStep } from './steps/mint.ts'
 import { redeemStep } from './steps/redeem.ts'
 import { transferStep } from './steps/transfer.ts'
 import { walletStep } from './steps/wallet.ts'
-import { claimDue, holdClaim, settle, wake, type Outcome, type Task, type TaskKind } from './tasks.ts'
+import { claimDue, renewClaim, settle, wake, type Outcome, type Task, type TaskKind } from './tasks.ts'
 
 const steps: Record<TaskKind, Step> = {
   wallet: walletStep,
@@ -236,7 +236,7 @@ export class ProcessManager {
   }
 
   private async runTask(task: Task): Promise<void> {
-    const release = holdClaim(this.options.db, task, this.claimSeconds, this.options.logger)
+    const release = holdClaim(() => renewClaim(this.options.db, task, this.claimSeconds), this.claimSeconds, this.options.logger, { stream: task.stream })
     let outcome: Outcome
     try {
       outcome = await this.attempt(task)

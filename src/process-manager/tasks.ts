@@ -1,5 +1,4 @@
 import { sql, type Transaction } from 'kysely'
-import type { Logger } from 'pino'
 import type { Db } from '../adapters/postgres/database.ts'
 import type { Database } from '../database.ts'
 import { parseStreamName } from '../events/stream-name.ts'
@@ -57,7 +56,7 @@ export async function queueStats(db: Db): Promise<{ due: number; scheduled: numb
 
 /**
  * Claims up to `limit` due tasks for `claimSeconds`, each under a new token. A running task's claim is
- * renewed (`holdClaim`), so one that expired belongs to a runner that died and is retaken.
+ * renewed while its step runs (`holdClaim`, with `renewClaim`), so one that expired belongs to a runner that died and is retaken.
  */
 export async function claimDue(db: Db, limit: number, claimSeconds: number): Promise<Task[]> {
   const rows = await sql<{ stream: string; kind: TaskKind; entity_id: string; version: number; attempts: number; first_failed_at: Date | null; claim_token: string }>`
@@ -86,31 +85,6 @@ export async function renewClaim(db: Db, task: Task, claimSeconds: number): Prom
     UPDATE pm_tasks SET locked_until = now() + make_interval(secs => ${claimSeconds})
     WHERE stream = ${task.stream} AND claim_token = ${task.claimToken}`.execute(db)
   return Number(res.numAffectedRows ?? 0) > 0
-}
-
-/**
- * Keeps a running task's claim from expiring, however long its step takes (Circle degraded, several
- * calls in a step): renewed every third of `claimSeconds` until the returned function is called.
- * A claim found lost is not renewed again; the step's settle will then write nothing.
- */
-export function holdClaim(db: Db, task: Task, claimSeconds: number, logger: Logger): () => void {
-  let stopped = false
-  const stop = () => {
-    stopped = true
-    clearInterval(timer)
-  }
-  const timer = setInterval(() => {
-    renewClaim(db, task, claimSeconds).then(
-      (held) => {
-        if (held || stopped) return
-        stop()
-        logger.warn({ stream: task.stream }, 'a running task lost its claim; its outcome will not be recorded on the task')
-      },
-      (err: unknown) => stopped || logger.warn({ err, stream: task.stream }, 'could not renew a task claim; trying again'),
-    )
-  }, (claimSeconds * 1000) / 3)
-  timer.unref()
-  return stop
 }
 
 export type Outcome =

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
 import { raceTimer } from '../timers.ts'
 
 /**
@@ -83,4 +84,30 @@ export async function workClaimed<T>(doorbell: Doorbell, signal: AbortSignal, wo
     if (items.length === 0) await doorbell.wait(signal, work.tickMs)
   }
   await Promise.allSettled([...inFlight])
+}
+
+/**
+ * Keeps a running item's claim from expiring, however long its work takes (Circle degraded, several
+ * calls in a step): `renew` runs every third of `claimSeconds` until the returned function is called.
+ * A claim found lost (`renew` answered false) is not renewed again; the item's settle, fenced by its
+ * claim token, then writes nothing. `log` names the item in the log lines.
+ */
+export function holdClaim(renew: () => Promise<boolean>, claimSeconds: number, logger: Logger, log: Record<string, unknown>): () => void {
+  let stopped = false
+  const stop = () => {
+    stopped = true
+    clearInterval(timer)
+  }
+  const timer = setInterval(() => {
+    renew().then(
+      (held) => {
+        if (held || stopped) return
+        stop()
+        logger.warn(log, 'a running item lost its claim; its outcome will not be recorded')
+      },
+      (err: unknown) => stopped || logger.warn({ ...log, err }, 'could not renew a claim; trying again'),
+    )
+  }, (claimSeconds * 1000) / 3)
+  timer.unref()
+  return stop
 }

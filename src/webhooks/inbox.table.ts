@@ -13,6 +13,8 @@ export interface WebhookInboxTable {
   attempts: Generated<number>
   next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>
   locked_until: Date | null
+  /** The current claim's token: only its holder may renew the claim or record the outcome. */
+  claim_token: ColumnType<string | null, string | null | undefined, string | null>
   last_error: string | null
   dead_letter_id: string | null
   /** Replays of its dead letters: a new run of failures after a replay gets a new dead letter. */

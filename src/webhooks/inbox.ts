@@ -36,40 +36,60 @@ export interface InboxItem {
   attempts: number
   /** Replays of its dead letters so far: the round a dead letter opened now would end. */
   replays: number
+  /** This claim's token: the claim is held only while the row still carries it. */
+  claimToken: string
 }
 
-/** Claims up to `limit` due notifications for `leaseSeconds`; a crashed worker's claims expire and are retaken. */
-export async function claimDue(db: Db, limit: number, leaseSeconds: number): Promise<InboxItem[]> {
-  const rows = await sql<{ id: string; scheme: 'v2' | 'sns'; notification_type: string; resource: Record<string, unknown>; attempts: number; replays: number }>`
-    UPDATE webhook_inbox SET locked_until = now() + make_interval(secs => ${leaseSeconds})
+/**
+ * Claims up to `limit` due notifications for `claimSeconds`, each under a new token. A claim is
+ * renewed while its notification is handled (`renewClaim`), so one that expired belongs to a worker
+ * that died and is retaken.
+ */
+export async function claimDue(db: Db, limit: number, claimSeconds: number): Promise<InboxItem[]> {
+  const rows = await sql<{ id: string; scheme: 'v2' | 'sns'; notification_type: string; resource: Record<string, unknown>; attempts: number; replays: number; claim_token: string }>`
+    UPDATE webhook_inbox SET locked_until = now() + make_interval(secs => ${claimSeconds}), claim_token = gen_random_uuid()
     WHERE id IN (
       SELECT id FROM webhook_inbox
       WHERE status = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
       ORDER BY next_attempt_at LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     )
-    RETURNING id, scheme, notification_type, resource, attempts, replays`.execute(db)
-  return rows.rows.map((r) => ({ id: r.id, scheme: r.scheme, type: r.notification_type, resource: r.resource, attempts: r.attempts, replays: r.replays }))
+    RETURNING id, scheme, notification_type, resource, attempts, replays, claim_token`.execute(db)
+  return rows.rows.map((r) => ({ id: r.id, scheme: r.scheme, type: r.notification_type, resource: r.resource, attempts: r.attempts, replays: r.replays, claimToken: r.claim_token }))
 }
 
-export async function markProcessed(db: Db, id: string): Promise<void> {
-  await db.updateTable('webhook_inbox').set({ status: 'processed', processed_at: new Date(), locked_until: null }).where('id', '=', id).execute()
+/** Extends a claim for another `claimSeconds`; false when it is no longer held (recorded, or expired and retaken). */
+export async function renewClaim(db: Db, item: InboxItem, claimSeconds: number): Promise<boolean> {
+  const res = await sql`
+    UPDATE webhook_inbox SET locked_until = now() + make_interval(secs => ${claimSeconds})
+    WHERE id = ${item.id} AND claim_token = ${item.claimToken}`.execute(db)
+  return held(res)
 }
 
-export async function scheduleRetry(db: Db, id: string, inMs: number, error: string): Promise<void> {
-  await sql`
+// Each outcome below is recorded only by the claim's holder (false, and nothing written, when the
+// claim was lost: the worker holding it now records the newer outcome).
+
+export async function markProcessed(db: Db, item: InboxItem): Promise<boolean> {
+  const res = await sql`
+    UPDATE webhook_inbox SET status = 'processed', processed_at = now(), locked_until = NULL, claim_token = NULL
+    WHERE id = ${item.id} AND claim_token = ${item.claimToken}`.execute(db)
+  return held(res)
+}
+
+export async function scheduleRetry(db: Db, item: InboxItem, inMs: number, error: string): Promise<boolean> {
+  const res = await sql`
     UPDATE webhook_inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => ${inMs / 1000}),
-      last_error = ${error.slice(0, 1000)}, locked_until = NULL
-    WHERE id = ${id}`.execute(db)
+      last_error = ${error.slice(0, 1000)}, locked_until = NULL, claim_token = NULL
+    WHERE id = ${item.id} AND claim_token = ${item.claimToken}`.execute(db)
+  return held(res)
 }
 
-export async function markDead(db: Db, id: string, deadLetterId: string, error: string): Promise<void> {
-  await sql`
-    UPDATE webhook_inbox SET status = 'dead', attempts = attempts + 1, last_error = ${error.slice(0, 1000)}, dead_letter_id = ${deadLetterId}, locked_until = NULL
-    WHERE id = ${id}`.execute(db)
+export async function markDead(db: Db, item: InboxItem, deadLetterId: string, error: string): Promise<boolean> {
+  const res = await sql`
+    UPDATE webhook_inbox SET status = 'dead', attempts = attempts + 1, last_error = ${error.slice(0, 1000)}, dead_letter_id = ${deadLetterId},
+      locked_until = NULL, claim_token = NULL
+    WHERE id = ${item.id} AND claim_token = ${item.claimToken}`.execute(db)
+  return held(res)
 }
 
-/** Frees every claim; only safe for the instance holding the webhook-worker lease. */
-export async function releaseClaims(db: Db): Promise<void> {
-  await db.updateTable('webhook_inbox').set({ locked_until: null }).where('locked_until', 'is not', null).execute()
-}
+const held = (res: { numAffectedRows?: bigint }): boolean => Number(res.numAffectedRows ?? 0) > 0

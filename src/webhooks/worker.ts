@@ -3,10 +3,10 @@ import type { Db } from '../adapters/postgres/database.ts'
 import { backoffDelay } from '../adapters/retry.ts'
 import { openDeadLetter } from '../dead-letters/dead-letters.ts'
 import type { Metrics } from '../metrics.ts'
-import { Doorbell, workClaimed } from '../subscriptions/doorbell.ts'
+import { Doorbell, holdClaim, workClaimed } from '../subscriptions/doorbell.ts'
 import { LeasedLoop } from '../subscriptions/lease.ts'
-import { handleNotification, type HandlerContext } from './handle.ts'
-import { claimDue, markDead, markProcessed, releaseClaims, scheduleRetry, type InboxItem } from './inbox.ts'
+import { handleNotification, type Handled, type HandlerContext } from './handle.ts'
+import { claimDue, markDead, markProcessed, renewClaim, scheduleRetry, type InboxItem } from './inbox.ts'
 
 export interface WebhookWorkerOptions extends Omit<HandlerContext, 'db'> {
   db: Db
@@ -20,6 +20,7 @@ export interface WebhookWorkerOptions extends Omit<HandlerContext, 'db'> {
   concurrency?: number
   /** Idle pause between looks at the inbox when no wake-up comes (another process stored the notification). */
   tickMs?: number
+  /** How long a claim lasts unrenewed: a dead worker's notifications are retaken after this (renewed every third of it while handled). */
   claimSeconds?: number
   leaseRetryMs?: number
 }
@@ -34,9 +35,11 @@ export class WebhookWorker {
   private readonly options: WebhookWorkerOptions
   private readonly doorbell = new Doorbell()
   private readonly lease: LeasedLoop
+  private readonly claimSeconds: number
 
   constructor(options: WebhookWorkerOptions) {
     this.options = options
+    this.claimSeconds = options.claimSeconds ?? 15
     this.lease = new LeasedLoop({ pool: options.pool, name: 'webhook-worker', retryMs: options.leaseRetryMs, whileLeased: (signal) => this.whileLeased(signal) })
   }
 
@@ -61,7 +64,8 @@ export class WebhookWorker {
   }
 
   private async whileLeased(signal: AbortSignal): Promise<void> {
-    await releaseClaims(this.options.db).catch((err: unknown) => this.options.logger.warn({ err }, 'could not release stale webhook claims'))
+    // Claims are not released here: an instance that lost its lease still finishes (and renews) the
+    // notifications it handles. A dead one's claims expire unrenewed within `claimSeconds`.
     this.options.logger.info('webhook worker active')
     await this.work(signal)
   }
@@ -70,7 +74,7 @@ export class WebhookWorker {
     return workClaimed(this.doorbell, signal, {
       concurrency: this.options.concurrency ?? 8,
       tickMs: this.options.tickMs ?? 200,
-      claim: (limit) => claimDue(this.options.db, limit, this.options.claimSeconds ?? 60),
+      claim: (limit) => claimDue(this.options.db, limit, this.claimSeconds),
       run: (item) => this.process(item),
       onClaimError: (err) => this.options.logger.error({ err }, 'could not claim webhook notifications'),
     })
@@ -78,25 +82,22 @@ export class WebhookWorker {
 
   private async process(item: InboxItem): Promise<void> {
     const { db, logger, metrics } = this.options
-    let reason: string
-    let final = false
+    const release = holdClaim(() => renewClaim(db, item, this.claimSeconds), this.claimSeconds, logger, { notification: item.id })
+    let handled: Handled
     try {
-      const handled = await handleNotification(this.options, item)
-      if (handled.result === 'processed') {
-        await markProcessed(db, item.id)
-        metrics?.webhooks.inc({ stage: 'processed' })
-        logger.debug({ notification: item.id, type: item.type, note: handled.note }, 'webhook processed')
-        return
-      }
-      reason = handled.reason
-      final = handled.result === 'refused'
+      handled = await handleNotification(this.options, item)
     } catch (err) {
-      reason = err instanceof Error ? err.message : String(err)
+      handled = { result: 'retry', reason: err instanceof Error ? err.message : String(err) }
+    } finally {
+      release()
     }
     try {
-      await this.failed(item, reason, final)
+      if (handled.result !== 'processed') return await this.failed(item, handled.reason, handled.result === 'refused')
+      if (!(await markProcessed(db, item))) return claimLost(logger, item)
+      metrics?.webhooks.inc({ stage: 'processed' })
+      logger.debug({ notification: item.id, type: item.type, note: handled.note }, 'webhook processed')
     } catch (err) {
-      logger.error({ err, notification: item.id }, 'could not record a webhook failure; its claim will expire')
+      logger.error({ err, notification: item.id }, 'could not record how a webhook went; its claim will expire')
     }
   }
 
@@ -105,16 +106,21 @@ export class WebhookWorker {
     const { db, logger, metrics, store } = this.options
     const attempts = item.attempts + 1
     if (final || attempts >= (this.options.maxAttempts ?? 10)) {
+      // A worker that lost its claim records nothing, and opens no dead letter for the notification either.
+      if (!(await renewClaim(db, item, this.claimSeconds))) return claimLost(logger, item)
       const deadLetterId = await openDeadLetter(store, db, { kind: 'webhook', subject: item.id, detail: item.type, error, attempts }, 'circle-webhook', item.replays)
-      await markDead(db, item.id, deadLetterId, error)
+      if (!(await markDead(db, item, deadLetterId, error))) return claimLost(logger, item)
       metrics?.webhooks.inc({ stage: 'dead_lettered' })
       metrics?.deadLetters.inc({ source: 'webhook', kind: item.type })
       logger.error({ notification: item.id, type: item.type, attempts, error, deadLetterId }, final ? 'webhook cannot be applied; set aside as a dead letter' : 'webhook keeps failing; set aside as a dead letter')
       return
     }
     const inMs = backoffDelay(item.attempts, this.options.retry ?? { baseMs: 500, maxMs: 60_000 })
-    await scheduleRetry(db, item.id, inMs, error)
+    if (!(await scheduleRetry(db, item, inMs, error))) return claimLost(logger, item)
     metrics?.webhooks.inc({ stage: 'retried' })
     logger.info({ notification: item.id, type: item.type, attempts, inMs: Math.round(inMs), error }, 'webhook not applicable yet; will retry')
   }
 }
+
+const claimLost = (logger: WebhookWorkerOptions['logger'], item: InboxItem): void =>
+  logger.warn({ notification: item.id }, 'a webhook lost its claim before its outcome was recorded; the worker holding it now records it')

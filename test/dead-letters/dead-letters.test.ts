@@ -50,7 +50,7 @@ t.test('a notification failing again after its dead letter was replayed gets a n
     const [item] = await claimDue(db, 1, 60)
     if (!item) throw new Error('the notification is not due')
     const id = await openDeadLetter(store, db, { kind: 'webhook', subject: item.id, detail: item.type, error: 'unknown transfer', attempts: 3 }, 'circle-webhook', item.replays)
-    await markDead(db, item.id, id, 'unknown transfer')
+    await markDead(db, item, id, 'unknown transfer')
     return id
   }
   const first = await deadLetterOf()
