@@ -10,7 +10,7 @@ import { replayDeadLetter } from '../commands/replay-dead-letter.ts'
 import { deadLetter } from '../events/dead-letter.ts'
 import type { EventStore } from '../events/event-store.ts'
 import { fold } from '../events/fold.ts'
-import { requeue } from '../process-manager/tasks.ts'
+import { release, requeue } from '../process-manager/tasks.ts'
 import { pageQuery, type Page, type PageRequest } from '../projections/pagination.ts'
 import type { DeadLettersTable } from './dead-letters.table.ts'
 
@@ -71,7 +71,7 @@ export async function replay(store: EventStore, db: Db, id: string, actor: strin
       .where('id', '=', row.subject)
       .execute()
   } else {
-    await requeue(db, row.subject)
+    await requeue(db, row.subject, id)
   }
   return resolve(db, id, 'replayed', actor, null)
 }
@@ -80,12 +80,16 @@ export async function replay(store: EventStore, db: Db, id: string, actor: strin
 export async function discard(store: EventStore, db: Db, id: string, reason: string, actor: string, requestId?: string): Promise<DeadLetterRow> {
   const meta = { commandId: randomUUID(), actor, occurredAt: new Date().toISOString(), ...(requestId === undefined ? {} : { requestId }) }
   await executeOrResume(store, db, id, 'discarded', () => execute(store, discardDeadLetter, { deadLetterId: id, reason }, meta))
+  const row = await getDeadLetter(db, id)
+  if (!row) throw new Error(`dead letter ${id} is gone after its discard was recorded`)
+  // Its task no longer waits behind it and does not run its failed step again; the next event wakes it.
+  if (row.kind === 'task') await release(db, row.subject, id)
   return resolve(db, id, 'discarded', actor, reason)
 }
 
 /**
  * Runs the admin command. If its event is already written but the row still says open (the
- * process stopped in between), the action resumes instead of failing: requeueing is idempotent.
+ * process stopped in between), the action resumes instead of failing: requeueing and releasing are idempotent.
  */
 async function executeOrResume(store: EventStore, db: Db, id: string, action: 'replayed' | 'discarded', run: () => Promise<unknown>): Promise<void> {
   try {

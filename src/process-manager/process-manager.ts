@@ -204,7 +204,15 @@ export class ProcessManager {
    * it (admin API, CLI, /metrics, an error log line) instead of a silent retry forever.
    */
   private async deadLetter(task: Task, attempts: number, error: string): Promise<Outcome> {
+    if (task.deadLetterId !== undefined) {
+      // An event woke the task from behind its still open dead letter, and the step fails again (often
+      // the event was one its own failed run wrote): parked behind the same one, no second flag.
+      this.options.logger.error({ stream: task.stream, attempts, error, deadLetterId: task.deadLetterId }, 'operation step keeps failing; still set aside behind its open dead letter')
+      return { next: 'dead', deadLetterId: task.deadLetterId, error, opened: false }
+    }
     try {
+      // A runner that lost its claim records nothing, and opens no dead letter for the task either.
+      if (!(await renewClaim(this.options.db, task, this.claimSeconds))) return { next: 'retry', inMs: 0, error }
       const attention = await attentionOf(this.options.store, task)
       const deadLetterId = await openDeadLetter(
         this.options.store,
@@ -216,7 +224,7 @@ export class ProcessManager {
         task.version,
       )
       this.options.logger.error({ stream: task.stream, attempts, error, deadLetterId, attention }, 'operation step keeps failing; set aside as a dead letter')
-      return { next: 'dead', deadLetterId, error }
+      return { next: 'dead', deadLetterId, error, opened: true }
     } catch (err) {
       this.options.logger.error({ err, stream: task.stream }, 'could not record a dead letter; will retry the task')
       return { next: 'retry', inMs: this.options.retry?.maxMs ?? 60_000, error }
@@ -248,7 +256,7 @@ export class ProcessManager {
         this.options.logger.warn({ stream: task.stream, outcome: outcome.next }, 'a task lost its claim before it settled; the runner holding it now settles it')
         return
       }
-      if (outcome.next === 'dead') this.options.metrics?.deadLetters.inc({ source: 'task', kind: task.kind })
+      if (outcome.next === 'dead' && outcome.opened) this.options.metrics?.deadLetters.inc({ source: 'task', kind: task.kind })
     } catch (err) {
       this.options.logger.error({ err, stream: task.stream }, 'could not settle a task; its claim will expire')
     }

@@ -16,8 +16,14 @@ export interface PmTasksTable {
   done: ColumnType<boolean, boolean | undefined, boolean>
   /** When the current run of failures began; with `attempts` it bounds the retries. */
   first_failed_at: Date | null
-  /** Set when the task was set aside as a dead letter (it is then done until replayed). */
+  /**
+   * The task's open dead letter, from the run of failures that opened it until an admin replays or
+   * discards it. The task is parked (done) behind it; an event wakes it, and failing again parks it
+   * behind the same one instead of opening another.
+   */
   dead_letter_id: string | null
+  /** The dead letter an admin last replayed or discarded: a settle that opened it keeps the admin's action. */
+  resolved_dead_letter_id: ColumnType<string | null, string | null | undefined, string | null>
   created_at: ColumnType<Date, Date | undefined, never>
   updated_at: ColumnType<Date, Date | undefined, Date>
 }

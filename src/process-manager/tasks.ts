@@ -15,9 +15,15 @@ export interface Task {
   firstFailedAt: Date | undefined
   /** This claim's token: the claim is held only while the row still carries it. */
   claimToken: string
+  /** The open dead letter the task was parked behind before an event woke it: failing again parks it behind this one. */
+  deadLetterId: string | undefined
 }
 
-/** Events on these streams make their tasks due now (and not done, whatever they were); one statement per batch. */
+/**
+ * Events on these streams make their tasks due now (and not done, whatever they were); one statement
+ * per batch. A task parked behind a dead letter is woken too (the event may be news the failed run did
+ * not have) but keeps its dead letter: failing again parks it behind the same one.
+ */
 export async function wake(trx: Transaction<Database> | Db, streams: string[]): Promise<void> {
   const unique = [...new Set(streams)]
   if (unique.length === 0) return
@@ -59,7 +65,7 @@ export async function queueStats(db: Db): Promise<{ due: number; scheduled: numb
  * renewed while its step runs (`holdClaim`, with `renewClaim`), so one that expired belongs to a runner that died and is retaken.
  */
 export async function claimDue(db: Db, limit: number, claimSeconds: number): Promise<Task[]> {
-  const rows = await sql<{ stream: string; kind: TaskKind; entity_id: string; version: number; attempts: number; first_failed_at: Date | null; claim_token: string }>`
+  const rows = await sql<{ stream: string; kind: TaskKind; entity_id: string; version: number; attempts: number; first_failed_at: Date | null; claim_token: string; dead_letter_id: string | null }>`
     UPDATE pm_tasks SET locked_until = now() + make_interval(secs => ${claimSeconds}), claim_token = gen_random_uuid()
     WHERE stream IN (
       SELECT stream FROM pm_tasks
@@ -67,7 +73,7 @@ export async function claimDue(db: Db, limit: number, claimSeconds: number): Pro
       ORDER BY due_at LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     )
-    RETURNING stream, kind, entity_id, version, attempts, first_failed_at, claim_token`.execute(db)
+    RETURNING stream, kind, entity_id, version, attempts, first_failed_at, claim_token, dead_letter_id`.execute(db)
   return rows.rows.map((r) => ({
     stream: r.stream,
     kind: r.kind,
@@ -76,6 +82,7 @@ export async function claimDue(db: Db, limit: number, claimSeconds: number): Pro
     attempts: r.attempts,
     firstFailedAt: r.first_failed_at ?? undefined,
     claimToken: r.claim_token,
+    deadLetterId: r.dead_letter_id ?? undefined,
   }))
 }
 
@@ -92,25 +99,32 @@ export type Outcome =
   | { next: 'poll'; inMs: number }
   | { next: 'retry'; inMs: number; error: string }
   /** Set aside after too many failures: done until an admin replays it. */
-  | { next: 'dead'; deadLetterId: string; error: string }
+  | { next: 'dead'; deadLetterId: string; error: string; opened: boolean }
 
 /**
  * Records how a claimed task went, if its claim is still held (false, and nothing written, when not:
  * another runner has the task now and its outcome is the newer one). A newer event since the claim
  * keeps the task due now.
+ *
+ * An admin may already have replayed or discarded the dead letter this run opened (it is listed as
+ * soon as it is opened, before the task settles): the task then stays as that action left it, not
+ * parked behind a dead letter that is no longer open.
  */
 export async function settle(db: Db, task: Task, outcome: Outcome): Promise<boolean> {
   const failed = outcome.next === 'retry' || outcome.next === 'dead'
   const done = outcome.next === 'done' || outcome.next === 'dead'
   const inMs = outcome.next === 'poll' || outcome.next === 'retry' ? outcome.inMs : 0
+  const deadLetterId = outcome.next === 'dead' ? outcome.deadLetterId : null
+  // NULL, never true, for any outcome but a dead letter.
+  const actedOn = sql<boolean>`resolved_dead_letter_id = ${deadLetterId}`
   const res = await sql`
     UPDATE pm_tasks SET
-      done = CASE WHEN version = ${task.version} THEN ${done} ELSE false END,
-      due_at = CASE WHEN version = ${task.version} THEN now() + make_interval(secs => ${inMs / 1000}) ELSE now() END,
-      attempts = CASE WHEN ${failed} THEN attempts + 1 ELSE 0 END,
-      first_failed_at = CASE WHEN ${failed} THEN coalesce(first_failed_at, now()) ELSE NULL END,
-      last_error = ${failed ? outcome.error.slice(0, 1000) : null},
-      dead_letter_id = ${outcome.next === 'dead' ? outcome.deadLetterId : null},
+      done = CASE WHEN ${actedOn} THEN done WHEN version = ${task.version} THEN ${done} ELSE false END,
+      due_at = CASE WHEN ${actedOn} THEN due_at WHEN version = ${task.version} THEN now() + make_interval(secs => ${inMs / 1000}) ELSE now() END,
+      attempts = CASE WHEN ${actedOn} THEN attempts WHEN ${failed} THEN attempts + 1 ELSE 0 END,
+      first_failed_at = CASE WHEN ${actedOn} THEN first_failed_at WHEN ${failed} THEN coalesce(first_failed_at, now()) END,
+      last_error = CASE WHEN ${actedOn} THEN last_error ELSE ${failed ? outcome.error.slice(0, 1000) : null} END,
+      dead_letter_id = CASE WHEN ${actedOn} OR ${deadLetterId}::uuid IS NULL THEN dead_letter_id ELSE ${deadLetterId}::uuid END,
       locked_until = NULL,
       claim_token = NULL,
       updated_at = now()
@@ -121,15 +135,34 @@ export async function settle(db: Db, task: Task, outcome: Outcome): Promise<bool
 /**
  * A replayed dead letter: the task is due now with a fresh retry budget. A claim still held is left
  * alone: released, it could hand the task to a second runner while the first still runs it; the
- * version bump keeps the first one's settle from marking the task done.
+ * version bump keeps the first one's settle from marking the task done, and the resolved id keeps it
+ * from parking the task behind the dead letter just replayed.
  */
-export async function requeue(db: Db, stream: string): Promise<boolean> {
+export async function requeue(db: Db, stream: string, deadLetterId: string): Promise<boolean> {
   const res = await sql`
-    UPDATE pm_tasks SET done = false, due_at = now(), attempts = 0, first_failed_at = NULL, dead_letter_id = NULL,
-      last_error = NULL, version = version + 1, updated_at = now()
+    UPDATE pm_tasks SET done = false, due_at = now(), attempts = 0, first_failed_at = NULL, last_error = NULL,
+      dead_letter_id = ${notBehind(deadLetterId)}, resolved_dead_letter_id = ${deadLetterId}, version = version + 1, updated_at = now()
     WHERE stream = ${stream}`.execute(db)
   return Number(res.numAffectedRows ?? 0) > 0
 }
+
+/**
+ * A discarded dead letter: the task no longer waits behind it and does not run its failed step again.
+ * A parked task stays done, and the operation's next event wakes it (failing then opens a new dead
+ * letter). A run still going that may end in this dead letter (no other one open) is marked done, so
+ * its settle, which keeps the admin's action, stops there; any other outcome of that run overrides it.
+ */
+export async function release(db: Db, stream: string, deadLetterId: string): Promise<boolean> {
+  const res = await sql`
+    UPDATE pm_tasks SET
+      done = CASE WHEN claim_token IS NOT NULL AND (dead_letter_id IS NULL OR dead_letter_id = ${deadLetterId}) THEN true ELSE done END,
+      dead_letter_id = ${notBehind(deadLetterId)}, resolved_dead_letter_id = ${deadLetterId}, updated_at = now()
+    WHERE stream = ${stream}`.execute(db)
+  return Number(res.numAffectedRows ?? 0) > 0
+}
+
+/** The task's dead letter once `deadLetterId` is closed: none if it was that one, else the other one, still open. */
+const notBehind = (deadLetterId: string) => sql`CASE WHEN dead_letter_id = ${deadLetterId} THEN NULL ELSE dead_letter_id END`
 
 /** Tasks of a kind waiting for their next look (e.g. polling) take it now; how many were woken. */
 export async function wakeWaiting(db: Db, kind: TaskKind): Promise<number> {

@@ -5,6 +5,7 @@ import { CircleError, type CirclePort } from '../../src/adapters/circle/port.ts'
 import { createWallet } from '../../src/commands/create-wallet.ts'
 import { execute } from '../../src/commands/handler.ts'
 import { replay } from '../../src/dead-letters/dead-letters.ts'
+import { wake } from '../../src/process-manager/tasks.ts'
 import { processManagerHarness, until } from '../helpers/circle.ts'
 import { meta } from '../helpers/commands.ts'
 
@@ -55,4 +56,33 @@ t.test('a task dead-lettered again after a failure part-way opens the same dead 
       { id: second, status: 'open' },
     ],
   )
+})
+
+t.test('a parked task woken by an event that fails again is parked behind the same dead letter: no second one', async (t) => {
+  const h = await processManagerHarness(t, {}, { circle: down, maxAttempts: 2 })
+  const walletId = randomUUID()
+  const stream = `wallet-${walletId}`
+  await execute(h.store, createWallet, { walletId, ownerId: 'owner-1' }, meta())
+  const parkedAfter = (version: number) =>
+    until(async () => {
+      const row = await h.db.selectFrom('pm_tasks').selectAll().where('stream', '=', stream).executeTakeFirst()
+      return row?.done && row.version > version && row.last_error !== null ? row : undefined
+    }, 15_000, 'task parked')
+  const first = await parkedAfter(-1)
+  t.ok(first.dead_letter_id)
+
+  // An event on the operation, such as one its own failed run wrote and the subscriber delivers late.
+  await wake(h.db, [stream])
+  const again = await parkedAfter(first.version)
+  t.equal(again.dead_letter_id, first.dead_letter_id, 'behind the same dead letter')
+  t.equal(again.attempts, 2, 'after a whole new run of attempts')
+  const recorded = await sql<{ n: number }>`SELECT count(*)::int AS n FROM events WHERE type = 'DeadLetterRecorded'`.execute(h.db)
+  t.equal(recorded.rows[0]!.n, 1, 'one DeadLetterRecorded')
+  t.equal((await h.store.readStream(stream)).filter((e) => e.type === 'OperationNeedsAttention').length, 1, 'one attention flag')
+  t.same(await h.db.selectFrom('dead_letters').select(['id', 'status']).where('subject', '=', stream).execute(), [{ id: first.dead_letter_id, status: 'open' }])
+
+  // The admin's replay after the cause is fixed clears it; failing again is a new round.
+  await replay(h.store, h.db, first.dead_letter_id!, 'admin:a')
+  const third = await parkedAfter(again.version)
+  t.not(third.dead_letter_id, first.dead_letter_id, 'a new dead letter after the replay')
 })

@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto'
+import t, { type Test } from 'tap'
+import type { Db } from '../../src/adapters/postgres/database.ts'
+import { up as clearClosedDeadLetters } from '../../src/adapters/postgres/migrations/20261128T0200-task-resolved-dead-letter.ts'
+import { claimDue, release, requeue, settle, wake, type Task } from '../../src/process-manager/tasks.ts'
+import { testDatabase } from '../helpers/database.ts'
+
+/** A task for a new redeem stream, claimed as a runner claims it. */
+async function claimed(t: Test): Promise<{ db: Db; stream: string; task: Task }> {
+  const { db } = await testDatabase(t)
+  const stream = `redeem-${randomUUID()}`
+  await wake(db, [stream])
+  const [task] = await claimDue(db, 1, 30)
+  if (!task) throw new Error('nothing claimed')
+  return { db, stream, task }
+}
+
+const row = (db: Db, stream: string) => db.selectFrom('pm_tasks').selectAll().where('stream', '=', stream).executeTakeFirstOrThrow()
+const dead = (deadLetterId: string) => ({ next: 'dead', deadLetterId, error: 'Insufficient funds.', opened: true }) as const
+
+t.test('an event wakes a parked task, whose claim carries its open dead letter', async (t) => {
+  const { db, stream, task } = await claimed(t)
+  t.equal(task.deadLetterId, undefined, 'no dead letter yet')
+  const deadLetterId = randomUUID()
+  t.equal(await settle(db, task, dead(deadLetterId)), true)
+  t.same(await claimDue(db, 10, 30), [], 'parked')
+  // The event its own failing run wrote, delivered late by the subscriber, or news it did not have.
+  await wake(db, [stream])
+  const [woken] = await claimDue(db, 1, 30)
+  t.equal(woken?.stream, stream, 'due again')
+  t.equal(woken?.deadLetterId, deadLetterId, 'still behind its open dead letter')
+  t.equal(woken?.attempts, 0, 'a fresh run of attempts')
+})
+
+t.test('a woken task keeps its dead letter through retries and a success, until an admin acts', async (t) => {
+  const { db, stream, task } = await claimed(t)
+  const deadLetterId = randomUUID()
+  await settle(db, task, dead(deadLetterId))
+  await wake(db, [stream])
+  const [retried] = await claimDue(db, 1, 30)
+  await settle(db, retried!, { next: 'retry', inMs: 0, error: 'Insufficient funds.' })
+  t.equal((await row(db, stream)).dead_letter_id, deadLetterId, 'kept through a retry')
+  const [succeeded] = await claimDue(db, 1, 30)
+  t.equal(succeeded?.deadLetterId, deadLetterId)
+  await settle(db, succeeded!, { next: 'done' })
+  const done = await row(db, stream)
+  t.equal(done.done, true)
+  t.equal(done.dead_letter_id, deadLetterId, 'kept through a success: the dead letter is still open')
+})
+
+t.test('a dead letter replayed before its run settles: the task stays due with a fresh budget', async (t) => {
+  const { db, stream, task } = await claimed(t)
+  const deadLetterId = randomUUID()
+  t.equal(await requeue(db, stream, deadLetterId), true)
+  t.equal(await settle(db, task, dead(deadLetterId)), true)
+  const due = await row(db, stream)
+  t.equal(due.done, false, 'not parked behind the dead letter just replayed')
+  t.equal(due.dead_letter_id, null)
+  t.equal(due.attempts, 0, 'the replay gave it a fresh retry budget')
+  t.equal(due.last_error, null)
+  const [again] = await claimDue(db, 1, 30)
+  t.equal(again?.stream, stream, 'claimed again at once')
+  t.equal(again?.deadLetterId, undefined, 'failing again opens a new dead letter')
+})
+
+t.test('a dead letter discarded before its run settles: the task is done, not parked, and the next event wakes it', async (t) => {
+  const { db, stream, task } = await claimed(t)
+  const deadLetterId = randomUUID()
+  t.equal(await release(db, stream, deadLetterId), true)
+  t.equal(await settle(db, task, dead(deadLetterId)), true)
+  const settled = await row(db, stream)
+  t.equal(settled.done, true, 'the discarded step does not run again')
+  t.equal(settled.dead_letter_id, null, 'not parked behind it')
+  t.same(await claimDue(db, 10, 30), [])
+  await wake(db, [stream])
+  const [woken] = await claimDue(db, 1, 30)
+  t.equal(woken?.stream, stream, 'a new event makes it due')
+  t.equal(woken?.deadLetterId, undefined)
+})
+
+t.test('a parked task whose dead letter is discarded stays done; the next event wakes it without that dead letter', async (t) => {
+  const { db, stream, task } = await claimed(t)
+  const deadLetterId = randomUUID()
+  await settle(db, task, dead(deadLetterId))
+  t.equal(await release(db, stream, deadLetterId), true)
+  const released = await row(db, stream)
+  t.equal(released.done, true)
+  t.equal(released.dead_letter_id, null)
+  t.same(await claimDue(db, 10, 30), [], 'the discard runs nothing')
+  await wake(db, [stream])
+  const [woken] = await claimDue(db, 1, 30)
+  t.equal(woken?.deadLetterId, undefined, 'failing again opens a new dead letter')
+})
+
+t.test('a discard of a dead letter the task is not behind changes nothing the task does', async (t) => {
+  const { db, stream, task } = await claimed(t)
+  const open = randomUUID()
+  await settle(db, task, dead(open))
+  await release(db, stream, randomUUID())
+  const parked = await row(db, stream)
+  t.equal(parked.done, true)
+  t.equal(parked.dead_letter_id, open, 'still behind its own dead letter')
+
+  // A task polling Circle, between claims: a discard of some older dead letter must not stop it.
+  const idle = `mint-${randomUUID()}`
+  await wake(db, [idle])
+  const [polling] = await claimDue(db, 1, 30)
+  await settle(db, polling!, { next: 'poll', inMs: 60_000 })
+  await release(db, idle, randomUUID())
+  t.equal((await row(db, idle)).done, false, 'still polling')
+})
+
+t.test('a replay of a dead letter the task is not behind keeps the open one', async (t) => {
+  const { db, stream, task } = await claimed(t)
+  const open = randomUUID()
+  await settle(db, task, dead(open))
+  await requeue(db, stream, randomUUID())
+  const [again] = await claimDue(db, 1, 30)
+  t.equal(again?.deadLetterId, open, 'failing again parks it behind the one still open')
+})
+
+t.test('a settle that is not a dead letter is untouched by an earlier admin action', async (t) => {
+  const { db, stream, task } = await claimed(t)
+  await requeue(db, stream, randomUUID())
+  t.equal(await settle(db, task, { next: 'retry', inMs: 60_000, error: 'Circle unavailable' }), true)
+  const retried = await row(db, stream)
+  t.equal(retried.done, false)
+  t.equal(retried.attempts, 1)
+  t.equal(retried.last_error, 'Circle unavailable')
+  t.ok(retried.due_at.getTime() <= Date.now() + 1000, 'due now: the requeue is newer than the claim')
+})
+
+t.test('the migration frees tasks left behind a dead letter discarded before it', async (t) => {
+  const { db, stream, task } = await claimed(t)
+  const discarded = randomUUID()
+  await settle(db, task, dead(discarded))
+  await db
+    .insertInto('dead_letters')
+    .values({ id: discarded, kind: 'task', subject: stream, detail: 'redeem', attention: null, error: 'x', attempts: 3, resolved_by: null, reason: null, resolved_at: null })
+    .execute()
+  // Discarded by the code before the migration, which left the task behind it.
+  await db.updateTable('dead_letters').set({ status: 'discarded', resolved_by: 'admin:a', reason: 'by hand', resolved_at: new Date() }).where('id', '=', discarded).execute()
+  const other = `redeem-${randomUUID()}`
+  await wake(db, [other])
+  const [second] = await claimDue(db, 1, 30)
+  const open = randomUUID()
+  await settle(db, second!, dead(open))
+  await db.insertInto('dead_letters').values({ id: open, kind: 'task', subject: other, detail: 'redeem', attention: null, error: 'x', attempts: 3, resolved_by: null, reason: null, resolved_at: null }).execute()
+
+  await clearClosedDeadLetters(db as never)
+  t.equal((await row(db, stream)).dead_letter_id, null, 'no longer behind the discarded one')
+  t.equal((await row(db, other)).dead_letter_id, open, 'an open one is kept')
+})
