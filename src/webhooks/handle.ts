@@ -253,7 +253,7 @@ async function deposits(ctx: HandlerContext, item: InboxItem): Promise<Handled> 
  * The issuer's card events. Issuer statuses toggle (active <-> frozen), so the payload's status
  * may be stale by the time it arrives; the issuer's current card is asked for instead, and a
  * difference from ours is recorded as CardStatusChanged unless our own change is still being
- * pushed to the issuer by the process manager.
+ * pushed to the issuer by the process manager, or waits behind a dead letter for an admin.
  */
 async function cards(ctx: HandlerContext, item: InboxItem): Promise<Handled> {
   const c = cardResource.parse(item.resource)
@@ -268,8 +268,13 @@ async function cards(ctx: HandlerContext, item: InboxItem): Promise<Handled> {
   const { state } = await fold(ctx.store, card, link.entity_id)
   const current = await ctx.issuer.get(c.id)
   if (current.status === state.status || current.status === 'pending' || current.status === 'failed') return processed('card status unchanged')
-  const task = await ctx.db.selectFrom('pm_tasks').select(['done']).where('stream', '=', link.stream).executeTakeFirst()
+  const task = await ctx.db.selectFrom('pm_tasks').select(['done', 'dead_letter_id', 'last_error']).where('stream', '=', link.stream).executeTakeFirst()
   if (task && !task.done) return processed('our own change is still being pushed to the issuer')
+  // Parked behind a dead letter (its last run failed): the issuer never heard of our change (a freeze
+  // of a lost card, say), so its status must not undo it. A close at the issuer is final: recorded.
+  if (task?.dead_letter_id && task.last_error !== null && current.status !== 'closed') {
+    return processed(`our own change waits for dead letter ${task.dead_letter_id} to be replayed`)
+  }
   return record(
     ctx,
     item,

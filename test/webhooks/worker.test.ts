@@ -5,6 +5,7 @@ import { auth } from '../helpers/app.ts'
 import { until } from '../helpers/circle.ts'
 import { apiBankAccount, apiMint, apiWallet, isSettled, scrapeWhen, waitFor, webhookFlow } from '../helpers/webhook-flow.ts'
 import { store } from '../../src/webhooks/inbox.ts'
+import { CardIssuerError, type CardIssuer } from '../../src/adapters/card-issuer/port.ts'
 
 const terminalTypes = ['MintCompleted', 'MintFailed', 'TransferCompleted', 'TransferFailed', 'RedeemCompleted', 'RedeemFailed']
 
@@ -110,6 +111,49 @@ t.test('the issuer freezing a card on its own is recorded as CardStatusChanged f
   const changed = (await h.events(`card-${cardId}`)).filter((e) => e.type === 'CardStatusChanged')
   t.equal(changed.length, 1)
   t.equal(changed[0]!.metadata.actor, 'circle-webhook')
+})
+
+t.test('a card event while our freeze waits behind a dead letter does not undo the freeze; a close at the issuer is recorded', async (t) => {
+  const switchboard = { down: false }
+  const unavailable = () => new CardIssuerError('issuer unreachable', { transient: true, code: -1 })
+  const h = await webhookFlow(t, {
+    taskMaxAttempts: 2,
+    issuer: (real): CardIssuer => ({
+      issue: (r) => real.issue(r),
+      get: async (id) => real.get(id),
+      freeze: async (id) => (switchboard.down ? Promise.reject(unavailable()) : real.freeze(id)),
+      unfreeze: async (id) => real.unfreeze(id),
+      close: async (id) => real.close(id),
+    }),
+  })
+  const wallet = await apiWallet(h)
+  const cardId = (await h.post('/cards', { walletId: wallet.id, cardholderName: 'Ada Lovelace' })).json().id as string
+  await waitFor(h, `/cards/${cardId}`, (b) => b.status === 'active')
+  const issuerCardId = (await h.events(`card-${cardId}`)).find((e) => e.type === 'CardIssued')!.data.issuerCardId as string
+  switchboard.down = true
+  t.equal((await h.app.inject({ method: 'POST', url: `/cards/${cardId}/freeze`, headers: auth.backend })).statusCode, 200)
+  await until(async () => {
+    const task = await h.db.selectFrom('pm_tasks').selectAll().where('stream', '=', `card-${cardId}`).executeTakeFirstOrThrow()
+    return task.done && task.dead_letter_id !== null
+  }, 20_000, 'freeze task parked behind its dead letter')
+
+  // The issuer, which never heard of the freeze, reports the card as it knows it: active.
+  const notificationId = randomUUID()
+  await store(h.db, { id: notificationId, scheme: 'v2', type: 'cards', resource: { id: issuerCardId, status: 'active' } })
+  h.worker.notify()
+  const row = await until(async () => {
+    const r = await h.db.selectFrom('webhook_inbox').selectAll().where('id', '=', notificationId).executeTakeFirstOrThrow()
+    return r.status === 'processed' ? r : undefined
+  }, 10_000, 'card event processed')
+  t.equal(row.last_error, null)
+  t.equal((await h.get(`/cards/${cardId}`)).json().status, 'frozen', 'still frozen in the ledger')
+  t.same((await h.events(`card-${cardId}`)).filter((e) => e.type === 'CardStatusChanged'), [], 'no status change recorded')
+
+  // The issuer closing the card itself is final: recorded even while our freeze waits.
+  await fetch(`${h.url}/sim/cards/${issuerCardId}/status`, { method: 'POST', headers: { 'content-type': 'application/json', ...h.sim.controlHeaders }, body: JSON.stringify({ status: 'closed' }) })
+  await waitFor(h, `/cards/${cardId}`, (b) => b.status === 'closed')
+  const changed = (await h.events(`card-${cardId}`)).filter((e) => e.type === 'CardStatusChanged')
+  t.same(changed.map((e) => e.data.status), ['closed'])
 })
 
 t.test('a status that would move backwards (failed after complete) is ignored and changes nothing', async (t) => {
