@@ -1,11 +1,13 @@
 import { z } from 'zod'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { Db } from '../../adapters/postgres/database.ts'
+import { unstorableAt } from '../../adapters/postgres/text.ts'
 import type { Metrics } from '../../metrics.ts'
 import { actionable } from '../../webhooks/handle.ts'
 import { store } from '../../webhooks/inbox.ts'
 import { VerificationUnavailable, WebhookRejected, type WebhookVerifier } from '../../webhooks/verify.ts'
 import { HttpError } from '../errors.ts'
+import { unstorableError } from '../plugins/storable-text.ts'
 import { errorBody } from '../schemas.ts'
 
 export interface WebhookRouteOptions {
@@ -53,7 +55,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRouteOptions> = async (
           'Authenticated by signature, not API key: v2 `X-Circle-Signature` / `X-Circle-Key-Id`, or an SNS envelope signed by AWS. ' +
           'Unverifiable notifications get 401 and are not stored; verified ones are stored once (by notification id / SNS MessageId) and answered 200 at once.',
         security: [],
-        response: { 200: accepted, 401: errorBody, 413: errorBody, 429: errorBody, 503: errorBody },
+        response: { 200: accepted, 400: errorBody, 401: errorBody, 413: errorBody, 429: errorBody, 503: errorBody },
       },
     },
     async (request) => {
@@ -80,6 +82,13 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRouteOptions> = async (
         return { status: verified.action === 'subscription_confirmed' ? ('confirmed' as const) : ('noted' as const), id: verified.id }
       }
       const n = verified.notification
+      // Signed by Circle, yet not storable (a NUL, an unpaired surrogate): refused and logged, never a 500.
+      const field = unstorableAt({ id: n.id, type: n.type, resource: n.resource }, 'notification')
+      if (field !== undefined) {
+        opts.metrics.webhooks.inc({ stage: 'rejected' })
+        request.log.warn({ id: n.id, field }, 'verified webhook holds text that cannot be stored; refused')
+        throw unstorableError('notification', field)
+      }
       const needsWork = actionable(n.type, n.resource)
       const outcome = await store(opts.db, n, { processed: !needsWork })
       if (outcome === 'duplicate') {

@@ -178,6 +178,22 @@ t.test('unverifiable notifications get 401 with the error body and leave no inbo
   t.match(metrics, new RegExp(`webhooks_total\\{stage="rejected"\\} ${cases.length}`))
 })
 
+t.test('a verified notification holding text PostgreSQL cannot store gets 400 naming the field, and leaves no inbox row', async (t) => {
+  const h: Harness = await harness(t)
+  const cases = [
+    { name: 'a NUL', resource: { ...transfer, status: 'comp\u0000lete' }, field: 'notification.resource.status' },
+    { name: 'an unpaired surrogate', resource: { ...transfer, source: { type: 'blockchain', address: '0x\ud800' } }, field: 'notification.resource.source.address' },
+  ]
+  for (const c of cases) {
+    const res = await h.send(v2Delivery(key, 'transfers', c.resource))
+    t.equal(res.statusCode, 400, c.name)
+    t.equal(res.json().error.code, 'validation_failed', c.name)
+    t.same(res.json().error.details.map((d: { field: string }) => d.field), [c.field], c.name)
+  }
+  t.equal((await h.rows()).length, 0, 'nothing stored')
+  t.equal((await h.send(v2Delivery(key, 'transfers', transfer))).statusCode, 200, 'the next good notification is stored')
+})
+
 t.test('an unknown key id is asked of Circle once, then answered from the negative cache', async (t) => {
   const h = await harness(t)
   const unknown = { id: 'a1b2c3d4-0000-4000-8000-000000000001', privateKey: key.privateKey }
