@@ -39,6 +39,9 @@ t.test('business metrics: operations by kind and status, Circle calls by operati
   const mintId = randomUUID()
   await execute(store, requestMint, { mintId, walletId, amount: parseAmount('3') }, meta())
   await until(async () => (await fold(store, mint, mintId)).state.status === 'completed', 10_000, 'mint completed')
+  // The process manager logs and counts an outcome once its append has returned, a moment after the
+  // event can be read.
+  await until(async () => lines.some((l) => l.operationId === mintId && l.msg === 'mint completed'), 10_000, 'completion logged')
 
   const text = await metrics.registry.metrics()
   t.equal(value(text, 'ledger_operations_total', 'kind="mint",status="processing"'), 1)
