@@ -1,6 +1,6 @@
 import pino from 'pino'
 import type { Test } from 'tap'
-import type { CardIssuer } from '../../src/adapters/card-issuer/port.ts'
+import { CardIssuerError, type CardIssuer } from '../../src/adapters/card-issuer/port.ts'
 import type { CirclePort } from '../../src/adapters/circle/port.ts'
 import { SNS_TOPIC_ARN } from '../../src/adapters/circle/simulator/webhooks.ts'
 import type { SimulatorOptions } from '../../src/adapters/circle/simulator/simulator.ts'
@@ -130,6 +130,33 @@ export async function apiBankAccount(h: Flow, ownerId = 'owner-1'): Promise<stri
   const id = res.json().id as string
   await waitFor(h, `/bank-accounts/${id}`, (b) => b.status === 'active')
   return id
+}
+
+/** A wallet and an active card issued through the API, with the issuer's id for the card. */
+export async function apiCard(h: Flow): Promise<{ cardId: string; issuerCardId: string }> {
+  const wallet = await apiWallet(h)
+  const cardId = (await h.post('/cards', { walletId: wallet.id, cardholderName: 'Ada Lovelace' })).json().id as string
+  await waitFor(h, `/cards/${cardId}`, (b) => b.status === 'active')
+  const issued = (await h.events(`card-${cardId}`)).find((e) => e.type === 'CardIssued')
+  return { cardId, issuerCardId: issued!.data.issuerCardId as string }
+}
+
+/**
+ * A card issuer wrapper (the flow's `issuer` option) whose `calls` fail as unreachable, a transient
+ * error, while `switchboard.down` is set.
+ */
+export function downableIssuer(calls: readonly ('get' | 'freeze' | 'unfreeze' | 'close')[]) {
+  const switchboard = { down: false }
+  const failing = (call: (typeof calls)[number]) => switchboard.down && calls.includes(call)
+  const unavailable = () => Promise.reject(new CardIssuerError('issuer unreachable', { transient: true, code: -1 }))
+  const wrap = (real: CardIssuer): CardIssuer => ({
+    issue: (r) => real.issue(r),
+    get: (id) => (failing('get') ? unavailable() : real.get(id)),
+    freeze: (id) => (failing('freeze') ? unavailable() : real.freeze(id)),
+    unfreeze: (id) => (failing('unfreeze') ? unavailable() : real.unfreeze(id)),
+    close: (id) => (failing('close') ? unavailable() : real.close(id)),
+  })
+  return { switchboard, wrap }
 }
 
 /**

@@ -1,10 +1,9 @@
 import t from 'tap'
-import { CardIssuerError, type CardIssuer } from '../../src/adapters/card-issuer/port.ts'
 import { CircleError, type CirclePort } from '../../src/adapters/circle/port.ts'
 import { circleKey } from '../../src/commands/ids.ts'
 import { auth } from '../helpers/app.ts'
 import { until } from '../helpers/circle.ts'
-import { apiBankAccount, apiMint, apiWallet, isSettled, scrapeWhen, waitFor, webhookFlow } from '../helpers/webhook-flow.ts'
+import { apiBankAccount, apiCard, apiMint, apiWallet, downableIssuer, isSettled, scrapeWhen, waitFor, webhookFlow } from '../helpers/webhook-flow.ts'
 
 type DeadLetter = { id: string; kind: string; subject: string; detail: string; attention?: string; status: string; attempts: number; error: string }
 
@@ -16,22 +15,9 @@ async function openDeadLetter(h: Awaited<ReturnType<typeof webhookFlow>>, subjec
 }
 
 t.test('the issuer down for a card freeze: the task dead-letters, the card shows issuer_sync_failed, and a replay pushes the freeze', async (t) => {
-  const switchboard = { down: false }
-  const unavailable = () => new CardIssuerError('issuer unreachable', { transient: true, code: -1 })
-  const h = await webhookFlow(t, {
-    taskMaxAttempts: 3,
-    issuer: (real): CardIssuer => ({
-      issue: (r) => real.issue(r),
-      get: async (id) => (switchboard.down ? Promise.reject(unavailable()) : real.get(id)),
-      freeze: async (id) => (switchboard.down ? Promise.reject(unavailable()) : real.freeze(id)),
-      unfreeze: async (id) => (switchboard.down ? Promise.reject(unavailable()) : real.unfreeze(id)),
-      close: async (id) => (switchboard.down ? Promise.reject(unavailable()) : real.close(id)),
-    }),
-  })
-  const wallet = await apiWallet(h)
-  const cardId = (await h.post('/cards', { walletId: wallet.id, cardholderName: 'Ada Lovelace' })).json().id as string
-  await waitFor(h, `/cards/${cardId}`, (b) => b.status === 'active')
-  const issuerCardId = (await h.events(`card-${cardId}`)).find((e) => e.type === 'CardIssued')!.data.issuerCardId as string
+  const { switchboard, wrap } = downableIssuer(['get', 'freeze', 'unfreeze', 'close'])
+  const h = await webhookFlow(t, { taskMaxAttempts: 3, issuer: wrap })
+  const { cardId, issuerCardId } = await apiCard(h)
 
   switchboard.down = true
   t.equal((await h.app.inject({ method: 'POST', url: `/cards/${cardId}/freeze`, headers: auth.backend })).statusCode, 200)

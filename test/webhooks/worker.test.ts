@@ -3,9 +3,8 @@ import t from 'tap'
 import { sql } from 'kysely'
 import { auth } from '../helpers/app.ts'
 import { until } from '../helpers/circle.ts'
-import { apiBankAccount, apiMint, apiWallet, isSettled, scrapeWhen, waitFor, webhookFlow } from '../helpers/webhook-flow.ts'
+import { apiBankAccount, apiCard, apiMint, apiWallet, downableIssuer, isSettled, scrapeWhen, waitFor, webhookFlow } from '../helpers/webhook-flow.ts'
 import { store } from '../../src/webhooks/inbox.ts'
-import { CardIssuerError, type CardIssuer } from '../../src/adapters/card-issuer/port.ts'
 
 const terminalTypes = ['MintCompleted', 'MintFailed', 'TransferCompleted', 'TransferFailed', 'RedeemCompleted', 'RedeemFailed']
 
@@ -102,11 +101,8 @@ t.test('an inbound deposit in another currency than USDC, or with none, is never
 
 t.test('the issuer freezing a card on its own is recorded as CardStatusChanged from its card event', async (t) => {
   const h = await webhookFlow(t)
-  const wallet = await apiWallet(h)
-  const cardId = (await h.post('/cards', { walletId: wallet.id, cardholderName: 'Ada Lovelace' })).json().id as string
-  await waitFor(h, `/cards/${cardId}`, (b) => b.status === 'active')
-  const issued = (await h.events(`card-${cardId}`)).find((e) => e.type === 'CardIssued')!
-  await fetch(`${h.url}/sim/cards/${issued.data.issuerCardId as string}/status`, { method: 'POST', headers: { 'content-type': 'application/json', ...h.sim.controlHeaders }, body: JSON.stringify({ status: 'frozen' }) })
+  const { cardId, issuerCardId } = await apiCard(h)
+  await fetch(`${h.url}/sim/cards/${issuerCardId}/status`, { method: 'POST', headers: { 'content-type': 'application/json', ...h.sim.controlHeaders }, body: JSON.stringify({ status: 'frozen' }) })
   await waitFor(h, `/cards/${cardId}`, (b) => b.status === 'frozen')
   const changed = (await h.events(`card-${cardId}`)).filter((e) => e.type === 'CardStatusChanged')
   t.equal(changed.length, 1)
@@ -114,22 +110,9 @@ t.test('the issuer freezing a card on its own is recorded as CardStatusChanged f
 })
 
 t.test('a card event while our freeze waits behind a dead letter does not undo the freeze; a close at the issuer is recorded', async (t) => {
-  const switchboard = { down: false }
-  const unavailable = () => new CardIssuerError('issuer unreachable', { transient: true, code: -1 })
-  const h = await webhookFlow(t, {
-    taskMaxAttempts: 2,
-    issuer: (real): CardIssuer => ({
-      issue: (r) => real.issue(r),
-      get: async (id) => real.get(id),
-      freeze: async (id) => (switchboard.down ? Promise.reject(unavailable()) : real.freeze(id)),
-      unfreeze: async (id) => real.unfreeze(id),
-      close: async (id) => real.close(id),
-    }),
-  })
-  const wallet = await apiWallet(h)
-  const cardId = (await h.post('/cards', { walletId: wallet.id, cardholderName: 'Ada Lovelace' })).json().id as string
-  await waitFor(h, `/cards/${cardId}`, (b) => b.status === 'active')
-  const issuerCardId = (await h.events(`card-${cardId}`)).find((e) => e.type === 'CardIssued')!.data.issuerCardId as string
+  const { switchboard, wrap } = downableIssuer(['freeze'])
+  const h = await webhookFlow(t, { taskMaxAttempts: 2, issuer: wrap })
+  const { cardId, issuerCardId } = await apiCard(h)
   switchboard.down = true
   t.equal((await h.app.inject({ method: 'POST', url: `/cards/${cardId}/freeze`, headers: auth.backend })).statusCode, 200)
   await until(async () => {
