@@ -6,6 +6,7 @@ import { deriveId } from '../commands/ids.ts'
 import { discardDeadLetter } from '../commands/discard-dead-letter.ts'
 import { execute } from '../commands/handler.ts'
 import { recordDeadLetter, type RecordDeadLetter } from '../commands/record-dead-letter.ts'
+import { reflagOperation } from '../commands/reflag-operation.ts'
 import { replayDeadLetter } from '../commands/replay-dead-letter.ts'
 import { deadLetter } from '../events/dead-letter.ts'
 import type { EventStore } from '../events/event-store.ts'
@@ -36,6 +37,34 @@ export async function openDeadLetter(store: EventStore, db: Db, entry: Omit<Reco
     .onConflict((oc) => oc.column('id').doNothing())
     .execute()
   return deadLetterId
+}
+
+/**
+ * A task failing again behind its open dead letter (woken by an event, it ran another round): the
+ * row shows the newest error and attempts, and if what is stuck changed (a redeem's payout read, now
+ * its compensation), the operation is flagged again under the same dead letter. False, and nothing
+ * written, once the dead letter is no longer open.
+ */
+export async function refreshDeadLetter(
+  store: EventStore,
+  db: Db,
+  entry: { deadLetterId: string; subject: string; error: string; attempts: number; attention: string },
+  actor: string,
+  round: number,
+): Promise<boolean> {
+  const row = await getDeadLetter(db, entry.deadLetterId)
+  if (row?.status !== 'open') return false
+  if (row.attention !== entry.attention) {
+    const commandId = deriveId('dead-letter-reflag', entry.deadLetterId, entry.attention, String(round))
+    await execute(store, reflagOperation, { deadLetterId: entry.deadLetterId, subject: entry.subject, attention: entry.attention, error: entry.error }, { commandId, actor, occurredAt: new Date().toISOString() })
+  }
+  const res = await db
+    .updateTable('dead_letters')
+    .set({ error: entry.error.slice(0, 1000), attempts: entry.attempts, attention: entry.attention })
+    .where('id', '=', entry.deadLetterId)
+    .where('status', '=', 'open')
+    .executeTakeFirst()
+  return Number(res.numUpdatedRows) > 0
 }
 
 /** The id of the dead letter ending `round` of `subject`'s failures: the same for every attempt to open it. */

@@ -4,7 +4,7 @@ import type { CardIssuer } from '../adapters/card-issuer/port.ts'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import { backoffDelay } from '../adapters/retry.ts'
-import { openDeadLetter } from '../dead-letters/dead-letters.ts'
+import { openDeadLetter, refreshDeadLetter } from '../dead-letters/dead-letters.ts'
 import { fold } from '../events/fold.ts'
 import type { EventStore } from '../events/event-store.ts'
 import type { DomainEvent } from '../events/types.ts'
@@ -204,16 +204,19 @@ export class ProcessManager {
    * it (admin API, CLI, /metrics, an error log line) instead of a silent retry forever.
    */
   private async deadLetter(task: Task, attempts: number, error: string): Promise<Outcome> {
-    if (task.deadLetterId !== undefined) {
-      // An event woke the task from behind its still open dead letter, and the step fails again (often
-      // the event was one its own failed run wrote): parked behind the same one, no second flag.
-      this.options.logger.error({ stream: task.stream, attempts, error, deadLetterId: task.deadLetterId }, 'operation step keeps failing; still set aside behind its open dead letter')
-      return { next: 'dead', deadLetterId: task.deadLetterId, error, opened: false }
-    }
     try {
       // A runner that lost its claim records nothing, and opens no dead letter for the task either.
       if (!(await renewClaim(this.options.db, task, this.claimSeconds))) return { next: 'retry', inMs: 0, error }
       const attention = await attentionOf(this.options.store, task)
+      if (task.deadLetterId !== undefined) {
+        // An event woke the task from behind its still open dead letter, and the step fails again
+        // (often the event was one its own failed run wrote): parked behind the same one, which now
+        // shows this failure; no second dead letter.
+        const entry = { deadLetterId: task.deadLetterId, subject: task.stream, error, attempts, attention }
+        await refreshDeadLetter(this.options.store, this.options.db, entry, 'process-manager', task.version)
+        this.options.logger.error({ stream: task.stream, attempts, error, deadLetterId: task.deadLetterId, attention }, 'operation step keeps failing; still set aside behind its open dead letter')
+        return { next: 'dead', deadLetterId: task.deadLetterId, error, opened: false }
+      }
       const deadLetterId = await openDeadLetter(
         this.options.store,
         this.options.db,

@@ -106,9 +106,10 @@ export type Outcome =
  * another runner has the task now and its outcome is the newer one). A newer event since the claim
  * keeps the task due now.
  *
- * An admin may already have replayed or discarded the dead letter this run opened (it is listed as
- * soon as it is opened, before the task settles): the task then stays as that action left it, not
- * parked behind a dead letter that is no longer open.
+ * An admin may already have replayed or discarded the dead letter this run ends in (it is listed as
+ * soon as it is opened, before the task settles): the task is then not parked behind it. It stays as
+ * the action left it, and is done only if nothing happened since the claim: a replay bumped the
+ * version (due, fresh budget), and so did any event since (due, so the event is acted on).
  */
 export async function settle(db: Db, task: Task, outcome: Outcome): Promise<boolean> {
   const failed = outcome.next === 'retry' || outcome.next === 'dead'
@@ -119,7 +120,7 @@ export async function settle(db: Db, task: Task, outcome: Outcome): Promise<bool
   const actedOn = sql<boolean>`resolved_dead_letter_id = ${deadLetterId}`
   const res = await sql`
     UPDATE pm_tasks SET
-      done = CASE WHEN ${actedOn} THEN done WHEN version = ${task.version} THEN ${done} ELSE false END,
+      done = CASE WHEN ${actedOn} THEN version = ${task.version} WHEN version = ${task.version} THEN ${done} ELSE false END,
       due_at = CASE WHEN ${actedOn} THEN due_at WHEN version = ${task.version} THEN now() + make_interval(secs => ${inMs / 1000}) ELSE now() END,
       attempts = CASE WHEN ${actedOn} THEN attempts WHEN ${failed} THEN attempts + 1 ELSE 0 END,
       first_failed_at = CASE WHEN ${actedOn} THEN first_failed_at WHEN ${failed} THEN coalesce(first_failed_at, now()) END,
@@ -147,16 +148,13 @@ export async function requeue(db: Db, stream: string, deadLetterId: string): Pro
 }
 
 /**
- * A discarded dead letter: the task no longer waits behind it and does not run its failed step again.
- * A parked task stays done, and the operation's next event wakes it (failing then opens a new dead
- * letter). A run still going that may end in this dead letter (no other one open) is marked done, so
- * its settle, which keeps the admin's action, stops there; any other outcome of that run overrides it.
+ * A discarded dead letter: the task no longer waits behind it. A parked task stays done, and the
+ * operation's next event wakes it (failing then opens a new dead letter). A run still settling the
+ * failure that ends in this dead letter finds the discard in `settle` and stops there.
  */
 export async function release(db: Db, stream: string, deadLetterId: string): Promise<boolean> {
   const res = await sql`
-    UPDATE pm_tasks SET
-      done = CASE WHEN claim_token IS NOT NULL AND (dead_letter_id IS NULL OR dead_letter_id = ${deadLetterId}) THEN true ELSE done END,
-      dead_letter_id = ${notBehind(deadLetterId)}, resolved_dead_letter_id = ${deadLetterId}, updated_at = now()
+    UPDATE pm_tasks SET dead_letter_id = ${notBehind(deadLetterId)}, resolved_dead_letter_id = ${deadLetterId}, updated_at = now()
     WHERE stream = ${stream}`.execute(db)
   return Number(res.numAffectedRows ?? 0) > 0
 }

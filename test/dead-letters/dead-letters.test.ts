@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
-import { discard, listDeadLetters, openDeadLetter, replay } from '../../src/dead-letters/dead-letters.ts'
+import { discard, listDeadLetters, openDeadLetter, refreshDeadLetter, replay } from '../../src/dead-letters/dead-letters.ts'
 import { DomainError } from '../../src/commands/errors.ts'
 import { claimDue, markDead } from '../../src/webhooks/inbox.ts'
 import { testDatabase } from '../helpers/database.ts'
@@ -82,4 +82,25 @@ t.test('dead letters made in the same transaction (one now()) are all listed, pa
   }
   // With now()'s microseconds, the cursor's milliseconds came before the page's last row, and the next page skipped the rest.
   t.same([...seen].sort(), [...ids].sort(), 'every dead letter once, none skipped')
+})
+
+t.test('a task failing again behind its open dead letter refreshes it: the row shows the new failure, the operation what is stuck now', async (t) => {
+  const { db, store } = await setUp(t)
+  const subject = `redeem-${randomUUID()}`
+  const id = await openDeadLetter(store, db, { kind: 'task', subject, detail: 'redeem', error: 'Circle unavailable', attempts: 10, attention: 'circle_call_failed' }, 'process-manager', 3)
+  const refresh = { deadLetterId: id, subject, error: 'Insufficient funds.', attempts: 10, attention: 'compensation_failed' }
+  t.equal(await refreshDeadLetter(store, db, refresh, 'process-manager', 5), true)
+  const flags = async () => (await store.readStream(subject)).filter((e) => e.type === 'OperationNeedsAttention').map((e) => [e.data.attention, e.data.deadLetterId])
+  t.same(await flags(), [['circle_call_failed', id], ['compensation_failed', id]], 'flagged again under the same dead letter')
+  const row = await db.selectFrom('dead_letters').selectAll().where('id', '=', id).executeTakeFirstOrThrow()
+  t.equal(row.attention, 'compensation_failed')
+  t.equal(row.error, 'Insufficient funds.')
+
+  t.equal(await refreshDeadLetter(store, db, refresh, 'process-manager', 6), true, 'failing the same way again')
+  t.equal((await flags()).length, 2, 'no flag for the same attention')
+
+  await discard(store, db, id, 'settled by hand at Circle', 'admin:a')
+  t.equal(await refreshDeadLetter(store, db, { ...refresh, attention: 'circle_call_failed', error: 'late' }, 'process-manager', 7), false, 'nothing once it is closed')
+  t.equal((await flags()).length, 2)
+  t.equal((await db.selectFrom('dead_letters').selectAll().where('id', '=', id).executeTakeFirstOrThrow()).error, 'Insufficient funds.')
 })

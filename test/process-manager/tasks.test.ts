@@ -78,6 +78,34 @@ t.test('a dead letter discarded before its run settles: the task is done, not pa
   t.equal(woken?.deadLetterId, undefined)
 })
 
+t.test('a dead letter discarded, and an event, before its run settles: the task is due, so the event is acted on', async (t) => {
+  const { db, stream, task } = await claimed(t)
+  const deadLetterId = randomUUID()
+  await wake(db, [stream])
+  await release(db, stream, deadLetterId)
+  t.equal(await settle(db, task, dead(deadLetterId)), true)
+  const due = await row(db, stream)
+  t.equal(due.done, false)
+  t.equal(due.dead_letter_id, null, 'not behind the discarded dead letter')
+  const [again] = await claimDue(db, 1, 30)
+  t.equal(again?.stream, stream)
+})
+
+t.test('a woken task whose dead letter is discarded while it runs: failing again, it stops, behind no dead letter', async (t) => {
+  const { db, stream, task } = await claimed(t)
+  const deadLetterId = randomUUID()
+  await settle(db, task, dead(deadLetterId))
+  await wake(db, [stream])
+  const [woken] = await claimDue(db, 1, 30)
+  t.equal(woken?.deadLetterId, deadLetterId)
+  await release(db, stream, deadLetterId)
+  t.equal(await settle(db, woken!, { ...dead(deadLetterId), opened: false }), true)
+  const stopped = await row(db, stream)
+  t.equal(stopped.done, true)
+  t.equal(stopped.dead_letter_id, null)
+  t.same(await claimDue(db, 10, 30), [])
+})
+
 t.test('a parked task whose dead letter is discarded stays done; the next event wakes it without that dead letter', async (t) => {
   const { db, stream, task } = await claimed(t)
   const deadLetterId = randomUUID()
@@ -130,7 +158,7 @@ t.test('a settle that is not a dead letter is untouched by an earlier admin acti
   t.ok(retried.due_at.getTime() <= Date.now() + 1000, 'due now: the requeue is newer than the claim')
 })
 
-t.test('the migration frees tasks left behind a dead letter discarded before it', async (t) => {
+t.test('the migration frees tasks left behind a dead letter discarded before it, and links those that forgot an open one', async (t) => {
   const { db, stream, task } = await claimed(t)
   const discarded = randomUUID()
   await settle(db, task, dead(discarded))
@@ -147,7 +175,17 @@ t.test('the migration frees tasks left behind a dead letter discarded before it'
   await settle(db, second!, dead(open))
   await db.insertInto('dead_letters').values({ id: open, kind: 'task', subject: other, detail: 'redeem', attention: null, error: 'x', attempts: 3, resolved_by: null, reason: null, resolved_at: null }).execute()
 
+  // A task the code before the migration woke and retried: it had forgotten its still open dead letter.
+  const forgot = `redeem-${randomUUID()}`
+  await wake(db, [forgot])
+  const older = randomUUID()
+  const newer = randomUUID()
+  for (const [id, at] of [[older, '2026-11-01T00:00:00Z'], [newer, '2026-11-02T00:00:00Z']] as const) {
+    await db.insertInto('dead_letters').values({ id, kind: 'task', subject: forgot, detail: 'redeem', attention: null, error: 'x', attempts: 3, resolved_by: null, reason: null, resolved_at: null, created_at: at }).execute()
+  }
+
   await clearClosedDeadLetters(db as never)
   t.equal((await row(db, stream)).dead_letter_id, null, 'no longer behind the discarded one')
   t.equal((await row(db, other)).dead_letter_id, open, 'an open one is kept')
+  t.equal((await row(db, forgot)).dead_letter_id, newer, 'linked again to its newest open dead letter')
 })
