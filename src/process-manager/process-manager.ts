@@ -247,12 +247,12 @@ export class ProcessManager {
   }
 
   private async runTask(task: Task): Promise<void> {
-    const release = holdClaim(() => renewClaim(this.options.db, task, this.claimSeconds), this.claimSeconds, this.options.logger, { stream: task.stream })
+    const stopRenewing = holdClaim(() => renewClaim(this.options.db, task, this.claimSeconds), this.claimSeconds, this.options.logger, { stream: task.stream })
     let outcome: Outcome
     try {
       outcome = await this.attempt(task)
     } finally {
-      release()
+      stopRenewing()
     }
     try {
       if (!(await settle(this.options.db, task, outcome))) {

@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Db } from '../adapters/postgres/database.ts'
+import { wroteAny, type Db } from '../adapters/postgres/database.ts'
 import type { Notification } from './verify.ts'
 
 /**
@@ -63,7 +63,7 @@ export async function renewClaim(db: Db, item: InboxItem, claimSeconds: number):
   const res = await sql`
     UPDATE webhook_inbox SET locked_until = now() + make_interval(secs => ${claimSeconds})
     WHERE id = ${item.id} AND claim_token = ${item.claimToken}`.execute(db)
-  return held(res)
+  return wroteAny(res)
 }
 
 // Each outcome below is recorded only by the claim's holder (false, and nothing written, when the
@@ -73,7 +73,7 @@ export async function markProcessed(db: Db, item: InboxItem): Promise<boolean> {
   const res = await sql`
     UPDATE webhook_inbox SET status = 'processed', processed_at = now(), locked_until = NULL, claim_token = NULL
     WHERE id = ${item.id} AND claim_token = ${item.claimToken}`.execute(db)
-  return held(res)
+  return wroteAny(res)
 }
 
 export async function scheduleRetry(db: Db, item: InboxItem, inMs: number, error: string): Promise<boolean> {
@@ -81,7 +81,7 @@ export async function scheduleRetry(db: Db, item: InboxItem, inMs: number, error
     UPDATE webhook_inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => ${inMs / 1000}),
       last_error = ${error.slice(0, 1000)}, locked_until = NULL, claim_token = NULL
     WHERE id = ${item.id} AND claim_token = ${item.claimToken}`.execute(db)
-  return held(res)
+  return wroteAny(res)
 }
 
 export async function markDead(db: Db, item: InboxItem, deadLetterId: string, error: string): Promise<boolean> {
@@ -89,7 +89,5 @@ export async function markDead(db: Db, item: InboxItem, deadLetterId: string, er
     UPDATE webhook_inbox SET status = 'dead', attempts = attempts + 1, last_error = ${error.slice(0, 1000)}, dead_letter_id = ${deadLetterId},
       locked_until = NULL, claim_token = NULL
     WHERE id = ${item.id} AND claim_token = ${item.claimToken}`.execute(db)
-  return held(res)
+  return wroteAny(res)
 }
-
-const held = (res: { numAffectedRows?: bigint }): boolean => Number(res.numAffectedRows ?? 0) > 0

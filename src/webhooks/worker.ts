@@ -82,14 +82,14 @@ export class WebhookWorker {
 
   private async process(item: InboxItem): Promise<void> {
     const { db, logger, metrics } = this.options
-    const release = holdClaim(() => renewClaim(db, item, this.claimSeconds), this.claimSeconds, logger, { notification: item.id })
+    const stopRenewing = holdClaim(() => renewClaim(db, item, this.claimSeconds), this.claimSeconds, logger, { notification: item.id })
     let handled: Handled
     try {
       handled = await handleNotification(this.options, item)
     } catch (err) {
       handled = { result: 'retry', reason: err instanceof Error ? err.message : String(err) }
     } finally {
-      release()
+      stopRenewing()
     }
     try {
       if (handled.result !== 'processed') return await this.failed(item, handled.reason, handled.result === 'refused')

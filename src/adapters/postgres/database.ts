@@ -11,6 +11,9 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v)
 
 export type Db = Kysely<Database>
 
+/** Whether a raw `UPDATE`/`DELETE` (sql`...`.execute) wrote a row: a fenced write (claim token, status) tells whether it still held. */
+export const wroteAny = (res: { numAffectedRows?: bigint }): boolean => (res.numAffectedRows ?? 0n) > 0n
+
 export function createPool(databaseUrl: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max, connectionTimeoutMillis: 5000 })
   // An idle client losing its server must not crash the process; the next query reports it.
