@@ -1,5 +1,5 @@
 import { sql, type Transaction } from 'kysely'
-import type { Db } from '../adapters/postgres/database.ts'
+import { wroteAny, type Db } from '../adapters/postgres/database.ts'
 import type { Database } from '../database.ts'
 import { parseStreamName } from '../events/stream-name.ts'
 
@@ -91,7 +91,7 @@ export async function renewClaim(db: Db, task: Task, claimSeconds: number): Prom
   const res = await sql`
     UPDATE pm_tasks SET locked_until = now() + make_interval(secs => ${claimSeconds})
     WHERE stream = ${task.stream} AND claim_token = ${task.claimToken}`.execute(db)
-  return Number(res.numAffectedRows ?? 0) > 0
+  return wroteAny(res)
 }
 
 export type Outcome =
@@ -130,7 +130,7 @@ export async function settle(db: Db, task: Task, outcome: Outcome): Promise<bool
       claim_token = NULL,
       updated_at = now()
     WHERE stream = ${task.stream} AND claim_token = ${task.claimToken}`.execute(db)
-  return Number(res.numAffectedRows ?? 0) > 0
+  return wroteAny(res)
 }
 
 /**
@@ -144,7 +144,7 @@ export async function requeue(db: Db, stream: string, deadLetterId: string): Pro
     UPDATE pm_tasks SET done = false, due_at = now(), attempts = 0, first_failed_at = NULL, last_error = NULL,
       dead_letter_id = ${notBehind(deadLetterId)}, resolved_dead_letter_id = ${deadLetterId}, version = version + 1, updated_at = now()
     WHERE stream = ${stream}`.execute(db)
-  return Number(res.numAffectedRows ?? 0) > 0
+  return wroteAny(res)
 }
 
 /**
@@ -156,11 +156,24 @@ export async function release(db: Db, stream: string, deadLetterId: string): Pro
   const res = await sql`
     UPDATE pm_tasks SET dead_letter_id = ${notBehind(deadLetterId)}, resolved_dead_letter_id = ${deadLetterId}, updated_at = now()
     WHERE stream = ${stream}`.execute(db)
-  return Number(res.numAffectedRows ?? 0) > 0
+  return wroteAny(res)
 }
 
 /** The task's dead letter once `deadLetterId` is closed: none if it was that one, else the other one, still open. */
 const notBehind = (deadLetterId: string) => sql`CASE WHEN dead_letter_id = ${deadLetterId} THEN NULL ELSE dead_letter_id END`
+
+/**
+ * What the operation's own task still owes the outside (a card's freeze to the issuer): `pushing`
+ * while it runs or is due; `parked` while its last run failed behind an open dead letter, so the
+ * change has not reached the outside; undefined when it owes nothing (or there is no task).
+ */
+export async function pendingChange(db: Db, stream: string): Promise<{ state: 'pushing' } | { state: 'parked'; deadLetterId: string } | undefined> {
+  const task = await db.selectFrom('pm_tasks').select(['done', 'dead_letter_id', 'last_error']).where('stream', '=', stream).executeTakeFirst()
+  if (!task) return undefined
+  if (!task.done) return { state: 'pushing' }
+  // A success clears the last error; a dead letter kept through it no longer means the change is owed.
+  return task.dead_letter_id !== null && task.last_error !== null ? { state: 'parked', deadLetterId: task.dead_letter_id } : undefined
+}
 
 /** Tasks of a kind waiting for their next look (e.g. polling) take it now; how many were woken. */
 export async function wakeWaiting(db: Db, kind: TaskKind): Promise<number> {

@@ -15,7 +15,7 @@ import { card } from '../events/card.ts'
 import type { EventStore } from '../events/event-store.ts'
 import { fold } from '../events/fold.ts'
 import { parseCircleAmount } from '../events/money.ts'
-import { wakeWaiting } from '../process-manager/tasks.ts'
+import { pendingChange, wakeWaiting } from '../process-manager/tasks.ts'
 import { addressKey, findByCircleId } from '../projections/circle-ids.ts'
 import type { InboxItem } from './inbox.ts'
 
@@ -268,13 +268,11 @@ async function cards(ctx: HandlerContext, item: InboxItem): Promise<Handled> {
   const { state } = await fold(ctx.store, card, link.entity_id)
   const current = await ctx.issuer.get(c.id)
   if (current.status === state.status || current.status === 'pending' || current.status === 'failed') return processed('card status unchanged')
-  const task = await ctx.db.selectFrom('pm_tasks').select(['done', 'dead_letter_id', 'last_error']).where('stream', '=', link.stream).executeTakeFirst()
-  if (task && !task.done) return processed('our own change is still being pushed to the issuer')
-  // Parked behind a dead letter (its last run failed): the issuer never heard of our change (a freeze
-  // of a lost card, say), so its status must not undo it. A close at the issuer is final: recorded.
-  if (task?.dead_letter_id && task.last_error !== null && current.status !== 'closed') {
-    return processed(`our own change waits for dead letter ${task.dead_letter_id} to be replayed`)
-  }
+  const pending = await pendingChange(ctx.db, link.stream)
+  if (pending?.state === 'pushing') return processed('our own change is still being pushed to the issuer')
+  // The issuer never heard of our change (a freeze of a lost card, say), so its status must not undo
+  // it. A close at the issuer is final: recorded.
+  if (pending?.state === 'parked' && current.status !== 'closed') return processed(`our own change waits for dead letter ${pending.deadLetterId} to be replayed`)
   return record(
     ctx,
     item,
