@@ -3,12 +3,13 @@ import type { CardEvent } from './card.ts'
 import type { DeadLetterEvent } from './dead-letter.ts'
 import type { DepositEvent } from './deposit.ts'
 import type { MintEvent } from './mint.ts'
+import type { ReconciliationEvent } from './reconciliation.ts'
 import type { RedeemEvent } from './redeem.ts'
 import type { TransferEvent } from './transfer.ts'
 import type { WalletEvent } from './wallet.ts'
 
 /** Every domain event of every stream. */
-export type DomainEvent = WalletEvent | BankAccountEvent | MintEvent | RedeemEvent | TransferEvent | DepositEvent | CardEvent | DeadLetterEvent
+export type DomainEvent = WalletEvent | BankAccountEvent | MintEvent | RedeemEvent | TransferEvent | DepositEvent | CardEvent | DeadLetterEvent | ReconciliationEvent
 
 // A Record keyed by each union's types: the compiler refuses a list that misses a type or names one
 // that does not exist, so a consumer that must see every event (the audit log) cannot drift.
@@ -88,6 +89,8 @@ export const cardEventTypes = listOf<CardEvent['type']>({
 
 export const deadLetterEventTypes = listOf<DeadLetterEvent['type']>({ DeadLetterRecorded: true, DeadLetterReplayed: true, DeadLetterDiscarded: true })
 
+export const reconciliationEventTypes = listOf<ReconciliationEvent['type']>({ ReconciliationRunStarted: true, ReconciliationRunCompleted: true })
+
 /** Every event type the service writes, stream by stream (the attention events appear on several streams, listed once). */
 export const allEventTypes: DomainEvent['type'][] = [
   ...new Set([
@@ -99,5 +102,6 @@ export const allEventTypes: DomainEvent['type'][] = [
     ...depositEventTypes,
     ...cardEventTypes,
     ...deadLetterEventTypes,
+    ...reconciliationEventTypes,
   ]),
 ]

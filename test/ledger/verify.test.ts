@@ -1,6 +1,7 @@
 import t from 'tap'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import { verifyChain } from '../../src/ledger/verify.ts'
+import { finishRun, startRun } from '../../src/reconciliation/runs.ts'
 import { testDatabase } from '../helpers/database.ts'
 import { runLedger } from '../helpers/ledger.ts'
 import { randomOperations } from '../helpers/random-operations.ts'
@@ -48,4 +49,23 @@ t.test('verify recomputes the chain from the store and names the first break exa
   t.same({ ok: ranged.ok, verified: ranged.verified, position: ranged.position }, { ok: true, verified: 11, position: '20' }, 'a range verifies from the row before it')
   const beyond = await verifyChain({ db, store, from: '10', to: String(BigInt(head) + 100n) })
   t.equal(beyond.position, head, 'a range past the audit log stops at its end')
+})
+
+t.test('a reconciliation run\'s events are audited like every other: the chain has no hole where a run happened', async (t) => {
+  const { db, pool } = await testDatabase(t)
+  const store = new PostgresEventStore(pool, { pollIntervalMs: 50 })
+  t.teardown(() => store.close())
+  await randomOperations(store, { steps: 20, maxWallets: 2 })
+  const run = await startRun(db, store, 'cli')
+  await randomOperations(store, { steps: 20, maxWallets: 2 })
+  await finishRun(db, store, run.id, { checked: { wallets: 2 } })
+  const { settle } = runLedger(t, store, db, { readModels: false })
+  await settle()
+
+  const events = (await store.readAll({ maxCount: 100_000 })).events
+  const audited = await db.selectFrom('audit_log').select(['position', 'type']).orderBy('position_key').execute()
+  t.same(audited.map((r) => r.position), events.map((e) => e.position), 'one audit row per event, the run\'s included')
+  t.same(audited.filter((r) => r.type.startsWith('Reconciliation')).map((r) => r.type), ['ReconciliationRunStarted', 'ReconciliationRunCompleted'])
+  const result = await verifyChain({ db, store })
+  t.same({ ok: result.ok, verified: result.verified, position: result.position }, { ok: true, verified: events.length, position: events.at(-1)!.position }, 'the chain verifies to the head')
 })
