@@ -2,6 +2,7 @@ import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { CirclePort, CircleTransfer } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
+import { DomainError } from '../commands/errors.ts'
 import { execute } from '../commands/handler.ts'
 import { outcomeCommandId } from '../commands/ids.ts'
 import { recordDeposit } from '../commands/record-deposit.ts'
@@ -108,6 +109,11 @@ export class DepositPoller {
         logger.warn({ circleTransferId: t.id, circleWalletId: (t.destination as { id: string }).id, amount: t.amountText, currency: t.currency }, 'deposit in a currency the ledger does not book; not credited')
         continue
       }
+      if (t.amount === 0n) {
+        // A zero-value transfer (address poisoning sends them) credits nothing: not a deposit to record.
+        logger.info({ circleTransferId: t.id, circleWalletId: (t.destination as { id: string }).id }, 'zero-value inbound transfer; nothing to credit')
+        continue
+      }
       const walletId = walletOf.get((t.destination as { id: string }).id)
       if (walletId === undefined) {
         holdAt(t, 'to an unknown Circle wallet')
@@ -118,11 +124,21 @@ export class DepositPoller {
         continue
       }
       const command = { circleTransferId: t.id, walletId, amount: t.amount, ...(t.sourceChain ? { chain: t.sourceChain } : {}), ...(t.txHash ? { txHash: t.txHash } : {}) }
-      const result = await execute(store, recordDeposit, command, {
-        commandId: outcomeCommandId(deposit.streamName(t.id), 'completed'),
-        actor: 'deposit-poller',
-        occurredAt: new Date().toISOString(),
-      })
+      let result
+      try {
+        result = await execute(store, recordDeposit, command, {
+          commandId: outcomeCommandId(deposit.streamName(t.id), 'completed'),
+          actor: 'deposit-poller',
+          occurredAt: new Date().toISOString(),
+        })
+      } catch (err) {
+        // The ledger refusing one deposit (recorded before with another amount, a field it cannot
+        // take) must not stop the poll: the deposits after it would never be credited. Listing it
+        // again would get the same answer, so it does not hold the mark; reconciliation reports it.
+        if (!(err instanceof DomainError)) throw err
+        logger.error({ err, circleTransferId: t.id, walletId }, 'the ledger refused a deposit listed at Circle; not credited')
+        continue
+      }
       if (result.appended.some((a) => a.events.length > 0)) recorded++
       logSteps(logger, result.appended, { operationId: t.id, actor: 'deposit-poller' }, this.options.metrics)
     }

@@ -179,6 +179,7 @@ async function inboundDeposit(ctx: HandlerContext, item: InboxItem, t: z.infer<t
   if (!t.amount) return processed('inbound transfer without an amount; nothing to credit')
   const amount = usdcAmount(`inbound transfer ${t.id}`, t.amount)
   if (typeof amount !== 'bigint') return amount
+  if (amount === 0n) return processed('zero-value inbound transfer; nothing to credit')
   const command: RecordDeposit = { circleTransferId: t.id, walletId, amount }
   const chain = t.destination?.chain ?? t.source?.chain
   if (chain !== undefined) command.chain = chain
@@ -246,6 +247,7 @@ async function deposits(ctx: HandlerContext, item: InboxItem): Promise<Handled> 
   if (!walletId) return retry(`deposit ${d.id} names no wallet of ours (yet)`)
   const amount = usdcAmount(`deposit ${d.id}`, d.amount)
   if (typeof amount !== 'bigint') return amount
+  if (amount === 0n) return processed('zero-value deposit; nothing to credit')
   return record(ctx, item, recordDeposit, { circleTransferId: d.id, walletId, amount }, deriveId('deposit', d.id))
 }
 

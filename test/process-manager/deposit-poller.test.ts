@@ -6,6 +6,7 @@ import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import { createWallet } from '../../src/commands/create-wallet.ts'
 import { execute } from '../../src/commands/handler.ts'
 import { fold } from '../../src/events/fold.ts'
+import { recordDeposit } from '../../src/commands/record-deposit.ts'
 import { recordWalletOutcome } from '../../src/commands/record-wallet-outcome.ts'
 import { deposit } from '../../src/events/deposit.ts'
 import { formatAmount } from '../../src/events/money.ts'
@@ -119,4 +120,38 @@ t.test('the mark waits for a pending deposit and for a wallet not yet known, the
   const stale = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, holdMs: 1000 })
   t.equal((await stale.pollOnce()).recorded, 0, 'an unknown wallet long past the hold is given up, not recorded')
   t.equal((await poller.pollOnce()).recorded, 0, 'polling again records nothing twice')
+})
+
+t.test('a zero-value transfer credits nothing and a deposit the ledger refuses is passed over: neither stops the poll', async (t) => {
+  const database = await testDatabase(t)
+  const store = new PostgresEventStore(database.pool, { pollIntervalMs: 50 })
+  t.teardown(() => store.close())
+  const walletId = randomUUID()
+  await execute(store, createWallet, { walletId, ownerId: 'o' }, meta())
+  await execute(store, recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw-1' } }, meta())
+  // Recorded before (by a webhook, say) with another amount than Circle now lists: the ledger refuses it.
+  await execute(store, recordDeposit, { circleTransferId: 'dep-conflict', walletId, amount: 1_000_000n }, meta())
+  const readSide = new ProjectionRunner({ projections: [circleIds], store, db: database.db })
+  readSide.start()
+  t.teardown(() => readSide.stop())
+  await until(async () => (await database.db.selectFrom('circle_ids').selectAll().where('kind', '=', 'wallet').execute()).length === 1, 10_000, 'wallet known to the poller')
+
+  const base = Date.now() - 60_000
+  const at = (s: number) => new Date(base + s * 1000).toISOString()
+  const inbound = (id: string, micro: bigint, s: number): CircleTransfer => ({ id, status: 'complete', ...usd(micro), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(s) })
+  // Newest first, as Circle lists them.
+  const listing = [inbound('dep-new', 7_000_000n, 4), inbound('dep-dust', 0n, 3), inbound('dep-conflict', 2_000_000n, 2), inbound('dep-old', 5_000_000n, 1)]
+  const circle = { listTransfers: async () => listing }
+  const logged: string[] = []
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line).msg) })
+  const poller = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger, intervalMs: 60_000, leaseRetryMs: 50 })
+
+  const polled = await poller.pollOnce()
+  t.equal(polled.recorded, 2, 'the deposits before and after them are recorded')
+  t.equal(polled.mark, at(4), 'and the mark moves to the newest: neither is listed again for nothing')
+  t.equal(available((await fold(store, wallet, walletId)).state), 13_000_000n, '1.00 recorded before, 7.00 and 5.00 now')
+  t.same(await store.readStream(deposit.streamName('dep-dust')), [], 'the zero-value transfer is not a deposit')
+  t.match((await store.readStream(deposit.streamName('dep-conflict'))).map((e) => e.data), [{ amount: '1000000' }], 'the refused one keeps what was recorded')
+  t.ok(logged.includes('zero-value inbound transfer; nothing to credit'))
+  t.ok(logged.includes('the ledger refused a deposit listed at Circle; not credited'))
 })
