@@ -3,7 +3,13 @@ import { available, type WalletState } from '../events/wallet.ts'
 import { formatAmount } from '../events/money.ts'
 import { DomainError } from './errors.ts'
 
-export const id = z.uuid()
+/**
+ * Ids as this service writes them: UUIDs in lower case. Ids are compared as text, so an upper-case
+ * spelling of an existing id would name nothing (a 404, or a refusal stored under an idempotency
+ * key); it is refused as malformed instead. Versions and variant as `z.uuid()` checks them.
+ */
+export const LOWER_CASE_UUID = /^([0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/
+export const id = z.stringFormat('uuid', LOWER_CASE_UUID)
 export const amount = z.bigint().positive()
 export const failure = z.object({ code: z.string().min(1).max(100), message: z.string().max(1000) })
 

@@ -30,7 +30,7 @@ export const wireAmount = amount
 export const currency = z.literal('USD').meta({ description: "Circle's code for USDC" })
 /** An id in a body: the commands' own id rule. */
 export const id = commandId
-export const idParams = z.object({ id: z.uuid() })
+export const idParams = z.object({ id })
 export const chain = depositAddressCommand.shape.chain.meta({ description: `One of ${SUPPORTED_CHAINS.join(', ')}`, example: 'SOL' })
 
 export const failure = z.object({ code: z.string(), message: z.string() }).meta({ description: 'Why the operation failed' })
@@ -250,7 +250,7 @@ export const idempotencyHeaders = z.object({
     .min(1, 'the Idempotency-Key header must not be empty')
     .max(255, 'the Idempotency-Key header is at most 255 characters')
     .regex(/^[\x21-\x7e]+$/, 'the Idempotency-Key header must be printable ASCII without spaces, such as a UUID')
-    .meta({ description: 'Required on every creating POST (1–255 printable ASCII characters, e.g. a UUID); a replay with the same body returns the original answer', example: 'c0a8012e-7d3f-4f4e-9b8a-2f1d3c4b5a69' }),
+    .meta({ description: 'Required on every creating POST (1–255 printable ASCII characters without spaces, e.g. a UUID); a replay with the same body returns the original answer', example: 'c0a8012e-7d3f-4f4e-9b8a-2f1d3c4b5a69' }),
   prefer: z
     .string()
     .max(1024)
@@ -285,10 +285,13 @@ const instant = z.iso
   .refine((s) => !s.startsWith('0000'), { message: 'there is no year 0000: give an instant from year 0001 on' })
   .meta({ example: '2026-11-26T09:00:00Z' })
 
-/** Filters of the operation lists (mints, redeems, transfers, deposits, cards). */
-export const operationFilters = {
-  walletId: z.uuid().optional(),
-  status: z.string().min(1).max(32).optional().meta({ description: 'Only resources in this status' }),
+/**
+ * Filters of the operation lists (mints, redeems, transfers, deposits, cards), with the statuses a
+ * resource of the list can have: any other is 400, not an empty page.
+ */
+export const operationFilters = <S extends Readonly<Record<string, string>>>(statuses: z.ZodEnum<S>) => ({
+  walletId: id.optional(),
+  status: statuses.optional().meta({ description: 'Only resources in this status' }),
   createdAfter: instant.optional().meta({ description: 'Only resources created after this instant (exclusive)' }),
   createdBefore: instant.optional().meta({ description: 'Only resources created before this instant (exclusive)' }),
-}
+})

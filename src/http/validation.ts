@@ -69,7 +69,7 @@ function explain(context: string, segments: string[], code: string, message: str
       if (params.origin === 'string') return [{ field, message: `${name} must be at most ${String(params.maximum)} characters` }]
       return [{ field, message: `${name} must be at most ${String(params.maximum)}` }]
     case 'invalid_format':
-      if (params.format === 'uuid') return [{ field, message: `${name} must be a UUID, such as 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f` }]
+      if (params.format === 'uuid') return [{ field, message: `${name} must be a UUID in lower case, such as 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f` }]
       return [{ field, message: `${name} is not in the expected format` }]
     case 'invalid_value': {
       const values = (params.values as unknown[] | undefined) ?? []

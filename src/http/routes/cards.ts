@@ -20,11 +20,13 @@ import { operationRoutes, type RouteDeps } from '../command-resource-routes.ts'
 import { commandMetadata, create, stateOf, type Resource } from '../command-requests.ts'
 import { attention, commandErrorsFor, failure, idParams, operationFilters, type ErrorExample } from '../schemas.ts'
 
+const cardStatus = z.enum(['pending', 'active', 'frozen', 'closed', 'failed'])
+
 export const cardBody = z
   .object({
     id: z.uuid(),
     walletId: z.uuid(),
-    status: z.enum(['pending', 'active', 'frozen', 'closed', 'failed']),
+    status: cardStatus,
     last4: z.string().optional(),
     expMonth: z.number().int().optional(),
     expYear: z.number().int().optional(),
@@ -78,7 +80,7 @@ const issueRoutes = operationRoutes({
   settled: (s) => s.status !== 'pending',
   creates: 'resource',
   rules: [['wallet_not_found', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f does not exist'], ['wallet_not_active', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f is pending, not active']] satisfies ErrorExample[],
-  list: { summary: 'Cards, newest first', filters: operationFilters, run: (db, filters, page) => listOperations(db, cards, filters, page) },
+  list: { summary: 'Cards, newest first', filters: operationFilters(cardStatus), run: (db, filters, page) => listOperations(db, cards, filters, page) },
 })
 
 /**

@@ -32,7 +32,7 @@ export const depositRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { rea
     '/deposits',
     {
       config: { roles: ['backend', 'auditor'] },
-      schema: { tags: ['deposits'], summary: 'Inbound deposits, newest first', querystring: listQuery(operationFilters), response: { 200: pageOf(depositBody).describe('A page of deposits, newest first'), ...readErrors } },
+      schema: { tags: ['deposits'], summary: 'Inbound deposits, newest first', querystring: listQuery(operationFilters(z.enum(['completed']))), response: { 200: pageOf(depositBody).describe('A page of deposits, newest first'), ...readErrors } },
     },
     async (request) => {
       const { limit, cursor, ...filters } = request.query

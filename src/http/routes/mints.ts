@@ -6,7 +6,7 @@ import { mints } from '../../projections/mints.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { operationRoutes } from '../command-resource-routes.ts'
 import { create, money, operationView, stateOf, type Resource } from '../command-requests.ts'
-import { amount, currency, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
+import { amount, currency, operationFields, operationFilters, operationStatus, type ErrorExample } from '../schemas.ts'
 
 export const mintBody = z
   .object({ id: z.uuid(), walletId: z.uuid(), ...operationFields, circleTransferId: z.string().optional() })
@@ -35,5 +35,5 @@ export const mintRoutes = (maxAmount: bigint) =>
     toResponse: toMint,
     settled: (s) => isTerminal(s.status),
     rules: [['wallet_not_found', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f does not exist'], ['wallet_not_active', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f is pending, not active']] satisfies ErrorExample[],
-    list: { summary: 'Mints, newest first', filters: operationFilters, run: (db, filters, page) => listOperations(db, mints, filters, page) },
+    list: { summary: 'Mints, newest first', filters: operationFilters(operationStatus), run: (db, filters, page) => listOperations(db, mints, filters, page) },
   })

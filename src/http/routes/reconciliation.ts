@@ -4,7 +4,7 @@ import type { Db } from '../../adapters/postgres/database.ts'
 import { RunInProgress } from '../../reconciliation/reconciler.ts'
 import { FINDING_KINDS, getRun, listFindings, listRuns, type Run } from '../../reconciliation/runs.ts'
 import { HttpError, notFound } from '../errors.ts'
-import { commonErrors, errorBody, listQuery, pageOf, readErrors } from '../schemas.ts'
+import { commonErrors, errorBody, idParams, listQuery, pageOf, readErrors } from '../schemas.ts'
 
 export interface ReconciliationRouteDeps {
   db: Db
@@ -79,7 +79,7 @@ export const reconciliationRoutes: FastifyPluginAsyncZod<ReconciliationRouteDeps
       schema: {
         tags: ['reconciliation'],
         summary: 'One run and a page of its findings',
-        params: z.object({ id: z.uuid() }),
+        params: idParams,
         querystring: listQuery({ kind: z.enum(FINDING_KINDS).optional().meta({ description: 'Only findings of this kind' }) }),
         response: { 200: runBody.extend({ items: z.array(findingBody), nextCursor: z.string().nullable() }).describe('The run with a page of its findings'), ...readErrors },
       },

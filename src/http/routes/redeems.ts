@@ -6,7 +6,7 @@ import { redeems } from '../../projections/redeems.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { operationRoutes } from '../command-resource-routes.ts'
 import { create, money, operationView, stateOf, type Resource } from '../command-requests.ts'
-import { currency, operationFields, operationFilters, wireAmount, type ErrorExample } from '../schemas.ts'
+import { currency, operationFields, operationFilters, operationStatus, wireAmount, type ErrorExample } from '../schemas.ts'
 
 export const redeemBody = z
   .object({
@@ -57,5 +57,5 @@ export const redeemRoutes = (maxAmount: bigint) =>
       ['wallet_not_found', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f does not exist'],
       ['wallet_not_active', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f is pending, not active'],
     ] satisfies ErrorExample[],
-    list: { summary: 'Redeems, newest first', filters: operationFilters, run: (db, filters, page) => listOperations(db, redeems, filters, page) },
+    list: { summary: 'Redeems, newest first', filters: operationFilters(operationStatus), run: (db, filters, page) => listOperations(db, redeems, filters, page) },
   })

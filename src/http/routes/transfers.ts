@@ -6,7 +6,7 @@ import { transfers } from '../../projections/transfers.ts'
 import { listOperations } from '../../projections/operation-list.ts'
 import { operationRoutes } from '../command-resource-routes.ts'
 import { create, money, operationView, stateOf, type Resource } from '../command-requests.ts'
-import { amount, chain, currency, operationFields, operationFilters, type ErrorExample } from '../schemas.ts'
+import { amount, chain, currency, operationFields, operationFilters, operationStatus, type ErrorExample } from '../schemas.ts'
 
 const [toWallet, toChain] = destinationSchema.options
 const destination = z
@@ -78,5 +78,5 @@ export const transferRoutes = (maxAmount: bigint) =>
       ['wallet_not_found', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f does not exist'],
       ['wallet_not_active', 'wallet 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f is pending, not active'],
     ] satisfies ErrorExample[],
-    list: { summary: 'Transfers, newest first (walletId: the source wallet; incoming transfers show in GET /wallets/{id}/operations)', filters: operationFilters, run: (db, filters, page) => listOperations(db, transfers, filters, page) },
+    list: { summary: 'Transfers, newest first (walletId: the source wallet; incoming transfers show in GET /wallets/{id}/operations)', filters: operationFilters(operationStatus), run: (db, filters, page) => listOperations(db, transfers, filters, page) },
   })

@@ -40,6 +40,25 @@ t.test('fields are named by their request path everywhere: body.amount for the s
   t.match(nested.json().error.details[0].message, 'walletId must be a UUID')
 })
 
+t.test('an id in upper case is refused as malformed, in a body, a path and a filter, and nothing is stored under the key', async (t) => {
+  const { post, get, activeWallet } = await httpHarness(t)
+  const walletId = await activeWallet()
+  const upper = walletId.toUpperCase()
+  const key = 'upper-case-wallet'
+  const minted = await post('/mint', { walletId: upper, amount: '1' }, { 'idempotency-key': key })
+  t.equal(minted.statusCode, 400)
+  t.same(minted.json().error.details, [{ field: 'body.walletId', message: 'walletId must be a UUID in lower case, such as 3f0c6d2e-8a4b-4c1d-9e2f-5a6b7c8d9e0f' }])
+  const read = await get(`/wallets/${upper}`)
+  t.equal(read.statusCode, 400, 'a path id')
+  t.equal(read.json().error.details[0].field, 'params.id')
+  const listed = await get(`/mints?walletId=${upper}`)
+  t.equal(listed.statusCode, 400, 'a filter')
+  t.equal(listed.json().error.details[0].field, 'query.walletId')
+  const again = await post('/mint', { walletId, amount: '1' }, { 'idempotency-key': key })
+  t.equal(again.statusCode, 202, 'the same key then works with the id as written')
+  t.equal((await get(`/wallets/${walletId}`)).statusCode, 200)
+})
+
 t.test('one detail per problem: a bad amount is one, two unknown fields are two', async (t) => {
   const { post, activeWallet } = await httpHarness(t)
   const walletId = await activeWallet()

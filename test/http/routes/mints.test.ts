@@ -83,3 +83,23 @@ t.test('GET /mints: a year 0000 instant and a forged cursor are 400, not a faile
     t.equal(res.json().error.code, 'invalid_cursor')
   }
 })
+
+t.test('the list filter status takes the statuses the list\'s resources can have: another is 400, not an empty page', async (t) => {
+  const { post, get, store, activeWallet, settle } = await httpHarness(t)
+  const walletId = await activeWallet()
+  const done = (await post('/mint', { walletId, amount: '1.00' })).json().id as string
+  const waiting = (await post('/mint', { walletId, amount: '2.00' })).json().id as string
+  await execute(store, recordMintOutcome, { mintId: done, outcome: { type: 'completed', circleTransferId: 'ct-9' } }, meta())
+  await settle()
+  t.same((await get('/mints?status=completed')).json().items.map((m: { id: string }) => m.id), [done])
+  t.same((await get('/mints?status=pending')).json().items.map((m: { id: string }) => m.id), [waiting])
+  const unknown = await get('/mints?status=zzz')
+  t.equal(unknown.statusCode, 400)
+  t.same(unknown.json().error.details, [{ field: 'query.status', message: 'status must be one of "pending", "processing", "completed", "failed"' }])
+  for (const [path, status] of [['/transfers', 'active'], ['/redeems', 'COMPLETED'], ['/cards', 'processing'], ['/deposits', 'pending']]) {
+    const res = await get(`${path}?status=${status}`)
+    t.equal(res.statusCode, 400, `${path}?status=${status}`)
+  }
+  t.equal((await get('/cards?status=frozen')).statusCode, 200, 'a card status on the cards list')
+  t.equal((await get('/deposits?status=completed')).statusCode, 200, 'and the one status of a deposit')
+})
