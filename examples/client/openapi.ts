@@ -1688,7 +1688,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Required on every creating POST (1–255 printable ASCII characters, e.g. a UUID); a replay with the same body returns the original answer */
+                /** @description Required on every creating POST (1–255 printable ASCII characters without spaces, e.g. a UUID); a replay with the same body returns the original answer */
                 "idempotency-key": string;
                 /** @description RFC 7240. `wait=N`: hold the answer up to N seconds (more than 30 is taken as 30) until the operation is terminal; `respond-async`: answer at once. Unknown preferences are ignored. `Preference-Applied` names what was honoured. */
                 prefer?: string;
@@ -1863,6 +1863,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Rate limit exceeded; wait for Retry-After seconds */
             429: {
                 headers: {
@@ -1948,6 +1957,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Rate limit exceeded; wait for Retry-After seconds */
             429: {
                 headers: {
@@ -1972,7 +1990,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Required on every creating POST (1–255 printable ASCII characters, e.g. a UUID); a replay with the same body returns the original answer */
+                /** @description Required on every creating POST (1–255 printable ASCII characters without spaces, e.g. a UUID); a replay with the same body returns the original answer */
                 "idempotency-key": string;
                 /** @description RFC 7240. `wait=N`: hold the answer up to N seconds (more than 30 is taken as 30) until the operation is terminal; `respond-async`: answer at once. Unknown preferences are ignored. `Preference-Applied` names what was honoured. */
                 prefer?: string;
@@ -2152,6 +2170,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Rate limit exceeded; wait for Retry-After seconds */
             429: {
                 headers: {
@@ -2261,7 +2288,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Required on every creating POST (1–255 printable ASCII characters, e.g. a UUID); a replay with the same body returns the original answer */
+                /** @description Required on every creating POST (1–255 printable ASCII characters without spaces, e.g. a UUID); a replay with the same body returns the original answer */
                 "idempotency-key": string;
                 /** @description RFC 7240. `wait=N`: hold the answer up to N seconds (more than 30 is taken as 30) until the operation is terminal; `respond-async`: answer at once. Unknown preferences are ignored. `Preference-Applied` names what was honoured. */
                 prefer?: string;
@@ -2490,6 +2517,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Rate limit exceeded; wait for Retry-After seconds */
             429: {
                 headers: {
@@ -2514,7 +2550,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Required on every creating POST (1–255 printable ASCII characters, e.g. a UUID); a replay with the same body returns the original answer */
+                /** @description Required on every creating POST (1–255 printable ASCII characters without spaces, e.g. a UUID); a replay with the same body returns the original answer */
                 "idempotency-key": string;
                 /** @description RFC 7240. `wait=N`: hold the answer up to N seconds (more than 30 is taken as 30) until the operation is terminal; `respond-async`: answer at once. Unknown preferences are ignored. `Preference-Applied` names what was honoured. */
                 prefer?: string;
@@ -2698,6 +2734,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Rate limit exceeded; wait for Retry-After seconds */
             429: {
                 headers: {
@@ -2723,7 +2768,7 @@ export interface operations {
             query?: {
                 walletId?: string;
                 /** @description Only resources in this status */
-                status?: string;
+                status?: "pending" | "processing" | "completed" | "failed";
                 /** @description Only resources created after this instant (exclusive) */
                 createdAfter?: string;
                 /** @description Only resources created before this instant (exclusive) */
@@ -2812,7 +2857,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Required on every creating POST (1–255 printable ASCII characters, e.g. a UUID); a replay with the same body returns the original answer */
+                /** @description Required on every creating POST (1–255 printable ASCII characters without spaces, e.g. a UUID); a replay with the same body returns the original answer */
                 "idempotency-key": string;
                 /** @description RFC 7240. `wait=N`: hold the answer up to N seconds (more than 30 is taken as 30) until the operation is terminal; `respond-async`: answer at once. Unknown preferences are ignored. `Preference-Applied` names what was honoured. */
                 prefer?: string;
@@ -2998,6 +3043,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Rate limit exceeded; wait for Retry-After seconds */
             429: {
                 headers: {
@@ -3023,7 +3077,7 @@ export interface operations {
             query?: {
                 walletId?: string;
                 /** @description Only resources in this status */
-                status?: string;
+                status?: "pending" | "processing" | "completed" | "failed";
                 /** @description Only resources created after this instant (exclusive) */
                 createdAfter?: string;
                 /** @description Only resources created before this instant (exclusive) */
@@ -3113,7 +3167,7 @@ export interface operations {
             query?: {
                 walletId?: string;
                 /** @description Only resources in this status */
-                status?: string;
+                status?: "pending" | "processing" | "completed" | "failed";
                 /** @description Only resources created after this instant (exclusive) */
                 createdAfter?: string;
                 /** @description Only resources created before this instant (exclusive) */
@@ -3202,7 +3256,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Required on every creating POST (1–255 printable ASCII characters, e.g. a UUID); a replay with the same body returns the original answer */
+                /** @description Required on every creating POST (1–255 printable ASCII characters without spaces, e.g. a UUID); a replay with the same body returns the original answer */
                 "idempotency-key": string;
                 /** @description RFC 7240. `wait=N`: hold the answer up to N seconds (more than 30 is taken as 30) until the operation is terminal; `respond-async`: answer at once. Unknown preferences are ignored. `Preference-Applied` names what was honoured. */
                 prefer?: string;
@@ -3387,6 +3441,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Rate limit exceeded; wait for Retry-After seconds */
             429: {
                 headers: {
@@ -3412,7 +3475,7 @@ export interface operations {
             query?: {
                 walletId?: string;
                 /** @description Only resources in this status */
-                status?: string;
+                status?: "pending" | "active" | "frozen" | "closed" | "failed";
                 /** @description Only resources created after this instant (exclusive) */
                 createdAfter?: string;
                 /** @description Only resources created before this instant (exclusive) */
@@ -3501,7 +3564,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Required on every creating POST (1–255 printable ASCII characters, e.g. a UUID); a replay with the same body returns the original answer */
+                /** @description Required on every creating POST (1–255 printable ASCII characters without spaces, e.g. a UUID); a replay with the same body returns the original answer */
                 "idempotency-key": string;
                 /** @description RFC 7240. `wait=N`: hold the answer up to N seconds (more than 30 is taken as 30) until the operation is terminal; `respond-async`: answer at once. Unknown preferences are ignored. `Preference-Applied` names what was honoured. */
                 prefer?: string;
@@ -3677,6 +3740,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Rate limit exceeded; wait for Retry-After seconds */
             429: {
                 headers: {
@@ -3779,6 +3851,15 @@ export interface operations {
             };
             /** @description The body is larger than 64 KiB */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3913,6 +3994,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body is not sent as application/json */
             415: {
                 headers: {
@@ -4040,6 +4130,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body is not sent as application/json */
             415: {
                 headers: {
@@ -4083,7 +4182,7 @@ export interface operations {
             query?: {
                 walletId?: string;
                 /** @description Only resources in this status */
-                status?: string;
+                status?: "completed";
                 /** @description Only resources created after this instant (exclusive) */
                 createdAfter?: string;
                 /** @description Only resources created before this instant (exclusive) */
@@ -4217,6 +4316,15 @@ export interface operations {
             };
             /** @description No resource with this id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4386,6 +4494,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Rate limit exceeded; wait for Retry-After seconds */
             429: {
                 headers: {
@@ -4473,6 +4590,15 @@ export interface operations {
             };
             /** @description The body is larger than 64 KiB */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4599,6 +4725,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body is not sent as application/json */
             415: {
                 headers: {
@@ -4696,6 +4831,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Rate limit exceeded; wait for Retry-After seconds */
             429: {
                 headers: {
@@ -4770,6 +4914,15 @@ export interface operations {
             };
             /** @description No resource with this id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4865,6 +5018,15 @@ export interface operations {
             };
             /** @description No resource with this id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5184,6 +5346,15 @@ export interface operations {
             };
             /** @description No resource with this id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5601,6 +5772,15 @@ export interface operations {
             };
             /** @description No resource with this id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A path parameter is longer than 256 characters */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };

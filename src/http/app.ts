@@ -16,7 +16,7 @@ import type { WaitForReadModels } from '../subscriptions/read-your-writes.ts'
 import { accessLogPlugin } from './plugins/access-log.ts'
 import { storableTextPlugin } from './plugins/storable-text.ts'
 import { authPlugin, type ApiKey } from './plugins/auth.ts'
-import { errorsPlugin } from './plugins/errors.ts'
+import { clientErrorHandler, errorsPlugin, frameworkErrors, MAX_PARAM_LENGTH } from './plugins/errors.ts'
 import { idempotencyPlugin } from './plugins/idempotency.ts'
 import { metricsPlugin } from './plugins/metrics.ts'
 import { docsTransform, docsTransformObject } from './schemas.ts'
@@ -91,6 +91,10 @@ export async function buildApp(deps: AppDeps) {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
     bodyLimit: 64 * 1024,
+    // What the router and Node's HTTP parser refuse gets the API's error envelope too.
+    maxParamLength: MAX_PARAM_LENGTH,
+    frameworkErrors,
+    clientErrorHandler,
     return503OnClosing: true,
     // Slow-loris and stuck sockets: the whole request must arrive in time, and an idle socket is closed.
     // The idle limit stays above the longest answer we hold on purpose (Prefer: wait).

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { SUPPORTED_CHAINS } from '../commands/chains.ts'
 import { schema as depositAddressCommand } from '../commands/request-deposit-address.ts'
 import { id as commandId } from '../commands/rules.ts'
+import { MAX_PARAM_LENGTH } from './plugins/errors.ts'
 
 /** A decimal string amount: > 0, at most 6 decimals, no exponent, no sign, no spaces. */
 const AMOUNT_SHAPE = 'amount must be a decimal string such as "10.50" (digits, at most 6 decimals, no sign or exponent)'
@@ -213,6 +214,15 @@ export function docsTransform(document: TransformInput): ReturnType<typeof jsonS
           ),
         },
       },
+    }
+  }
+  // The router answers 414 before the route for a path parameter it will not take (frameworkErrors).
+  const bad = transformed['400']?.content as { 'application/json'?: { schema?: unknown } } | undefined
+  if (route?.url.includes(':') && bad?.['application/json']?.schema && !transformed['414']) {
+    const example = { error: { code: 'uri_too_long', message: `a path segment is longer than ${MAX_PARAM_LENGTH} characters` }, requestId: '5b6c1e0e-4a0b-4d53-9a53-1c1f0e7d2a10' }
+    transformed['414'] = {
+      description: `A path parameter is longer than ${MAX_PARAM_LENGTH} characters`,
+      content: { 'application/json': { schema: bad['application/json'].schema, examples: { uri_too_long: { value: example } } } },
     }
   }
   return out

@@ -1,3 +1,7 @@
+import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod'
 import { DomainError } from '../../commands/errors.ts'
@@ -78,3 +82,44 @@ export const errorsPlugin = fp(async (app) => {
     void reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }, requestId: request.id })
   })
 })
+
+/** The longest path parameter the router takes; a longer one is 414 before any route runs. */
+export const MAX_PARAM_LENGTH = 256
+
+/**
+ * Fastify's `frameworkErrors`: what the router refuses before any route or hook runs (a path it
+ * cannot decode, a path parameter over MAX_PARAM_LENGTH) in the same envelope as every other error.
+ */
+export function frameworkErrors(err: { code?: string }, request: FastifyRequest, reply: FastifyReply): void {
+  const { status, code, message } =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? { status: 414, code: 'uri_too_long', message: `a path segment is longer than ${MAX_PARAM_LENGTH} characters` }
+      : { status: 400, code: 'invalid_url', message: 'the path is not a valid URL: a % must be followed by two hexadecimal digits of UTF-8' }
+  request.errorCode = code
+  const body: ErrorBody = { error: { code, message }, requestId: request.id }
+  void reply.code(status).header('x-request-id', request.id).send(body)
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'the request did not arrive in time' },
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large', message: 'the request headers are larger than the server accepts (16 KB)' },
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's HTTP parser refuses (headers too large, too slow,
+ * not HTTP) never reaches Fastify, so it is answered on the socket, in the same envelope, with a
+ * fresh request id that the answer carries.
+ */
+export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const { status, code, message } = CLIENT_ERRORS[err.code ?? ''] ?? { status: 400, code: 'bad_request', message: 'the request is not valid HTTP' }
+  const requestId = randomUUID()
+  this.log.debug({ err, code, requestId }, 'request refused by the HTTP parser')
+  const body = JSON.stringify({ error: { code, message }, requestId } satisfies ErrorBody)
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy(err)
+}

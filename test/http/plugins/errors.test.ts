@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import t from 'tap'
 import { execute } from '../../../src/commands/handler.ts'
 import { recordCardOutcome } from '../../../src/commands/record-card-outcome.ts'
@@ -120,4 +121,33 @@ t.test('the 429 message names the configured window, not the time left', async (
   t.equal(limited.statusCode, 429)
   t.match(limited.json().error.message, 'rate limit of 1 requests per 90 seconds exceeded for this API key')
   t.ok(Number(limited.headers['retry-after']) > 0)
+})
+
+t.test('what the router and the HTTP parser refuse is answered in the same envelope, with a request id', async (t) => {
+  const { app, get } = await httpHarness(t)
+  const badUrl = await get('/wallets/%zz')
+  t.equal(badUrl.statusCode, 400)
+  t.match(badUrl.json(), { error: { code: 'invalid_url', message: /not a valid URL/ }, requestId: String })
+  t.equal(badUrl.headers['x-request-id'], badUrl.json().requestId)
+  const long = await get(`/deposits/${'a'.repeat(300)}`)
+  t.equal(long.statusCode, 414)
+  t.match(long.json(), { error: { code: 'uri_too_long', message: 'a path segment is longer than 256 characters' }, requestId: String })
+  const longId = await get(`/deposits/${'a'.repeat(200)}`)
+  t.equal(longId.statusCode, 400, 'an id longer than the route takes but within the router is the route\'s own validation')
+  t.equal(longId.json().error.code, 'validation_failed')
+
+  // Node's HTTP parser refuses headers over 16 KB before Fastify sees the request: a real socket.
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = new URL(address)
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`))
+    let text = ''
+    socket.on('data', (chunk) => (text += chunk.toString()))
+    socket.on('close', () => resolve(text))
+    socket.on('error', (err) => (text ? resolve(text) : reject(err)))
+  })
+  t.match(answer, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/)
+  const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
+  t.match(body, { error: { code: 'headers_too_large', message: /headers are larger/ }, requestId: String })
+  t.match(answer, new RegExp(`x-request-id: ${body.requestId}\r\n`))
 })
