@@ -18,6 +18,7 @@ export const schema = z.object({
     z.object({ type: z.literal('payout_failed'), failure }),
     z.object({ type: z.literal('compensation_submitted'), circleTransferId: circleId }),
     z.object({ type: z.literal('compensation_completed'), circleTransferId: circleId }),
+    z.object({ type: z.literal('compensation_failed'), circleTransferId: circleId, failure }),
   ]),
 })
 export type RecordRedeemOutcome = z.infer<typeof schema>
@@ -37,6 +38,8 @@ const moves: Record<Outcome['type'], { to: RedeemPhase; from: RedeemPhase[] }> =
   payout_failed: { to: 'compensation_due', from: ['transferred', 'paying_out'] },
   compensation_submitted: { to: 'compensating', from: ['compensation_due'] },
   compensation_completed: { to: 'failed', from: ['compensation_due', 'compensating'] },
+  // Only the transfer back now under way: one that failed before is a repeat, any other is refused.
+  compensation_failed: { to: 'compensation_due', from: ['compensating'] },
 }
 
 /**
@@ -49,7 +52,8 @@ function decide(command: RecordRedeemOutcome, state: State): Decision<Events> {
   const s = state.redeem
   requireExisting(s.status, 'redeem', redeemId)
   const move = moves[outcome.type]
-  if (!move.from.includes(s.phase)) {
+  const stale = outcome.type === 'compensation_failed' && s.compensationTransferId !== outcome.circleTransferId
+  if (!move.from.includes(s.phase) || stale) {
     if (isRepeat(s, outcome)) return { redeem: [] }
     const code = s.status === 'completed' || s.status === 'failed' ? 'outcome_conflict' : 'invalid_transition'
     throw new DomainError(code, `redeem ${redeemId} is ${s.phase}; ${outcome.type} does not apply`)
@@ -83,6 +87,8 @@ function decide(command: RecordRedeemOutcome, state: State): Decision<Events> {
       return { redeem: [{ type: 'RedeemPayoutFailed', data: { redeemId, failure: outcome.failure } }] }
     case 'compensation_submitted':
       return { redeem: [{ type: 'RedeemCompensationSubmitted', data: { redeemId, circleTransferId: outcome.circleTransferId } }] }
+    case 'compensation_failed':
+      return { redeem: [{ type: 'RedeemCompensationFailed', data: { redeemId, circleTransferId: outcome.circleTransferId, failure: outcome.failure } }] }
     case 'compensation_completed': {
       const circleTransferId = outcome.circleTransferId
       const submitted: RedeemEvent[] =
@@ -111,6 +117,8 @@ function isRepeat(s: RedeemState, outcome: Outcome): boolean {
       return s.phase === 'completed' && s.circlePayoutId === outcome.circlePayoutId
     case 'payout_failed':
       return s.phase === 'compensation_due' || s.phase === 'compensating' || (s.phase === 'failed' && s.transferCompleted)
+    case 'compensation_failed':
+      return s.failedCompensations?.includes(outcome.circleTransferId) ?? false
     case 'compensation_submitted':
     case 'compensation_completed':
       return s.compensationTransferId === outcome.circleTransferId && (outcome.type === 'compensation_submitted' || s.phase === 'failed')

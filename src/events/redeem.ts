@@ -17,6 +17,12 @@ export type RedeemCompleted = Event<'RedeemCompleted', { redeemId: string; circl
 /** The payout failed after step 1 moved the USDC: a transfer back is due. */
 export type RedeemPayoutFailed = Event<'RedeemPayoutFailed', { redeemId: string; failure: Failure }>
 export type RedeemCompensationSubmitted = Event<'RedeemCompensationSubmitted', { redeemId: string; circleTransferId: string }>
+/**
+ * The transfer back failed at Circle: the USDC is still in the master wallet and a transfer back is
+ * due again. A new one is sent only once an admin replays the dead letter this leads to (the cause
+ * may need fixing at Circle first); sending one at every retry would only pile up failed transfers.
+ */
+export type RedeemCompensationFailed = Event<'RedeemCompensationFailed', { redeemId: string; circleTransferId: string; failure: Failure }>
 /** Terminal. `compensated`: the USDC came back from the master wallet first. */
 export type RedeemFailed = Event<'RedeemFailed', { redeemId: string; failure: Failure; compensated: boolean }>
 
@@ -28,6 +34,7 @@ export type RedeemEvent =
   | RedeemCompleted
   | RedeemPayoutFailed
   | RedeemCompensationSubmitted
+  | RedeemCompensationFailed
   | RedeemFailed
   | AttentionEvent
 
@@ -42,6 +49,15 @@ interface RedeemRequest extends AttentionState {
 }
 
 /**
+ * Transfers back that failed at Circle, oldest first (absent: none), and whether an admin has since
+ * replayed the dead letter, which lets the next one be sent.
+ */
+interface CompensationHistory {
+  failedCompensations?: string[]
+  compensationReplayed?: boolean
+}
+
+/**
  * A redeem's state by phase, each with the status it shows (status is never set apart from the
  * phase): each field exists only in the phases where it is known. `transferCompleted`: step 1 moved
  * the USDC to the master wallet, so a failure from there on needs the transfer back.
@@ -53,8 +69,10 @@ export type RedeemState = StatusUnion<
   | (RedeemRequest & { phase: 'transferred'; status: 'processing'; transferCompleted: true; circleTransferId: string })
   | (RedeemRequest & { phase: 'paying_out'; status: 'processing'; transferCompleted: true; circleTransferId: string; circlePayoutId: string })
   | (RedeemRequest & { phase: 'completed'; status: 'completed'; transferCompleted: true; circleTransferId: string; circlePayoutId: string })
-  | (RedeemRequest & { phase: 'compensation_due'; status: 'processing'; transferCompleted: true; circleTransferId: string; circlePayoutId?: string; failure: Failure })
-  | (RedeemRequest & {
+  | (RedeemRequest &
+      CompensationHistory & { phase: 'compensation_due'; status: 'processing'; transferCompleted: true; circleTransferId: string; circlePayoutId?: string; failure: Failure })
+  | (RedeemRequest &
+      CompensationHistory & {
       phase: 'compensating'
       status: 'processing'
       transferCompleted: true
@@ -63,7 +81,8 @@ export type RedeemState = StatusUnion<
       failure: Failure
       compensationTransferId: string
     })
-  | (RedeemRequest & {
+  | (RedeemRequest &
+      CompensationHistory & {
       phase: 'failed'
       status: 'failed'
       transferCompleted: boolean
@@ -83,8 +102,15 @@ export function evolve(state: RedeemState, event: RedeemEvent): RedeemState {
       return { status: 'pending', phase: 'requested', redeemId, walletId, bankAccountId, amount: decodeMicros(amount), transferCompleted: false }
     }
     case 'OperationNeedsAttention':
-    case 'OperationAttentionCleared':
       return evolveAttention(state, event)
+    case 'OperationAttentionCleared': {
+      const cleared = evolveAttention(state, event)
+      // A replay after a failed transfer back is the admin's go-ahead for a new one (a discard is not).
+      if (cleared !== state && cleared.phase === 'compensation_due' && cleared.failedCompensations?.length && event.data.resolution === 'replayed') {
+        return { ...cleared, compensationReplayed: true }
+      }
+      return cleared
+    }
   }
   // Each outcome changes only the phases the decider appends it from; anywhere else it changes nothing.
   switch (event.type) {
@@ -106,6 +132,11 @@ export function evolve(state: RedeemState, event: RedeemEvent): RedeemState {
     case 'RedeemCompensationSubmitted':
       if (state.phase !== 'compensation_due') return state
       return { ...state, phase: 'compensating', status: 'processing', compensationTransferId: event.data.circleTransferId }
+    case 'RedeemCompensationFailed': {
+      if (state.phase !== 'compensating' || state.compensationTransferId !== event.data.circleTransferId) return state
+      const { compensationTransferId: _c, compensationReplayed: _r, ...rest } = state
+      return { ...rest, phase: 'compensation_due', failedCompensations: [...(state.failedCompensations ?? []), event.data.circleTransferId] }
+    }
     case 'RedeemFailed':
       if (state.phase === 'none' || state.phase === 'completed' || state.phase === 'failed') return state
       return { ...state, phase: 'failed', status: 'failed', failure: event.data.failure }

@@ -57,6 +57,7 @@ export const redeemEventTypes = listOf<RedeemEvent['type']>({
   RedeemCompleted: true,
   RedeemPayoutFailed: true,
   RedeemCompensationSubmitted: true,
+  RedeemCompensationFailed: true,
   RedeemFailed: true,
   OperationNeedsAttention: true,
   OperationAttentionCleared: true,

@@ -46,6 +46,7 @@ export const ACTIONABLE_EVENTS = [
   'RedeemPayoutSubmitted',
   'RedeemPayoutFailed',
   'RedeemCompensationSubmitted',
+  'RedeemCompensationFailed',
   'TransferRequested',
   'TransferSubmitted',
   'CardRequested',

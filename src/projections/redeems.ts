@@ -6,7 +6,7 @@ export const redeems = documentModel<RedeemState, RedeemEvent>({
   version: 1,
   table: 'redeems',
   type: redeem,
-  handles: { RedeemRequested: true, RedeemTransferSubmitted: true, RedeemTransferCompleted: true, RedeemPayoutSubmitted: true, RedeemCompleted: true, RedeemPayoutFailed: true, RedeemCompensationSubmitted: true, RedeemFailed: true, OperationNeedsAttention: true, OperationAttentionCleared: true },
+  handles: { RedeemRequested: true, RedeemTransferSubmitted: true, RedeemTransferCompleted: true, RedeemPayoutSubmitted: true, RedeemCompleted: true, RedeemPayoutFailed: true, RedeemCompensationSubmitted: true, RedeemCompensationFailed: true, RedeemFailed: true, OperationNeedsAttention: true, OperationAttentionCleared: true },
   columns: (s) => ({
     wallet_id: s.walletId ?? '',
     bank_account_id: s.bankAccountId ?? '',

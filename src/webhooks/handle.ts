@@ -159,9 +159,11 @@ async function transfers(ctx: HandlerContext, item: InboxItem): Promise<Handled>
     }
     case 'redeem_compensation':
       if (end === 'failed') {
-        // Left to the process manager, whose bounded retries flag the redeem compensation_failed.
+        // Recorded; the event wakes the process manager, whose bounded retries flag the redeem
+        // compensation_failed until an admin's replay sends a new transfer back.
         ctx.logger.error({ redeemId: id, transferId: t.id }, 'redeem compensation transfer failed at Circle')
-        return processed('compensation failed; the process manager handles it')
+        const outcome: RecordRedeemOutcome['outcome'] = { type: 'compensation_failed', circleTransferId: t.id, failure: { ...failure, message: 'Circle failed the transfer back to the wallet' } }
+        return record(ctx, item, recordRedeemOutcome, { redeemId: id, outcome }, outcomeCommandId(stream, `compensation_failed:${t.id}`))
       }
       return record(ctx, item, recordRedeemOutcome, { redeemId: id, outcome: { type: 'compensation_completed', circleTransferId: t.id } }, outcomeCommandId(stream, 'compensation_completed'))
     case 'deposit':

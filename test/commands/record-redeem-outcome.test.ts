@@ -103,3 +103,39 @@ t.test('contradictions and out-of-order outcomes are rejected', async (t) => {
   after(t, requested, { type: 'compensation_submitted', circleTransferId: 'x' }).thenRejects('invalid_transition')
   spec(t, recordRedeemOutcome).when({ redeemId, outcome: { type: 'transfer_submitted', circleTransferId: 'x' } }).thenRejects('not_found')
 })
+
+t.test('a transfer back that failed at Circle: due again, its repeat appends nothing, any other transfer is refused; a second one brings the funds back', async (t) => {
+  const compensationFailure = { code: 'compensation_failed', message: 'Circle failed the transfer back to the wallet' }
+  const failedBack = run(t, ...happy.slice(0, 3), { type: 'payout_failed', failure }, { type: 'compensation_submitted', circleTransferId: 'ct-back-1' }, { type: 'compensation_failed', circleTransferId: 'ct-back-1', failure: compensationFailure })
+  t.equal(failedBack.redeem.phase, 'compensation_due')
+  t.equal(failedBack.redeem.status, 'processing')
+  t.same(failedBack.redeem.failedCompensations, ['ct-back-1'])
+  t.equal(failedBack.redeem.compensationTransferId, undefined, 'no transfer back under way')
+  t.equal(reserved(failedBack.wallet), usd('40'), 'the funds stay reserved')
+  t.same(failedBack.appended.filter((e) => e.type === 'RedeemCompensationFailed').map((e) => e.data), [{ redeemId, circleTransferId: 'ct-back-1', failure: compensationFailure }])
+  after(t, failedBack, { type: 'compensation_failed', circleTransferId: 'ct-back-1', failure: compensationFailure }).thenNothing('its repeat')
+  after(t, failedBack, { type: 'compensation_failed', circleTransferId: 'ct-other', failure: compensationFailure }).thenRejects('invalid_transition')
+
+  const second = run(
+    t,
+    ...happy.slice(0, 3),
+    { type: 'payout_failed', failure },
+    { type: 'compensation_submitted', circleTransferId: 'ct-back-1' },
+    { type: 'compensation_failed', circleTransferId: 'ct-back-1', failure: compensationFailure },
+    { type: 'compensation_submitted', circleTransferId: 'ct-back-2' },
+  )
+  after(t, second, { type: 'compensation_failed', circleTransferId: 'ct-back-1', failure: compensationFailure }).thenNothing('the first failure reported late changes nothing')
+  const back = run(
+    t,
+    ...happy.slice(0, 3),
+    { type: 'payout_failed', failure },
+    { type: 'compensation_submitted', circleTransferId: 'ct-back-1' },
+    { type: 'compensation_failed', circleTransferId: 'ct-back-1', failure: compensationFailure },
+    { type: 'compensation_submitted', circleTransferId: 'ct-back-2' },
+    { type: 'compensation_completed', circleTransferId: 'ct-back-2' },
+  )
+  t.equal(back.redeem.status, 'failed')
+  t.same(back.redeem.failure, failure, 'the redeem failed for its payout')
+  t.equal(available(back.wallet), usd('100'), 'all funds back in the wallet')
+  t.equal(reserved(back.wallet), 0n)
+})

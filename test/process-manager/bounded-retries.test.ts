@@ -100,6 +100,55 @@ t.test('a refused compensation transfer: the redeem stays processing with attent
   t.ok(types.indexOf('OperationNeedsAttention') < types.indexOf('OperationAttentionCleared'))
 })
 
+t.test('a compensation transfer that fails at Circle: recorded, no new one until an admin replays, then a new one brings the USDC back', async (t) => {
+  const state = { redeemId: '', simUrl: '', headers: {} as Record<string, string> }
+  // The first transfer back fails at Circle (after it was accepted); the one after the replay does not.
+  const faults = (failAmounts: string[]) =>
+    fetch(`${state.simUrl}/sim/faults`, { method: 'PUT', headers: { 'content-type': 'application/json', ...state.headers }, body: JSON.stringify({ failPayoutAmounts: ['9.00'], failAmounts }) })
+  const h = await webhookFlow(t, {
+    taskMaxAttempts: 3,
+    simulator: { settleMs: 50 },
+    circle: (real): CirclePort =>
+      Object.assign(Object.create(real) as CirclePort, {
+        createTransfer: async (request: Parameters<CirclePort['createTransfer']>[0]) => {
+          if (request.idempotencyKey === circleKey(state.redeemId, 'compensation')) await faults(['9.00'])
+          if (request.idempotencyKey === circleKey(state.redeemId, 'compensation-2')) await faults([])
+          return real.createTransfer(request)
+        },
+      }),
+  })
+  state.simUrl = h.url
+  state.headers = h.sim.controlHeaders
+  await faults([])
+  const wallet = await apiWallet(h)
+  await waitFor(h, `/mints/${await apiMint(h, wallet.id, '30.00')}`, isSettled)
+  const bankAccountId = await apiBankAccount(h)
+  const redeemId = (await h.post('/redeem', { walletId: wallet.id, bankAccountId, amount: '9.00' })).json().id as string
+  state.redeemId = redeemId
+
+  const dead = await openDeadLetter(h, `redeem-${redeemId}`)
+  t.equal(dead.attention, 'compensation_failed')
+  t.match(dead.error, /failed at Circle; the USDC is still in the master wallet/)
+  t.equal((await waitFor(h, `/redeems/${redeemId}`, (b) => b.attention !== undefined)).status, 'processing')
+  t.equal((await h.get(`/wallets/${wallet.id}`)).json().balances.reserved, '9.00', 'the funds stay reserved while a person looks')
+  let events = await h.events(`redeem-${redeemId}`)
+  const first = events.filter((e) => e.type === 'RedeemCompensationSubmitted').map((e) => e.data.circleTransferId)
+  t.equal(first.length, 1, 'the retries sent no new transfer back: one, then waiting for an admin')
+  t.same(events.filter((e) => e.type === 'RedeemCompensationFailed').map((e) => e.data.circleTransferId), first, 'its failure is recorded once')
+
+  t.equal((await h.app.inject({ method: 'POST', url: `/admin/dead-letters/${dead.id}/replay`, headers: auth.admin })).statusCode, 200)
+  const settled = await waitFor(h, `/redeems/${redeemId}`, isSettled)
+  t.equal(settled.status, 'failed')
+  t.equal(settled.attention, undefined)
+  await waitFor(h, `/wallets/${wallet.id}`, (b) => (b.balances as { available: string; reserved: string }).available === '30.00')
+  t.equal((await h.get(`/wallets/${wallet.id}`)).json().balances.reserved, '0.00', 'the reservation is released')
+  events = await h.events(`redeem-${redeemId}`)
+  const submitted = events.filter((e) => e.type === 'RedeemCompensationSubmitted').map((e) => e.data.circleTransferId)
+  t.equal(submitted.length, 2, 'the replay sent one new transfer back')
+  t.not(submitted[1], submitted[0], 'a new transfer at Circle, not the failed one again')
+  t.match(events.filter((e) => e.type === 'RedeemFailed').map((e) => e.data), [{ compensated: true }])
+})
+
 t.test('a dead letter can be discarded with a reason (required); the audit shows the admin', async (t) => {
   const h = await webhookFlow(t, {
     taskMaxAttempts: 2,

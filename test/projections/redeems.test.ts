@@ -18,6 +18,8 @@ t.test('redeem rows follow both steps, the payout failure and the compensation',
     record(`redeem-${comp}`, { type: 'RedeemRequested', data: { redeemId: comp, walletId, bankAccountId, amount: '1000000' } }),
     record(`redeem-${comp}`, { type: 'RedeemTransferCompleted', data: { redeemId: comp, circleTransferId: 'ct-2' } }),
     record(`redeem-${comp}`, { type: 'RedeemPayoutFailed', data: { redeemId: comp, failure } }),
+    record(`redeem-${comp}`, { type: 'RedeemCompensationSubmitted', data: { redeemId: comp, circleTransferId: 'ct-3a' } }),
+    record(`redeem-${comp}`, { type: 'RedeemCompensationFailed', data: { redeemId: comp, circleTransferId: 'ct-3a', failure: { code: 'compensation_failed', message: 'Circle failed it' } } }),
     record(`redeem-${comp}`, { type: 'RedeemCompensationSubmitted', data: { redeemId: comp, circleTransferId: 'ct-3' } }),
   ]
   await apply(redeems.projection, events)
@@ -26,7 +28,7 @@ t.test('redeem rows follow both steps, the payout failure and the compensation',
   await apply(redeems.projection, [end])
   await apply(redeems.projection, [end])
   t.match(await db.selectFrom('redeems').selectAll().where('id', '=', ok).executeTakeFirstOrThrow(), { status: 'completed', circle_id: 'po-1', bank_account_id: bankAccountId, amount: '40000000' })
-  t.match((await readDocument(db, redeems, comp))!.state, { status: 'failed', phase: 'failed', compensationTransferId: 'ct-3', failure })
+  t.match((await readDocument(db, redeems, comp))!.state, { status: 'failed', phase: 'failed', compensationTransferId: 'ct-3', failedCompensations: ['ct-3a'], failure })
   await attentionCycle(t, spec, redeems, ok)
   coveredAll(t, redeems.projection)
 })

@@ -52,13 +52,22 @@ export const redeemStep: Step = async (ctx, redeemId) => {
     case 'paying_out':
       return (await settleRedeemPayout(ctx, redeemId, await ctx.circle.getPayout(state.circlePayoutId))) ? again(ctx, redeemId) : poll(ctx)
     case 'compensation_due': {
+      const failed = state.failedCompensations ?? []
+      if (failed.length > 0 && !state.compensationReplayed) {
+        // Counted as a failed attempt: the bounded retries make it a dead letter, flagged
+        // compensation_failed, and an admin's replay sends the next transfer back.
+        throw new Error(`compensation transfer ${failed.at(-1)} failed at Circle; the USDC is still in the master wallet; replay the dead letter once the cause is fixed to send a new transfer back`)
+      }
+      // A new Circle key and command id for each transfer back after a failed one: Circle makes a new
+      // transfer, and its submission is recorded (the first one's command id would append nothing).
+      const round = failed.length === 0 ? '' : `-${failed.length + 1}`
       const t = await ctx.circle.createTransfer({
-        idempotencyKey: circleKey(redeemId, 'compensation'),
+        idempotencyKey: circleKey(redeemId, `compensation${round}`),
         sourceWalletId: await ctx.circle.masterWalletId(),
         destination: { type: 'wallet', id: await circleWalletOf(ctx, state.walletId) },
         amount: state.amount,
       })
-      await save({ type: 'compensation_submitted', circleTransferId: t.id })
+      await save({ type: 'compensation_submitted', circleTransferId: t.id }, `compensation_submitted${round}`)
       return compensation(ctx, state, t.id, t.status)
     }
     case 'compensating': {
@@ -98,7 +107,7 @@ const payoutFailed = (errorCode: string | undefined): Outcome => ({
 /** After a recorded step the next phase may be actionable at once. */
 const again = async (ctx: StepContext, redeemId: string) => redeemStep(ctx, redeemId)
 
-/** Records the transfer back once Circle completed it; a pending or failed one is polled again. */
+/** Records the transfer back once Circle settled it; a pending one is polled again. */
 export async function compensation(ctx: StepContext, state: Extract<RedeemState, { phase: 'compensation_due' | 'compensating' }>, transferId: string, status: string) {
   const { redeemId } = state
   if (status === 'complete') {
@@ -106,8 +115,11 @@ export async function compensation(ctx: StepContext, state: Extract<RedeemState,
     return done
   }
   if (status === 'failed') {
-    // The USDC sits in the master wallet and the transfer back failed: counted as a failed attempt,
-    // so the bounded retries turn it into a dead letter with the redeem flagged compensation_failed.
+    // The USDC sits in the master wallet and the transfer back failed: recorded, then counted as a
+    // failed attempt, so the bounded retries turn it into a dead letter with the redeem flagged
+    // compensation_failed; replaying it sends a new transfer back.
+    const outcome: Outcome = { type: 'compensation_failed', circleTransferId: transferId, failure: { code: 'compensation_failed', message: 'Circle failed the transfer back to the wallet' } }
+    await record(ctx, recordRedeemOutcome, { redeemId, outcome }, redeem.streamName(redeemId), `compensation_failed:${transferId}`)
     ctx.logger.error({ redeemId, transferId }, 'redeem compensation transfer failed; funds remain in the master wallet')
     throw new Error(`compensation transfer ${transferId} failed at Circle; the USDC is still in the master wallet`)
   }
