@@ -92,7 +92,7 @@ export async function buildApp(deps: AppDeps) {
     },
     bodyLimit: 64 * 1024,
     // What the router and Node's HTTP parser refuse gets the API's error envelope too.
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors,
     clientErrorHandler,
     return503OnClosing: true,
