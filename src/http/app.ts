@@ -20,6 +20,7 @@ import { clientErrorHandler, errorsPlugin, frameworkErrors, MAX_PARAM_LENGTH } f
 import { idempotencyPlugin } from './plugins/idempotency.ts'
 import { metricsPlugin } from './plugins/metrics.ts'
 import { docsTransform, docsTransformObject } from './schemas.ts'
+import { parseJsonBody } from './json-body.ts'
 import { addressRoutes } from './routes/addresses.ts'
 import { auditRoutes } from './routes/audit.ts'
 import { bankAccountRoutes } from './routes/bank-accounts.ts'
@@ -111,13 +112,15 @@ export async function buildApp(deps: AppDeps) {
   })
   // Bodies are JSON only: a JSON text sent as text/plain is refused with 415 like a missing
   // Content-Type, rather than read as a string. An empty JSON body is no body, so routes whose
-  // body is optional accept it and the others say the body is required.
-  const parseJson = app.getDefaultJsonParser('error', 'error')
+  // body is optional accept it and the others say the body is required. parseJsonBody refuses what
+  // another reader could take differently (not UTF-8, a key twice).
   app.removeContentTypeParser(['text/plain', 'application/json'])
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
-    const text = typeof raw === 'string' ? raw : raw.toString('utf8')
-    if (text.trim() === '') return done(null, undefined)
-    parseJson(request, text, done)
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
+    try {
+      done(null, parseJsonBody(typeof raw === 'string' ? Buffer.from(raw) : raw, request.headers['content-type']))
+    } catch (err) {
+      done(err as Error, undefined)
+    }
   })
 
   await app.register(accessLogPlugin)
