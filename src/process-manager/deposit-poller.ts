@@ -27,7 +27,7 @@ export interface DepositPollerOptions {
   db: Db
   /** For the lease that keeps one active poller across processes. */
   pool: pg.Pool
-  circle: Pick<CirclePort, 'listTransfers'>
+  circle: Pick<CirclePort, 'listTransfers' | 'masterWalletId'>
   logger: Logger
   intervalMs: number
   pageSize?: number
@@ -102,6 +102,7 @@ export class DepositPoller {
       if (hold === undefined || t.createDate < hold) hold = t.createDate
     }
     let recorded = 0
+    let master: string | undefined
     for (const t of inbound) {
       if (t.amount === undefined) {
         // Not USDC: never credited as if it were, so never worth holding the mark for (reconciliation
@@ -116,6 +117,11 @@ export class DepositPoller {
       }
       const walletId = walletOf.get((t.destination as { id: string }).id)
       if (walletId === undefined) {
+        // USDC sent on-chain to the treasury funds it: no wallet of ours to credit, nothing to wait for.
+        if ((t.destination as { id: string }).id === (master ??= await circle.masterWalletId())) {
+          logger.info({ circleTransferId: t.id, amount: t.amountText }, 'treasury funded by an on-chain transfer')
+          continue
+        }
         holdAt(t, 'to an unknown Circle wallet')
         continue
       }

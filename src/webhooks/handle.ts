@@ -177,7 +177,13 @@ async function transfers(ctx: HandlerContext, item: InboxItem): Promise<Handled>
 async function inboundDeposit(ctx: HandlerContext, item: InboxItem, t: z.infer<typeof transferResource>, end: 'complete' | 'failed'): Promise<Handled> {
   if (end === 'failed') return processed('inbound transfer failed: nothing to credit')
   const walletId = await ourWallet(ctx, t.destination)
-  if (!walletId) return retry(`inbound transfer ${t.id} names no wallet or address of ours (yet)`)
+  if (!walletId) {
+    if (t.destination?.type === 'wallet' && t.destination.id !== undefined && t.destination.id === (await ctx.masterWalletId())) {
+      ctx.logger.info({ circleTransferId: t.id, amount: t.amount?.amount }, 'treasury funded by an on-chain transfer')
+      return processed('treasury funded on-chain')
+    }
+    return retry(`inbound transfer ${t.id} names no wallet or address of ours (yet)`)
+  }
   if (!t.amount) return processed('inbound transfer without an amount; nothing to credit')
   const amount = usdcAmount(`inbound transfer ${t.id}`, t.amount)
   if (typeof amount !== 'bigint') return amount

@@ -74,6 +74,7 @@ t.test('the mark waits for a pending deposit and for a wallet not yet known, the
   let listing: CircleTransfer[] = [mint, t2, t1]
   const queries: { from?: string; pageAfter?: string }[] = []
   const circle = {
+    masterWalletId: async () => 'cw-master',
     async listTransfers(q: { from?: string; pageAfter?: string; pageSize?: number }) {
       queries.push(q)
       const newestFirst = listing.filter((x) => !q.from || x.createDate! >= q.from)
@@ -122,7 +123,7 @@ t.test('the mark waits for a pending deposit and for a wallet not yet known, the
   t.equal((await poller.pollOnce()).recorded, 0, 'polling again records nothing twice')
 })
 
-t.test('a zero-value transfer credits nothing and a deposit the ledger refuses is passed over: neither stops the poll', async (t) => {
+t.test('a zero-value transfer credits nothing, USDC sent to the treasury is not waited for, and a deposit the ledger refuses is passed over: none stops the poll', async (t) => {
   const database = await testDatabase(t)
   const store = new PostgresEventStore(database.pool, { pollIntervalMs: 50 })
   t.teardown(() => store.close())
@@ -140,18 +141,21 @@ t.test('a zero-value transfer credits nothing and a deposit the ledger refuses i
   const at = (s: number) => new Date(base + s * 1000).toISOString()
   const inbound = (id: string, micro: bigint, s: number): CircleTransfer => ({ id, status: 'complete', ...usd(micro), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(s) })
   // Newest first, as Circle lists them.
-  const listing = [inbound('dep-new', 7_000_000n, 4), inbound('dep-dust', 0n, 3), inbound('dep-conflict', 2_000_000n, 2), inbound('dep-old', 5_000_000n, 1)]
-  const circle = { listTransfers: async () => listing }
+  const toTreasury: CircleTransfer = { ...inbound('dep-treasury', 50_000_000n, 3.5), destination: { type: 'wallet', id: 'cw-master' } }
+  const listing = [inbound('dep-new', 7_000_000n, 4), toTreasury, inbound('dep-dust', 0n, 3), inbound('dep-conflict', 2_000_000n, 2), inbound('dep-old', 5_000_000n, 1)]
+  const circle = { listTransfers: async () => listing, masterWalletId: async () => 'cw-master' }
   const logged: string[] = []
   const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line).msg) })
   const poller = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger, intervalMs: 60_000, leaseRetryMs: 50 })
 
   const polled = await poller.pollOnce()
   t.equal(polled.recorded, 2, 'the deposits before and after them are recorded')
-  t.equal(polled.mark, at(4), 'and the mark moves to the newest: neither is listed again for nothing')
+  t.equal(polled.mark, at(4), 'and the mark moves to the newest: none of them is listed again for nothing (USDC sent to the treasury included)')
   t.equal(available((await fold(store, wallet, walletId)).state), 13_000_000n, '1.00 recorded before, 7.00 and 5.00 now')
   t.same(await store.readStream(deposit.streamName('dep-dust')), [], 'the zero-value transfer is not a deposit')
   t.match((await store.readStream(deposit.streamName('dep-conflict'))).map((e) => e.data), [{ amount: '1000000' }], 'the refused one keeps what was recorded')
   t.ok(logged.includes('zero-value inbound transfer; nothing to credit'))
   t.ok(logged.includes('the ledger refused a deposit listed at Circle; not credited'))
+  t.ok(logged.includes('treasury funded by an on-chain transfer'))
+  t.same(await store.readStream(deposit.streamName('dep-treasury')), [])
 })

@@ -99,21 +99,26 @@ t.test('an inbound deposit in another currency than USDC, or with none, is never
   t.same((await h.get(`/wallets/${wallet.id}`)).json().balances, { available: '0.00', reserved: '0.00', total: '0.00', currency: 'USD' })
 })
 
-t.test('a zero-value inbound transfer or deposit credits nothing and is processed, not retried into a dead letter', async (t) => {
+t.test('a zero-value inbound transfer or deposit, and USDC sent on-chain to the treasury, credit nothing and are processed, not retried into a dead letter', async (t) => {
   const h = await webhookFlow(t, { webhookMaxAttempts: 2 })
   const wallet = await apiWallet(h)
   const dust = randomUUID()
   const fiat = randomUUID()
   const transfer = { id: dust, status: 'complete', source: { type: 'blockchain', chain: 'ETH' }, destination: { type: 'wallet', id: wallet.circleWalletId }, amount: { amount: '0.00', currency: 'USD' } }
   const deposit = { id: fiat, status: 'complete', destination: { type: 'wallet', id: wallet.circleWalletId }, amount: { amount: '0', currency: 'USD' } }
+  // USDC sent on-chain to the treasury: no wallet of ours to credit, and nothing to retry.
+  const topUp = randomUUID()
+  const treasury = { ...transfer, id: topUp, destination: { type: 'wallet', id: await h.circle.masterWalletId() }, amount: { amount: '500.00', currency: 'USD' } }
   await store(h.db, { scheme: 'v2', id: randomUUID(), type: 'transfers', resource: transfer })
   await store(h.db, { scheme: 'v2', id: randomUUID(), type: 'deposits', resource: deposit })
+  await store(h.db, { scheme: 'v2', id: randomUUID(), type: 'transfers', resource: treasury })
   h.worker.notify()
   const rows = await until(async () => {
-    const r = await h.db.selectFrom('webhook_inbox').select(['status', 'attempts', 'last_error']).where(sql<boolean>`resource->>'id' IN (${dust}, ${fiat})`).execute()
-    return r.length === 2 && r.every((x) => x.status !== 'pending') ? r : undefined
-  }, 10_000, 'both handled')
-  t.same(rows.map((r) => r.status), ['processed', 'processed'], 'processed at the first attempt')
+    const r = await h.db.selectFrom('webhook_inbox').select(['status', 'attempts', 'last_error']).where(sql<boolean>`resource->>'id' IN (${dust}, ${fiat}, ${topUp})`).execute()
+    return r.length === 3 && r.every((x) => x.status !== 'pending') ? r : undefined
+  }, 10_000, 'all handled')
+  t.same(rows.map((r) => r.status), ['processed', 'processed', 'processed'], 'processed at the first attempt')
+  t.same(await h.events(`deposit-${topUp}`), [])
   t.same(await h.events(`deposit-${dust}`), [])
   t.same(await h.events(`deposit-${fiat}`), [])
   t.same((await h.get('/admin/dead-letters?kind=webhook', auth.admin)).json().items, [], 'no dead letter')
