@@ -1,6 +1,8 @@
 import { HttpError } from './errors.ts'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
+/** Charsets whose bodies are UTF-8 as sent: UTF-8 itself, and ASCII, its subset (the decoder still refuses any byte over 0x7f that is not UTF-8). */
+const UTF8_READABLE = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii'])
 
 /**
  * The API's request bodies: JSON in UTF-8 and nothing looser. A body another reader could take for
@@ -14,7 +16,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
  */
 export function parseJsonBody(raw: Buffer, contentType: string | undefined): unknown {
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? '')?.[1]?.toLowerCase()
-  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+  if (charset !== undefined && !UTF8_READABLE.has(charset)) {
     throw new HttpError(415, 'unsupported_media_type', `send the body as JSON in UTF-8 (got charset=${charset})`)
   }
   let text: string
@@ -71,9 +73,10 @@ export function keyProblem(text: string): { kind: 'duplicate' | 'forbidden'; key
       const top = stack.at(-1)
       if (top?.keys && top.expectKey) {
         const key = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j)
-        const path = [...stack.slice(0, -1).map((s) => s.at), key]
-        if (FORBIDDEN.has(key)) return { kind: 'forbidden', key, path }
-        if (top.keys.has(key)) return { kind: 'duplicate', key, path }
+        // The path only for the answer: built per key, deep nesting would make the scan quadratic.
+        const path = () => [...stack.slice(0, -1).map((s) => s.at), key]
+        if (FORBIDDEN.has(key)) return { kind: 'forbidden', key, path: path() }
+        if (top.keys.has(key)) return { kind: 'duplicate', key, path: path() }
         top.keys.add(key)
         top.at = key
         top.expectKey = false
