@@ -22,6 +22,9 @@ export interface CirclePollMarksTable {
 
 const MARK = 'transfers'
 
+/** RecordDeposit's answers that listing the deposit again would only repeat. */
+const PERMANENT_REFUSALS = new Set(['outcome_conflict', 'invalid_command'])
+
 export interface DepositPollerOptions {
   store: EventStore
   db: Db
@@ -138,10 +141,11 @@ export class DepositPoller {
           occurredAt: new Date().toISOString(),
         })
       } catch (err) {
-        // The ledger refusing one deposit (recorded before with another amount, a field it cannot
-        // take) must not stop the poll: the deposits after it would never be credited. Listing it
-        // again would get the same answer, so it does not hold the mark; reconciliation reports it.
-        if (!(err instanceof DomainError)) throw err
+        // The ledger refusing one deposit for good (recorded before with another amount, a field it
+        // cannot take) must not stop the poll: the deposits after it would never be credited. Listing
+        // it again would get the same answer, so it does not hold the mark; reconciliation reports it.
+        // Anything else (a lost race on a busy wallet, the database) fails the pass, which is retried.
+        if (!(err instanceof DomainError && PERMANENT_REFUSALS.has(err.code))) throw err
         logger.error({ err, circleTransferId: t.id, walletId }, 'the ledger refused a deposit listed at Circle; not credited')
         continue
       }

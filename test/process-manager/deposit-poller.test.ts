@@ -3,6 +3,7 @@ import pino from 'pino'
 import t from 'tap'
 import type { CircleTransfer } from '../../src/adapters/circle/port.ts'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
+import { WrongExpectedVersion } from '../../src/events/event-store.ts'
 import { createWallet } from '../../src/commands/create-wallet.ts'
 import { execute } from '../../src/commands/handler.ts'
 import { fold } from '../../src/events/fold.ts'
@@ -158,4 +159,30 @@ t.test('a zero-value transfer credits nothing, USDC sent to the treasury is not 
   t.ok(logged.includes('the ledger refused a deposit listed at Circle; not credited'))
   t.ok(logged.includes('treasury funded by an on-chain transfer'))
   t.same(await store.readStream(deposit.streamName('dep-treasury')), [])
+})
+
+t.test('a deposit that loses its races on a busy wallet fails the pass, which is retried: it is never passed over', async (t) => {
+  const database = await testDatabase(t)
+  const store = new PostgresEventStore(database.pool, { pollIntervalMs: 50 })
+  t.teardown(() => store.close())
+  const walletId = randomUUID()
+  await execute(store, createWallet, { walletId, ownerId: 'o' }, meta())
+  await execute(store, recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw-1' } }, meta())
+  const readSide = new ProjectionRunner({ projections: [circleIds], store, db: database.db })
+  readSide.start()
+  t.teardown(() => readSide.stop())
+  await until(async () => (await database.db.selectFrom('circle_ids').selectAll().where('kind', '=', 'wallet').execute()).length === 1, 10_000, 'wallet known to the poller')
+  const listing: CircleTransfer[] = [{ id: 'dep-busy', status: 'complete', ...usd(4_000_000n), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-1' }, createDate: new Date(Date.now() - 1000).toISOString() }]
+  const circle = { listTransfers: async () => listing, masterWalletId: async () => 'cw-master' }
+  // Every append loses its race, as on a wallet that other commands keep changing.
+  let busy = true
+  const racing = Object.assign(Object.create(store) as PostgresEventStore, {
+    appendMulti: (...args: Parameters<PostgresEventStore['appendMulti']>) => (busy ? Promise.reject(new WrongExpectedVersion(args[0][0]!.stream, 0, 1)) : store.appendMulti(...args)),
+  })
+  const poller = new DepositPoller({ store: racing, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, leaseRetryMs: 50 })
+  await t.rejects(poller.pollOnce(), { code: 'concurrency_conflict' }, 'the pass fails')
+  t.equal(await database.db.selectFrom('circle_poll_marks').select('mark').executeTakeFirst(), undefined, 'and the mark does not move past the deposit')
+  busy = false
+  t.equal((await poller.pollOnce()).recorded, 1, 'the next pass credits it')
+  t.equal(available((await fold(store, wallet, walletId)).state), 4_000_000n)
 })
