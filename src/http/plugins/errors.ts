@@ -94,7 +94,10 @@ export function frameworkErrors(err: { code?: string }, request: FastifyRequest,
   const { status, code, message } =
     err.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? { status: 414, code: 'uri_too_long', message: `a path segment is longer than ${MAX_PARAM_LENGTH} characters` }
-      : { status: 400, code: 'invalid_url', message: 'the path is not a valid URL: a % must be followed by two hexadecimal digits of UTF-8' }
+      : err.code === 'FST_ERR_BAD_URL'
+        ? { status: 400, code: 'invalid_url', message: 'the path is not a valid URL: a % must be followed by two hexadecimal digits of UTF-8' }
+        : { status: 500, code: 'internal_error', message: 'an internal error occurred' }
+  if (status >= 500) request.log.error({ err }, 'request failed in the router')
   request.errorCode = code
   const body: ErrorBody = { error: { code, message }, requestId: request.id }
   void reply.code(status).header('x-request-id', request.id).send(body)
