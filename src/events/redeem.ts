@@ -105,11 +105,10 @@ export function evolve(state: RedeemState, event: RedeemEvent): RedeemState {
       return evolveAttention(state, event)
     case 'OperationAttentionCleared': {
       const cleared = evolveAttention(state, event)
-      // A replay after a failed transfer back is the admin's go-ahead for a new one (a discard is not).
-      if (cleared !== state && cleared.phase === 'compensation_due' && cleared.failedCompensations?.length && event.data.resolution === 'replayed') {
-        return { ...cleared, compensationReplayed: true }
-      }
-      return cleared
+      if (cleared === state || cleared.phase !== 'compensation_due' || !cleared.failedCompensations?.length) return cleared
+      // A replay after a failed transfer back is the admin's go-ahead for a new one; a discard takes
+      // back any go-ahead not yet used (the admin may have settled it by hand).
+      return { ...cleared, compensationReplayed: event.data.resolution === 'replayed' }
     }
   }
   // Each outcome changes only the phases the decider appends it from; anywhere else it changes nothing.

@@ -139,3 +139,16 @@ t.test('a transfer back that failed at Circle: due again, its repeat appends not
   t.equal(available(back.wallet), usd('100'), 'all funds back in the wallet')
   t.equal(reserved(back.wallet), 0n)
 })
+
+t.test('only a replay after a failed transfer back lets the next one be sent; a later discard takes that back', async (t) => {
+  const compensationFailure = { code: 'compensation_failed', message: 'Circle failed the transfer back to the wallet' }
+  const failedBack = run(t, ...happy.slice(0, 3), { type: 'payout_failed', failure }, { type: 'compensation_submitted', circleTransferId: 'ct-back-1' }, { type: 'compensation_failed', circleTransferId: 'ct-back-1', failure: compensationFailure })
+  const history = [...failedBack.given.redeem]
+  const attention = (deadLetterId: string): RedeemEvent => ({ type: 'OperationNeedsAttention', data: { attention: 'compensation_failed', deadLetterId, error: 'e' } })
+  const cleared = (deadLetterId: string, resolution: 'replayed' | 'discarded'): RedeemEvent => ({ type: 'OperationAttentionCleared', data: { deadLetterId, resolution } })
+  t.notOk(stateOf(redeem, history).compensationReplayed, 'not before an admin acts')
+  t.notOk(stateOf(redeem, [...history, attention('d1'), cleared('d1', 'discarded')]).compensationReplayed, 'a discard is no go-ahead')
+  t.ok(stateOf(redeem, [...history, attention('d1'), cleared('d1', 'replayed')]).compensationReplayed, 'a replay is')
+  t.notOk(stateOf(redeem, [...history, attention('d1'), cleared('d1', 'replayed'), attention('d2'), cleared('d2', 'discarded')]).compensationReplayed, 'a discard after it takes it back')
+  t.notOk(stateOf(redeem, [...history, attention('d1'), cleared('d2', 'replayed')]).compensationReplayed, 'a replay of another dead letter changes nothing')
+})

@@ -17,7 +17,7 @@ const pins: Record<string, { version: number; source: string; sha256: string }> 
   wallets: { version: 1, source: 'src/events/wallet.ts', sha256: '281ab42a48206e6d097cedccbe89adeefcafe0f5e07dc314c77e37fe892f256c' },
   'bank-accounts': { version: 1, source: 'src/events/bank-account.ts', sha256: '12073e49b6fefb0c218b270c4e55a07846ac54c079393cae71a54e4f84100d52' },
   mints: { version: 1, source: 'src/events/mint.ts', sha256: 'eebd0665bc98ec67d4dceeb2d76854493344597c93b4b89a7cbc19b06919c7a7' },
-  redeems: { version: 1, source: 'src/events/redeem.ts', sha256: '20c554bf50bde6a7d142fe35e442f97bdc04ee8b67fb5bc7f7cd3d49ffd94421' },
+  redeems: { version: 1, source: 'src/events/redeem.ts', sha256: '2d8ada400e22830f870f9336e703bf039f4cf1fa36d6ae18d15dc2898e7eebc8' },
   transfers: { version: 1, source: 'src/events/transfer.ts', sha256: '1013550c559728021a78212f7c19ac1cdce7edb97bd685af46fe99dc35f1ebde' },
   deposits: { version: 1, source: 'src/events/deposit.ts', sha256: '9e756b7477e4ecfa62f797ea34e84a10542ef1ac33c8ba4ab4a266bf77b62223' },
   cards: { version: 1, source: 'src/events/card.ts', sha256: '873fbe90046976575806fe21e8f706b5932565f96919512565d2584238a57e28' },
