@@ -24,7 +24,7 @@ import { auditHead } from './ledger/audit.ts'
 import { ProcessManager } from './process-manager/process-manager.ts'
 import { documentModels, readModels } from './projections/index.ts'
 import { documentSnapshots } from './projections/snapshots.ts'
-import { beginRun, Reconciler, type ReconcileOptions, type ReconcilerDeps } from './reconciliation/reconciler.ts'
+import { beginRun, Reconciler, reconcileOptionsOf, type ReconcileOptions, type ReconcilerDeps } from './reconciliation/reconciler.ts'
 import { checkpointName } from './subscriptions/projection.ts'
 import { ProjectionRunner } from './subscriptions/projection-runner.ts'
 import { readYourWrites } from './subscriptions/read-your-writes.ts'
@@ -207,7 +207,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
   }
 
   const reconcilerDeps: ReconcilerDeps = { db, pool, store, circle, logger }
-  const reconcileOptions: ReconcileOptions = { staleAfterMs: config.RECONCILE_STALE_AFTER, graceMs: config.RECONCILE_GRACE }
+  const reconcileOptions: ReconcileOptions = reconcileOptionsOf(config)
   if (roles.includes('reconciler')) {
     const reconciler = new Reconciler(reconcilerDeps, { ...reconcileOptions, intervalMs: config.RECONCILE_INTERVAL, leaseRetryMs: config.LEASE_RETRY_MS })
     reconciler.start()

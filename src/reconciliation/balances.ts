@@ -104,7 +104,15 @@ export async function checkBalances(
     const ids = suspects.map((s) => s.id)
     flights = await inFlight(deps.db, ids)
     for (const w of await ledgerWallets(deps.db, ids)) {
-      const circle = await deps.circle.getWallet(w.circleWalletId)
+      deps.signal?.throwIfAborted()
+      let circle
+      try {
+        circle = await deps.circle.getWallet(w.circleWalletId)
+      } catch (err) {
+        // One wallet Circle did not answer for is a finding of its own, as in the first pass: the run goes on.
+        findings.push({ kind: 'check_failed', subject: wallet.streamName(w.id), details: { check: 'balance', walletId: w.id, error: err instanceof Error ? err.message : String(err) } })
+        continue
+      }
       const open = flights.get(w.id) ?? []
       if (explains(w.total, circle.balance, open)) continue
       findings.push({

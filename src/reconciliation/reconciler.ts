@@ -4,6 +4,7 @@ import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { CirclePort } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
+import type { Config } from '../config.ts'
 import type { EventStore } from '../events/event-store.ts'
 import type { ReconciliationTrigger } from '../events/reconciliation.ts'
 import { LeasedLoop, tryLease } from '../subscriptions/lease.ts'
@@ -34,6 +35,18 @@ export interface ReconcileOptions {
   /** Stops a run between two Circle calls; the run is stored as failed. */
   signal?: AbortSignal | undefined
 }
+
+/**
+ * A run's options from the configuration. A balance difference is looked at again after two of the
+ * deposit poller's intervals (at least 0.5 s, at most 15 s): a deposit Circle completed just before
+ * the run, which the ledger has not recorded yet, is not in flight anywhere, and would otherwise
+ * read as a mismatch of its amount.
+ */
+export const reconcileOptionsOf = (config: Pick<Config, 'RECONCILE_STALE_AFTER' | 'RECONCILE_GRACE' | 'CIRCLE_POLL_INTERVAL_MS'>): ReconcileOptions => ({
+  staleAfterMs: config.RECONCILE_STALE_AFTER,
+  graceMs: config.RECONCILE_GRACE,
+  recheckMs: Math.min(15_000, Math.max(500, 2 * config.CIRCLE_POLL_INTERVAL_MS)),
+})
 
 export type Phase = 'stale' | 'balances' | 'unknown'
 export type OnProgress = (phase: Phase, done: number, total: number) => void

@@ -10,7 +10,7 @@ import t from 'tap'
 import { fold } from '../../src/events/fold.ts'
 import { mint } from '../../src/events/mint.ts'
 import { formatAmount, parseAmount } from '../../src/events/money.ts'
-import { beginRun, reconcile, Reconciler, RunInProgress } from '../../src/reconciliation/reconciler.ts'
+import { beginRun, reconcile, Reconciler, reconcileOptionsOf, RunInProgress } from '../../src/reconciliation/reconciler.ts'
 import { listFindings } from '../../src/reconciliation/runs.ts'
 import { until } from '../helpers/circle.ts'
 import { now, reconcileHarness } from '../helpers/reconcile.ts'
@@ -73,6 +73,30 @@ t.test('funds moved behind our back: a balance finding naming the wallet and bot
   t.equal(findings.length, 1, 'only the wallet that moved')
   t.equal(findings[0]!.subject, `wallet-${w.walletId}`)
   t.match(findings[0]!.details, { walletId: w.walletId, circleWalletId: w.circleWalletId, ledgerBalance: '40.00', circleBalance: '32.75', difference: '-7.25', inFlight: [] })
+})
+
+t.test('Circle not answering for a wallet on the second look is a check_failed finding, and the run goes on', async (t) => {
+  const h = await reconcileHarness(t)
+  const w = await h.newWallet()
+  const other = await h.newWallet()
+  await h.mintInto(w.walletId, parseAmount('40'))
+  await h.mintInto(other.walletId, parseAmount('10'))
+  await h.control('POST', `/sim/wallets/${w.circleWalletId}/adjust`, { amount: '-7.25' })
+  await h.control('POST', `/sim/wallets/${other.circleWalletId}/adjust`, { amount: '-1.00' })
+  await h.settled()
+  // Each wallet's second look fails for the first wallet only.
+  const looks = new Map<string, number>()
+  const circle = Object.assign(Object.create(h.deps.circle) as typeof h.deps.circle, {
+    getWallet: async (id: string) => {
+      looks.set(id, (looks.get(id) ?? 0) + 1)
+      if (id === w.circleWalletId && looks.get(id) === 2) throw new Error('Circle answered 503')
+      return h.deps.circle.getWallet(id)
+    },
+  })
+  const run = await reconcile({ ...h.deps, circle }, h.options, 'http')
+  t.equal(run.status, 'completed', 'the run finishes')
+  t.match((await listFindings(h.db, run.id, { kind: 'check_failed' })).items, [{ subject: `wallet-${w.walletId}`, details: { check: 'balance', error: 'Circle answered 503' } }])
+  t.match((await listFindings(h.db, run.id, { kind: 'balance_mismatch' })).items, [{ subject: `wallet-${other.walletId}`, details: { difference: '-1.00' } }], 'the other wallet is still checked')
 })
 
 t.test('an unknown Circle transfer out of our wallet is a finding, reported once', async (t) => {
@@ -215,4 +239,11 @@ t.test('treasury moved behind our back: a treasury finding with both amounts, re
   t.equal(found.length, 1)
   t.match(found[0]!.details, { circleBalance: formatAmount(before - parseAmount('3')), ledgerExpected: formatAmount(before), difference: '-3.00', inFlight: [] })
   t.equal((await reconcile(h.deps, h.options, 'cli')).outcome, 'clean', 'reported once: the next run compares with the moved treasury')
+})
+
+t.test('a balance difference is looked at again after two deposit-poller intervals, between 0.5 s and 15 s', async (t) => {
+  const of = (poll: number) => reconcileOptionsOf({ RECONCILE_STALE_AFTER: 900_000, RECONCILE_GRACE: 60_000, CIRCLE_POLL_INTERVAL_MS: poll })
+  t.same(of(5000), { staleAfterMs: 900_000, graceMs: 60_000, recheckMs: 10_000 }, 'the default interval: a deposit completed just before the run is credited by then')
+  t.equal(of(50).recheckMs, 500)
+  t.equal(of(3_600_000).recheckMs, 15_000, 'polling off: at most 15 s')
 })

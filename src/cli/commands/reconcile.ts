@@ -1,6 +1,6 @@
 import pino from 'pino'
 import { CircleSdkAdapter } from '../../adapters/circle/sdk.ts'
-import { reconcile, type Phase } from '../../reconciliation/reconciler.ts'
+import { reconcile, reconcileOptionsOf, type Phase } from '../../reconciliation/reconciler.ts'
 import { listFindings, type StoredFinding } from '../../reconciliation/runs.ts'
 import { UsageError, type CliCommand } from '../context.ts'
 import { progressBar, type Progress } from '../progress.ts'
@@ -39,7 +39,7 @@ export const reconcileCommand: CliCommand = {
       const circle = new CircleSdkAdapter({ apiKey: config.CIRCLE_API_KEY, baseUrl: config.CIRCLE_BASE_URL, timeoutMs: config.CIRCLE_TIMEOUT_MS, ratePerSecond: config.CIRCLE_RATE_PER_SECOND })
       const run = await reconcile(
         { db: conn.db, pool: conn.pool, store: conn.store, circle, logger: pino({ level: 'silent' }) },
-        { staleAfterMs: config.RECONCILE_STALE_AFTER, graceMs: config.RECONCILE_GRACE },
+        reconcileOptionsOf(config),
         'cli',
         (phase, done, total) => {
           if (ctx.json) return
