@@ -5,6 +5,7 @@ import type { PmTasksTable } from './process-manager/tasks.table.ts'
 import type { ReadModelTables } from './projections/tables.ts'
 import type { DeadLettersTable } from './dead-letters/dead-letters.table.ts'
 import type { WebhookInboxTable } from './webhooks/inbox.table.ts'
+import type { AuditLogGapsTable } from './ledger/audit-gaps.table.ts'
 import type { AuditLogTable } from './ledger/audit.table.ts'
 import type { JournalAccountsTable, JournalEntriesTable, JournalOperationsTable, JournalPostingsTable } from './ledger/journal.table.ts'
 import type { ReconciliationFindingsTable } from './reconciliation/findings.table.ts'
@@ -26,6 +27,7 @@ export interface Database extends ReadModelTables {
   journal_postings: JournalPostingsTable
   journal_accounts: JournalAccountsTable
   audit_log: AuditLogTable
+  audit_log_gaps: AuditLogGapsTable
   reconciliation_runs: ReconciliationRunsTable
   reconciliation_findings: ReconciliationFindingsTable
 }

@@ -1443,6 +1443,8 @@ export interface components {
         AuditVerification: {
             ok: boolean;
             verified: number;
+            /** @description Events passed over: reconciliation runs recorded before the audit log covered them (they are in no hash) */
+            unaudited: number;
             /** @description Last position verified */
             position: string | null;
             /** @description How far the audit log reaches; later events are not yet audited */

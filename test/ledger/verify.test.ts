@@ -1,6 +1,9 @@
 import t from 'tap'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
-import { verifyChain } from '../../src/ledger/verify.ts'
+import { verificationMessage, verifyChain } from '../../src/ledger/verify.ts'
+import { auditLog } from '../../src/ledger/audit.ts'
+import { recordGaps } from '../../src/adapters/postgres/migrations/20261128T0210-audit-log-gaps.ts'
+import { ProjectionRunner } from '../../src/subscriptions/projection-runner.ts'
 import { finishRun, startRun } from '../../src/reconciliation/runs.ts'
 import { testDatabase } from '../helpers/database.ts'
 import { runLedger } from '../helpers/ledger.ts'
@@ -68,4 +71,43 @@ t.test('a reconciliation run\'s events are audited like every other: the chain h
   t.same(audited.filter((r) => r.type.startsWith('Reconciliation')).map((r) => r.type), ['ReconciliationRunStarted', 'ReconciliationRunCompleted'])
   const result = await verifyChain({ db, store })
   t.same({ ok: result.ok, verified: result.verified, position: result.position }, { ok: true, verified: events.length, position: events.at(-1)!.position }, 'the chain verifies to the head')
+})
+
+t.test('an audit log written before it covered the reconciliation runs: their holes are passed over, counted, and nothing else is', async (t) => {
+  const { db, pool } = await testDatabase(t)
+  const store = new PostgresEventStore(pool, { pollIntervalMs: 50 })
+  t.teardown(() => store.close())
+  // The audit log as it was: the same projection (name, version, checkpoint) without the runs' types.
+  const before = { ...auditLog, handles: auditLog.handles.filter((type) => !type.startsWith('Reconciliation')) }
+  await randomOperations(store, { steps: 20, maxWallets: 2 })
+  const early = await startRun(db, store, 'schedule')
+  await finishRun(db, store, early.id, { checked: {} })
+  await randomOperations(store, { steps: 10, maxWallets: 2 })
+  const old = new ProjectionRunner({ projections: [before], store, db, name: 'audit-log' })
+  old.start()
+  await old.caughtUp((await store.head())!)
+  await old.stop()
+  const earlyPositions = (await store.readStream(`reconciliation-${early.id}`)).map((e) => e.position)
+
+  const holed = await verifyChain({ db, store })
+  t.match(holed, { ok: false, break: { kind: 'row_missing', position: earlyPositions[0] } }, 'without the record of the holes, the first is a break')
+  // What the migration does on an upgraded database: the holes, through the audit checkpoint.
+  await recordGaps(db as never)
+  t.same(await db.selectFrom('audit_log_gaps').select('event_type').orderBy('event_type').execute(), [{ event_type: 'ReconciliationRunCompleted' }, { event_type: 'ReconciliationRunStarted' }])
+
+  // From now on the runs are audited like everything else.
+  const late = await startRun(db, store, 'schedule')
+  await finishRun(db, store, late.id, { checked: {} })
+  await randomOperations(store, { steps: 10, maxWallets: 2 })
+  const { settle } = runLedger(t, store, db, { readModels: false })
+  await settle()
+  const events = (await store.readAll({ maxCount: 100_000 })).events
+  const result = await verifyChain({ db, store, pageSize: 13 })
+  t.same({ ok: result.ok, verified: result.verified, unaudited: result.unaudited, position: result.position }, { ok: true, verified: events.length - 2, unaudited: 2, position: events.at(-1)!.position }, 'the two early events passed over, every other one verified, the chain unbroken')
+  t.match(verificationMessage(result), /; 2 reconciliation events from before the audit log covered them passed over$/)
+
+  const latePosition = (await store.readStream(`reconciliation-${late.id}`))[0]!.position
+  const putBack = await deleteAuditRow(pool, latePosition)
+  t.match((await verifyChain({ db, store })).break, { kind: 'row_missing', position: latePosition }, 'a run after the holes without its row is a break')
+  await putBack()
 })

@@ -174,6 +174,7 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store
             .object({
               ok: z.boolean(),
               verified: z.number().int(),
+              unaudited: z.number().int().meta({ description: 'Events passed over: reconciliation runs recorded before the audit log covered them (they are in no hash)' }),
               position: position.nullable().meta({ description: 'Last position verified' }),
               auditedUpTo: position.nullable().meta({ description: 'How far the audit log reaches; later events are not yet audited' }),
               message: z.string(),
