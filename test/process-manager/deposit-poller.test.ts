@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import pino from 'pino'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { CircleTransfer } from '../../src/adapters/circle/port.ts'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import { WrongExpectedVersion } from '../../src/events/event-store.ts'
@@ -24,6 +24,21 @@ import { testDatabase } from '../helpers/database.ts'
 const silent = pino({ level: 'silent' })
 /** A listed transfer's amount in USDC, as the Circle adapter gives it. */
 const usd = (micro: bigint) => ({ currency: 'USD', amount: micro, amountText: formatAmount(micro) })
+
+/** A wallet of ours at Circle as `cw-1`, on a fresh database, known to the poller (the Circle-id model has caught up). */
+async function knownWallet(t: Test) {
+  const database = await testDatabase(t)
+  const store = new PostgresEventStore(database.pool, { pollIntervalMs: 50 })
+  t.teardown(() => store.close())
+  const walletId = randomUUID()
+  await execute(store, createWallet, { walletId, ownerId: 'o' }, meta())
+  await execute(store, recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw-1' } }, meta())
+  const readSide = new ProjectionRunner({ projections: [circleIds], store, db: database.db })
+  readSide.start()
+  t.teardown(() => readSide.stop())
+  await until(async () => (await database.db.selectFrom('circle_ids').selectAll().where('kind', '=', 'wallet').execute()).length === 1, 10_000, 'wallet known to the poller')
+  return { database, store, walletId }
+}
 
 t.test('a deposit at the simulator credits the wallet with polling alone, once', async (t) => {
   const h = await processManagerHarness(t)
@@ -60,12 +75,7 @@ t.test('a deposit at the simulator credits the wallet with polling alone, once',
 })
 
 t.test('the mark waits for a pending deposit and for a wallet not yet known, then moves to the newest', async (t) => {
-  const database = await testDatabase(t)
-  const store = new PostgresEventStore(database.pool, { pollIntervalMs: 50 })
-  t.teardown(() => store.close())
-  const walletId = randomUUID()
-  await execute(store, createWallet, { walletId, ownerId: 'o' }, meta())
-  await execute(store, recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw-1' } }, meta())
+  const { database, store, walletId } = await knownWallet(t)
 
   const base = Date.now() - 60_000
   const at = (s: number) => new Date(base + s * 1000).toISOString()
@@ -84,10 +94,6 @@ t.test('the mark waits for a pending deposit and for a wallet not yet known, the
     },
   }
   const poller = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, pageSize: 2, leaseRetryMs: 50 })
-  const readSide = new ProjectionRunner({ projections: [circleIds], store, db: database.db })
-  readSide.start()
-  t.teardown(() => readSide.stop())
-  await until(async () => (await database.db.selectFrom('circle_ids').selectAll().where('kind', '=', 'wallet').execute()).length === 1, 10_000, 'wallet known to the poller')
 
   const first = await poller.pollOnce()
   t.equal(first.recorded, 1, 'the completed deposit is recorded; the mint (from a wallet) is not a deposit')
@@ -125,18 +131,9 @@ t.test('the mark waits for a pending deposit and for a wallet not yet known, the
 })
 
 t.test('a zero-value transfer credits nothing, USDC sent to the treasury is not waited for, and a deposit the ledger refuses is passed over: none stops the poll', async (t) => {
-  const database = await testDatabase(t)
-  const store = new PostgresEventStore(database.pool, { pollIntervalMs: 50 })
-  t.teardown(() => store.close())
-  const walletId = randomUUID()
-  await execute(store, createWallet, { walletId, ownerId: 'o' }, meta())
-  await execute(store, recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw-1' } }, meta())
+  const { database, store, walletId } = await knownWallet(t)
   // Recorded before (by a webhook, say) with another amount than Circle now lists: the ledger refuses it.
   await execute(store, recordDeposit, { circleTransferId: 'dep-conflict', walletId, amount: 1_000_000n }, meta())
-  const readSide = new ProjectionRunner({ projections: [circleIds], store, db: database.db })
-  readSide.start()
-  t.teardown(() => readSide.stop())
-  await until(async () => (await database.db.selectFrom('circle_ids').selectAll().where('kind', '=', 'wallet').execute()).length === 1, 10_000, 'wallet known to the poller')
 
   const base = Date.now() - 60_000
   const at = (s: number) => new Date(base + s * 1000).toISOString()
@@ -162,16 +159,7 @@ t.test('a zero-value transfer credits nothing, USDC sent to the treasury is not 
 })
 
 t.test('a deposit that loses its races on a busy wallet fails the pass, which is retried: it is never passed over', async (t) => {
-  const database = await testDatabase(t)
-  const store = new PostgresEventStore(database.pool, { pollIntervalMs: 50 })
-  t.teardown(() => store.close())
-  const walletId = randomUUID()
-  await execute(store, createWallet, { walletId, ownerId: 'o' }, meta())
-  await execute(store, recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw-1' } }, meta())
-  const readSide = new ProjectionRunner({ projections: [circleIds], store, db: database.db })
-  readSide.start()
-  t.teardown(() => readSide.stop())
-  await until(async () => (await database.db.selectFrom('circle_ids').selectAll().where('kind', '=', 'wallet').execute()).length === 1, 10_000, 'wallet known to the poller')
+  const { database, store, walletId } = await knownWallet(t)
   const listing: CircleTransfer[] = [{ id: 'dep-busy', status: 'complete', ...usd(4_000_000n), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-1' }, createDate: new Date(Date.now() - 1000).toISOString() }]
   const circle = { listTransfers: async () => listing, masterWalletId: async () => 'cw-master' }
   // Every append loses its race, as on a wallet that other commands keep changing.

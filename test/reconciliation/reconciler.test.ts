@@ -6,7 +6,7 @@ import { recordBankAccountOutcome } from '../../src/commands/record-bank-account
 import { requestRedeem } from '../../src/commands/request-redeem.ts'
 import { bankAccount } from '../../src/events/bank-account.ts'
 import { redeem } from '../../src/events/redeem.ts'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { fold } from '../../src/events/fold.ts'
 import { mint } from '../../src/events/mint.ts'
 import { formatAmount, parseAmount } from '../../src/events/money.ts'
@@ -58,14 +58,22 @@ t.test('a mint still pending at Circle is reported stale with its age, and nothi
   t.equal((await fold(h.store, mint, mintId)).state.status, 'processing', 'still processing')
 })
 
-t.test('funds moved behind our back: a balance finding naming the wallet and both amounts', async (t) => {
+/** Two funded wallets (40.00 and 10.00), whose Circle balances then move by these amounts behind the ledger's back. */
+async function movedBehindOurBack(t: Test, moves: [string | undefined, string | undefined]) {
   const h = await reconcileHarness(t)
   const w = await h.newWallet()
   const other = await h.newWallet()
   await h.mintInto(w.walletId, parseAmount('40'))
   await h.mintInto(other.walletId, parseAmount('10'))
-  await h.control('POST', `/sim/wallets/${w.circleWalletId}/adjust`, { amount: '-7.25' })
+  for (const [wallet, amount] of [[w, moves[0]], [other, moves[1]]] as const) {
+    if (amount !== undefined) await h.control('POST', `/sim/wallets/${wallet.circleWalletId}/adjust`, { amount })
+  }
   await h.settled()
+  return { h, w, other }
+}
+
+t.test('funds moved behind our back: a balance finding naming the wallet and both amounts', async (t) => {
+  const { h, w } = await movedBehindOurBack(t, ['-7.25', undefined])
 
   const run = await reconcile(h.deps, h.options, 'http')
   t.equal(run.outcome, 'mismatches')
@@ -76,14 +84,7 @@ t.test('funds moved behind our back: a balance finding naming the wallet and bot
 })
 
 t.test('Circle not answering for a wallet on the second look is a check_failed finding, and the run goes on', async (t) => {
-  const h = await reconcileHarness(t)
-  const w = await h.newWallet()
-  const other = await h.newWallet()
-  await h.mintInto(w.walletId, parseAmount('40'))
-  await h.mintInto(other.walletId, parseAmount('10'))
-  await h.control('POST', `/sim/wallets/${w.circleWalletId}/adjust`, { amount: '-7.25' })
-  await h.control('POST', `/sim/wallets/${other.circleWalletId}/adjust`, { amount: '-1.00' })
-  await h.settled()
+  const { h, w, other } = await movedBehindOurBack(t, ['-7.25', '-1.00'])
   // Each wallet's second look fails for the first wallet only.
   const looks = new Map<string, number>()
   const circle = Object.assign(Object.create(h.deps.circle) as typeof h.deps.circle, {
