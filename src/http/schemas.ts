@@ -275,11 +275,19 @@ export const idempotencyHeaders = z.object({
 
 /** `limit` and `cursor` of every list; a limit above 200 is served as 200. */
 export function listQuery<Q extends z.ZodRawShape>(filters: Q) {
-  return z.strictObject({
-    ...filters,
-    limit: z.coerce.number().int().min(1).optional().meta({ description: 'Page size: 50 by default, at most 200 (larger values are capped)', example: 50 }),
-    cursor: z.string().min(1).max(512).optional().meta({ description: 'Opaque: the nextCursor of the previous page' }),
-  })
+  return z
+    .strictObject({
+      ...filters,
+      limit: z.coerce.number().int().min(1).optional().meta({ description: 'Page size: 50 by default, at most 200 (larger values are capped)', example: 50 }),
+      cursor: z.string().min(1).max(512).optional().meta({ description: 'Opaque: the nextCursor of the previous page' }),
+    })
+    .refine(ordered, { message: 'createdBefore must be later than createdAfter: no resource can be in that period', path: ['createdBefore'] })
+}
+
+/** A period given by createdAfter and createdBefore (both exclusive) that can hold something. */
+function ordered(query: Record<string, unknown>): boolean {
+  const { createdAfter, createdBefore } = query
+  return typeof createdAfter !== 'string' || typeof createdBefore !== 'string' || Date.parse(createdBefore) > Date.parse(createdAfter)
 }
 
 /** A page of a list: newest first; nextCursor is null on the last page. */

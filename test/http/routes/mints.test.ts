@@ -103,3 +103,19 @@ t.test('the list filter status takes the statuses the list\'s resources can have
   t.equal((await get('/cards?status=frozen')).statusCode, 200, 'a card status on the cards list')
   t.equal((await get('/deposits?status=completed')).statusCode, 200, 'and the one status of a deposit')
 })
+
+t.test('a period whose createdBefore is not after createdAfter is 400 on every list, not an empty page', async (t) => {
+  const { get } = await httpHarness(t)
+  for (const path of ['/mints', '/redeems', '/transfers', '/deposits', '/cards', '/wallets', '/bank-accounts']) {
+    const res = await get(`${path}?createdAfter=2026-11-02T00:00:00Z&createdBefore=2026-11-01T00:00:00Z`)
+    if (path === '/wallets' || path === '/bank-accounts') {
+      // Lists without the period filters refuse them as unknown parameters.
+      t.equal(res.statusCode, 400, path)
+      continue
+    }
+    t.equal(res.statusCode, 400, path)
+    t.same(res.json().error.details, [{ field: 'query.createdBefore', message: 'createdBefore must be later than createdAfter: no resource can be in that period' }], path)
+  }
+  t.equal((await get('/mints?createdAfter=2026-11-01T00:00:00Z&createdBefore=2026-11-02T00:00:00Z')).statusCode, 200, 'an ordered period')
+  t.equal((await get('/mints?createdAfter=2026-11-01T00:00:00Z&createdBefore=2026-11-01T00:00:00.000+00:00')).statusCode, 400, 'an empty one')
+})
