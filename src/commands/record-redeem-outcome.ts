@@ -22,6 +22,13 @@ export const schema = z.object({
   ]),
 })
 export type RecordRedeemOutcome = z.infer<typeof schema>
+
+/**
+ * The outcome name (see `outcomeCommandId`) a failed transfer back is recorded under: one per Circle
+ * transfer, the same from the process manager and the transfers webhook, so either's record is the
+ * other's repeat.
+ */
+export const compensationFailedName = (circleTransferId: string) => `compensation_failed:${circleTransferId}`
 type Outcome = RecordRedeemOutcome['outcome']
 /** The redeem's wallet is read once the redeem names it; only terminal outcomes append to it. */
 type State = { redeem: RedeemState; wallet?: WalletState }

@@ -107,21 +107,22 @@ export class DepositPoller {
     let recorded = 0
     let master: string | undefined
     for (const t of inbound) {
+      const circleWalletId = (t.destination as { id: string }).id
       if (t.amount === undefined) {
         // Not USDC: never credited as if it were, so never worth holding the mark for (reconciliation
         // reports it as an unknown deposit).
-        logger.warn({ circleTransferId: t.id, circleWalletId: (t.destination as { id: string }).id, amount: t.amountText, currency: t.currency }, 'deposit in a currency the ledger does not book; not credited')
+        logger.warn({ circleTransferId: t.id, circleWalletId, amount: t.amountText, currency: t.currency }, 'deposit in a currency the ledger does not book; not credited')
         continue
       }
       if (t.amount === 0n) {
         // A zero-value transfer (address poisoning sends them) credits nothing: not a deposit to record.
-        logger.info({ circleTransferId: t.id, circleWalletId: (t.destination as { id: string }).id }, 'zero-value inbound transfer; nothing to credit')
+        logger.info({ circleTransferId: t.id, circleWalletId }, 'zero-value inbound transfer; nothing to credit')
         continue
       }
-      const walletId = walletOf.get((t.destination as { id: string }).id)
+      const walletId = walletOf.get(circleWalletId)
       if (walletId === undefined) {
         // USDC sent on-chain to the treasury funds it: no wallet of ours to credit, nothing to wait for.
-        if ((t.destination as { id: string }).id === (master ??= await circle.masterWalletId())) {
+        if (circleWalletId === (master ??= await circle.masterWalletId())) {
           logger.info({ circleTransferId: t.id, amount: t.amountText }, 'treasury funded by an on-chain transfer')
           continue
         }

@@ -92,7 +92,7 @@ export async function checkBalances(
         const circle = await deps.circle.getWallet(w.circleWalletId)
         if (!explains(w.total, circle.balance, flights.get(w.id) ?? [])) suspects.push(w)
       } catch (err) {
-        findings.push({ kind: 'check_failed', subject: wallet.streamName(w.id), details: { check: 'balance', walletId: w.id, error: err instanceof Error ? err.message : String(err) } })
+        findings.push(checkFailed(w, err))
       }
       onProgress(++done, wallets.length)
     }
@@ -110,7 +110,7 @@ export async function checkBalances(
         circle = await deps.circle.getWallet(w.circleWalletId)
       } catch (err) {
         // One wallet Circle did not answer for is a finding of its own, as in the first pass: the run goes on.
-        findings.push({ kind: 'check_failed', subject: wallet.streamName(w.id), details: { check: 'balance', walletId: w.id, error: err instanceof Error ? err.message : String(err) } })
+        findings.push(checkFailed(w, err))
         continue
       }
       const open = flights.get(w.id) ?? []
@@ -132,5 +132,12 @@ export async function checkBalances(
   }
   return { findings, checked: wallets.length, circleWalletIds: wallets.map((w) => w.circleWalletId) }
 }
+
+/** A wallet whose balance Circle did not give: a finding of its own, and the run goes on. */
+const checkFailed = (w: LedgerWallet, err: unknown): Finding => ({
+  kind: 'check_failed',
+  subject: wallet.streamName(w.id),
+  details: { check: 'balance', walletId: w.id, error: err instanceof Error ? err.message : String(err) },
+})
 
 const formatSigned = (v: bigint) => (v < 0n ? `-${formatAmount(-v)}` : formatAmount(v))

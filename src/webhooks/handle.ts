@@ -9,7 +9,7 @@ import { recordBankAccountOutcome } from '../commands/record-bank-account-outcom
 import { recordCardOutcome } from '../commands/record-card-outcome.ts'
 import { recordDeposit, type RecordDeposit } from '../commands/record-deposit.ts'
 import { recordMintOutcome } from '../commands/record-mint-outcome.ts'
-import { recordRedeemOutcome, type RecordRedeemOutcome } from '../commands/record-redeem-outcome.ts'
+import { compensationFailedName, recordRedeemOutcome, type RecordRedeemOutcome } from '../commands/record-redeem-outcome.ts'
 import { recordTransferOutcome } from '../commands/record-transfer-outcome.ts'
 import { card } from '../events/card.ts'
 import type { EventStore } from '../events/event-store.ts'
@@ -41,11 +41,12 @@ const refused = (reason: string): Handled => ({ result: 'refused', reason })
 /**
  * Only USD (USDC) is booked. A Circle wallet can also receive other currencies (EURC is 'EUR');
  * crediting one as USDC would make money out of nothing, so it is refused, as is an amount whose
- * currency is not said.
+ * currency is not said. A zero amount (address poisoning sends them) credits nothing: processed.
  */
 function usdcAmount(what: string, money: { amount: string; currency?: string | undefined }): bigint | Handled {
   if (money.currency !== 'USD') return refused(`${what} of ${money.amount} ${money.currency ?? '(no currency)'} is not USDC; the ledger books USDC only and did not credit it`)
-  return parseCircleAmount(money.amount)
+  const amount = parseCircleAmount(money.amount)
+  return amount === 0n ? processed(`${what} is of zero value; nothing to credit`) : amount
 }
 
 const money = z.object({ amount: z.string(), currency: z.string().optional() })
@@ -163,7 +164,7 @@ async function transfers(ctx: HandlerContext, item: InboxItem): Promise<Handled>
         // compensation_failed until an admin's replay sends a new transfer back.
         ctx.logger.error({ redeemId: id, transferId: t.id }, 'redeem compensation transfer failed at Circle')
         const outcome: RecordRedeemOutcome['outcome'] = { type: 'compensation_failed', circleTransferId: t.id, failure: { ...failure, message: 'Circle failed the transfer back to the wallet' } }
-        return record(ctx, item, recordRedeemOutcome, { redeemId: id, outcome }, outcomeCommandId(stream, `compensation_failed:${t.id}`))
+        return record(ctx, item, recordRedeemOutcome, { redeemId: id, outcome }, outcomeCommandId(stream, compensationFailedName(t.id)))
       }
       return record(ctx, item, recordRedeemOutcome, { redeemId: id, outcome: { type: 'compensation_completed', circleTransferId: t.id } }, outcomeCommandId(stream, 'compensation_completed'))
     case 'deposit':
@@ -187,7 +188,6 @@ async function inboundDeposit(ctx: HandlerContext, item: InboxItem, t: z.infer<t
   if (!t.amount) return processed('inbound transfer without an amount; nothing to credit')
   const amount = usdcAmount(`inbound transfer ${t.id}`, t.amount)
   if (typeof amount !== 'bigint') return amount
-  if (amount === 0n) return processed('zero-value inbound transfer; nothing to credit')
   const command: RecordDeposit = { circleTransferId: t.id, walletId, amount }
   const chain = t.destination?.chain ?? t.source?.chain
   if (chain !== undefined) command.chain = chain
@@ -255,7 +255,6 @@ async function deposits(ctx: HandlerContext, item: InboxItem): Promise<Handled> 
   if (!walletId) return retry(`deposit ${d.id} names no wallet of ours (yet)`)
   const amount = usdcAmount(`deposit ${d.id}`, d.amount)
   if (typeof amount !== 'bigint') return amount
-  if (amount === 0n) return processed('zero-value deposit; nothing to credit')
   return record(ctx, item, recordDeposit, { circleTransferId: d.id, walletId, amount }, deriveId('deposit', d.id))
 }
 

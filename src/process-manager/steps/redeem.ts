@@ -1,6 +1,6 @@
 import { circleKey } from '../../commands/ids.ts'
 import { fold } from '../../events/fold.ts'
-import { recordRedeemOutcome, type RecordRedeemOutcome } from '../../commands/record-redeem-outcome.ts'
+import { compensationFailedName, recordRedeemOutcome, type RecordRedeemOutcome } from '../../commands/record-redeem-outcome.ts'
 import type { CirclePayout, CircleTransfer } from '../../adapters/circle/port.ts'
 import { redeem, type RedeemState } from '../../events/redeem.ts'
 import { circleWalletOf, circleWireOf } from './circle-ids.ts'
@@ -119,7 +119,7 @@ export async function compensation(ctx: StepContext, state: Extract<RedeemState,
     // failed attempt, so the bounded retries turn it into a dead letter with the redeem flagged
     // compensation_failed; replaying it sends a new transfer back.
     const outcome: Outcome = { type: 'compensation_failed', circleTransferId: transferId, failure: { code: 'compensation_failed', message: 'Circle failed the transfer back to the wallet' } }
-    await record(ctx, recordRedeemOutcome, { redeemId, outcome }, redeem.streamName(redeemId), `compensation_failed:${transferId}`)
+    await record(ctx, recordRedeemOutcome, { redeemId, outcome }, redeem.streamName(redeemId), compensationFailedName(transferId))
     ctx.logger.error({ redeemId, transferId }, 'redeem compensation transfer failed; funds remain in the master wallet')
     throw new Error(`compensation transfer ${transferId} failed at Circle; the USDC is still in the master wallet`)
   }

@@ -16,7 +16,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await recordGaps(db)
 }
 
-/** One row per type, through the audit log's checkpoint now; none on a database it has not projected. */
+/**
+ * One row per type, through the audit log's checkpoint now; none on a database it has not projected.
+ * The key is `positionKey`'s format written out in SQL: a migration stays as it was when it ran.
+ */
 export async function recordGaps(db: Kysely<unknown>): Promise<void> {
   await sql`
     INSERT INTO audit_log_gaps (event_type, through_key)
