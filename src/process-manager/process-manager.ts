@@ -21,6 +21,7 @@ import { redeemStep } from './steps/redeem.ts'
 import { transferStep } from './steps/transfer.ts'
 import { walletStep } from './steps/wallet.ts'
 import { claimDue, renewClaim, settle, wake, type Outcome, type Task, type TaskKind } from './tasks.ts'
+import { lastProcessedAt } from '../webhooks/inbox.ts'
 
 const steps: Record<TaskKind, Step> = {
   wallet: walletStep,
@@ -239,9 +240,8 @@ export class ProcessManager {
     try {
       // Webhooks count once a worker has processed them: received but unprocessed ones (no worker
       // running, or one far behind) must not slow the fallback down.
-      const row = await this.options.db.selectFrom('webhook_inbox').select((eb) => eb.fn.max('processed_at').as('last')).executeTakeFirst()
-      const last = row?.last as Date | string | null | undefined
-      if (last) this.lastWebhookAt = Math.max(this.lastWebhookAt, new Date(last).getTime())
+      const last = await lastProcessedAt(this.options.db)
+      if (last) this.lastWebhookAt = Math.max(this.lastWebhookAt, last.getTime())
     } catch (err) {
       this.options.logger.warn({ err }, 'could not read the webhook inbox; polling at the normal interval')
     }

@@ -67,7 +67,10 @@ export async function renewClaim(db: Db, item: InboxItem, claimSeconds: number):
 }
 
 // Each outcome below is recorded only by the claim's holder (false, and nothing written, when the
-// claim was lost: the worker holding it now records the newer outcome).
+// claim was lost: the worker holding it now records the newer outcome). A failure is also recorded
+// only in the round it belongs to: an admin's replay starts a new round (`replays` + 1) without
+// taking the claim away, and a failure of the round before must not bury the replayed notification
+// behind a dead letter that is already closed.
 
 export async function markProcessed(db: Db, item: InboxItem): Promise<boolean> {
   const res = await sql`
@@ -80,7 +83,7 @@ export async function scheduleRetry(db: Db, item: InboxItem, inMs: number, error
   const res = await sql`
     UPDATE webhook_inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => ${inMs / 1000}),
       last_error = ${error.slice(0, 1000)}, locked_until = NULL, claim_token = NULL
-    WHERE id = ${item.id} AND claim_token = ${item.claimToken}`.execute(db)
+    WHERE id = ${item.id} AND claim_token = ${item.claimToken} AND replays = ${item.replays}`.execute(db)
   return wroteAny(res)
 }
 
@@ -88,6 +91,14 @@ export async function markDead(db: Db, item: InboxItem, deadLetterId: string, er
   const res = await sql`
     UPDATE webhook_inbox SET status = 'dead', attempts = attempts + 1, last_error = ${error.slice(0, 1000)}, dead_letter_id = ${deadLetterId},
       locked_until = NULL, claim_token = NULL
-    WHERE id = ${item.id} AND claim_token = ${item.claimToken}`.execute(db)
+    WHERE id = ${item.id} AND claim_token = ${item.claimToken} AND replays = ${item.replays}`.execute(db)
   return wroteAny(res)
+}
+
+/** When a worker last processed a notification, if ever: one index entry (webhook_inbox_processed_at), however long the inbox. */
+export const lastProcessedQuery = (db: Db) => db.selectFrom('webhook_inbox').select((eb) => eb.fn.max('processed_at').as('last'))
+
+export async function lastProcessedAt(db: Db): Promise<Date | undefined> {
+  const last = (await lastProcessedQuery(db).executeTakeFirst())?.last as Date | string | null | undefined
+  return last ? new Date(last) : undefined
 }

@@ -5,7 +5,8 @@ import pino from 'pino'
 import t, { type Test } from 'tap'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import type { Db } from '../../src/adapters/postgres/database.ts'
-import { claimDue, markDead, markProcessed, renewClaim, scheduleRetry, store } from '../../src/webhooks/inbox.ts'
+import { openDeadLetter, replay } from '../../src/dead-letters/dead-letters.ts'
+import { claimDue, lastProcessedAt, lastProcessedQuery, markDead, markProcessed, renewClaim, scheduleRetry, store } from '../../src/webhooks/inbox.ts'
 import { WebhookWorker } from '../../src/webhooks/worker.ts'
 import { until } from '../helpers/circle.ts'
 import { testDatabase } from '../helpers/database.ts'
@@ -135,4 +136,48 @@ t.test('a takeover does not hand the new worker a notification the old one still
   t.equal(done.last_error, null, 'the first worker recorded it as processed')
   t.equal(h.calls.mostAtOnce, 1, 'never two at once')
   t.equal(h.calls.started, 1)
+})
+
+t.test('a replay while the failing worker still holds the claim: the old round buries nothing, the notification runs again', async (t) => {
+  const { db, pool } = await testDatabase(t)
+  const eventStore = new PostgresEventStore(pool, { pollIntervalMs: 100 })
+  t.teardown(() => eventStore.close())
+  const id = await storeTreasuryDeposit(db)
+  const [failing] = await claimDue(db, 1, 30)
+  // The worker's last attempt failed: it opens the dead letter (listed as open from here on) and,
+  // before it marks the inbox row dead, an admin replays that dead letter.
+  const deadLetterId = await openDeadLetter(eventStore, db, { kind: 'webhook', subject: id, detail: 'deposits', error: 'kept failing', attempts: 10 }, 'circle-webhook', failing!.replays)
+  await replay(eventStore, db, deadLetterId, 'admin:test')
+  t.equal(await markDead(db, failing!, deadLetterId, 'kept failing'), false, 'the round before the replay buries nothing')
+  t.equal(await scheduleRetry(db, failing!, 60_000, 'kept failing'), false, 'nor schedules the new round later')
+  const replayed = await row(db, id)
+  t.equal(replayed.status, 'pending', 'still pending, as the replay left it')
+  t.equal(replayed.replays, 1)
+  t.equal(replayed.attempts, 0, 'a fresh retry budget')
+  t.equal(replayed.dead_letter_id, null)
+
+  // Once the old claim lapses (its worker stopped renewing it), the replayed round is claimed again.
+  await sql`UPDATE webhook_inbox SET locked_until = now() - interval '1 second'`.execute(db)
+  const [again] = await claimDue(db, 1, 30)
+  t.equal(again?.id, id, 'claimed again')
+  t.equal(again?.replays, 1, 'in its new round')
+  t.equal(await markProcessed(db, again!), true)
+  t.equal((await row(db, id)).status, 'processed')
+})
+
+t.test('when a webhook was last processed is read from one index entry, however long the inbox', async (t) => {
+  const { db } = await testDatabase(t)
+  t.equal(await lastProcessedAt(db), undefined, 'never, on an empty inbox')
+  await sql`
+    INSERT INTO webhook_inbox (id, scheme, notification_type, resource, status, processed_at)
+    SELECT 'n-' || i, 'v2', 'transfers', '{}'::jsonb, CASE WHEN i % 10 = 0 THEN 'pending' ELSE 'processed' END,
+      CASE WHEN i % 10 = 0 THEN NULL ELSE timestamptz '2026-11-01T00:00:00Z' + make_interval(secs => i) END
+    FROM generate_series(1, 20000) AS i`.execute(db)
+  await sql`ANALYZE webhook_inbox`.execute(db)
+  t.same(await lastProcessedAt(db), new Date(Date.UTC(2026, 10, 1) + 19_999_000), 'the newest processed_at')
+  const { sql: text, parameters } = lastProcessedQuery(db).compile()
+  const plan = (await sql<{ 'QUERY PLAN': string }>`EXPLAIN (FORMAT TEXT) ${sql.raw(text)}`.execute(db)).rows.map((r) => r['QUERY PLAN']).join('\n')
+  t.same(parameters, [])
+  t.match(plan, /Index Only Scan Backward using webhook_inbox_processed_at/, 'the index read backwards, one entry')
+  t.notMatch(plan, /Seq Scan/, 'not the whole table')
 })
