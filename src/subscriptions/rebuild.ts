@@ -51,6 +51,11 @@ export class NothingToRebuild extends Error {
   override name = 'NothingToRebuild'
 }
 
+/** Another rebuild of the same projection runs (another process, or the service's own after a version bump). */
+export class RebuildInProgress extends Error {
+  override name = 'RebuildInProgress'
+}
+
 /**
  * Events per page read and per transaction applied, unless the caller says otherwise. A row that
  * a page updates in place (a wallet's document, a journal account's balance) is written once a
@@ -75,6 +80,25 @@ export const shadowSchema = (projection: Projection) => `${REBUILD_SCHEMA_PREFIX
  * live ones' place (see shadow-tables.ts).
  */
 export async function rebuildProjection(options: RebuildOptions): Promise<RebuildResult> {
+  // Two rebuilds of one projection would share its shadow schema: the second drops the first's
+  // tables, the first writes on into the second's, and whichever swaps first puts the mix live. So
+  // one at a time, across processes: a session lock, held on a connection of its own for the whole
+  // rebuild (and gone with that connection if the process dies).
+  const lock = `rebuild:${shadowSchema(options.projection)}`
+  return options.db.connection().execute(async (connection) => {
+    const taken = await sql<{ locked: boolean }>`SELECT pg_try_advisory_lock(hashtextextended(${lock}, 0)) AS locked`.execute(connection)
+    if (taken.rows[0]?.locked !== true) {
+      throw new RebuildInProgress(`projection ${options.projection.name} is being rebuilt by another process or command; run this again once it has finished`)
+    }
+    try {
+      return await rebuildAlone(options)
+    } finally {
+      await sql`SELECT pg_advisory_unlock(hashtextextended(${lock}, 0))`.execute(connection).catch(() => undefined)
+    }
+  })
+}
+
+async function rebuildAlone(options: RebuildOptions): Promise<RebuildResult> {
   const { db, store, projection } = options
   const schema = shadowSchema(projection)
   const name = checkpointName(projection)

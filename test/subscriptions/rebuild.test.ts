@@ -7,7 +7,7 @@ import type { Db } from '../../src/adapters/postgres/database.ts'
 import { readModels } from '../../src/projections/index.ts'
 import { readCheckpoint } from '../../src/subscriptions/checkpoints.ts'
 import { checkpointName } from '../../src/subscriptions/projection.ts'
-import { DEFAULT_REBUILD_BATCH, rebuildProjection, type RebuildProgress } from '../../src/subscriptions/rebuild.ts'
+import { DEFAULT_REBUILD_BATCH, RebuildInProgress, rebuildProjection, type RebuildProgress } from '../../src/subscriptions/rebuild.ts'
 import { auth } from '../helpers/app.ts'
 import { httpHarness } from '../helpers/http.ts'
 import { mixedOperations } from '../helpers/workload.ts'
@@ -97,4 +97,36 @@ t.test('a rebuild reads full pages of a projection’s events however narrow the
   t.equal(DEFAULT_REBUILD_BATCH, 20_000)
   t.same([...new Set(reads.map((r) => r.maxCount))], [DEFAULT_REBUILD_BATCH], 'pages of 20,000 events unless the caller says otherwise')
   t.ok(reads.length <= 2, `the whole log in one window (${reads.length} reads)`)
+})
+
+t.test('one rebuild of a projection at a time: a second one is refused while the first runs, and the first swaps in the right rows', async (t) => {
+  const h = await httpHarness(t)
+  await mixedOperations(h, 60)
+  const head = (await h.store.head())!
+  await h.projections.caughtUp(head)
+  const before = await rows(h.db, 'public', 'wallets')
+  // The first rebuild stops at its first read of the log until the second one has been tried.
+  const gate = Promise.withResolvers<void>()
+  const reading = Promise.withResolvers<void>()
+  const held: EventStore = Object.assign(Object.create(h.store) as EventStore, {
+    readAll: async (options: ReadAllOptions) => {
+      reading.resolve()
+      await gate.promise
+      return h.store.readAll(options)
+    },
+  })
+  const projection = readModels.find((p) => p.name === 'wallets')!
+  const first = rebuildProjection({ db: h.db, store: held, projection })
+  await reading.promise
+  await t.rejects(rebuildProjection({ db: h.db, store: h.store, projection }), RebuildInProgress, 'the second rebuild is refused')
+  await t.rejects(rebuildProjection({ db: h.db, store: h.store, projection, swap: false }), /wallets is being rebuilt by another process or command/, 'with a message that says so')
+  gate.resolve()
+  const result = await first
+  t.equal(result.swapped, 'replaced', 'the first one swapped in')
+  t.same(await rows(h.db, 'public', 'wallets'), before, 'with the same rows as before: nothing of a second rebuild mixed in')
+  const again = await rebuildProjection({ db: h.db, store: h.store, projection })
+  t.equal(again.position, head, 'once it has finished, the next rebuild runs')
+  // Other projections are not held up by one's rebuild.
+  const other = await rebuildProjection({ db: h.db, store: h.store, projection: bankAccounts.projection, swap: false })
+  await sql`DROP SCHEMA ${sql.id(other.schema)} CASCADE`.execute(h.db)
 })
