@@ -4,6 +4,7 @@ import { sql } from 'kysely'
 import { auth } from '../helpers/app.ts'
 import { until } from '../helpers/circle.ts'
 import { apiBankAccount, apiCard, apiMint, apiWallet, downableIssuer, isSettled, scrapeWhen, waitFor, webhookFlow } from '../helpers/webhook-flow.ts'
+import { deriveId, outcomeCommandId } from '../../src/commands/ids.ts'
 import { store } from '../../src/webhooks/inbox.ts'
 
 const terminalTypes = ['MintCompleted', 'MintFailed', 'TransferCompleted', 'TransferFailed', 'RedeemCompleted', 'RedeemFailed']
@@ -65,6 +66,8 @@ t.test('an inbound on-chain deposit to our wallet creates a deposit and credits 
     return events.find((e) => e.type === 'DepositCompleted')
   }, 15_000, 'deposit recorded')
   t.equal(deposit.metadata.actor, 'circle-webhook')
+  // The deposit poller's command id, so the two write the same event ids for one deposit.
+  t.equal(deposit.id, deriveId(outcomeCommandId(`deposit-${transfer.id}`, 'completed'), `deposit-${transfer.id}`, '0'), 'recorded under the deposit poller’s command id')
   t.equal(deposit.data.amount, '12340000')
   await waitFor(h, `/wallets/${wallet.id}`, (b) => (b.balances as { available: string }).available === '12.34')
 })
