@@ -15,6 +15,8 @@ import { card } from '../events/card.ts'
 import { deposit } from '../events/deposit.ts'
 import type { EventStore } from '../events/event-store.ts'
 import { fold } from '../events/fold.ts'
+import { logSteps } from '../logger.ts'
+import type { Metrics } from '../metrics.ts'
 import { parseCircleAmount } from '../events/money.ts'
 import { pendingChange, wakeWaiting } from '../process-manager/tasks.ts'
 import { addressKey, findByCircleId } from '../projections/circle-ids.ts'
@@ -26,6 +28,8 @@ export interface HandlerContext {
   issuer: Pick<CardIssuer, 'get'>
   masterWalletId: () => Promise<string>
   logger: Logger
+  /** Counts the statuses the notifications record (`ledger_operations_total`), as for the process manager's. */
+  metrics?: Pick<Metrics, 'countSteps'>
 }
 
 /**
@@ -119,6 +123,8 @@ export async function handleNotification(ctx: HandlerContext, item: InboxItem): 
 async function record<C, S>(ctx: HandlerContext, item: InboxItem, decider: Decider<C, S>, command: C, commandId: string): Promise<Handled> {
   try {
     const result = await execute(ctx.store, decider, command, { commandId, actor: 'circle-webhook', occurredAt: new Date().toISOString(), causationId: item.id })
+    // One log line per step and its count, as when the process manager or the deposit poller records it.
+    logSteps(ctx.logger, result.appended, { operationId: decider.correlationId(command), actor: 'circle-webhook' }, ctx.metrics)
     return processed(result.appended.length === 0 ? 'already recorded' : undefined)
   } catch (err) {
     if (err instanceof DomainError && (err.code === 'outcome_conflict' || err.code === 'invalid_transition')) {

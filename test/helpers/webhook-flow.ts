@@ -68,13 +68,15 @@ export async function webhookFlow(t: Test, options: FlowOptions = {}) {
     maxAttempts: options.taskMaxAttempts ?? 10,
     ...(options.webhookBackoff ? { webhookBackoff: options.webhookBackoff } : {}),
   })
+  // The worker's log lines (info and up), for tests of what it says.
+  const workerLogs: Record<string, unknown>[] = []
   const worker = new WebhookWorker({
     store: h.store,
     db: h.db,
     pool: h.pool,
     issuer,
     masterWalletId: () => circle.circle.masterWalletId(),
-    logger,
+    logger: pino({ level: 'info' }, { write: (line: string) => void workerLogs.push(JSON.parse(line) as Record<string, unknown>) }),
     metrics,
     maxAttempts: options.webhookMaxAttempts ?? 12,
     retry: { baseMs: 20, maxMs: 400 },
@@ -89,7 +91,7 @@ export async function webhookFlow(t: Test, options: FlowOptions = {}) {
     await pm.stop()
   })
   const events = async (stream: string) => h.store.readStream(stream)
-  return { ...h, ...circle, pm, worker, address, metrics, events }
+  return { ...h, ...circle, pm, worker, workerLogs, address, metrics, events }
 }
 
 type Flow = Awaited<ReturnType<typeof webhookFlow>>

@@ -23,6 +23,11 @@ t.test('with polling disabled, a mint completes from the v2 webhook, recorded by
   t.equal(completed[0]!.metadata.actor, 'circle-webhook')
   const w = await waitFor(h, `/wallets/${wallet.id}`, (b) => (b.balances as { available: string }).available === '25.00')
   t.equal((w.balances as { available: string }).available, '25.00')
+  // Logged and counted like a completion the process manager records.
+  const line = h.workerLogs.find((l) => l.msg === 'mint completed')
+  t.match(line, { operationId: mintId, stream: `mint-${mintId}`, event: 'MintCompleted', actor: 'circle-webhook' }, 'one log line for the step')
+  t.equal(h.workerLogs.filter((l) => l.msg === 'mint completed').length, 1)
+  await scrapeWhen(h, /ledger_operations_total\{kind="mint",status="completed"\} 1\n/)
 })
 
 t.test('v1 SNS delivery (both signature versions) completes a mint; the subscription is confirmed first', async (t) => {
