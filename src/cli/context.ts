@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import type { Config } from '../config.ts'
 import { createEventStore } from '../adapters/event-store/index.ts'
-import { createDb, createPool, ensureDatabase, migrate, type Db } from '../adapters/postgres/database.ts'
+import { createDb, createPool, migrate, type Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
 
 /** What every CLI command gets: the service's configuration, output streams, and a way to connect. */
@@ -11,7 +11,11 @@ export interface CliContext {
   json: boolean
   stdout: NodeJS.WritableStream
   stderr: NodeJS.WritableStream
-  /** Connects to the database (created and migrated if needed) and the event store. */
+  /**
+   * Connects to the database (migrated if behind) and the event store. A database that does not
+   * exist is an error (`MissingDatabase`), never created: a mistyped DATABASE_URL must not verify,
+   * replay or reconcile an empty ledger and report success. `migrate` creates it.
+   */
   connect(): Promise<Connection>
 }
 
@@ -35,9 +39,25 @@ export class UsageError extends Error {
   override name = 'UsageError'
 }
 
+/** The database DATABASE_URL names does not exist. */
+export class MissingDatabase extends Error {
+  override name = 'MissingDatabase'
+}
+
+/** PostgreSQL's invalid_catalog_name: no database of that name. */
+const NO_SUCH_DATABASE = '3D000'
+
 export async function connect(config: Config): Promise<Connection> {
-  await ensureDatabase(config.DATABASE_URL)
   const pool = createPool(config.DATABASE_URL, 4)
+  try {
+    await pool.query('SELECT 1')
+  } catch (err) {
+    await pool.end().catch(() => undefined)
+    if ((err as { code?: string }).code !== NO_SUCH_DATABASE) throw err
+    const url = new URL(config.DATABASE_URL)
+    url.password = ''
+    throw new MissingDatabase(`database ${decodeURIComponent(url.pathname.slice(1))} does not exist (DATABASE_URL ${url.toString()}): check the URL, or create it with \`npm run cli -- migrate\` or by starting the service`)
+  }
   const db = createDb(pool)
   await migrate(db)
   const store = createEventStore(config, pool)
