@@ -8,9 +8,9 @@
  *   NATS_URL=nats://127.0.0.1:4222 DURABLE=backend-mirror FILTER='ledger.v1.mint.>' npm run example:subscriber
  */
 import { fileURLToPath } from 'node:url'
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream'
 import { connect, nanos } from '@nats-io/transport-node'
-import { notificationSchema, type Notification } from '../src/adapters/nats/notification.ts'
+import { auditHeadSchema, notificationSchema, type AuditHeadMessage, type Notification } from '../src/adapters/nats/notification.ts'
 
 /** Event ids already handled. Keep them where the handler writes its effects, in the same transaction, to dedupe across restarts. */
 export interface Seen {
@@ -38,6 +38,12 @@ export interface ExampleSubscriberOptions {
   /** Subjects to follow, e.g. `ledger.v1.>` or `ledger.v1.mint.>`. */
   filterSubject: string
   handle(notification: Notification): Promise<void>
+  /**
+   * The audit chain heads the ledger publishes on `<prefix>.audit.head` (when the filter takes them
+   * in): keep them, to prove later that the audit table was not rewritten. Acknowledged after it
+   * returns; without it they are acknowledged and dropped.
+   */
+  auditHead?(head: AuditHeadMessage): Promise<void>
   seen?: Seen
   /** A message not acknowledged within this time is redelivered (ms). */
   ackWaitMs?: number
@@ -83,6 +89,13 @@ export async function runExampleSubscriber(options: ExampleSubscriberOptions): P
     options.signal.addEventListener('abort', stop, { once: true })
     if (options.signal.aborted) stop()
     for await (const m of messages) {
+      if (m.subject.endsWith('.audit.head')) {
+        const head = auditHeadSchema.safeParse(safeJson(m.string()))
+        if (head.success) {
+          await handleHead(options, head.data, m, log)
+          continue
+        }
+      }
       const parsed = notificationSchema.safeParse(safeJson(m.string()))
       if (!parsed.success) {
         // Not a notification of a version this code knows (or not one at all): never redeliver it.
@@ -111,6 +124,16 @@ export async function runExampleSubscriber(options: ExampleSubscriberOptions): P
   }
 }
 
+async function handleHead(options: ExampleSubscriberOptions, head: AuditHeadMessage, m: JsMsg, log: (line: string) => void): Promise<void> {
+  try {
+    await options.auditHead?.(head)
+    m.ack()
+  } catch (err) {
+    log(`keeping audit head ${head.position} failed (${err instanceof Error ? err.message : String(err)}); redelivery in ${options.retryDelayMs ?? 1000} ms`)
+    m.nak(options.retryDelayMs ?? 1000)
+  }
+}
+
 function safeJson(text: string): unknown {
   try {
     return JSON.parse(text)
@@ -135,6 +158,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       const money = n.amount ? ` ${n.amount} ${n.currency}` : ''
       const failure = n.failure ? ` (${n.failure.code}: ${n.failure.message})` : ''
       process.stdout.write(`${n.occurredAt} ${n.resource} ${n.id} ${n.previousStatus ?? '-'} -> ${n.status}${money}${failure}\n`)
+    },
+    async auditHead(head) {
+      process.stdout.write(`${head.at} audit head at position ${head.position}: ${head.hash}\n`)
     },
   }
   process.stderr.write(`following ${options.filterSubject} on ${options.stream} as ${options.durable} (Ctrl-C to stop)\n`)
