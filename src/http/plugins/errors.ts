@@ -47,8 +47,9 @@ function map(err: unknown, contentType: string | undefined, bodyLimit: number): 
   if (err instanceof InvalidCursor) return { status: 400, code: 'invalid_cursor', message: err.message, details: [{ field: 'query.cursor', message: err.message }] }
   if (err instanceof ReadModelsBehind) return { status: 503, code: 'read_models_behind', message: 'the change was recorded but the read models are behind; retry with the same Idempotency-Key', headers: { 'retry-after': '1' } }
   if (err instanceof BacklogFull) return { status: 503, code: 'overloaded', message: err.message, headers: { 'retry-after': '1' } }
-  if (err instanceof CircleUnavailable) return { status: 503, code: 'circle_unavailable', message: err.message }
-  if (err instanceof EventStoreUnavailable) return { status: 503, code: 'dependency_unavailable', message: 'the event store is unavailable' }
+  // Every 503 says when to come back: the dependency's own retries were spent within the request.
+  if (err instanceof CircleUnavailable) return { status: 503, code: 'circle_unavailable', message: err.message, headers: { 'retry-after': '5' } }
+  if (err instanceof EventStoreUnavailable) return { status: 503, code: 'dependency_unavailable', message: 'the event store is unavailable', headers: { 'retry-after': '5' } }
   const fastifyErr = err as { statusCode?: number; code?: string; message?: string }
   if (fastifyErr.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (err instanceof SyntaxError && fastifyErr.statusCode === 400)) {
     return { status: 400, code: 'invalid_json', message: 'the body is not valid JSON: check its quotes, commas and brackets' }

@@ -31,6 +31,7 @@ t.test('an unavailable event store is 503 and the idempotency key stays usable',
   const res = await post('/wallets', { ownerId: 'x' }, { 'idempotency-key': 'retry-me' })
   t.equal(res.statusCode, 503)
   t.equal(res.json().error.code, 'dependency_unavailable')
+  t.equal(res.headers['retry-after'], '5', 'says when to retry')
   t.notMatch(res.body, /at .*\.ts/, 'no stack trace')
   down = false
   t.equal((await post('/wallets', { ownerId: 'x' }, { 'idempotency-key': 'retry-me' })).statusCode, 202)

@@ -117,6 +117,7 @@ t.test('Circle down is 503; a retry with the same key binds the same Circle acco
   const first = await post('/bank-accounts', us, { 'idempotency-key': 'bank-key-1' })
   t.equal(first.statusCode, 503)
   t.equal(first.json().error.code, 'circle_unavailable')
+  t.equal(first.headers['retry-after'], '5', 'says when to retry')
   down = false
   const retry = await post('/bank-accounts', us, { 'idempotency-key': 'bank-key-1' })
   t.equal(retry.statusCode, 202)
