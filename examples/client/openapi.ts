@@ -987,6 +987,16 @@ export interface components {
             currency: "USD";
             /** @constant */
             status: "completed";
+            /**
+             * @description The blockchain the USDC came from (e.g. ETH, SOL), when Circle said; null for a fiat deposit
+             * @example ETH
+             */
+            chain: string | null;
+            /**
+             * @description The on-chain transaction hash, when Circle gave it
+             * @example 0x4f1c…
+             */
+            txHash: string | null;
             createdAt: string;
         };
         JournalPosting: {

@@ -13,14 +13,21 @@ export type DepositCompleted = Event<
 
 export type DepositEvent = DepositCompleted
 
-export type DepositState = StatusUnion<{ status: 'none' } | { status: 'completed'; walletId: string; amount: bigint }>
+/** `chain` and `txHash`: where the USDC came from on-chain, when Circle said (a fiat deposit has neither). */
+export type DepositState = StatusUnion<{ status: 'none' } | { status: 'completed'; walletId: string; amount: bigint; chain?: string; txHash?: string }>
 
 export const initialState: DepositState = { status: 'none' }
 
 export function evolve(state: DepositState, event: DepositEvent): DepositState {
   switch (event.type) {
     case 'DepositCompleted':
-      return { status: 'completed', walletId: event.data.walletId, amount: decodeMicros(event.data.amount) }
+      return {
+        status: 'completed',
+        walletId: event.data.walletId,
+        amount: decodeMicros(event.data.amount),
+        ...(event.data.chain === undefined ? {} : { chain: event.data.chain }),
+        ...(event.data.txHash === undefined ? {} : { txHash: event.data.txHash }),
+      }
     default: {
       event.type satisfies never
       return state

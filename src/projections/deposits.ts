@@ -4,7 +4,8 @@ import { documentModel } from './document.ts'
 /** Inbound on-chain deposits, keyed (like their streams) by Circle's transfer id. */
 export const deposits = documentModel<DepositState, DepositEvent>({
   name: 'deposits',
-  version: 1,
+  // 2: the state keeps the deposit's chain and transaction hash.
+  version: 2,
   table: 'deposits',
   type: deposit,
   handles: { DepositCompleted: true },

@@ -75,6 +75,9 @@ t.test('an inbound on-chain deposit to our wallet creates a deposit and credits 
   t.equal(deposit.id, deriveId(outcomeCommandId(`deposit-${transfer.id}`, 'completed'), `deposit-${transfer.id}`, '0'), 'recorded under the deposit poller’s command id')
   t.equal(deposit.data.amount, '12340000')
   await waitFor(h, `/wallets/${wallet.id}`, (b) => (b.balances as { available: string }).available === '12.34')
+  const read = await waitFor(h, `/deposits/${transfer.id}`, (b) => b.status === 'completed')
+  t.match(read, { id: transfer.id, walletId: wallet.id, amount: '12.34', currency: 'USD', chain: 'ETH', txHash: deposit.data.txHash }, 'GET /deposits/{id} shows where it came from')
+  t.type(read.txHash, 'string')
 })
 
 t.test('an inbound deposit in another currency than USDC, or with none, is never credited: a dead letter at once', async (t) => {

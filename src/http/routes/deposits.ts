@@ -17,13 +17,15 @@ export const depositBody = z
     amount: z.string().meta({ example: '25.00' }),
     currency,
     status: z.literal('completed'),
+    chain: z.string().nullable().meta({ description: 'The blockchain the USDC came from (e.g. ETH, SOL), when Circle said; null for a fiat deposit', example: 'ETH' }),
+    txHash: z.string().nullable().meta({ description: 'The on-chain transaction hash, when Circle gave it', example: '0x4f1c…' }),
     createdAt: z.string(),
   })
   .meta({ id: 'Deposit', description: 'USDC that arrived on-chain at one of our deposit addresses and was credited to the wallet' })
 
 export function toDeposit(id: string, r: Resource<DepositState>): z.infer<typeof depositBody> {
   const s = stateOf('deposit', id, r)
-  return { id, walletId: s.walletId, amount: formatAmount(s.amount), currency: 'USD', status: s.status, createdAt: r.createdAt }
+  return { id, walletId: s.walletId, amount: formatAmount(s.amount), currency: 'USD', status: s.status, chain: s.chain ?? null, txHash: s.txHash ?? null, createdAt: r.createdAt }
 }
 
 /** Inbound deposits are recorded from Circle, never requested: read-only routes. */
