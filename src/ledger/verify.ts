@@ -68,7 +68,9 @@ export async function verifyChain(options: VerifyOptions): Promise<VerifyResult>
     brk === undefined ? { ok: true, verified, unaudited, position: last, auditedUpTo: audited } : { ok: false, verified, unaudited, position: last, auditedUpTo: audited, break: brk }
   if (audited === null) return done()
   const gaps = new Map((await db.selectFrom('audit_log_gaps').select(['event_type', 'through_key']).execute()).map((g) => [g.event_type, g.through_key]))
-  const upper = options.to !== undefined && positionKey(options.to) < positionKey(audited) ? positionKey(options.to) : positionKey(audited)
+  // The last position checked: `to` when it comes before the audit log's end.
+  const until = options.to !== undefined && positionKey(options.to) < positionKey(audited) ? options.to : audited
+  const upper = positionKey(until)
 
   let prevHash = GENESIS_HASH
   let after: string | undefined
@@ -87,7 +89,7 @@ export async function verifyChain(options: VerifyOptions): Promise<VerifyResult>
       afterKey = anchor.position_key
     }
   }
-  const total = store.distance(after, audited)
+  const total = store.distance(after, until)
 
   for (;;) {
     if (options.signal?.aborted) throw options.signal.reason ?? new Error('verify aborted')

@@ -48,8 +48,10 @@ t.test('verify recomputes the chain from the store and names the first break exa
   t.match(result.break, { position: head, kind: 'row_missing' }, 'even the last row: the audit checkpoint says it was written')
   await lastRow()
 
-  const ranged = await verifyChain({ db, store, from: '10', to: '20' })
+  const progress: [number, number | undefined][] = []
+  const ranged = await verifyChain({ db, store, from: '10', to: '20', onProgress: (done, total) => progress.push([done, total]) })
   t.same({ ok: ranged.ok, verified: ranged.verified, position: ranged.position }, { ok: true, verified: 11, position: '20' }, 'a range verifies from the row before it')
+  t.same(progress.at(-1), [11, 11], 'its progress counts to the end of the range, not of the log')
   const beyond = await verifyChain({ db, store, from: '10', to: String(BigInt(head) + 100n) })
   t.equal(beyond.position, head, 'a range past the audit log stops at its end')
 })
