@@ -77,35 +77,49 @@ export class DepositPoller {
 
   /** One poll: list since the mark, record completed deposits, move the mark. Returns how many deposits were new. */
   async pollOnce(): Promise<{ recorded: number; mark: string | undefined }> {
-    const { db, circle, store, logger } = this.options
+    const { db, circle } = this.options
     const pageSize = this.options.pageSize ?? 50
-    const holdMs = this.options.holdMs ?? 24 * 3_600_000
     const from = (await db.selectFrom('circle_poll_marks').select('mark').where('name', '=', MARK).executeTakeFirst())?.mark
+    const pass: Pass = { hold: undefined, newest: undefined, recorded: 0, master: undefined }
 
-    // Newest first: page back until a short page, so everything since the mark is seen before it moves.
-    const seen: CircleTransfer[] = []
+    // Newest first: page back until a short page, so everything since the mark is seen before it
+    // moves. Each page is recorded before the next is asked for: memory holds one page, however
+    // long the listing (a deposit pending for hours keeps the mark, and the listing, that far back).
     for (let pageAfter: string | undefined; ; ) {
       const page = await circle.listTransfers({ ...(from === undefined ? {} : { from }), ...(pageAfter === undefined ? {} : { pageAfter }), pageSize })
-      seen.push(...page)
+      for (const t of page) if (t.createDate && (pass.newest === undefined || t.createDate > pass.newest)) pass.newest = t.createDate
+      await this.recordPage(page, pass)
       const last = page.at(-1)
       if (last === undefined || page.length < pageSize) break
       pageAfter = last.id
     }
 
-    const inbound = seen.filter((t) => t.sourceChain !== undefined && t.destination.type === 'wallet' && t.status !== 'failed')
+    const mark = pass.hold ?? pass.newest ?? from
+    if (mark !== undefined && mark !== from) {
+      await db
+        .insertInto('circle_poll_marks')
+        .values({ name: MARK, mark, updated_at: new Date() })
+        .onConflict((oc) => oc.column('name').doUpdateSet({ mark, updated_at: new Date() }))
+        .execute()
+    }
+    return { recorded: pass.recorded, mark }
+  }
+
+  /** Records the completed inbound deposits of one page of the listing; notes in `pass` what must hold the mark back. */
+  private async recordPage(page: CircleTransfer[], pass: Pass): Promise<void> {
+    const { db, circle, store, logger } = this.options
+    const holdMs = this.options.holdMs ?? 24 * 3_600_000
+    const inbound = page.filter((t) => t.sourceChain !== undefined && t.destination.type === 'wallet' && t.status !== 'failed')
     const circleIds = [...new Set(inbound.map((t) => (t.destination as { id: string }).id))]
     // Which of our wallets each Circle wallet is: the Circle-id read model, written from WalletCreated.
     const known = circleIds.length === 0 ? [] : await db.selectFrom('circle_ids').select(['circle_id', 'entity_id']).where('kind', '=', 'wallet').where('circle_id', 'in', circleIds).execute()
     const walletOf = new Map(known.map((r) => [r.circle_id, r.entity_id]))
 
-    let hold: string | undefined
     const holdAt = (t: CircleTransfer, why: string) => {
       if (!t.createDate) return
       if (Date.now() - Date.parse(t.createDate) > holdMs) return void logger.warn({ circleTransferId: t.id, createDate: t.createDate }, `deposit ${why} for too long; no longer waiting for it`)
-      if (hold === undefined || t.createDate < hold) hold = t.createDate
+      if (pass.hold === undefined || t.createDate < pass.hold) pass.hold = t.createDate
     }
-    let recorded = 0
-    let master: string | undefined
     for (const t of inbound) {
       const circleWalletId = (t.destination as { id: string }).id
       if (t.amount === undefined) {
@@ -122,7 +136,7 @@ export class DepositPoller {
       const walletId = walletOf.get(circleWalletId)
       if (walletId === undefined) {
         // USDC sent on-chain to the treasury funds it: no wallet of ours to credit, nothing to wait for.
-        if (circleWalletId === (master ??= await circle.masterWalletId())) {
+        if (circleWalletId === (pass.master ??= await circle.masterWalletId())) {
           logger.info({ circleTransferId: t.id, amount: t.amountText }, 'treasury funded by an on-chain transfer')
           continue
         }
@@ -150,19 +164,19 @@ export class DepositPoller {
         logger.error({ err, circleTransferId: t.id, walletId }, 'the ledger refused a deposit listed at Circle; not credited')
         continue
       }
-      if (result.appended.some((a) => a.events.length > 0)) recorded++
+      if (result.appended.some((a) => a.events.length > 0)) pass.recorded++
       logSteps(logger, result.appended, { operationId: t.id, actor: 'deposit-poller' }, this.options.metrics)
     }
-
-    const newest = seen.reduce<string | undefined>((max, t) => (t.createDate && (max === undefined || t.createDate > max) ? t.createDate : max), undefined)
-    const mark = hold ?? newest ?? from
-    if (mark !== undefined && mark !== from) {
-      await db
-        .insertInto('circle_poll_marks')
-        .values({ name: MARK, mark, updated_at: new Date() })
-        .onConflict((oc) => oc.column('name').doUpdateSet({ mark, updated_at: new Date() }))
-        .execute()
-    }
-    return { recorded, mark }
   }
+}
+
+/** What one poll has found so far, page after page. */
+interface Pass {
+  /** The creation time of the oldest deposit still worth listing again (pending, or to a wallet not known yet). */
+  hold: string | undefined
+  /** The newest creation time listed. */
+  newest: string | undefined
+  recorded: number
+  /** The master wallet's Circle id, once asked for. */
+  master: string | undefined
 }

@@ -174,3 +174,34 @@ t.test('a deposit that loses its races on a busy wallet fails the pass, which is
   t.equal((await poller.pollOnce()).recorded, 1, 'the next pass credits it')
   t.equal(available((await fold(store, wallet, walletId)).state), 4_000_000n)
 })
+
+t.test('each page is recorded before the next is listed; a listing that fails part-way keeps what it recorded and leaves the mark', async (t) => {
+  const { database, store, walletId } = await knownWallet(t)
+  const base = Date.now() - 60_000
+  const at = (s: number) => new Date(base + s * 1000).toISOString()
+  // Six completed deposits, newest first, in pages of two.
+  const listing: CircleTransfer[] = [6, 5, 4, 3, 2, 1].map((i) => ({ id: `dep-${i}`, status: 'complete', ...usd(BigInt(i) * 1_000_000n), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(i) }))
+  let failAt: string | undefined = 'dep-3'
+  const creditedWhenListed: bigint[] = []
+  const circle = {
+    masterWalletId: async () => 'cw-master',
+    async listTransfers(q: { from?: string; pageAfter?: string; pageSize?: number }) {
+      creditedWhenListed.push(available((await fold(store, wallet, walletId)).state))
+      // The third page cannot be read this time.
+      if (q.pageAfter !== undefined && q.pageAfter === failAt) throw new Error('Circle timed out')
+      const newestFirst = listing.filter((x) => !q.from || x.createDate! >= q.from)
+      const start = q.pageAfter ? newestFirst.findIndex((x) => x.id === q.pageAfter) + 1 : 0
+      return newestFirst.slice(start, start + (q.pageSize ?? 50))
+    },
+  }
+  const poller = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, pageSize: 2, leaseRetryMs: 50 })
+  await t.rejects(poller.pollOnce(), /Circle timed out/, 'the pass fails on the page it cannot read')
+  t.same(creditedWhenListed, [0n, 11_000_000n, 18_000_000n], 'each page was credited before the next was asked for (6 + 5, then 4 + 3)')
+  t.equal(await database.db.selectFrom('circle_poll_marks').select('mark').executeTakeFirst(), undefined, 'the mark does not move on a pass that did not finish')
+
+  failAt = undefined
+  const again = await poller.pollOnce()
+  t.equal(again.recorded, 2, 'the next pass lists it all again and records only the two it had not reached')
+  t.equal(again.mark, at(6), 'then the mark moves to the newest')
+  t.equal(available((await fold(store, wallet, walletId)).state), 21_000_000n, 'every deposit credited once')
+})
