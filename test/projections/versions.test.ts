@@ -19,7 +19,7 @@ const pins: Record<string, { version: number; source: string; sha256: string }> 
   mints: { version: 1, source: 'src/events/mint.ts', sha256: 'eebd0665bc98ec67d4dceeb2d76854493344597c93b4b89a7cbc19b06919c7a7' },
   redeems: { version: 1, source: 'src/events/redeem.ts', sha256: '2d8ada400e22830f870f9336e703bf039f4cf1fa36d6ae18d15dc2898e7eebc8' },
   transfers: { version: 1, source: 'src/events/transfer.ts', sha256: '1013550c559728021a78212f7c19ac1cdce7edb97bd685af46fe99dc35f1ebde' },
-  deposits: { version: 1, source: 'src/events/deposit.ts', sha256: '9e756b7477e4ecfa62f797ea34e84a10542ef1ac33c8ba4ab4a266bf77b62223' },
+  deposits: { version: 2, source: 'src/events/deposit.ts', sha256: 'a6636a2a2a2bd3a3db6dd7345721fae14b72bd02bd46052e448fe5f24111275e' },
   cards: { version: 1, source: 'src/events/card.ts', sha256: '873fbe90046976575806fe21e8f706b5932565f96919512565d2584238a57e28' },
 }
 
