@@ -21,7 +21,7 @@ export interface ProjectionRunnerOptions {
   projections: readonly Projection[]
   store: EventStore
   db: Db
-  /** For the lease that keeps one active runner across processes; omit in single-process tests. */
+  /** For the lease that keeps one active runner across processes, and a rebuild's lock; omit in single-process tests. */
   leasePool?: pg.Pool
   logger?: Logger
   /** Subscriber (and lease) name of the group. */
@@ -104,7 +104,7 @@ export class ProjectionRunner {
     for (const projection of missing) {
       if (signal.aborted) return
       logger?.info({ projection: checkpointName(projection), target }, 'projection has no checkpoint for its version: rebuilding')
-      await rebuildProjection({ db, store, projection, target, signal })
+      await rebuildProjection({ db, store, projection, target, signal, ...(this.options.leasePool ? { pool: this.options.leasePool } : {}) })
     }
   }
 }

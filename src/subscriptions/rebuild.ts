@@ -1,9 +1,11 @@
 import { sql, type Transaction } from 'kysely'
+import type pg from 'pg'
 import type { Db } from '../adapters/postgres/database.ts'
 import { REBUILD_SCHEMA_PREFIX } from '../adapters/postgres/maintenance.ts'
 import type { Database } from '../database.ts'
 import { DEFAULT_SCAN_WINDOW, type EventStore, type Position, type RecordedEvent } from '../events/event-store.ts'
 import { forgetOtherVersions, isAfter, readCheckpoint } from './checkpoints.ts'
+import { tryLease } from './lease.ts'
 import { checkpointName, eventsFor, type Projection } from './projection.ts'
 import { copyIntoLiveTable, createShadowTable, describeTable, finishShadowTables, replaceLiveTable } from './shadow-tables.ts'
 
@@ -19,6 +21,12 @@ export interface RebuildOptions {
   db: Db
   store: EventStore
   projection: Projection
+  /**
+   * Whose connection settings the rebuild's lock uses: one rebuild of a projection at a time across
+   * processes, held on a connection of its own (not one of this pool's) for the whole rebuild.
+   * Omitted: no lock, for single-process tests only.
+   */
+  pool?: pg.Pool
   /**
    * Where to stop. Omitted: follow the projection's live checkpoint, and meet it exactly inside the
    * swap (the service keeps running and answering from the old tables meanwhile).
@@ -82,20 +90,18 @@ export const shadowSchema = (projection: Projection) => `${REBUILD_SCHEMA_PREFIX
 export async function rebuildProjection(options: RebuildOptions): Promise<RebuildResult> {
   // Two rebuilds of one projection would share its shadow schema: the second drops the first's
   // tables, the first writes on into the second's, and whichever swaps first puts the mix live. So
-  // one at a time, across processes: a session lock, held on a connection of its own for the whole
-  // rebuild (and gone with that connection if the process dies).
-  const lock = `rebuild:${shadowSchema(options.projection)}`
-  return options.db.connection().execute(async (connection) => {
-    const taken = await sql<{ locked: boolean }>`SELECT pg_try_advisory_lock(hashtextextended(${lock}, 0)) AS locked`.execute(connection)
-    if (taken.rows[0]?.locked !== true) {
-      throw new RebuildInProgress(`projection ${options.projection.name} is being rebuilt by another process or command; run this again once it has finished`)
-    }
-    try {
-      return await rebuildAlone(options)
-    } finally {
-      await sql`SELECT pg_advisory_unlock(hashtextextended(${lock}, 0))`.execute(connection).catch(() => undefined)
-    }
-  })
+  // one at a time, across processes: a session advisory lock on a connection of its own for the
+  // whole rebuild (gone with that connection if the process dies). Should that connection end (the
+  // server restarted, the session killed), the lock is gone: the rebuild stops before its swap.
+  if (!options.pool) return rebuildAlone(options)
+  const lease = await tryLease(options.pool, `rebuild:${shadowSchema(options.projection)}`)
+  if (!lease) throw new RebuildInProgress(`projection ${options.projection.name} is being rebuilt by another process or command; run this again once it has finished`)
+  try {
+    const signal = options.signal ? AbortSignal.any([options.signal, lease.lost]) : lease.lost
+    return await rebuildAlone({ ...options, signal })
+  } finally {
+    await lease.release()
+  }
 }
 
 async function rebuildAlone(options: RebuildOptions): Promise<RebuildResult> {
@@ -199,6 +205,7 @@ async function rebuildAlone(options: RebuildOptions): Promise<RebuildResult> {
 
   /** The swap's transaction: lock, last events, tables (replaced, or rows copied), checkpoint, shadow schema dropped. */
   async function swap(how: 'replaced' | 'copied') {
+    if (options.signal?.aborted) throw options.signal.reason ?? new Error('rebuild aborted')
     await db.transaction().execute(async (trx) => {
       if (how === 'replaced') {
         // Every table the swap drops or moves, twins included (a VACUUM of one would hold the move up), locked by one statement within lock.waitMs in all.

@@ -9,6 +9,7 @@ import { readCheckpoint } from '../../src/subscriptions/checkpoints.ts'
 import { checkpointName } from '../../src/subscriptions/projection.ts'
 import { DEFAULT_REBUILD_BATCH, RebuildInProgress, rebuildProjection, type RebuildProgress } from '../../src/subscriptions/rebuild.ts'
 import { auth } from '../helpers/app.ts'
+import { until } from '../helpers/circle.ts'
 import { httpHarness } from '../helpers/http.ts'
 import { mixedOperations } from '../helpers/workload.ts'
 
@@ -116,17 +117,55 @@ t.test('one rebuild of a projection at a time: a second one is refused while the
     },
   })
   const projection = readModels.find((p) => p.name === 'wallets')!
-  const first = rebuildProjection({ db: h.db, store: held, projection })
+  const first = rebuildProjection({ db: h.db, pool: h.pool, store: held, projection })
   await reading.promise
-  await t.rejects(rebuildProjection({ db: h.db, store: h.store, projection }), RebuildInProgress, 'the second rebuild is refused')
-  await t.rejects(rebuildProjection({ db: h.db, store: h.store, projection, swap: false }), /wallets is being rebuilt by another process or command/, 'with a message that says so')
+  await t.rejects(rebuildProjection({ db: h.db, pool: h.pool, store: h.store, projection }), RebuildInProgress, 'the second rebuild is refused')
+  await t.rejects(rebuildProjection({ db: h.db, pool: h.pool, store: h.store, projection, swap: false }), /wallets is being rebuilt by another process or command/, 'with a message that says so')
   gate.resolve()
   const result = await first
   t.equal(result.swapped, 'replaced', 'the first one swapped in')
   t.same(await rows(h.db, 'public', 'wallets'), before, 'with the same rows as before: nothing of a second rebuild mixed in')
-  const again = await rebuildProjection({ db: h.db, store: h.store, projection })
+  const again = await rebuildProjection({ db: h.db, pool: h.pool, store: h.store, projection })
   t.equal(again.position, head, 'once it has finished, the next rebuild runs')
   // Other projections are not held up by one's rebuild.
-  const other = await rebuildProjection({ db: h.db, store: h.store, projection: bankAccounts.projection, swap: false })
+  const other = await rebuildProjection({ db: h.db, pool: h.pool, store: h.store, projection: bankAccounts.projection, swap: false })
   await sql`DROP SCHEMA ${sql.id(other.schema)} CASCADE`.execute(h.db)
+})
+
+t.test('a rebuild whose lock connection ends stops before its swap; the process lives on and the live rows stay', async (t) => {
+  const h = await httpHarness(t)
+  await mixedOperations(h, 60)
+  await h.projections.caughtUp((await h.store.head())!)
+  const before = await rows(h.db, 'public', 'wallets')
+  const lockedBy = async () =>
+    (
+      await sql<{ pid: number }>`
+        SELECT l.pid FROM pg_locks l, (SELECT hashtextextended('rebuild:rebuild_wallets', 0) AS h) k
+        WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND l.classid::bigint = (k.h >> 32) & 4294967295 AND l.objid::bigint = k.h & 4294967295`.execute(h.db)
+    ).rows[0]?.pid
+  const gate = Promise.withResolvers<void>()
+  const reading = Promise.withResolvers<void>()
+  const held: EventStore = Object.assign(Object.create(h.store) as EventStore, {
+    readAll: async (options: ReadAllOptions) => {
+      reading.resolve()
+      await gate.promise
+      return h.store.readAll(options)
+    },
+  })
+  const projection = readModels.find((p) => p.name === 'wallets')!
+  const rebuilding = rebuildProjection({ db: h.db, pool: h.pool, store: held, projection })
+  rebuilding.catch(() => undefined)
+  await reading.promise
+  const pid = await lockedBy()
+  t.ok(pid, 'the lock is held by a session')
+  // The server ends that session (a restart, a DBA, idle_session_timeout): an unhandled 'error' there would end this process.
+  await sql`SELECT pg_terminate_backend(${pid})`.execute(h.db)
+  await until(async () => (await lockedBy()) === undefined, 5000, 'lock released')
+  gate.resolve()
+  await t.rejects(rebuilding, /lease rebuild:rebuild_wallets lost/, 'the rebuild stops, saying why')
+  t.same(await rows(h.db, 'public', 'wallets'), before, 'nothing was swapped in')
+  const again = await rebuildProjection({ db: h.db, pool: h.pool, store: h.store, projection })
+  t.equal(again.swapped, 'replaced', 'the next rebuild runs and swaps')
+  t.same(await rows(h.db, 'public', 'wallets'), before)
 })

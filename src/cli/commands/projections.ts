@@ -42,6 +42,7 @@ export const projections: CliCommand = {
         try {
           const result = await rebuildProjection({
             db: conn.db,
+            pool: conn.pool,
             store: conn.store,
             projection,
             onProgress: (p) => bar?.update(p.scanned ?? p.applied, p.total, {}),
