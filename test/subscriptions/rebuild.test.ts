@@ -19,6 +19,20 @@ async function rows(db: Db, schema: string, table: string): Promise<string[]> {
   return res.rows.map((r) => r.r)
 }
 
+/** `store`, whose first read of the log waits until `release()`; `reading` resolves when that read starts. */
+function heldAtFirstRead(store: EventStore) {
+  const gate = Promise.withResolvers<void>()
+  const reading = Promise.withResolvers<void>()
+  const held: EventStore = Object.assign(Object.create(store) as EventStore, {
+    readAll: async (options: ReadAllOptions) => {
+      reading.resolve()
+      await gate.promise
+      return store.readAll(options)
+    },
+  })
+  return { store: held, reading: reading.promise, release: () => gate.resolve() }
+}
+
 t.test('every read model rebuilt from position 0 equals the live one row by row, and the service answers throughout', async (t) => {
   const h = await httpHarness(t)
   const sent = await mixedOperations(h, 300)
@@ -107,21 +121,13 @@ t.test('one rebuild of a projection at a time: a second one is refused while the
   await h.projections.caughtUp(head)
   const before = await rows(h.db, 'public', 'wallets')
   // The first rebuild stops at its first read of the log until the second one has been tried.
-  const gate = Promise.withResolvers<void>()
-  const reading = Promise.withResolvers<void>()
-  const held: EventStore = Object.assign(Object.create(h.store) as EventStore, {
-    readAll: async (options: ReadAllOptions) => {
-      reading.resolve()
-      await gate.promise
-      return h.store.readAll(options)
-    },
-  })
+  const held = heldAtFirstRead(h.store)
   const projection = readModels.find((p) => p.name === 'wallets')!
-  const first = rebuildProjection({ db: h.db, pool: h.pool, store: held, projection })
-  await reading.promise
+  const first = rebuildProjection({ db: h.db, pool: h.pool, store: held.store, projection })
+  await held.reading
   await t.rejects(rebuildProjection({ db: h.db, pool: h.pool, store: h.store, projection }), RebuildInProgress, 'the second rebuild is refused')
   await t.rejects(rebuildProjection({ db: h.db, pool: h.pool, store: h.store, projection, swap: false }), /wallets is being rebuilt by another process or command/, 'with a message that says so')
-  gate.resolve()
+  held.release()
   const result = await first
   t.equal(result.swapped, 'replaced', 'the first one swapped in')
   t.same(await rows(h.db, 'public', 'wallets'), before, 'with the same rows as before: nothing of a second rebuild mixed in')
@@ -144,25 +150,17 @@ t.test('a rebuild whose lock connection ends stops before its swap; the process 
         WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
           AND l.classid::bigint = (k.h >> 32) & 4294967295 AND l.objid::bigint = k.h & 4294967295`.execute(h.db)
     ).rows[0]?.pid
-  const gate = Promise.withResolvers<void>()
-  const reading = Promise.withResolvers<void>()
-  const held: EventStore = Object.assign(Object.create(h.store) as EventStore, {
-    readAll: async (options: ReadAllOptions) => {
-      reading.resolve()
-      await gate.promise
-      return h.store.readAll(options)
-    },
-  })
+  const held = heldAtFirstRead(h.store)
   const projection = readModels.find((p) => p.name === 'wallets')!
-  const rebuilding = rebuildProjection({ db: h.db, pool: h.pool, store: held, projection })
+  const rebuilding = rebuildProjection({ db: h.db, pool: h.pool, store: held.store, projection })
   rebuilding.catch(() => undefined)
-  await reading.promise
+  await held.reading
   const pid = await lockedBy()
   t.ok(pid, 'the lock is held by a session')
   // The server ends that session (a restart, a DBA, idle_session_timeout): an unhandled 'error' there would end this process.
   await sql`SELECT pg_terminate_backend(${pid})`.execute(h.db)
   await until(async () => (await lockedBy()) === undefined, 5000, 'lock released')
-  gate.resolve()
+  held.release()
   await t.rejects(rebuilding, /lease rebuild:rebuild_wallets lost/, 'the rebuild stops, saying why')
   t.same(await rows(h.db, 'public', 'wallets'), before, 'nothing was swapped in')
   const again = await rebuildProjection({ db: h.db, pool: h.pool, store: h.store, projection })
