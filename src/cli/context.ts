@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import type { Config } from '../config.ts'
 import { createEventStore } from '../adapters/event-store/index.ts'
-import { createDb, createPool, migrate, type Db } from '../adapters/postgres/database.ts'
+import { createDb, createPool, databaseExists, migrate, type Db } from '../adapters/postgres/database.ts'
 import type { EventStore } from '../events/event-store.ts'
 
 /** What every CLI command gets: the service's configuration, output streams, and a way to connect. */
@@ -40,24 +40,17 @@ export class UsageError extends Error {
 }
 
 /** The database DATABASE_URL names does not exist. */
-export class MissingDatabase extends Error {
+class MissingDatabase extends Error {
   override name = 'MissingDatabase'
 }
 
-/** PostgreSQL's invalid_catalog_name: no database of that name. */
-const NO_SUCH_DATABASE = '3D000'
-
 export async function connect(config: Config): Promise<Connection> {
-  const pool = createPool(config.DATABASE_URL, 4)
-  try {
-    await pool.query('SELECT 1')
-  } catch (err) {
-    await pool.end().catch(() => undefined)
-    if ((err as { code?: string }).code !== NO_SUCH_DATABASE) throw err
+  if (!(await databaseExists(config.DATABASE_URL))) {
     const url = new URL(config.DATABASE_URL)
     url.password = ''
     throw new MissingDatabase(`database ${decodeURIComponent(url.pathname.slice(1))} does not exist (DATABASE_URL ${url.toString()}): check the URL, or create it with \`npm run cli -- migrate\` or by starting the service`)
   }
+  const pool = createPool(config.DATABASE_URL, 4)
   const db = createDb(pool)
   await migrate(db)
   const store = createEventStore(config, pool)

@@ -4,6 +4,7 @@ import { encodeMicros } from '../events/money.ts'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import { DomainError } from './errors.ts'
 import type { Decider, Decision } from './handler.ts'
+import { outcomeCommandId } from './ids.ts'
 import { amount, id } from './rules.ts'
 
 export const schema = z.object({
@@ -14,6 +15,9 @@ export const schema = z.object({
   txHash: z.string().min(1).max(256).optional(),
 })
 export type RecordDeposit = z.infer<typeof schema>
+
+/** The command id a deposit is recorded under, by the deposit poller and the webhook worker alike: either's record is the other's repeat. */
+export const depositCommandId = (circleTransferId: string) => outcomeCommandId(deposit.streamName(circleTransferId), 'completed')
 type State = { deposit: DepositState; wallet: WalletState }
 type Events = { deposit: DepositEvent; wallet: WalletEvent }
 

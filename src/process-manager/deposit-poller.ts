@@ -4,9 +4,7 @@ import type { CirclePort, CircleTransfer } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
 import { DomainError } from '../commands/errors.ts'
 import { execute } from '../commands/handler.ts'
-import { outcomeCommandId } from '../commands/ids.ts'
-import { recordDeposit } from '../commands/record-deposit.ts'
-import { deposit } from '../events/deposit.ts'
+import { depositCommandId, recordDeposit } from '../commands/record-deposit.ts'
 import type { EventStore } from '../events/event-store.ts'
 import { logSteps } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
@@ -151,7 +149,7 @@ export class DepositPoller {
       let result
       try {
         result = await execute(store, recordDeposit, command, {
-          commandId: outcomeCommandId(deposit.streamName(t.id), 'completed'),
+          commandId: depositCommandId(t.id),
           actor: 'deposit-poller',
           occurredAt: new Date().toISOString(),
         })

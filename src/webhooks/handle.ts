@@ -7,12 +7,11 @@ import { execute, type Decider } from '../commands/handler.ts'
 import { deriveId, outcomeCommandId } from '../commands/ids.ts'
 import { recordBankAccountOutcome } from '../commands/record-bank-account-outcome.ts'
 import { recordCardOutcome } from '../commands/record-card-outcome.ts'
-import { recordDeposit, type RecordDeposit } from '../commands/record-deposit.ts'
+import { depositCommandId, recordDeposit, type RecordDeposit } from '../commands/record-deposit.ts'
 import { recordMintOutcome } from '../commands/record-mint-outcome.ts'
 import { compensationFailedName, recordRedeemOutcome, type RecordRedeemOutcome } from '../commands/record-redeem-outcome.ts'
 import { recordTransferOutcome } from '../commands/record-transfer-outcome.ts'
 import { card } from '../events/card.ts'
-import { deposit } from '../events/deposit.ts'
 import type { EventStore } from '../events/event-store.ts'
 import { fold } from '../events/fold.ts'
 import { parseCircleAmount } from '../events/money.ts'
@@ -199,8 +198,7 @@ async function inboundDeposit(ctx: HandlerContext, item: InboxItem, t: z.infer<t
   const chain = t.destination?.chain ?? t.source?.chain
   if (chain !== undefined) command.chain = chain
   if (t.transactionHash !== undefined) command.txHash = t.transactionHash
-  // The deposit poller's command id: a webhook and a poll reporting the same deposit write it once.
-  return record(ctx, item, recordDeposit, command, outcomeCommandId(deposit.streamName(t.id), 'completed'))
+  return record(ctx, item, recordDeposit, command, depositCommandId(t.id))
 }
 
 async function ourWallet(ctx: HandlerContext, destination: z.infer<typeof transferResource>['destination']): Promise<string | undefined> {
@@ -263,7 +261,7 @@ async function deposits(ctx: HandlerContext, item: InboxItem): Promise<Handled> 
   if (!walletId) return retry(`deposit ${d.id} names no wallet of ours (yet)`)
   const amount = usdcAmount(`deposit ${d.id}`, d.amount)
   if (typeof amount !== 'bigint') return amount
-  return record(ctx, item, recordDeposit, { circleTransferId: d.id, walletId, amount }, outcomeCommandId(deposit.streamName(d.id), 'completed'))
+  return record(ctx, item, recordDeposit, { circleTransferId: d.id, walletId, amount }, depositCommandId(d.id))
 }
 
 /**

@@ -28,20 +28,27 @@ export function createDb(pool: pg.Pool): Db {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
 }
 
+/** Whether the database named in the URL exists; throws when the server cannot be reached. */
+export async function databaseExists(databaseUrl: string): Promise<boolean> {
+  const probe = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 })
+  try {
+    await probe.connect()
+    return true
+  } catch (err) {
+    // invalid_catalog_name: the server is there, the database is not.
+    if ((err as { code?: string }).code !== '3D000') throw err
+    return false
+  } finally {
+    await probe.end().catch(() => undefined)
+  }
+}
+
 /** Creates the database named in the URL when it does not exist yet. */
 export async function ensureDatabase(databaseUrl: string): Promise<void> {
   const url = new URL(databaseUrl)
   const name = decodeURIComponent(url.pathname.replace(/^\//, ''))
   if (!name) throw new Error('DATABASE_URL names no database')
-  const probe = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 })
-  try {
-    await probe.connect()
-    return
-  } catch (err) {
-    if ((err as { code?: string }).code !== '3D000') throw err
-  } finally {
-    await probe.end().catch(() => undefined)
-  }
+  if (await databaseExists(databaseUrl)) return
   url.pathname = '/postgres'
   const admin = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 5000 })
   await admin.connect()
