@@ -92,7 +92,7 @@ export async function runExampleSubscriber(options: ExampleSubscriberOptions): P
       if (m.subject.endsWith('.audit.head')) {
         const head = auditHeadSchema.safeParse(safeJson(m.string()))
         if (head.success) {
-          await handleHead(options, head.data, m, log)
+          await keepHead(options, head.data, m, log, retryDelayMs)
           continue
         }
       }
@@ -124,13 +124,13 @@ export async function runExampleSubscriber(options: ExampleSubscriberOptions): P
   }
 }
 
-async function handleHead(options: ExampleSubscriberOptions, head: AuditHeadMessage, m: JsMsg, log: (line: string) => void): Promise<void> {
+async function keepHead(options: ExampleSubscriberOptions, head: AuditHeadMessage, m: JsMsg, log: (line: string) => void, retryDelayMs: number): Promise<void> {
   try {
     await options.auditHead?.(head)
     m.ack()
   } catch (err) {
-    log(`keeping audit head ${head.position} failed (${err instanceof Error ? err.message : String(err)}); redelivery in ${options.retryDelayMs ?? 1000} ms`)
-    m.nak(options.retryDelayMs ?? 1000)
+    log(`keeping audit head ${head.position} failed (${err instanceof Error ? err.message : String(err)}); redelivery in ${retryDelayMs} ms`)
+    m.nak(retryDelayMs)
   }
 }
 

@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics.ts'
 import { Doorbell, holdClaim, workClaimed } from '../subscriptions/doorbell.ts'
 import { LeasedLoop } from '../subscriptions/lease.ts'
 import { Subscriber } from '../subscriptions/subscriber.ts'
+import { lastProcessedAt } from '../webhooks/inbox.ts'
 import type { Step, StepContext } from './context.ts'
 import { bankAccountStep } from './steps/bank-account.ts'
 import { cardStep } from './steps/card.ts'
@@ -21,7 +22,6 @@ import { redeemStep } from './steps/redeem.ts'
 import { transferStep } from './steps/transfer.ts'
 import { walletStep } from './steps/wallet.ts'
 import { claimDue, renewClaim, settle, wake, type Outcome, type Task, type TaskKind } from './tasks.ts'
-import { lastProcessedAt } from '../webhooks/inbox.ts'
 
 const steps: Record<TaskKind, Step> = {
   wallet: walletStep,
