@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
+import { sql } from 'kysely'
 import type { Test } from 'tap'
 import { createDb, createPool, ensureDatabase, migrate, type Db } from '../../src/adapters/postgres/database.ts'
 
@@ -44,4 +45,20 @@ export async function dropDatabase(name: string): Promise<void> {
   await client.connect()
   await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)
   await client.end()
+}
+
+/** The backend holding the session advisory lock `name` (as leases take it: `hashtextextended(name, 0)`) in this database, if any. */
+export async function advisoryLockHolder(db: Db, name: string): Promise<number | undefined> {
+  const res = await sql<{ pid: number }>`
+    SELECT l.pid FROM pg_locks l, (SELECT hashtextextended(${name}, 0) AS h) k
+    WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.classid::bigint = (k.h >> 32) & 4294967295 AND l.objid::bigint = k.h & 4294967295`.execute(db)
+  return res.rows[0]?.pid
+}
+
+/** Ends the session holding the advisory lock `name`, as a server restart or a DBA would: its holder loses the lock. */
+export async function terminateLockHolder(db: Db, name: string): Promise<void> {
+  const pid = await advisoryLockHolder(db, name)
+  if (pid === undefined) throw new Error(`no session holds the advisory lock ${name}`)
+  await sql`SELECT pg_terminate_backend(${pid})`.execute(db)
 }

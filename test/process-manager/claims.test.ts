@@ -13,7 +13,7 @@ import { ProcessManager } from '../../src/process-manager/process-manager.ts'
 import { claimDue, settle, wake } from '../../src/process-manager/tasks.ts'
 import { simulatedCircle, until } from '../helpers/circle.ts'
 import { meta } from '../helpers/commands.ts'
-import { testDatabase } from '../helpers/database.ts'
+import { terminateLockHolder, testDatabase } from '../helpers/database.ts'
 
 /** Circle whose wallet creation waits for `opened` first, counting the calls and how many ran at once. */
 function slowWallets(real: CirclePort, opened: Promise<unknown>) {
@@ -127,10 +127,7 @@ t.test('a takeover does not hand the new instance a task the old one still runs;
   await until(async () => h.calls.started > 0, 10_000, 'wallet creation called')
 
   // The first instance's lease connection drops (it lives on and finishes what it runs); the second takes over.
-  await sql`
-    SELECT pg_terminate_backend(l.pid) FROM pg_locks l, (SELECT hashtextextended('process-manager', 0) AS h) k
-    WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND l.classid::bigint = (k.h >> 32) & 4294967295 AND l.objid::bigint = k.h & 4294967295`.execute(h.database.db)
+  await terminateLockHolder(h.database.db, 'process-manager')
   await until(async () => second.active, 10_000, 'second instance took over')
   await sleep(2500)
   t.equal(h.calls.started, 1, 'the second instance did not start the running task again')

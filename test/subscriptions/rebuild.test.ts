@@ -11,6 +11,7 @@ import { DEFAULT_REBUILD_BATCH, RebuildInProgress, rebuildProjection, type Rebui
 import { auth } from '../helpers/app.ts'
 import { until } from '../helpers/circle.ts'
 import { httpHarness } from '../helpers/http.ts'
+import { advisoryLockHolder, terminateLockHolder } from '../helpers/database.ts'
 import { mixedOperations } from '../helpers/workload.ts'
 
 /** Every row of a table, in a stable order, as comparable JSON. */
@@ -143,13 +144,7 @@ t.test('a rebuild whose lock connection ends stops before its swap; the process 
   await mixedOperations(h, 60)
   await h.projections.caughtUp((await h.store.head())!)
   const before = await rows(h.db, 'public', 'wallets')
-  const lockedBy = async () =>
-    (
-      await sql<{ pid: number }>`
-        SELECT l.pid FROM pg_locks l, (SELECT hashtextextended('rebuild:rebuild_wallets', 0) AS h) k
-        WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-          AND l.classid::bigint = (k.h >> 32) & 4294967295 AND l.objid::bigint = k.h & 4294967295`.execute(h.db)
-    ).rows[0]?.pid
+  const lockedBy = () => advisoryLockHolder(h.db, 'rebuild:rebuild_wallets')
   const held = heldAtFirstRead(h.store)
   const projection = readModels.find((p) => p.name === 'wallets')!
   const rebuilding = rebuildProjection({ db: h.db, pool: h.pool, store: held.store, projection })
@@ -158,7 +153,7 @@ t.test('a rebuild whose lock connection ends stops before its swap; the process 
   const pid = await lockedBy()
   t.ok(pid, 'the lock is held by a session')
   // The server ends that session (a restart, a DBA, idle_session_timeout): an unhandled 'error' there would end this process.
-  await sql`SELECT pg_terminate_backend(${pid})`.execute(h.db)
+  await terminateLockHolder(h.db, 'rebuild:rebuild_wallets')
   await until(async () => (await lockedBy()) === undefined, 5000, 'lock released')
   held.release()
   await t.rejects(rebuilding, /lease rebuild:rebuild_wallets lost/, 'the rebuild stops, saying why')

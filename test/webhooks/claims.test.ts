@@ -9,7 +9,7 @@ import { openDeadLetter, replay } from '../../src/dead-letters/dead-letters.ts'
 import { claimDue, lastProcessedAt, lastProcessedQuery, markDead, markProcessed, renewClaim, scheduleRetry, store } from '../../src/webhooks/inbox.ts'
 import { WebhookWorker } from '../../src/webhooks/worker.ts'
 import { until } from '../helpers/circle.ts'
-import { testDatabase } from '../helpers/database.ts'
+import { terminateLockHolder, testDatabase } from '../helpers/database.ts'
 
 const MASTER = 'master-wallet-1'
 
@@ -123,10 +123,7 @@ t.test('a takeover does not hand the new worker a notification the old one still
   await until(async () => h.calls.started > 0, 10_000, 'handler started')
 
   // The first worker's lease connection drops (it lives on and finishes what it handles); the second takes over.
-  await sql`
-    SELECT pg_terminate_backend(l.pid) FROM pg_locks l, (SELECT hashtextextended('webhook-worker', 0) AS h) k
-    WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND l.classid::bigint = (k.h >> 32) & 4294967295 AND l.objid::bigint = k.h & 4294967295`.execute(h.db)
+  await terminateLockHolder(h.db, 'webhook-worker')
   await until(async () => second.active, 10_000, 'second worker took over')
   await sleep(2500)
   t.equal(h.calls.started, 1, 'the second worker did not start the running notification again')
