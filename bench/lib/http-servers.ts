@@ -14,6 +14,8 @@ export interface CpuSeconds {
 }
 
 export interface CommandServers {
+  /** The throw-away database they run on (a second process may join it). */
+  databaseUrl: string
   serviceUrl: string
   bareUrl: string
   /** Active wallets funded with 10,000 USD each. */
@@ -138,6 +140,7 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
     const restart = (roles: Role[]) => ask<string>({ roles }, 'restarted')
     return {
       ...ready,
+      databaseUrl: database.url,
       cpu,
       quiet,
       measureIdle,

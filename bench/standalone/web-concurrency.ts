@@ -3,9 +3,7 @@ import { readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { load, transferRequest } from '../lib/autocannon.ts'
-import { createBenchDatabase } from '../lib/database.ts'
-import { createDb, createPool } from '../../src/adapters/postgres/database.ts'
-import { countDueTasks } from '../../src/process-manager/tasks.ts'
+import { startCommandServers } from '../lib/http-servers.ts'
 
 /**
  * Whether a second API process (what WEB_CONCURRENCY would offer) makes POST /transfers faster on
@@ -25,39 +23,33 @@ const seconds = Number(process.env.WEBC_SECONDS ?? 15)
 const rounds = Number(process.env.WEBC_ROUNDS ?? 3)
 const log = (line: string) => process.stderr.write(`web-concurrency: ${line}\n`)
 
-const database = await createBenchDatabase(serverUrl, 'webc')
-const children: ChildProcess[] = []
-const firstMessage = (child: ChildProcess) => new Promise<Record<string, unknown>>((resolve) => child.once('message', (m) => resolve(m as Record<string, unknown>)))
+log('starting the service (every role) and funding 64 wallets')
+const servers = await startCommandServers(serverUrl, 64, { admission: false })
+let apiOnly: ChildProcess | undefined
 try {
-  log('starting the service (every role) and funding 64 wallets')
-  const full = fork(path.join(import.meta.dirname, '../lib/command-servers.ts'), { env: { ...process.env, DATABASE_URL: database.url, BENCH_WALLETS: '64', BENCH_ADMISSION: 'off' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  children.push(full)
-  const ready = (await firstMessage(full)) as { serviceUrl: string; wallets: string[] }
   log('starting a second process with only the api role')
-  const apiOnly = fork(path.join(import.meta.dirname, '../lib/api-only-server.ts'), { env: { ...process.env, DATABASE_URL: database.url }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  children.push(apiOnly)
-  const { apiUrl } = (await firstMessage(apiOnly)) as { apiUrl: string }
-  const db = createDb(createPool(database.url, 1))
+  apiOnly = fork(path.join(import.meta.dirname, '../lib/api-only-server.ts'), { env: { ...process.env, DATABASE_URL: servers.databaseUrl }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const { apiUrl } = await new Promise<{ apiUrl: string }>((resolve) => apiOnly!.once('message', (m) => resolve(m as { apiUrl: string })))
   const cpu = () => {
     const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
     return { idle: fields[3]! + fields[4]!, total: fields.reduce((a, b) => a + b, 0) }
   }
+  /** Until the process manager has carried out what was accepted, then 3 s more; gives the seconds waited. */
   const quiet = async () => {
-    const started = Date.now()
-    while ((await countDueTasks(db)) > 0) await new Promise((r) => setTimeout(r, 200))
+    const drained = await servers.tasksDrained(600_000)
     await new Promise((r) => setTimeout(r, 3000))
-    return Math.round((Date.now() - started) / 1000)
+    return Math.round(drained + 3)
   }
   await quiet()
   const results: Record<string, unknown>[] = []
   const measure = async (subject: string, targets: [string, number][]) => {
     log(`round ${Math.floor(results.length / 2) + 1}/${rounds}: ${subject}, ${seconds} s`)
     const before = cpu()
-    const runs = await Promise.all(targets.map(([url, connections]) => load(url, { connections, seconds, next: () => transferRequest(ready.wallets) })))
+    const runs = await Promise.all(targets.map(([url, connections]) => load(url, { connections, seconds, next: () => transferRequest(servers.wallets) })))
     const after = cpu()
     const ok = runs.reduce((a, r) => a + r['2xx'], 0)
     const errors = runs.reduce((a, r) => a + r.errors + r.timeouts + r.non2xx, 0)
-    const backlog = await countDueTasks(db)
+    const backlog = await servers.backlog()
     const drainSeconds = await quiet()
     const row = {
       subject,
@@ -73,13 +65,12 @@ try {
     log(JSON.stringify(row))
   }
   for (let i = 0; i < rounds; i++) {
-    await measure('one-process', [[ready.serviceUrl, 32]])
+    await measure('one-process', [[servers.serviceUrl, 32]])
     await measure('two-processes', [
-      [ready.serviceUrl, 16],
+      [servers.serviceUrl, 16],
       [apiUrl, 16],
     ])
   }
-  await db.destroy()
   const mean = (subject: string) => {
     const rates = results.filter((r) => r.subject === subject).map((r) => r.rate as number)
     return rates.reduce((a, b) => a + b, 0) / rates.length
@@ -93,8 +84,8 @@ try {
   for (const r of results) console.log(`| ${r.subject} | ${r.rate} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${r.busyCores} | ${r.backlog} | ${r.drainSeconds} |`)
   console.log(`two processes ÷ one (mean requests/s): ${ratio}`)
 } finally {
-  for (const child of children) if (child.connected) child.send('stop')
+  if (apiOnly?.connected) apiOnly.send('stop')
   await new Promise((r) => setTimeout(r, 3000))
-  for (const child of children) child.kill('SIGKILL')
-  await database.drop()
+  apiOnly?.kill('SIGKILL')
+  await servers.stop()
 }
