@@ -1,6 +1,6 @@
 import type { CheckpointsTable } from './subscriptions/checkpoints.table.ts'
 import type { IdempotencyKeysTable } from './http/plugins/idempotency.table.ts'
-import type { CirclePollMarksTable } from './process-manager/deposit-poller.ts'
+import type { CirclePendingDepositsTable, CirclePollMarksTable } from './process-manager/deposit-poller.table.ts'
 import type { PmTasksTable } from './process-manager/tasks.table.ts'
 import type { ReadModelTables } from './projections/tables.ts'
 import type { DeadLettersTable } from './dead-letters/dead-letters.table.ts'
@@ -20,6 +20,7 @@ export interface Database extends ReadModelTables {
   idempotency_keys: IdempotencyKeysTable
   pm_tasks: PmTasksTable
   circle_poll_marks: CirclePollMarksTable
+  circle_pending_deposits: CirclePendingDepositsTable
   webhook_inbox: WebhookInboxTable
   dead_letters: DeadLettersTable
   journal_operations: JournalOperationsTable

@@ -1,7 +1,9 @@
+import { sql } from 'kysely'
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { CirclePort, CircleTransfer } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
+import { UpstreamError } from '../adapters/upstream-error.ts'
 import { DomainError } from '../commands/errors.ts'
 import { execute } from '../commands/handler.ts'
 import { depositCommandId, recordDeposit } from '../commands/record-deposit.ts'
@@ -10,15 +12,9 @@ import { logSteps } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import { leasedInterval, type LeasedLoop } from '../subscriptions/lease.ts'
 
-/** High-water marks of Circle listings: the creation time from which the next poll lists again. */
-export interface CirclePollMarksTable {
-  name: string
-  /** ISO 8601, Circle's `createDate`; kept as text so it goes back to Circle exactly as received. */
-  mark: string
-  updated_at: Date
-}
-
 const MARK = 'transfers'
+/** How long a deposit that cannot be recorded yet is waited for, unless configured. */
+const DEFAULT_HOLD_MS = 24 * 3_600_000
 
 /** RecordDeposit's answers that listing the deposit again would only repeat. */
 const PERMANENT_REFUSALS = new Set(['outcome_conflict', 'invalid_command'])
@@ -28,26 +24,35 @@ export interface DepositPollerOptions {
   db: Db
   /** For the lease that keeps one active poller across processes. */
   pool: pg.Pool
-  circle: Pick<CirclePort, 'listTransfers' | 'masterWalletId'>
+  circle: Pick<CirclePort, 'listTransfers' | 'getTransfer' | 'masterWalletId'>
   logger: Logger
   intervalMs: number
   pageSize?: number
   /**
-   * How long a deposit that is still pending at Circle, or whose wallet is not known yet, holds the
-   * mark back so it is listed again. Past it the poller moves on (and says so).
+   * How long a deposit that is still pending at Circle, or whose wallet is not known yet, is waited
+   * for (asked for by id on later polls). Past it the poller gives up on it (and says so).
    */
   holdMs?: number
+  /** How many waiting deposits one poll settles (asking Circle for each whose wallet is known), least recently asked first; 10 unless set. */
+  checksPerPoll?: number
   leaseRetryMs?: number
   metrics?: Pick<Metrics, 'countSteps'>
 }
 
+/** Why a deposit cannot be recorded yet: still pending at Circle, or to a Circle wallet the read model does not know (yet). */
+type WaitReason = 'pending' | 'unknown_wallet'
+/** What became of one inbound transfer: credited now, nothing (more) to do, or to be settled on a later poll. */
+type Settled = { kind: 'recorded' } | { kind: 'done' } | { kind: 'waiting'; reason: WaitReason }
+
 /**
  * Inbound on-chain deposits reach the ledger by polling Circle's transfers with a high-water mark,
  * so the embedded flow works without webhooks (and catches what a lost webhook missed). Each poll
- * lists transfers created since the mark, records every completed inbound one to a wallet of ours
- * (RecordDeposit is idempotent per Circle transfer id, so listing one twice is harmless), and moves
- * the mark to the newest creation time seen — or only up to the oldest deposit still pending, which
- * must be listed again once it completes.
+ * lists transfers created since the mark and records every completed inbound one to a wallet of ours
+ * (RecordDeposit is idempotent per Circle transfer id, so listing one twice is harmless); after a
+ * complete listing the mark moves to the newest creation time seen. A deposit it cannot record yet
+ * (pending at Circle, or to a Circle wallet the read model does not know yet) waits in
+ * `circle_pending_deposits`, and each poll asks Circle for a few of those by id, so a deposit pending
+ * for hours costs one request a poll instead of a listing of everything since it.
  */
 export class DepositPoller {
   private readonly options: DepositPollerOptions
@@ -73,26 +78,45 @@ export class DepositPoller {
     return this.lease.stop()
   }
 
-  /** One poll: list since the mark, record completed deposits, move the mark. Returns how many deposits were new. */
-  async pollOnce(): Promise<{ recorded: number; mark: string | undefined }> {
+  /**
+   * One poll: list since the mark and record completed deposits, move the mark, then ask again for
+   * deposits that were waiting. Returns how many deposits were new, the mark, and how many still wait.
+   */
+  async pollOnce(): Promise<{ recorded: number; mark: string | undefined; waiting: number }> {
+    const { db } = this.options
+    const from = (await db.selectFrom('circle_poll_marks').select('mark').where('name', '=', MARK).executeTakeFirst())?.mark
+    const pass: Pass = { listed: new Set(), newest: undefined, recorded: 0, master: undefined }
+    let mark = from
+    let listing: { failed: unknown } | undefined
+    try {
+      mark = await this.list(from, pass)
+    } catch (err) {
+      listing = { failed: err }
+    }
+    // Also when the listing failed: a waiting deposit that completed is credited whatever the listing does.
+    await this.checkWaiting(pass)
+    if (listing) throw listing.failed
+    const waiting = await db.selectFrom('circle_pending_deposits').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+    return { recorded: pass.recorded, mark, waiting: Number(waiting.n) }
+  }
+
+  /**
+   * Lists since the mark, newest first, paging back until a short page so that everything since the
+   * mark is seen before it moves; each page is recorded before the next is asked for (memory holds
+   * one page). Then moves the mark to the newest creation time listed, and returns it.
+   */
+  private async list(from: string | undefined, pass: Pass): Promise<string | undefined> {
     const { db, circle } = this.options
     const pageSize = this.options.pageSize ?? 50
-    const from = (await db.selectFrom('circle_poll_marks').select('mark').where('name', '=', MARK).executeTakeFirst())?.mark
-    const pass: Pass = { hold: undefined, newest: undefined, recorded: 0, master: undefined }
-
-    // Newest first: page back until a short page, so everything since the mark is seen before it
-    // moves. Each page is recorded before the next is asked for: memory holds one page, however
-    // long the listing (a deposit pending for hours keeps the mark, and the listing, that far back).
     for (let pageAfter: string | undefined; ; ) {
       const page = await circle.listTransfers({ ...(from === undefined ? {} : { from }), ...(pageAfter === undefined ? {} : { pageAfter }), pageSize })
       for (const t of page) if (t.createDate && (pass.newest === undefined || t.createDate > pass.newest)) pass.newest = t.createDate
-      await this.recordPage(page, pass)
+      await this.recordListed(page, pass)
       const last = page.at(-1)
       if (last === undefined || page.length < pageSize) break
       pageAfter = last.id
     }
-
-    const mark = pass.hold ?? pass.newest ?? from
+    const mark = pass.newest ?? from
     if (mark !== undefined && mark !== from) {
       await db
         .insertInto('circle_poll_marks')
@@ -100,78 +124,173 @@ export class DepositPoller {
         .onConflict((oc) => oc.column('name').doUpdateSet({ mark, updated_at: new Date() }))
         .execute()
     }
-    return { recorded: pass.recorded, mark }
+    return mark
   }
 
-  /** Records the completed inbound deposits of one page of the listing; notes in `pass` what must hold the mark back. */
-  private async recordPage(page: CircleTransfer[], pass: Pass): Promise<void> {
-    const { db, circle, store, logger } = this.options
-    const holdMs = this.options.holdMs ?? 24 * 3_600_000
-    const inbound = page.filter((t) => t.sourceChain !== undefined && t.destination.type === 'wallet' && t.status !== 'failed')
-    const circleIds = [...new Set(inbound.map((t) => (t.destination as { id: string }).id))]
-    // Which of our wallets each Circle wallet is: the Circle-id read model, written from WalletCreated.
-    const known = circleIds.length === 0 ? [] : await db.selectFrom('circle_ids').select(['circle_id', 'entity_id']).where('kind', '=', 'wallet').where('circle_id', 'in', circleIds).execute()
-    const walletOf = new Map(known.map((r) => [r.circle_id, r.entity_id]))
-
-    const holdAt = (t: CircleTransfer, why: string) => {
-      if (!t.createDate) return
-      if (Date.now() - Date.parse(t.createDate) > holdMs) return void logger.warn({ circleTransferId: t.id, createDate: t.createDate }, `deposit ${why} for too long; no longer waiting for it`)
-      if (pass.hold === undefined || t.createDate < pass.hold) pass.hold = t.createDate
-    }
+  /**
+   * Records the completed inbound deposits of one page of the listing; those that must wait are
+   * kept in `circle_pending_deposits`. Any other failure fails the pass, so the mark stays and the
+   * next poll lists them again: a listed deposit is never passed over.
+   */
+  private async recordListed(page: CircleTransfer[], pass: Pass): Promise<void> {
+    const inbound = page.filter((t) => isInbound(t) && t.status !== 'failed')
+    const walletOf = await this.walletsOf(inbound.map(destinationWallet))
     for (const t of inbound) {
-      const circleWalletId = (t.destination as { id: string }).id
-      if (t.amount === undefined) {
-        // Not USDC: never credited as if it were, so never worth holding the mark for (reconciliation
-        // reports it as an unknown deposit).
-        logger.warn({ circleTransferId: t.id, circleWalletId, amount: t.amountText, currency: t.currency }, 'deposit in a currency the ledger does not book; not credited')
-        continue
-      }
-      if (t.amount === 0n) {
-        // A zero-value transfer (address poisoning sends them) credits nothing: not a deposit to record.
-        logger.info({ circleTransferId: t.id, circleWalletId }, 'zero-value inbound transfer; nothing to credit')
-        continue
-      }
-      const walletId = walletOf.get(circleWalletId)
-      if (walletId === undefined) {
-        // USDC sent on-chain to the treasury funds it: no wallet of ours to credit, nothing to wait for.
-        if (circleWalletId === (pass.master ??= await circle.masterWalletId())) {
-          logger.info({ circleTransferId: t.id, amount: t.amountText }, 'treasury funded by an on-chain transfer')
-          continue
-        }
-        holdAt(t, 'to an unknown Circle wallet')
-        continue
-      }
-      if (t.status !== 'complete') {
-        holdAt(t, 'pending at Circle')
-        continue
-      }
-      const command = { circleTransferId: t.id, walletId, amount: t.amount, ...(t.sourceChain ? { chain: t.sourceChain } : {}), ...(t.txHash ? { txHash: t.txHash } : {}) }
-      let result
-      try {
-        result = await execute(store, recordDeposit, command, {
-          commandId: depositCommandId(t.id),
-          actor: 'deposit-poller',
-          occurredAt: new Date().toISOString(),
-        })
-      } catch (err) {
-        // The ledger refusing one deposit for good (recorded before with another amount, a field it
-        // cannot take) must not stop the poll: the deposits after it would never be credited. Listing
-        // it again would get the same answer, so it does not hold the mark; reconciliation reports it.
-        // Anything else (a lost race on a busy wallet, the database) fails the pass, which is retried.
-        if (!(err instanceof DomainError && PERMANENT_REFUSALS.has(err.code))) throw err
-        logger.error({ err, circleTransferId: t.id, walletId }, 'the ledger refused a deposit listed at Circle; not credited')
-        continue
-      }
-      if (result.appended.some((a) => a.events.length > 0)) pass.recorded++
-      logSteps(logger, result.appended, { operationId: t.id, actor: 'deposit-poller' }, this.options.metrics)
+      const settled = await this.settle(t, walletOf, pass)
+      if (settled.kind !== 'waiting') continue
+      pass.listed.add(t.id)
+      await this.options.db
+        .insertInto('circle_pending_deposits')
+        .values({ circle_transfer_id: t.id, circle_wallet_id: destinationWallet(t), create_date: t.createDate ?? new Date().toISOString(), reason: settled.reason })
+        .onConflict((oc) => oc.column('circle_transfer_id').doUpdateSet({ reason: settled.reason }))
+        .execute()
     }
+  }
+
+  /**
+   * Settles a few of the deposits that wait, those asked about least recently (not those this poll
+   * has just listed). One to a Circle wallet still unknown is looked up in the read model only; the
+   * others are asked for at Circle by id. A failure (Circle not answering, a lost race on a busy
+   * wallet, the database) leaves that deposit waiting for a later poll, never gives it up, and the
+   * others are still settled. Given up only: one still pending, or to a wallet still unknown, past
+   * the hold; one Circle says it does not have (a refusal such as 404).
+   */
+  private async checkWaiting(pass: Pass): Promise<void> {
+    const { db, logger } = this.options
+    const rows = await db
+      .selectFrom('circle_pending_deposits')
+      .select(['circle_transfer_id', 'circle_wallet_id', 'create_date', 'listed_at'])
+      .$if(pass.listed.size > 0, (q) => q.where('circle_transfer_id', 'not in', [...pass.listed]))
+      .orderBy('checked_at')
+      .orderBy('circle_transfer_id')
+      .limit(this.options.checksPerPoll ?? 10)
+      .execute()
+    if (rows.length === 0) return
+    const walletOf = await this.walletsOf(rows.map((r) => r.circle_wallet_id))
+    for (const row of rows) {
+      const id = row.circle_transfer_id
+      let settled: Settled
+      if (!walletOf.has(row.circle_wallet_id)) {
+        // Only the read model can change this: Circle is not asked.
+        settled = this.waitOrGiveUp({ id, createDate: row.create_date }, row.listed_at, 'unknown_wallet')
+      } else {
+        try {
+          settled = await this.settleWaiting(id, walletOf, pass, row.listed_at)
+        } catch (err) {
+          if (err instanceof UpstreamError && err.refusal) {
+            logger.error({ err, circleTransferId: id }, 'Circle refused to show a waiting deposit; no longer waiting for it')
+            settled = { kind: 'done' }
+          } else {
+            logger.warn({ err, circleTransferId: id }, 'could not settle a waiting deposit; will ask again')
+            settled = { kind: 'waiting', reason: 'pending' }
+          }
+        }
+      }
+      if (settled.kind === 'waiting') {
+        await db.updateTable('circle_pending_deposits').set({ checked_at: sql<Date>`now()`, reason: settled.reason }).where('circle_transfer_id', '=', id).execute()
+      } else {
+        await db.deleteFrom('circle_pending_deposits').where('circle_transfer_id', '=', id).execute()
+      }
+    }
+  }
+
+  /** Asks Circle for one waiting deposit whose wallet is known, and records it if it completed. */
+  private async settleWaiting(id: string, walletOf: Map<string, string>, pass: Pass, listedAt: Date): Promise<Settled> {
+    const t = await this.options.circle.getTransfer(id)
+    if (!isInbound(t)) return { kind: 'done' }
+    if (t.status === 'failed') {
+      this.options.logger.info({ circleTransferId: id }, 'a waiting deposit failed at Circle; nothing to credit')
+      return { kind: 'done' }
+    }
+    return this.settle(t, walletOf, pass, listedAt)
+  }
+
+  /** Which of our wallets each Circle wallet is: the Circle-id read model, written from WalletCreated. */
+  private async walletsOf(circleWalletIds: string[]): Promise<Map<string, string>> {
+    const circleIds = [...new Set(circleWalletIds)]
+    if (circleIds.length === 0) return new Map()
+    const known = await this.options.db.selectFrom('circle_ids').select(['circle_id', 'entity_id']).where('kind', '=', 'wallet').where('circle_id', 'in', circleIds).execute()
+    return new Map(known.map((r) => [r.circle_id, r.entity_id]))
+  }
+
+  /**
+   * A deposit that cannot be recorded yet waits, unless it has waited longer than the hold: since
+   * Circle created it, or, when Circle's date does not parse, since it was first listed (`listedAt`;
+   * a deposit listed just now has not waited).
+   */
+  private waitOrGiveUp(t: { id: string; createDate?: string | undefined }, listedAt: Date | undefined, reason: WaitReason): Settled {
+    const since = t.createDate === undefined ? Number.NaN : Date.parse(t.createDate)
+    const waited = Date.now() - (Number.isNaN(since) ? (listedAt?.getTime() ?? Date.now()) : since)
+    if (waited <= (this.options.holdMs ?? DEFAULT_HOLD_MS)) return { kind: 'waiting', reason }
+    const why = reason === 'pending' ? 'pending at Circle' : 'to an unknown Circle wallet'
+    this.options.logger.warn({ circleTransferId: t.id, createDate: t.createDate }, `deposit ${why} for too long; no longer waiting for it`)
+    return { kind: 'done' }
+  }
+
+  /**
+   * Records one inbound transfer that is not failed, if it is a deposit the ledger can credit now.
+   * `listedAt`: when a waiting deposit was first listed.
+   */
+  private async settle(t: CircleTransfer, walletOf: Map<string, string>, pass: Pass, listedAt?: Date): Promise<Settled> {
+    const { circle, store, logger } = this.options
+    const circleWalletId = destinationWallet(t)
+    if (t.amount === undefined) {
+      // Not USDC: never credited as if it were, so never worth waiting for (reconciliation reports it
+      // as an unknown deposit).
+      logger.warn({ circleTransferId: t.id, circleWalletId, amount: t.amountText, currency: t.currency }, 'deposit in a currency the ledger does not book; not credited')
+      return { kind: 'done' }
+    }
+    if (t.amount === 0n) {
+      // A zero-value transfer (address poisoning sends them) credits nothing: not a deposit to record.
+      logger.info({ circleTransferId: t.id, circleWalletId }, 'zero-value inbound transfer; nothing to credit')
+      return { kind: 'done' }
+    }
+    const walletId = walletOf.get(circleWalletId)
+    if (walletId === undefined) {
+      // USDC sent on-chain to the treasury funds it: no wallet of ours to credit, nothing to wait for.
+      if (circleWalletId === (pass.master ??= await circle.masterWalletId())) {
+        logger.info({ circleTransferId: t.id, amount: t.amountText }, 'treasury funded by an on-chain transfer')
+        return { kind: 'done' }
+      }
+      return this.waitOrGiveUp(t, listedAt, 'unknown_wallet')
+    }
+    if (t.status !== 'complete') return this.waitOrGiveUp(t, listedAt, 'pending')
+    const command = { circleTransferId: t.id, walletId, amount: t.amount, ...(t.sourceChain ? { chain: t.sourceChain } : {}), ...(t.txHash ? { txHash: t.txHash } : {}) }
+    let result
+    try {
+      result = await execute(store, recordDeposit, command, {
+        commandId: depositCommandId(t.id),
+        actor: 'deposit-poller',
+        occurredAt: new Date().toISOString(),
+      })
+    } catch (err) {
+      // The ledger refusing one deposit for good (recorded before with another amount, a field it
+      // cannot take) must not stop the poll: the deposits after it would never be credited. Asking
+      // again would get the same answer, so it is not waited for; reconciliation reports it.
+      // Anything else (a lost race on a busy wallet, the database) is thrown to the caller.
+      if (!(err instanceof DomainError && PERMANENT_REFUSALS.has(err.code))) throw err
+      logger.error({ err, circleTransferId: t.id, walletId }, 'the ledger refused a deposit listed at Circle; not credited')
+      return { kind: 'done' }
+    }
+    logSteps(logger, result.appended, { operationId: t.id, actor: 'deposit-poller' }, this.options.metrics)
+    if (!result.appended.some((a) => a.events.length > 0)) return { kind: 'done' }
+    pass.recorded++
+    return { kind: 'recorded' }
   }
 }
 
-/** What one poll has found so far, page after page. */
+/** The Circle wallet an inbound transfer goes to. */
+const destinationWallet = (t: CircleTransfer): string => (t.destination as { id: string }).id
+
+/** A transfer from a blockchain into a Circle wallet: a deposit, if the wallet is ours. */
+function isInbound(t: CircleTransfer): boolean {
+  return t.sourceChain !== undefined && t.destination.type === 'wallet'
+}
+
+/** What one poll has found so far. */
 interface Pass {
-  /** The creation time of the oldest deposit still worth listing again (pending, or to a wallet not known yet). */
-  hold: string | undefined
+  /** The waiting deposits this poll listed: not asked for again in it. */
+  listed: Set<string>
   /** The newest creation time listed. */
   newest: string | undefined
   recorded: number

@@ -4,6 +4,7 @@ import t, { type Test } from 'tap'
 import type { CircleTransfer } from '../../src/adapters/circle/port.ts'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import { WrongExpectedVersion } from '../../src/events/event-store.ts'
+import { UpstreamError } from '../../src/adapters/upstream-error.ts'
 import { createWallet } from '../../src/commands/create-wallet.ts'
 import { execute } from '../../src/commands/handler.ts'
 import { fold } from '../../src/events/fold.ts'
@@ -74,7 +75,80 @@ t.test('a deposit at the simulator credits the wallet with polling alone, once',
   t.equal(available((await fold(h.store, wallet, walletId)).state), 6_250_000n, 'further polls credit nothing twice')
 })
 
-t.test('the mark waits for a pending deposit and for a wallet not yet known, then moves to the newest', async (t) => {
+t.test('a deposit still pending when a newer transfer moves the mark past it is credited once it completes, asked for by id at the simulator', async (t) => {
+  const h = await processManagerHarness(t, { settleMs: 1500 })
+  const readSide = new ProjectionRunner({ projections: [circleIds], store: h.store, db: h.db })
+  readSide.start()
+  t.teardown(() => readSide.stop())
+  const walletId = randomUUID()
+  await execute(h.store, createWallet, { walletId, ownerId: 'owner-1' }, meta())
+  const circleWalletId = await until(async () => (await fold(h.store, wallet, walletId)).state.circleWalletId, 10_000, 'wallet at Circle')
+  await until(async () => (await h.db.selectFrom('circle_ids').selectAll().where('circle_id', '=', circleWalletId).execute()).length === 1, 10_000, 'wallet known to the poller')
+  const froms: (string | undefined)[] = []
+  const asked: string[] = []
+  const circle = {
+    masterWalletId: () => h.circle.masterWalletId(),
+    listTransfers: (q: { from?: string; pageAfter?: string; pageSize?: number }) => (froms.push(q.from), h.circle.listTransfers(q)),
+    getTransfer: (id: string) => (asked.push(id), h.circle.getTransfer(id)),
+  }
+  const poller = new DepositPoller({ store: h.store, db: h.db, pool: h.pool, circle, logger: silent, intervalMs: 60_000 })
+  const deposit = async (circleWallet: string, amount: string) => {
+    const sent = await h.sim.app.inject({ method: 'POST', url: '/sim/deposits', headers: h.sim.controlHeaders, payload: { walletId: circleWallet, amount, chain: 'SOL' } })
+    t.equal(sent.statusCode, 201)
+    return sent.json().data as { id: string; createDate: string; status: string }
+  }
+
+  const pending = await deposit(circleWalletId, '4.00')
+  t.equal(pending.status, 'pending')
+  t.equal((await poller.pollOnce()).waiting, 1, 'listed while pending: it waits')
+  await new Promise((r) => setTimeout(r, 10))
+  await deposit(await h.circle.masterWalletId(), '1.00') // USDC sent on-chain to the treasury: a newer transfer
+  const moved = await poller.pollOnce()
+  t.ok(moved.mark !== undefined && moved.mark > pending.createDate, 'the mark moves past the pending deposit')
+  const listedFrom = froms.length
+
+  await until(async () => (await poller.pollOnce(), available((await fold(h.store, wallet, walletId)).state) > 0n), 10_000, 'wallet credited')
+  t.equal(formatAmount(available((await fold(h.store, wallet, walletId)).state)), '4.00')
+  t.ok(
+    froms.slice(listedFrom).every((from) => from !== undefined && from > pending.createDate),
+    'no listing went back for it',
+  )
+  t.ok(asked.includes(pending.id), 'it was asked for by id')
+  t.equal((await poller.pollOnce()).waiting, 0)
+})
+
+/** A fake Circle listing `listing` (newest first) as Circle pages it, and answering for any transfer it ever listed by id. */
+function fakeCircle(initial: CircleTransfer[]) {
+  const fake = {
+    listing: initial,
+    /** What Circle answers for a transfer by id, as it is now (a listed transfer is added when listed). */
+    byId: new Map<string, CircleTransfer>(),
+    queries: [] as { from?: string; pageAfter?: string }[],
+    asked: [] as string[],
+    /** What Circle answers instead, by transfer id. */
+    failing: new Map<string, Error>(),
+    masterWalletId: async () => 'cw-master',
+    async listTransfers(q: { from?: string; pageAfter?: string; pageSize?: number }) {
+      fake.queries.push(q)
+      const newestFirst = fake.listing.filter((x) => !q.from || x.createDate! >= q.from)
+      const start = q.pageAfter ? newestFirst.findIndex((x) => x.id === q.pageAfter) + 1 : 0
+      const page = newestFirst.slice(start, start + (q.pageSize ?? 50))
+      for (const x of page) if (!fake.byId.has(x.id)) fake.byId.set(x.id, x)
+      return page
+    },
+    async getTransfer(id: string) {
+      fake.asked.push(id)
+      const failure = fake.failing.get(id)
+      if (failure) throw failure
+      const found = fake.byId.get(id)
+      if (!found) throw new Error(`no transfer ${id}`)
+      return found
+    },
+  }
+  return fake
+}
+
+t.test('a pending deposit and one to a wallet not yet known wait, asked for by id, while the mark moves to the newest', async (t) => {
   const { database, store, walletId } = await knownWallet(t)
 
   const base = Date.now() - 60_000
@@ -82,52 +156,153 @@ t.test('the mark waits for a pending deposit and for a wallet not yet known, the
   const t1: CircleTransfer = { id: 'dep-1', status: 'complete', ...usd(1_000_000n), sourceChain: 'SOL', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(1) }
   const t2: CircleTransfer = { id: 'dep-2', status: 'pending', ...usd(2_000_000n), sourceChain: 'SOL', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(2) }
   const mint: CircleTransfer = { id: 'mint-1', status: 'complete', ...usd(9_000_000n), sourceWalletId: 'master', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(3) }
-  let listing: CircleTransfer[] = [mint, t2, t1]
-  const queries: { from?: string; pageAfter?: string }[] = []
-  const circle = {
-    masterWalletId: async () => 'cw-master',
-    async listTransfers(q: { from?: string; pageAfter?: string; pageSize?: number }) {
-      queries.push(q)
-      const newestFirst = listing.filter((x) => !q.from || x.createDate! >= q.from)
-      const start = q.pageAfter ? newestFirst.findIndex((x) => x.id === q.pageAfter) + 1 : 0
-      return newestFirst.slice(start, start + (q.pageSize ?? 50))
-    },
-  }
+  const circle = fakeCircle([mint, t2, t1])
   const poller = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, pageSize: 2, leaseRetryMs: 50 })
 
   const first = await poller.pollOnce()
   t.equal(first.recorded, 1, 'the completed deposit is recorded; the mint (from a wallet) is not a deposit')
-  t.equal(first.mark, at(2), 'the pending deposit holds the mark')
-  t.ok(queries.some((q) => q.pageAfter === 'dep-2'), 'a full page is followed by the next one')
+  t.equal(first.mark, at(3), 'the mark moves to the newest listed, past the pending deposit')
+  t.equal(first.waiting, 1, 'which waits')
+  t.same(circle.asked, [], 'a deposit is not asked for again in the poll that listed it')
+  t.ok(circle.queries.some((q) => q.pageAfter === 'dep-2'), 'a full page is followed by the next one')
 
-  listing = [{ ...t2, status: 'complete' as const }, t1]
-  listing.unshift({ id: 'dep-x', status: 'complete', ...usd(3n), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-unknown' }, createDate: at(4) })
+  // Still pending: asked for by id, and nothing is listed again.
+  circle.queries.length = 0
   const second = await poller.pollOnce()
-  t.equal(second.recorded, 1, 'the deposit that completed since is recorded')
-  t.equal(queries.at(-1)?.from ?? queries.at(-2)?.from, at(2), 'listed again from the mark')
-  t.equal(second.mark, at(4), 'a deposit to a wallet not yet known holds the mark too')
+  t.same([second.recorded, second.waiting], [0, 1])
+  t.same(circle.queries, [{ from: at(3), pageSize: 2 }], 'the next poll lists from the newest, not from the pending deposit')
+  t.same(circle.asked, ['dep-2'])
+
+  // It completes, and a deposit arrives for a Circle wallet the read model does not know yet.
+  circle.byId.set('dep-2', { ...t2, status: 'complete' })
+  const early: CircleTransfer = { id: 'dep-x', status: 'complete', ...usd(3n), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-later' }, createDate: at(4) }
+  circle.listing = [early, mint]
+  const third = await poller.pollOnce()
+  t.equal(third.recorded, 1, 'the deposit that completed since is recorded')
+  t.equal(third.mark, at(4))
+  t.equal(third.waiting, 1, 'the one to an unknown wallet waits')
+  t.same(await database.db.selectFrom('circle_pending_deposits').select(['circle_transfer_id', 'reason']).execute(), [{ circle_transfer_id: 'dep-x', reason: 'unknown_wallet' }])
   t.equal(available((await fold(store, wallet, walletId)).state), 3_000_000n)
 
   // EURC into our wallet: Circle lists it like any inbound transfer, and it is never credited as USDC,
-  // whether complete, pending, or to a wallet not known yet. (The USDC deposit to an unknown wallet is
-  // gone from the listing, so only the EURC ones could hold the mark.)
+  // whether complete, pending, or to a wallet not known yet; nor is any of them waited for.
   const eurc = { currency: 'EUR', amount: undefined, amountText: '40.00', sourceChain: 'ETH' }
-  listing = [
+  circle.listing = [
     { id: 'dep-eurc', status: 'complete', ...eurc, destination: { type: 'wallet', id: 'cw-1' }, createDate: at(5) },
     { id: 'dep-eurc-pending', status: 'pending', ...eurc, destination: { type: 'wallet', id: 'cw-1' }, createDate: at(4.5) },
     { id: 'dep-eurc-unknown', status: 'complete', ...eurc, destination: { type: 'wallet', id: 'cw-unknown' }, createDate: at(4.2) },
-    ...listing.filter((x) => x.id !== 'dep-x'),
+    ...circle.listing,
   ]
   const foreign = await poller.pollOnce()
   t.equal(foreign.recorded, 0, 'a deposit in another currency is not recorded')
-  t.equal(foreign.mark, at(5), 'nor does one hold the mark: listing it again would not change that')
+  t.equal(foreign.mark, at(5))
+  t.equal(foreign.waiting, 1, 'nor waited for: asking again would not change that')
+  t.notOk(circle.asked.includes('dep-x'), 'a deposit to a wallet still unknown is not asked for at Circle: only the read model can change its answer')
   t.same(await store.readStream(deposit.streamName('dep-eurc')), [])
   t.equal(available((await fold(store, wallet, walletId)).state), 3_000_000n, 'the wallet is not credited')
 
-  listing = [{ id: 'dep-old', status: 'complete', ...usd(3n), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-unknown' }, createDate: new Date(Date.now() - 48 * 3_600_000).toISOString() }]
+  // The wallet becomes known (its WalletCreated reaches the Circle-id model): the deposit is credited.
+  const later = randomUUID()
+  await execute(store, createWallet, { walletId: later, ownerId: 'o' }, meta())
+  await execute(store, recordWalletOutcome, { walletId: later, outcome: { type: 'created', circleWalletId: 'cw-later' } }, meta())
+  await until(async () => (await database.db.selectFrom('circle_ids').selectAll().where('circle_id', '=', 'cw-later').execute()).length === 1, 10_000, 'wallet known to the poller')
+  const known = await poller.pollOnce()
+  t.same([known.recorded, known.waiting], [1, 0], 'the deposit to it is recorded and waits no more')
+  t.ok(circle.asked.includes('dep-x'), 'asked for at Circle once its wallet is known')
+  t.equal(available((await fold(store, wallet, later)).state), 3n)
+
+  circle.listing = [{ id: 'dep-old', status: 'complete', ...usd(3n), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-unknown' }, createDate: new Date(Date.now() - 48 * 3_600_000).toISOString() }]
   const stale = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, holdMs: 1000 })
-  t.equal((await stale.pollOnce()).recorded, 0, 'an unknown wallet long past the hold is given up, not recorded')
-  t.equal((await poller.pollOnce()).recorded, 0, 'polling again records nothing twice')
+  const given = await stale.pollOnce()
+  t.same([given.recorded, given.waiting], [0, 0], 'an unknown wallet long past the hold is given up, not recorded nor waited for')
+
+  // Everything listed again from the start (the mark lost): nothing is credited twice.
+  circle.listing = [early, mint, { ...t2, status: 'complete' }, t1]
+  await database.db.deleteFrom('circle_poll_marks').execute()
+  const again = await poller.pollOnce()
+  t.same([again.recorded, again.waiting], [0, 0], 'listing every deposit again records none of them twice')
+  t.equal(available((await fold(store, wallet, walletId)).state), 3_000_000n)
+  t.equal(available((await fold(store, wallet, later)).state), 3n)
+})
+
+t.test('waiting deposits are asked for a few a poll, least recently asked first; one Circle cannot answer for waits on, the others settle', async (t) => {
+  const { database, store, walletId } = await knownWallet(t)
+  const base = Date.now() - 60_000
+  const at = (s: number) => new Date(base + s * 1000).toISOString()
+  const pending = (i: number): CircleTransfer => ({ id: `dep-${i}`, status: 'pending', ...usd(BigInt(i) * 1_000_000n), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(i) })
+  const circle = fakeCircle([3, 2, 1].map(pending))
+  const poller = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, checksPerPoll: 2, leaseRetryMs: 50 })
+  t.equal((await poller.pollOnce()).waiting, 3)
+  circle.listing = []
+
+  await poller.pollOnce()
+  t.equal(circle.asked.length, 2, 'two a poll')
+  await poller.pollOnce()
+  t.equal(circle.asked.length, 4)
+  t.same(new Set(circle.asked), new Set(['dep-1', 'dep-2', 'dep-3']), 'the one not asked for in the first poll is in the second')
+  t.equal(circle.asked[2], [1, 2, 3].map((i) => `dep-${i}`).find((id) => !circle.asked.slice(0, 2).includes(id)), 'least recently asked first')
+
+  // dep-1 fails at Circle, dep-2 completes, Circle cannot answer for dep-3 this time.
+  circle.byId.set('dep-1', { ...pending(1), status: 'failed' })
+  circle.byId.set('dep-2', { ...pending(2), status: 'complete' })
+  circle.failing.set('dep-3', new Error('Circle timed out'))
+  const wide = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, leaseRetryMs: 50 })
+  const settled = await wide.pollOnce()
+  t.same([settled.recorded, settled.waiting], [1, 1], 'the completed one is recorded, the failed one dropped, the unanswered one still waits')
+  t.equal(available((await fold(store, wallet, walletId)).state), 2_000_000n)
+  circle.failing.clear()
+  circle.byId.set('dep-3', { ...pending(3), status: 'complete' })
+  const last = await wide.pollOnce()
+  t.same([last.recorded, last.waiting], [1, 0])
+  t.equal(available((await fold(store, wallet, walletId)).state), 5_000_000n, 'every deposit credited once')
+
+  // Past the hold (30 s here; these deposits were created 50 s ago): a Circle that does not answer
+  // gives nothing up, a deposit still pending is given up, one Circle says it does not have too.
+  circle.listing = [pending(10), pending(9)]
+  t.equal((await wide.pollOnce()).waiting, 2)
+  circle.listing = []
+  circle.failing.set('dep-9', new Error('Circle timed out'))
+  circle.failing.set('dep-10', new UpstreamError('Circle: 404 not found', { transient: false, status: 404, code: 404 }))
+  const strict = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, holdMs: 30_000, leaseRetryMs: 50 })
+  t.same(await waitingIds(), ['dep-10', 'dep-9'])
+  t.equal((await strict.pollOnce()).waiting, 1)
+  t.same(await waitingIds(), ['dep-9'], 'the one Circle refused to show is given up; the one it did not answer for waits on')
+  circle.failing.clear()
+  t.equal((await strict.pollOnce()).waiting, 0, 'still pending past the hold: given up')
+
+  // A deposit that completed, past the hold, whose credit loses its races on a busy wallet: it waits
+  // on, and is credited by the next poll (the ledger failing is never a reason to give a deposit up).
+  circle.listing = [pending(11)]
+  t.equal((await wide.pollOnce()).waiting, 1)
+  circle.listing = []
+  circle.byId.set('dep-11', { ...pending(11), status: 'complete' })
+  let busy = true
+  const racing = Object.assign(Object.create(store) as PostgresEventStore, {
+    appendMulti: (...args: Parameters<PostgresEventStore['appendMulti']>) => (busy ? Promise.reject(new WrongExpectedVersion(args[0][0]!.stream, 0, 1)) : store.appendMulti(...args)),
+  })
+  const contended = new DepositPoller({ store: racing, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, holdMs: 30_000, leaseRetryMs: 50 })
+  t.same(await contended.pollOnce(), { recorded: 0, mark: at(11), waiting: 1 }, 'the poll goes on; the deposit waits')
+  busy = false
+  t.same([(await contended.pollOnce()).recorded, available((await fold(store, wallet, walletId)).state)], [1, 16_000_000n], 'then it is credited')
+
+  async function waitingIds() {
+    return (await database.db.selectFrom('circle_pending_deposits').select('circle_transfer_id').orderBy('circle_transfer_id').execute()).map((r) => r.circle_transfer_id)
+  }
+})
+
+t.test('a listing that fails still lets waiting deposits be settled, and the pass still fails', async (t) => {
+  const { database, store, walletId } = await knownWallet(t)
+  const dep: CircleTransfer = { id: 'dep-a', status: 'pending', ...usd(2_000_000n), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-1' }, createDate: new Date(Date.now() - 1000).toISOString() }
+  const circle = fakeCircle([dep])
+  const poller = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, leaseRetryMs: 50 })
+  t.equal((await poller.pollOnce()).waiting, 1)
+  circle.byId.set('dep-a', { ...dep, status: 'complete' })
+  circle.listTransfers = async () => {
+    throw new Error('Circle timed out')
+  }
+  await t.rejects(poller.pollOnce(), /Circle timed out/, 'the pass fails (and is retried)')
+  t.equal(available((await fold(store, wallet, walletId)).state), 2_000_000n, 'but the waiting deposit that completed is credited')
+  t.same(await database.db.selectFrom('circle_pending_deposits').selectAll().execute(), [], 'and waits no more')
 })
 
 t.test('a zero-value transfer credits nothing, USDC sent to the treasury is not waited for, and a deposit the ledger refuses is passed over: none stops the poll', async (t) => {
@@ -141,7 +316,7 @@ t.test('a zero-value transfer credits nothing, USDC sent to the treasury is not 
   // Newest first, as Circle lists them.
   const toTreasury: CircleTransfer = { ...inbound('dep-treasury', 50_000_000n, 3.5), destination: { type: 'wallet', id: 'cw-master' } }
   const listing = [inbound('dep-new', 7_000_000n, 4), toTreasury, inbound('dep-dust', 0n, 3), inbound('dep-conflict', 2_000_000n, 2), inbound('dep-old', 5_000_000n, 1)]
-  const circle = { listTransfers: async () => listing, masterWalletId: async () => 'cw-master' }
+  const circle = { listTransfers: async () => listing, getTransfer: async (id: string) => listing.find((x) => x.id === id)!, masterWalletId: async () => 'cw-master' }
   const logged: string[] = []
   const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line).msg) })
   const poller = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger, intervalMs: 60_000, leaseRetryMs: 50 })
@@ -161,7 +336,7 @@ t.test('a zero-value transfer credits nothing, USDC sent to the treasury is not 
 t.test('a deposit that loses its races on a busy wallet fails the pass, which is retried: it is never passed over', async (t) => {
   const { database, store, walletId } = await knownWallet(t)
   const listing: CircleTransfer[] = [{ id: 'dep-busy', status: 'complete', ...usd(4_000_000n), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-1' }, createDate: new Date(Date.now() - 1000).toISOString() }]
-  const circle = { listTransfers: async () => listing, masterWalletId: async () => 'cw-master' }
+  const circle = { listTransfers: async () => listing, getTransfer: async (id: string) => listing.find((x) => x.id === id)!, masterWalletId: async () => 'cw-master' }
   // Every append loses its race, as on a wallet that other commands keep changing.
   let busy = true
   const racing = Object.assign(Object.create(store) as PostgresEventStore, {
@@ -185,6 +360,9 @@ t.test('each page is recorded before the next is listed; a listing that fails pa
   const creditedWhenListed: bigint[] = []
   const circle = {
     masterWalletId: async () => 'cw-master',
+    getTransfer: async (): Promise<CircleTransfer> => {
+      throw new Error('nothing waits in this test')
+    },
     async listTransfers(q: { from?: string; pageAfter?: string; pageSize?: number }) {
       creditedWhenListed.push(available((await fold(store, wallet, walletId)).state))
       // The third page cannot be read this time.
