@@ -47,9 +47,11 @@ export interface AnswerInAppend {
    * Sends the key's stored answer if it is this request's; throws 422 idempotency_key_reused when
    * the key was used for another request, 409 idempotency_key_in_use while its request is in flight;
    * false when the key has no live row (none, an expired one, or an abandoned in-flight one, which
-   * it removes).
+   * it removes). A stored 2xx answer is sent only once `beforeSuccess` resolved: that answer was
+   * stored with the events, before its request waited for the read models (read-your-writes), so a
+   * retry must wait for them too.
    */
-  replay(reply: FastifyReply): Promise<boolean>
+  replay(reply: FastifyReply, beforeSuccess?: () => Promise<void>): Promise<boolean>
 }
 
 export interface IdempotencyOptions {
@@ -145,7 +147,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
     const held: AnswerInAppend = {
       ttlHours: opts.ttlHours,
       stored: false,
-      async replay(reply) {
+      async replay(reply, beforeSuccess) {
         const row = await findRow(principal, key)
         if (!row || row.expired) return false
         // Either refusal leaves the key's row as it is: there is nothing to store for this request.
@@ -170,6 +172,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
         }
         // The answer is the key's already: nothing more to store.
         held.stored = true
+        if (beforeSuccess && row.response_status !== null && row.response_status >= 200 && row.response_status < 300) await beforeSuccess()
         await sendStored(reply, row)
         return true
       },

@@ -7,6 +7,7 @@ import { execute } from '../../../src/commands/handler.ts'
 import { recordMintOutcome } from '../../../src/commands/record-mint-outcome.ts'
 import type { AppendOptions, StreamAppend } from '../../../src/events/event-store.ts'
 import { purgeExpiredIdempotencyKeys } from '../../../src/http/plugins/idempotency.ts'
+import { ReadModelsBehind, type WaitForReadModels } from '../../../src/subscriptions/read-your-writes.ts'
 import { auth } from '../../helpers/app.ts'
 import { meta } from '../../helpers/commands.ts'
 import { testDatabase } from '../../helpers/database.ts'
@@ -108,6 +109,18 @@ t.test('an abandoned in-flight key can be retried; expired keys are purged', asy
   t.equal(await purgeExpiredIdempotencyKeys(db), 1)
 })
 
+t.test('the same request under a key that expired names the operation it made: no second one, and not marked replayed', async (t) => {
+  const { post, db, store } = await httpHarness(t)
+  const first = await post('/wallets', { ownerId: 'same' }, { 'idempotency-key': 'aged' })
+  await sql`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'aged'`.execute(db)
+  const events = (await store.readAll()).events.length
+  const again = await post('/wallets', { ownerId: 'same' }, { 'idempotency-key': 'aged' })
+  t.ok([200, 202].includes(again.statusCode), `answered ${again.statusCode}`)
+  t.equal(again.json().id, first.json().id, 'the wallet it made')
+  t.notOk(again.headers['idempotent-replayed'])
+  t.equal((await store.readAll()).events.length, events, 'nothing new was written')
+})
+
 /** A wire-account stand-in whose calls take as long (and fail) as each test says, in order. */
 function slowWireAccounts(plan: { ms: number; fail?: boolean }[]) {
   const calls: string[] = []
@@ -176,6 +189,33 @@ t.test('on the PostgreSQL store a creating POST stores its answer in the transac
   const replay = await post('/wallets', { ownerId: 'one-commit' }, { 'idempotency-key': 'one-commit' })
   t.equal(replay.headers['idempotent-replayed'], 'true')
   t.same(replay.json(), first.json(), 'the stored answer is the one sent')
+})
+
+t.test('a retry answered from the key waits for the read models, as its first request did: a GET after it finds the resource', async (t) => {
+  // The read models as the routes see them: behind (a 503 after the wait) until the test says so.
+  let behind = true
+  const waits: string[] = []
+  let caughtUp = async () => {}
+  const readModels: WaitForReadModels = async (position) => {
+    waits.push(position === undefined ? 'head' : 'position')
+    if (behind) throw new ReadModelsBehind('read models behind')
+    await caughtUp()
+  }
+  const { post, get, settle } = await httpHarness(t, { readModels })
+  caughtUp = settle
+  const first = await post('/wallets', { ownerId: 'o-rw' }, { 'idempotency-key': 'rw-key' })
+  t.equal(first.statusCode, 503, 'the change is recorded, the read models are behind')
+  t.equal(first.json().error.code, 'read_models_behind')
+
+  const early = await post('/wallets', { ownerId: 'o-rw' }, { 'idempotency-key': 'rw-key' })
+  t.equal(early.statusCode, 503, 'a retry while they are still behind is told so, not given the stored 202')
+  t.same(waits, ['position', 'head'], 'it waited for them (everything written so far)')
+
+  behind = false
+  const retry = await post('/wallets', { ownerId: 'o-rw' }, { 'idempotency-key': 'rw-key' })
+  t.equal(retry.statusCode, 202)
+  t.equal(retry.headers['idempotent-replayed'], 'true', 'the stored answer, once they caught up')
+  t.equal((await get(retry.headers.location as string)).statusCode, 200)
 })
 
 t.test('one key for two different requests at once: one is created, the other refused, nothing else written', async (t) => {
