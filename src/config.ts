@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { parseAmount } from './events/money.ts'
 
 /** Thrown when the environment does not describe a runnable service; the message names the variable. */
 export class ConfigError extends Error {
@@ -21,6 +22,14 @@ const duration = z
   })
 
 const decimalAmount = z.string().regex(/^\d+(\.\d{1,6})?$/, 'expected a decimal amount such as "1000000.00"')
+/** An amount the service parses as money (MAX_AMOUNT): refused here, with the variable's name, rather than at start-up. */
+const positiveAmount = decimalAmount.refine((value) => {
+  try {
+    return parseAmount(value) > 0n
+  } catch {
+    return false
+  }
+}, 'expected an amount greater than 0, without leading zeros, such as "1000000.00"')
 
 const schema = z
   .object({
@@ -63,7 +72,7 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
-    MAX_AMOUNT: decimalAmount.default('1000000'),
+    MAX_AMOUNT: positiveAmount.default('1000000'),
     IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).default(24),
     RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(600),
     RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(60_000),
