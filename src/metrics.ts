@@ -100,6 +100,7 @@ export class Metrics {
     registers: [this.registry],
   })
   private openDeadLetterSource: (() => Promise<{ kind: string; detail: string; count: number }[]>) | undefined
+  private waitingDepositsSource: (() => Promise<{ reason: string; count: number; oldestSeconds: number }[]>) | undefined
   private snapshotLoadsSource: (() => SnapshotLoads) | undefined
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -152,6 +153,26 @@ export class Metrics {
         for (const row of rows ?? []) this.set({ source: row.kind, kind: row.detail }, row.count)
       },
     })
+    const waiting = () => metrics.waitingDepositsSource?.().catch(() => undefined)
+    new Gauge({
+      name: 'deposits_waiting',
+      help: 'Inbound deposits the deposit poller listed and could not record yet, by reason: pending at Circle, or to an unknown_wallet',
+      labelNames: ['reason'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset()
+        for (const row of (await waiting()) ?? []) this.set({ reason: row.reason }, row.count)
+      },
+    })
+    new Gauge({
+      name: 'deposits_waiting_oldest_age_seconds',
+      help: 'How long the oldest waiting deposit has waited since the deposit poller first listed it (0 when none waits)',
+      registers: [this.registry],
+      async collect() {
+        const rows = await waiting()
+        if (rows) this.set(Math.max(0, ...rows.map((r) => r.oldestSeconds)))
+      },
+    })
     new Counter({
       name: 'aggregate_snapshot_loads_total',
       help: 'First loads of long streams that asked for their read-model row: started from it (used), or folded from the first event because it was missing, behind or not this stream\'s (unusable), or because reading it failed (failed)',
@@ -190,6 +211,11 @@ export class Metrics {
   /** Where the open dead-letter gauge reads its counts at scrape time. */
   trackOpenDeadLetters(source: () => Promise<{ kind: string; detail: string; count: number }[]>): void {
     this.openDeadLetterSource = source
+  }
+
+  /** Where the waiting-deposit gauges read at scrape time (the deposit poller's table). */
+  trackWaitingDeposits(source: () => Promise<{ reason: string; count: number; oldestSeconds: number }[]>): void {
+    this.waitingDepositsSource = source
   }
 
   /** Registers a subscriber whose lag the gauge reports at scrape time. */

@@ -17,7 +17,7 @@ import { purgeExpiredIdempotencyKeys } from './http/plugins/idempotency.ts'
 import { ledgerRunners } from './ledger/index.ts'
 import { Metrics } from './metrics.ts'
 import { Admission } from './process-manager/admission.ts'
-import { DepositPoller } from './process-manager/deposit-poller.ts'
+import { DepositPoller, waitingDeposits } from './process-manager/deposit-poller.ts'
 import type { AuditHead } from './notifier/audit-heads.ts'
 import { Notifier } from './notifier/notifier.ts'
 import { auditHead } from './ledger/audit.ts'
@@ -168,6 +168,7 @@ export async function startService(config: Config, roles: Role[], logger: Logger
     pm.start()
     stops.unshift(() => pm.stop())
     const deposits = new DepositPoller({ store, db, pool, circle, logger, metrics, intervalMs: config.CIRCLE_POLL_INTERVAL_MS })
+    metrics.trackWaitingDeposits(() => waitingDeposits(db))
     deposits.start()
     stops.unshift(() => deposits.stop())
   }

@@ -1,8 +1,9 @@
-import { sql } from 'kysely'
+import { sql, type ExpressionBuilder } from 'kysely'
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { CirclePort, CircleTransfer } from '../adapters/circle/port.ts'
 import type { Db } from '../adapters/postgres/database.ts'
+import type { Database } from '../database.ts'
 import { UpstreamError } from '../adapters/upstream-error.ts'
 import { DomainError } from '../commands/errors.ts'
 import { execute } from '../commands/handler.ts'
@@ -13,8 +14,11 @@ import type { Metrics } from '../metrics.ts'
 import { leasedInterval, type LeasedLoop } from '../subscriptions/lease.ts'
 
 const MARK = 'transfers'
-/** How long a deposit that cannot be recorded yet is waited for, unless configured. */
-const DEFAULT_HOLD_MS = 24 * 3_600_000
+/**
+ * How long a deposit that cannot be recorded yet is waited for, unless configured: a week, since
+ * Circle may hold a deposit for review for days, and waiting costs one request a poll at most.
+ */
+const DEFAULT_HOLD_MS = 7 * 24 * 3_600_000
 
 /** RecordDeposit's answers that listing the deposit again would only repeat. */
 const PERMANENT_REFUSALS = new Set(['outcome_conflict', 'invalid_command'])
@@ -30,10 +34,11 @@ export interface DepositPollerOptions {
   pageSize?: number
   /**
    * How long a deposit that is still pending at Circle, or whose wallet is not known yet, is waited
-   * for (asked for by id on later polls). Past it the poller gives up on it (and says so).
+   * for: since its creation when it is listed, since it was first listed once it waits. Past it the
+   * poller gives up on it (and says so). A week unless set.
    */
   holdMs?: number
-  /** How many waiting deposits one poll settles (asking Circle for each whose wallet is known), least recently asked first; 10 unless set. */
+  /** How many waiting deposits to our wallets one poll asks Circle for, least recently asked first; 10 unless set. */
   checksPerPoll?: number
   leaseRetryMs?: number
   metrics?: Pick<Metrics, 'countSteps'>
@@ -148,42 +153,52 @@ export class DepositPoller {
   }
 
   /**
-   * Settles a few of the deposits that wait, those asked about least recently (not those this poll
-   * has just listed). One to a Circle wallet still unknown is looked up in the read model only; the
-   * others are asked for at Circle by id. A failure (Circle not answering, a lost race on a busy
-   * wallet, the database) leaves that deposit waiting for a later poll, never gives it up, and the
-   * others are still settled. Given up only: one still pending, or to a wallet still unknown, past
-   * the hold; one Circle says it does not have (a refusal such as 404).
+   * Settles the deposits that wait. Those to a Circle wallet still unknown cost no request (only the
+   * read model can change their answer): given up past the hold, in one statement. Of those to our
+   * wallets, a few are asked for at Circle by id, least recently asked first (not those this poll
+   * has just listed), and recorded once complete. A failure (Circle not answering, a lost race on a
+   * busy wallet, the database) leaves that deposit waiting for a later poll, never gives it up, and
+   * the others are still settled. Given up only: one still pending, or to a wallet still unknown,
+   * past the hold; one Circle says it does not have (a refusal such as 404).
    */
   private async checkWaiting(pass: Pass): Promise<void> {
     const { db, logger } = this.options
+    const holdMs = this.options.holdMs ?? DEFAULT_HOLD_MS
+    const unknownWallet = (eb: ExpressionBuilder<Database, 'circle_pending_deposits'>) =>
+      eb.not(eb.exists(eb.selectFrom('circle_ids').select('circle_ids.circle_id').where('circle_ids.kind', '=', 'wallet').whereRef('circle_ids.circle_id', '=', 'circle_pending_deposits.circle_wallet_id')))
+    const expired = await db
+      .deleteFrom('circle_pending_deposits')
+      .where((eb) => eb.and([unknownWallet(eb), eb('listed_at', '<', sql<Date>`now() - make_interval(secs => ${holdMs / 1000})`)]))
+      .returning(['circle_transfer_id', 'circle_wallet_id', 'create_date'])
+      .execute()
+    for (const row of expired) {
+      logger.warn({ circleTransferId: row.circle_transfer_id, circleWalletId: row.circle_wallet_id, createDate: row.create_date }, 'deposit to an unknown Circle wallet for too long; no longer waiting for it')
+    }
+
     const rows = await db
       .selectFrom('circle_pending_deposits')
-      .select(['circle_transfer_id', 'circle_wallet_id', 'create_date', 'listed_at'])
+      .innerJoin('circle_ids', (join) => join.onRef('circle_ids.circle_id', '=', 'circle_pending_deposits.circle_wallet_id').on('circle_ids.kind', '=', 'wallet'))
+      .select(['circle_transfer_id', 'circle_wallet_id', 'entity_id', 'listed_at'])
       .$if(pass.listed.size > 0, (q) => q.where('circle_transfer_id', 'not in', [...pass.listed]))
       .orderBy('checked_at')
       .orderBy('circle_transfer_id')
       .limit(this.options.checksPerPoll ?? 10)
       .execute()
-    if (rows.length === 0) return
-    const walletOf = await this.walletsOf(rows.map((r) => r.circle_wallet_id))
     for (const row of rows) {
       const id = row.circle_transfer_id
       let settled: Settled
-      if (!walletOf.has(row.circle_wallet_id)) {
-        // Only the read model can change this: Circle is not asked.
-        settled = this.waitOrGiveUp({ id, createDate: row.create_date }, row.listed_at, 'unknown_wallet')
-      } else {
-        try {
-          settled = await this.settleWaiting(id, walletOf, pass, row.listed_at)
-        } catch (err) {
-          if (err instanceof UpstreamError && err.refusal) {
-            logger.error({ err, circleTransferId: id }, 'Circle refused to show a waiting deposit; no longer waiting for it')
-            settled = { kind: 'done' }
-          } else {
-            logger.warn({ err, circleTransferId: id }, 'could not settle a waiting deposit; will ask again')
-            settled = { kind: 'waiting', reason: 'pending' }
-          }
+      try {
+        settled = await this.settleWaiting(id, new Map([[row.circle_wallet_id, row.entity_id]]), pass, row.listed_at)
+      } catch (err) {
+        if (err instanceof UpstreamError && err.refusal) {
+          logger.error({ err, circleTransferId: id }, 'Circle refused to show a waiting deposit; no longer waiting for it')
+          settled = { kind: 'done' }
+        } else {
+          // Never given up for this: Circle or the ledger failing says nothing of the deposit. Past the
+          // hold it is an error someone should look at (deposits_waiting_oldest_age_seconds shows it too).
+          const overdue = Date.now() - row.listed_at.getTime() > holdMs
+          logger[overdue ? 'error' : 'warn']({ err, circleTransferId: id, listedAt: row.listed_at }, 'could not settle a waiting deposit; will ask again')
+          settled = { kind: 'waiting', reason: 'pending' }
         }
       }
       if (settled.kind === 'waiting') {
@@ -214,16 +229,16 @@ export class DepositPoller {
   }
 
   /**
-   * A deposit that cannot be recorded yet waits, unless it has waited longer than the hold: since
-   * Circle created it, or, when Circle's date does not parse, since it was first listed (`listedAt`;
-   * a deposit listed just now has not waited).
+   * A deposit that cannot be recorded yet waits, unless it has waited longer than the hold: since it
+   * was first listed (`listedAt`) once it waits in the table; when it is listed, since Circle created
+   * it (a date that does not parse: it has not waited).
    */
   private waitOrGiveUp(t: { id: string; createDate?: string | undefined }, listedAt: Date | undefined, reason: WaitReason): Settled {
-    const since = t.createDate === undefined ? Number.NaN : Date.parse(t.createDate)
-    const waited = Date.now() - (Number.isNaN(since) ? (listedAt?.getTime() ?? Date.now()) : since)
+    const since = listedAt?.getTime() ?? (t.createDate === undefined ? Number.NaN : Date.parse(t.createDate))
+    const waited = Number.isNaN(since) ? 0 : Date.now() - since
     if (waited <= (this.options.holdMs ?? DEFAULT_HOLD_MS)) return { kind: 'waiting', reason }
     const why = reason === 'pending' ? 'pending at Circle' : 'to an unknown Circle wallet'
-    this.options.logger.warn({ circleTransferId: t.id, createDate: t.createDate }, `deposit ${why} for too long; no longer waiting for it`)
+    this.options.logger.warn({ circleTransferId: t.id, createDate: t.createDate, listedAt }, `deposit ${why} for too long; no longer waiting for it`)
     return { kind: 'done' }
   }
 
@@ -296,4 +311,14 @@ interface Pass {
   recorded: number
   /** The master wallet's Circle id, once asked for. */
   master: string | undefined
+}
+
+/** What waits in `circle_pending_deposits`, by reason, and how long the oldest has waited since first listed (for /metrics). */
+export async function waitingDeposits(db: Db): Promise<{ reason: string; count: number; oldestSeconds: number }[]> {
+  const rows = await db
+    .selectFrom('circle_pending_deposits')
+    .select((eb) => ['reason', eb.fn.countAll<string>().as('n'), sql<string>`extract(epoch FROM now() - min(listed_at))`.as('oldest')])
+    .groupBy('reason')
+    .execute()
+  return rows.map((r) => ({ reason: r.reason, count: Number(r.n), oldestSeconds: Math.max(0, Number(r.oldest)) }))
 }

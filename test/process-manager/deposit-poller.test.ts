@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
 import pino from 'pino'
 import t, { type Test } from 'tap'
 import type { CircleTransfer } from '../../src/adapters/circle/port.ts'
@@ -13,7 +14,8 @@ import { recordWalletOutcome } from '../../src/commands/record-wallet-outcome.ts
 import { deposit } from '../../src/events/deposit.ts'
 import { formatAmount } from '../../src/events/money.ts'
 import { available, wallet } from '../../src/events/wallet.ts'
-import { DepositPoller } from '../../src/process-manager/deposit-poller.ts'
+import { DepositPoller, waitingDeposits } from '../../src/process-manager/deposit-poller.ts'
+import { Metrics } from '../../src/metrics.ts'
 import { meta } from '../helpers/commands.ts'
 import { circleIds } from '../../src/projections/circle-ids.ts'
 import { readModels } from '../../src/projections/index.ts'
@@ -256,11 +258,12 @@ t.test('waiting deposits are asked for a few a poll, least recently asked first;
   t.same([last.recorded, last.waiting], [1, 0])
   t.equal(available((await fold(store, wallet, walletId)).state), 5_000_000n, 'every deposit credited once')
 
-  // Past the hold (30 s here; these deposits were created 50 s ago): a Circle that does not answer
-  // gives nothing up, a deposit still pending is given up, one Circle says it does not have too.
+  // Past the hold (30 s here; these deposits were first listed a minute ago): a Circle that does not
+  // answer gives nothing up, a deposit still pending is given up, one Circle says it does not have too.
   circle.listing = [pending(10), pending(9)]
   t.equal((await wide.pollOnce()).waiting, 2)
   circle.listing = []
+  await listedAgo(60)
   circle.failing.set('dep-9', new Error('Circle timed out'))
   circle.failing.set('dep-10', new UpstreamError('Circle: 404 not found', { transient: false, status: 404, code: 404 }))
   const strict = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, holdMs: 30_000, leaseRetryMs: 50 })
@@ -275,6 +278,7 @@ t.test('waiting deposits are asked for a few a poll, least recently asked first;
   circle.listing = [pending(11)]
   t.equal((await wide.pollOnce()).waiting, 1)
   circle.listing = []
+  await listedAgo(60)
   circle.byId.set('dep-11', { ...pending(11), status: 'complete' })
   let busy = true
   const racing = Object.assign(Object.create(store) as PostgresEventStore, {
@@ -285,9 +289,48 @@ t.test('waiting deposits are asked for a few a poll, least recently asked first;
   busy = false
   t.same([(await contended.pollOnce()).recorded, available((await fold(store, wallet, walletId)).state)], [1, 16_000_000n], 'then it is credited')
 
+  /** Every waiting deposit first listed `seconds` ago. */
+  async function listedAgo(seconds: number) {
+    await sql`UPDATE circle_pending_deposits SET listed_at = now() - make_interval(secs => ${seconds})`.execute(database.db)
+  }
   async function waitingIds() {
     return (await database.db.selectFrom('circle_pending_deposits').select('circle_transfer_id').orderBy('circle_transfer_id').execute()).map((r) => r.circle_transfer_id)
   }
+})
+
+t.test('deposits to unknown wallets cost no request and take no turn from ours; past the hold they are given up together; /metrics shows what waits', async (t) => {
+  const { database, store, walletId } = await knownWallet(t)
+  const created = new Date(Date.now() - 1000).toISOString()
+  const to = (id: string, circleWallet: string): CircleTransfer => ({ id, status: 'pending', ...usd(1_000_000n), sourceChain: 'ETH', destination: { type: 'wallet', id: circleWallet }, createDate: created })
+  const strangers = ['dep-s1', 'dep-s2', 'dep-s3'].map((id) => to(id, `cw-other-${id}`))
+  const ours = to('dep-ours', 'cw-1')
+  const circle = fakeCircle([...strangers, ours])
+  const logged: { level: number; msg: string; circleTransferId?: string }[] = []
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) })
+  const poller = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger, intervalMs: 60_000, checksPerPoll: 1, holdMs: 30_000, leaseRetryMs: 50 })
+  t.equal((await poller.pollOnce()).waiting, 4)
+  circle.listing = []
+
+  for (let poll = 0; poll < 3; poll++) await poller.pollOnce()
+  t.same(circle.asked, ['dep-ours', 'dep-ours', 'dep-ours'], 'only ours is asked for, every poll, one check a poll notwithstanding')
+
+  const metrics = new Metrics()
+  metrics.trackWaitingDeposits(() => waitingDeposits(database.db))
+  await sql`UPDATE circle_pending_deposits SET listed_at = now() - interval '40 seconds' WHERE circle_transfer_id = 'dep-s1'`.execute(database.db)
+  const text = await metrics.registry.metrics()
+  t.match(text, /deposits_waiting\{reason="unknown_wallet"\} 3/)
+  t.match(text, /deposits_waiting\{reason="pending"\} 1/)
+  t.match(text, /deposits_waiting_oldest_age_seconds (39|40|41)(\.\d+)?\n/, 'the oldest waited 40 s')
+
+  await sql`UPDATE circle_pending_deposits SET listed_at = now() - interval '40 seconds' WHERE circle_transfer_id IN ('dep-s2', 'dep-ours')`.execute(database.db)
+  t.equal((await poller.pollOnce()).waiting, 1, 'past the hold: the two to unknown wallets are given up, and ours, still pending when asked')
+  t.same((await database.db.selectFrom('circle_pending_deposits').select('circle_transfer_id').execute()).map((r) => r.circle_transfer_id), ['dep-s3'])
+  t.same(
+    logged.filter((l) => l.msg.endsWith('no longer waiting for it')).map((l) => l.circleTransferId).sort(),
+    ['dep-ours', 'dep-s1', 'dep-s2'],
+    'each said so',
+  )
+  t.equal(available((await fold(store, wallet, walletId)).state), 0n)
 })
 
 t.test('a listing that fails still lets waiting deposits be settled, and the pass still fails', async (t) => {
