@@ -182,7 +182,7 @@ export async function buildApp(deps: AppDeps) {
       message: `rate limit of ${context.max} requests per ${windowText(deps.rateLimit.windowMs)} exceeded for this API key; retry after ${context.after}`,
     }),
   })
-  await app.register(idempotencyPlugin, { db: deps.db, ttlHours: deps.idempotencyTtlHours, answersInAppend: deps.store.storesAnswers === true, ...(deps.idempotencyLockSeconds === undefined ? {} : { inFlightLockSeconds: deps.idempotencyLockSeconds }) })
+  await app.register(idempotencyPlugin, { db: deps.db, ttlHours: deps.idempotencyTtlHours, answersInAppend: deps.store.storesAnswers === true, readModels: deps.readModels, ...(deps.idempotencyLockSeconds === undefined ? {} : { inFlightLockSeconds: deps.idempotencyLockSeconds }) })
 
   await app.register(healthRoutes, { checks: deps.health, ...(deps.healthDetails ? { details: deps.healthDetails } : {}) })
   const { store, maxAmount } = deps

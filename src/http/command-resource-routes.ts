@@ -93,11 +93,8 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
             return { principal: held.principal, key: held.key, requestHash: held.hash, status: createdStatus(terminal, def.creates ?? 'operation'), body: answer.body, headers: { location }, ttlHours: inAppend.ttlHours }
           }
         }
-        // A stored answer was stored with its events, before its request waited for the read models:
-        // a retry that gets it waits for them as well, so a GET after it finds what it says.
-        const readModels = () => read.caughtUp()
         // A retry is answered without waiting for room: when new work would wait, the key is looked at first.
-        if (inAppend && admission && (await admission.saturated()) && (await inAppend.replay(reply, readModels))) return reply
+        if (inAppend && admission && (await admission.saturated()) && (await inAppend.replay(reply))) return reply
         let position: Position | undefined
         for (let attempt = 1; ; attempt++) {
           try {
@@ -109,7 +106,7 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
             // Nothing was written. The key was not looked up before the command (see AnswerInAppend): if it
             // holds an answer already (a retry, a concurrent duplicate, the key reused), that answer comes first.
             if (!inAppend || !(err instanceof IdempotencyKeyTaken || err instanceof DomainError || err instanceof HttpError || err instanceof BacklogFull)) throw err
-            if (await inAppend.replay(reply, readModels)) return reply
+            if (await inAppend.replay(reply)) return reply
             if (!(err instanceof IdempotencyKeyTaken)) throw err
             // The key's row was gone, or abandoned and removed, by the time it was read: the key is free now.
             if (attempt === 1) continue
@@ -121,7 +118,7 @@ export function operationRoutes<S, Body extends z.ZodType, Res extends z.ZodType
           return answerCreated(request, reply, { terminal: answer.terminal, creates: def.creates ?? 'operation', location }).type('application/json; charset=utf-8').send(answer.body)
         }
         // The resource existed already (this request, or its duplicate, ran before): its stored answer, if any.
-        if (inAppend && (await inAppend.replay(reply, readModels))) return reply
+        if (inAppend && (await inAppend.replay(reply))) return reply
         await read.caughtUp(position)
         const created = await reread(id)
         if (!created) throw notFound(def.name, id)

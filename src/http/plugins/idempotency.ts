@@ -7,6 +7,7 @@ import { HttpError } from '../errors.ts'
 import { canonicalJson } from '../../events/canonical-json.ts'
 import type { KeyLock, RequestAnswer, StreamAppend } from '../../events/event-store.ts'
 import { parsePrefer } from '../command-requests.ts'
+import type { WaitForReadModels } from '../../subscriptions/read-your-writes.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -47,11 +48,9 @@ export interface AnswerInAppend {
    * Sends the key's stored answer if it is this request's; throws 422 idempotency_key_reused when
    * the key was used for another request, 409 idempotency_key_in_use while its request is in flight;
    * false when the key has no live row (none, an expired one, or an abandoned in-flight one, which
-   * it removes). A stored 2xx answer is sent only once `beforeSuccess` resolved: that answer was
-   * stored with the events, before its request waited for the read models (read-your-writes), so a
-   * retry must wait for them too.
+   * it removes). A stored 2xx is sent once the read models caught up (see IdempotencyOptions.readModels).
    */
-  replay(reply: FastifyReply, beforeSuccess?: () => Promise<void>): Promise<boolean>
+  replay(reply: FastifyReply): Promise<boolean>
 }
 
 export interface IdempotencyOptions {
@@ -65,6 +64,14 @@ export interface IdempotencyOptions {
    * may be retried. A live request renews its lock every third of this, however long its handler runs.
    */
   inFlightLockSeconds?: number
+  /**
+   * Waits until the read models include everything written so far. On a route whose answer the
+   * append stores (answersInAppend), a stored 2xx was stored with its events, before its request
+   * waited for the read models (read-your-writes): a retry given that answer, with or without
+   * `Prefer: wait`, waits for them first, so a GET after it finds what it says (or gets the 503 the
+   * first request got, while they are behind).
+   */
+  readModels?: WaitForReadModels
 }
 
 /**
@@ -134,6 +141,12 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
       .code(row.response_status!)
       .headers({ ...(row.response_headers ?? {}), 'idempotent-replayed': 'true', 'content-type': 'application/json; charset=utf-8' })
       .send(JSON.stringify(row.response_body))
+  /** A stored answer of a route whose append stores it: a 2xx waits for the read models first (see IdempotencyOptions.readModels). */
+  const replayAnsweredInAppend = async (reply: FastifyReply, row: Row) => {
+    const success = row.response_status !== null && row.response_status >= 200 && row.response_status < 300
+    if (success && opts.readModels) await opts.readModels()
+    return sendStored(reply, row)
+  }
   const inUse = () => new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry shortly')
   const reused = () => new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with another request; use a new key')
 
@@ -147,7 +160,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
     const held: AnswerInAppend = {
       ttlHours: opts.ttlHours,
       stored: false,
-      async replay(reply, beforeSuccess) {
+      async replay(reply) {
         const row = await findRow(principal, key)
         if (!row || row.expired) return false
         // Either refusal leaves the key's row as it is: there is nothing to store for this request.
@@ -172,8 +185,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
         }
         // The answer is the key's already: nothing more to store.
         held.stored = true
-        if (beforeSuccess && row.response_status !== null && row.response_status >= 200 && row.response_status < 300) await beforeSuccess()
-        await sendStored(reply, row)
+        await replayAnsweredInAppend(reply, row)
         return true
       },
     }
@@ -224,7 +236,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(async (app, opts) => {
         continue
       }
       if (row.request_hash !== hash) throw reused()
-      if (row.state === 'done') return sendStored(reply, row)
+      if (row.state === 'done') return opts.answersInAppend && request.routeOptions.config.answerInAppend ? replayAnsweredInAppend(reply, row) : sendStored(reply, row)
       if (!row.abandoned) throw inUse()
       // The first attempt's process died; resource ids derive from the key, so running again is safe.
       const taken = await db

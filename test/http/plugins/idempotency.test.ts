@@ -191,7 +191,7 @@ t.test('on the PostgreSQL store a creating POST stores its answer in the transac
   t.same(replay.json(), first.json(), 'the stored answer is the one sent')
 })
 
-t.test('a retry answered from the key waits for the read models, as its first request did: a GET after it finds the resource', async (t) => {
+t.test('a retry answered from the key waits for the read models, as its first request did, with or without Prefer: wait: a GET after it finds the resource', async (t) => {
   // The read models as the routes see them: behind (a 503 after the wait) until the test says so.
   let behind = true
   const waits: string[] = []
@@ -210,6 +210,9 @@ t.test('a retry answered from the key waits for the read models, as its first re
   const early = await post('/wallets', { ownerId: 'o-rw' }, { 'idempotency-key': 'rw-key' })
   t.equal(early.statusCode, 503, 'a retry while they are still behind is told so, not given the stored 202')
   t.same(waits, ['position', 'head'], 'it waited for them (everything written so far)')
+  const waiting = await post('/wallets', { ownerId: 'o-rw' }, { 'idempotency-key': 'rw-key', prefer: 'wait=1' })
+  t.equal(waiting.statusCode, 503, 'so does a retry with Prefer: wait (which looks the key up before the command)')
+  t.same(waits, ['position', 'head', 'head'])
 
   behind = false
   const retry = await post('/wallets', { ownerId: 'o-rw' }, { 'idempotency-key': 'rw-key' })
