@@ -25,7 +25,10 @@ export interface Task {
  * not have) but keeps its dead letter: failing again parks it behind the same one.
  */
 export async function wake(trx: Transaction<Database> | Db, streams: string[]): Promise<void> {
-  const unique = [...new Set(streams)]
+  // In stream order (byte order, as `COLLATE "C"` sorts), the order in which wakeWaiting locks rows
+  // too: a statement changing several rows locks them one by one, so two taking them in different
+  // orders could each wait for the other (a deadlock, which PostgreSQL breaks by failing one).
+  const unique = [...new Set(streams)].sort()
   if (unique.length === 0) return
   await trx
     .insertInto('pm_tasks')
@@ -177,6 +180,10 @@ export async function pendingChange(db: Db, stream: string): Promise<{ state: 'p
 
 /** Tasks of a kind waiting for their next look (e.g. polling) take it now; how many were woken. */
 export async function wakeWaiting(db: Db, kind: TaskKind): Promise<number> {
-  const res = await sql`UPDATE pm_tasks SET due_at = now() WHERE kind = ${kind} AND NOT done AND due_at > now()`.execute(db)
+  // Locks the rows in stream order, as wake does (see there).
+  const res = await sql`
+    UPDATE pm_tasks SET due_at = now()
+    WHERE stream IN (SELECT stream FROM pm_tasks WHERE kind = ${kind} AND NOT done AND due_at > now() ORDER BY stream COLLATE "C" FOR UPDATE)
+      AND NOT done AND due_at > now()`.execute(db)
   return Number(res.numAffectedRows ?? 0)
 }

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
 import t, { type Test } from 'tap'
 import type { Db } from '../../src/adapters/postgres/database.ts'
 import { up as clearClosedDeadLetters } from '../../src/adapters/postgres/migrations/20261128T0200-task-resolved-dead-letter.ts'
-import { claimDue, release, requeue, settle, wake, type Task } from '../../src/process-manager/tasks.ts'
+import { claimDue, release, requeue, settle, wake, wakeWaiting, type Task } from '../../src/process-manager/tasks.ts'
+import { until } from '../helpers/circle.ts'
 import { testDatabase } from '../helpers/database.ts'
 
 /** A task for a new redeem stream, claimed as a runner claims it. */
@@ -188,4 +190,56 @@ t.test('the migration frees tasks left behind a dead letter discarded before it,
   t.equal((await row(db, stream)).dead_letter_id, null, 'no longer behind the discarded one')
   t.equal((await row(db, other)).dead_letter_id, open, 'an open one is kept')
   t.equal((await row(db, forgot)).dead_letter_id, newer, 'linked again to its newest open dead letter')
+})
+
+t.test('wake and wakeWaiting lock their rows in stream order, so that neither can deadlock with the other', async (t) => {
+  const { db, pool } = await testDatabase(t)
+  // Two card tasks waiting for their next look; `b` is written first, so a scan meets it first.
+  const b = 'card-bbbbbbbb-0000-4000-8000-000000000000'
+  const a = 'card-aaaaaaaa-0000-4000-8000-000000000000'
+  await wake(db, [b])
+  await wake(db, [a])
+  const later = sql<Date>`now() + interval '1 hour'`
+  await db.updateTable('pm_tasks').set({ due_at: later }).execute()
+
+  // Another transaction holds `a`. A statement locking in stream order waits for it before touching
+  // `b`; one locking `b` first would hold `b` while it waits (and deadlock with a holder of `a`
+  // that wants `b` next).
+  const holder = await pool.connect()
+  t.teardown(() => holder.release())
+  const lockedB = async () => {
+    const probe = await pool.connect()
+    try {
+      await probe.query('BEGIN')
+      await probe.query(`SELECT 1 FROM pm_tasks WHERE stream = $1 FOR UPDATE NOWAIT`, [b])
+      return false
+    } catch (err) {
+      if ((err as { code?: string }).code === '55P03') return true
+      throw err
+    } finally {
+      await probe.query('ROLLBACK')
+      probe.release()
+    }
+  }
+  const whileAHeld = async (statement: () => Promise<unknown>) => {
+    await holder.query('BEGIN')
+    await holder.query(`SELECT 1 FROM pm_tasks WHERE stream = $1 FOR UPDATE`, [a])
+    const running = statement()
+    // Until it waits for `a`.
+    await until(async () => (await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)).rows[0].n > 0, 5000, 'the statement waiting for a')
+    const heldB = await lockedB()
+    await holder.query('COMMIT')
+    await running
+    return heldB
+  }
+
+  t.equal(await whileAHeld(() => wake(db, [b, a])), false, 'wake, given b before a, takes a first')
+  // Waiting again, `b` rewritten first, so that a scan meets it first again.
+  for (const stream of [b, a]) await db.updateTable('pm_tasks').set({ due_at: later }).where('stream', '=', stream).execute()
+  t.equal(await whileAHeld(() => wakeWaiting(db, 'card')), false, 'wakeWaiting takes a first')
+  t.equal(
+    (await db.selectFrom('pm_tasks').select('stream').where('due_at', '<=', sql<Date>`now()`).orderBy('stream').execute()).length,
+    2,
+    'and both woke both',
+  )
 })
