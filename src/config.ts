@@ -21,7 +21,7 @@ const duration = z
     return Number.parseInt(value, 10) * UNIT_MS[unit as keyof typeof UNIT_MS]
   })
 
-const decimalAmount = z.string().regex(/^\d+(\.\d{1,6})?$/, 'expected a decimal amount such as "1000000.00"')
+const decimalAmount = z.string().regex(/^\d+(\.\d{1,6})?$/, { message: 'expected a decimal amount such as "1000000.00"', abort: true })
 /** An amount the service parses as money (MAX_AMOUNT): refused here, with the variable's name, rather than at start-up. */
 const positiveAmount = decimalAmount.refine((value) => {
   try {

@@ -31,7 +31,7 @@ t.test('a bad value is refused with a message naming the variable', async (t) =>
     [{ CIRCLE_API_KEY: 'SAND_KEY' }, /CIRCLE_BASE_URL/],
     [{ CIRCLE_API_KEY: 'SAND_KEY', CIRCLE_BASE_URL: 'https://api-sandbox.circle.com' }, /CARD_ISSUER_URL/],
     [{ CARD_ISSUER_URL: 'https://issuer.example' }, /CARD_ISSUER_API_KEY/],
-    [{ MAX_AMOUNT: '1e6' }, /MAX_AMOUNT/],
+    [{ MAX_AMOUNT: '1e6' }, /MAX_AMOUNT: expected a decimal amount such as "1000000.00"$/],
     [{ MAX_AMOUNT: '0' }, /MAX_AMOUNT: expected an amount greater than 0/],
     [{ MAX_AMOUNT: '0.000000' }, /MAX_AMOUNT/],
     [{ MAX_AMOUNT: '007' }, /MAX_AMOUNT/],
