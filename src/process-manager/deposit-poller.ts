@@ -99,10 +99,9 @@ export class DepositPoller {
       listing = { failed: err }
     }
     // Also when the listing failed: a waiting deposit that completed is credited whatever the listing does.
-    await this.checkWaiting(pass)
+    const waiting = await this.checkWaiting(pass)
     if (listing) throw listing.failed
-    const waiting = await db.selectFrom('circle_pending_deposits').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
-    return { recorded: pass.recorded, mark, waiting: Number(waiting.n) }
+    return { recorded: pass.recorded, mark, waiting }
   }
 
   /**
@@ -159,10 +158,15 @@ export class DepositPoller {
    * has just listed), and recorded once complete. A failure (Circle not answering, a lost race on a
    * busy wallet, the database) leaves that deposit waiting for a later poll, never gives it up, and
    * the others are still settled. Given up only: one still pending, or to a wallet still unknown,
-   * past the hold; one Circle says it does not have (a refusal such as 404).
+   * past the hold; one Circle says it does not have (a refusal such as 404). Returns how many still
+   * wait. With none waiting (the usual case) this costs one statement.
    */
-  private async checkWaiting(pass: Pass): Promise<void> {
+  private async checkWaiting(pass: Pass): Promise<number> {
     const { db, logger } = this.options
+    // What this poll saw: only the poller holding the lease changes the table (a pass outliving a lost
+    // lease could make the number returned stale, nothing else).
+    let waiting = Number((await db.selectFrom('circle_pending_deposits').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n)
+    if (waiting === 0) return 0
     const holdMs = this.options.holdMs ?? DEFAULT_HOLD_MS
     const unknownWallet = (eb: ExpressionBuilder<Database, 'circle_pending_deposits'>) =>
       eb.not(eb.exists(eb.selectFrom('circle_ids').select('circle_ids.circle_id').where('circle_ids.kind', '=', 'wallet').whereRef('circle_ids.circle_id', '=', 'circle_pending_deposits.circle_wallet_id')))
@@ -171,6 +175,7 @@ export class DepositPoller {
       .where((eb) => eb.and([unknownWallet(eb), eb('listed_at', '<', sql<Date>`now() - make_interval(secs => ${holdMs / 1000})`)]))
       .returning(['circle_transfer_id', 'circle_wallet_id', 'create_date'])
       .execute()
+    waiting -= expired.length
     for (const row of expired) {
       logger.warn({ circleTransferId: row.circle_transfer_id, circleWalletId: row.circle_wallet_id, createDate: row.create_date }, 'deposit to an unknown Circle wallet for too long; no longer waiting for it')
     }
@@ -205,8 +210,10 @@ export class DepositPoller {
         await db.updateTable('circle_pending_deposits').set({ checked_at: sql<Date>`now()`, reason: settled.reason }).where('circle_transfer_id', '=', id).execute()
       } else {
         await db.deleteFrom('circle_pending_deposits').where('circle_transfer_id', '=', id).execute()
+        waiting--
       }
     }
+    return waiting
   }
 
   /** Asks Circle for one waiting deposit whose wallet is known, and records it if it completed. */
