@@ -17,10 +17,11 @@ export interface CirclePendingDepositsTable {
   circle_transfer_id: string
   /** The Circle wallet it goes to: while the Circle-id read model does not know it, Circle is not asked. */
   circle_wallet_id: string
-  /** Circle's `createDate` (ISO 8601): how long the deposit has been waiting. */
+  /** Circle's `createDate` (ISO 8601), as listed: for the log line when the deposit is given up. */
   create_date: string
   /** Why it waits: `pending` at Circle, or to an `unknown_wallet`. */
   reason: string
+  /** When a poll first listed it: the hold counts from here. */
   listed_at: ColumnType<Date, Date | undefined, never>
   /** When a poll last settled it (or listed it); the least recent go first. */
   checked_at: ColumnType<Date, Date | undefined, Date>

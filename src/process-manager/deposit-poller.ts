@@ -46,8 +46,8 @@ export interface DepositPollerOptions {
 
 /** Why a deposit cannot be recorded yet: still pending at Circle, or to a Circle wallet the read model does not know (yet). */
 type WaitReason = 'pending' | 'unknown_wallet'
-/** What became of one inbound transfer: credited now, nothing (more) to do, or to be settled on a later poll. */
-type Settled = { kind: 'recorded' } | { kind: 'done' } | { kind: 'waiting'; reason: WaitReason }
+/** What became of one inbound transfer: nothing (more) to do (credited now or before, or not ours to credit), or to be settled on a later poll. */
+type Settled = { kind: 'done' } | { kind: 'waiting'; reason: WaitReason }
 
 /**
  * Inbound on-chain deposits reach the ledger by polling Circle's transfers with a high-water mark,
@@ -295,9 +295,8 @@ export class DepositPoller {
       return { kind: 'done' }
     }
     logSteps(logger, result.appended, { operationId: t.id, actor: 'deposit-poller' }, this.options.metrics)
-    if (!result.appended.some((a) => a.events.length > 0)) return { kind: 'done' }
-    pass.recorded++
-    return { kind: 'recorded' }
+    if (result.appended.some((a) => a.events.length > 0)) pass.recorded++
+    return { kind: 'done' }
   }
 }
 

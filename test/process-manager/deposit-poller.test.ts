@@ -119,6 +119,17 @@ t.test('a deposit still pending when a newer transfer moves the mark past it is 
   t.equal((await poller.pollOnce()).waiting, 0)
 })
 
+/** The store, except that every append loses its race while `busy` (a wallet other commands keep changing). */
+function busyStore(store: PostgresEventStore) {
+  const busy = {
+    busy: true,
+    store: Object.assign(Object.create(store) as PostgresEventStore, {
+      appendMulti: (...args: Parameters<PostgresEventStore['appendMulti']>) => (busy.busy ? Promise.reject(new WrongExpectedVersion(args[0][0]!.stream, 0, 1)) : store.appendMulti(...args)),
+    }),
+  }
+  return busy
+}
+
 /** A fake Circle listing `listing` (newest first) as Circle pages it, and answering for any transfer it ever listed by id. */
 function fakeCircle(initial: CircleTransfer[]) {
   const fake = {
@@ -280,13 +291,10 @@ t.test('waiting deposits are asked for a few a poll, least recently asked first;
   circle.listing = []
   await listedAgo(60)
   circle.byId.set('dep-11', { ...pending(11), status: 'complete' })
-  let busy = true
-  const racing = Object.assign(Object.create(store) as PostgresEventStore, {
-    appendMulti: (...args: Parameters<PostgresEventStore['appendMulti']>) => (busy ? Promise.reject(new WrongExpectedVersion(args[0][0]!.stream, 0, 1)) : store.appendMulti(...args)),
-  })
-  const contended = new DepositPoller({ store: racing, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, holdMs: 30_000, leaseRetryMs: 50 })
+  const busy = busyStore(store)
+  const contended = new DepositPoller({ store: busy.store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, holdMs: 30_000, leaseRetryMs: 50 })
   t.same(await contended.pollOnce(), { recorded: 0, mark: at(11), waiting: 1 }, 'the poll goes on; the deposit waits')
-  busy = false
+  busy.busy = false
   t.same([(await contended.pollOnce()).recorded, available((await fold(store, wallet, walletId)).state)], [1, 16_000_000n], 'then it is credited')
 
   /** Every waiting deposit first listed `seconds` ago. */
@@ -359,7 +367,7 @@ t.test('a zero-value transfer credits nothing, USDC sent to the treasury is not 
   // Newest first, as Circle lists them.
   const toTreasury: CircleTransfer = { ...inbound('dep-treasury', 50_000_000n, 3.5), destination: { type: 'wallet', id: 'cw-master' } }
   const listing = [inbound('dep-new', 7_000_000n, 4), toTreasury, inbound('dep-dust', 0n, 3), inbound('dep-conflict', 2_000_000n, 2), inbound('dep-old', 5_000_000n, 1)]
-  const circle = { listTransfers: async () => listing, getTransfer: async (id: string) => listing.find((x) => x.id === id)!, masterWalletId: async () => 'cw-master' }
+  const circle = fakeCircle(listing)
   const logged: string[] = []
   const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line).msg) })
   const poller = new DepositPoller({ store, db: database.db, pool: database.pool, circle, logger, intervalMs: 60_000, leaseRetryMs: 50 })
@@ -379,16 +387,13 @@ t.test('a zero-value transfer credits nothing, USDC sent to the treasury is not 
 t.test('a deposit that loses its races on a busy wallet fails the pass, which is retried: it is never passed over', async (t) => {
   const { database, store, walletId } = await knownWallet(t)
   const listing: CircleTransfer[] = [{ id: 'dep-busy', status: 'complete', ...usd(4_000_000n), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-1' }, createDate: new Date(Date.now() - 1000).toISOString() }]
-  const circle = { listTransfers: async () => listing, getTransfer: async (id: string) => listing.find((x) => x.id === id)!, masterWalletId: async () => 'cw-master' }
+  const circle = fakeCircle(listing)
   // Every append loses its race, as on a wallet that other commands keep changing.
-  let busy = true
-  const racing = Object.assign(Object.create(store) as PostgresEventStore, {
-    appendMulti: (...args: Parameters<PostgresEventStore['appendMulti']>) => (busy ? Promise.reject(new WrongExpectedVersion(args[0][0]!.stream, 0, 1)) : store.appendMulti(...args)),
-  })
-  const poller = new DepositPoller({ store: racing, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, leaseRetryMs: 50 })
+  const busy = busyStore(store)
+  const poller = new DepositPoller({ store: busy.store, db: database.db, pool: database.pool, circle, logger: silent, intervalMs: 60_000, leaseRetryMs: 50 })
   await t.rejects(poller.pollOnce(), { code: 'concurrency_conflict' }, 'the pass fails')
   t.equal(await database.db.selectFrom('circle_poll_marks').select('mark').executeTakeFirst(), undefined, 'and the mark does not move past the deposit')
-  busy = false
+  busy.busy = false
   t.equal((await poller.pollOnce()).recorded, 1, 'the next pass credits it')
   t.equal(available((await fold(store, wallet, walletId)).state), 4_000_000n)
 })
