@@ -257,9 +257,11 @@ export class DepositPoller {
     const { circle, store, logger } = this.options
     const circleWalletId = destinationWallet(t)
     if (t.amount === undefined) {
-      // Not USDC: never credited as if it were, so never worth waiting for (reconciliation reports it
-      // as an unknown deposit).
-      logger.warn({ circleTransferId: t.id, circleWalletId, amount: t.amountText, currency: t.currency }, 'deposit in a currency the ledger does not book; not credited')
+      // Not USDC, or a USD amount no USDC transfer can carry: never credited as if it were, so never
+      // worth waiting for (reconciliation reports it as an unknown deposit).
+      const fields = { circleTransferId: t.id, circleWalletId, amount: t.amountText, currency: t.currency }
+      if (t.currency === 'USD') logger.error(fields, 'deposit of a USD amount the ledger cannot read; not credited')
+      else logger.warn(fields, 'deposit in a currency the ledger does not book; not credited')
       return { kind: 'done' }
     }
     if (t.amount === 0n) {

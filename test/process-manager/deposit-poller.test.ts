@@ -356,7 +356,7 @@ t.test('a listing that fails still lets waiting deposits be settled, and the pas
   t.same(await database.db.selectFrom('circle_pending_deposits').selectAll().execute(), [], 'and waits no more')
 })
 
-t.test('a zero-value transfer credits nothing, USDC sent to the treasury is not waited for, and a deposit the ledger refuses is passed over: none stops the poll', async (t) => {
+t.test('a zero-value transfer credits nothing, USDC sent to the treasury is not waited for, and a deposit the ledger refuses or cannot read is passed over: none stops the poll', async (t) => {
   const { database, store, walletId } = await knownWallet(t)
   // Recorded before (by a webhook, say) with another amount than Circle now lists: the ledger refuses it.
   await execute(store, recordDeposit, { circleTransferId: 'dep-conflict', walletId, amount: 1_000_000n }, meta())
@@ -366,7 +366,9 @@ t.test('a zero-value transfer credits nothing, USDC sent to the treasury is not 
   const inbound = (id: string, micro: bigint, s: number): CircleTransfer => ({ id, status: 'complete', ...usd(micro), sourceChain: 'ETH', destination: { type: 'wallet', id: 'cw-1' }, createDate: at(s) })
   // Newest first, as Circle lists them.
   const toTreasury: CircleTransfer = { ...inbound('dep-treasury', 50_000_000n, 3.5), destination: { type: 'wallet', id: 'cw-master' } }
-  const listing = [inbound('dep-new', 7_000_000n, 4), toTreasury, inbound('dep-dust', 0n, 3), inbound('dep-conflict', 2_000_000n, 2), inbound('dep-old', 5_000_000n, 1)]
+  // A USD amount no USDC transfer can carry, as the Circle adapter gives it: Circle's text, no amount.
+  const unreadable: CircleTransfer = { ...inbound('dep-unreadable', 0n, 2.5), amount: undefined, amountText: '1.0000001' }
+  const listing = [inbound('dep-new', 7_000_000n, 4), toTreasury, inbound('dep-dust', 0n, 3), unreadable, inbound('dep-conflict', 2_000_000n, 2), inbound('dep-old', 5_000_000n, 1)]
   const circle = fakeCircle(listing)
   const logged: string[] = []
   const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line).msg) })
@@ -382,6 +384,8 @@ t.test('a zero-value transfer credits nothing, USDC sent to the treasury is not 
   t.ok(logged.includes('the ledger refused a deposit listed at Circle; not credited'))
   t.ok(logged.includes('treasury funded by an on-chain transfer'))
   t.same(await store.readStream(deposit.streamName('dep-treasury')), [])
+  t.ok(logged.includes('deposit of a USD amount the ledger cannot read; not credited'))
+  t.same(await store.readStream(deposit.streamName('dep-unreadable')), [])
 })
 
 t.test('a deposit that loses its races on a busy wallet fails the pass, which is retried: it is never passed over', async (t) => {

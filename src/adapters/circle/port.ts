@@ -53,7 +53,10 @@ export interface CircleMoney {
    * can also receive others (EURC is 'EUR'), and the business account pay them out; never booked.
    */
   currency: string
-  /** In micro-units when `currency` is 'USD'; undefined for another currency, whose precision differs. */
+  /**
+   * In micro-units when `currency` is 'USD'; undefined for another currency, whose precision
+   * differs, and for a USD amount that is not one USDC can hold (a sign, more than 6 decimals).
+   */
   amount: bigint | undefined
   /** The amount as Circle wrote it ("12.34"), in `currency`. */
   amountText: string

@@ -1,7 +1,7 @@
 import { Circle } from '@circle-fin/circle-sdk'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import { formatAmount, parseCircleAmount } from '../../events/money.ts'
+import { formatAmount, InvalidAmount, parseCircleAmount } from '../../events/money.ts'
 import {
   CircleError,
   type CircleAddress,
@@ -63,12 +63,25 @@ const configSchema = z.object({ payments: z.object({ masterWalletId: z.string().
 const usd = (balances: { amount: string; currency: string }[]) =>
   balances.filter((b) => b.currency === 'USD').reduce((sum, b) => sum + parseCircleAmount(b.amount), 0n)
 
-/** Circle's money: in micro-units only when it is USD (USDC); any other currency keeps Circle's text. */
+/**
+ * Circle's money: in micro-units only when it is USD (USDC) written as USDC can be. Any other
+ * currency, or a USD amount the ledger cannot read (a sign, more than 6 decimals), keeps only
+ * Circle's text: one such transfer must not fail a whole listing, and is never booked.
+ */
 const toMoney = (m: z.infer<typeof money>): CircleMoney => ({
   currency: m.currency,
-  amount: m.currency === 'USD' ? parseCircleAmount(m.amount) : undefined,
+  amount: m.currency === 'USD' ? readableUsdc(m.amount) : undefined,
   amountText: m.amount,
 })
+
+function readableUsdc(text: string): bigint | undefined {
+  try {
+    return parseCircleAmount(text)
+  } catch (err) {
+    if (err instanceof InvalidAmount) return undefined
+    throw err
+  }
+}
 
 export function toTransfer(t: z.infer<typeof transferSchema>): CircleTransfer {
   const destination: CircleDestination =

@@ -229,3 +229,12 @@ t.test('a listed transfer or payout in another currency keeps Circle’s amount 
   t.match(toPayout({ id: 'po-1', status: 'complete', amount: { amount: '12.34', currency: 'USD' } }), { currency: 'USD', amount: 12_340_000n, amountText: '12.34' })
   t.match(toPayout({ id: 'po-2', status: 'complete', amount: { amount: '99.00', currency: 'EUR' } }), { currency: 'EUR', amount: undefined, amountText: '99.00' })
 })
+
+t.test('a USD amount USDC cannot carry gives no amount instead of failing the page it is on', async (t) => {
+  const base = { id: 'tr-1', status: 'complete' as const, source: { type: 'blockchain', chain: 'ETH' }, destination: { type: 'wallet', id: 'cw-1' } }
+  for (const amount of ['1.0000001', '-5.00', '1e3', ' 1', '']) {
+    t.match(toTransfer({ ...base, amount: { amount, currency: 'USD' } }), { currency: 'USD', amount: undefined, amountText: amount }, JSON.stringify(amount))
+    t.match(toPayout({ id: 'po-1', status: 'complete', amount: { amount, currency: 'USD' } }), { currency: 'USD', amount: undefined, amountText: amount })
+  }
+  t.match(toTransfer({ ...base, amount: { amount: '0.00', currency: 'USD' } }), { amount: 0n }, 'zero is still read')
+})
