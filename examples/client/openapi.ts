@@ -2885,7 +2885,7 @@ export interface operations {
                     /** Format: uuid */
                     bankAccountId: string;
                     /**
-                     * @description Decimal string in USD, at most 2 decimals (a wire pays whole cents)
+                     * @description Decimal string in USD, in whole cents (a wire cannot pay a fraction of one): "40.00", "40.5"; "40.500" is 40.50
                      * @example 40.00
                      */
                     amount: string;

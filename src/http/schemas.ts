@@ -18,15 +18,19 @@ export const amount = z
   )
   .meta({ description: 'Decimal string in USD (= USDC), at most 6 decimals', example: '10.50' })
 
-/** An amount paid out by wire: in whole cents, since a USD wire cannot carry a fraction of one. */
+/**
+ * An amount paid out by wire: in whole cents, since a USD wire cannot carry a fraction of one.
+ * Decimals past the cents may be written as long as they are zeros: "10.500" is 10.50.
+ */
 export const wireAmount = amount
   .check(
     z.superRefine((s, ctx) => {
-      // Only an amount of the right shape and above 0: any other has its one problem said already.
-      if (s.length <= 40 && /^(0|[1-9][0-9]*)\.[0-9]{3,6}$/.test(s) && /[1-9]/.test(s)) ctx.addIssue({ code: 'custom', message: 'a wire pays whole cents: amount must have at most 2 decimals', input: s })
+      // Only an amount of the right shape: any other has its one problem said already.
+      const pastCents = s.length <= 40 ? /^(?:0|[1-9][0-9]*)\.[0-9]{2}([0-9]{1,4})$/.exec(s)?.[1] : undefined
+      if (pastCents !== undefined && /[1-9]/.test(pastCents)) ctx.addIssue({ code: 'custom', message: 'a wire pays whole cents: amount must not have a fraction of a cent', input: s })
     }),
   )
-  .meta({ description: 'Decimal string in USD, at most 2 decimals (a wire pays whole cents)', example: '40.00' })
+  .meta({ description: 'Decimal string in USD, in whole cents (a wire cannot pay a fraction of one): "40.00", "40.5"; "40.500" is 40.50', example: '40.00' })
 
 export const currency = z.literal('USD').meta({ description: "Circle's code for USDC" })
 /** An id in a body: the commands' own id rule. */

@@ -57,12 +57,22 @@ t.test('a redeem of a fraction of a cent is 400: a wire pays whole cents; nothin
   const res = await post('/redeem', { walletId, bankAccountId, amount: '10.125' })
   t.equal(res.statusCode, 400)
   t.equal(res.json().error.code, 'validation_failed')
-  t.same(res.json().error.details, [{ field: 'body.amount', message: 'a wire pays whole cents: amount must have at most 2 decimals' }])
+  t.same(res.json().error.details, [{ field: 'body.amount', message: 'a wire pays whole cents: amount must not have a fraction of a cent' }])
+  t.equal((await post('/redeem', { walletId, bankAccountId, amount: '10.000001' })).statusCode, 400, 'a millionth past the cents')
   // A malformed or zero amount keeps its one message.
-  for (const amount of ['1.1234567', '0.000']) t.equal((await post('/redeem', { walletId, bankAccountId, amount })).json().error.details.length, 1, amount)
+  for (const amount of ['1.1234567', '0.000', '0.000000']) t.equal((await post('/redeem', { walletId, bankAccountId, amount })).json().error.details.length, 1, amount)
   t.equal(await store.head(), before, 'nothing appended')
   t.equal((await get(`/wallets/${walletId}`)).json().balances.reserved, '0.00')
   t.equal((await post('/redeem', { walletId, bankAccountId, amount: '10.10' })).statusCode, 202, 'whole cents are fine')
+})
+
+t.test('zeros past the cents are whole cents: "10.500" is a redeem of 10.50', async (t) => {
+  const { post, get, walletId, bankAccountId } = await setup(t)
+  const res = await post('/redeem', { walletId, bankAccountId, amount: '10.500' })
+  t.equal(res.statusCode, 202)
+  t.equal(res.json().amount, '10.50')
+  t.equal((await post('/redeem', { walletId, bankAccountId, amount: '1.000000' })).json().amount, '1.00')
+  t.equal((await get(`/wallets/${walletId}`)).json().balances.reserved, '11.50')
 })
 
 t.test('an unlinked or unknown bank account is 422', async (t) => {
