@@ -1,9 +1,9 @@
 import { z } from 'zod'
 import { wallet, type WalletEvent, type WalletState } from '../events/wallet.ts'
 import type { Decider, Decision } from './handler.ts'
-import { id, requireNew } from './rules.ts'
+import { id, ownerId, requireNew } from './rules.ts'
 
-export const schema = z.object({ walletId: id, ownerId: z.string().min(1).max(128), description: z.string().max(255).optional() })
+export const schema = z.object({ walletId: id, ownerId, description: z.string().max(255).optional() })
 export type CreateWallet = z.infer<typeof schema>
 type State = { wallet: WalletState }
 type Events = { wallet: WalletEvent }

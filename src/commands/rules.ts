@@ -11,6 +11,16 @@ import { DomainError } from './errors.ts'
 export const LOWER_CASE_UUID = /^([0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/
 export const id = z.stringFormat('uuid', LOWER_CASE_UUID)
 export const amount = z.bigint().positive()
+/**
+ * backendMirror's id of the owner of wallets and bank accounts. A redeem pays only to a bank account
+ * of the wallet's owner, compared as written: an id with a space at either end would be another
+ * owner than the same id without, so such an id (and a blank one) is refused.
+ */
+export const ownerId = z
+  .string()
+  .min(1, { abort: true })
+  .max(128, { abort: true })
+  .regex(/^\S(?:.*\S)?$/s, 'ownerId must not start or end with a space or a line break')
 export const failure = z.object({ code: z.string().min(1).max(100), message: z.string().max(1000) })
 
 export function requireActiveWallet(state: WalletState, walletId: string): void {

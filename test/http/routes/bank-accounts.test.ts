@@ -39,6 +39,9 @@ t.test('bad account details are 400 and reach neither Circle nor the event store
     { ...iban, iban: 'DE00370400440532013000' },
     { ...us, iban: iban.iban },
     { ...us, billingDetails: { ...billingDetails, country: 'usa' } },
+    { ...us, billingDetails: { ...billingDetails, country: 'XX' } },
+    { ...iban, bankAddress: { ...iban.bankAddress, country: 'EU' } },
+    { ...us, ownerId: ' owner-1' },
   ]) {
     t.equal((await post('/bank-accounts', body)).statusCode, 400)
   }
