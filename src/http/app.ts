@@ -14,6 +14,7 @@ import type { Admission } from '../process-manager/admission.ts'
 import type { Run } from '../reconciliation/runs.ts'
 import type { WaitForReadModels } from '../subscriptions/read-your-writes.ts'
 import { accessLogPlugin } from './plugins/access-log.ts'
+import { undeclaredInputPlugin } from './plugins/undeclared-input.ts'
 import { storableTextPlugin } from './plugins/storable-text.ts'
 import { authPlugin, type ApiKey } from './plugins/auth.ts'
 import { clientErrorHandler, errorsPlugin, frameworkErrors, MAX_PARAM_LENGTH } from './plugins/errors.ts'
@@ -126,6 +127,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(accessLogPlugin)
   await app.register(errorsPlugin)
   await app.register(storableTextPlugin)
+  await app.register(undeclaredInputPlugin)
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { Moment } from '../ledger/journal.ts'
 import { positionKey } from '../ledger/position-key.ts'
 import { HttpError } from './errors.ts'
+import { pageSize } from './schemas.ts'
 
 /** A position of the event log as the store writes it (decimal for Postgres; commit/prepare for KurrentDB). */
 export const position = z
@@ -32,10 +33,7 @@ export function assertOrdered(from: Moment, to: Moment): void {
 }
 
 export const limit = (max: number, fallback: number) =>
-  z.coerce
-    .number()
-    .int()
-    .min(1)
+  pageSize
     .optional()
     .transform((n) => Math.min(n ?? fallback, max))
     .meta({ description: `Page size: ${fallback} by default, at most ${max} (larger values are capped)` })

@@ -277,12 +277,36 @@ export const idempotencyHeaders = z.object({
     }),
 })
 
+/**
+ * A whole number in a query string, written in decimal digits. Anything else is refused rather than
+ * read as a number: `z.coerce` would take `1e1` as 10, `0x10` as 16 and ` 5` as 5. Leading zeros
+ * are read as written (`007` is 7); digits beyond any safe integer are the largest one.
+ */
+export function wholeNumberParam(name: string, bounds: { min: number; max?: number; example: number }) {
+  const { min, max = Number.MAX_SAFE_INTEGER, example } = bounds
+  return z.preprocess(
+    (v) => {
+      if (typeof v !== 'string' || !/^[0-9]+$/.test(v)) return v
+      const digits = v.replace(/^0+(?=[0-9])/, '')
+      return digits.length > 15 ? Number.MAX_SAFE_INTEGER : Number(digits)
+    },
+    z
+      .number({ error: `${name} must be a whole number written in decimal digits, such as ${example}` })
+      .int()
+      .min(min, `${name} must be at least ${min}`)
+      .max(max, `${name} must be at most ${max}`),
+  )
+}
+
+/** A page size (`limit`): at least 1; each list caps it at its own largest page. */
+export const pageSize = wholeNumberParam('limit', { min: 1, example: 50 })
+
 /** `limit` and `cursor` of every list; a limit above 200 is served as 200. */
 export function listQuery<Q extends z.ZodRawShape>(filters: Q) {
   return z
     .strictObject({
       ...filters,
-      limit: z.coerce.number().int().min(1).optional().meta({ description: 'Page size: 50 by default, at most 200 (larger values are capped)', example: 50 }),
+      limit: pageSize.optional().meta({ description: 'Page size: 50 by default, at most 200 (larger values are capped)', example: 50 }),
       cursor: z.string().min(1).max(512).optional().meta({ description: 'Opaque: the nextCursor of the previous page' }),
     })
     .refine(ordered, { message: 'createdBefore must be later than createdAfter: no resource can be in that period', path: ['createdBefore'] })

@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import FindMyWay from 'find-my-way'
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod'
 import { DomainError } from '../../commands/errors.ts'
 import { EventStoreUnavailable, IdempotencyKeyTaken, WrongExpectedVersion } from '../../events/event-store.ts'
@@ -79,10 +80,30 @@ export const errorsPlugin = fp(async (app) => {
     if (mapped.details !== undefined) body.error.details = mapped.details
     void reply.code(mapped.status).headers(mapped.headers ?? {}).send(body)
   })
+  // The paths the app serves, by method: a known path asked with another method is 405 with Allow, not 404.
+  const served = FindMyWay({ maxParamLength: MAX_PARAM_LENGTH })
+  app.addHook('onRoute', (route) => {
+    // A prefix's own route (`/docs` of a plugin under the prefix `/docs`) is served with and without
+    // the trailing slash, but onRoute sees only the first.
+    const urls = route.routePath === '' && route.prefix ? [route.url, `${route.url}/`] : [route.url]
+    for (const method of [route.method].flat().filter(routed)) {
+      for (const url of urls) if (!served.hasRoute(method, url)) served.on(method, url, () => undefined)
+    }
+  })
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }, requestId: request.id })
+    const path = request.url.split('?')[0] ?? '/'
+    const allow = ROUTED_METHODS.filter((method) => served.find(method, path) !== null)
+    // A route may itself answer 404 (a file missing under /docs/static/*): that is no wrong method.
+    if (allow.length > 0 && !allow.some((method) => method === request.method)) {
+      const body: ErrorBody = { error: { code: 'method_not_allowed', message: `${path} does not take ${request.method}; it takes ${allow.join(', ')}` }, requestId: request.id }
+      return void reply.code(405).header('allow', allow.join(', ')).send(body)
+    }
+    void reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${path}` }, requestId: request.id })
   })
 })
+
+const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
+const routed = (method: string): method is (typeof ROUTED_METHODS)[number] => (ROUTED_METHODS as readonly string[]).includes(method)
 
 /** The longest path parameter the router takes; a longer one is 414 before any route runs. */
 export const MAX_PARAM_LENGTH = 256

@@ -10,7 +10,7 @@ import { verificationMessage, verifyChain } from '../../ledger/verify.ts'
 import { HttpError, notFound } from '../errors.ts'
 import { accepts, assertOrdered, limit, position } from '../ledger-schemas.ts'
 import type { RouteDeps } from '../command-resource-routes.ts'
-import { readErrors } from '../schemas.ts'
+import { pageSize, readErrors, wholeNumberParam } from '../schemas.ts'
 
 export const auditEventBody = z
   .object({
@@ -89,7 +89,7 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store
         summary: "One stream's events in revision order, with their chain links",
         params: streamParams,
         querystring: z.strictObject({
-          fromRevision: z.coerce.number().int().min(0).max(MAX_REVISION).optional().meta({ description: 'First revision to return (inclusive), 0 by default' }),
+          fromRevision: wholeNumberParam('fromRevision', { min: 0, max: MAX_REVISION, example: 0 }).optional().meta({ description: 'First revision to return (inclusive), 0 by default' }),
           limit: limit(1000, 100),
         }),
         response: {
@@ -130,7 +130,7 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store
           'one AuditEvent per line, streamed page by page.',
         querystring: z.strictObject({
           after: position.optional().meta({ description: 'Exclusive; omitted = from the first event' }),
-          limit: z.coerce.number().int().min(1).optional().meta({ description: 'JSON: page size (100 by default, at most 1000). NDJSON: most events to stream (all by default)' }),
+          limit: pageSize.optional().meta({ description: 'JSON: page size (100 by default, at most 1000). NDJSON: most events to stream (all by default)' }),
         }),
         response: {
           200: z

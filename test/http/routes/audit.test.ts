@@ -93,6 +93,10 @@ t.test('GET /audit/streams/{stream} gives one stream in revision order', async (
   const next = (await get(`/audit/streams/wallet-${a}?fromRevision=2`, auth.auditor)).json()
   t.same(next.events.map((e: { type: string }) => e.type), ['FundsCredited', 'FundsReserved', 'FundsDebited'])
   t.equal(next.nextRevision, null)
+  // Numbers in the query are digits: not 10 read from 1e1, nor 16 from 0x10.
+  t.same((await get(`/audit/streams/wallet-${a}?fromRevision=1e1`, auth.auditor)).json().error.details, [{ field: 'query.fromRevision', message: 'fromRevision must be a whole number written in decimal digits, such as 0' }])
+  t.equal((await get(`/audit/streams/wallet-${a}?fromRevision=02`, auth.auditor)).json().events[0].revision, 2)
+  t.same((await get('/audit/events?limit=0x10', auth.auditor)).json().error.details, [{ field: 'query.limit', message: 'limit must be a whole number written in decimal digits, such as 50' }])
   t.equal((await get('/audit/streams/wallet-nope', auth.auditor)).statusCode, 404)
   t.equal((await get('/audit/streams/bad%20name', auth.auditor)).statusCode, 400)
 })

@@ -31,6 +31,8 @@ t.test('journal routes: accounts with their postings and past balances, entries,
   t.equal((await get(`/journal/accounts/wallet:${a}:available?at=2000-01-01T00:00:00Z`)).json().balance, '0.00')
   const paged = (await get(`/journal/accounts/wallet:${a}:available?limit=1`)).json()
   t.equal(paged.next, mintedAt)
+  t.same((await get(`/journal/accounts/wallet:${a}:available?limit=1e1`)).json().error.details, [{ field: 'query.limit', message: 'limit must be a whole number written in decimal digits, such as 50' }], 'not read as 10')
+  t.equal((await get('/journal/entries?limit=0x2')).statusCode, 400, 'nor 0x2 as 2')
   t.equal((await get(`/journal/accounts/wallet:${a}:available?after=${paged.next}`)).json().postings[0].eventType, 'TransferRequested')
   t.equal((await get('/journal/accounts/circle:treasury')).json().balance, '-100.00', 'the treasury gave what was minted')
   t.equal((await get(`/journal/accounts/wallet:${b}:available`)).json().balance, '40.00')

@@ -41,6 +41,24 @@ t.test('bad bodies are 400 validation_failed naming the field', async (t) => {
   t.match(missing.json().error.details, [{ field: 'body.ownerId' }])
   const extra = await post('/wallets', { ownerId: 'a', admin: true })
   t.equal(extra.statusCode, 400, 'unknown fields are refused')
+  const padded = await post('/wallets', { ownerId: 'user-42 ' })
+  t.same(padded.json().error.details, [{ field: 'body.ownerId', message: 'ownerId must not start or end with a space or a line break' }], 'another owner than user-42: refused')
+})
+
+t.test('a page size is written in decimal digits: 1e1, 0x10, 5.0 and -1 are 400 naming limit; a huge one is capped', async (t) => {
+  const { get, post } = await httpHarness(t)
+  for (let i = 0; i < 3; i++) await post('/wallets', { ownerId: `owner-${i}` })
+  for (const limit of ['1e1', '0x10', '5.0', '-1', '%205', 'ten', '']) {
+    const res = await get(`/wallets?limit=${limit}`)
+    t.equal(res.statusCode, 400, limit)
+    t.same(res.json().error.details, [{ field: 'query.limit', message: 'limit must be a whole number written in decimal digits, such as 50' }], limit)
+  }
+  t.same((await get('/wallets?limit=0')).json().error.details, [{ field: 'query.limit', message: 'limit must be at least 1' }])
+  t.equal((await get('/wallets?limit=2')).json().items.length, 2)
+  t.equal((await get('/wallets?limit=002')).json().items.length, 2)
+  t.equal((await get('/wallets?limit=0000000000000002')).json().items.length, 2, 'leading zeros are not digits beyond a safe integer')
+  t.same((await get('/wallets?limit=0000000000000000')).json().error.details, [{ field: 'query.limit', message: 'limit must be at least 1' }])
+  t.equal((await get(`/wallets?limit=${'9'.repeat(30)}`)).json().items.length, 3, 'beyond any page: the largest page')
 })
 
 t.test('keys and roles: 401 without or with an unknown key, 403 for an auditor creating, auditor may read', async (t) => {
