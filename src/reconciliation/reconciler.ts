@@ -99,6 +99,7 @@ async function execute(deps: ReconcilerDeps, options: ReconcileOptions, run: Run
     const stale = await checkStale({ ...deps, signal: options.signal }, options.staleAfterMs, (d, t) => onProgress('stale', d, t))
     await addFindings(deps.db, run.id, stale.findings)
     checked.operations = stale.checked
+    options.signal?.throwIfAborted()
 
     const balances = await checkBalances({ ...deps, signal: options.signal }, { concurrency, recheckMs: options.recheckMs ?? 500 }, (d, t) => onProgress('balances', d, t))
     await addFindings(deps.db, run.id, balances.findings)
@@ -114,6 +115,8 @@ async function execute(deps: ReconcilerDeps, options: ReconcileOptions, run: Run
     await addFindings(deps.db, run.id, unknown.findings)
     checked.circleTransfers = unknown.transfersListed
     checked.circlePayouts = unknown.payoutsListed
+    // Stopped after its last check's last call: still a run that was stopped, not a finished one.
+    options.signal?.throwIfAborted()
     const done = await finishRun(deps.db, deps.store, run.id, { ...(listedFrom ? { listedFrom } : {}), highWaterMark, checked, treasury: treasury.snapshot })
     deps.logger.info({ runId: run.id, outcome: done.outcome, counts: done.counts }, 'reconciliation run finished')
     return done

@@ -115,7 +115,9 @@ export async function checkStale(deps: StaleDeps, staleAfterMs: number, onProgre
   const findings: Finding[] = []
   let done = 0
   for (const c of candidates) {
-    deps.signal?.throwIfAborted()
+    // Stopped: what was resolved so far is already in the log, so it is returned to be stored
+    // (the caller then fails the run) rather than thrown away.
+    if (deps.signal?.aborted) break
     const subject = c.kind === 'address' ? `${c.stream}/address/${c.id}` : c.stream
     try {
       const before = await phaseOf(deps.store, c)
@@ -129,7 +131,7 @@ export async function checkStale(deps: StaleDeps, staleAfterMs: number, onProgre
     }
     onProgress(++done, candidates.length)
   }
-  return { findings, checked: candidates.length }
+  return { findings, checked: done }
 }
 
 const ageOf = (c: Candidate) => Math.round((Date.now() - c.createdAt.getTime()) / 1000)

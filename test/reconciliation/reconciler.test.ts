@@ -222,6 +222,38 @@ t.test('a run stopped half-way is stored as failed, recorded, and leaves no high
   t.equal(next.outcome, 'clean')
 })
 
+t.test('a run stopped after its last call to Circle is still stored as failed, not finished', async (t) => {
+  const h = await reconcileHarness(t)
+  await h.newWallet()
+  await h.settled()
+  const stop = new AbortController()
+  // The last phase's last progress: every Circle call is made; only recording the run is left.
+  const run = await reconcile(h.deps, { ...h.options, signal: stop.signal }, 'cli', (phase, done, total) => {
+    if (phase === 'unknown' && done === total) stop.abort(new Error('interrupted by SIGINT'))
+  })
+  t.ok(stop.signal.aborted, 'the last phase reported its end')
+  t.match(run, { status: 'failed', outcome: 'failed', error: 'interrupted by SIGINT', highWaterMark: null })
+})
+
+t.test('a run stopped among stale operations keeps the findings of those it already resolved', async (t) => {
+  const h = await reconcileHarness(t, { settleMs: 1500 }, { pollMs: 3_600_000 })
+  const w = await h.newWallet()
+  const mints = [await h.mintInto(w.walletId, parseAmount('1'), 'processing'), await h.mintInto(w.walletId, parseAmount('2'), 'processing')]
+  await h.pm.stop()
+  await until(async () => ((await h.sim.balanceOf(w.circleWalletId)) === parseAmount('3') ? true : undefined), 10_000, 'Circle settled both mints')
+  await h.settled()
+  const stop = new AbortController()
+  const run = await reconcile(h.deps, { ...h.options, signal: stop.signal }, 'cli', (phase, done) => {
+    if (phase === 'stale' && done === 1) stop.abort(new Error('interrupted by SIGINT'))
+  })
+  t.match(run, { status: 'failed', error: 'interrupted by SIGINT', checked: { operations: 1 } })
+  const resolved = (await listFindings(h.db, run.id, { kind: 'operation_resolved' })).items
+  t.equal(resolved.length, 1, 'the one resolved before the stop is a finding of the run')
+  const completed = await Promise.all(mints.map(async (id) => (await fold(h.store, mint, id)).state.status))
+  t.same(completed.filter((s) => s === 'completed').length, 1, 'and only that one was recorded')
+  t.equal(resolved[0]!.subject, `mint-${mints[completed.indexOf('completed')]}`)
+})
+
 t.test('treasury moved behind our back: a treasury finding with both amounts, reported once; our own mints move nothing', async (t) => {
   const h = await reconcileHarness(t)
   const w = await h.newWallet()

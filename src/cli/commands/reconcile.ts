@@ -5,6 +5,8 @@ import { listFindings, type StoredFinding } from '../../reconciliation/runs.ts'
 import { UsageError, type CliCommand } from '../context.ts'
 import { progressBar, type Progress } from '../progress.ts'
 
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
+
 const PHASES: Record<Phase, string> = { stale: 'stale operations', balances: 'wallet balances', unknown: 'Circle listings' }
 
 /** One line per finding for the table: what, about what, and the figures that matter. */
@@ -35,11 +37,26 @@ export const reconcileCommand: CliCommand = {
     if (!config.CIRCLE_API_KEY || !config.CIRCLE_BASE_URL) throw new UsageError('CIRCLE_API_KEY and CIRCLE_BASE_URL must name the Circle to reconcile with')
     const conn = await ctx.connect()
     const bars = new Map<Phase, Progress>()
+    // Ctrl-C (or TERM) ends the run as failed, "interrupted by SIGINT", recorded as such, instead of
+    // leaving it `running` for good. A terminal's Ctrl-C reaches npm too, which passes it on a few
+    // ms later: repeats within a second are that same Ctrl-C; a later one kills the process at once.
+    const interrupted = new AbortController()
+    let firstSignalAt = 0
+    let stoppedBy: NodeJS.Signals | undefined
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stoppedBy === undefined) {
+        stoppedBy = signal
+        firstSignalAt = Date.now()
+        ctx.stderr.write(`\n${signal}: stopping the run (again to kill)\n`)
+        interrupted.abort(new Error(`interrupted by ${signal}`))
+      } else if (Date.now() - firstSignalAt > 1000) process.exit(SIGNAL_EXIT[signal] ?? 1)
+    }
+    process.on('SIGINT', onSignal).on('SIGTERM', onSignal)
     try {
       const circle = new CircleSdkAdapter({ apiKey: config.CIRCLE_API_KEY, baseUrl: config.CIRCLE_BASE_URL, timeoutMs: config.CIRCLE_TIMEOUT_MS, ratePerSecond: config.CIRCLE_RATE_PER_SECOND })
       const run = await reconcile(
         { db: conn.db, pool: conn.pool, store: conn.store, circle, logger: pino({ level: 'silent' }) },
-        reconcileOptionsOf(config),
+        { ...reconcileOptionsOf(config), signal: interrupted.signal },
         'cli',
         (phase, done, total) => {
           if (ctx.json) return
@@ -70,8 +87,12 @@ export const reconcileCommand: CliCommand = {
         for (const [kind, subject, detail] of rows) ctx.stdout.write(`${kind.padEnd(width[0])}  ${subject.padEnd(width[1])}  ${detail}\n`)
         ctx.stdout.write(`${findings.length} finding(s)\n`)
       }
+      // Stopped by a signal: 128 + its number, as shells report it (130 for SIGINT, 143 for SIGTERM).
+      // A signal that came once the run had finished leaves the run's own answer.
+      if (stoppedBy !== undefined && run.outcome === 'failed') return SIGNAL_EXIT[stoppedBy] ?? 1
       return run.outcome === 'clean' ? 0 : 1
     } finally {
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal)
       for (const b of bars.values()) b.stop()
       await conn.close()
     }

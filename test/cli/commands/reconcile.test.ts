@@ -5,21 +5,26 @@ import t from 'tap'
 import { PostgresEventStore } from '../../../src/adapters/event-store/postgres.ts'
 import { readModels } from '../../../src/projections/index.ts'
 import { ProjectionRunner } from '../../../src/subscriptions/projection-runner.ts'
-import { simulatedCircle } from '../../helpers/circle.ts'
+import { simulatedCircle, until } from '../../helpers/circle.ts'
 import { testDatabase } from '../../helpers/database.ts'
 
 const root = path.resolve(import.meta.dirname, '../../..')
 
 /** The CLI as a child process (async: the simulator it talks to lives in this process). */
 function cli(env: Record<string, string>, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: root, env: { PATH: process.env.PATH, ...env } })
+  return started(env, ...args).done
+}
+
+function started(env: Record<string, string>, ...args: string[]) {
+  const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: root, env: { PATH: process.env.PATH, ...env } })
+  const done = new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('close', (status) => resolve({ status, stdout, stderr }))
   })
+  return { child, done }
 }
 
 t.test('reconcile prints a summary table (exit 1 on findings) or JSON, with a progress bar on stderr', async (t) => {
@@ -63,4 +68,24 @@ t.test('reconcile prints a summary table (exit 1 on findings) or JSON, with a pr
 
   const bad = await cli(env, 'reconcile', '--nope')
   t.equal(bad.status, 2, 'bad usage')
+})
+
+t.test('Ctrl-C ends a run as failed, "interrupted by SIGINT", and exits 130: the run is never left running', async (t) => {
+  const { url, db } = await testDatabase(t)
+  const { url: circleUrl, circle } = await simulatedCircle(t)
+  await circle.createWallet({ idempotencyKey: randomUUID() })
+  // One Circle call every 5 s: the run is still going when it is interrupted.
+  const env = { DATABASE_URL: url, CIRCLE_API_KEY: 'SIM_KEY', CIRCLE_BASE_URL: circleUrl, CARD_ISSUER_URL: circleUrl, CARD_ISSUER_API_KEY: 'SIM_KEY', RECONCILE_GRACE: '0', CIRCLE_RATE_PER_SECOND: '0.2' }
+  const { child, done } = started(env, 'reconcile')
+  await until(async () => (await db.selectFrom('reconciliation_runs').select('status').execute()).some((r) => r.status === 'running'), 30_000, 'the run started')
+  // A terminal's Ctrl-C reaches npm as well, which passes it on a few ms later: one Ctrl-C, two signals.
+  child.kill('SIGINT')
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  child.kill('SIGINT')
+  const interrupted = await done
+  t.equal(interrupted.status, 130, interrupted.stderr)
+  t.match(interrupted.stderr, /SIGINT: stopping the run/)
+  t.match(interrupted.stdout, /run [0-9a-f-]{36}: failed \(interrupted by SIGINT\)/)
+  const runs = await db.selectFrom('reconciliation_runs').select(['status', 'error']).execute()
+  t.same(runs, [{ status: 'failed', error: 'interrupted by SIGINT' }], 'recorded as failed, with why')
 })
