@@ -20,10 +20,19 @@ async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json')
   const args = argv.filter((a) => a !== '--json')
   const [name, ...rest] = args
+  // Help asked for is an answer (stdout, exit 0); no command or an unknown one is a usage mistake.
+  if (name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage())
+    return 0
+  }
   const command = name === undefined ? undefined : commands[name]
   if (!command) {
-    process.stderr.write(name === undefined || name === '--help' || name === 'help' ? usage() : `circle-ledger: unknown command "${name}"\n\n${usage()}`)
+    process.stderr.write(name === undefined ? usage() : `circle-ledger: unknown command "${name}"\n\n${usage()}`)
     return 2
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`usage: circle-ledger ${command.usage}\n  ${command.summary}\n`)
+    return 0
   }
   const config = loadConfig()
   const ctx: CliContext = { config, json, stdout: process.stdout, stderr: process.stderr, connect: () => connect(config) }

@@ -4,6 +4,7 @@ import type { Database } from '../database.ts'
 import { wallets } from '../projections/wallets.ts'
 import { readCheckpoint } from '../subscriptions/checkpoints.ts'
 import { checkpointName } from '../subscriptions/projection.ts'
+import { formatAmount } from '../events/money.ts'
 import { journal } from './journal.ts'
 import { positionKey } from './position-key.ts'
 
@@ -37,6 +38,8 @@ export async function checkJournal(db: Kysely<Database>, options: { waitMs?: num
     ])
     return { entries: Number(e.n), accounts: Number(a.n) }
   }
+  // Amounts in messages as the API shows them ("57.50"), never as the micro-units the tables hold.
+  const usd = (micro: string) => formatAmount(BigInt(micro))
   const result = (position: string | null, walletCount: number, failure?: CheckFailure): Promise<CheckResult> =>
     counts().then((c) => (failure === undefined ? { ok: true, ...c, wallets: walletCount, position } : { ok: false, ...c, wallets: walletCount, position, failure }))
 
@@ -44,7 +47,7 @@ export async function checkJournal(db: Kysely<Database>, options: { waitMs?: num
     SELECT min(account) AS account, min(position) AS position, sum(amount)::text AS total
     FROM journal_postings GROUP BY position_key HAVING sum(amount) <> 0 ORDER BY position_key LIMIT 1`.execute(db)
   const entry = unbalanced.rows[0]
-  if (entry) return result(null, 0, { account: entry.account, rule: 'entry_unbalanced', message: `the entry at position ${entry.position} sums to ${entry.total}, not 0` })
+  if (entry) return result(null, 0, { account: entry.account, rule: 'entry_unbalanced', message: `the entry at position ${entry.position} sums to ${usd(entry.total)}, not 0.00` })
 
   const drifted = await sql<{ account: string; balance: string; summed: string; last: string | null }>`
     SELECT a.account, a.balance::text AS balance, coalesce(s.summed, 0)::text AS summed, l.balance_after::text AS last
@@ -58,12 +61,12 @@ export async function checkJournal(db: Kysely<Database>, options: { waitMs?: num
     return result(null, 0, {
       account: drift.account,
       rule: 'running_balance',
-      message: `account ${drift.account} keeps balance ${drift.balance} but its postings sum to ${drift.summed} (last running balance ${drift.last ?? 'none'})`,
+      message: `account ${drift.account} keeps balance ${usd(drift.balance)} but its postings sum to ${usd(drift.summed)} (last running balance ${drift.last === null ? 'none' : usd(drift.last)})`,
     })
   }
 
   const trial = await db.selectFrom('journal_accounts').select(sql<string>`coalesce(sum(balance), 0)::text`.as('total')).executeTakeFirstOrThrow()
-  if (trial.total !== '0') return result(null, 0, { account: '*', rule: 'trial_balance', message: `the trial balance sums to ${trial.total}, not 0` })
+  if (trial.total !== '0') return result(null, 0, { account: '*', rule: 'trial_balance', message: `the trial balance sums to ${usd(trial.total)}, not 0.00` })
 
   // The read models and the journal run on their own; give a journal that is behind a moment to catch up.
   const deadline = Date.now() + (options.waitMs ?? 10_000)
@@ -101,14 +104,14 @@ export async function checkJournal(db: Kysely<Database>, options: { waitMs?: num
         return result(outcome.at, outcome.rows.length, {
           account: `wallet:${w.id}:available`,
           rule: 'wallet_available',
-          message: `wallet ${w.id}: journal available ${w.journal_available}, read model available ${w.available}`,
+          message: `wallet ${w.id}: journal available ${usd(w.journal_available)}, read model available ${usd(w.available)}`,
         })
       }
       if (w.reserved !== w.journal_held) {
         return result(outcome.at, outcome.rows.length, {
           account: `wallet:${w.id}:held`,
           rule: 'wallet_held',
-          message: `wallet ${w.id}: journal held ${w.journal_held}, read model reserved ${w.reserved}`,
+          message: `wallet ${w.id}: journal held ${usd(w.journal_held)}, read model reserved ${usd(w.reserved)}`,
         })
       }
     }

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { promises as fs } from 'node:fs'
-import { Kysely, PostgresDialect } from 'kysely'
+import { Kysely, PostgresDialect, sql } from 'kysely'
 import { FileMigrationProvider, Migrator } from 'kysely/migration'
 import pg from 'pg'
 import type { Database } from '../../database.ts'
@@ -63,9 +63,24 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
 
 export const migrationFolder = path.join(import.meta.dirname, 'migrations')
 
+const migratorOf = (db: Db) => new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder }) })
+
+/**
+ * Where the database's schema stands against this code's migrations: those not yet run here
+ * (`pending`), and those it ran that this code does not have (`unknown`: a newer version migrated
+ * it). Changes nothing.
+ */
+export async function migrationState(db: Db): Promise<{ pending: string[]; unknown: string[] }> {
+  const known = await migratorOf(db).getMigrations()
+  const names = new Set(known.map((m) => m.name))
+  const table = await sql<{ present: boolean }>`SELECT to_regclass('kysely_migration') IS NOT NULL AS present`.execute(db)
+  const ran = table.rows[0]?.present ? (await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(db)).rows.map((r) => r.name) : []
+  return { pending: known.filter((m) => m.executedAt === undefined).map((m) => m.name), unknown: ran.filter((name) => !names.has(name)) }
+}
+
 /** Runs every pending migration (Kysely's Migrator); throws on the first failure. */
 export async function migrate(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder }) })
+  const migrator = migratorOf(db)
   const { error, results } = await migrator.migrateToLatest()
   if (error) throw error instanceof Error ? error : new Error(String(error))
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)

@@ -6,7 +6,7 @@ import { positionKey } from '../../ledger/position-key.ts'
 import { checkPublishedHeads, publishedHeads, type HeadCheck } from '../../notifier/audit-heads.ts'
 import { verificationMessage, verifyChain } from '../../ledger/verify.ts'
 import { UsageError, type CliCommand } from '../context.ts'
-import { parseOptions, positionOption } from '../options.ts'
+import { orderedRange, parseOptions, positionOption } from '../options.ts'
 import { progressBar } from '../progress.ts'
 
 export const audit: CliCommand = {
@@ -18,9 +18,9 @@ export const audit: CliCommand = {
     const againstNats = given.includes('--against-nats')
     const rest = given.filter((a) => a !== '--against-nats')
     const opts = parseOptions(rest, ['from', 'to'] as const)
-    const from = positionOption(opts.from, 'from')
-    const to = positionOption(opts.to, 'to')
-    if (from !== undefined && to !== undefined && positionKey(to) < positionKey(from)) throw new UsageError('--to comes before --from')
+    const from = positionOption(opts.from, 'from', ctx.config.EVENT_STORE)
+    const to = positionOption(opts.to, 'to', ctx.config.EVENT_STORE)
+    orderedRange({ name: 'from', value: from }, { name: 'to', value: to })
     const conn = await ctx.connect()
     const bar = ctx.json ? undefined : progressBar('audit verify', ctx.stderr)
     let result
@@ -35,12 +35,16 @@ export const audit: CliCommand = {
       await conn.close()
     }
     const message = verificationMessage(result)
-    const headsOk = heads === undefined || heads.mismatches.length === 0
+    // Finding no heads verifies nothing: a wrong NATS_STREAM or NATS_SUBJECT_PREFIX must not pass.
+    const headsOk = heads === undefined || (heads.checked > 0 && heads.mismatches.length === 0)
     if (ctx.json) ctx.stdout.write(`${JSON.stringify({ ...result, message, ...(heads ? { publishedHeads: heads } : {}) })}\n`)
     else {
       if (result.ok) ctx.stdout.write(`${message}\n`)
       else ctx.stdout.write(`chain broken at position ${result.break.position}: ${result.break.kind}: ${result.break.message}\n`)
       if (heads && headsOk) ctx.stdout.write(`${heads.checked} heads published on NATS match the stored chain\n`)
+      if (heads?.checked === 0) {
+        ctx.stdout.write(`no audit heads found in NATS stream ${ctx.config.NATS_STREAM} under ${ctx.config.NATS_SUBJECT_PREFIX}.audit.head: nothing to check them against (check NATS_STREAM and NATS_SUBJECT_PREFIX)\n`)
+      }
       for (const m of heads?.mismatches ?? []) {
         ctx.stdout.write(`published head at position ${m.position} (${m.at}) is ${m.published}; the stored chain has ${m.stored ?? 'no row there'}\n`)
       }

@@ -2,19 +2,12 @@ import { userInfo } from 'node:os'
 import { DomainError } from '../../commands/errors.ts'
 import { discard, getDeadLetter, listDeadLetters, replay, type DeadLetterRow } from '../../dead-letters/dead-letters.ts'
 import { UsageError, type CliCommand } from '../context.ts'
+import { noArguments, parseOptions } from '../options.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** CLI actions have no API key: the audit log names the operating-system user instead. */
 const actor = () => `admin:cli:${userInfo().username}`
-
-function option(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name)
-  if (i === -1) return undefined
-  const value = args[i + 1]
-  if (value === undefined || value.startsWith('--')) throw new UsageError(`${name} needs a value`)
-  return value
-}
 
 /** What the arguments ask for: each action with only the options it takes. */
 type Request =
@@ -25,17 +18,23 @@ type Request =
 function parse(args: string[]): Request {
   const [action, ...rest] = args
   if (action !== 'list' && action !== 'replay' && action !== 'discard') throw new UsageError(`expected list, replay or discard, got ${action ?? 'nothing'}`)
+  // Anything an action does not take is refused: a flag it would ignore (`replay <id> --dry-run`)
+  // must not let it act anyway.
   if (action === 'list') {
-    const kind = option(rest, '--kind')
+    const { kind, status } = parseOptions(rest, ['kind', 'status'] as const)
     if (kind !== undefined && kind !== 'webhook' && kind !== 'task') throw new UsageError('--kind is webhook or task')
-    const status = option(rest, '--status')
     if (status !== undefined && status !== 'open' && status !== 'replayed' && status !== 'discarded') throw new UsageError('--status is open, replayed or discarded')
     return { action, kind, status }
   }
-  const id = rest[0]
-  if (id === undefined || !UUID.test(id)) throw new UsageError('name the dead letter by its id (a UUID)')
-  if (action === 'replay') return { action, id }
-  const reason = option(rest, '--reason')?.trim()
+  const [given, ...options] = rest
+  if (given === undefined || !UUID.test(given)) throw new UsageError('name the dead letter by its id (a UUID)')
+  // Ids are stored in lower case, as the service writes them.
+  const id = given.toLowerCase()
+  if (action === 'replay') {
+    noArguments(options)
+    return { action, id }
+  }
+  const reason = parseOptions(options, ['reason'] as const).reason?.trim()
   if (!reason) throw new UsageError('discard needs --reason <text>')
   return { action, id, reason }
 }

@@ -1,10 +1,12 @@
 import { createDb, createPool, ensureDatabase, migrate as runMigrations } from '../../adapters/postgres/database.ts'
 import type { CliCommand } from '../context.ts'
+import { noArguments } from '../options.ts'
 
 export const migrate: CliCommand = {
   summary: 'create the database if needed and apply pending migrations',
   usage: 'migrate',
-  async run(_args, ctx) {
+  async run(args, ctx) {
+    noArguments(args)
     await ensureDatabase(ctx.config.DATABASE_URL)
     const db = createDb(createPool(ctx.config.DATABASE_URL, 2))
     try {

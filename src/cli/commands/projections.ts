@@ -4,6 +4,7 @@ import { readCheckpoint } from '../../subscriptions/checkpoints.ts'
 import { checkpointName } from '../../subscriptions/projection.ts'
 import { NothingToRebuild, rebuildProjection } from '../../subscriptions/rebuild.ts'
 import { UsageError, type CliCommand } from '../context.ts'
+import { noArguments } from '../options.ts'
 import { progressBar } from '../progress.ts'
 
 export const projections: CliCommand = {
@@ -12,6 +13,7 @@ export const projections: CliCommand = {
   async run(args, ctx) {
     const [action, ...rest] = args
     if (action !== 'status' && action !== 'rebuild') throw new UsageError(`expected status or rebuild, got ${action ?? 'nothing'}`)
+    if (action === 'status') noArguments(rest)
     // The journal and the audit log run on their own subscribers but rebuild the same way.
     const all = [...readModels, ...ledgerProjections]
     const names = all.map((p) => p.name)
@@ -50,8 +52,10 @@ export const projections: CliCommand = {
           const seconds = (performance.now() - started) / 1000
           results.push({ name: projection.name, version: projection.version, events: result.applied, position: result.position ?? null, seconds: Math.round(seconds * 100) / 100, swapped: result.swapped ?? null })
         } catch (err) {
-          if (!(err instanceof NothingToRebuild)) throw err
-          results.push({ name: projection.name, version: projection.version, skipped: err.message })
+          // One projection failing (another rebuild holds it, say) does not hide what was done
+          // before it or stop the ones after: each is reported, and the command exits 1.
+          if (err instanceof NothingToRebuild) results.push({ name: projection.name, version: projection.version, skipped: err.message })
+          else results.push({ name: projection.name, version: projection.version, failed: err instanceof Error ? err.message : String(err) })
         } finally {
           bar?.stop()
         }
@@ -59,8 +63,14 @@ export const projections: CliCommand = {
       if (ctx.json) ctx.stdout.write(JSON.stringify({ rebuilt: results }) + '\n')
       else
         for (const r of results)
-          ctx.stdout.write('skipped' in r ? `${r.name}: skipped: ${r.skipped}\n` : `${r.name} v${r.version}: ${r.events} events to position ${r.position ?? '-'} in ${r.seconds} s, swapped in (${r.swapped === 'copied' ? 'rows copied into the live tables' : 'tables replaced'})\n`)
-      return 0
+          ctx.stdout.write(
+            'skipped' in r
+              ? `${r.name}: skipped: ${r.skipped}\n`
+              : 'failed' in r
+                ? `${r.name}: failed, left as it was: ${r.failed}\n`
+                : `${r.name} v${r.version}: ${r.events} events to position ${r.position ?? '-'} in ${r.seconds} s, swapped in (${r.swapped === 'copied' ? 'rows copied into the live tables' : 'tables replaced'})\n`,
+          )
+      return results.some((r) => 'failed' in r) ? 1 : 0
     } finally {
       await conn.close()
     }

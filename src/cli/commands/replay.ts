@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import type { EventStore, RecordedEvent } from '../../events/event-store.ts'
 import { positionKey } from '../../ledger/position-key.ts'
 import { UsageError, type CliCommand } from '../context.ts'
-import { parseOptions, positionOption } from '../options.ts'
+import { orderedRange, parseOptions, positionOption } from '../options.ts'
 import { progressBar } from '../progress.ts'
 
 const PAGE = 1000
@@ -40,8 +40,10 @@ export const replay: CliCommand = {
   usage: 'replay --stream <name> | replay --after <position> [--until <position>]',
   async run(args, ctx) {
     const opts = parseOptions(args, ['stream', 'after', 'until'] as const)
-    const after = positionOption(opts.after, 'after')
-    const until = positionOption(opts.until, 'until')
+    const after = positionOption(opts.after, 'after', ctx.config.EVENT_STORE)
+    const until = positionOption(opts.until, 'until', ctx.config.EVENT_STORE)
+    orderedRange({ name: 'after', value: after }, { name: 'until', value: until })
+    if (opts.stream === '') throw new UsageError('--stream needs a stream name, such as wallet-<id>')
     if ((opts.stream === undefined) === (after === undefined)) throw new UsageError('give either --stream or --after')
     if (opts.stream !== undefined && until !== undefined) throw new UsageError('--until goes with --after')
     const conn = await ctx.connect()

@@ -87,4 +87,11 @@ t.test('audit verify --against-nats: the heads published on NATS must be links o
   t.match(rewritten.stdout, new RegExp(`published head at position 5 .* is ${'f'.repeat(64)}; the stored chain has ${await stored('5')}`))
   const json = await runCli(url, ['--json', 'audit', 'verify', '--against-nats'], env)
   t.match(JSON.parse(json.stdout), { ok: true, publishedHeads: { checked: 3, mismatches: [{ position: '5' }] } })
+
+  // A stream where no head was published (another environment's, or the notifier never ran) verifies nothing: exit 1.
+  const empty = testStream(t)
+  await ensureLedgerStream(await jetstreamManager(nc), empty)
+  const nowhere = await runCli(url, ['audit', 'verify', '--against-nats'], { NATS_URL: empty.servers, NATS_STREAM: empty.name, NATS_SUBJECT_PREFIX: empty.subjectPrefix })
+  t.equal(nowhere.status, 1, 'no heads: not a pass')
+  t.match(nowhere.stdout, /no audit heads found in NATS stream .* nothing to check them against/)
 })

@@ -22,8 +22,15 @@ t.test('dead-letters list, replay and discard from the CLI, recorded with the op
   t.same((JSON.parse(list.stdout).deadLetters as { id: string }[]).map((d) => d.id).sort(), [webhook, other].sort())
   t.equal(cli('dead-letters', 'list', '--kind', 'nonsense').status, 2)
   t.equal(cli('dead-letters', 'discard', other).status, 2, 'discard needs a reason')
+  // A flag an action does not take is refused, and the action is not taken.
+  for (const args of [['replay', webhook, '--dry-run'], ['replay', webhook, '--reason', 'x'], ['discard', other, '--reason', 'x', '--force'], ['list', 'extra'], ['list', '--kind', 'task', '--limit', '5']]) {
+    const refused = cli('dead-letters', ...args)
+    t.equal(refused.status, 2, args.join(' '))
+    t.match(refused.stderr, /unexpected argument/)
+  }
+  t.same(JSON.parse(cli('--json', 'dead-letters', 'list', '--status', 'open').stdout).deadLetters.length, 2, 'both still open')
 
-  const discarded = cli('dead-letters', 'discard', other, '--reason', 'payout handled by hand')
+  const discarded = cli('dead-letters', 'discard', other.toUpperCase(), '--reason', 'payout handled by hand')
   t.equal(discarded.status, 0, discarded.stderr)
   t.match(discarded.stdout, /discarded by admin:cli:/)
   const replayed = cli('dead-letters', 'replay', webhook)

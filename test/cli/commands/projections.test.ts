@@ -5,6 +5,8 @@ import { PostgresEventStore } from '../../../src/adapters/event-store/postgres.t
 import { ledgerProjections } from '../../../src/ledger/index.ts'
 import { readModels } from '../../../src/projections/index.ts'
 import { ProjectionRunner } from '../../../src/subscriptions/projection-runner.ts'
+import { tryLease } from '../../../src/subscriptions/lease.ts'
+import { shadowSchema } from '../../../src/subscriptions/rebuild.ts'
 import { testDatabase } from '../../helpers/database.ts'
 import { newEvent } from '../../helpers/events.ts'
 
@@ -45,8 +47,36 @@ t.test('projections status and rebuild, human and --json', async (t) => {
   t.same(json.rebuilt.map((r: { name: string }) => r.name), ['mints'])
   t.equal(json.rebuilt[0].swapped, 'replaced', 'the JSON says how the rebuilt tables went live')
 
+  t.equal(cli('projections', 'status', '--bogus').status, 2, 'status takes no arguments')
   t.equal(cli('projections', 'rebuild').status, 2, 'no name is a usage error')
   t.equal(cli('projections', 'rebuild', 'nope').status, 2, 'an unknown name is a usage error')
   t.equal(cli('projections').status, 2)
   t.equal(cli('nope').status, 2)
+})
+
+t.test('rebuild --all goes on past a projection it cannot rebuild, reports each, and exits 1', async (t) => {
+  const { url, db, pool } = await testDatabase(t)
+  const store = new PostgresEventStore(pool)
+  t.teardown(() => store.close())
+  const walletId = '22222222-2222-4222-8222-222222222222'
+  await store.append(`wallet-${walletId}`, [newEvent('WalletCreationRequested', { walletId, ownerId: 'o' }), newEvent('FundsCredited', { walletId, operationId: 'x', amount: '5', source: 'deposit' })], { expected: 'no_stream' })
+  const runner = new ProjectionRunner({ projections: readModels, store, db })
+  runner.start()
+  await runner.caughtUp('2')
+  await runner.stop()
+  // Another rebuild of mints holds its lock.
+  const mints = readModels.find((p) => p.name === 'mints')!
+  const held = await tryLease(pool, `rebuild:${shadowSchema(mints)}`)
+  t.ok(held)
+  t.teardown(() => held?.release())
+
+  const run = spawnSync(process.execPath, ['src/cli/main.ts', '--json', 'projections', 'rebuild', '--all'], { cwd: root, env: { PATH: process.env.PATH, DATABASE_URL: url }, encoding: 'utf8' })
+  t.equal(run.status, 1, run.stderr)
+  const results = JSON.parse(run.stdout).rebuilt as { name: string; failed?: string; events?: number }[]
+  t.same(results.map((r) => r.name), [...readModels, ...ledgerProjections].map((p) => p.name), 'every projection is reported, those after mints too')
+  t.match(results.find((r) => r.name === 'mints'), { failed: /mints is being rebuilt by another process/ })
+  t.same(results.filter((r) => r.failed !== undefined).map((r) => r.name), ['mints'])
+  t.match(results.find((r) => r.name === 'wallets'), { events: 2 })
+  const human = spawnSync(process.execPath, ['src/cli/main.ts', 'projections', 'rebuild', '--all'], { cwd: root, env: { PATH: process.env.PATH, DATABASE_URL: url }, encoding: 'utf8' })
+  t.match(human.stdout, /mints: failed, left as it was: projection mints is being rebuilt/)
 })

@@ -28,5 +28,12 @@ t.test('replay writes the log, a range of it, or one stream as NDJSON', async (t
   t.match(JSON.parse(stream.stderr.trim().split('\n').at(-1)!), { events: events.length })
 
   t.equal((await runCli(url, ['replay'])).status, 2, 'nothing to replay is a usage error')
+  const kurrentForm = await runCli(url, ['replay', '--after', '5/3'])
+  t.equal(kurrentForm.status, 2, 'a position this store never hands out')
+  t.match(kurrentForm.stderr, /--after must be a position of the event log, such as 1042/)
+  const backwards = await runCli(url, ['replay', '--after', '10', '--until', '2'])
+  t.equal(backwards.status, 2)
+  t.match(backwards.stderr, /--until comes before --after/)
+  t.equal((await runCli(url, ['replay', '--stream', ''])).status, 2, 'an empty stream name')
   t.equal((await runCli(url, ['replay', '--stream', wallet, '--after', '0'])).status, 2)
 })
