@@ -9,7 +9,7 @@ import type { EventStore } from '../events/event-store.ts'
 import type { ReconciliationTrigger } from '../events/reconciliation.ts'
 import { LeasedLoop, tryLease } from '../subscriptions/lease.ts'
 import { checkBalances } from './balances.ts'
-import { addFindings, finishRun, lastHighWaterMark, lastTreasury, startRun, storedRun, type Run } from './runs.ts'
+import { addFindings, closeAbandonedRuns, finishRun, lastHighWaterMark, lastTreasury, startRun, storedRun, type Run } from './runs.ts'
 import { checkTreasury } from './treasury.ts'
 import { checkStale } from './stale.ts'
 import { checkUnknown } from './unknown.ts'
@@ -75,12 +75,17 @@ export async function beginRun(
   if (!lock) throw new RunInProgress('a reconciliation run is in progress; read it with GET /admin/reconciliation/runs')
   let run: Run
   try {
+    const abandoned = await closeAbandonedRuns(deps.db, deps.store)
+    if (abandoned.length > 0) deps.logger.warn({ runIds: abandoned }, 'reconciliation runs left running by a process that ended mid-run are recorded as failed')
     run = await startRun(deps.db, deps.store, trigger, randomUUID())
   } catch (err) {
     await lock.release()
     throw err
   }
-  const finished = execute(deps, options, run, onProgress).finally(() => lock.release())
+  // A run that lost its lock (the lock's connection ended) stops: the next run to take the lock
+  // would close it as abandoned while it went on.
+  const signal = options.signal ? AbortSignal.any([options.signal, lock.lost]) : lock.lost
+  const finished = execute(deps, { ...options, signal }, run, onProgress).finally(() => lock.release())
   return { run, finished }
 }
 

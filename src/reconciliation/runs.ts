@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Db } from '../adapters/postgres/database.ts'
 import { insertRows } from '../adapters/postgres/insert-rows.ts'
-import type { EventStore } from '../events/event-store.ts'
+import type { EventStore, ExpectedRevision } from '../events/event-store.ts'
 import { formatAmount } from '../events/money.ts'
 import { reconciliation, type ReconciliationOutcome, type ReconciliationTrigger } from '../events/reconciliation.ts'
 import type { TreasurySnapshot } from './treasury.ts'
@@ -104,12 +104,17 @@ export async function addFindings(db: Db, runId: string, findings: Finding[]): P
   await db.transaction().execute((trx) => insertRows(trx, 'reconciliation_findings', rows))
 }
 
-/** Closes a run with its outcome, counted from the stored findings, and appends ReconciliationRunCompleted. */
+/**
+ * Closes a run with its outcome, counted from the stored findings, and appends
+ * ReconciliationRunCompleted after its ReconciliationRunStarted (`expected`: another revision for a
+ * run whose process ended before it was recorded as started).
+ */
 export async function finishRun(
   db: Db,
   store: EventStore,
   runId: string,
   result: { listedFrom?: Date; highWaterMark?: Date; checked: Record<string, number>; treasury?: TreasurySnapshot; error?: string },
+  expected: ExpectedRevision = 0,
 ): Promise<Run> {
   const rows = await db.selectFrom('reconciliation_findings').select(['kind', sql<string>`count(*)`.as('n')]).where('run_id', '=', runId).groupBy('kind').execute()
   const counts = Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]))
@@ -132,8 +137,26 @@ export async function finishRun(
     .where('id', '=', runId)
     .execute()
   const data = { runId, outcome, findings, counts, checked: result.checked, ...(result.error === undefined ? {} : { error: result.error }) }
-  await store.append(reconciliation.streamName(runId), [{ id: randomUUID(), type: 'ReconciliationRunCompleted', data, metadata: meta(runId, finishedAt.toISOString()) }], { expected: 0 })
+  await store.append(reconciliation.streamName(runId), [{ id: randomUUID(), type: 'ReconciliationRunCompleted', data, metadata: meta(runId, finishedAt.toISOString()) }], { expected })
   return storedRun(db, runId)
+}
+
+export const ABANDONED = 'abandoned: the process running it ended before it finished'
+
+/**
+ * Closes the runs a process left `running` when it ended mid-run (a crash, a kill -9; a stop or a
+ * Ctrl-C records its run as failed itself): failed, with ABANDONED as the error, and their
+ * ReconciliationRunCompleted. Called by a new run holding the run lock, which a live run holds
+ * for as long as it goes on, so every run still `running` then is abandoned. Returns their ids.
+ */
+export async function closeAbandonedRuns(db: Db, store: EventStore): Promise<string[]> {
+  const rows = await db.selectFrom('reconciliation_runs').select('id').where('status', '=', 'running').orderBy('created_at').execute()
+  for (const { id } of rows) {
+    // Its process may have ended between storing the run and recording it as started.
+    const recorded = (await store.readStream(reconciliation.streamName(id))).length
+    await finishRun(db, store, id, { checked: {}, error: ABANDONED }, recorded === 0 ? 'no_stream' : recorded - 1)
+  }
+  return rows.map((r) => r.id)
 }
 
 const runColumns = ['id', 'trigger', 'status', 'outcome', 'created_at', 'finished_at', 'listed_from', 'high_water_mark', 'checked', 'counts', 'error', 'treasury'] as const

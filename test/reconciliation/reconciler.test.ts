@@ -11,7 +11,7 @@ import { fold } from '../../src/events/fold.ts'
 import { mint } from '../../src/events/mint.ts'
 import { formatAmount, parseAmount } from '../../src/events/money.ts'
 import { beginRun, reconcile, Reconciler, reconcileOptionsOf, RunInProgress } from '../../src/reconciliation/reconciler.ts'
-import { listFindings } from '../../src/reconciliation/runs.ts'
+import { ABANDONED, listFindings, startRun, storedRun } from '../../src/reconciliation/runs.ts'
 import { until } from '../helpers/circle.ts'
 import { now, reconcileHarness } from '../helpers/reconcile.ts'
 
@@ -143,6 +143,57 @@ t.test('a run while another holds the run lock is refused', async (t) => {
   await t.rejects(beginRun(h.deps, h.options, 'http'), RunInProgress)
   const done = await first.finished
   t.equal(done.outcome, 'clean')
+})
+
+t.test('runs a process left running when it ended are closed as failed by the next run, recorded, whether or not their start was', async (t) => {
+  const h = await reconcileHarness(t)
+  // A process killed mid-run: its run stored and started, never finished.
+  const killed = await startRun(h.db, h.store, 'schedule')
+  // One killed between storing its run and recording its start.
+  const early = randomUUID()
+  await h.db.insertInto('reconciliation_runs').values({ id: early, trigger: 'cli', status: 'running', outcome: null, created_at: new Date(), error: null }).execute()
+
+  const next = await reconcile(h.deps, h.options, 'http')
+  t.equal(next.outcome, 'clean')
+  for (const id of [killed.id, early]) {
+    t.match(await storedRun(h.db, id), { status: 'failed', outcome: 'failed', error: ABANDONED, highWaterMark: null }, id)
+    const events = await h.store.readStream(`reconciliation-${id}`)
+    t.match(events.at(-1), { type: 'ReconciliationRunCompleted', data: { outcome: 'failed', error: ABANDONED } })
+  }
+  t.same((await h.store.readStream(`reconciliation-${killed.id}`)).map((e) => e.type), ['ReconciliationRunStarted', 'ReconciliationRunCompleted'])
+  t.same((await h.db.selectFrom('reconciliation_runs').select('id').where('status', '=', 'running').execute()), [], 'nothing left running')
+})
+
+t.test('a run that loses its run lock stops, recorded as failed, rather than going on beside the next', async (t) => {
+  const h = await reconcileHarness(t)
+  await h.newWallet()
+  await h.settled()
+  // Circle's answer for the wallet is held until the lock is gone.
+  let asked!: () => void
+  const askedFor = new Promise<void>((resolve) => (asked = resolve))
+  let answer!: () => void
+  const answered = new Promise<void>((resolve) => (answer = resolve))
+  const circle = Object.create(h.circle) as typeof h.circle
+  circle.getWallet = async (id: string) => {
+    asked()
+    await answered
+    return h.circle.getWallet(id)
+  }
+  const { run, finished } = await beginRun({ ...h.deps, circle }, h.options, 'cli')
+  await askedFor
+  // The run lock's connection is ended by the server (a failover, an admin).
+  const holder = await h.pool.query<{ pid: number }>(
+    `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+       AND classid = ((hashtextextended('reconciliation-run', 0) >> 32) & 4294967295)::oid
+       AND objid = (hashtextextended('reconciliation-run', 0) & 4294967295)::oid`,
+  )
+  t.equal(holder.rows.length, 1, 'the run holds its lock')
+  await h.pool.query('SELECT pg_terminate_backend($1)', [holder.rows[0]!.pid])
+  await until(async () => ((await h.pool.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [holder.rows[0]!.pid])).rowCount === 0 ? true : undefined), 10_000, 'lock connection gone')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  answer()
+  const done = await finished
+  t.match(done, { id: run.id, status: 'failed', outcome: 'failed', error: /lease reconciliation-run lost/ })
 })
 
 t.test('two reconcilers started at once leave one active', async (t) => {
