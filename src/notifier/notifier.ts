@@ -42,9 +42,9 @@ class NotifierStopped extends Error {
 
 /**
  * Publishes every status change to JetStream, in event order, at least once: a subscriber with its
- * own checkpoint maps each batch of events to notifications, publishes them all at once (many
- * PubAcks in flight, awaited in order) and lets the checkpoint move only when every PubAck of the
- * batch arrived. While NATS is down or slow the batch is retried with backoff from its first
+ * own checkpoint maps each batch of events to notifications, publishes them in waves of messages
+ * with distinct subjects and resources (each wave all at once, many PubAcks in flight, awaited in
+ * order) and lets the checkpoint move only when every PubAck of the batch arrived. While NATS is down or slow the batch is retried with backoff from its first
  * unacknowledged message, the checkpoint waits (the lag grows) and the rest of the service is
  * unaffected. Each message carries `Nats-Msg-Id` = event id, so JetStream drops a republished
  * message within its duplicate window; beyond the window (a long outage, a restart after a long
@@ -221,8 +221,9 @@ export class Notifier {
   }
 
   /**
-   * Publishes `notes` in order, pipelined, until every one is acknowledged. A failure retries from
-   * the first unacknowledged message (later ones may have been stored already: their msg ids make
+   * Publishes `notes` in order until every one is acknowledged: in waves, each wave pipelined (all
+   * its messages on the wire, then their PubAcks awaited in order). A failure retries from the first
+   * unacknowledged message; later ones of its wave may have been stored already (their msg ids make
    * JetStream drop the repeats).
    */
   private async publishAll(notes: Notification[], oldestRecordedAt: number): Promise<void> {
@@ -244,7 +245,7 @@ export class Notifier {
           next = await this.firstUnpublished(notes, next)
           if (next === notes.length) break
         }
-        const inFlight = notes.slice(next).map((n) =>
+        const inFlight = notes.slice(next, waveEnd(notes, next, subjectPrefix)).map((n) =>
           js.publish(notificationSubject(subjectPrefix, n), JSON.stringify(n), { msgID: n.eventId, timeout: this.publishTimeoutMs }),
         )
         for (const p of inFlight) p.catch(() => undefined)
@@ -289,6 +290,28 @@ export class Notifier {
     }
     return notes.length
   }
+}
+
+/**
+ * Where the wave starting at `from` ends: before the first note whose subject or resource is
+ * already in it. A message the server refuses while later ones of its wave are stored is then never
+ * overtaken by a later status of its own resource (consumers get a resource's changes in order),
+ * nor by a later message on its subject, so each subject is stored in event order, which is what
+ * `firstUnpublished` relies on to tell what the stream holds.
+ */
+export function waveEnd(notes: readonly Notification[], from: number, subjectPrefix: string): number {
+  const subjects = new Set<string>()
+  const resources = new Set<string>()
+  let end = from
+  for (; end < notes.length; end++) {
+    const n = notes[end]!
+    const subject = notificationSubject(subjectPrefix, n)
+    const resource = `${n.resource}/${n.id}`
+    if (subjects.has(subject) || resources.has(resource)) break
+    subjects.add(subject)
+    resources.add(resource)
+  }
+  return end
 }
 
 function describe(err: unknown): string {

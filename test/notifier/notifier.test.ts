@@ -26,10 +26,12 @@ import { requestTransfer } from '../../src/commands/request-transfer.ts'
 import { unfreezeCard } from '../../src/commands/unfreeze-card.ts'
 import { DependencyDegraded } from '../../src/http/routes/health.ts'
 import { Metrics } from '../../src/metrics.ts'
-import { Notifier } from '../../src/notifier/notifier.ts'
+import { Notifier, waveEnd } from '../../src/notifier/notifier.ts'
+import type { JetStreamClient } from '@nats-io/jetstream'
 import { readCheckpoint } from '../../src/subscriptions/checkpoints.ts'
 import { meta } from '../helpers/commands.ts'
 import { testDatabase } from '../helpers/database.ts'
+import { newEvent } from '../helpers/events.ts'
 import { httpHarness } from '../helpers/http.ts'
 import { eventually, machineNats, ownNatsServer, slowProxy, streamMessages, testStream } from '../helpers/nats.ts'
 
@@ -354,12 +356,8 @@ t.test('slow NATS: PubAcks arriving after the timeout degrade health and hold th
   t.ok(n.counts.retries > 0 && n.counts.duplicates > 0, `retried (${n.counts.retries}) and JetStream dropped the repeats (${n.counts.duplicates})`)
 })
 
-t.test('publishes are pipelined: a whole batch is on the wire before the first PubAck comes back', async (t) => {
-  const { store, stream, run, db } = await setup(t)
-  const walletId = randomUUID()
-  await run(createWallet, { walletId, ownerId: 'owner-1' })
-  await run(recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw-1' } })
-  await mints(run, walletId, 20)
+t.test('publishes are pipelined: notes with their own subject and resource are all on the wire before the first PubAck comes back', async (t) => {
+  const { store, stream, db } = await setup(t)
   const proxy = await slowProxy(t, machineNats)
   const n = new Notifier({ store, db, logger, servers: proxy.url, stream, publishTimeoutMs: 10_000 })
   t.teardown(() => n.stop())
@@ -367,8 +365,86 @@ t.test('publishes are pipelined: a whole batch is on the wire before the first P
   n.start()
   await eventually(async () => n.health().status, (s) => s === 'ok', 10_000)
   proxy.delayMs = 500
+  // 20 new wallets in one commit, so one batch: 20 notifications, each on its own subject (wallet.pending.<wallet>).
+  await store.appendMulti(
+    Array.from({ length: 20 }, (_, i) => {
+      const walletId = randomUUID()
+      return { stream: `wallet-${walletId}`, events: [newEvent('WalletCreationRequested', { walletId, ownerId: `owner-${i}` })], expected: 'no_stream' as const }
+    }),
+  )
   await n.caughtUp((await store.head())!, 30_000)
   const published = (text: string) => text.split(`HPUB ${stream.subjectPrefix}.`).length - 1
-  t.equal(published(proxy.sent()), 62, 'each notification published once')
-  t.equal(published(proxy.firstAck!.sentBefore), 62, 'all 62 were sent before the first PubAck arrived')
+  t.equal(published(proxy.sent()), 20, 'each notification published once')
+  t.equal(published(proxy.firstAck!.sentBefore), 20, 'all 20 were sent before the first PubAck arrived')
 })
+
+t.test('notes on one subject, or of one resource, go out one wave after another', async (t) => {
+  const notes = [
+    { resource: 'mint', id: 'a', status: 'pending', walletId: 'w' },
+    { resource: 'mint', id: 'b', status: 'pending', walletId: 'w' },
+    { resource: 'mint', id: 'b', status: 'processing', walletId: 'w' },
+    { resource: 'mint', id: 'c', status: 'processing', walletId: 'v' },
+    { resource: 'mint', id: 'd', status: 'completed', walletId: 'w' },
+  ] as Notification[]
+  t.equal(waveEnd(notes, 0, 'p'), 1, 'a and b share mint.pending.w')
+  t.equal(waveEnd(notes, 1, 'p'), 2, 'b twice: one resource')
+  t.equal(waveEnd(notes, 2, 'p'), 5, 'then three subjects and resources of their own')
+})
+
+/** Mints A and B of one wallet, each requested then submitted: six notifications, two on each mint subject. */
+async function twoMints(run: Awaited<ReturnType<typeof setup>>['run']) {
+  const walletId = randomUUID()
+  await run(createWallet, { walletId, ownerId: 'owner-1' })
+  await run(recordWalletOutcome, { walletId, outcome: { type: 'created', circleWalletId: 'cw-1' } })
+  const [a, b] = [randomUUID(), randomUUID()]
+  await run(requestMint, { mintId: a, walletId, amount: 1_000_000n })
+  await run(requestMint, { mintId: b, walletId, amount: 2_000_000n })
+  await run(recordMintOutcome, { mintId: a, outcome: { type: 'submitted', circleTransferId: `ct-${a}` } })
+  await run(recordMintOutcome, { mintId: b, outcome: { type: 'submitted', circleTransferId: `ct-${b}` } })
+  return { walletId, a, b }
+}
+
+/** A notifier whose JetStream refuses, once, the publish of mint `mintId`'s `pending` notification (it never reaches the server). */
+function refusingOnce(n: Notifier, mintId: string) {
+  const refused: string[] = []
+  const internals = n as unknown as { jetstream(): Promise<JetStreamClient> }
+  const connected = internals.jetstream.bind(n)
+  internals.jetstream = async () => {
+    const js = await connected()
+    return new Proxy(js, {
+      get(target, key, receiver) {
+        if (key !== 'publish') return Reflect.get(target, key, receiver)
+        return (subject: string, payload: string, options?: { msgID?: string }) => {
+          const note = JSON.parse(payload) as Notification
+          if (refused.length === 0 && note.resource === 'mint' && note.id === mintId && note.status === 'pending') {
+            refused.push(options?.msgID ?? '')
+            return Promise.reject(new Error('simulated: the server never got it'))
+          }
+          return target.publish(subject, payload, options)
+        }
+      },
+    })
+  }
+  return refused
+}
+
+for (const window of ['within', 'past'] as const) {
+  t.test(`a message the server refuses while later ones of its batch are stored: no status of its resource overtakes it, and nothing is lost (${window} the duplicate window)`, async (t) => {
+    const { store, db, run } = await setup(t)
+    // Past the window, the notifier asks the stream what it holds instead of relying on msg ids.
+    const stream = { ...testStream(t), ...(window === 'past' ? { duplicateWindowMs: 1000 } : {}) }
+    const { a, b } = await twoMints(run)
+    if (window === 'past') await new Promise((resolve) => setTimeout(resolve, 700))
+    const n = new Notifier({ store, db, logger, servers: machineNats, stream, retry: { firstMs: 50, maxMs: 200 } })
+    t.teardown(() => n.stop())
+    const refused = refusingOnce(n, a)
+    n.start()
+    await n.caughtUp((await store.head())!, 30_000)
+    t.equal(refused.length, 1, 'the refusal happened')
+    const stored = (await streamMessages(machineNats, stream.name)).map((m) => m.data as Notification)
+    t.same(stored.filter((m) => m.resource === 'mint' && m.id === a).map((m) => m.status), ['pending', 'processing'], 'mint A: pending, then processing')
+    t.same(stored.filter((m) => m.resource === 'mint' && m.id === b).map((m) => m.status), ['pending', 'processing'], 'mint B: pending, then processing')
+    t.equal(stored.length, 6, 'every notification once')
+    t.equal(new Set(stored.map((m) => m.eventId)).size, 6)
+  })
+}
