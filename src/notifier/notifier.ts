@@ -78,7 +78,7 @@ export class Notifier {
       ...(options.logger ? { logger: options.logger } : {}),
       filter: { streamPrefixes: NOTIFYING_STREAM_PREFIXES },
       batchSize: options.batchSize ?? 500,
-      handle: (events) => this.handle(events),
+      handle: (events, leased) => this.handle(events, leased),
     })
     if (options.auditHead) {
       this.auditHeads = new AuditHeadPublisher({
@@ -208,7 +208,7 @@ export class Notifier {
     }
   }
 
-  private async handle(events: RecordedEvent[]): Promise<void> {
+  private async handle(events: RecordedEvent[], leased: AbortSignal): Promise<void> {
     const notes: Notification[] = []
     let oldest = Infinity
     for (const event of events) {
@@ -217,17 +217,18 @@ export class Notifier {
       notes.push(note)
       oldest = Math.min(oldest, Date.parse(event.recordedAt))
     }
-    if (notes.length > 0) await this.publishAll(notes, oldest)
+    if (notes.length > 0) await this.publishAll(notes, oldest, leased)
   }
 
   /**
    * Publishes `notes` in order until every one is acknowledged: in waves, each wave pipelined (all
    * its messages on the wire, then their PubAcks awaited in order). A failure retries from the first
    * unacknowledged message; later ones of its wave may have been stored already (their msg ids make
-   * JetStream drop the repeats).
+   * JetStream drop the repeats). `leased` ends the work when this instance loses its lease: retrying
+   * beside the instance that took over would break the order the waves keep.
    */
-  private async publishAll(notes: Notification[], oldestRecordedAt: number): Promise<void> {
-    const signal = this.controller.signal
+  private async publishAll(notes: Notification[], oldestRecordedAt: number, leased: AbortSignal): Promise<void> {
+    const signal = AbortSignal.any([this.controller.signal, leased])
     const { firstMs, maxMs } = this.options.retry ?? { firstMs: 200, maxMs: 10_000 }
     const { subjectPrefix, duplicateWindowMs } = this.options.stream
     let failures = 0
@@ -255,6 +256,7 @@ export class Notifier {
           this.counts.published++
           next++
         }
+        failures = 0
         this.lastError = undefined
       } catch (err) {
         if (signal.aborted) throw new NotifierStopped('notifier stopped')

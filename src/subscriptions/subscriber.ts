@@ -19,9 +19,13 @@ type Handler =
       handle: (trx: Transaction<Database>, events: RecordedEvent[]) => Promise<void>
     }
   | {
-      /** Side effects outside Postgres (Circle, NATS): the checkpoint moves after the handler; handlers are idempotent. */
+      /**
+       * Side effects outside Postgres (Circle, NATS): the checkpoint moves after the handler; handlers
+       * are idempotent. `signal` aborts when this instance stops or loses its lease: a handler that
+       * retries must give up then, or it would go on beside the instance that took over.
+       */
       mode: 'at-least-once'
-      handle: (events: RecordedEvent[]) => Promise<void>
+      handle: (events: RecordedEvent[], signal: AbortSignal) => Promise<void>
     }
 
 export type SubscriberOptions = Handler & {
@@ -210,7 +214,7 @@ export class Subscriber {
             await saveCheckpoints(trx, names, stored, batch.checkpoint)
           })
         } else {
-          await this.options.handle(batch.events)
+          await this.options.handle(batch.events, signal)
           await saveCheckpoints(db, names, stored, batch.checkpoint)
         }
         stored = batch.checkpoint

@@ -171,6 +171,41 @@ t.test('only one instance holding the lease runs; the standby takes over when it
   t.equal(await readCheckpoint(db, name), second.position)
 })
 
+t.test('an at-least-once handler that retries is told when its instance loses the lease, and stops', async (t) => {
+  const name = `lease-lost-${randomUUID()}`
+  let seen: AbortSignal | undefined
+  const subscriber = new Subscriber({
+    name,
+    store,
+    db,
+    leasePool: pool,
+    leaseRetryMs: 100,
+    mode: 'at-least-once',
+    // A handler that cannot get its side effect through (NATS down, say) retries until told to stop.
+    handle: async (_events, signal) => {
+      seen = signal
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
+      throw signal.reason
+    },
+  })
+  subscriber.start()
+  t.teardown(() => subscriber.stop())
+  await store.append(`lease-lost-${randomUUID()}`, [newEvent()], { expected: 'no_stream' })
+  await until(async () => seen, 10_000, 'the handler runs')
+  t.equal(seen!.aborted, false)
+  // The lease's connection ends (a failover, an admin): another instance may take over now.
+  const holder = await pool.query<{ pid: number }>(
+    `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND classid = ((hashtextextended($1, 0) >> 32) & 4294967295)::oid AND objid = (hashtextextended($1, 0) & 4294967295)::oid`,
+    [`subscriber:${name}`],
+  )
+  t.equal(holder.rows.length, 1, 'the instance holds its lease')
+  await pool.query('SELECT pg_terminate_backend($1)', [holder.rows[0]!.pid])
+  await until(async () => (seen!.aborted ? true : undefined), 10_000, 'the handler is told')
+  t.ok(seen!.aborted, 'the handler’s signal aborted when the lease was lost')
+})
+
 t.test('a checkpoint moves only from the position the instance read', async (t) => {
   const name = `cas-${randomUUID()}`
   await saveCheckpoint(db, name, undefined, '5')
