@@ -13,6 +13,7 @@ import { formatAmount, parseAmount } from '../../src/events/money.ts'
 import { beginRun, reconcile, Reconciler, reconcileOptionsOf, RunInProgress } from '../../src/reconciliation/reconciler.ts'
 import { ABANDONED, listFindings, startRun, storedRun } from '../../src/reconciliation/runs.ts'
 import { until } from '../helpers/circle.ts'
+import { advisoryLockHolder, terminateLockHolder } from '../helpers/database.ts'
 import { now, reconcileHarness } from '../helpers/reconcile.ts'
 
 t.test('a mint Circle completed without a webhook, with polling off, is completed by the run through events', async (t) => {
@@ -182,14 +183,10 @@ t.test('a run that loses its run lock stops, recorded as failed, rather than goi
   const { run, finished } = await beginRun({ ...h.deps, circle }, h.options, 'cli')
   await askedFor
   // The run lock's connection is ended by the server (a failover, an admin).
-  const holder = await h.pool.query<{ pid: number }>(
-    `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
-       AND classid = ((hashtextextended('reconciliation-run', 0) >> 32) & 4294967295)::oid
-       AND objid = (hashtextextended('reconciliation-run', 0) & 4294967295)::oid`,
-  )
-  t.equal(holder.rows.length, 1, 'the run holds its lock')
-  await h.pool.query('SELECT pg_terminate_backend($1)', [holder.rows[0]!.pid])
-  await until(async () => ((await h.pool.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [holder.rows[0]!.pid])).rowCount === 0 ? true : undefined), 10_000, 'lock connection gone')
+  const pid = await advisoryLockHolder(h.db, 'reconciliation-run')
+  t.ok(pid, 'the run holds its lock')
+  await terminateLockHolder(h.db, 'reconciliation-run')
+  await until(async () => ((await h.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0 ? true : undefined), 10_000, 'lock connection gone')
   await new Promise((resolve) => setTimeout(resolve, 100))
   answer()
   const done = await finished

@@ -5,7 +5,7 @@ import t from 'tap'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
 import { CheckpointMoved, readCheckpoint, saveCheckpoint, Subscriber } from '../../src/subscriptions/subscriber.ts'
 import { until } from '../helpers/circle.ts'
-import { testDatabase } from '../helpers/database.ts'
+import { advisoryLockHolder, terminateLockHolder, testDatabase } from '../helpers/database.ts'
 import { newEvent, newEvents } from '../helpers/events.ts'
 
 const { db, pool } = await testDatabase(t)
@@ -194,14 +194,8 @@ t.test('an at-least-once handler that retries is told when its instance loses th
   await until(async () => seen, 10_000, 'the handler runs')
   t.equal(seen!.aborted, false)
   // The lease's connection ends (a failover, an admin): another instance may take over now.
-  const holder = await pool.query<{ pid: number }>(
-    `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
-       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-       AND classid = ((hashtextextended($1, 0) >> 32) & 4294967295)::oid AND objid = (hashtextextended($1, 0) & 4294967295)::oid`,
-    [`subscriber:${name}`],
-  )
-  t.equal(holder.rows.length, 1, 'the instance holds its lease')
-  await pool.query('SELECT pg_terminate_backend($1)', [holder.rows[0]!.pid])
+  t.ok(await advisoryLockHolder(db, `subscriber:${name}`), 'the instance holds its lease')
+  await terminateLockHolder(db, `subscriber:${name}`)
   await until(async () => (seen!.aborted ? true : undefined), 10_000, 'the handler is told')
   t.ok(seen!.aborted, 'the handler’s signal aborted when the lease was lost')
 })
