@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
 import t from 'tap'
 import { PostgresEventStore } from '../../src/adapters/event-store/postgres.ts'
+import type { RecordedEvent } from '../../src/events/event-store.ts'
 import { CheckpointMoved, readCheckpoint, saveCheckpoint, Subscriber } from '../../src/subscriptions/subscriber.ts'
 import { until } from '../helpers/circle.ts'
 import { advisoryLockHolder, terminateLockHolder, testDatabase } from '../helpers/database.ts'
@@ -12,6 +13,10 @@ const { db, pool } = await testDatabase(t)
 const store = new PostgresEventStore(pool, { pollIntervalMs: 100 })
 t.teardown(() => store.close())
 await sql`CREATE TABLE seen (event_id uuid NOT NULL, subscriber text NOT NULL, PRIMARY KEY (event_id, subscriber))`.execute(db)
+
+/** An at-least-once subscriber that takes the lease `subscriber:<name>`. */
+const leased = (name: string, handle: (events: RecordedEvent[], signal: AbortSignal) => Promise<void>) =>
+  new Subscriber({ name, store, db, leasePool: pool, leaseRetryMs: 100, mode: 'at-least-once', handle })
 
 const seenBy = async (name: string) =>
   (await sql<{ n: string }>`SELECT count(*) AS n FROM seen WHERE subscriber = ${name}`.execute(db)).rows[0]!.n
@@ -144,16 +149,7 @@ t.test('a failing handler rolls back its writes and is retried from the same che
 t.test('only one instance holding the lease runs; the standby takes over when it stops', async (t) => {
   const name = `lease-${randomUUID()}`
   const handled: string[] = []
-  const make = (tag: string) =>
-    new Subscriber({
-      name,
-      store,
-      db,
-      leasePool: pool,
-      leaseRetryMs: 100,
-      mode: 'at-least-once',
-      handle: async (events) => void handled.push(...events.map(() => tag)),
-    })
+  const make = (tag: string) => leased(name, async (events) => void handled.push(...events.map(() => tag)))
   const a = make('a')
   const b = make('b')
   a.start()
@@ -174,19 +170,11 @@ t.test('only one instance holding the lease runs; the standby takes over when it
 t.test('an at-least-once handler that retries is told when its instance loses the lease, and stops', async (t) => {
   const name = `lease-lost-${randomUUID()}`
   let seen: AbortSignal | undefined
-  const subscriber = new Subscriber({
-    name,
-    store,
-    db,
-    leasePool: pool,
-    leaseRetryMs: 100,
-    mode: 'at-least-once',
-    // A handler that cannot get its side effect through (NATS down, say) retries until told to stop.
-    handle: async (_events, signal) => {
-      seen = signal
-      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
-      throw signal.reason
-    },
+  // A handler that cannot get its side effect through (NATS down, say) retries until told to stop.
+  const subscriber = leased(name, async (_events, signal) => {
+    seen = signal
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
+    throw signal.reason
   })
   subscriber.start()
   t.teardown(() => subscriber.stop())
