@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type pg from 'pg'
 import type { Logger } from 'pino'
@@ -8,7 +8,6 @@ import { backoffDelay } from '../adapters/retry.ts'
 import { notificationSubject, type Notification } from '../adapters/nats/notification.ts'
 import { ensureLedgerStream, type LedgerStreamOptions } from '../adapters/nats/stream.ts'
 import type { EventStore, Position, RecordedEvent } from '../events/event-store.ts'
-import { isAfter } from '../subscriptions/checkpoints.ts'
 import { Subscriber, type SubscriberStatus } from '../subscriptions/subscriber.ts'
 import { AuditHeadPublisher, type AuditHeadSource } from './audit-heads.ts'
 import { NOTIFYING_STREAM_PREFIXES, NotificationMapper } from './notifications.ts'
@@ -42,9 +41,9 @@ class NotifierStopped extends Error {
 
 /**
  * Publishes every status change to JetStream, in event order, at least once: a subscriber with its
- * own checkpoint maps each batch of events to notifications, publishes them in waves of messages
- * with distinct subjects and resources (each wave all at once, many PubAcks in flight, awaited in
- * order) and lets the checkpoint move only when every PubAck of the batch arrived. While NATS is down or slow the batch is retried with backoff from its first
+ * own checkpoint maps each batch of events to notifications, publishes them in waves of messages of
+ * distinct resources (each wave all at once, many PubAcks in flight) and lets the checkpoint move
+ * only when every PubAck of the batch arrived. While NATS is down or slow the batch is retried with backoff from its first
  * unacknowledged message, the checkpoint waits (the lag grows) and the rest of the service is
  * unaffected. Each message carries `Nats-Msg-Id` = event id, so JetStream drops a republished
  * message within its duplicate window; beyond the window (a long outage, a restart after a long
@@ -221,41 +220,49 @@ export class Notifier {
   }
 
   /**
-   * Publishes `notes` in order until every one is acknowledged: in waves, each wave pipelined (all
-   * its messages on the wire, then their PubAcks awaited in order). A failure retries from the first
-   * unacknowledged message; later ones of its wave may have been stored already (their msg ids make
-   * JetStream drop the repeats). `leased` ends the work when this instance loses its lease: retrying
-   * beside the instance that took over would break the order the waves keep.
+   * Publishes `notes` in order until every one is acknowledged, in waves: each wave is the next
+   * unacknowledged notes up to the first whose resource is already in it, pipelined (all on the
+   * wire, then their PubAcks awaited). So in normal operation the stream holds the notes in event
+   * order, and a message NATS refuses (or loses in a failover) while later ones get through is sent
+   * again before any later status of its resource. A failure retries every note not acknowledged
+   * (some may be stored already: their msg ids make JetStream drop the repeats). `leased` ends the
+   * work when this instance loses its lease: retrying beside the one that took over would break
+   * that order.
    */
   private async publishAll(notes: Notification[], oldestRecordedAt: number, leased: AbortSignal): Promise<void> {
     const signal = AbortSignal.any([this.controller.signal, leased])
     const { firstMs, maxMs } = this.options.retry ?? { firstMs: 200, maxMs: 10_000 }
     const { subjectPrefix, duplicateWindowMs } = this.options.stream
+    const acked = notes.map(() => false)
+    // A message cannot have been published before its event was recorded: while the oldest event is
+    // well inside the duplicate window, JetStream itself drops any earlier copy. Past that (a long
+    // outage, a restart after a long stop), ask the stream what it already holds, first and after
+    // each failure.
+    const pastWindow = () => Date.now() - oldestRecordedAt > duplicateWindowMs / 2
+    let ask = pastWindow()
     let failures = 0
-    let next = 0
-    while (next < notes.length) {
+    while (acked.includes(false)) {
       if (signal.aborted) throw new NotifierStopped('notifier stopped')
       try {
         const js = await abortable(this.jetstream(), signal)
         // While the client reconnects it would only buffer the messages; wait for the server instead.
         while (this.disconnected) await sleep(100, undefined, { signal })
-        // A message cannot have been published before its event was recorded: while the oldest event
-        // is well inside the duplicate window, JetStream itself drops any earlier copy. Past that
-        // (a long outage, a restart after a long stop), ask the stream what it already holds.
-        if (Date.now() - oldestRecordedAt > duplicateWindowMs / 2) {
-          next = await this.firstUnpublished(notes, next)
-          if (next === notes.length) break
+        if (ask) {
+          await this.markHeld(js, notes, acked, oldestRecordedAt)
+          ask = false
+          continue
         }
-        const inFlight = notes.slice(next, waveEnd(notes, next, subjectPrefix)).map((n) =>
-          js.publish(notificationSubject(subjectPrefix, n), JSON.stringify(n), { msgID: n.eventId, timeout: this.publishTimeoutMs }),
-        )
-        for (const p of inFlight) p.catch(() => undefined)
-        for (const p of inFlight) {
-          const ack = await p
-          if (ack.duplicate) this.counts.duplicates++
-          this.counts.published++
-          next++
-        }
+        const wave = nextWave(notes, acked)
+        const inFlight = wave.map((i) => {
+          const n = notes[i]!
+          return js.publish(notificationSubject(subjectPrefix, n), JSON.stringify(n), { msgID: n.eventId, timeout: this.publishTimeoutMs }).then((ack) => {
+            if (ack.duplicate) this.counts.duplicates++
+            this.counts.published++
+            acked[i] = true
+          })
+        })
+        const failed = (await Promise.allSettled(inFlight)).find((r) => r.status === 'rejected')
+        if (failed) throw failed.reason
         failures = 0
         this.lastError = undefined
       } catch (err) {
@@ -263,57 +270,61 @@ export class Notifier {
         this.lastError = describe(err)
         this.counts.retries++
         const delay = backoffDelay(failures++, { baseMs: firstMs, maxMs })
-        this.options.logger?.warn({ err, pending: notes.length - next, retryInMs: Math.round(delay) }, 'NATS publish failed; retrying')
+        this.options.logger?.warn({ err, pending: acked.filter((a) => !a).length, retryInMs: Math.round(delay) }, 'NATS publish failed; retrying')
         await sleep(delay, undefined, { signal }).catch(() => undefined)
         // A server that lost its state (or a stream deleted meanwhile) gets the stream back before the retry.
         if (this.jsm) await ensureLedgerStream(this.jsm, this.options.stream).catch(() => undefined)
+        ask = pastWindow()
       }
     }
   }
 
   /**
-   * The index of the first note the stream does not hold yet. Messages on one subject are stored in
-   * event order, so a note is held when the last message on its subject is at its position or later.
+   * Marks the notes the stream holds already, by msg id (the event id): the ids of every
+   * notification stored since shortly before the oldest note's event was recorded (none of these
+   * notes can have been stored earlier). Only what was published after that event is read: at
+   * most the batch a stopped instance published before storing its checkpoint.
    */
-  private async firstUnpublished(notes: Notification[], from: number): Promise<number> {
+  private async markHeld(js: JetStreamClient, notes: Notification[], acked: boolean[], oldestRecordedAt: number): Promise<void> {
     const { name, subjectPrefix } = this.options.stream
-    const lastBySubject = new Map<string, Position | null>()
-    for (let i = from; i < notes.length; i++) {
-      const n = notes[i]
-      if (n === undefined) break
-      const subject = notificationSubject(subjectPrefix, n)
-      if (!lastBySubject.has(subject)) {
-        if (this.jsm === undefined) throw new Error('NATS JetStream is not connected')
-        const stored = await this.jsm.streams.getMessage(name, { last_by_subj: subject })
-        lastBySubject.set(subject, stored ? (stored.json<Notification>().position ?? null) : null)
+    const consumer = await js.consumers.get(name, {
+      // Notifications only (<prefix>.<resource>.<status>.<wallet>), not the audit heads.
+      filter_subjects: `${subjectPrefix}.*.*.*`,
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: new Date(oldestRecordedAt - CLOCK_SKEW_MS).toISOString(),
+      headers_only: true,
+    })
+    const pending = (await consumer.info(true)).num_pending
+    const held = new Set<string>()
+    if (pending > 0) {
+      const messages = await consumer.fetch({ max_messages: pending, expires: this.publishTimeoutMs })
+      for await (const m of messages) {
+        const id = m.headers?.get('Nats-Msg-Id')
+        if (id) held.add(id)
       }
-      const last = lastBySubject.get(subject)
-      if (last === null || last === undefined || isAfter(this.options.store, n.position, last)) return i
     }
-    return notes.length
+    for (const [i, n] of notes.entries()) if (held.has(n.eventId)) acked[i] = true
   }
 }
 
+/** How far the event store's clock may be ahead of the NATS server's. */
+const CLOCK_SKEW_MS = 5 * 60_000
+
 /**
- * Where the wave starting at `from` ends: before the first note whose subject or resource is
- * already in it. A message the server refuses while later ones of its wave are stored is then never
- * overtaken by a later status of its own resource (consumers get a resource's changes in order),
- * nor by a later message on its subject, so each subject is stored in event order, which is what
- * `firstUnpublished` relies on to tell what the stream holds.
+ * The next wave: the unacknowledged notes in order, up to the first whose resource is already in
+ * it (acknowledged notes are stored and hold nothing back).
  */
-export function waveEnd(notes: readonly Notification[], from: number, subjectPrefix: string): number {
-  const subjects = new Set<string>()
+export function nextWave(notes: readonly Notification[], acked: readonly boolean[]): number[] {
   const resources = new Set<string>()
-  let end = from
-  for (; end < notes.length; end++) {
-    const n = notes[end]!
-    const subject = notificationSubject(subjectPrefix, n)
+  const wave: number[] = []
+  for (const [i, n] of notes.entries()) {
+    if (acked[i]) continue
     const resource = `${n.resource}/${n.id}`
-    if (subjects.has(subject) || resources.has(resource)) break
-    subjects.add(subject)
+    if (resources.has(resource)) break
     resources.add(resource)
+    wave.push(i)
   }
-  return end
+  return wave
 }
 
 function describe(err: unknown): string {

@@ -26,7 +26,7 @@ import { requestTransfer } from '../../src/commands/request-transfer.ts'
 import { unfreezeCard } from '../../src/commands/unfreeze-card.ts'
 import { DependencyDegraded } from '../../src/http/routes/health.ts'
 import { Metrics } from '../../src/metrics.ts'
-import { Notifier, waveEnd } from '../../src/notifier/notifier.ts'
+import { Notifier, nextWave } from '../../src/notifier/notifier.ts'
 import type { JetStreamClient } from '@nats-io/jetstream'
 import { readCheckpoint } from '../../src/subscriptions/checkpoints.ts'
 import { meta } from '../helpers/commands.ts'
@@ -356,7 +356,7 @@ t.test('slow NATS: PubAcks arriving after the timeout degrade health and hold th
   t.ok(n.counts.retries > 0 && n.counts.duplicates > 0, `retried (${n.counts.retries}) and JetStream dropped the repeats (${n.counts.duplicates})`)
 })
 
-t.test('publishes are pipelined: notes with their own subject and resource are all on the wire before the first PubAck comes back', async (t) => {
+t.test('publishes are pipelined: notes of distinct resources are all on the wire before the first PubAck comes back', async (t) => {
   const { store, stream, db } = await setup(t)
   const proxy = await slowProxy(t, machineNats)
   const n = new Notifier({ store, db, logger, servers: proxy.url, stream, publishTimeoutMs: 10_000 })
@@ -378,17 +378,18 @@ t.test('publishes are pipelined: notes with their own subject and resource are a
   t.equal(published(proxy.firstAck!.sentBefore), 20, 'all 20 were sent before the first PubAck arrived')
 })
 
-t.test('notes on one subject, or of one resource, go out one wave after another', async (t) => {
+t.test('a wave holds the unacknowledged notes up to the first whose resource is already in it', async (t) => {
   const notes = [
     { resource: 'mint', id: 'a', status: 'pending', walletId: 'w' },
     { resource: 'mint', id: 'b', status: 'pending', walletId: 'w' },
+    { resource: 'mint', id: 'a', status: 'processing', walletId: 'w' },
+    { resource: 'wallet', id: 'a', status: 'active', walletId: 'a' },
     { resource: 'mint', id: 'b', status: 'processing', walletId: 'w' },
-    { resource: 'mint', id: 'c', status: 'processing', walletId: 'v' },
-    { resource: 'mint', id: 'd', status: 'completed', walletId: 'w' },
   ] as Notification[]
-  t.equal(waveEnd(notes, 0, 'p'), 1, 'a and b share mint.pending.w')
-  t.equal(waveEnd(notes, 1, 'p'), 2, 'b twice: one resource')
-  t.equal(waveEnd(notes, 2, 'p'), 5, 'then three subjects and resources of their own')
+  t.same(nextWave(notes, [false, false, false, false, false]), [0, 1], 'one subject for a and b is fine; a again waits')
+  t.same(nextWave(notes, [true, true, false, false, false]), [2, 3, 4], 'a mint and a wallet of the same id are two resources')
+  t.same(nextWave(notes, [false, true, false, true, false]), [0], 'a note refused while later ones were stored goes before its resource’s next')
+  t.same(nextWave(notes, [true, true, true, true, true]), [])
 })
 
 /** Mints A and B of one wallet, each requested then submitted: six notifications, two on each mint subject. */
