@@ -62,6 +62,11 @@ export class Notifier {
   private ready = Promise.withResolvers<void>()
   private disconnected = true
   private lastError: string | undefined
+  /**
+   * The stream's last sequence when this instance's current run (lease) began, and the highest
+   * sequence a PubAck of that run has given: what markHeld reads between.
+   */
+  private run: { leased: AbortSignal; takeoverSeq: number; ackedSeq: number } | undefined
   /** PubAcks received, and how many of them JetStream marked as duplicates. */
   readonly counts = { published: 0, duplicates: 0, retries: 0 }
 
@@ -230,7 +235,8 @@ export class Notifier {
    * that order.
    */
   private async publishAll(notes: Notification[], oldestRecordedAt: number, leased: AbortSignal): Promise<void> {
-    const signal = AbortSignal.any([this.controller.signal, leased])
+    // Aborted when this instance stops or loses its lease.
+    const signal = leased
     const { firstMs, maxMs } = this.options.retry ?? { firstMs: 200, maxMs: 10_000 }
     const { subjectPrefix, duplicateWindowMs } = this.options.stream
     const acked = notes.map(() => false)
@@ -241,14 +247,18 @@ export class Notifier {
     const pastWindow = () => Date.now() - oldestRecordedAt > duplicateWindowMs / 2
     let ask = pastWindow()
     let failures = 0
+    // Every message this batch stores comes after the last one the run stored before it.
+    let floorSeq: number | undefined
     while (acked.includes(false)) {
       if (signal.aborted) throw new NotifierStopped('notifier stopped')
       try {
         const js = await abortable(this.jetstream(), signal)
         // While the client reconnects it would only buffer the messages; wait for the server instead.
         while (this.disconnected) await sleep(100, undefined, { signal })
+        const run = await this.runOf(leased)
+        floorSeq ??= run.ackedSeq
         if (ask) {
-          await this.markHeld(js, notes, acked, oldestRecordedAt)
+          await this.markHeld(js, notes, acked, { oldestRecordedAt, takeoverSeq: run.takeoverSeq, floorSeq }, signal)
           ask = false
           continue
         }
@@ -258,6 +268,7 @@ export class Notifier {
           return js.publish(notificationSubject(subjectPrefix, n), JSON.stringify(n), { msgID: n.eventId, timeout: this.publishTimeoutMs }).then((ack) => {
             if (ack.duplicate) this.counts.duplicates++
             this.counts.published++
+            run.ackedSeq = Math.max(run.ackedSeq, ack.seq)
             acked[i] = true
           })
         })
@@ -279,31 +290,64 @@ export class Notifier {
     }
   }
 
-  /**
-   * Marks the notes the stream holds already, by msg id (the event id): the ids of every
-   * notification stored since shortly before the oldest note's event was recorded (none of these
-   * notes can have been stored earlier). Only what was published after that event is read: at
-   * most the batch a stopped instance published before storing its checkpoint.
-   */
-  private async markHeld(js: JetStreamClient, notes: Notification[], acked: boolean[], oldestRecordedAt: number): Promise<void> {
-    const { name, subjectPrefix } = this.options.stream
-    const consumer = await js.consumers.get(name, {
-      // Notifications only (<prefix>.<resource>.<status>.<wallet>), not the audit heads.
-      filter_subjects: `${subjectPrefix}.*.*.*`,
-      deliver_policy: DeliverPolicy.StartTime,
-      opt_start_time: new Date(oldestRecordedAt - CLOCK_SKEW_MS).toISOString(),
-      headers_only: true,
-    })
-    const pending = (await consumer.info(true)).num_pending
-    const held = new Set<string>()
-    if (pending > 0) {
-      const messages = await consumer.fetch({ max_messages: pending, expires: this.publishTimeoutMs })
-      for await (const m of messages) {
-        const id = m.headers?.get('Nats-Msg-Id')
-        if (id) held.add(id)
-      }
+  /** This run's sequences: the stream's last one is read once, when the run's first batch goes out. */
+  private async runOf(leased: AbortSignal): Promise<{ takeoverSeq: number; ackedSeq: number }> {
+    if (this.run?.leased !== leased) {
+      if (this.jsm === undefined) throw new Error('NATS JetStream is not connected')
+      const last = (await this.jsm.streams.info(this.options.stream.name)).state.last_seq
+      this.run = { leased, takeoverSeq: last, ackedSeq: last }
     }
+    return this.run
+  }
+
+  /**
+   * Marks the notes the stream holds already, by msg id (the event id). Two reads, headers only:
+   * what an earlier instance stored before this run took over, from shortly before the oldest
+   * note's event was recorded (no copy can be older) up to `takeoverSeq`; and what this batch
+   * stored, after `floorSeq`. The batches this run published in between are not read again. A read
+   * cut short only leaves notes to publish again: JetStream or consumers drop the repeats.
+   */
+  private async markHeld(js: JetStreamClient, notes: Notification[], acked: boolean[], range: { oldestRecordedAt: number; takeoverSeq: number; floorSeq: number }, signal: AbortSignal): Promise<void> {
+    const held = new Set<string>()
+    const from = new Date(range.oldestRecordedAt - CLOCK_SKEW_MS).toISOString()
+    await this.readIds(js, { deliver_policy: DeliverPolicy.StartTime, opt_start_time: from }, range.takeoverSeq, held, signal)
+    await this.readIds(js, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: range.floorSeq + 1 }, Number.MAX_SAFE_INTEGER, held, signal)
     for (const [i, n] of notes.entries()) if (held.has(n.eventId)) acked[i] = true
+  }
+
+  /** Adds to `held` the msg ids of the notifications from `start` up to sequence `upTo`, with an ordered consumer deleted after. */
+  private async readIds(
+    js: JetStreamClient,
+    start: { deliver_policy: DeliverPolicy; opt_start_time?: string; opt_start_seq?: number },
+    upTo: number,
+    held: Set<string>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { name, subjectPrefix } = this.options.stream
+    // Notifications only (<prefix>.<resource>.<status>.<wallet>), not the audit heads.
+    const consumer = await js.consumers.get(name, { filter_subjects: `${subjectPrefix}.*.*.*`, headers_only: true, ...start })
+    try {
+      const pending = (await consumer.info(true)).num_pending
+      if (pending === 0) return
+      const messages = await consumer.fetch({ max_messages: pending, expires: this.publishTimeoutMs })
+      // A fetch waits through a disconnection: a stop, or its own deadline, ends it.
+      const stop = () => void messages.stop()
+      const deadline = setTimeout(stop, 2 * this.publishTimeoutMs)
+      signal.addEventListener('abort', stop, { once: true })
+      try {
+        for await (const m of messages) {
+          if (m.seq > upTo) break
+          const id = m.headers?.get('Nats-Msg-Id')
+          if (id) held.add(id)
+        }
+      } finally {
+        clearTimeout(deadline)
+        signal.removeEventListener('abort', stop)
+        void messages.stop()
+      }
+    } finally {
+      await consumer.delete().catch(() => undefined)
+    }
   }
 }
 

@@ -405,8 +405,11 @@ async function twoMints(run: Awaited<ReturnType<typeof setup>>['run']) {
   return { walletId, a, b }
 }
 
-/** A notifier whose JetStream refuses, once, the publish of mint `mintId`'s `pending` notification (it never reaches the server). */
-function refusingOnce(n: Notifier, mintId: string) {
+/**
+ * A notifier whose JetStream refuses, once, the publish of mint `mintId`'s `pending` notification
+ * (it never reaches the server), after `afterMs` (a PubAck timeout, say).
+ */
+function refusingOnce(n: Notifier, mintId: string, afterMs = 0, stored = false) {
   const refused: string[] = []
   const internals = n as unknown as { jetstream(): Promise<JetStreamClient> }
   const connected = internals.jetstream.bind(n)
@@ -419,7 +422,9 @@ function refusingOnce(n: Notifier, mintId: string) {
           const note = JSON.parse(payload) as Notification
           if (refused.length === 0 && note.resource === 'mint' && note.id === mintId && note.status === 'pending') {
             refused.push(options?.msgID ?? '')
-            return Promise.reject(new Error('simulated: the server never got it'))
+            // `stored`: the server stores it, but its PubAck never comes back.
+            if (stored) void target.publish(subject, payload, options)
+            return new Promise((_, reject) => setTimeout(() => reject(new Error('simulated: no PubAck')), afterMs))
           }
           return target.publish(subject, payload, options)
         }
@@ -438,7 +443,9 @@ for (const window of ['within', 'past'] as const) {
     if (window === 'past') await new Promise((resolve) => setTimeout(resolve, 700))
     const n = new Notifier({ store, db, logger, servers: machineNats, stream, retry: { firstMs: 50, maxMs: 200 } })
     t.teardown(() => n.stop())
-    const refused = refusingOnce(n, a)
+    // Past the window, the refusal comes once the window has passed for the messages stored beside
+    // it: only reading what the batch stored keeps them from being stored twice.
+    const refused = refusingOnce(n, a, window === 'past' ? 1200 : 0)
     n.start()
     await n.caughtUp((await store.head())!, 30_000)
     t.equal(refused.length, 1, 'the refusal happened')
@@ -449,3 +456,21 @@ for (const window of ['within', 'past'] as const) {
     t.equal(new Set(stored.map((m) => m.eventId)).size, 6)
   })
 }
+
+t.test('a message stored whose PubAck was lost, past the duplicate window, is found by its msg id and not stored twice', async (t) => {
+  const { store, db, run } = await setup(t)
+  const stream = { ...testStream(t), duplicateWindowMs: 1000 }
+  const { a } = await twoMints(run)
+  await new Promise((resolve) => setTimeout(resolve, 700))
+  const n = new Notifier({ store, db, logger, servers: machineNats, stream, retry: { firstMs: 50, maxMs: 200 } })
+  t.teardown(() => n.stop())
+  // Stored at once; the publish fails 1.2 s later, when the window no longer drops a repeat.
+  const lost = refusingOnce(n, a, 1200, true)
+  n.start()
+  await n.caughtUp((await store.head())!, 30_000)
+  t.equal(lost.length, 1)
+  const stored = (await streamMessages(machineNats, stream.name)).map((m) => m.data as Notification)
+  t.equal(stored.filter((m) => m.eventId === lost[0]).length, 1, 'the message whose PubAck was lost is stored once')
+  t.equal(stored.length, 6, 'every notification once')
+  t.same(stored.filter((m) => m.resource === 'mint' && m.id === a).map((m) => m.status), ['pending', 'processing'])
+})
