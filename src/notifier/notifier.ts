@@ -327,29 +327,39 @@ export class Notifier {
     // Notifications only (<prefix>.<resource>.<status>.<wallet>), not the audit heads.
     const consumer = await js.consumers.get(name, { filter_subjects: `${subjectPrefix}.*.*.*`, headers_only: true, ...start })
     try {
-      const pending = (await consumer.info(true)).num_pending
-      if (pending === 0) return
-      const messages = await consumer.fetch({ max_messages: pending, expires: this.publishTimeoutMs })
-      // A fetch waits through a disconnection: a stop, or its own deadline, ends it.
-      const stop = () => void messages.stop()
-      const deadline = setTimeout(stop, 2 * this.publishTimeoutMs)
-      signal.addEventListener('abort', stop, { once: true })
-      try {
-        for await (const m of messages) {
-          if (m.seq > upTo) break
-          const id = m.headers?.get('Nats-Msg-Id')
-          if (id) held.add(id)
+      let left = (await consumer.info(true)).num_pending
+      // In chunks: past `upTo` the rest (this run's own later batches, for the first read) is not fetched.
+      while (left > 0 && !signal.aborted) {
+        const messages = await consumer.fetch({ max_messages: Math.min(left, READ_CHUNK), expires: this.publishTimeoutMs })
+        // A fetch waits through a disconnection: a stop, or its own deadline, ends it.
+        const stop = () => void messages.stop()
+        const deadline = setTimeout(stop, 2 * this.publishTimeoutMs)
+        signal.addEventListener('abort', stop, { once: true })
+        let read = 0
+        try {
+          for await (const m of messages) {
+            if (m.seq > upTo) return
+            read++
+            const id = m.headers?.get('Nats-Msg-Id')
+            if (id) held.add(id)
+          }
+        } finally {
+          clearTimeout(deadline)
+          signal.removeEventListener('abort', stop)
+          void messages.stop()
         }
-      } finally {
-        clearTimeout(deadline)
-        signal.removeEventListener('abort', stop)
-        void messages.stop()
+        // A chunk that brought nothing (expired, stopped) ends the read: what it missed is published again.
+        if (read === 0) return
+        left -= read
       }
     } finally {
       await consumer.delete().catch(() => undefined)
     }
   }
 }
+
+/** Message headers fetched at a time when markHeld reads the stream. */
+const READ_CHUNK = 1000
 
 /** How far the event store's clock may be ahead of the NATS server's. */
 const CLOCK_SKEW_MS = 5 * 60_000
