@@ -1,6 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 
-/** A token bucket: `ratePerSecond` steady, up to `burst` at once; `take()` waits for a token. */
+/**
+ * A token bucket: `ratePerSecond` steady, up to `burst` at once; `take()` waits for a token. The
+ * bucket holds at least one token, so a rate below one a second (`CIRCLE_RATE_PER_SECOND=0.2`)
+ * grants a call every 1/rate seconds instead of never filling up to one.
+ */
 export class TokenBucket {
   private tokens: number
   private last = performance.now()
@@ -10,8 +14,8 @@ export class TokenBucket {
 
   constructor(ratePerSecond: number, burst = ratePerSecond) {
     this.rate = ratePerSecond
-    this.burst = burst
-    this.tokens = burst
+    this.burst = Math.max(1, burst)
+    this.tokens = this.burst
   }
 
   take(): Promise<void> {
