@@ -230,13 +230,11 @@ export class Notifier {
    * wire, then their PubAcks awaited). So in normal operation the stream holds the notes in event
    * order, and a message NATS refuses (or loses in a failover) while later ones get through is sent
    * again before any later status of its resource. A failure retries every note not acknowledged
-   * (some may be stored already: their msg ids make JetStream drop the repeats). `leased` ends the
-   * work when this instance loses its lease: retrying beside the one that took over would break
-   * that order.
+   * (some may be stored already: their msg ids make JetStream drop the repeats). `signal` (the
+   * subscriber's run) ends the work when this instance stops or loses its lease: retrying beside
+   * the one that took over would break that order.
    */
-  private async publishAll(notes: Notification[], oldestRecordedAt: number, leased: AbortSignal): Promise<void> {
-    // Aborted when this instance stops or loses its lease.
-    const signal = leased
+  private async publishAll(notes: Notification[], oldestRecordedAt: number, signal: AbortSignal): Promise<void> {
     const { firstMs, maxMs } = this.options.retry ?? { firstMs: 200, maxMs: 10_000 }
     const { subjectPrefix, duplicateWindowMs } = this.options.stream
     const acked = notes.map(() => false)
@@ -255,7 +253,7 @@ export class Notifier {
         const js = await abortable(this.jetstream(), signal)
         // While the client reconnects it would only buffer the messages; wait for the server instead.
         while (this.disconnected) await sleep(100, undefined, { signal })
-        const run = await this.runOf(leased)
+        const run = await this.runOf(signal)
         floorSeq ??= run.ackedSeq
         if (ask) {
           await this.markHeld(js, notes, acked, { oldestRecordedAt, takeoverSeq: run.takeoverSeq, floorSeq }, signal)

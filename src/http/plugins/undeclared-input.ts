@@ -4,10 +4,11 @@ import { HttpError } from '../errors.ts'
 
 /**
  * A route whose schema declares no query takes no query parameter, and one that declares no body
- * takes no body (an empty object `{}` is taken as none). What is sent anyway was meant for something the route does not do: `?at=` on the
- * trial balance would otherwise be answered with today's balances as if they were that moment's,
- * and a body on `POST /admin/dead-letters/{id}/replay` would be dropped unread. 400
- * `validation_failed`, one detail per parameter (and one for the body), nothing changed.
+ * takes no body (an empty object `{}` is taken as none). What is sent anyway was meant for
+ * something the route does not do: `?at=` on the trial balance would otherwise be answered with
+ * today's balances as if they were that moment's, and a body on
+ * `POST /admin/dead-letters/{id}/replay` would be dropped unread. 400 `validation_failed`, one
+ * detail per parameter (and one for the body), nothing changed.
  *
  * Open routes (`/health`, Circle's `/webhook`, which reads its body itself) and routes hidden from
  * the API document (the document itself, `/docs`, `/metrics`) are left as they are. Registered
