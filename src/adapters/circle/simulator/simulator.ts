@@ -7,7 +7,7 @@ import { formatAmount, parseCircleAmount } from '../../../events/money.ts'
 import { canonicalJson } from '../../../events/canonical-json.ts'
 import { fakeAddress, fakeTxHash } from './chains.ts'
 import { queryErrors, requestErrors } from './contract.ts'
-import { documentLock, memoryState, type Collection, type SimState, type SimTx } from './state.ts'
+import { documentLock, memoryState, type Collection, type PageQuery, type SimState, type SimTx } from './state.ts'
 import { newSigningKey, SNS_TOPIC_ARN, snsTestCertificate, WebhookDispatcher, type SigningKey, type WebhookFaults, type WebhookSubscriber } from './webhooks.ts'
 
 /** Faults injected on demand, set per test through `PUT /sim/faults`; they apply to the simulator process they are sent to. */
@@ -443,32 +443,28 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
     })
   }
 
-  /** A valid `from` narrows the read itself (page() still applies the whole query). */
-  function createdFrom(query: Record<string, string | undefined>): { createdFrom?: string } {
-    return query.from !== undefined && !Number.isNaN(Date.parse(query.from)) ? { createdFrom: query.from } : {}
-  }
-
   /**
    * Circle's paging over a collection in its natural order (newest first): `from`/`to` bound the
-   * creation date (inclusive), `pageAfter` starts after an id (older items), `pageBefore` ends
-   * before one (newer items), `pageSize` defaults to and is capped at 50.
+   * creation date (inclusive) where the collection is `dated`, `pageAfter` starts after an id (older
+   * items), `pageBefore` ends before one (newer items), `pageSize` defaults to and is capped at 50.
+   * The state reads the page alone, so paging through a long list costs its length once.
    */
-  function page<T>(items: T[], query: Record<string, string | undefined>, idOf: (item: T) => string, dateOf?: (item: T) => string): T[] {
+  async function page<T>(collection: Collection, query: Record<string, string | undefined>, filter: Pick<PageQuery, 'walletId' | 'contains'> & { dated?: boolean } = {}): Promise<T[]> {
     if (query.pageBefore !== undefined && query.pageAfter !== undefined) throw invalid('pageBefore', 'may not be used with pageAfter')
-    const size = Math.min(Number(query.pageSize ?? MAX_PAGE), MAX_PAGE)
-    const from = query.from === undefined ? undefined : Date.parse(query.from)
-    const to = query.to === undefined ? undefined : Date.parse(query.to)
-    const inRange = (i: T) => !dateOf || ((from === undefined || Date.parse(dateOf(i)) >= from) && (to === undefined || Date.parse(dateOf(i)) <= to))
-    const ordered = items.filter(inRange).reverse()
-    if (query.pageAfter !== undefined) {
-      const at = ordered.findIndex((i) => idOf(i) === query.pageAfter)
-      return at < 0 ? [] : ordered.slice(at + 1, at + 1 + size)
-    }
-    if (query.pageBefore !== undefined) {
-      const at = ordered.findIndex((i) => idOf(i) === query.pageBefore)
-      return at < 0 ? [] : ordered.slice(Math.max(0, at - size), at)
-    }
-    return ordered.slice(0, size)
+    const size = Math.floor(Math.min(Number(query.pageSize ?? MAX_PAGE), MAX_PAGE))
+    const dates = filter.dated ? { createdFrom: query.from, createdTo: query.to } : {}
+    // A date that does not parse matches no creation date.
+    if (!(size >= 1) || Object.values(dates).some((d) => d !== undefined && Number.isNaN(Date.parse(d)))) return []
+    const { dated: _d, ...narrowed } = filter
+    const docs = await state.read.page<T>(collection, {
+      ...narrowed,
+      ...(dates.createdFrom === undefined ? {} : { createdFrom: dates.createdFrom }),
+      ...(dates.createdTo === undefined ? {} : { createdTo: dates.createdTo }),
+      ...(query.pageAfter === undefined ? {} : { after: query.pageAfter }),
+      ...(query.pageBefore === undefined ? {} : { before: query.pageBefore }),
+      size,
+    })
+    return docs.map((d) => d.doc)
   }
 
   app.get('/ping', async () => ({ message: 'pong' }))
@@ -484,8 +480,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   )
   readRoute('/v1/wallets/{walletId}', 'wallets', publicWallet)
   circleRoute('GET', '/v1/wallets', async (request) => {
-    const wallets = (await state.read.list<Wallet>('wallets')).map((w) => publicWallet(w.doc))
-    return { data: page(wallets, request.query as Record<string, string>, (w) => w.walletId) }
+    return { data: (await page<Wallet>('wallets', request.query as Record<string, string>)).map(publicWallet) }
   })
   circleRoute('POST', '/v1/wallets/{walletId}/addresses', async (request, reply) => {
     const walletId = param(request, 'walletId')
@@ -501,8 +496,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   circleRoute('GET', '/v1/wallets/{walletId}/addresses', async (request) => {
     const walletId = param(request, 'walletId')
     if (!(await state.read.get('wallets', walletId))) throw notFound()
-    const list = (await state.read.list<Address>('addresses', { walletId })).map(({ doc: { walletId: _w, ...a } }) => a)
-    return { data: page(list, request.query as Record<string, string>, (a) => a.address) }
+    return { data: (await page<Address>('addresses', request.query as Record<string, string>, { walletId })).map(({ walletId: _w, ...a }) => a) }
   })
 
   circleRoute('POST', '/v1/businessAccount/banks/wires', async (request, reply) =>
@@ -568,13 +562,12 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
       throw invalid('walletId', 'may not be used with sourceWalletId or destinationWalletId', q.walletId)
     }
     const walletId = q.walletId ?? q.sourceWalletId ?? q.destinationWalletId
-    const all = (await state.read.list<Transfer>('transfers', { ...(walletId === undefined ? {} : { walletId }), ...createdFrom(q) })).map((t) => t.doc)
-    const matching = all.filter(
-      (t) =>
-        (q.sourceWalletId === undefined || (t.source.type === 'wallet' && t.source.id === q.sourceWalletId)) &&
-        (q.destinationWalletId === undefined || (t.destination.type === 'wallet' && t.destination.id === q.destinationWalletId)),
-    )
-    return { data: page(matching, q, (t) => t.id, (t) => t.createDate).map(publicTransfer) }
+    const contains = {
+      ...(q.sourceWalletId === undefined ? {} : { source: { type: 'wallet', id: q.sourceWalletId } }),
+      ...(q.destinationWalletId === undefined ? {} : { destination: { type: 'wallet', id: q.destinationWalletId } }),
+    }
+    const transfers = await page<Transfer>('transfers', q, { ...(walletId === undefined ? {} : { walletId }), ...(Object.keys(contains).length > 0 ? { contains } : {}), dated: true })
+    return { data: transfers.map(publicTransfer) }
   })
 
   circleRoute('POST', '/v1/businessAccount/payouts', async (request, reply) => {
@@ -605,8 +598,7 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   })
   readRoute('/v1/businessAccount/payouts/{id}', 'payouts')
   circleRoute('GET', '/v1/businessAccount/payouts', async (request) => {
-    const all = (await state.read.list<Payout>('payouts', createdFrom(request.query as Record<string, string | undefined>))).map((p) => p.doc)
-    return { data: page(all, request.query as Record<string, string>, (p) => p.id, (p) => p.createDate) }
+    return { data: await page<Payout>('payouts', request.query as Record<string, string>, { dated: true }) }
   })
 
   app.get('/v2/notifications/publicKey/:id', async (request) => {

@@ -9,6 +9,23 @@ export interface ListFilter {
   createdFrom?: string
 }
 
+/**
+ * One page of a collection, newest first (the reverse of insertion order), as Circle pages its
+ * lists. Each page is read by itself: paging through N documents reads N, not N per page.
+ */
+export interface PageQuery extends ListFilter {
+  /** An ISO-8601 instant: documents created at or before it. */
+  createdTo?: string
+  /** Only documents that contain this JSON (objects matched key by key, other values equal), as PostgreSQL's `@>` reads it. */
+  contains?: Record<string, unknown>
+  /** The page of documents older than this one; empty when this one is not in the filtered list. */
+  after?: string
+  /** The page of documents newer than this one; empty when this one is not in the filtered list. */
+  before?: string
+  /** Documents per page, at least 1. */
+  size: number
+}
+
 /** One stored document under its id. */
 export interface Stored<T> {
   id: string
@@ -26,6 +43,7 @@ export interface SimTx {
    * whose `createDate` (ISO-8601, as the simulator writes it) is at or after `createdFrom`.
    */
   list<T>(collection: Collection, filter?: ListFilter): Promise<Stored<T>[]>
+  page<T>(collection: Collection, query: PageQuery): Promise<Stored<T>[]>
   /** The next value of a named counter, starting at `start`; never handed out twice. */
   next(counter: string, start: bigint): Promise<bigint>
   /** Runs `callback` once the unit has committed (never if it fails): what it starts sees the unit's writes. */
@@ -53,7 +71,7 @@ export interface SimState {
   readonly kind: 'memory' | 'postgres'
   atomically<T>(work: (tx: SimTx) => Promise<T>, options?: UnitOptions): Promise<T>
   /** Reads outside a unit of work see only committed state. */
-  read: Pick<SimTx, 'get' | 'list'>
+  read: Pick<SimTx, 'get' | 'list' | 'page'>
   close(): Promise<void>
 }
 
@@ -66,6 +84,15 @@ function runCallbacks(callbacks: (() => void)[]): void {
       // The unit committed; a callback's failure is the callback's (a settle timer not armed is picked up by the sweep).
     }
   }
+}
+
+/** Whether `doc` holds `pattern`: each of its keys, objects compared key by key and other values equal. */
+function contains(doc: unknown, pattern: Record<string, unknown>): boolean {
+  if (typeof doc !== 'object' || doc === null) return false
+  return Object.entries(pattern).every(([key, want]) => {
+    const have = (doc as Record<string, unknown>)[key]
+    return typeof want === 'object' && want !== null ? contains(have, want as Record<string, unknown>) : have === want
+  })
 }
 
 /** In-process state: fast, gone with the process. For tests and `npm run circle:simulator` without a database. */
@@ -99,6 +126,22 @@ export function memoryState(): SimState {
         out.push({ id, doc })
       }
       return out
+    },
+    async page<T>(c: Collection, query: PageQuery) {
+      const to = query.createdTo === undefined ? undefined : Date.parse(query.createdTo)
+      const newestFirst = (await reads.list<T & { createDate?: string }>(c, query))
+        .filter((s) => (to === undefined || (s.doc.createDate !== undefined && Date.parse(s.doc.createDate) <= to)) && (query.contains === undefined || contains(s.doc, query.contains)))
+        .reverse()
+      const at = (id: string) => newestFirst.findIndex((s) => s.id === id)
+      if (query.after !== undefined) {
+        const i = at(query.after)
+        return i < 0 ? [] : newestFirst.slice(i + 1, i + 1 + query.size)
+      }
+      if (query.before !== undefined) {
+        const i = at(query.before)
+        return i < 0 ? [] : newestFirst.slice(Math.max(0, i - query.size), i)
+      }
+      return newestFirst.slice(0, query.size)
     },
     async next(counter: string, start: bigint) {
       const value = counters.get(counter) ?? start
@@ -194,6 +237,29 @@ export async function postgresState(databaseUrl: string, options: { schema?: str
       }
       const res = await client.query<{ id: string; data: T }>(`SELECT id, data FROM ${docs} WHERE ${where} ORDER BY seq`, params)
       return res.rows.map((r) => ({ id: r.id, doc: r.data }))
+    },
+    async page<T>(c: Collection, query: PageQuery) {
+      const params: unknown[] = [c]
+      const conditions = ['collection = $1']
+      const param = (value: unknown) => `$${params.push(value)}`
+      if (query.walletId !== undefined) conditions.push(`wallet_ids @> ARRAY[${param(query.walletId)}::text]`)
+      // createDate is always toISOString's text, so text order is time order (as in list).
+      if (query.createdFrom !== undefined) conditions.push(`data->>'createDate' >= ${param(new Date(query.createdFrom).toISOString())}`)
+      if (query.createdTo !== undefined) conditions.push(`data->>'createDate' <= ${param(new Date(query.createdTo).toISOString())}`)
+      if (query.contains !== undefined) conditions.push(`data @> ${param(JSON.stringify(query.contains))}::jsonb`)
+      const where = conditions.join(' AND ')
+      const limit = param(query.size)
+      // The anchor must itself pass the filter, or the page is empty (as Circle answers an unknown cursor).
+      const anchor = (id: string) => `(SELECT seq FROM ${docs} WHERE ${where} AND id = ${param(id)})`
+      const sqlText =
+        query.after !== undefined
+          ? `SELECT id, data FROM ${docs} WHERE ${where} AND seq < ${anchor(query.after)} ORDER BY seq DESC LIMIT ${limit}`
+          : query.before !== undefined
+            ? `SELECT id, data FROM ${docs} WHERE ${where} AND seq > ${anchor(query.before)} ORDER BY seq ASC LIMIT ${limit}`
+            : `SELECT id, data FROM ${docs} WHERE ${where} ORDER BY seq DESC LIMIT ${limit}`
+      const res = await client.query<{ id: string; data: T }>(sqlText, params)
+      const rows = res.rows.map((r) => ({ id: r.id, doc: r.data }))
+      return query.before !== undefined ? rows.reverse() : rows
     },
     async next(counter: string, start: bigint) {
       const res = await client.query<{ value: string }>(

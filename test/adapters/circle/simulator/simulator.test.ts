@@ -84,7 +84,10 @@ t.test('balances really move: treasury -> wallet -> blockchain, payouts drain th
 t.test('a state store failing while a settled transfer lists its webhook subscribers loses that delivery, not the process', async (t) => {
   const state = memoryState()
   let failLists = false
-  const flaky: SimState = { ...state, read: { get: (c, id) => state.read.get(c, id), list: (c, f) => (failLists && c === 'subscribers' ? Promise.reject(new Error('pool timeout')) : state.read.list(c, f)) } }
+  const flaky: SimState = {
+    ...state,
+    read: { get: (c, id) => state.read.get(c, id), list: (c, f) => (failLists && c === 'subscribers' ? Promise.reject(new Error('pool timeout')) : state.read.list(c, f)), page: (c, q) => state.read.page(c, q) },
+  }
   const rejections: unknown[] = []
   const onRejection = (err: unknown) => rejections.push(err)
   process.on('unhandledRejection', onRejection)
@@ -320,6 +323,19 @@ t.test('GET /v1/transfers lists a wallet’s transfers newest first, filtered an
   t.same(await list(`walletId=${a}&pageSize=500`), newestFirst, 'pageSize is capped, not refused')
   t.same(await list(`walletId=${a}&from=${new Date(Date.now() + 60_000).toISOString()}`), [], 'from bounds the creation date')
   t.equal((await list('pageSize=50')).length, 7, 'all transfers without a filter')
+  t.same(await list(`sourceWalletId=${a}&destinationWalletId=${b}`), [ids[5]], 'source and destination together')
+  t.same(await list(`sourceWalletId=${b}&destinationWalletId=${a}`), [], 'a pair with no transfer between them')
+  t.same(await list(`walletId=${a}&to=${new Date(Date.now() - 60_000).toISOString()}`), [], 'to bounds the creation date')
+  t.same(await list(`walletId=${a}&from=${new Date(Date.now() - 60_000).toISOString()}&to=${new Date(Date.now() + 60_000).toISOString()}`), newestFirst, 'a range holding them all')
+  t.same(await list(`walletId=${b}&pageAfter=${ids[0]}`), [], 'a cursor outside the filtered list gives an empty page')
+  const paged: string[] = []
+  for (let after: string | undefined, n = 0; n < 10; n++) {
+    const got = await list(`walletId=${a}&pageSize=2${after === undefined ? '' : `&pageAfter=${after}`}`)
+    paged.push(...got)
+    if (got.length < 2) break
+    after = got.at(-1)
+  }
+  t.same(paged, newestFirst, 'paging with pageAfter visits each once, in order')
   const res = await sim.app.inject({ method: 'GET', url: `/v1/transfers?walletId=${a}&pageBefore=x&pageAfter=y`, headers: auth })
   t.equal(res.statusCode, 400, 'pageBefore with pageAfter is refused')
 })

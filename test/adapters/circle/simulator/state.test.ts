@@ -4,7 +4,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { createCircleSimulator } from '../../../../src/adapters/circle/simulator/simulator.ts'
-import { postgresState } from '../../../../src/adapters/circle/simulator/state.ts'
+import { postgresState, type PageQuery } from '../../../../src/adapters/circle/simulator/state.ts'
 import { until } from '../../../helpers/circle.ts'
 import { testDatabase } from '../../../helpers/database.ts'
 
@@ -108,6 +108,62 @@ t.test('a list from a creation date reads only the documents created since, in i
     t.same(await ids({ createdFrom: at(5), walletId: 'w1' }), ['edge', 'newer'], `${state.kind}: with a wallet`)
     t.same(await ids({ createdFrom: '2026-11-26T12:05:00+00:00' }), ['edge', 'new', 'newer'], `${state.kind}: another ISO spelling of the same instant`)
     t.same(await ids({}), ['old', 'edge', 'new', 'newer'], `${state.kind}: no filter, everything`)
+  }
+})
+
+t.test('a page is the filtered list newest first, sliced at its cursor: the same in memory and PostgreSQL', async (t) => {
+  const { url } = await testDatabase(t)
+  const { memoryState } = await import('../../../../src/adapters/circle/simulator/state.ts')
+  type Doc = { id: string; createDate?: string; source: { type: string; id: string }; destination: { type: string; id?: string } }
+  const at = (second: number) => new Date(Date.UTC(2026, 10, 26, 12, 0, second)).toISOString()
+  // Creation dates out of insertion order (a page follows insertion), a document replaced (it keeps
+  // its place), one with no creation date, one whose destination is a chain.
+  const docs: Doc[] = Array.from({ length: 40 }, (_, i) => ({
+    id: `t${i}`,
+    createDate: at((i * 7) % 40),
+    source: { type: 'wallet', id: `w${i % 3}` },
+    destination: i % 5 === 0 ? { type: 'blockchain' } : { type: 'wallet', id: `w${(i + 1) % 3}` },
+  }))
+  delete docs[13]!.createDate
+  const walletsOf = (d: Doc) => [d.source.id, ...(d.destination.id === undefined ? [] : [d.destination.id])]
+  const queries: PageQuery[] = []
+  for (const walletId of [undefined, 'w0', 'w2'])
+    for (const dates of [{}, { createdFrom: at(10) }, { createdTo: at(25) }, { createdFrom: at(5), createdTo: at(30) }])
+      for (const contains of [undefined, { source: { type: 'wallet', id: 'w1' } }, { source: { id: 'w0' }, destination: { type: 'wallet', id: 'w1' } }])
+        for (const cursor of [{}, { after: 't22' }, { before: 't22' }, { after: 't0' }, { before: 't39' }, { after: 'unknown' }])
+          for (const size of [1, 3, 50])
+            queries.push({ ...(walletId === undefined ? {} : { walletId }), ...dates, ...(contains === undefined ? {} : { contains }), ...cursor, size })
+  // The reference: the whole list filtered here, reversed and sliced.
+  const expected = (all: Doc[], q: PageQuery) => {
+    const from = q.createdFrom === undefined ? -Infinity : Date.parse(q.createdFrom)
+    const to = q.createdTo === undefined ? Infinity : Date.parse(q.createdTo)
+    const sourceId = (q.contains?.source as { id?: string } | undefined)?.id
+    const destinationId = (q.contains?.destination as { id?: string } | undefined)?.id
+    const newestFirst = all
+      .filter((d) => (q.walletId === undefined || walletsOf(d).includes(q.walletId)) && (q.createdFrom === undefined && q.createdTo === undefined ? true : d.createDate !== undefined && Date.parse(d.createDate) >= from && Date.parse(d.createDate) <= to))
+      .filter((d) => (sourceId === undefined || d.source.id === sourceId) && (destinationId === undefined || (d.destination.type === 'wallet' && d.destination.id === destinationId)))
+      .reverse()
+      .map((d) => d.id)
+    const i = newestFirst.indexOf(q.after ?? q.before ?? '')
+    if (q.after !== undefined) return i < 0 ? [] : newestFirst.slice(i + 1, i + 1 + q.size)
+    if (q.before !== undefined) return i < 0 ? [] : newestFirst.slice(Math.max(0, i - q.size), i)
+    return newestFirst.slice(0, q.size)
+  }
+  for (const state of [memoryState(), await postgresState(url, { schema: 'paging' })]) {
+    t.teardown(() => state.close())
+    await state.atomically(async (tx) => {
+      for (const d of docs) await tx.put('transfers', d.id, { ...d, destination: { ...d.destination } }, walletsOf(d))
+      await tx.put('transfers', 't7', { ...docs[7], replaced: true }, walletsOf(docs[7]!))
+    })
+    let nonEmpty = 0
+    for (const q of queries) {
+      const got = (await state.read.page<Doc>('transfers', q)).map((d) => d.id)
+      const want = expected(docs, q)
+      if (want.length > 0) nonEmpty++
+      if (JSON.stringify(got) !== JSON.stringify(want)) t.same(got, want, `${state.kind}: ${JSON.stringify(q)}`)
+    }
+    t.ok(nonEmpty > queries.length / 6, `${state.kind}: ${queries.length} queries answered as the filtered list (${nonEmpty} of them non-empty)`)
+    t.same((await state.read.page<Doc>('transfers', { walletId: 'w1', size: 50 })).find((d) => d.id === 't7')?.doc, { ...docs[7], replaced: true }, `${state.kind}: a page carries the documents as stored`)
   }
 })
 
