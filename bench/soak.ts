@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { load, measured, transferRequest } from './lib/autocannon.ts'
 import { startCommandServers } from './lib/http-servers.ts'
+import { coveredSeconds } from './lib/intervals.ts'
 import { plotSeries } from './lib/plot.ts'
 import { percentiles, ratios, round, type BenchOptions, type Check, type Measurement, type Report, type Target } from './lib/report.ts'
 
@@ -30,6 +31,8 @@ interface Sample {
   externalMb: number
   /** Process-manager tasks due and not yet run at the end of the interval (admission control holds POSTs at 200). */
   backlog: number
+  /** Seconds of the interval during which a reconciliation run of the service was in progress. */
+  reconcilingSeconds: number
   errors: number
 }
 
@@ -108,6 +111,7 @@ export async function run(options: BenchOptions) {
     let all: number[] = []
     let errors = 0
     const started = performance.now()
+    const startedAt = Date.now()
     // The sample being taken, if any: awaited before the samples are read, so none lands after.
     let sampling: Promise<void> = Promise.resolve()
     const sampler = setInterval(() => {
@@ -130,6 +134,7 @@ export async function run(options: BenchOptions) {
           heapTotalMb: mb(memory?.heapTotal),
           externalMb: mb(memory?.external),
           backlog,
+          reconcilingSeconds: 0,
           errors: failed,
         }
         samples.push(sample)
@@ -163,6 +168,13 @@ export async function run(options: BenchOptions) {
       clearInterval(sampler)
       await sampling
     }
+    // The service's reconciler runs on the same cores every RECONCILE_INTERVAL: where its runs fell.
+    const runs = (await servers.reconciliationRuns())
+      .map((r) => ({ start: (r.startedAt.getTime() - startedAt) / 1000, end: ((r.finishedAt ?? new Date()).getTime() - startedAt) / 1000, checked: r.checked }))
+      .filter((r) => r.end > 0)
+    for (const s of samples) s.reconcilingSeconds = round(coveredSeconds(s.t - interval, s.t, runs), 1)
+    const reconciliationRuns = runs.map((r) => ({ startSecond: round(r.start, 1), seconds: round(r.end - r.start, 1), checked: r.checked }))
+    for (const r of reconciliationRuns) options.log(`soak: a reconciliation run from ${r.startSecond} s took ${r.seconds} s (${JSON.stringify(r.checked)})`)
     const held = measured('soak', `${SHARE * 100}% of the maximum`, result)
     checks.push(held.check)
     checks.push({ description: 'no request failed during the soak', ok: errors === 0, detail: `${errors} errors or non-2xx answers` })
@@ -187,7 +199,7 @@ export async function run(options: BenchOptions) {
       ...held.measurement,
       p50Ms: overall.p50Ms || held.measurement.p50Ms,
       p99Ms: overall.p99Ms || held.measurement.p99Ms,
-      extra: { ...held.measurement.extra, targetRate: rate, intervalSeconds: interval, maxSource, rssRatioLateToMinute2: rssRatio, p99RatioLateToMinute2: p99Ratio, samples },
+      extra: { ...held.measurement.extra, targetRate: rate, intervalSeconds: interval, maxSource, rssRatioLateToMinute2: rssRatio, p99RatioLateToMinute2: p99Ratio, reconciliationRuns, samples },
     }
     const measurements = [soak, max]
     const scenario = {
@@ -207,13 +219,14 @@ export async function run(options: BenchOptions) {
     await plotSeries(
       plot,
       `POST /transfers at ${rate} req/s (${SHARE * 100}% of ${max.rate}), ${connections} connections`,
-      samples.map((s) => ({ t: s.t, rate: s.requestsPerSecond, p99: s.p99Ms, rss: s.rssMb, backlog: s.backlog })),
+      samples.map((s) => ({ t: s.t, rate: s.requestsPerSecond, p99: s.p99Ms, rss: s.rssMb, backlog: s.backlog, reconciling: s.reconcilingSeconds })),
       { field: 't', title: 'seconds' },
       [
         { field: 'rate', title: 'requests/s' },
         { field: 'p99', title: 'p99 ms' },
         { field: 'rss', title: 'service RSS MB' },
         { field: 'backlog', title: 'due tasks' },
+        { field: 'reconciling', title: 'reconciling (s of each sample)' },
       ],
     )
     const png = await readFile(plot)

@@ -26,6 +26,8 @@ export interface CommandServers {
   cpu(): Promise<CpuSeconds>
   /** Process-manager tasks due and not yet run: Circle work the service has accepted and not yet carried out. */
   backlog(): Promise<number>
+  /** The service's reconciliation runs so far, oldest first: when each ran, and what it looked at. */
+  reconciliationRuns(): Promise<{ startedAt: Date; finishedAt: Date | null; checked: Record<string, number> }[]>
   /** Waits (up to `timeoutMs`) until no process-manager task is due; gives the seconds waited. */
   tasksDrained(timeoutMs: number): Promise<number>
   /**
@@ -76,6 +78,12 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
     await admin.connect()
     const own = createDb(createPool(database.url, 1))
     const backlog = () => countDueTasks(own)
+    const reconciliationRuns = async () =>
+      (await own.selectFrom('reconciliation_runs').select(['created_at', 'finished_at', 'checked']).orderBy('created_at').execute()).map((r) => ({
+        startedAt: r.created_at,
+        finishedAt: r.finished_at,
+        checked: r.checked,
+      }))
     // Backends seen once stay counted; a backend gone since counts with its last reading.
     const backends = new Map<number, number>()
     /** Sends the servers a message and gives the `answer` field of their first reply that has one. */
@@ -148,6 +156,7 @@ export async function startCommandServers(serverUrl: string, wallets: number, op
       restart,
       memory,
       backlog,
+      reconciliationRuns,
       pid: child.pid!,
       stop: async () => {
         await admin.end()
