@@ -172,9 +172,16 @@ export async function run(options: BenchOptions) {
     const runs = (await servers.reconciliationRuns())
       .map((r) => ({ start: (r.startedAt.getTime() - startedAt) / 1000, end: ((r.finishedAt ?? new Date()).getTime() - startedAt) / 1000, checked: r.checked }))
       .filter((r) => r.end > 0)
-    for (const s of samples) s.reconcilingSeconds = round(coveredSeconds(s.t - interval, s.t, runs), 1)
-    const reconciliationRuns = runs.map((r) => ({ startSecond: round(r.start, 1), seconds: round(r.end - r.start, 1), checked: r.checked }))
-    for (const r of reconciliationRuns) options.log(`soak: a reconciliation run from ${r.startSecond} s took ${r.seconds} s (${JSON.stringify(r.checked)})`)
+    // A sample covers the time since the one before (a late timer makes it longer than the interval).
+    samples.forEach((s, i) => (s.reconcilingSeconds = round(coveredSeconds(samples[i - 1]?.t ?? 0, s.t, runs), 1)))
+    const last = samples.at(-1)?.t ?? 0
+    // A run still going when the load stopped is cut there (`finished: false`); one that started after it is left out.
+    const reconciliationRuns = runs
+      .filter((r) => r.start < last)
+      .map((r) => ({ startSecond: round(r.start, 1), seconds: round(Math.min(r.end, last) - r.start, 1), finished: r.end <= last, checked: r.checked }))
+    for (const r of reconciliationRuns) {
+      options.log(`soak: a reconciliation run from ${r.startSecond} s ${r.finished ? 'took' : 'was still going after'} ${r.seconds} s (${JSON.stringify(r.checked)})`)
+    }
     const held = measured('soak', `${SHARE * 100}% of the maximum`, result)
     checks.push(held.check)
     checks.push({ description: 'no request failed during the soak', ok: errors === 0, detail: `${errors} errors or non-2xx answers` })

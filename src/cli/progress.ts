@@ -7,15 +7,15 @@ export interface Progress {
 }
 
 /**
- * A progress bar on stderr (stdout stays clean for `--json` and NDJSON): events/s and ETA. Without a
- * terminal it prints a line every two seconds instead of redrawing.
+ * A progress bar on stderr (stdout stays clean for `--json` and NDJSON): units a second (events by
+ * default) and ETA. Without a terminal it prints a line every two seconds instead of redrawing.
  */
-export function progressBar(label: string, stream: NodeJS.WritableStream = process.stderr): Progress {
+export function progressBar(label: string, stream: NodeJS.WritableStream = process.stderr, unit = 'events'): Progress {
   const started = Date.now()
   const bar = new cliProgress.SingleBar(
     {
       stream: stream as NodeJS.WriteStream,
-      format: `${label} [{bar}] {percentage}% | {value}/{total} events | {rate} events/s | ETA {eta_formatted}`,
+      format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}`,
       noTTYOutput: true,
       notTTYSchedule: 2000,
       etaBuffer: 50,

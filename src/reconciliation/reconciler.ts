@@ -114,9 +114,7 @@ async function execute(deps: ReconcilerDeps, options: ReconcileOptions, run: Run
     const treasury = await checkTreasury(deps, await lastTreasury(deps.db))
     await addFindings(deps.db, run.id, treasury.findings)
 
-    const unknown = await checkUnknown({ ...deps, signal: options.signal }, run.id, { ...(listedFrom ? { from: listedFrom } : {}), to: highWaterMark }, balances.circleWalletIds, { concurrency }, (d, t) =>
-      onProgress('unknown', d, t),
-    )
+    const unknown = await checkUnknown({ ...deps, signal: options.signal }, run.id, { ...(listedFrom ? { from: listedFrom } : {}), to: highWaterMark }, balances.circleWalletIds, (d, t) => onProgress('unknown', d, t))
     await addFindings(deps.db, run.id, unknown.findings)
     checked.circleTransfers = unknown.transfersListed
     checked.circlePayouts = unknown.payoutsListed

@@ -32,38 +32,39 @@ const describe = (t: CircleTransfer) => ({
  * created in [from, to], that no operation of ours knows. An inbound on-chain transfer is a
  * deposit we missed; any other is a transfer we never requested. Each is reported by the first run
  * that sees it.
+ *
+ * The transfers come from one listing of the whole account, kept where a wallet of ours is the
+ * source or the destination: each transfer is read once, in full pages, where a listing per wallet
+ * read a transfer between two of our wallets twice and cost a call per wallet even with nothing to
+ * list. Progress counts pages read.
  */
 export async function checkUnknown(
   deps: { db: Db; circle: CirclePort; signal?: AbortSignal | undefined },
   runId: string,
   range: { from?: Date; to: Date },
   circleWalletIds: string[],
-  options: { concurrency: number },
   onProgress: (done: number, total: number) => void,
 ): Promise<{ findings: Finding[]; transfersListed: number; payoutsListed: number }> {
   const query = { ...(range.from ? { from: range.from.toISOString() } : {}), to: range.to.toISOString() }
-  const wallets = [await deps.circle.masterWalletId(), ...circleWalletIds]
-  const transfers = new Map<string, CircleTransfer>()
-  let next = 0
-  let done = 0
-  const worker = async () => {
-    while (next < wallets.length) {
-      deps.signal?.throwIfAborted()
-      const walletId = wallets[next++]
-      if (walletId === undefined) break
-      for (const t of await deps.circle.listWalletTransfers({ walletId, ...query })) transfers.set(t.id, t)
-      onProgress(++done, wallets.length + 1)
-    }
+  const wallets = new Set([await deps.circle.masterWalletId(), ...circleWalletIds])
+  // Pages read; a page may follow until a listing ends, so the total is one more until then.
+  let pages = 0
+  const onPage = () => {
+    deps.signal?.throwIfAborted()
+    onProgress(++pages, pages + 1)
   }
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker))
-  const payouts = await deps.circle.listPayouts(query)
-  onProgress(++done, wallets.length + 1)
+  const listed = await deps.circle.listAllTransfers(query, onPage)
+  const ourWallet = (id: string | undefined) => id !== undefined && wallets.has(id)
+  const transfers = listed.filter((t) => ourWallet(t.sourceWalletId) || (t.destination.type === 'wallet' && ourWallet(t.destination.id)))
+  deps.signal?.throwIfAborted()
+  const payouts = await deps.circle.listPayouts(query, onPage)
+  onProgress(pages, pages)
 
-  const ids = [...transfers.keys(), ...payouts.map((p) => p.id)]
+  const ids = [...transfers.map((t) => t.id), ...payouts.map((p) => p.id)]
   const ours = await known(deps.db, ids)
   const reported = await alreadyReported(deps.db, runId, ids.filter((id) => !ours.has(id)))
   const findings: Finding[] = []
-  for (const t of transfers.values()) {
+  for (const t of transfers) {
     if (ours.has(t.id) || reported.has(t.id)) continue
     const deposit = t.sourceChain !== undefined && t.sourceWalletId === undefined
     const subject = deposit && t.destination.type === 'wallet' ? `circle-wallet-${t.destination.id}` : `circle-wallet-${t.sourceWalletId ?? 'unknown'}`
@@ -78,5 +79,5 @@ export async function checkUnknown(
       details: { circlePayoutId: p.id, status: p.status, amount: shown(p), currency: p.currency, ...(p.createDate === undefined ? {} : { createDate: p.createDate }) },
     })
   }
-  return { findings, transfersListed: transfers.size, payoutsListed: payouts.length }
+  return { findings, transfersListed: transfers.length, payoutsListed: payouts.length }
 }

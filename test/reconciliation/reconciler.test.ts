@@ -123,6 +123,32 @@ t.test('an unknown Circle transfer out of our wallet is a finding, reported once
   t.ok(second.listedFrom, 'the next run lists from the last high-water mark')
 })
 
+t.test('the account is listed once: a transfer between wallets not ours is left out, one into a wallet of ours is a finding', async (t) => {
+  const h = await reconcileHarness(t)
+  const w = await h.newWallet()
+  // Two wallets of the same Circle account the ledger does not know (another system's).
+  const a = await h.circle.createWallet({ idempotencyKey: randomUUID() })
+  const b = await h.circle.createWallet({ idempotencyKey: randomUUID() })
+  const deposit = await h.control('POST', '/sim/deposits', { walletId: a.walletId, amount: '10.00', chain: 'ETH' })
+  await until(async () => ((await h.sim.balanceOf(a.walletId)) === parseAmount('10') ? true : undefined), 10_000, 'the deposit to a wallet not ours settled')
+  const between = await h.circle.createTransfer({ idempotencyKey: randomUUID(), sourceWalletId: a.walletId, destination: { type: 'wallet', id: b.walletId }, amount: parseAmount('3') })
+  const into = await h.circle.createTransfer({ idempotencyKey: randomUUID(), sourceWalletId: a.walletId, destination: { type: 'wallet', id: w.circleWalletId }, amount: parseAmount('2') })
+  await until(async () => ((await h.sim.balanceOf(w.circleWalletId)) === parseAmount('2') ? true : undefined), 10_000, 'the transfer into our wallet settled')
+  await until(async () => ((await h.sim.balanceOf(b.walletId)) === parseAmount('3') ? true : undefined), 10_000, 'the transfer between the two settled')
+  await h.settled()
+  const run = await reconcile(h.deps, h.options, 'cli')
+  const found = (await listFindings(h.db, run.id, {})).items.filter((f) => f.kind.startsWith('unknown_'))
+  t.same(
+    found.map((f) => [f.kind, f.circleId]),
+    [['unknown_transfer', into.id]],
+    'only the transfer into our wallet is reported, not the one between two wallets not ours, nor the deposit into one of them',
+  )
+  t.match(found[0]!.details, { amount: '2.00', source: { type: 'wallet', id: a.walletId }, destination: { type: 'wallet', id: w.circleWalletId } })
+  t.equal(run.checked.circleTransfers, 1, 'transfers checked: those touching a wallet of ours')
+  const listed = (await h.circle.listAllTransfers({})).map((x) => x.id)
+  t.ok([between.id, String(deposit.data!.id), into.id].every((id) => listed.includes(id)), 'all three are in the account’s listing')
+})
+
 t.test('a payout we did not ask for is a finding', async (t) => {
   const h = await reconcileHarness(t)
   const wire = await h.circle.createWireAccount({

@@ -105,10 +105,14 @@ export interface CirclePort {
   listTransfers(query: { from?: string; pageAfter?: string; pageSize?: number }): Promise<CircleTransfer[]>
   createPayout(request: { idempotencyKey: string; wireAccountId: string; amount: bigint }): Promise<CirclePayout>
   getPayout(id: string): Promise<CirclePayout>
-  /** Every transfer in or out of `walletId` created in the range, all pages (newest first). */
-  listWalletTransfers(query: CircleListQuery & { walletId: string }): Promise<CircleTransfer[]>
+  /**
+   * Every transfer created in the range, all pages (newest first): in or out of `walletId`, or of
+   * any wallet of the account (the master wallet and the end-user wallets) when it is not given.
+   * `onPage` hears of each page read, with the transfers listed so far.
+   */
+  listAllTransfers(query: CircleListQuery & { walletId?: string }, onPage?: (listed: number) => void): Promise<CircleTransfer[]>
   /** Every business payout created in the range, all pages (newest first). */
-  listPayouts(query: CircleListQuery): Promise<CirclePayout[]>
+  listPayouts(query: CircleListQuery, onPage?: (listed: number) => void): Promise<CirclePayout[]>
 }
 
 /** A failed Circle call; see UpstreamError for transient versus refused. */

@@ -228,23 +228,39 @@ export class CircleSdkAdapter implements CirclePort {
     return toPayout(await this.call('getBusinessPayout', (o) => this.sdk.payouts.getBusinessPayout(id, o), payoutSchema))
   }
 
-  async listWalletTransfers(query: CircleListQuery & { walletId: string }): Promise<CircleTransfer[]> {
-    const items = await this.pages('listTransfers', (pageAfter, o) => this.sdk.transfers.listTransfers(query.walletId, undefined, undefined, undefined, query.from, query.to, undefined, pageAfter, PAGE_SIZE, o), transferSchema)
+  async listAllTransfers(query: CircleListQuery & { walletId?: string }, onPage?: (listed: number) => void): Promise<CircleTransfer[]> {
+    const items = await this.pages(
+      'listTransfers',
+      (pageAfter, o) => this.sdk.transfers.listTransfers(query.walletId, undefined, undefined, undefined, query.from, query.to, undefined, pageAfter, PAGE_SIZE, o),
+      transferSchema,
+      onPage,
+    )
     return items.map(toTransfer)
   }
 
-  async listPayouts(query: CircleListQuery): Promise<CirclePayout[]> {
-    const items = await this.pages('listBusinessPayouts', (pageAfter, o) => this.sdk.payouts.listBusinessPayouts(undefined, undefined, undefined, query.from, query.to, undefined, pageAfter, PAGE_SIZE, o), payoutSchema)
+  async listPayouts(query: CircleListQuery, onPage?: (listed: number) => void): Promise<CirclePayout[]> {
+    const items = await this.pages(
+      'listBusinessPayouts',
+      (pageAfter, o) => this.sdk.payouts.listBusinessPayouts(undefined, undefined, undefined, query.from, query.to, undefined, pageAfter, PAGE_SIZE, o),
+      payoutSchema,
+      onPage,
+    )
     return items.map(toPayout)
   }
 
   /** Follows Circle's `pageAfter` (older items) until a short page; each page is one rate-limited call. */
-  private async pages<T extends { id: string }>(operation: string, send: (pageAfter: string | undefined, options: RequestOptions) => Promise<{ data: unknown }>, item: z.ZodType<T>): Promise<T[]> {
+  private async pages<T extends { id: string }>(
+    operation: string,
+    send: (pageAfter: string | undefined, options: RequestOptions) => Promise<{ data: unknown }>,
+    item: z.ZodType<T>,
+    onPage: (listed: number) => void = () => undefined,
+  ): Promise<T[]> {
     const all: T[] = []
     let after: string | undefined
     for (;;) {
       const page = await this.call(operation, (o) => send(after, o), z.array(item))
       all.push(...page)
+      onPage(all.length)
       const last = page.at(-1)
       if (last === undefined || page.length < PAGE_SIZE) return all
       after = last.id

@@ -7,7 +7,12 @@ import { progressBar, type Progress } from '../progress.ts'
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
 
-const PHASES: Record<Phase, string> = { stale: 'stale operations', balances: 'wallet balances', unknown: 'Circle listings' }
+/** Each phase's bar: its label and what it counts (the listing's total is one more page until the last). */
+const PHASES: Record<Phase, { label: string; unit: string }> = {
+  stale: { label: 'stale operations', unit: 'operations' },
+  balances: { label: 'wallet balances', unit: 'wallets' },
+  unknown: { label: 'Circle listings', unit: 'pages' },
+}
 
 /** One line per finding for the table: what, about what, and the figures that matter. */
 function summary(f: StoredFinding): string {
@@ -63,7 +68,7 @@ export const reconcileCommand: CliCommand = {
           let bar = bars.get(phase)
           if (!bar) {
             for (const b of bars.values()) b.stop()
-            bars.set(phase, (bar = progressBar(PHASES[phase], ctx.stderr)))
+            bars.set(phase, (bar = progressBar(PHASES[phase].label, ctx.stderr, PHASES[phase].unit)))
           }
           bar.update(done, total)
         },

@@ -195,17 +195,24 @@ t.test('a revoked key fails fast as an operator problem, shows in accessProblem,
   t.equal(await circle.accessProblem(0), undefined, 'a working key clears it')
 })
 
-t.test('listWalletTransfers and listPayouts follow Circle’s pages to the end, within the date range', async (t) => {
+t.test('listAllTransfers and listPayouts follow Circle’s pages to the end, within the date range', async (t) => {
   const { sim, circle } = await setup(t)
   const master = await circle.masterWalletId()
   const wallet = await circle.createWallet({ idempotencyKey: randomUUID() })
+  const other = await circle.createWallet({ idempotencyKey: randomUUID() })
   for (let i = 0; i < 60; i++) await circle.createTransfer({ idempotencyKey: randomUUID(), sourceWalletId: master, destination: { type: 'wallet', id: wallet.walletId }, amount: parseAmount('1') })
-  const all = await circle.listWalletTransfers({ walletId: wallet.walletId })
+  await circle.createTransfer({ idempotencyKey: randomUUID(), sourceWalletId: master, destination: { type: 'wallet', id: other.walletId }, amount: parseAmount('1') })
+  const pages: number[] = []
+  const all = await circle.listAllTransfers({ walletId: wallet.walletId }, (listed) => pages.push(listed))
   t.equal(all.length, 60, 'more than one page of 50')
+  t.same(pages, [50, 60], 'each page is reported with the transfers listed so far')
   t.equal(new Set(all.map((x) => x.id)).size, 60, 'each once')
   t.ok(all.every((x) => x.createDate && x.destination.type === 'wallet' && x.destination.id === wallet.walletId))
-  t.same(await circle.listWalletTransfers({ walletId: wallet.walletId, to: '2000-01-01T00:00:00Z' }), [], 'nothing created before the range')
-  t.equal((await circle.listWalletTransfers({ walletId: master })).length, 60, 'the source side lists them too')
+  t.same(await circle.listAllTransfers({ walletId: wallet.walletId, to: '2000-01-01T00:00:00Z' }), [], 'nothing created before the range')
+  t.equal((await circle.listAllTransfers({ walletId: master })).length, 61, 'the source side lists them too')
+  const account = await circle.listAllTransfers({})
+  t.equal(account.length, 61, 'without a wallet: every wallet of the account')
+  t.ok(account.some((x) => x.destination.type === 'wallet' && x.destination.id === other.walletId))
 
   const wire = await circle.createWireAccount({
     idempotencyKey: randomUUID(),

@@ -54,6 +54,8 @@ t.test('reconcile prints a summary table (exit 1 on findings) or JSON, with a pr
   t.match(clean.stdout, /run [0-9a-f-]{36}: clean/)
   t.match(clean.stdout, /0 finding\(s\)/)
   t.match(clean.stderr, /wallet balances \[/, 'a progress bar per phase on stderr')
+  t.match(clean.stderr, /wallet balances \[.*\| 1\/1 wallets \|/, 'counting wallets')
+  t.match(clean.stderr, /Circle listings \[.*\| \d+\/\d+ pages \|/, 'and the listings in pages')
 
   await fetch(`${circleUrl}/sim/wallets/${created.walletId}/adjust`, { method: 'POST', headers: { ...sim.controlHeaders, 'content-type': 'application/json' }, body: JSON.stringify({ amount: '4.50' }) })
   const found = await cli(env, 'reconcile')

@@ -11,12 +11,13 @@ export interface ListFilter {
 
 /**
  * One page of a collection, newest first (the reverse of insertion order), as Circle pages its
- * lists. Each page is read by itself: paging through N documents reads N, not N per page.
+ * lists. On PostgreSQL a page is one query with `LIMIT`, so paging through a list does not read the
+ * whole list again for every page. Dates must parse (the caller checks them).
  */
 export interface PageQuery extends ListFilter {
   /** An ISO-8601 instant: documents created at or before it. */
   createdTo?: string
-  /** Only documents that contain this JSON (objects matched key by key, other values equal), as PostgreSQL's `@>` reads it. */
+  /** Only documents that contain this JSON, as PostgreSQL's `@>` reads it: objects matched key by key, other values equal (no arrays). */
   contains?: Record<string, unknown>
   /** The page of documents older than this one; empty when this one is not in the filtered list. */
   after?: string
