@@ -106,6 +106,8 @@ export async function run(options: BenchOptions) {
     options.log(`soak: ${rate} requests/s (${SHARE * 100}% of ${max.rate}, ${maxSource}) for ${seconds} s, a sample every ${interval} s`)
 
     const samples: Sample[] = []
+    // Each sample's latencies, kept for the p99 of a whole minute.
+    const windows: number[][] = []
     let window: number[] = []
     let windowErrors = 0
     let all: number[] = []
@@ -138,6 +140,7 @@ export async function run(options: BenchOptions) {
           errors: failed,
         }
         samples.push(sample)
+        windows.push(latencies)
         options.log(
           `soak: ${sample.t} s: ${sample.requestsPerSecond} req/s, p50 ${sample.p50Ms} ms, p99 ${sample.p99Ms} ms, RSS ${rssMb} MB (heap ${sample.heapUsedMb} of ${sample.heapTotalMb}, external ${sample.externalMb}), backlog ${backlog}, errors ${failed}`,
         )
@@ -189,16 +192,23 @@ export async function run(options: BenchOptions) {
     checks.push({ description: 'the service process ran to the end', ok: gone === 0 && !Number.isNaN(await rss(servers.pid)), detail: gone === 0 ? `pid ${servers.pid}` : `gone for ${gone} of ${samples.length} samples` })
 
     // The issue's windows: minute 2 against minute 10, i.e. at 2/10 and at the end of the run.
-    const early = samples.filter((s) => s.t > seconds * 0.1 && s.t <= seconds * 0.2 + interval / 2)
-    const late = samples.filter((s) => s.t > seconds * 0.9)
+    const inEarly = (s: Sample) => s.t > seconds * 0.1 && s.t <= seconds * 0.2 + interval / 2
+    const inLate = (s: Sample) => s.t > seconds * 0.9
+    const early = samples.filter(inEarly)
+    const late = samples.filter(inLate)
     const mean = (xs: number[]) => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length)
     const rssEarly = mean(early.map((s) => s.rssMb))
     const rssLate = mean(late.map((s) => s.rssMb))
+    // The p99 of every request answered in the minute (about 60 × the rate of them): a sample's own
+    // p99 rests on its slowest few requests, so their mean swung 0.7–1.6 between soaks of the same code.
+    const minuteP99 = (keep: (s: Sample) => boolean) => percentiles(windows.filter((_, i) => keep(samples[i]!)).flat()).p99Ms
+    const p99Early = minuteP99(inEarly)
+    const p99Late = minuteP99(inLate)
     const answered = (xs: Sample[]) => xs.filter((s) => s.requestsPerSecond > 0).map((s) => s.p99Ms)
-    const p99Early = mean(answered(early))
-    const p99Late = mean(answered(late))
     const rssRatio = round(rssLate / rssEarly, 3)
     const p99Ratio = round(p99Late / p99Early, 2)
+    // The figure before: the mean of the samples' p99s, minute 10 over minute 2 (kept for comparison).
+    const p99RatioOfSampleMeans = round(mean(answered(late)) / mean(answered(early)), 2)
     const overall = percentiles(all)
     all = []
 
@@ -206,7 +216,7 @@ export async function run(options: BenchOptions) {
       ...held.measurement,
       p50Ms: overall.p50Ms || held.measurement.p50Ms,
       p99Ms: overall.p99Ms || held.measurement.p99Ms,
-      extra: { ...held.measurement.extra, targetRate: rate, intervalSeconds: interval, maxSource, rssRatioLateToMinute2: rssRatio, p99RatioLateToMinute2: p99Ratio, reconciliationRuns, samples },
+      extra: { ...held.measurement.extra, targetRate: rate, intervalSeconds: interval, maxSource, rssRatioLateToMinute2: rssRatio, p99RatioLateToMinute2: p99Ratio, p99RatioOfSampleMeans, reconciliationRuns, samples },
     }
     const measurements = [soak, max]
     const scenario = {
@@ -219,7 +229,10 @@ export async function run(options: BenchOptions) {
       { description: `0 errors (${errors})`, met: errors === 0 },
       { description: `held the rate: ≥ 0.95 × ${rate} requests/s (${soak.rate})`, met: soak.rate >= rate * 0.95 },
       { description: `RSS at the end within ±10% of minute 2 (${round(rssEarly, 1)} → ${round(rssLate, 1)} MB, ${rssRatio})`, met: rssRatio >= 0.9 && rssRatio <= 1.1 },
-      { description: `p99 stable: at the end ≤ 1.5 × minute 2 (${round(p99Early, 1)} → ${round(p99Late, 1)} ms, ${p99Ratio})`, met: p99Ratio <= 1.5 },
+      {
+        description: `p99 stable: the last minute's ≤ 1.5 × minute 2's (${round(p99Early, 1)} → ${round(p99Late, 1)} ms, ${p99Ratio}; the mean of the samples' p99s ${p99RatioOfSampleMeans})`,
+        met: p99Ratio <= 1.5,
+      },
     ]
 
     const plot = path.join(options.resultsDir, 'soak.png')
