@@ -46,6 +46,7 @@ export async function checkUnknown(
   onProgress: (done: number, total: number) => void,
 ): Promise<{ findings: Finding[]; transfersListed: number; payoutsListed: number }> {
   const query = { ...(range.from ? { from: range.from.toISOString() } : {}), to: range.to.toISOString() }
+  deps.signal?.throwIfAborted()
   const wallets = new Set([await deps.circle.masterWalletId(), ...circleWalletIds])
   // Pages read; a page may follow until a listing ends, so the total is one more until then.
   let pages = 0
@@ -53,18 +54,18 @@ export async function checkUnknown(
     deps.signal?.throwIfAborted()
     onProgress(++pages, pages + 1)
   }
-  const listed = await deps.circle.listAllTransfers(query, onPage)
   const ourWallet = (id: string | undefined) => id !== undefined && wallets.has(id)
-  const transfers = listed.filter((t) => ourWallet(t.sourceWalletId) || (t.destination.type === 'wallet' && ourWallet(t.destination.id)))
-  deps.signal?.throwIfAborted()
-  const payouts = await deps.circle.listPayouts(query, onPage)
+  const listed = await deps.circle.listAllTransfers(query, { keep: (t) => ourWallet(t.sourceWalletId) || (t.destination.type === 'wallet' && ourWallet(t.destination.id)), onPage })
+  // By id: a transfer a listing repeats (across a page boundary) is one transfer.
+  const transfers = new Map(listed.map((t) => [t.id, t]))
+  const payouts = [...new Map((await deps.circle.listPayouts(query, { onPage })).map((p) => [p.id, p])).values()]
   onProgress(pages, pages)
 
-  const ids = [...transfers.map((t) => t.id), ...payouts.map((p) => p.id)]
+  const ids = [...transfers.keys(), ...payouts.map((p) => p.id)]
   const ours = await known(deps.db, ids)
   const reported = await alreadyReported(deps.db, runId, ids.filter((id) => !ours.has(id)))
   const findings: Finding[] = []
-  for (const t of transfers) {
+  for (const t of transfers.values()) {
     if (ours.has(t.id) || reported.has(t.id)) continue
     const deposit = t.sourceChain !== undefined && t.sourceWalletId === undefined
     const subject = deposit && t.destination.type === 'wallet' ? `circle-wallet-${t.destination.id}` : `circle-wallet-${t.sourceWalletId ?? 'unknown'}`
@@ -79,5 +80,5 @@ export async function checkUnknown(
       details: { circlePayoutId: p.id, status: p.status, amount: shown(p), currency: p.currency, ...(p.createDate === undefined ? {} : { createDate: p.createDate }) },
     })
   }
-  return { findings, transfersListed: transfers.length, payoutsListed: payouts.length }
+  return { findings, transfersListed: transfers.size, payoutsListed: payouts.length }
 }

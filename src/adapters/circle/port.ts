@@ -85,6 +85,14 @@ export interface CircleListQuery {
   to?: string
 }
 
+/** How a listing of all pages is read. */
+export interface ListOptions<T> {
+  /** Only the items it keeps are returned, chosen page by page: memory holds those and one page. */
+  keep?: (item: T) => boolean
+  /** Hears of each page read, with the items read so far, kept or not. */
+  onPage?: (read: number) => void
+}
+
 export interface CirclePort {
   /** Undefined when our key works; else what is wrong (refused key, Circle unreachable), probed at most every `maxAgeMs`. */
   accessProblem(maxAgeMs?: number): Promise<string | undefined>
@@ -108,11 +116,10 @@ export interface CirclePort {
   /**
    * Every transfer created in the range, all pages (newest first): in or out of `walletId`, or of
    * any wallet of the account (the master wallet and the end-user wallets) when it is not given.
-   * `onPage` hears of each page read, with the transfers listed so far.
    */
-  listAllTransfers(query: CircleListQuery & { walletId?: string }, onPage?: (listed: number) => void): Promise<CircleTransfer[]>
+  listAllTransfers(query: CircleListQuery & { walletId?: string }, options?: ListOptions<CircleTransfer>): Promise<CircleTransfer[]>
   /** Every business payout created in the range, all pages (newest first). */
-  listPayouts(query: CircleListQuery, onPage?: (listed: number) => void): Promise<CirclePayout[]>
+  listPayouts(query: CircleListQuery, options?: ListOptions<CirclePayout>): Promise<CirclePayout[]>
 }
 
 /** A failed Circle call; see UpstreamError for transient versus refused. */

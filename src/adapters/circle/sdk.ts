@@ -13,6 +13,7 @@ import {
   type CircleTransfer,
   type CircleWallet,
   type CircleWireAccount,
+  type ListOptions,
   type WireAccountDetails,
 } from './port.ts'
 import { withRetries } from '../retry.ts'
@@ -228,41 +229,50 @@ export class CircleSdkAdapter implements CirclePort {
     return toPayout(await this.call('getBusinessPayout', (o) => this.sdk.payouts.getBusinessPayout(id, o), payoutSchema))
   }
 
-  async listAllTransfers(query: CircleListQuery & { walletId?: string }, onPage?: (listed: number) => void): Promise<CircleTransfer[]> {
-    const items = await this.pages(
+  async listAllTransfers(query: CircleListQuery & { walletId?: string }, options: ListOptions<CircleTransfer> = {}): Promise<CircleTransfer[]> {
+    return this.pages(
       'listTransfers',
       (pageAfter, o) => this.sdk.transfers.listTransfers(query.walletId, undefined, undefined, undefined, query.from, query.to, undefined, pageAfter, PAGE_SIZE, o),
       transferSchema,
-      onPage,
+      toTransfer,
+      options,
     )
-    return items.map(toTransfer)
   }
 
-  async listPayouts(query: CircleListQuery, onPage?: (listed: number) => void): Promise<CirclePayout[]> {
-    const items = await this.pages(
+  async listPayouts(query: CircleListQuery, options: ListOptions<CirclePayout> = {}): Promise<CirclePayout[]> {
+    return this.pages(
       'listBusinessPayouts',
       (pageAfter, o) => this.sdk.payouts.listBusinessPayouts(undefined, undefined, undefined, query.from, query.to, undefined, pageAfter, PAGE_SIZE, o),
       payoutSchema,
-      onPage,
+      toPayout,
+      options,
     )
-    return items.map(toPayout)
   }
 
-  /** Follows Circle's `pageAfter` (older items) until a short page; each page is one rate-limited call. */
-  private async pages<T extends { id: string }>(
+  /**
+   * Follows Circle's `pageAfter` (older items) until a short page; each page is one rate-limited
+   * call. Each page is converted and filtered as it comes, so only what is kept stays in memory.
+   */
+  private async pages<T extends { id: string }, U>(
     operation: string,
     send: (pageAfter: string | undefined, options: RequestOptions) => Promise<{ data: unknown }>,
     item: z.ZodType<T>,
-    onPage: (listed: number) => void = () => undefined,
-  ): Promise<T[]> {
-    const all: T[] = []
+    convert: (item: T) => U,
+    options: ListOptions<U>,
+  ): Promise<U[]> {
+    const kept: U[] = []
+    let read = 0
     let after: string | undefined
     for (;;) {
       const page = await this.call(operation, (o) => send(after, o), z.array(item))
-      all.push(...page)
-      onPage(all.length)
+      read += page.length
+      for (const raw of page) {
+        const converted = convert(raw)
+        if (options.keep === undefined || options.keep(converted)) kept.push(converted)
+      }
+      options.onPage?.(read)
       const last = page.at(-1)
-      if (last === undefined || page.length < PAGE_SIZE) return all
+      if (last === undefined || page.length < PAGE_SIZE) return kept
       after = last.id
     }
   }

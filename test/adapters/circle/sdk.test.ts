@@ -203,7 +203,7 @@ t.test('listAllTransfers and listPayouts follow Circle’s pages to the end, wit
   for (let i = 0; i < 60; i++) await circle.createTransfer({ idempotencyKey: randomUUID(), sourceWalletId: master, destination: { type: 'wallet', id: wallet.walletId }, amount: parseAmount('1') })
   await circle.createTransfer({ idempotencyKey: randomUUID(), sourceWalletId: master, destination: { type: 'wallet', id: other.walletId }, amount: parseAmount('1') })
   const pages: number[] = []
-  const all = await circle.listAllTransfers({ walletId: wallet.walletId }, (listed) => pages.push(listed))
+  const all = await circle.listAllTransfers({ walletId: wallet.walletId }, { onPage: (read) => pages.push(read) })
   t.equal(all.length, 60, 'more than one page of 50')
   t.same(pages, [50, 60], 'each page is reported with the transfers listed so far')
   t.equal(new Set(all.map((x) => x.id)).size, 60, 'each once')
@@ -213,6 +213,10 @@ t.test('listAllTransfers and listPayouts follow Circle’s pages to the end, wit
   const account = await circle.listAllTransfers({})
   t.equal(account.length, 61, 'without a wallet: every wallet of the account')
   t.ok(account.some((x) => x.destination.type === 'wallet' && x.destination.id === other.walletId))
+  const read: number[] = []
+  const kept = await circle.listAllTransfers({}, { keep: (x) => x.destination.type === 'wallet' && x.destination.id === other.walletId, onPage: (n) => read.push(n) })
+  t.equal(kept.length, 1, 'keep chooses what is returned, page by page')
+  t.same(read, [50, 61], 'onPage counts every transfer read, kept or not')
 
   const wire = await circle.createWireAccount({
     idempotencyKey: randomUUID(),
