@@ -452,19 +452,17 @@ export async function createCircleSimulator(options: SimulatorOptions = {}) {
   async function page<T>(collection: Collection, query: Record<string, string | undefined>, filter: Pick<PageQuery, 'walletId' | 'contains'> & { dated?: boolean } = {}): Promise<T[]> {
     if (query.pageBefore !== undefined && query.pageAfter !== undefined) throw invalid('pageBefore', 'may not be used with pageAfter')
     const size = Math.floor(Math.min(Number(query.pageSize ?? MAX_PAGE), MAX_PAGE))
-    const dates = filter.dated ? { createdFrom: query.from, createdTo: query.to } : {}
+    const read: PageQuery = { size }
+    if (filter.walletId !== undefined) read.walletId = filter.walletId
+    if (filter.contains !== undefined) read.contains = filter.contains
+    if (filter.dated && query.from !== undefined) read.createdFrom = query.from
+    if (filter.dated && query.to !== undefined) read.createdTo = query.to
+    if (query.pageAfter !== undefined) read.after = query.pageAfter
+    if (query.pageBefore !== undefined) read.before = query.pageBefore
     // A date that does not parse matches no creation date.
-    if (!(size >= 1) || Object.values(dates).some((d) => d !== undefined && Number.isNaN(Date.parse(d)))) return []
-    const { dated: _d, ...narrowed } = filter
-    const docs = await state.read.page<T>(collection, {
-      ...narrowed,
-      ...(dates.createdFrom === undefined ? {} : { createdFrom: dates.createdFrom }),
-      ...(dates.createdTo === undefined ? {} : { createdTo: dates.createdTo }),
-      ...(query.pageAfter === undefined ? {} : { after: query.pageAfter }),
-      ...(query.pageBefore === undefined ? {} : { before: query.pageBefore }),
-      size,
-    })
-    return docs.map((d) => d.doc)
+    const unreadableDate = [read.createdFrom, read.createdTo].some((d) => d !== undefined && Number.isNaN(Date.parse(d)))
+    if (!(size >= 1) || unreadableDate) return []
+    return (await state.read.page<T>(collection, read)).map((d) => d.doc)
   }
 
   app.get('/ping', async () => ({ message: 'pong' }))
